@@ -1,0 +1,63 @@
+// Package wildcard matches strings against shell-style wildcard patterns
+// as Kyverno uses them: '*' matches any run of characters (including none)
+// and '?' matches exactly one character. No other character is special.
+package wildcard
+
+import "strings"
+
+// Match reports whether s matches pattern. It runs in O(len(pattern)*len(s))
+// time in the worst case and never allocates.
+func Match(pattern, s string) bool {
+	if !ContainsWildcard(pattern) {
+		return pattern == s
+	}
+	if pattern == "*" {
+		return true
+	}
+	p, i := 0, 0
+	starP, starI := -1, 0
+	for i < len(s) {
+		if p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) {
+			if pattern[p] == '?' {
+				// '?' matches one character, not one byte.
+				_, size := decodeRune(s[i:])
+				i += size
+			} else {
+				i++
+			}
+			p++
+			continue
+		}
+		if p < len(pattern) && pattern[p] == '*' {
+			starP, starI = p, i
+			p++
+			continue
+		}
+		if starP >= 0 {
+			starI++
+			i = starI
+			p = starP + 1
+			continue
+		}
+		return false
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// ContainsWildcard reports whether pattern contains '*' or '?'.
+func ContainsWildcard(pattern string) bool {
+	return strings.ContainsAny(pattern, "*?")
+}
+
+func decodeRune(s string) (rune, int) {
+	for i, r := range s {
+		if i == 0 {
+			n := len(string(r))
+			return r, n
+		}
+	}
+	return 0, 1
+}
