@@ -3,7 +3,10 @@
 // and '?' matches exactly one character. No other character is special.
 package wildcard
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Match reports whether s matches pattern. It runs in O(len(pattern)*len(s))
 // time in the worst case and never allocates.
@@ -20,7 +23,7 @@ func Match(pattern, s string) bool {
 		if p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]) {
 			if pattern[p] == '?' {
 				// '?' matches one character, not one byte.
-				_, size := decodeRune(s[i:])
+				_, size := utf8.DecodeRuneInString(s[i:])
 				i += size
 			} else {
 				i++
@@ -50,14 +53,4 @@ func Match(pattern, s string) bool {
 // ContainsWildcard reports whether pattern contains '*' or '?'.
 func ContainsWildcard(pattern string) bool {
 	return strings.ContainsAny(pattern, "*?")
-}
-
-func decodeRune(s string) (rune, int) {
-	for i, r := range s {
-		if i == 0 {
-			n := len(string(r))
-			return r, n
-		}
-	}
-	return 0, 1
 }
