@@ -1,0 +1,662 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine/conditions"
+	"github.com/portcullis/portcullis/internal/engine/jmespath"
+	"github.com/portcullis/portcullis/internal/engine/pattern"
+	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/policy"
+)
+
+// Engine evaluates resources against policy sets. It is safe for
+// concurrent use; create one per process.
+type Engine struct {
+	jp *jmespath.Interpreter
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithInterpreter sets the JMESPath interpreter (default jmespath.New()).
+func WithInterpreter(jp *jmespath.Interpreter) Option {
+	return func(e *Engine) { e.jp = jp }
+}
+
+// New returns an Engine.
+func New(opts ...Option) *Engine {
+	e := &Engine{}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.jp == nil {
+		e.jp = jmespath.New()
+	}
+	return e
+}
+
+// ErrNoResource is returned when an Input has neither Resource nor OldResource.
+var ErrNoResource = errors.New("input has no resource")
+
+// Evaluate decides one resource against every rule of set that applies to
+// it and returns one Result per applied rule (rules that do not match the
+// resource produce no result). It returns an error only for an unusable
+// input; rule-level problems are results with StatusError.
+func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Result, error) {
+	obj := in.Resource
+	if obj == nil {
+		obj = in.OldResource
+	}
+	if obj == nil {
+		return nil, ErrNoResource
+	}
+	req := newRequest(obj, &in)
+	if req.kind == "" {
+		return nil, fmt.Errorf("resource has no kind")
+	}
+	var results []Result
+	var vctx *variables.Context
+	for _, r := range set.RulesFor(req.kind) {
+		if err := ctx.Err(); err != nil {
+			return results, fmt.Errorf("evaluate %s: %w", req.kind, err)
+		}
+		pol := r.Policy
+		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
+			continue
+		}
+		if r.Spec.Validation == nil {
+			continue
+		}
+		if !ruleApplies(r, req) {
+			continue
+		}
+		if vctx == nil {
+			vctx = e.newContext(&in, req)
+		}
+		res := e.evalRule(r, &in, req, vctx)
+		results = append(results, res)
+		if pol.Spec.Spec.ApplyRules == "One" && res.Status != StatusSkip {
+			// Remaining rules of this policy are not applied.
+			results = skipRest(results)
+		}
+	}
+	return dropAfterApplyOne(set, results), nil
+}
+
+func skipRest(r []Result) []Result { return r }
+
+// dropAfterApplyOne removes, for policies with applyRules: One, every
+// result after the first non-skip one.
+func dropAfterApplyOne(set *policy.Set, results []Result) []Result {
+	out := results[:0]
+	done := map[string]bool{}
+	for _, r := range results {
+		if done[r.Policy] {
+			continue
+		}
+		out = append(out, r)
+		if p := set.Policy(r.Policy); p != nil && p.Spec.Spec.ApplyRules == "One" && r.Status != StatusSkip {
+			done[r.Policy] = true
+		}
+	}
+	return out
+}
+
+func newRequest(obj map[string]any, in *Input) *request {
+	meta, _ := obj["metadata"].(map[string]any)
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	op := in.Operation
+	if op == "" {
+		op = "CREATE"
+	}
+	return &request{
+		apiVersion:      str(obj, "apiVersion"),
+		kind:            str(obj, "kind"),
+		name:            str(meta, "name"),
+		namespace:       str(meta, "namespace"),
+		subresource:     in.Subresource,
+		operation:       op,
+		labels:          stringMap(meta["labels"]),
+		annotations:     stringMap(meta["annotations"]),
+		namespaceLabels: in.NamespaceLabels,
+		user:            in.UserInfo,
+	}
+}
+
+func stringMap(v any) map[string]string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, x := range m {
+		if s, ok := x.(string); ok {
+			out[k] = s
+		} else {
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out
+}
+
+func (e *Engine) newContext(in *Input, req *request) *variables.Context {
+	c := variables.NewContext(e.jp)
+	vreq := variables.Request{
+		Operation:    req.operation,
+		Object:       in.Resource,
+		OldObject:    in.OldResource,
+		Roles:        in.UserInfo.Roles,
+		ClusterRoles: in.UserInfo.ClusterRoles,
+	}
+	if in.UserInfo.Username != "" || len(in.UserInfo.Groups) > 0 {
+		vreq.UserInfo = &variables.UserInfo{Username: in.UserInfo.Username, UID: in.UserInfo.UID, Groups: in.UserInfo.Groups}
+	}
+	c.SetRequest(vreq)
+	return c
+}
+
+// evalRule evaluates one applicable rule.
+func (e *Engine) evalRule(r *policy.Rule, in *Input, req *request, c *variables.Context) Result {
+	res := Result{
+		Policy:   r.Policy.Key(),
+		Rule:     r.Name(),
+		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
+		Severity: r.Policy.Severity,
+		Category: r.Policy.Category,
+		Enforce:  r.FailureAction == policy.Enforce,
+		Autogen:  r.Autogen != "",
+	}
+	c.Checkpoint()
+	defer c.Restore()
+	var values map[string]any
+	if in.Values != nil {
+		values = in.Values.For(r.Policy.Name(), r.Name(), req.name)
+		if err := applyValues(c, values); err != nil {
+			return res.with(StatusError, fmt.Sprintf("invalid values: %v", err), "")
+		}
+	}
+	if err := e.loadContext(c, r.Spec.Context, values); err != nil {
+		return res.with(StatusError, fmt.Sprintf("failed to load context: %v", err), "")
+	}
+	ok, err := checkPreconditions(c, r.Spec.Preconditions)
+	if err != nil {
+		return res.with(StatusError, fmt.Sprintf("failed to evaluate preconditions: %v", err), "")
+	}
+	if !ok {
+		return res.with(StatusSkip, "preconditions not met", "")
+	}
+	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values}
+	out := v.validate(r.Spec.Validation, r.Pattern, r.AnyPatterns)
+	if out.status == StatusFail && !r.Policy.Scored {
+		out.status = StatusWarn
+	}
+	return res.with(out.status, out.msg, out.path)
+}
+
+func (r Result) with(s Status, msg, path string) Result {
+	r.Status, r.Message, r.Path = s, msg, path
+	return r
+}
+
+// applyValues sets externally supplied variables in the context.
+func applyValues(c *variables.Context, values map[string]any) error {
+	for k, v := range values {
+		if err := c.Set(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadContext evaluates the rule's context entries in order. Entries
+// whose name a values file supplies are taken from there; apiCall,
+// configMap, imageRegistry and globalReference entries need a cluster or
+// a registry and are left to values when evaluating offline.
+func (e *Engine) loadContext(c *variables.Context, entries []kyvernov1.ContextEntry, values map[string]any) error {
+	for _, ce := range entries {
+		if _, given := values[ce.Name]; given {
+			continue
+		}
+		if ce.Variable == nil {
+			continue
+		}
+		val, err := e.loadVariable(c, ce)
+		if err != nil {
+			return fmt.Errorf("context entry %q: %w", ce.Name, err)
+		}
+		if err := c.Replace(ce.Name, val); err != nil {
+			return fmt.Errorf("context entry %q: %w", ce.Name, err)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) loadVariable(c *variables.Context, ce kyvernov1.ContextEntry) (any, error) {
+	v := ce.Variable
+	path := ""
+	if v.JMESPath != "" {
+		p, err := variables.Substitute(c, v.JMESPath)
+		if err != nil {
+			return nil, fmt.Errorf("substitute variables in jmesPath %q: %w", v.JMESPath, err)
+		}
+		s, ok := p.(string)
+		if !ok {
+			return nil, fmt.Errorf("jmesPath %q did not resolve to a string", v.JMESPath)
+		}
+		path = s
+	}
+	var def any
+	if v.Default != nil {
+		d, err := variables.Substitute(c, v.Default)
+		if err != nil {
+			return nil, fmt.Errorf("substitute variables in default: %w", err)
+		}
+		def = d
+	}
+	var out any
+	if v.Value != nil {
+		val, err := variables.Substitute(c, v.Value)
+		if err != nil {
+			return nil, fmt.Errorf("substitute variables in value: %w", err)
+		}
+		if path != "" {
+			r, err := e.jp.Search(path, val)
+			if err != nil {
+				if def == nil {
+					return nil, fmt.Errorf("apply jmesPath %q: %w", path, err)
+				}
+			} else {
+				out = r
+			}
+		} else {
+			out = val
+		}
+	} else if path != "" {
+		r, err := c.Query(path)
+		if err != nil {
+			if def == nil {
+				return nil, fmt.Errorf("query %q: %w", path, err)
+			}
+		} else {
+			out = r
+		}
+	}
+	if out == nil {
+		out = def
+	}
+	if out == nil && v.Value == nil && path == "" {
+		return nil, fmt.Errorf("variable has no value")
+	}
+	return out, nil
+}
+
+// checkPreconditions substitutes variables (unresolved ones become "") and
+// evaluates the block. A nil block holds.
+func checkPreconditions(c *variables.Context, raw any) (bool, error) {
+	if raw == nil {
+		return true, nil
+	}
+	sub, err := variables.SubstituteConditions(c, raw)
+	if err != nil {
+		return false, err
+	}
+	ok, _, err := evalConditions(sub)
+	return ok, err
+}
+
+// evalConditions evaluates an already-substituted conditions block:
+// {any: [...], all: [...]} or a plain list (all).
+func evalConditions(raw any) (bool, string, error) {
+	switch v := raw.(type) {
+	case map[string]any:
+		anyC, err := toConditions(v["any"])
+		if err != nil {
+			return false, "", err
+		}
+		allC, err := toConditions(v["all"])
+		if err != nil {
+			return false, "", err
+		}
+		return conditions.EvaluateBlock(conditions.Block{Any: anyC, All: allC})
+	case []any:
+		list, err := toConditions(v)
+		if err != nil {
+			return false, "", err
+		}
+		return conditions.EvaluateList(list)
+	case nil:
+		return true, "", nil
+	}
+	return false, "", fmt.Errorf("conditions must be {any, all} or a list, got %T", raw)
+}
+
+func toConditions(raw any) ([]conditions.Condition, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("conditions must be a list, got %T", raw)
+	}
+	out := make([]conditions.Condition, 0, len(list))
+	for _, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("condition must be a mapping, got %T", it)
+		}
+		op, _ := m["operator"].(string)
+		msg, _ := m["message"].(string)
+		out = append(out, conditions.Condition{Key: m["key"], Operator: op, Value: m["value"], Message: msg})
+	}
+	return out, nil
+}
+
+// outcome is a validation result before it becomes a Result.
+type outcome struct {
+	status Status
+	msg    string
+	path   string
+}
+
+// validator evaluates one rule's validate body.
+type validator struct {
+	e        *Engine
+	rule     *policy.Rule
+	c        *variables.Context
+	resource map[string]any
+	values   map[string]any
+}
+
+func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
+	switch {
+	case val.Deny != nil:
+		return v.deny(val.Deny)
+	case val.Pattern != nil || val.AnyPattern != nil:
+		return v.patterns(v.resource, val.Pattern, val.AnyPattern, pre, preAny)
+	case len(val.ForEach) > 0:
+		return v.forEach(val.ForEach, 0)
+	case val.PodSecurity != nil:
+		return v.podSecurity()
+	case val.CEL != nil:
+		return outcome{StatusError, "validate.cel rules are not supported yet", ""}
+	default:
+		return outcome{StatusError, "rule has no supported validate body", ""}
+	}
+}
+
+func (v *validator) ruleMessage() string { return v.rule.Spec.Validation.Message }
+
+func (v *validator) deny(d *kyvernov1.Deny) outcome {
+	sub, err := variables.Substitute(v.c, d.Conditions)
+	if err != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", err), ""}
+	}
+	denied, condMsg, err := evalConditions(sub)
+	if err != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to check deny conditions: %v", err), ""}
+	}
+	if !denied {
+		return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", v.rule.Name()), ""}
+	}
+	msg := v.ruleMessage()
+	switch {
+	case msg == "" && condMsg == "":
+		msg = fmt.Sprintf("validation error: rule %s failed", v.rule.Name())
+	case msg == "":
+		msg = condMsg
+	default:
+		msg = v.substituteMessage(msg)
+	}
+	return outcome{StatusFail, msg, ""}
+}
+
+func (v *validator) substituteMessage(msg string) string {
+	if !strings.Contains(msg, "{{") {
+		return msg
+	}
+	out, err := variables.Substitute(v.c, msg)
+	if err != nil {
+		return msg
+	}
+	if s, ok := out.(string); ok {
+		return s
+	}
+	return fmt.Sprint(out)
+}
+
+// patterns validates resource against pattern or anyPattern, substituting
+// variables first when the rule has them.
+func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
+	name := v.rule.Name()
+	if pat != nil {
+		cp := pre
+		if cp == nil {
+			var o *outcome
+			cp, o = v.compileWithVariables(pat)
+			if o != nil {
+				return *o
+			}
+		}
+		err := cp.Validate(resource)
+		if err == nil {
+			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", name), ""}
+		}
+		var pe *pattern.Error
+		if !errors.As(err, &pe) {
+			return outcome{StatusError, v.buildErrorMessage(err, ""), ""}
+		}
+		switch pe.Outcome() {
+		case pattern.OutcomeSkip:
+			return outcome{StatusSkip, pe.Error(), ""}
+		case pattern.OutcomeError:
+			return outcome{StatusError, v.buildErrorMessage(err, ""), ""}
+		}
+		return outcome{StatusFail, v.buildErrorMessage(err, pe.Path), pe.Path}
+	}
+	list, _ := anyPat.([]any)
+	var failed, skipped []string
+	firstPath := ""
+	for i, p := range list {
+		var cp *pattern.Pattern
+		if preAny != nil {
+			cp = preAny[i]
+		} else {
+			var o *outcome
+			cp, o = v.compileWithVariables(p)
+			if o != nil {
+				return *o
+			}
+		}
+		err := cp.Validate(resource)
+		if err == nil {
+			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' anyPattern[%d] passed.", name, i), ""}
+		}
+		var pe *pattern.Error
+		if !errors.As(err, &pe) {
+			continue
+		}
+		switch {
+		case pe.Skip:
+			skipped = append(skipped, fmt.Sprintf("rule %s[%d] skipped: %s", name, i, pe.Error()))
+		case pe.Path == "":
+			failed = append(failed, fmt.Sprintf("rule %s[%d] failed: %s", name, i, pe.Error()))
+		default:
+			if firstPath == "" {
+				firstPath = pe.Path
+			}
+			failed = append(failed, fmt.Sprintf("rule %s[%d] failed at path %s", name, i, pe.Path))
+		}
+	}
+	if len(failed) == 0 && len(skipped) > 0 {
+		return outcome{StatusSkip, strings.Join(skipped, " "), ""}
+	}
+	if len(failed) > 0 {
+		errStr := strings.Join(failed, " ")
+		msg := v.ruleMessage()
+		switch {
+		case msg == "":
+			msg = "validation error: " + errStr
+		case strings.HasSuffix(msg, "."):
+			msg = "validation error: " + v.substituteMessage(msg) + " " + errStr
+		default:
+			msg = "validation error: " + v.substituteMessage(msg) + ". " + errStr
+		}
+		return outcome{StatusFail, msg, firstPath}
+	}
+	return outcome{StatusPass, v.ruleMessage(), ""}
+}
+
+func (v *validator) compileWithVariables(p any) (*pattern.Pattern, *outcome) {
+	sub, err := variables.Substitute(v.c, p)
+	if err != nil {
+		return nil, &outcome{StatusError, fmt.Sprintf("variable substitution failed for rule %s: %v", v.rule.Name(), err), ""}
+	}
+	cp, err := pattern.Compile(sub)
+	if err != nil {
+		return nil, &outcome{StatusError, fmt.Sprintf("invalid pattern after variable substitution in rule %s: %v", v.rule.Name(), err), ""}
+	}
+	return cp, nil
+}
+
+func (v *validator) buildErrorMessage(err error, path string) string {
+	name := v.rule.Name()
+	msg := v.ruleMessage()
+	if msg == "" {
+		if path != "" {
+			return fmt.Sprintf("validation error: rule %s failed at path %s", name, path)
+		}
+		return fmt.Sprintf("validation error: rule %s execution error: %s", name, err)
+	}
+	msg = v.substituteMessage(msg)
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	if path != "" {
+		return fmt.Sprintf("validation error: %s rule %s failed at path %s", msg, name, path)
+	}
+	return fmt.Sprintf("validation error: %s rule %s execution error: %s", msg, name, err)
+}
+
+// forEach evaluates validate.foreach (and nested foreach at depth > 0).
+func (v *validator) forEach(list []kyvernov1.ForEach, depth int) outcome {
+	applied := 0
+	for _, fe := range list {
+		elements, err := v.evaluateList(fe.List)
+		if err != nil {
+			continue
+		}
+		o, n := v.forEachElements(fe, elements, depth)
+		if o.status != StatusPass {
+			return o
+		}
+		applied += n
+	}
+	if applied == 0 {
+		return outcome{StatusSkip, "rule skipped", ""}
+	}
+	return outcome{StatusPass, "rule passed", ""}
+}
+
+func (v *validator) evaluateList(expr string) ([]any, error) {
+	q := expr
+	if strings.Contains(q, "{{") {
+		s, err := variables.Substitute(v.c, q)
+		if err != nil {
+			return nil, err
+		}
+		q, _ = s.(string)
+	}
+	q = strings.TrimSpace(q)
+	q = strings.TrimSuffix(strings.TrimPrefix(q, "{{"), "}}")
+	r, err := v.c.Query(strings.TrimSpace(q))
+	if err != nil {
+		return nil, err
+	}
+	list, ok := r.([]any)
+	if !ok {
+		return nil, fmt.Errorf("foreach list %q is a %T, not a list", expr, r)
+	}
+	return list, nil
+}
+
+func (v *validator) forEachElements(fe kyvernov1.ForEach, elements []any, depth int) (outcome, int) {
+	v.c.Checkpoint()
+	defer v.c.Restore()
+	applied := 0
+	for i, el := range elements {
+		if el == nil {
+			continue
+		}
+		v.c.Reset()
+		v.c.SetElement(el, i, depth)
+		elemMap, isMap := el.(map[string]any)
+		scoped := isMap
+		if fe.ElementScope != nil {
+			if *fe.ElementScope && !isMap {
+				return outcome{StatusError, fmt.Sprintf("failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps, expected type=map got type=%T", el), ""}, applied
+			}
+			scoped = *fe.ElementScope
+		}
+		target := v.resource
+		if scoped {
+			target = elemMap
+		}
+		o := v.forEachElement(fe, target, depth)
+		switch o.status {
+		case StatusSkip:
+			continue
+		case StatusPass:
+			applied++
+		case StatusError:
+			if i < len(elements)-1 {
+				continue
+			}
+			return outcome{StatusError, "validation failure: " + o.msg, o.path}, applied
+		default:
+			return outcome{StatusFail, "validation failure: " + o.msg, o.path}, applied
+		}
+	}
+	return outcome{StatusPass, "", ""}, applied
+}
+
+func (v *validator) forEachElement(fe kyvernov1.ForEach, target map[string]any, depth int) outcome {
+	if err := v.e.loadContext(v.c, fe.Context, v.values); err != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to load context: %v", err), ""}
+	}
+	ok, err := checkPreconditions(v.c, fe.Preconditions)
+	if err != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to evaluate preconditions: %v", err), ""}
+	}
+	if !ok {
+		return outcome{StatusSkip, "preconditions not met", ""}
+	}
+	switch {
+	case fe.Deny != nil:
+		return v.deny(fe.Deny)
+	case fe.Pattern != nil || fe.AnyPattern != nil:
+		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil)
+	case len(fe.ForEach) > 0:
+		return v.forEach(fe.ForEach, depth+1)
+	}
+	return outcome{StatusError, "foreach has no pattern, anyPattern, deny or foreach", ""}
+}
+
+func (v *validator) podSecurity() outcome {
+	chk := v.rule.PodSecurity
+	if chk == nil {
+		return outcome{StatusError, "podSecurity was not compiled", ""}
+	}
+	res, err := chk.Evaluate(v.resource)
+	if err != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to evaluate podSecurity: %v", err), ""}
+	}
+	if res.Allowed {
+		return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", v.rule.Name()), ""}
+	}
+	return outcome{StatusFail, res.Message(v.rule.Name(), v.rule.PodSecuritySpec), ""}
+}

@@ -1,0 +1,91 @@
+package pattern
+
+import "strings"
+
+// anchorKind identifies the anchor wrapped around a pattern map key.
+type anchorKind uint8
+
+const (
+	anchorNone      anchorKind = iota // plain key
+	anchorCondition                   // (key)
+	anchorGlobal                      // <(key)
+	anchorEquality                    // =(key)
+	anchorExistence                   // ^(key)
+	anchorNegation                    // X(key)
+	anchorAdd                         // +(key), mutation only
+)
+
+// parseAnchor splits a pattern key into its anchor kind and the bare key,
+// mirroring Kyverno's anchor.Parse: a key is an anchor when it ends with ')'
+// and either starts with '(' or starts with one of the modifier characters
+// "<=^X+" (Kyverno does not check that the modifier is followed by '(';
+// neither do we, so that runtime behaviour is identical). An empty bare key
+// makes the key a plain key.
+func parseAnchor(key string) (anchorKind, string) {
+	n := len(key)
+	if n < 2 || key[n-1] != ')' {
+		return anchorNone, key
+	}
+	var kind anchorKind
+	var bare string
+	switch key[0] {
+	case '(':
+		kind, bare = anchorCondition, key[1:n-1]
+	case '<', '=', '^', 'X', '+':
+		if n < 3 {
+			return anchorNone, key
+		}
+		bare = key[2 : n-1]
+		switch key[0] {
+		case '<':
+			kind = anchorGlobal
+		case '=':
+			kind = anchorEquality
+		case '^':
+			kind = anchorExistence
+		case 'X':
+			kind = anchorNegation
+		default:
+			kind = anchorAdd
+		}
+	default:
+		return anchorNone, key
+	}
+	if bare == "" {
+		return anchorNone, key
+	}
+	return kind, bare
+}
+
+// anchorPrefix returns the textual prefix of an anchor kind ("(" for a
+// conditional anchor, "=(" for equality, ...).
+func anchorPrefix(kind anchorKind) string {
+	switch kind {
+	case anchorCondition:
+		return "("
+	case anchorGlobal:
+		return "<("
+	case anchorEquality:
+		return "=("
+	case anchorExistence:
+		return "^("
+	case anchorNegation:
+		return "X("
+	case anchorAdd:
+		return "+("
+	default:
+		return ""
+	}
+}
+
+// looksLikeAnchor reports whether key starts like an anchor ("(" or a
+// modifier followed by "("), whether or not it is well formed.
+func looksLikeAnchor(key string) bool {
+	if strings.HasPrefix(key, "(") {
+		return true
+	}
+	if len(key) >= 2 && key[1] == '(' && strings.IndexByte("<=^X+", key[0]) >= 0 {
+		return true
+	}
+	return false
+}

@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"fmt"
+)
+
+// Status is the outcome of one rule on one resource, as Kyverno reports it.
+type Status string
+
+// Statuses.
+const (
+	StatusPass  Status = "pass"
+	StatusFail  Status = "fail"
+	StatusWarn  Status = "warn"
+	StatusError Status = "error"
+	StatusSkip  Status = "skip"
+)
+
+// Resource identifies the evaluated resource.
+type Resource struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+func (r Resource) String() string {
+	if r.Namespace != "" {
+		return fmt.Sprintf("%s/%s/%s", r.Kind, r.Namespace, r.Name)
+	}
+	return fmt.Sprintf("%s/%s", r.Kind, r.Name)
+}
+
+// Result is the outcome of one rule on one resource. Every sink consumes it.
+type Result struct {
+	// Policy is the policy key ("name" or "namespace/name"); Rule the rule name.
+	Policy, Rule string
+	Resource     Resource
+	Status       Status
+	// Message explains the outcome (for fail, the policy's message and the
+	// failing path, worded as Kyverno words it).
+	Message string
+	// Path is the failing field ("/spec/containers/0/image/"), when known.
+	Path string
+	// Severity and Category come from the policy's annotations.
+	Severity, Category string
+	// Enforce is true when a failure of this rule should deny admission.
+	Enforce bool
+	// Autogen is true for rules generated for pod controllers.
+	Autogen bool
+}
+
+// UserInfo describes who made an admission request.
+type UserInfo struct {
+	Username string   `json:"username,omitempty"`
+	UID      string   `json:"uid,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	// Roles ("namespace:name") and ClusterRoles bound to the user.
+	Roles        []string `json:"roles,omitempty"`
+	ClusterRoles []string `json:"clusterRoles,omitempty"`
+}
+
+// Input is one resource to evaluate plus its admission context.
+type Input struct {
+	// Resource is the object (request.object). For DELETE it may be nil,
+	// with OldResource set.
+	Resource map[string]any
+	// OldResource is request.oldObject (UPDATE and DELETE).
+	OldResource map[string]any
+	// Operation is CREATE (default), UPDATE, DELETE or CONNECT.
+	Operation string
+	// Subresource is the requested subresource ("" for the resource itself).
+	Subresource string
+	// UserInfo is the requesting user.
+	UserInfo UserInfo
+	// NamespaceLabels are the labels of the resource's namespace, for
+	// namespaceSelector.
+	NamespaceLabels map[string]string
+	// Values supplies variables from outside (kyverno test values files,
+	// stubbed context entries). May be nil.
+	Values Values
+}
+
+// Values supplies variables for a policy's rules, the way `kyverno test`
+// values files do. Keys may be dotted paths ("request.operation",
+// "podcounts.data.count"); they override what the engine computes.
+type Values interface {
+	// For returns the variables to set when evaluating rule of policy on
+	// the resource named resourceName. The map must not be modified.
+	For(policy, rule, resourceName string) map[string]any
+}
+
+// ValuesFunc adapts a function to Values.
+type ValuesFunc func(policy, rule, resourceName string) map[string]any
+
+// For implements Values.
+func (f ValuesFunc) For(policy, rule, resourceName string) map[string]any {
+	return f(policy, rule, resourceName)
+}
+
+var _ Values = ValuesFunc(nil)

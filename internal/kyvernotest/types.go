@@ -1,0 +1,87 @@
+package kyvernotest
+
+// TestFile is a cli.kyverno.io/v1alpha1 Test.
+type TestFile struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	// Name is the legacy top-level name.
+	Name      string           `json:"name,omitempty"`
+	Policies  []string         `json:"policies"`
+	Resources []string         `json:"resources"`
+	Variables string           `json:"variables,omitempty"`
+	UserInfo  string           `json:"userinfo,omitempty"`
+	Context   string           `json:"context,omitempty"`
+	Values    *ValuesSpec      `json:"values,omitempty"`
+	Results   []ResultSpec     `json:"results"`
+	Checks    []map[string]any `json:"checks,omitempty"`
+}
+
+// ResultSpec is one expected result.
+type ResultSpec struct {
+	Policy    string   `json:"policy"`
+	Rule      string   `json:"rule,omitempty"`
+	Resource  string   `json:"resource,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+	Kind      string   `json:"kind,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	Result    string   `json:"result,omitempty"`
+	// Status is the legacy name of Result.
+	Status                      string `json:"status,omitempty"`
+	PatchedResource             string `json:"patchedResource,omitempty"`
+	GeneratedResource           string `json:"generatedResource,omitempty"`
+	CloneSource                 string `json:"cloneSourceResource,omitempty"`
+	IsValidatingAdmissionPolicy bool   `json:"isValidatingAdmissionPolicy,omitempty"`
+	IsValidatingPolicy          bool   `json:"isValidatingPolicy,omitempty"`
+	IsMutatingPolicy            bool   `json:"isMutatingPolicy,omitempty"`
+	IsGeneratingPolicy          bool   `json:"isGeneratingPolicy,omitempty"`
+	IsImageValidatingPolicy     bool   `json:"isImageValidatingPolicy,omitempty"`
+}
+
+// ValuesSpec is a cli.kyverno.io/v1alpha1 Values document (or the inline
+// values of a Test).
+type ValuesSpec struct {
+	GlobalValues      map[string]any    `json:"globalValues,omitempty"`
+	Policies          []PolicyValues    `json:"policies,omitempty"`
+	NamespaceSelector []NamespaceLabels `json:"namespaceSelector,omitempty"`
+	Subresources      []map[string]any  `json:"subresources,omitempty"`
+}
+
+// PolicyValues are the values of one policy.
+type PolicyValues struct {
+	Name      string           `json:"name"`
+	Rules     []RuleValues     `json:"rules,omitempty"`
+	Resources []ResourceValues `json:"resources,omitempty"`
+}
+
+// RuleValues are the values of one rule.
+type RuleValues struct {
+	Name          string         `json:"name"`
+	Values        map[string]any `json:"values,omitempty"`
+	ForeachValues map[string]any `json:"foreachValues,omitempty"`
+}
+
+// ResourceValues are the values for one resource.
+type ResourceValues struct {
+	Name   string         `json:"name"`
+	Values map[string]any `json:"values,omitempty"`
+}
+
+// NamespaceLabels gives the labels of a namespace, for namespaceSelector.
+type NamespaceLabels struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// UserInfoSpec is a cli.kyverno.io/v1alpha1 UserInfo document.
+type UserInfoSpec struct {
+	Roles        []string `json:"roles,omitempty"`
+	ClusterRoles []string `json:"clusterRoles,omitempty"`
+	UserInfo     struct {
+		Username string   `json:"username,omitempty"`
+		UID      string   `json:"uid,omitempty"`
+		Groups   []string `json:"groups,omitempty"`
+	} `json:"userInfo"`
+}

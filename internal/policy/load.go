@@ -1,0 +1,184 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/manifest"
+)
+
+// Options tune loading. The zero value is ready to use.
+type Options struct {
+	// SkipUnsupported ignores documents whose kind this package does not
+	// load (ValidatingPolicy, ValidatingAdmissionPolicy, ...) instead of
+	// reporting them; they are listed in Set.Unsupported.
+	SkipUnsupported bool
+}
+
+// LoadFiles reads, validates and compiles the policies in paths (files or
+// directories). Every problem is reported as an *Error inside Errors.
+func LoadFiles(paths []string, opts Options) (*Set, error) {
+	var docs []manifest.Document
+	var errs Errors
+	for _, p := range paths {
+		files, err := manifest.ListFiles(p)
+		if err != nil {
+			errs = append(errs, &Error{File: p, Msg: "cannot read policy path", Err: unwrapPathErr(err)})
+			continue
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, &Error{File: f, Msg: "cannot read policy file", Err: unwrapPathErr(err)})
+				continue
+			}
+			d, derr := manifest.Decode(f, data)
+			docs = append(docs, d...)
+			errs = append(errs, parseErrors(derr)...)
+		}
+	}
+	set, err := Compile(docs, opts)
+	if err != nil {
+		errs = append(errs, AsErrors(err)...)
+	}
+	if len(errs) > 0 {
+		return set, errs
+	}
+	return set, nil
+}
+
+// LoadReader is LoadFiles for one stream (source names it in errors).
+func LoadReader(source string, r io.Reader, opts Options) (*Set, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, Errors{{File: source, Msg: "cannot read policies", Err: err}}
+	}
+	return LoadBytes(source, data, opts)
+}
+
+// LoadBytes is LoadFiles for in-memory data.
+func LoadBytes(source string, data []byte, opts Options) (*Set, error) {
+	docs, derr := manifest.Decode(source, data)
+	errs := parseErrors(derr)
+	set, err := Compile(docs, opts)
+	if err != nil {
+		errs = append(errs, AsErrors(err)...)
+	}
+	if len(errs) > 0 {
+		return set, errs
+	}
+	return set, nil
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+func parseErrors(err error) Errors {
+	if err == nil {
+		return nil
+	}
+	var out Errors
+	var walk func(error)
+	walk = func(e error) {
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		if pe, ok := e.(*manifest.ParseError); ok {
+			out = append(out, &Error{File: pe.Source, Document: pe.Index, Msg: "cannot parse document", Err: pe.Err})
+			return
+		}
+		out = append(out, &Error{Msg: e.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// Compile validates and compiles decoded policy documents into a Set.
+// Documents that are not policies are ignored (a policy file may carry
+// other resources); unsupported policy kinds are reported unless
+// opts.SkipUnsupported. The returned Set holds every valid policy even
+// when an error is returned.
+func Compile(docs []manifest.Document, opts Options) (*Set, error) {
+	set := &Set{}
+	var errs Errors
+	seen := map[string]manifest.Document{}
+	for _, d := range docs {
+		kind, apiVersion := d.Kind(), d.APIVersion()
+		group := strings.SplitN(apiVersion, "/", 2)[0]
+		switch {
+		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && group == kyvernov1.Group:
+		case isPolicyKind(kind, group):
+			if opts.SkipUnsupported {
+				set.Unsupported = append(set.Unsupported, Unsupported{File: d.Source, Kind: kind, Name: d.Name()})
+				continue
+			}
+			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "kind",
+				Msg: fmt.Sprintf("%s %s is not supported yet", apiVersion, kind)})
+			continue
+		default:
+			continue
+		}
+		if apiVersion != kyvernov1.APIVersion && apiVersion != "kyverno.io/v2beta1" {
+			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "apiVersion",
+				Msg: fmt.Sprintf("unsupported apiVersion %q (want %s)", apiVersion, kyvernov1.APIVersion)})
+			continue
+		}
+		p, perrs := compilePolicy(d)
+		for _, e := range perrs {
+			e.File, e.Document = d.Source, d.Index
+		}
+		errs = append(errs, perrs...)
+		if p == nil || len(perrs) > 0 {
+			continue
+		}
+		key := p.Key()
+		if prev, dup := seen[key]; dup {
+			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: p.Name(), Field: "metadata.name",
+				Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
+			continue
+		}
+		seen[key] = d
+		set.Policies = append(set.Policies, p)
+	}
+	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
+	set.buildIndex(true)
+	if len(errs) > 0 {
+		return set, errs
+	}
+	return set, nil
+}
+
+func isPolicyKind(kind, group string) bool {
+	switch group {
+	case "kyverno.io", "policies.kyverno.io", "admissionregistration.k8s.io", "policy.sigstore.dev", "wgpolicyk8s.io":
+	default:
+		return false
+	}
+	return strings.HasSuffix(kind, "Policy") || strings.HasSuffix(kind, "PolicyBinding") || kind == "PolicyException"
+}
+
+// decodeStrict decodes obj into out; it reports unknown fields at the top
+// of a rule and of its validate block, where typos are common.
+func decodePolicy(obj map[string]any) (*kyvernov1.Policy, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var p kyvernov1.Policy
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

@@ -1,0 +1,207 @@
+package policy
+
+import (
+	"strings"
+
+	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine/pattern"
+	"github.com/portcullis/portcullis/internal/engine/pss"
+)
+
+// Annotations Portcullis reads from policies.
+const (
+	AnnotationAutogenControllers = "pod-policies.kyverno.io/autogen-controllers"
+	AnnotationScored             = "policies.kyverno.io/scored"
+	AnnotationSeverity           = "policies.kyverno.io/severity"
+	AnnotationCategory           = "policies.kyverno.io/category"
+	AnnotationTitle              = "policies.kyverno.io/title"
+	AnnotationControlID          = "portcullis.dev/control-id"
+)
+
+// Failure actions.
+const (
+	Audit   = "Audit"
+	Enforce = "Enforce"
+)
+
+// Set is an immutable, indexed collection of compiled policies.
+type Set struct {
+	// Policies in a stable order (namespace/name).
+	Policies []*Policy
+	// Unsupported lists policy documents skipped under
+	// Options.SkipUnsupported.
+	Unsupported []Unsupported
+
+	byKind   map[string][]*Rule
+	anyKind  []*Rule
+	numRules int
+}
+
+// Unsupported names a policy document of a kind this package does not load.
+type Unsupported struct {
+	File, Kind, Name string
+}
+
+// Policy is one compiled ClusterPolicy or Policy.
+type Policy struct {
+	// Spec is the policy as written.
+	Spec *kyvernov1.Policy
+	// File is where it was loaded from.
+	File string
+	// Rules are the policy's rules followed by generated autogen rules.
+	Rules []*Rule
+	// Scored is false when the policy is annotated scored: "false"; its
+	// failures are then reported as warnings.
+	Scored bool
+	// FailureAction is Audit or Enforce (normalised).
+	FailureAction string
+	// Severity, Category and Title come from the policy's annotations.
+	Severity, Category, Title string
+}
+
+// Name returns the policy name.
+func (p *Policy) Name() string { return p.Spec.Name }
+
+// Namespace returns the namespace of a namespaced Policy ("" for a ClusterPolicy).
+func (p *Policy) Namespace() string {
+	if p.Spec.IsNamespaced() {
+		if p.Spec.Namespace == "" {
+			return "default"
+		}
+		return p.Spec.Namespace
+	}
+	return ""
+}
+
+// Key identifies the policy in a Set: "name" or "namespace/name".
+func (p *Policy) Key() string {
+	if ns := p.Namespace(); ns != "" {
+		return ns + "/" + p.Name()
+	}
+	return p.Name()
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	// Policy is the rule's policy.
+	Policy *Policy
+	// Spec is the rule as evaluated (for autogen rules, the generated form).
+	Spec kyvernov1.Rule
+	// Autogen is "" for a written rule, "controllers" or "cronjob" for a
+	// generated one.
+	Autogen string
+	// Match and Exclude are the compiled resource filters (Exclude nil when none).
+	Match   *Match
+	Exclude *Match
+	// Pattern and AnyPatterns are precompiled when they hold no variables
+	// (nil otherwise: the engine compiles after substitution).
+	Pattern     *pattern.Pattern
+	AnyPatterns []*pattern.Pattern
+	// PodSecurity is the compiled podSecurity check, if any, and its spec.
+	PodSecurity     *pss.Checker
+	PodSecuritySpec pss.Spec
+	// FailureAction is the rule's effective action, Audit or Enforce.
+	FailureAction string
+	// kinds lists the kind names (without group/version) that can match;
+	// "*" when any kind can.
+	kinds []string
+	order int
+}
+
+// Name returns the rule name.
+func (r *Rule) Name() string { return r.Spec.Name }
+
+// Match is a compiled match or exclude block: Any (at least one filter),
+// All (every filter). The legacy inline form is compiled to All with one
+// filter.
+type Match struct {
+	Any []Filter
+	All []Filter
+}
+
+// Filter is one compiled resource filter.
+type Filter struct {
+	Kinds    []KindSelector
+	Resource kyvernov1.ResourceDescription
+	User     kyvernov1.UserInfo
+}
+
+// Len returns the number of policies.
+func (s *Set) Len() int { return len(s.Policies) }
+
+// NumRules returns the number of rules, autogen rules included.
+func (s *Set) NumRules() int { return s.numRules }
+
+// RulesFor returns the rules that can match a resource of the given kind,
+// in policy order. The slice must not be modified.
+func (s *Set) RulesFor(kind string) []*Rule {
+	direct := s.byKind[kind]
+	if len(s.anyKind) == 0 {
+		return direct
+	}
+	if len(direct) == 0 {
+		return s.anyKind
+	}
+	out := make([]*Rule, 0, len(direct)+len(s.anyKind))
+	i, j := 0, 0
+	for i < len(direct) || j < len(s.anyKind) {
+		switch {
+		case j >= len(s.anyKind) || (i < len(direct) && direct[i].order < s.anyKind[j].order):
+			out = append(out, direct[i])
+			i++
+		default:
+			out = append(out, s.anyKind[j])
+			j++
+		}
+	}
+	return out
+}
+
+// Policy returns the policy with the given key ("name" or "namespace/name").
+func (s *Set) Policy(key string) *Policy {
+	for _, p := range s.Policies {
+		if p.Key() == key || (p.Name() == key && !strings.Contains(key, "/")) {
+			return p
+		}
+	}
+	return nil
+}
+
+// buildIndex indexes rules by kind; assignOrder numbers them (only for a
+// new Set: rules are shared with subsets made by Only).
+func (s *Set) buildIndex(assignOrder bool) {
+	s.byKind = map[string][]*Rule{}
+	s.anyKind = nil
+	s.numRules = 0
+	order := 0
+	for _, p := range s.Policies {
+		for _, r := range p.Rules {
+			if assignOrder {
+				r.order = order
+				order++
+			}
+			s.numRules++
+			wild := false
+			for _, k := range r.kinds {
+				if k == "*" {
+					wild = true
+				}
+			}
+			if wild {
+				s.anyKind = append(s.anyKind, r)
+				continue
+			}
+			for _, k := range r.kinds {
+				s.byKind[k] = append(s.byKind[k], r)
+			}
+		}
+	}
+}
+
+// Only returns a Set holding just p (which must belong to s).
+func (s *Set) Only(p *Policy) *Set {
+	out := &Set{Policies: []*Policy{p}}
+	out.buildIndex(false)
+	return out
+}
+
