@@ -1,7 +1,226 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/portcullis/portcullis/internal/controls"
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/report"
+	"github.com/spf13/cobra"
+)
+
+// AllowedRegistriesVariable is the variable the built-in
+// restrict-image-registries policy reads its approved registries from.
+const AllowedRegistriesVariable = "allowedRegistries"
+
+type scanOptions struct {
+	policies   []string
+	sets       []string
+	registries []string
+	failOn     string
+	output     string
+	all        bool
+}
 
 func newScanCommand() *cobra.Command {
-	return &cobra.Command{Use: "scan PATH...", Short: "Scan manifests (not implemented yet)", Hidden: true}
+	var o scanOptions
+	cmd := &cobra.Command{
+		Use:   "scan PATH...",
+		Short: "Evaluate manifests against policies",
+		Long: `Evaluate Kubernetes manifests against policies and report what fails.
+
+PATH is a file, a directory (walked recursively for .yaml, .yml and .json files)
+or - for standard input. Files may hold several YAML documents or JSON, and List
+kinds are expanded.
+
+Without --policy, the built-in control library is used: Pod Security Standards
+baseline (11 rules) and restricted (6 rules), plus three runbook policies
+(CPU/memory requests and limits, approved image registries, restrictive security
+context). Pod rules also apply to Deployments, DaemonSets, StatefulSets,
+ReplicaSets, Jobs and CronJobs (Kyverno autogen).
+
+Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
+2 invalid input (unreadable manifest, malformed policy, bad flag).`,
+		Example: `  # scan a directory with the built-in controls
+  portcullis scan ./manifests
+
+  # only the restricted Pod Security Standard, images from our registry
+  portcullis scan ./manifests --set pss-restricted --set runbook --allowed-registry 'registry.example.com/*'
+
+  # your own Kyverno policies, JSON output, fail only on high severity
+  portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
+
+  # from a pipeline
+  helm template ./chart | portcullis scan -`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd, args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.policies, "policy", "p", nil, "policy file or directory (repeatable); default: the built-in control library")
+	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default all", strings.Join(controls.Sets(), ", ")))
+	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&o.all, "all", false, "list passing and skipped results in the table too")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
+	failRank, err := report.ParseFailOn(o.failOn)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	if o.output != "table" && o.output != "json" {
+		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", o.output))
+	}
+	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
+		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
+	}
+	for _, r := range o.registries {
+		if r == "" || strings.ContainsAny(r, " |&\t\n") {
+			return withCode(ExitInvalid, fmt.Errorf("invalid --allowed-registry %q: give one image prefix such as registry.example.com/*", r))
+		}
+	}
+	set, err := loadScanPolicies(o)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	docs, err := manifest.ReadPaths(args, cmd.InOrStdin())
+	if err != nil {
+		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+	}
+	var values engine.Values
+	if len(o.registries) > 0 {
+		v := map[string]any{AllowedRegistriesVariable: strings.Join(o.registries, " | ")}
+		values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
+	}
+	scan, err := scanDocuments(cmd.Context(), engine.New(), set, docs, values, progressWriter(cmd))
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	out := cmd.OutOrStdout()
+	if o.output == "json" {
+		err = scan.WriteJSON(out)
+	} else {
+		err = scan.WriteTable(out, report.TableOptions{All: o.all, Color: isTerminal(out)})
+	}
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	if scan.FailsAt(failRank) {
+		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
+	}
+	return nil
+}
+
+func loadScanPolicies(o scanOptions) (*policy.Set, error) {
+	if len(o.policies) > 0 {
+		set, err := policy.LoadFiles(o.policies, policy.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("load policies: %w", err)
+		}
+		if set.Len() == 0 {
+			return nil, fmt.Errorf("no policies found in %s", strings.Join(o.policies, ", "))
+		}
+		return set, nil
+	}
+	files, err := controls.Files(o.sets...)
+	if err != nil {
+		return nil, err
+	}
+	var docs []manifest.Document
+	for _, f := range files {
+		d, err := manifest.Decode("builtin:"+f.Path, f.Data)
+		if err != nil {
+			return nil, fmt.Errorf("built-in policy %s: %w", f.Path, err)
+		}
+		docs = append(docs, d...)
+	}
+	set, err := policy.Compile(docs, policy.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("built-in policies: %w", err)
+	}
+	return set, nil
+}
+
+// progressWriter returns stderr when it is a terminal (progress is shown
+// there), nil otherwise.
+func progressWriter(cmd *cobra.Command) io.Writer {
+	if w := cmd.ErrOrStderr(); isTerminal(w) {
+		return w
+	}
+	return nil
+}
+
+// scanDocuments evaluates every document on GOMAXPROCS workers and keeps
+// the results in document order.
+func scanDocuments(ctx context.Context, eng *engine.Engine, set *policy.Set, docs []manifest.Document, values engine.Values, progress io.Writer) (*report.Scan, error) {
+	results := make([][]engine.Result, len(docs))
+	errs := make([]error, len(docs))
+	workers := runtime.GOMAXPROCS(0)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				d := docs[i]
+				if d.Kind() == "" {
+					errs[i] = fmt.Errorf("%s: document has no kind", d.Location())
+					continue
+				}
+				r, err := eng.Evaluate(ctx, set, engine.Input{Resource: d.Object, Values: values})
+				if err != nil {
+					errs[i] = fmt.Errorf("%s: %w", d.Location(), err)
+					continue
+				}
+				results[i] = r
+				if progress != nil {
+					mu.Lock()
+					done++
+					if done%1000 == 0 {
+						fmt.Fprintf(progress, "\rscanned %d/%d resources", done, len(docs))
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range docs {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if progress != nil && len(docs) >= 1000 {
+		fmt.Fprintf(progress, "\rscanned %d/%d resources\n", done, len(docs))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan interrupted: %w", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	scan := &report.Scan{Resources: len(docs), Policies: set.Len(), Rules: set.NumRules()}
+	for _, r := range results {
+		scan.Results = append(scan.Results, r...)
+	}
+	return scan, nil
 }

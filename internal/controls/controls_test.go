@@ -372,3 +372,30 @@ func TestRegistryListInOnePlace(t *testing.T) {
 		t.Fatalf("foreach[0].pattern.image = %v", image)
 	}
 }
+
+// FuzzFiles feeds arbitrary set names to Files: it must never panic, must
+// fail exactly for names Sets does not list, and must only return files of
+// the requested set.
+func FuzzFiles(f *testing.F) {
+	for _, seed := range []string{"pss-baseline", "runbook", "", "nope", "../x", "pss-baseline/.kyverno-test", "\x00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, set string) {
+		files, err := Files(set)
+		known := slices.Contains(Sets(), set)
+		if known != (err == nil) {
+			t.Fatalf("Files(%q): known=%v err=%v", set, known, err)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrUnknownSet) {
+				t.Fatalf("Files(%q): error %v does not wrap ErrUnknownSet", set, err)
+			}
+			return
+		}
+		for _, file := range files {
+			if !strings.HasPrefix(file.Path, set+"/") || strings.Contains(file.Path, "/.") {
+				t.Fatalf("Files(%q) returned %s", set, file.Path)
+			}
+		}
+	})
+}

@@ -18,7 +18,10 @@ const (
 
 // Resource identifies the evaluated resource.
 type Resource struct {
-	APIVersion, Kind, Namespace, Name string
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
 }
 
 func (r Resource) String() string {
@@ -31,20 +34,22 @@ func (r Resource) String() string {
 // Result is the outcome of one rule on one resource. Every sink consumes it.
 type Result struct {
 	// Policy is the policy key ("name" or "namespace/name"); Rule the rule name.
-	Policy, Rule string
-	Resource     Resource
-	Status       Status
+	Policy   string   `json:"policy"`
+	Rule     string   `json:"rule"`
+	Resource Resource `json:"resource"`
+	Status   Status   `json:"status"`
 	// Message explains the outcome (for fail, the policy's message and the
 	// failing path, worded as Kyverno words it).
-	Message string
+	Message string `json:"message,omitempty"`
 	// Path is the failing field ("/spec/containers/0/image/"), when known.
-	Path string
+	Path string `json:"path,omitempty"`
 	// Severity and Category come from the policy's annotations.
-	Severity, Category string
+	Severity string `json:"severity,omitempty"`
+	Category string `json:"category,omitempty"`
 	// Enforce is true when a failure of this rule should deny admission.
-	Enforce bool
+	Enforce bool `json:"enforce"`
 	// Autogen is true for rules generated for pod controllers.
-	Autogen bool
+	Autogen bool `json:"autogen,omitempty"`
 }
 
 // UserInfo describes who made an admission request.

@@ -204,4 +204,3 @@ func (s *Set) Only(p *Policy) *Set {
 	out.buildIndex(false)
 	return out
 }
-

@@ -3,8 +3,6 @@ package conditions
 import (
 	"strconv"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/portcullis/portcullis/internal/wildcard"
 )
 
@@ -74,7 +72,7 @@ func compareEqualString(key string, value any) equalResult {
 	}
 	// A key that parses as a quantity is compared as a quantity, never as a
 	// wildcard pattern.
-	if kq, err := resource.ParseQuantity(key); err == nil {
+	if kq, ok := parseQuantity(key); ok {
 		vq, ok := comparableQuantity(value)
 		if !ok {
 			return resultMismatch

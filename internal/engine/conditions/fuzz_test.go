@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // decodeFuzzValue reads s as JSON when it is a JSON document (giving numbers,
@@ -64,5 +67,21 @@ func FuzzRangePattern(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value, pattern string) {
 		_ = rangeOperatorOf(pattern)
 		_ = validateRange(value, pattern)
+	})
+}
+
+// FuzzNumericStartGuard checks that the cheap pre-check never hides a string
+// that time.ParseDuration or resource.ParseQuantity would accept.
+func FuzzNumericStartGuard(f *testing.F) {
+	for _, s := range []string{"1h", ".5s", "+1m", "-2h", "0", "1Gi", "500m", "1e3", "+.5", " 1", "E", "m", "Gi", "+", "-", "x1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, err := time.ParseDuration(s); err == nil && !durationStart(s) {
+			t.Fatalf("guard rejects duration %q", s)
+		}
+		if _, err := resource.ParseQuantity(s); err == nil && !quantityStart(s) {
+			t.Fatalf("guard rejects quantity %q", s)
+		}
 	})
 }

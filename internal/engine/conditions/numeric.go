@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/blang/semver/v4"
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // cmpHolds reports whether a three-way comparison result c (-1, 0, 1)
@@ -76,8 +75,8 @@ func numericStringKey(key string, value any, kind opKind) bool {
 		return cmpFloat(kd.Seconds(), vd.Seconds(), kind)
 	}
 	if v, ok := value.(string); ok {
-		if kq, err := resource.ParseQuantity(key); err == nil {
-			if vq, err := resource.ParseQuantity(v); err == nil {
+		if kq, ok := parseQuantity(key); ok {
+			if vq, ok := parseQuantity(v); ok {
 				return cmpHolds(kq.Cmp(vq), kind)
 			}
 		}
@@ -108,8 +107,8 @@ func durationCompare(key, value any, kind opKind) bool {
 	case float64:
 		kd = secondsDuration(k)
 	case string:
-		d, err := time.ParseDuration(k)
-		if err != nil {
+		d, ok := parseDuration(k)
+		if !ok {
 			return false
 		}
 		kd = d
@@ -121,8 +120,8 @@ func durationCompare(key, value any, kind opKind) bool {
 	case float64:
 		vd = secondsDuration(v)
 	case string:
-		d, err := time.ParseDuration(v)
-		if err != nil {
+		d, ok := parseDuration(v)
+		if !ok {
 			return false
 		}
 		vd = d

@@ -2,9 +2,6 @@ package conditions
 
 import (
 	"strings"
-	"time"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/portcullis/portcullis/internal/wildcard"
 )
@@ -134,12 +131,12 @@ func opHolds(c int, op rangeOp) bool {
 }
 
 func patternCompareDuration(value, pattern string, op rangeOp) bool {
-	pd, err := time.ParseDuration(pattern)
-	if err != nil {
+	pd, ok := parseDuration(pattern)
+	if !ok {
 		return false
 	}
-	vd, err := time.ParseDuration(value)
-	if err != nil {
+	vd, ok := parseDuration(value)
+	if !ok {
 		return false
 	}
 	c := 0
@@ -152,12 +149,12 @@ func patternCompareDuration(value, pattern string, op rangeOp) bool {
 }
 
 func patternCompareQuantity(value, pattern string, op rangeOp) bool {
-	pq, err := resource.ParseQuantity(pattern)
-	if err != nil {
+	pq, ok := parseQuantity(pattern)
+	if !ok {
 		return false
 	}
-	vq, err := resource.ParseQuantity(value)
-	if err != nil {
+	vq, ok := parseQuantity(value)
+	if !ok {
 		return false
 	}
 	return opHolds(vq.Cmp(pq), op)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -141,17 +142,55 @@ func secondsDuration(f float64) time.Duration {
 	return time.Duration(f) * time.Second
 }
 
+// durationStart reports whether s could be a Go duration: an optional sign
+// followed by a digit or a '.'. It lets the common non-numeric strings skip a
+// parser that allocates its errors.
+func durationStart(s string) bool {
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && (isDigit(s[0]) || s[0] == '.')
+}
+
+// quantityStart reports whether s could be a resource quantity. The parser is
+// lenient: after an optional sign it accepts an empty number, so "m", "Gi"
+// or "+" parse (as zero); only the first character is checked here.
+func quantityStart(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == '+' || s[0] == '-' {
+		s = s[1:]
+	}
+	return s == "" || isDigit(s[0]) || strings.IndexByte(".eEinumkKMGTP+-", s[0]) >= 0
+}
+
+// parseDuration is time.ParseDuration for strings that can be durations.
+func parseDuration(s string) (time.Duration, bool) {
+	if !durationStart(s) {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
+}
+
+// parseQuantity is resource.ParseQuantity for strings that can be
+// quantities.
+func parseQuantity(s string) (resource.Quantity, bool) {
+	if !quantityStart(s) {
+		return resource.Quantity{}, false
+	}
+	q, err := resource.ParseQuantity(s)
+	return q, err == nil
+}
+
 // stringDuration parses s as a Go duration for the purpose of Kyverno's
 // cross-type duration comparison, where the bare string "0" does not count.
 func stringDuration(s string) (time.Duration, bool) {
 	if s == "0" {
 		return 0, false
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, false
-	}
-	return d, true
+	return parseDuration(s)
 }
 
 // parseDurationPair mirrors Kyverno's parseDuration: at least one side must be
@@ -191,8 +230,7 @@ func parseDurationPair(key, value any) (time.Duration, time.Duration, bool) {
 func comparableQuantity(v any) (resource.Quantity, bool) {
 	switch t := v.(type) {
 	case string:
-		q, err := resource.ParseQuantity(t)
-		return q, err == nil
+		return parseQuantity(t)
 	case float64:
 		if math.IsNaN(t) || math.IsInf(t, 0) {
 			return resource.Quantity{}, false

@@ -2,6 +2,7 @@ package variables
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 
 	jmespath "github.com/kyverno/go-jmespath"
@@ -12,6 +13,31 @@ type forkSearcher struct{}
 
 func (forkSearcher) Search(expr string, data any) (any, error) {
 	return jmespath.Search(expr, data)
+}
+
+// cachingSearcher compiles each expression once, as a production Searcher
+// is expected to do.
+type cachingSearcher struct {
+	mu    sync.Mutex
+	cache map[string]*jmespath.JMESPath
+}
+
+func (s *cachingSearcher) Search(expr string, data any) (any, error) {
+	s.mu.Lock()
+	q, ok := s.cache[expr]
+	if !ok {
+		var err error
+		if q, err = jmespath.Compile(expr); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if s.cache == nil {
+			s.cache = map[string]*jmespath.JMESPath{}
+		}
+		s.cache[expr] = q
+	}
+	s.mu.Unlock()
+	return q.Search(data)
 }
 
 // mustJSON decodes a JSON literal the way resources and policies are decoded.
@@ -65,7 +91,12 @@ const podJSON = `{
 // "cfg" variable holding assorted values.
 func newTestContext(t testing.TB) *Context {
 	t.Helper()
-	c := NewContext(forkSearcher{})
+	return newTestContextWith(t, forkSearcher{})
+}
+
+func newTestContextWith(t testing.TB, s Searcher) *Context {
+	t.Helper()
+	c := NewContext(s)
 	c.SetRequest(Request{
 		Object:   mustMap(t, podJSON),
 		UserInfo: &UserInfo{Username: "system:serviceaccount:kube-system:builder", Groups: []string{"system:serviceaccounts"}},

@@ -70,7 +70,7 @@ func Substitute(c *Context, doc any) (any, error) {
 // preconditions resolver propagates resolution errors exactly like
 // Substitute does, so an unresolvable variable is an error here too (the
 // engine reports the rule as an error; older Kyverno versions substituted
-// ""). Use `|| ”` style JMESPath defaults in policies to avoid it.
+// an empty string). Policies avoid it with JMESPath defaults ("a.b || x").
 func SubstituteConditions(c *Context, doc any) (any, error) {
 	return SubstituteAt(c, doc, "")
 }

@@ -412,7 +412,7 @@ func FuzzSubstitute(f *testing.F) {
 }
 
 func BenchmarkSubstituteDenyBlock(b *testing.B) {
-	c := newTestContext(b)
+	c := newTestContextWith(b, &cachingSearcher{})
 	deny := mustJSON(b, `{
 	  "message": "Container {{ request.object.metadata.name }} in {{request.namespace}} uses a forbidden image",
 	  "deny": {"conditions": {"any": [

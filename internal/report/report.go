@@ -1,0 +1,205 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/portcullis/portcullis/internal/engine"
+)
+
+// Severity levels, lowest first.
+var severities = []string{"low", "medium", "high", "critical"}
+
+// SeverityRank orders severities: low 1, medium 2, high 3, critical 4. An
+// empty or unknown severity ranks as medium.
+func SeverityRank(s string) int {
+	for i, x := range severities {
+		if strings.EqualFold(s, x) {
+			return i + 1
+		}
+	}
+	return 2
+}
+
+// ParseFailOn checks a --fail-on value: a severity, or "none".
+func ParseFailOn(s string) (int, error) {
+	if strings.EqualFold(s, "none") {
+		return 0, nil
+	}
+	for i, x := range severities {
+		if strings.EqualFold(s, x) {
+			return i + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want low, medium, high, critical or none)", s)
+}
+
+// Scan is the outcome of scanning manifests.
+type Scan struct {
+	// Resources is how many resources were evaluated.
+	Resources int `json:"resources"`
+	// Policies and Rules count what was applied.
+	Policies int             `json:"policies"`
+	Rules    int             `json:"rules"`
+	Results  []engine.Result `json:"results"`
+}
+
+// Summary counts results.
+type Summary struct {
+	Resources  int            `json:"resources"`
+	Pass       int            `json:"pass"`
+	Fail       int            `json:"fail"`
+	Warn       int            `json:"warn"`
+	Error      int            `json:"error"`
+	Skip       int            `json:"skip"`
+	BySeverity map[string]int `json:"failuresBySeverity"`
+	// Score is the percentage of passing results among pass+fail+warn.
+	Score float64 `json:"score"`
+}
+
+// Summarize counts results by status, and failures by severity.
+func (s *Scan) Summarize() Summary {
+	sum := Summary{Resources: s.Resources, BySeverity: map[string]int{}}
+	for _, r := range s.Results {
+		switch r.Status {
+		case engine.StatusPass:
+			sum.Pass++
+		case engine.StatusFail:
+			sum.Fail++
+			sum.BySeverity[severityName(r.Severity)]++
+		case engine.StatusWarn:
+			sum.Warn++
+		case engine.StatusError:
+			sum.Error++
+		case engine.StatusSkip:
+			sum.Skip++
+		}
+	}
+	if n := sum.Pass + sum.Fail + sum.Warn; n > 0 {
+		sum.Score = float64(int(float64(sum.Pass)/float64(n)*1000+0.5)) / 10
+	} else {
+		sum.Score = 100
+	}
+	return sum
+}
+
+func severityName(s string) string {
+	return severities[SeverityRank(s)-1]
+}
+
+// FailsAt reports whether any failure (or error) has a severity at or above
+// rank (0 never fails).
+func (s *Scan) FailsAt(rank int) bool {
+	if rank == 0 {
+		return false
+	}
+	for _, r := range s.Results {
+		if (r.Status == engine.StatusFail || r.Status == engine.StatusError) && SeverityRank(r.Severity) >= rank {
+			return true
+		}
+	}
+	return false
+}
+
+// TableOptions control the table.
+type TableOptions struct {
+	// All includes passing and skipped results (default: only fail, warn, error).
+	All bool
+	// Color uses ANSI colours.
+	Color bool
+}
+
+// WriteTable prints one row per reported result, sorted by resource,
+// policy and rule, then the summary.
+func (s *Scan) WriteTable(w io.Writer, o TableOptions) error {
+	rows := make([]engine.Result, 0, len(s.Results))
+	for _, r := range s.Results {
+		if o.All || r.Status == engine.StatusFail || r.Status == engine.StatusWarn || r.Status == engine.StatusError {
+			rows = append(rows, r)
+		}
+	}
+	sortResults(rows)
+	if len(rows) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESOURCE\tPOLICY\tRULE\tSEVERITY\tRESULT\tPATH\tMESSAGE")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Resource, r.Policy, r.Rule, severityName(r.Severity),
+				colorStatus(r.Status, o.Color), dash(r.Path), oneLine(r.Message))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+	}
+	sum := s.Summarize()
+	fmt.Fprintf(w, "Scanned %d resources with %d policies (%d rules): %d passed, %d failed, %d warnings, %d errors, %d skipped. Score %.1f%%.\n",
+		s.Resources, s.Policies, s.Rules, sum.Pass, sum.Fail, sum.Warn, sum.Error, sum.Skip, sum.Score)
+	if sum.Fail > 0 {
+		var parts []string
+		for i := len(severities) - 1; i >= 0; i-- {
+			if n := sum.BySeverity[severities[i]]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", severities[i], n))
+			}
+		}
+		fmt.Fprintf(w, "Failures by severity: %s.\n", strings.Join(parts, ", "))
+	}
+	return nil
+}
+
+// WriteJSON prints the scan with its summary.
+func (s *Scan) WriteJSON(w io.Writer) error {
+	rows := append([]engine.Result(nil), s.Results...)
+	sortResults(rows)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Summary  Summary         `json:"summary"`
+		Policies int             `json:"policies"`
+		Rules    int             `json:"rules"`
+		Results  []engine.Result `json:"results"`
+	}{s.Summarize(), s.Policies, s.Rules, nonNil(rows)})
+}
+
+func nonNil(r []engine.Result) []engine.Result {
+	if r == nil {
+		return []engine.Result{}
+	}
+	return r
+}
+
+func sortResults(rows []engine.Result) {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.Resource.String() != b.Resource.String() {
+			return a.Resource.String() < b.Resource.String()
+		}
+		if a.Policy != b.Policy {
+			return a.Policy < b.Policy
+		}
+		return a.Rule < b.Rule
+	})
+}
+
+func colorStatus(s engine.Status, color bool) string {
+	if !color {
+		return string(s)
+	}
+	code := map[engine.Status]string{engine.StatusPass: "32", engine.StatusFail: "31", engine.StatusWarn: "33",
+		engine.StatusError: "35", engine.StatusSkip: "90"}[s]
+	return "\x1b[" + code + "m" + string(s) + "\x1b[0m"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
