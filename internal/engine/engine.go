@@ -377,7 +377,7 @@ func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, pr
 	case val.Deny != nil:
 		return v.deny(val.Deny)
 	case val.Pattern != nil || val.AnyPattern != nil:
-		return v.patterns(v.resource, val.Pattern, val.AnyPattern, pre, preAny)
+		return v.patterns(v.resource, val.Pattern, val.AnyPattern, pre, preAny, pattern.Options{})
 	case len(val.ForEach) > 0:
 		return v.forEach(val.ForEach, 0)
 	case val.PodSecurity != nil:
@@ -431,7 +431,7 @@ func (v *validator) substituteMessage(msg string) string {
 
 // patterns validates resource against pattern or anyPattern, substituting
 // variables first when the rule has them.
-func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
+func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *pattern.Pattern, preAny []*pattern.Pattern, opts pattern.Options) outcome {
 	name := v.rule.Name()
 	if pat != nil {
 		cp := pre
@@ -442,7 +442,7 @@ func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *patt
 				return *o
 			}
 		}
-		err := cp.Validate(resource)
+		err := cp.ValidateWithOptions(resource, opts)
 		if err == nil {
 			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", name), ""}
 		}
@@ -472,7 +472,7 @@ func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *patt
 				return *o
 			}
 		}
-		err := cp.Validate(resource)
+		err := cp.ValidateWithOptions(resource, opts)
 		if err == nil {
 			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' anyPattern[%d] passed.", name, i), ""}
 		}
@@ -639,7 +639,8 @@ func (v *validator) forEachElement(fe kyvernov1.ForEach, target map[string]any, 
 	case fe.Deny != nil:
 		return v.deny(fe.Deny)
 	case fe.Pattern != nil || fe.AnyPattern != nil:
-		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil)
+		// Kyverno sees foreach elements as decoded JSON, with float numbers.
+		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil, pattern.Options{FloatNumbers: true})
 	case len(fe.ForEach) > 0:
 		return v.forEach(fe.ForEach, depth+1)
 	}

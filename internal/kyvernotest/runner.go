@@ -34,8 +34,13 @@ func (r *Report) Passed() int { return r.Pass + r.Skip }
 
 // TestReport is the outcome of one test file.
 type TestReport struct {
-	File      string `json:"file"`
-	Name      string `json:"name"`
+	File string `json:"file"`
+	Name string `json:"name"`
+	// Class says what kind of policy the test exercises: "validate"
+	// (pattern, anyPattern, deny, foreach, podSecurity), "validate.cel",
+	// "mutate", "generate", "verifyImages", or the kind of an unsupported
+	// policy document (e.g. "ValidatingPolicy").
+	Class     string `json:"class"`
 	Policies  int    `json:"policies"`
 	Resources int    `json:"resources"`
 	// Error is set when the test could not be loaded; its rows then fail.
@@ -145,6 +150,7 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 			return tr
 		}
 	}
+	tr.Class = classify(lt.set)
 	tr.Policies = lt.set.Len()
 	tr.Resources = len(lt.resources)
 	id := 0
@@ -463,4 +469,27 @@ func (r *Report) failedOnly() *Report {
 		out.Tests = append(out.Tests, ft)
 	}
 	return out
+}
+
+// classify names the class of policies a test exercises (see TestReport.Class).
+func classify(set *policy.Set) string {
+	for _, u := range set.Unsupported {
+		return u.Kind
+	}
+	class := "validate"
+	for _, p := range set.Policies {
+		for _, r := range p.Rules {
+			switch {
+			case r.Spec.Validation != nil && r.Spec.Validation.CEL != nil:
+				return "validate.cel"
+			case r.Spec.Mutation != nil:
+				class = "mutate"
+			case r.Spec.Generation != nil:
+				class = "generate"
+			case len(r.Spec.VerifyImages) > 0:
+				class = "verifyImages"
+			}
+		}
+	}
+	return class
 }

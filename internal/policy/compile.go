@@ -268,6 +268,9 @@ func asRuleErrors(rule string, err error) Errors {
 
 func (c *compiler) compilePattern(rule, field string, p any, errs Errors) (*pattern.Pattern, Errors) {
 	errs = append(errs, c.checkStrings(rule, field, p)...)
+	if err := pattern.Check(p); err != nil {
+		return nil, append(errs, &Error{Rule: rule, Field: field, Msg: "invalid pattern", Err: err})
+	}
 	cp, err := pattern.Compile(p)
 	if err != nil {
 		return nil, append(errs, &Error{Rule: rule, Field: field, Msg: "invalid pattern", Err: err})

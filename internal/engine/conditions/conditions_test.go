@@ -71,6 +71,7 @@ func TestEquals(t *testing.T) {
 		{"quantity key vs int value", "5", "Equals", 5, true},
 		{"quantity key vs other number", "5", "Equals", 6.0, false},
 		{"quantity key never wildcard", "100", "Equals", "1*", false},
+		{"lenient quantity parser reads letters as zero", "m", "Equals", "Gi", true},
 		{"duration equal", "1h", "Equals", "60m", true},
 		{"duration differ", "1h", "Equals", "30m", false},
 		{"duration vs seconds", "1h", "Equals", 3600.0, true},
@@ -200,6 +201,9 @@ func TestNumericOperators(t *testing.T) {
 		{"lte bigger", 10.0, "LessThanOrEquals", 1.0, false},
 		{"lte quantity", "1Ki", "LessThanOrEquals", "1024", true},
 		{"lte duration vs seconds", "2h", "LessThanOrEquals", 3600.0, false},
+		{"huge exponent is not a quantity", "1E2147483647", "GreaterThan", "1", false},
+		{"huge exponent compares as text", "10E0000000090000000000", "Equals", "10E0000000090000000000", true},
+		{"large exponent still a quantity", "1e5", "GreaterThan", "99999", true},
 		{"wrong case never holds", 10.0, "greaterthan", 1.0, false},
 		{"wrong case never holds upper", 10.0, "GREATERTHAN", 1.0, false},
 	})

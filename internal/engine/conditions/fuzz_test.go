@@ -80,6 +80,9 @@ func FuzzNumericStartGuard(f *testing.F) {
 		if _, err := time.ParseDuration(s); err == nil && !durationStart(s) {
 			t.Fatalf("guard rejects duration %q", s)
 		}
+		if hugeExponent(s) {
+			return // deliberately not parsed: the parser may not terminate
+		}
 		if _, err := resource.ParseQuantity(s); err == nil && !quantityStart(s) {
 			t.Fatalf("guard rejects quantity %q", s)
 		}

@@ -130,12 +130,6 @@ func deepEqual(a, b any) bool {
 	}
 }
 
-// isNumber reports whether v (already normalized) is a number.
-func isNumber(v any) bool {
-	_, ok := v.(float64)
-	return ok
-}
-
 // secondsDuration converts a number of seconds to a Duration the way Kyverno
 // does: the float is truncated to whole seconds first.
 func secondsDuration(f float64) time.Duration {
@@ -174,10 +168,39 @@ func parseDuration(s string) (time.Duration, bool) {
 	return d, err == nil
 }
 
+// maxExponentDigits bounds the decimal exponent of a quantity ("1e5"):
+// resource.ParseQuantity truncates larger exponents to int32 and may then
+// spend unbounded time building the number, so such strings are treated as
+// non-quantities (Kyverno itself would stall on them).
+const maxExponentDigits = 5
+
+// hugeExponent reports whether s ends in a decimal exponent ('e' or 'E',
+// optional sign, digits) with more than maxExponentDigits significant digits.
+func hugeExponent(s string) bool {
+	i := strings.LastIndexAny(s, "eE")
+	if i < 0 {
+		return false
+	}
+	rest := s[i+1:]
+	if rest != "" && (rest[0] == '+' || rest[0] == '-') {
+		rest = rest[1:]
+	}
+	rest = strings.TrimLeft(rest, "0")
+	if len(rest) <= maxExponentDigits {
+		return false
+	}
+	for j := 0; j < len(rest); j++ {
+		if !isDigit(rest[j]) {
+			return false
+		}
+	}
+	return true
+}
+
 // parseQuantity is resource.ParseQuantity for strings that can be
-// quantities.
+// quantities; see maxExponentDigits for the one deliberate exception.
 func parseQuantity(s string) (resource.Quantity, bool) {
-	if !quantityStart(s) {
+	if !quantityStart(s) || hugeExponent(s) {
 		return resource.Quantity{}, false
 	}
 	q, err := resource.ParseQuantity(s)

@@ -57,27 +57,6 @@ func parseAnchor(key string) (anchorKind, string) {
 	return kind, bare
 }
 
-// anchorPrefix returns the textual prefix of an anchor kind ("(" for a
-// conditional anchor, "=(" for equality, ...).
-func anchorPrefix(kind anchorKind) string {
-	switch kind {
-	case anchorCondition:
-		return "("
-	case anchorGlobal:
-		return "<("
-	case anchorEquality:
-		return "=("
-	case anchorExistence:
-		return "^("
-	case anchorNegation:
-		return "X("
-	case anchorAdd:
-		return "+("
-	default:
-		return ""
-	}
-}
-
 // looksLikeAnchor reports whether key starts like an anchor ("(" or a
 // modifier followed by "("), whether or not it is well formed.
 func looksLikeAnchor(key string) bool {

@@ -92,15 +92,13 @@ func simpleRules(doc map[string]any) map[string]simpleRule {
 		} else {
 			continue
 		}
-		if strings.Contains(fmtJSONNoFail(sr.patterns), "{{") {
+		if strings.Contains(fmt.Sprint(sr.patterns), "{{") {
 			continue
 		}
 		out[name] = sr
 	}
 	return out
 }
-
-func fmtJSONNoFail(v any) string { return fmt.Sprintf("%v", v) }
 
 // wrapForController nests a pod pattern under a controller's template path,
 // like Kyverno's autogen.

@@ -63,7 +63,7 @@ func extractPod(resource map[string]any) (string, *corev1.Pod, error) {
 	}
 	var pt podTemplate
 	if err := json.Unmarshal(raw, &pt); err != nil {
-		return "", nil, fmt.Errorf("%s: decoding pod template at %s: %w", kind, strings.Join(tmpl.spec[:len(tmpl.spec)-1], "."), err)
+		return "", nil, fmt.Errorf("%s: decoding pod template: %w", kind, err)
 	}
 	return kind, &corev1.Pod{ObjectMeta: pt.Metadata, Spec: pt.Spec}, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,15 +12,99 @@ import (
 	"unicode/utf8"
 )
 
-// Variable syntax, as in Kyverno. A variable is `{{` ... `}}` whose body
-// contains no braces except single-brace groups without nested braces. It
-// must be at the start of the string or preceded by a character other than
-// a backslash; that preceding character is part of the match (group 1) and
-// the variable itself is group 2.
-var (
-	reVariable        = regexp.MustCompile(`(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})`)
-	reEscapedVariable = regexp.MustCompile(`\\\{\{(?:\{[^{}]*\}|[^{}])*\}\}`)
-)
+// Variable syntax, as in Kyverno, where it is the regular expression
+//
+//	(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})
+//
+// A variable is `{{`, a body, and `}}`. The body is a sequence of characters
+// other than braces and of single-brace groups `{...}` without braces
+// inside. The variable must be at the start of the string or preceded by a
+// character other than a backslash. findVariables implements the same
+// leftmost-first matching without the regexp engine, which is several times
+// slower on this hot path.
+
+// varMatch locates one variable: prefix is the start of the character
+// before the variable (== open when the variable starts the string); the
+// variable itself is s[open:end].
+type varMatch struct {
+	prefix, open, end int
+}
+
+// findVariables returns the non-overlapping variables of s, left to right,
+// exactly as the regular expression above would match them.
+func findVariables(s string, dst []varMatch) []varMatch {
+	lastEnd, pos := 0, 0
+	for pos < len(s) {
+		i := strings.Index(s[pos:], "{{")
+		if i < 0 {
+			break
+		}
+		open := pos + i
+		pos = open + 1
+		prefix := open // at the start of the string the `^` alternative applies
+		if open > 0 {
+			_, size := utf8.DecodeLastRuneInString(s[:open])
+			prefix = open - size
+			if prefix < lastEnd || s[prefix] == '\\' {
+				continue
+			}
+		}
+		if end := variableEnd(s, open+2); end >= 0 {
+			dst = append(dst, varMatch{prefix: prefix, open: open, end: end})
+			lastEnd, pos = end, end
+		}
+	}
+	return dst
+}
+
+// variableEnd parses a variable body starting at p and returns the index
+// just past the closing `}}`, or -1 when there is none.
+func variableEnd(s string, p int) int {
+	for p < len(s) {
+		switch s[p] {
+		case '}':
+			if p+1 < len(s) && s[p+1] == '}' {
+				return p + 2
+			}
+			return -1
+		case '{':
+			j := strings.IndexAny(s[p+1:], "{}")
+			if j < 0 || s[p+1+j] != '}' {
+				return -1
+			}
+			p += j + 2
+		default:
+			p++
+		}
+	}
+	return -1
+}
+
+// unescapeVariables removes the backslash of every escaped variable
+// `\{{...}}` (Kyverno's `\\\{\{(?:\{[^{}]*\}|[^{}])*\}\}`).
+func unescapeVariables(s string) string {
+	var b strings.Builder
+	last, pos := 0, 0
+	for {
+		i := strings.Index(s[pos:], `\{{`)
+		if i < 0 {
+			break
+		}
+		at := pos + i
+		if end := variableEnd(s, at+3); end >= 0 {
+			b.WriteString(s[last:at])
+			b.WriteString(s[at+1 : end])
+			last, pos = end, end
+			continue
+		}
+		pos = at + 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
 
 const (
 	// maxPasses bounds the number of re-scans of one string (nesting depth
@@ -90,7 +173,6 @@ func SubstituteAt(c *Context, doc any, basePath string) (any, error) {
 			s.path = append(s.path, seg)
 		}
 	}
-	s.base = len(s.path)
 	if hasReferences(doc) {
 		r := &referenceResolver{doc: doc}
 		var err error
@@ -135,7 +217,8 @@ type substituter struct {
 	isDelete bool
 	// path is the current location: base segments then document segments.
 	path []string
-	base int
+	// matches is scratch space reused across strings.
+	matches []varMatch
 }
 
 // walk substitutes inside v. copyAll forces containers to be copied even
@@ -267,7 +350,8 @@ func (s *substituter) substituteKey(k string) (string, error) {
 // exactly one variable yields the typed value.
 func (s *substituter) substituteString(value string) (any, error) {
 	for pass := 0; ; pass++ {
-		locs := reVariable.FindAllStringSubmatchIndex(value, -1)
+		locs := findVariables(value, s.matches[:0])
+		s.matches = locs
 		if len(locs) == 0 {
 			break
 		}
@@ -277,8 +361,14 @@ func (s *substituter) substituteString(value string) (any, error) {
 		var b strings.Builder
 		last := 0
 		for _, loc := range locs {
-			start, end := loc[4], loc[5]
-			resolved, err := s.resolve(value[start:end])
+			start, end := loc.open, loc.end
+			// Like Kyverno, drop only the first byte of the prefix character:
+			// the rest of a multi-byte prefix ends up in the expression.
+			exprStart := start
+			if loc.prefix < start {
+				exprStart = loc.prefix + 1
+			}
+			resolved, err := s.resolve(value[exprStart:end])
 			if err != nil {
 				return nil, err
 			}
@@ -298,7 +388,7 @@ func (s *substituter) substituteString(value string) (any, error) {
 		}
 	}
 	if strings.Contains(value, `\{{`) {
-		value = reEscapedVariable.ReplaceAllStringFunc(value, func(m string) string { return m[1:] })
+		value = unescapeVariables(value)
 	}
 	return value, nil
 }
@@ -325,6 +415,14 @@ func (s *substituter) resolve(variable string) (any, error) {
 
 // trimVariable removes every "{{" and "}}" and surrounding spaces.
 func trimVariable(v string) string {
+	if i := strings.Index(v, "{{"); i >= 0 && strings.HasSuffix(v, "}}") {
+		// Common case: one "{{" and a body without "{{" or "}}", so the
+		// result is the text around the braces (no allocation).
+		body := v[i+2 : len(v)-2]
+		if !strings.Contains(body, "{{") && !strings.Contains(body, "}}") {
+			return strings.TrimSpace(v[:i] + body)
+		}
+	}
 	v = strings.ReplaceAll(v, "{{", "")
 	v = strings.ReplaceAll(v, "}}", "")
 	return strings.TrimSpace(v)

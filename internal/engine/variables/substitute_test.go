@@ -92,6 +92,7 @@ func TestSubstituteErrors(t *testing.T) {
 		{"key to number", `{"m": {"{{cfg.keyNum}}": 1}}`, `expected string after substituting variables in key "{{cfg.keyNum}}" at path /m`, false, "-"},
 		{"missing variable in key", `{"{{nope}}": 1}`, `failed to resolve nope`, true, ""},
 		{"self reference does not converge", `"{{cfg.self}}-"`, `does not converge`, false, ""},
+		{"multi-byte character before a variable breaks it, as in Kyverno", `"«{{request.namespace}}"`, "failed to resolve \xabrequest.namespace at path : incorrect query", false, ""},
 		{"slash in key is escaped in path", `{"a/b": "{{nope}}"}`, `at path /a\/b`, true, `/a\/b`},
 	}
 	for _, tt := range tests {
