@@ -1,7 +1,9 @@
 package pss
 
 import (
+	"encoding/json"
 	"math/rand"
+	"reflect"
 	"regexp"
 	"testing"
 
@@ -170,7 +172,6 @@ func genPod(data []byte) *corev1.Pod {
 	if b.pick(3) == 1 {
 		spec.EphemeralContainers = append(spec.EphemeralContainers,
 			corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon(b.container(n))})
-		n++
 	}
 	if b.pick(3) == 1 {
 		pod.Annotations["container.apparmor.security.beta.kubernetes.io/ca"] = b.str("runtime/default", "unconfined", "localhost/x")
@@ -266,4 +267,57 @@ func FuzzPathHelpers(f *testing.F) {
 			t.Fatalf("isContainerPath(%q) = %v, want %v", path, got, want)
 		}
 	})
+}
+
+// TestDecodingPreservesChecks verifies that decoding a resource map (with its
+// trimming of fields the checks do not read) yields the same failures as
+// running the checks on the original typed pod, for pods and controllers.
+func TestDecodingPreservesChecks(t *testing.T) {
+	t.Parallel()
+	checkers := []*Checker{
+		mustCompile(t, Spec{Level: "restricted"}),
+		mustCompile(t, Spec{Level: "restricted", Version: "v1.24"}),
+	}
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 500; i++ {
+		data := make([]byte, 96)
+		rng.Read(data)
+		p := genPod(data)
+		raw, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var podMap map[string]any
+		if err := json.Unmarshal(raw, &podMap); err != nil {
+			t.Fatal(err)
+		}
+		podMap["kind"] = "Pod"
+		deployment := map[string]any{"kind": "Deployment", "spec": map[string]any{"template": map[string]any{
+			"metadata": podMap["metadata"], "spec": podMap["spec"]}}}
+		for _, c := range checkers {
+			var want []string
+			for _, r := range c.run(p) {
+				want = append(want, r.check.id)
+				for _, e := range r.errs {
+					want = append(want, e.path)
+				}
+			}
+			for _, res := range []map[string]any{podMap, deployment} {
+				got, err := c.Evaluate(res)
+				if err != nil {
+					t.Fatalf("Evaluate: %v", err)
+				}
+				var ids []string
+				for _, f := range got.Failures {
+					ids = append(ids, f.CheckID)
+					for _, e := range f.errs {
+						ids = append(ids, e.path)
+					}
+				}
+				if !reflect.DeepEqual(ids, want) {
+					t.Fatalf("%s: decoded failures %q, want %q", res["kind"], ids, want)
+				}
+			}
+		}
+	}
 }

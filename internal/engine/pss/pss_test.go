@@ -733,7 +733,7 @@ func TestEvaluateErrors(t *testing.T) {
 			want: "Pod: decoding pod template: json: cannot unmarshal string"},
 		{name: "privileged not a bool", resource: parseYAML(t, pod("  containers:\n  - name: a\n    securityContext: {privileged: 'yes'}\n")),
 			want: "Pod: decoding pod template: json: cannot unmarshal string"},
-		{name: "unencodable value", resource: map[string]any{"kind": "Pod", "spec": map[string]any{"x": make(chan int)}},
+		{name: "unencodable value", resource: map[string]any{"kind": "Pod", "spec": map[string]any{"securityContext": make(chan int)}},
 			want: "Pod: encoding pod template: json: unsupported type"},
 	}
 	for _, tt := range tests {

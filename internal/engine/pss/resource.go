@@ -57,7 +57,7 @@ func extractPod(resource map[string]any) (string, *corev1.Pod, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	raw, err := json.Marshal(map[string]any{"metadata": meta, "spec": spec})
+	raw, err := json.Marshal(map[string]any{"metadata": pick(meta, metaKeys), "spec": trimSpec(spec)})
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: encoding pod template: %w", kind, err)
 	}
@@ -66,6 +66,53 @@ func extractPod(resource map[string]any) (string, *corev1.Pod, error) {
 		return "", nil, fmt.Errorf("%s: decoding pod template: %w", kind, err)
 	}
 	return kind, &corev1.Pod{ObjectMeta: pt.Metadata, Spec: pt.Spec}, nil
+}
+
+// The checks only read these keys; the others are dropped before decoding to
+// keep the JSON round-trip cheap (immutable lookup tables).
+var (
+	metaKeys      = []string{"name", "namespace", "annotations"}
+	specKeys      = []string{"hostNetwork", "hostPID", "hostIPC", "hostUsers", "os", "securityContext", "volumes"}
+	containerKeys = []string{"name", "image", "ports", "securityContext", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle"}
+)
+
+// pick returns the entries of m whose key is listed.
+func pick(m map[string]any, keys []string) map[string]any {
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// trimSpec keeps the pod spec fields the checks read, trimming every
+// container to its security-relevant fields. Lists that are not lists are
+// kept as they are so that decoding reports them.
+func trimSpec(spec map[string]any) map[string]any {
+	out := pick(spec, specKeys)
+	for _, list := range containerKinds {
+		v, ok := spec[list]
+		if !ok {
+			continue
+		}
+		items, ok := v.([]any)
+		if !ok {
+			out[list] = v
+			continue
+		}
+		trimmed := make([]any, len(items))
+		for i, item := range items {
+			if c, ok := item.(map[string]any); ok {
+				trimmed[i] = pick(c, containerKeys)
+			} else {
+				trimmed[i] = item
+			}
+		}
+		out[list] = trimmed
+	}
+	return out
 }
 
 // lookupMap follows path through nested maps. A missing or null step yields
