@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/engine"
@@ -71,7 +70,7 @@ Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
-	f.BoolVar(&o.all, "all", false, "list passing and skipped results in the table too")
+	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
 
@@ -95,7 +94,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	docs, err := manifest.ReadPaths(args, cmd.InOrStdin())
+	chunks, err := manifest.ReadChunks(args, cmd.InOrStdin())
 	if err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 	}
@@ -104,7 +103,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		v := map[string]any{AllowedRegistriesVariable: strings.Join(o.registries, " | ")}
 		values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
 	}
-	scan, err := scanDocuments(cmd.Context(), engine.New(), set, docs, values, progressWriter(cmd))
+	scan, err := scanChunks(cmd.Context(), engine.New(), set, chunks, values, o.all, progressWriter(cmd))
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -162,55 +161,50 @@ func progressWriter(cmd *cobra.Command) io.Writer {
 	return nil
 }
 
-// scanDocuments evaluates every document on GOMAXPROCS workers and keeps
-// the results in document order.
-func scanDocuments(ctx context.Context, eng *engine.Engine, set *policy.Set, docs []manifest.Document, values engine.Values, progress io.Writer) (*report.Scan, error) {
-	results := make([][]engine.Result, len(docs))
-	errs := make([]error, len(docs))
-	workers := runtime.GOMAXPROCS(0)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	done := 0
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				d := docs[i]
-				if d.Kind() == "" {
-					errs[i] = fmt.Errorf("%s: document has no kind", d.Location())
-					continue
-				}
-				r, err := eng.Evaluate(ctx, set, engine.Input{Resource: d.Object, Values: values})
-				if err != nil {
-					errs[i] = fmt.Errorf("%s: %w", d.Location(), err)
-					continue
-				}
-				results[i] = r
-				if progress != nil {
-					mu.Lock()
-					done++
-					if done%1000 == 0 {
-						fmt.Fprintf(progress, "\rscanned %d/%d resources", done, len(docs))
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-feed:
-	for i := range docs {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+// scanChunks decodes and evaluates every document on GOMAXPROCS workers,
+// keeping results in document order. Documents are decoded by the worker
+// that evaluates them and dropped afterwards, so memory stays bounded by
+// the raw manifests plus the findings. Passing and skipped results are
+// only counted unless keepAll.
+func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks []manifest.Chunk, values engine.Values, keepAll bool, progress io.Writer) (*report.Scan, error) {
+	results := make([][]engine.Result, len(chunks))
+	counts := make([]passSkip, len(chunks))
+	errs := make([]error, len(chunks))
+	resources := make([]int, len(chunks))
+	var done atomic.Int64
+	manifest.Parallel(len(chunks), func(i int) {
+		if ctx.Err() != nil {
+			return
 		}
-	}
-	close(next)
-	wg.Wait()
-	if progress != nil && len(docs) >= 1000 {
-		fmt.Fprintf(progress, "\rscanned %d/%d resources\n", done, len(docs))
+		docs, err := chunks[i].Decode()
+		chunks[i].Data = nil // decoded: let the raw text go
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		var rs []engine.Result
+		for _, d := range docs {
+			if d.Kind() == "" {
+				errs[i] = fmt.Errorf("%s: document has no kind", d.Location())
+				return
+			}
+			r, err := eng.Evaluate(ctx, set, engine.Input{Resource: d.Object, Values: values})
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: %w", d.Location(), err)
+				return
+			}
+			if !keepAll {
+				r = findingsOnly(r, &counts[i])
+			}
+			rs = append(rs, r...)
+		}
+		results[i], resources[i] = rs, len(docs)
+		if n := done.Add(1); progress != nil && n%1000 == 0 {
+			fmt.Fprintf(progress, "\rscanned %d/%d documents", n, len(chunks))
+		}
+	})
+	if progress != nil && len(chunks) >= 1000 {
+		fmt.Fprintf(progress, "\rscanned %d/%d documents\n", done.Load(), len(chunks))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan interrupted: %w", err)
@@ -218,9 +212,38 @@ feed:
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	scan := &report.Scan{Resources: len(docs), Policies: set.Len(), Rules: set.NumRules()}
-	for _, r := range results {
-		scan.Results = append(scan.Results, r...)
+	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
+	for i, r := range results {
+		scan.Resources += resources[i]
+		scan.Add(r, true)
+		if c := counts[i]; c.pass+c.skip > 0 {
+			if scan.Omitted == nil {
+				scan.Omitted = map[engine.Status]int{}
+			}
+			scan.Omitted[engine.StatusPass] += c.pass
+			scan.Omitted[engine.StatusSkip] += c.skip
+		}
 	}
 	return scan, nil
+}
+
+type passSkip struct{ pass, skip int }
+
+// findingsOnly drops passing and skipped results, counting them in c.
+func findingsOnly(rs []engine.Result, c *passSkip) []engine.Result {
+	out := rs[:0]
+	for _, r := range rs {
+		switch r.Status {
+		case engine.StatusPass:
+			c.pass++
+		case engine.StatusSkip:
+			c.skip++
+		default:
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

@@ -10,8 +10,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -65,43 +68,103 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
-// Decode splits data into YAML or JSON documents and decodes each. Empty
-// documents are skipped; a document that is not a mapping is an error.
-// List kinds (kind: List, or any kind ending in "List" with an items
-// array) are expanded into their items.
-func Decode(source string, data []byte) ([]Document, error) {
+// Chunk is one document of a file, not yet decoded. Large manifest sets
+// can be decoded chunk by chunk, so they never sit in memory decoded all
+// at once.
+type Chunk struct {
+	// Source names the file ("-" for standard input).
+	Source string
+	// Index is the 1-based position of the document in its file.
+	Index int
+	// Data is the raw YAML or JSON text.
+	Data []byte
+}
+
+// Decode decodes the chunk. A List kind is expanded into its items; a
+// document holding only null yields nothing. A document that is not a
+// mapping or does not parse is a *ParseError.
+func (c Chunk) Decode() ([]Document, error) {
+	if len(c.Data) > MaxDocumentBytes {
+		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
+	}
+	obj, err := decodeOne(c.Data)
+	if err != nil {
+		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: err}
+	}
+	if obj == nil {
+		return nil, nil
+	}
+	return expand(Document{Source: c.Source, Index: c.Index, Object: obj}), nil
+}
+
+// Split cuts data into its YAML or JSON documents without decoding them.
+// Blank and comment-only documents are dropped.
+func Split(source string, data []byte) ([]Chunk, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReaderSize(bytes.NewReader(data), 64<<10))
-	var docs []Document
-	var errs []error
-	for index := 1; ; index++ {
+	var chunks []Chunk
+	for {
 		raw, err := reader.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return chunks, nil
 		}
 		if err != nil {
-			errs = append(errs, &ParseError{Source: source, Index: index, Err: err})
-			break
-		}
-		if len(raw) > MaxDocumentBytes {
-			errs = append(errs, &ParseError{Source: source, Index: index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)})
-			continue
+			return chunks, &ParseError{Source: source, Index: len(chunks) + 1, Err: err}
 		}
 		if isBlank(raw) {
-			index--
 			continue
 		}
-		obj, err := decodeOne(raw)
-		if err != nil {
-			errs = append(errs, &ParseError{Source: source, Index: index, Err: err})
-			continue
-		}
-		if obj == nil {
-			index--
-			continue
-		}
-		docs = append(docs, expand(Document{Source: source, Index: index, Object: obj})...)
+		chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: raw})
+	}
+}
+
+// Decode splits data into YAML or JSON documents and decodes each (on
+// several goroutines when there are many). Empty documents are skipped; a
+// document that is not a mapping is an error. List kinds (kind: List, or
+// any kind ending in "List" with an items array) are expanded into their
+// items. Documents that decode are returned even when others fail.
+func Decode(source string, data []byte) ([]Document, error) {
+	chunks, err := Split(source, data)
+	docs, derr := DecodeChunks(chunks)
+	return docs, errors.Join(err, derr)
+}
+
+// DecodeChunks decodes chunks in order, in parallel when there are many.
+func DecodeChunks(chunks []Chunk) ([]Document, error) {
+	out := make([][]Document, len(chunks))
+	errs := make([]error, len(chunks))
+	Parallel(len(chunks), func(i int) { out[i], errs[i] = chunks[i].Decode() })
+	var docs []Document
+	for _, d := range out {
+		docs = append(docs, d...)
 	}
 	return docs, errors.Join(errs...)
+}
+
+// Parallel calls fn(0..n-1) on GOMAXPROCS goroutines (inline when n is small).
+func Parallel(n int, fn func(i int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 64 || workers < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func isBlank(raw []byte) bool {
@@ -116,6 +179,13 @@ func isBlank(raw []byte) bool {
 }
 
 func decodeOne(raw []byte) (map[string]any, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
+		// JSON fast path; YAML is a superset, so fall back on failure.
+		var obj map[string]any
+		if err := json.Unmarshal(t, &obj); err == nil {
+			return obj, nil
+		}
+	}
 	js, err := yaml.YAMLToJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -164,13 +234,28 @@ func expand(d Document) []Document {
 	return out
 }
 
-// ReadPaths reads every manifest under paths: files, directories (walked
-// recursively for .yaml, .yml and .json files, skipping hidden
-// directories) and "-" for stdin. Files are read in lexical order.
+// ReadPaths reads and decodes every manifest under paths (see ReadChunks).
 // Parse errors are collected; documents that decoded are still returned.
 func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
-	var docs []Document
+	chunks, err := ReadChunks(paths, stdin)
+	docs, derr := DecodeChunks(chunks)
+	return docs, errors.Join(err, derr)
+}
+
+// ReadChunks reads every manifest under paths without decoding it: files,
+// directories (walked recursively for .yaml, .yml and .json files,
+// skipping hidden directories) and "-" for stdin. Files are read in
+// lexical order.
+func ReadChunks(paths []string, stdin io.Reader) ([]Chunk, error) {
+	var chunks []Chunk
 	var errs []error
+	add := func(source string, data []byte) {
+		c, err := Split(source, data)
+		chunks = append(chunks, c...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, p := range paths {
 		if p == "-" {
 			data, err := io.ReadAll(io.LimitReader(stdin, 1<<30))
@@ -178,11 +263,7 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 				errs = append(errs, fmt.Errorf("read stdin: %w", err))
 				continue
 			}
-			d, err := Decode("-", data)
-			docs = append(docs, d...)
-			if err != nil {
-				errs = append(errs, err)
-			}
+			add("-", data)
 			continue
 		}
 		files, err := ListFiles(p)
@@ -196,14 +277,10 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
 				errs = append(errs, fmt.Errorf("read %s: %w", f, err))
 				continue
 			}
-			d, err := Decode(f, data)
-			docs = append(docs, d...)
-			if err != nil {
-				errs = append(errs, err)
-			}
+			add(f, data)
 		}
 	}
-	return docs, errors.Join(errs...)
+	return chunks, errors.Join(errs...)
 }
 
 // ListFiles returns path itself when it is a file, or the manifest files

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +47,24 @@ type Scan struct {
 	Policies int             `json:"policies"`
 	Rules    int             `json:"rules"`
 	Results  []engine.Result `json:"results"`
+	// Omitted counts results left out of Results (passes and skips when
+	// only findings are kept); they still count in the summary.
+	Omitted map[engine.Status]int `json:"-"`
+}
+
+// Add records results; when keepAll is false, passing and skipped results
+// are only counted, which keeps memory flat on large scans.
+func (s *Scan) Add(results []engine.Result, keepAll bool) {
+	for _, r := range results {
+		if !keepAll && (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) {
+			if s.Omitted == nil {
+				s.Omitted = map[engine.Status]int{}
+			}
+			s.Omitted[r.Status]++
+			continue
+		}
+		s.Results = append(s.Results, r)
+	}
 }
 
 // Summary counts results.
@@ -63,7 +82,8 @@ type Summary struct {
 
 // Summarize counts results by status, and failures by severity.
 func (s *Scan) Summarize() Summary {
-	sum := Summary{Resources: s.Resources, BySeverity: map[string]int{}}
+	sum := Summary{Resources: s.Resources, BySeverity: map[string]int{},
+		Pass: s.Omitted[engine.StatusPass], Skip: s.Omitted[engine.StatusSkip]}
 	for _, r := range s.Results {
 		switch r.Status {
 		case engine.StatusPass:
@@ -150,25 +170,39 @@ func (s *Scan) WriteTable(w io.Writer, o TableOptions) error {
 	return nil
 }
 
-// WriteJSON prints the scan with its summary.
+// WriteJSON prints the scan with its summary. Results are encoded one at
+// a time, so a large scan is never held in memory as one JSON document.
 func (s *Scan) WriteJSON(w io.Writer) error {
 	rows := append([]engine.Result(nil), s.Results...)
 	sortResults(rows)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Summary  Summary         `json:"summary"`
-		Policies int             `json:"policies"`
-		Rules    int             `json:"rules"`
-		Results  []engine.Result `json:"results"`
-	}{s.Summarize(), s.Policies, s.Rules, nonNil(rows)})
-}
-
-func nonNil(r []engine.Result) []engine.Result {
-	if r == nil {
-		return []engine.Result{}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	head, err := json.MarshalIndent(struct {
+		Summary  Summary `json:"summary"`
+		Policies int     `json:"policies"`
+		Rules    int     `json:"rules"`
+	}{s.Summarize(), s.Policies, s.Rules}, "", "  ")
+	if err != nil {
+		return err
 	}
-	return r
+	// Reopen the object to append the results array.
+	bw.Write(head[:len(head)-2])
+	bw.WriteString(",\n  \"results\": [")
+	for i, r := range rows {
+		b, err := json.MarshalIndent(r, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(rows) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
 
 func sortResults(rows []engine.Result) {
