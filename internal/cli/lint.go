@@ -25,7 +25,8 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 				for _, e := range policy.AsErrors(err) {
 					fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
 				}
-				return withCode(ExitInvalid, fmt.Errorf("%d problems found", len(policy.AsErrors(err))))
+				n := len(policy.AsErrors(err))
+				return withCode(ExitInvalid, fmt.Errorf("%d %s found", n, map[bool]string{true: "problem", false: "problems"}[n == 1]))
 			}
 			if set.Len() == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))

@@ -201,7 +201,8 @@ func TestSuites(t *testing.T) {
 
 // podOf strictly decodes a suite resource and returns the Pod metadata and
 // spec it carries (the template of a Deployment or CronJob), which proves
-// the resource is a valid object of its kind.
+// the resource is a valid object of its kind (Pod, Deployment, DaemonSet
+// or CronJob).
 func podOf(r *suiteResource) (*metav1.ObjectMeta, *corev1.PodSpec, error) {
 	switch r.kind {
 	case "Pod":
@@ -216,6 +217,12 @@ func podOf(r *suiteResource) (*metav1.ObjectMeta, *corev1.PodSpec, error) {
 			return nil, nil, fmt.Errorf("decode Deployment: %w", err)
 		}
 		return &d.Spec.Template.ObjectMeta, &d.Spec.Template.Spec, nil
+	case "DaemonSet":
+		var ds appsv1.DaemonSet
+		if err := yaml.UnmarshalStrict(r.doc, &ds); err != nil {
+			return nil, nil, fmt.Errorf("decode DaemonSet: %w", err)
+		}
+		return &ds.Spec.Template.ObjectMeta, &ds.Spec.Template.Spec, nil
 	case "CronJob":
 		var cj batchv1.CronJob
 		if err := yaml.UnmarshalStrict(r.doc, &cj); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"sigs.k8s.io/yaml"
@@ -225,7 +226,7 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 		}
 		if ns != "" {
 			have := manifest.MetaString(d.Object, "namespace")
-			if have == "" {
+			if have == "" && kinds.Lookup(d.APIVersion(), d.Kind()).Namespaced {
 				// kyverno test places namespaced resources without a
 				// namespace in "default".
 				have = "default"

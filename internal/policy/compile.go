@@ -114,14 +114,20 @@ func compilePolicy(d manifest.Document) (*Policy, Errors) {
 		}
 		seen[r.Name] = true
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// Policy-level problems do not stop the rules from being checked:
+	// every problem is reported. A written rule's problems are not
+	// repeated for the autogen rules generated from it.
+	failed := map[string]bool{}
 	rules := expandAutogen(p)
 	for i := range rules {
 		gr := rules[i]
 		field := gr.field
 		rule, rerrs := c.compileRule(pol, gr, field)
+		if gr.autogen == "" {
+			failed[field] = len(rerrs) > 0
+		} else if failed[strings.TrimSuffix(field, " (autogen)")] {
+			rerrs = nil
+		}
 		for _, e := range rerrs {
 			e.Policy = name
 			if e.Rule == "" {
