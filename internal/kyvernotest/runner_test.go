@@ -1,0 +1,111 @@
+package kyvernotest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/engine"
+)
+
+func run(t *testing.T, dir string) *Report {
+	t.Helper()
+	files, err := Discover([]string{dir}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 {
+		t.Fatalf("Discover(%s) = %v, want one file", dir, files)
+	}
+	rep, err := (&Runner{Engine: engine.New()}).Run(context.Background(), files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestSuite(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/suite")
+	if rep.Fail != 0 || rep.Passed() != 4 {
+		var buf bytes.Buffer
+		_ = rep.WriteText(&buf, RenderOptions{Detailed: true})
+		t.Fatalf("pass=%d fail=%d\n%s", rep.Passed(), rep.Fail, buf.String())
+	}
+	tr := rep.Tests[0]
+	if tr.Name != "team-label" || tr.Class != "validate" || tr.Policies != 1 || tr.Resources != 3 {
+		t.Fatalf("test report = %+v", tr)
+	}
+	// The Deployment row is answered by the autogen rule.
+	if row := tr.Rows[2]; row.Actual != "fail" || !strings.Contains(row.Message, "autogen-check-team") {
+		t.Fatalf("deployment row = %+v", row)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf, RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(buf.String(), "Test Summary: 4 tests passed and 0 tests failed\n") {
+		t.Fatalf("summary line missing:\n%s", buf.String())
+	}
+}
+
+func TestBrokenSuiteFailsWithReason(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/broken")
+	if rep.Fail != 1 || rep.Passed() != 0 {
+		t.Fatalf("pass=%d fail=%d, want the one entry failed", rep.Passed(), rep.Fail)
+	}
+	tr := rep.Tests[0]
+	if !strings.Contains(tr.Error, "missing-policy.yaml") || !strings.Contains(tr.Error, "missing-resources.yaml") {
+		t.Fatalf("load error does not name the missing files: %q", tr.Error)
+	}
+	if r := tr.Rows[0]; r.OK || !strings.Contains(r.Reason, "Policy not loaded") {
+		t.Fatalf("row = %+v", r)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf, true); err != nil {
+		t.Fatal(err)
+	}
+	var decoded struct {
+		Fail    int    `json:"fail"`
+		Summary string `json:"summary"`
+		Tests   []struct {
+			Results []Row `json:"results"`
+		} `json:"tests"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &decoded); err != nil {
+		t.Fatalf("invalid JSON: %v", err)
+	}
+	if decoded.Fail != 1 || len(decoded.Tests[0].Results) != 1 || decoded.Summary != "Test Summary: 0 tests passed and 1 tests failed" {
+		t.Fatalf("decoded = %+v", decoded)
+	}
+}
+
+func TestRuleNameMatches(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		want, got string
+		ok        bool
+	}{
+		{"r", "r", true},
+		{"r", "autogen-r", true},
+		{"r", "autogen-cronjob-r", true},
+		{"", "anything", true},
+		{"r", "rr", false},
+		{"r", "autogen-x", false},
+	}
+	for _, tc := range cases {
+		if got := ruleNameMatches(tc.want, tc.got); got != tc.ok {
+			t.Errorf("ruleNameMatches(%q, %q) = %v, want %v", tc.want, tc.got, got, tc.ok)
+		}
+	}
+}
+
+func TestDiscoverMissingPath(t *testing.T) {
+	t.Parallel()
+	if _, err := Discover([]string{"testdata/nope"}, ""); err == nil || !strings.Contains(err.Error(), "testdata/nope") {
+		t.Fatalf("error = %v", err)
+	}
+}
