@@ -3,6 +3,7 @@ package conditions
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/portcullis/portcullis/internal/quantity"
 	"math"
 	"strconv"
 	"strings"
@@ -168,42 +169,13 @@ func parseDuration(s string) (time.Duration, bool) {
 	return d, err == nil
 }
 
-// maxExponentDigits bounds the decimal exponent of a quantity ("1e5"):
-// resource.ParseQuantity truncates larger exponents to int32 and may then
-// spend unbounded time building the number, so such strings are treated as
-// non-quantities (Kyverno itself would stall on them).
-const maxExponentDigits = 5
-
-// hugeExponent reports whether s ends in a decimal exponent ('e' or 'E',
-// optional sign, digits) with more than maxExponentDigits significant digits.
-func hugeExponent(s string) bool {
-	i := strings.LastIndexAny(s, "eE")
-	if i < 0 {
-		return false
-	}
-	rest := s[i+1:]
-	if rest != "" && (rest[0] == '+' || rest[0] == '-') {
-		rest = rest[1:]
-	}
-	rest = strings.TrimLeft(rest, "0")
-	if len(rest) <= maxExponentDigits {
-		return false
-	}
-	for j := 0; j < len(rest); j++ {
-		if !isDigit(rest[j]) {
-			return false
-		}
-	}
-	return true
-}
-
 // parseQuantity is resource.ParseQuantity for strings that can be
-// quantities; see maxExponentDigits for the one deliberate exception.
+// quantities, refusing absurd exponents (see package quantity).
 func parseQuantity(s string) (resource.Quantity, bool) {
-	if !quantityStart(s) || hugeExponent(s) {
+	if !quantityStart(s) {
 		return resource.Quantity{}, false
 	}
-	q, err := resource.ParseQuantity(s)
+	q, err := quantity.Parse(s)
 	return q, err == nil
 }
 
@@ -258,7 +230,7 @@ func comparableQuantity(v any) (resource.Quantity, bool) {
 		if math.IsNaN(t) || math.IsInf(t, 0) {
 			return resource.Quantity{}, false
 		}
-		q, err := resource.ParseQuantity(strconv.FormatFloat(t, 'f', -1, 64))
+		q, err := quantity.Parse(strconv.FormatFloat(t, 'f', -1, 64))
 		return q, err == nil
 	default:
 		return resource.Quantity{}, false

@@ -2,6 +2,7 @@ package jmespath
 
 import (
 	"fmt"
+	"github.com/portcullis/portcullis/internal/quantity"
 	"math"
 	"time"
 
@@ -45,7 +46,7 @@ func parseOperand(v any) (operand, bool) {
 	if !ok {
 		return operand{}, false
 	}
-	if q, err := resource.ParseQuantity(s); err == nil {
+	if q, err := quantity.Parse(s); err == nil {
 		return operand{kind: opQuantity, q: q}, true
 	}
 	if d, err := time.ParseDuration(s); err == nil {
@@ -165,7 +166,7 @@ func mulOp(x, y operand, name string) (any, error) {
 	}
 	switch x.kind {
 	case opQuantity:
-		factor, err := resource.ParseQuantity(fmt.Sprintf("%v", y.f))
+		factor, err := quantity.Parse(fmt.Sprintf("%v", y.f))
 		if err != nil {
 			return nil, fmt.Errorf(errPrefix+"%w", name, err)
 		}
@@ -197,7 +198,7 @@ func divOp(x, y operand, name string) (any, error) {
 		if y.f == 0 {
 			return nil, zero
 		}
-		d, err := resource.ParseQuantity(fmt.Sprintf("%v", y.f))
+		d, err := quantity.Parse(fmt.Sprintf("%v", y.f))
 		if err != nil {
 			return nil, fmt.Errorf(errPrefix+"%w", name, err)
 		}

@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"fmt"
+	"github.com/portcullis/portcullis/internal/quantity"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,7 +186,7 @@ func magnitudeOf(s string) (int, time.Duration, resource.Quantity) {
 	if err == nil {
 		m |= magDuration
 	}
-	q, err := resource.ParseQuantity(s)
+	q, err := quantity.Parse(s)
 	if err == nil {
 		m |= magQuantity
 	}

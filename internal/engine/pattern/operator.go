@@ -2,6 +2,7 @@ package pattern
 
 import (
 	"encoding/json"
+	"github.com/portcullis/portcullis/internal/quantity"
 	"math"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func compileCond(s string) cond {
 	if d, err := time.ParseDuration(c.operand); err == nil {
 		c.hasDur, c.dur = true, d
 	}
-	if q, err := resource.ParseQuantity(c.operand); err == nil {
+	if q, err := quantity.Parse(c.operand); err == nil {
 		c.hasQty, c.qty = true, q
 	}
 	return c
@@ -218,7 +219,7 @@ func (c *cond) match(v any, floats bool) bool {
 				}
 			}
 			if c.hasQty {
-				if q, err := resource.ParseQuantity(s); err == nil {
+				if q, err := quantity.Parse(s); err == nil {
 					return cmpResult(c.op, q.Cmp(c.qty))
 				}
 			}
