@@ -61,11 +61,15 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 	}
 	var results []Result
 	var vctx *variables.Context
+	var done map[*policy.Policy]bool
 	for _, r := range set.RulesFor(req.kind) {
 		if err := ctx.Err(); err != nil {
 			return results, fmt.Errorf("evaluate %s: %w", req.kind, err)
 		}
 		pol := r.Policy
+		if done[pol] {
+			continue
+		}
 		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
 			continue
 		}
@@ -79,32 +83,25 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			vctx = e.newContext(&in, req)
 		}
 		res := e.evalRule(r, &in, req, vctx)
-		results = append(results, res)
-		if pol.Spec.Spec.ApplyRules == "One" && res.Status != StatusSkip {
-			// Remaining rules of this policy are not applied.
-			results = skipRest(results)
-		}
-	}
-	return dropAfterApplyOne(set, results), nil
-}
-
-func skipRest(r []Result) []Result { return r }
-
-// dropAfterApplyOne removes, for policies with applyRules: One, every
-// result after the first non-skip one.
-func dropAfterApplyOne(set *policy.Set, results []Result) []Result {
-	out := results[:0]
-	done := map[string]bool{}
-	for _, r := range results {
-		if done[r.Policy] {
+		if res.Status == "" {
+			// No response, as Kyverno gives none (a pattern on a deleted resource).
 			continue
 		}
-		out = append(out, r)
-		if p := set.Policy(r.Policy); p != nil && p.Spec.Spec.ApplyRules == "One" && r.Status != StatusSkip {
-			done[r.Policy] = true
+		results = append(results, res)
+		if pol.Spec.Spec.ApplyRules == "One" && applied(res.Status) {
+			// applyRules: One stops the policy after the first rule that
+			// passed or failed (skips and errors do not count, as in Kyverno).
+			if done == nil {
+				done = map[*policy.Policy]bool{}
+			}
+			done[pol] = true
 		}
 	}
-	return out
+	return results, nil
+}
+
+func applied(s Status) bool {
+	return s == StatusPass || s == StatusFail || s == StatusWarn
 }
 
 func newRequest(obj map[string]any, in *Input) *request {
@@ -190,7 +187,8 @@ func (e *Engine) evalRule(r *policy.Rule, in *Input, req *request, c *variables.
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
-	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values}
+	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values,
+		deleting: req.operation == "DELETE" || in.Resource == nil}
 	out := v.validate(r.Spec.Validation, r.Pattern, r.AnyPatterns)
 	if out.status == StatusFail && !r.Policy.Scored {
 		out.status = StatusWarn
@@ -295,8 +293,9 @@ func (e *Engine) loadVariable(c *variables.Context, ce kyvernov1.ContextEntry) (
 	return out, nil
 }
 
-// checkPreconditions substitutes variables (unresolved ones become "") and
-// evaluates the block. A nil block holds.
+// checkPreconditions substitutes variables and evaluates the block. As in
+// current Kyverno, an unresolved variable is an error (older Kyverno
+// versions substituted ""). A nil block holds.
 func checkPreconditions(c *variables.Context, raw any) (bool, error) {
 	if raw == nil {
 		return true, nil
@@ -370,6 +369,9 @@ type validator struct {
 	c        *variables.Context
 	resource map[string]any
 	values   map[string]any
+	// deleting is set for a DELETE request: Kyverno does not validate
+	// patterns or podSecurity against the deleted resource.
+	deleting bool
 }
 
 func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
@@ -377,10 +379,25 @@ func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, pr
 	case val.Deny != nil:
 		return v.deny(val.Deny)
 	case val.Pattern != nil || val.AnyPattern != nil:
+		if v.deleting {
+			// Kyverno substitutes the variables, then skips the deleted
+			// resource without a response.
+			p := val.Pattern
+			if p == nil {
+				p = val.AnyPattern
+			}
+			if _, err := variables.Substitute(v.c, p); err != nil {
+				return outcome{StatusError, fmt.Sprintf("variable substitution failed for rule %s: %v", v.rule.Name(), err), ""}
+			}
+			return outcome{}
+		}
 		return v.patterns(v.resource, val.Pattern, val.AnyPattern, pre, preAny, pattern.Options{})
 	case len(val.ForEach) > 0:
 		return v.forEach(val.ForEach, 0)
 	case val.PodSecurity != nil:
+		if v.deleting {
+			return outcome{}
+		}
 		return v.podSecurity()
 	case val.CEL != nil:
 		return outcome{StatusError, "validate.cel rules are not supported yet", ""}
@@ -532,6 +549,12 @@ func (v *validator) buildErrorMessage(err error, path string) string {
 		}
 		return fmt.Sprintf("validation error: rule %s execution error: %s", name, err)
 	}
+	if strings.Contains(msg, "{{") {
+		if _, serr := variables.Substitute(v.c, msg); serr != nil {
+			// Kyverno's wording when the message cannot be substituted.
+			return fmt.Sprintf("validation error: variables substitution error in rule %s execution error: %s", name, err)
+		}
+	}
 	msg = v.substituteMessage(msg)
 	if !strings.HasSuffix(msg, ".") {
 		msg += "."
@@ -579,7 +602,9 @@ func (v *validator) evaluateList(expr string) ([]any, error) {
 	}
 	list, ok := r.([]any)
 	if !ok {
-		return nil, fmt.Errorf("foreach list %q is a %T, not a list", expr, r)
+		// Kyverno iterates over a single element when the list
+		// expression yields something else than a list.
+		return []any{r}, nil
 	}
 	return list, nil
 }
@@ -657,7 +682,8 @@ func (v *validator) podSecurity() outcome {
 		return outcome{StatusError, fmt.Sprintf("failed to evaluate podSecurity: %v", err), ""}
 	}
 	if res.Allowed {
-		return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", v.rule.Name()), ""}
+		// Kyverno capitalises this message for podSecurity rules.
+		return outcome{StatusPass, fmt.Sprintf("Validation rule '%s' passed.", v.rule.Name()), ""}
 	}
 	return outcome{StatusFail, res.Message(v.rule.Name(), v.rule.PodSecuritySpec), ""}
 }

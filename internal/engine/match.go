@@ -205,7 +205,9 @@ func userMatches(u *kyvernov1.UserInfo, have *UserInfo) bool {
 				}
 			}
 		case "ServiceAccount":
-			if have.Username == "system:serviceaccount:"+s.Namespace+":"+s.Name {
+			// Kyverno matches the whole user name as a wildcard pattern, so
+			// name: "*" selects every service account of a namespace.
+			if wildcard.Match("system:serviceaccount:"+s.Namespace+":"+s.Name, have.Username) {
 				return true
 			}
 		}

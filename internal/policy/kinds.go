@@ -2,11 +2,15 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 
 	"github.com/portcullis/portcullis/internal/wildcard"
 )
+
+// versionRe recognises an API version in a kind selector (Kyverno's rule).
+var versionRe = regexp.MustCompile(`^(v\d+((alpha|beta)\d+)?|\*)$`)
 
 // KindSelector is one parsed entry of match.resources.kinds. Empty Group or
 // Version means any; "*" parts are wildcards.
@@ -41,13 +45,19 @@ func ParseKind(s string) (KindSelector, error) {
 	case 1:
 		k = KindSelector{Kind: parts[0], AnyGroupVersion: true}
 	case 2:
-		if isSub(parts[1]) {
+		// As in Kyverno, the first part is a version only when it looks
+		// like one: "Pod/*" is every subresource of Pod, "*/*" every kind
+		// and subresource.
+		switch {
+		case parts[0] == "*" && parts[1] == "*":
+			k = KindSelector{Kind: "*", Subresource: "*", AnyGroupVersion: true}
+		case isSub(parts[1]) || !versionRe.MatchString(parts[0]):
 			k = KindSelector{Kind: parts[0], Subresource: parts[1], AnyGroupVersion: true}
-		} else {
+		default:
 			k = KindSelector{Version: parts[0], Kind: parts[1], Group: "*"}
 		}
 	case 3:
-		if isSub(parts[2]) {
+		if isSub(parts[2]) || (parts[0] != "*" && versionRe.MatchString(parts[0])) {
 			k = KindSelector{Group: "*", Version: parts[0], Kind: parts[1], Subresource: parts[2]}
 		} else {
 			k = KindSelector{Group: parts[0], Version: parts[1], Kind: parts[2]}
