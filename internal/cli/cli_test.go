@@ -290,9 +290,9 @@ func TestLint(t *testing.T) {
 func checkProblemCount(t *testing.T, stderr string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	m := regexp.MustCompile(`^Error: (\d+) problems found$`).FindStringSubmatch(lines[len(lines)-1])
+	m := regexp.MustCompile(`^Error: (\d+) problems? found$`).FindStringSubmatch(lines[len(lines)-1])
 	if m == nil {
-		t.Errorf("stderr does not end with \"Error: N problems found\":\n%s", stderr)
+		t.Errorf("stderr does not end with \"Error: N problem(s) found\":\n%s", stderr)
 		return
 	}
 	if m[1] != strconv.Itoa(len(lines)-1) {

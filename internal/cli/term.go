@@ -3,21 +3,16 @@ package cli
 import (
 	"io"
 	"os"
+
+	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is a character device (a terminal) and
-// NO_COLOR is unset.
+// isTerminal reports whether w is a terminal (not a file, pipe or
+// /dev/null) and NO_COLOR is unset.
 func isTerminal(w io.Writer) bool {
 	if os.Getenv("NO_COLOR") != "" {
 		return false
 	}
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	return info.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

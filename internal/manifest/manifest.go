@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -186,6 +188,22 @@ func decodeOne(raw []byte) (map[string]any, error) {
 			return obj, nil
 		}
 	}
+	var y any
+	if err := yamlv2.Unmarshal(raw, &y); err != nil {
+		return nil, fmt.Errorf("invalid YAML: %w", err)
+	}
+	if v, ok := toJSONValue(y); ok {
+		if v == nil {
+			return nil, nil
+		}
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("document is a %s, want a mapping with apiVersion and kind", typeName(v))
+		}
+		return obj, nil
+	}
+	// Something JSON cannot hold directly (NaN, odd key types): take the
+	// slow path through sigs.k8s.io/yaml's JSON conversion, which decides.
 	js, err := yaml.YAMLToJSON(raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -202,6 +220,53 @@ func decodeOne(raw []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("document is a %s, want a mapping with apiVersion and kind", typeName(v))
 	}
 	return obj, nil
+}
+
+// toJSONValue converts a yaml.v2 value into what encoding/json would
+// decode from sigs.k8s.io/yaml.YAMLToJSON's output: maps with string keys,
+// every number as float64. It reports false for anything it does not
+// convert exactly the same way, so the caller can take the slow path.
+func toJSONValue(v any) (any, bool) {
+	switch t := v.(type) {
+	case nil, string, bool:
+		return t, true
+	case int:
+		return float64(t), true
+	case int64:
+		return float64(t), true
+	case uint64:
+		return float64(t), true
+	case float64:
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return nil, false
+		}
+		return t, true
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, false
+			}
+			cx, ok := toJSONValue(x)
+			if !ok {
+				return nil, false
+			}
+			out[ks] = cx
+		}
+		return out, true
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			cx, ok := toJSONValue(x)
+			if !ok {
+				return nil, false
+			}
+			out[i] = cx
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 func typeName(v any) string {

@@ -205,17 +205,32 @@ func (s *Scan) WriteJSON(w io.Writer) error {
 	return bw.Flush()
 }
 
+// sortResults orders rows by resource, policy and rule; resource keys are
+// formatted once, not per comparison.
 func sortResults(rows []engine.Result) {
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
-		if a.Resource.String() != b.Resource.String() {
-			return a.Resource.String() < b.Resource.String()
+	keys := make([]string, len(rows))
+	for i := range rows {
+		keys[i] = rows[i].Resource.String()
+	}
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := idx[i], idx[j]
+		if keys[a] != keys[b] {
+			return keys[a] < keys[b]
 		}
-		if a.Policy != b.Policy {
-			return a.Policy < b.Policy
+		if rows[a].Policy != rows[b].Policy {
+			return rows[a].Policy < rows[b].Policy
 		}
-		return a.Rule < b.Rule
+		return rows[a].Rule < rows[b].Rule
 	})
+	sorted := make([]engine.Result, len(rows))
+	for i, k := range idx {
+		sorted[i] = rows[k]
+	}
+	copy(rows, sorted)
 }
 
 func colorStatus(s engine.Status, color bool) string {
