@@ -55,6 +55,14 @@ Kyverno ClusterPolicy/Policy format: offline against manifests (scan), against
 Kyverno CLI test suites (test), and checks policy files (lint).
 
 Exit codes: 0 success, 1 findings or failed tests, 2 invalid input.`,
+		Example: `  # scan manifests with the built-in Pod Security Standards and runbook policies
+  portcullis scan ./manifests
+
+  # run existing kyverno test suites
+  portcullis test ./policies
+
+  # check policy files
+  portcullis lint ./policies`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

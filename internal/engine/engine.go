@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine/cel"
 	"github.com/portcullis/portcullis/internal/engine/conditions"
 	"github.com/portcullis/portcullis/internal/engine/jmespath"
 	"github.com/portcullis/portcullis/internal/engine/pattern"
@@ -61,6 +62,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 	}
 	var results []Result
 	var vctx *variables.Context
+	var cin *cel.Input
 	var done map[*policy.Policy]bool
 	for _, r := range set.RulesFor(req.kind) {
 		if err := ctx.Err(); err != nil {
@@ -82,7 +84,11 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		if vctx == nil {
 			vctx = e.newContext(&in, req)
 		}
-		res := e.evalRule(r, &in, req, vctx)
+		if r.CEL != nil && cin == nil {
+			ci := celInput(&in, req)
+			cin = &ci
+		}
+		res := e.evalRule(ctx, r, &in, req, vctx, cin)
 		if res.Status == "" {
 			// No response, as Kyverno gives none (a pattern on a deleted resource).
 			continue
@@ -96,6 +102,13 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			}
 			done[pol] = true
 		}
+	}
+	if len(set.Validating) > 0 {
+		if cin == nil {
+			ci := celInput(&in, req)
+			cin = &ci
+		}
+		results = append(results, e.evalValidating(ctx, set, &in, req, cin)...)
 	}
 	return results, nil
 }
@@ -158,7 +171,7 @@ func (e *Engine) newContext(in *Input, req *request) *variables.Context {
 }
 
 // evalRule evaluates one applicable rule.
-func (e *Engine) evalRule(r *policy.Rule, in *Input, req *request, c *variables.Context) Result {
+func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context, cin *cel.Input) Result {
 	res := Result{
 		Policy:   r.Policy.Key(),
 		Rule:     r.Name(),
@@ -187,8 +200,11 @@ func (e *Engine) evalRule(r *policy.Rule, in *Input, req *request, c *variables.
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
-	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values,
+	v := &validator{ctx: ctx, e: e, rule: r, c: c, resource: in.Resource, values: values,
 		deleting: req.operation == "DELETE" || in.Resource == nil}
+	if cin != nil {
+		v.cin = *cin
+	}
 	out := v.validate(r.Spec.Validation, r.Pattern, r.AnyPatterns)
 	if out.status == StatusFail && !r.Policy.Scored {
 		out.status = StatusWarn
@@ -364,6 +380,8 @@ type outcome struct {
 
 // validator evaluates one rule's validate body.
 type validator struct {
+	ctx      context.Context
+	cin      cel.Input
 	e        *Engine
 	rule     *policy.Rule
 	c        *variables.Context
@@ -400,7 +418,7 @@ func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, pr
 		}
 		return v.podSecurity()
 	case val.CEL != nil:
-		return outcome{StatusError, "validate.cel rules are not supported yet", ""}
+		return v.celRule()
 	default:
 		return outcome{StatusError, "rule has no supported validate body", ""}
 	}

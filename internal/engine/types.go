@@ -2,6 +2,8 @@ package engine
 
 import (
 	"fmt"
+
+	"github.com/portcullis/portcullis/internal/engine/cel"
 )
 
 // Status is the outcome of one rule on one resource, as Kyverno reports it.
@@ -81,6 +83,15 @@ type Input struct {
 	// Values supplies variables from outside (kyverno test values files,
 	// stubbed context entries). May be nil.
 	Values Values
+	// Resources, Images and GlobalContext answer the lookups of CEL
+	// policies (resource.Get/List, image.GetMetadata, globalContext.Get).
+	// Nil stores answer "not found".
+	Resources     cel.ResourceStore
+	Images        cel.ImageStore
+	GlobalContext cel.GlobalContextStore
+	// Params are the parameters of validate.cel rules that declare a
+	// paramKind (nil when none were resolved).
+	Params map[string]any
 }
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

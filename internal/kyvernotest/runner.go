@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/engine/cel"
 	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -131,6 +132,8 @@ type loadedTest struct {
 	resources []manifest.Document
 	values    *ValuesSpec
 	user      engine.UserInfo
+	resStore  cel.ResourceStore
+	imgStore  cel.ImageStore
 }
 
 // RunFile runs one test file. Load problems are reported in the
@@ -188,8 +191,18 @@ func resourceLabel(kind, ns, name string) string {
 }
 
 func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name, want, loadErr string, cache map[string][]engine.Result) (actual string, ok bool, reason, message string) {
-	if exp.IsValidatingAdmissionPolicy || exp.IsValidatingPolicy || exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
+	if exp.IsValidatingAdmissionPolicy || exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
 		return "", false, "Unsupported: policy kind not supported yet", ""
+	}
+	if exp.IsValidatingPolicy {
+		vp := lt.set.ValidatingPolicy(exp.Policy)
+		if vp == nil {
+			if loadErr != "" {
+				return "", false, "Policy not loaded: " + loadErr, ""
+			}
+			return "", false, "Not found: no ValidatingPolicy named " + exp.Policy, ""
+		}
+		return r.checkResults(ctx, lt, exp, name, want, cache, vp.Name(), lt.set.OnlyValidating(vp), true)
 	}
 	if exp.PatchedResource != "" || exp.GeneratedResource != "" {
 		return "", false, "Unsupported: mutate and generate results are not supported yet", ""
@@ -212,6 +225,13 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 			return "", false, "Unsupported: only validate rules are supported yet", ""
 		}
 	}
+	return r.checkResults(ctx, lt, exp, name, want, cache, pol.Key(), lt.set.Only(pol), false)
+}
+
+// checkResults evaluates the resources an entry names against one policy
+// (set holds just it) and compares the results with the expectation.
+// anyRule ignores rule names (ValidatingPolicy entries name none).
+func (r *Runner) checkResults(ctx context.Context, lt *loadedTest, exp ResultSpec, name, want string, cache map[string][]engine.Result, policyKey string, set *policy.Set, anyRule bool) (actual string, ok bool, reason, message string) {
 	ns, rname := exp.Namespace, name
 	if i := strings.IndexByte(name, '/'); i >= 0 && ns == "" {
 		ns, rname = name[:i], name[i+1:]
@@ -243,11 +263,11 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 	var matched []engine.Result
 	policyApplied := false
 	for _, d := range docs {
-		key := fmt.Sprintf("%s|%s|%d|%p", pol.Key(), d.Source, d.Index, d.Object)
+		key := fmt.Sprintf("%s|%s|%d|%p", policyKey, d.Source, d.Index, d.Object)
 		results, done := cache[key]
 		if !done {
 			var err error
-			results, err = r.evaluate(ctx, lt, pol, d)
+			results, err = r.evaluate(ctx, lt, set, d)
 			if err != nil {
 				return "", false, "Error: " + err.Error(), ""
 			}
@@ -255,7 +275,7 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 		}
 		policyApplied = policyApplied || len(results) > 0
 		for _, res := range results {
-			if ruleNameMatches(exp.Rule, res.Rule) {
+			if anyRule || ruleNameMatches(exp.Rule, res.Rule) {
 				matched = append(matched, res)
 			}
 		}
@@ -284,7 +304,13 @@ func ruleNameMatches(want, got string) bool {
 	return want == "" || got == want || got == "autogen-"+want || got == "autogen-cronjob-"+want
 }
 
-func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, pol *policy.Policy, d manifest.Document) ([]engine.Result, error) {
+func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, set *policy.Set, d manifest.Document) ([]engine.Result, error) {
+	policyName := ""
+	if len(set.Policies) > 0 {
+		policyName = set.Policies[0].Name()
+	} else if len(set.Validating) > 0 {
+		policyName = set.Validating[0].Name()
+	}
 	name := d.Name()
 	op := "CREATE"
 	vals := lt.values
@@ -293,7 +319,7 @@ func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, pol *policy.Polic
 			op = v
 		}
 		for _, pv := range vals.Policies {
-			if pv.Name != pol.Name() {
+			if pv.Name != policyName {
 				continue
 			}
 			for _, rv := range pv.Resources {
@@ -305,7 +331,7 @@ func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, pol *policy.Polic
 			}
 		}
 	}
-	in := engine.Input{Resource: d.Object, Operation: op, UserInfo: lt.user}
+	in := engine.Input{Resource: d.Object, Operation: op, UserInfo: lt.user, Resources: lt.resStore, Images: lt.imgStore}
 	switch op {
 	case "UPDATE":
 		in.OldResource = d.Object
@@ -323,7 +349,7 @@ func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, pol *policy.Polic
 			return vals.merged(policyName, rule, resource)
 		})
 	}
-	return r.Engine.Evaluate(ctx, lt.set.Only(pol), in)
+	return r.Engine.Evaluate(ctx, set, in)
 }
 
 // merged returns global, then resource, then rule values (later wins).
@@ -389,6 +415,9 @@ func load(file string) (*loadedTest, error) {
 		resPaths = append(resPaths, rel(p))
 	}
 	docs, err := manifest.ReadPaths(resPaths, strings.NewReader(""))
+	for i := range docs {
+		docs[i].Object = defaultNamespace(docs[i].Object)
+	}
 	lt.resources = docs
 	if err != nil {
 		errs = append(errs, fmt.Errorf("load resources: %w", err))
@@ -405,6 +434,11 @@ func load(file string) (*loadedTest, error) {
 			lt.values = lt.spec.Values
 		} else {
 			lt.values = mergeValues(lt.values, lt.spec.Values)
+		}
+	}
+	if lt.spec.Context != "" {
+		if err := lt.loadContext(rel(lt.spec.Context)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if lt.spec.UserInfo != "" {
@@ -477,6 +511,9 @@ func classify(set *policy.Set) string {
 	for _, u := range set.Unsupported {
 		return u.Kind
 	}
+	if len(set.Validating) > 0 {
+		return "ValidatingPolicy"
+	}
 	class := "validate"
 	for _, p := range set.Policies {
 		for _, r := range p.Rules {
@@ -493,4 +530,57 @@ func classify(set *policy.Set) string {
 		}
 	}
 	return class
+}
+
+// contextSpec is a cli.kyverno.io/v1alpha1 Context: the cluster resources
+// and image metadata that CEL lookups see during a test.
+type contextSpec struct {
+	Spec struct {
+		Resources []map[string]any `json:"resources,omitempty"`
+		Images    []map[string]any `json:"images,omitempty"`
+	} `json:"spec"`
+}
+
+func (lt *loadedTest) loadContext(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read context: %w", err)
+	}
+	var c contextSpec
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return fmt.Errorf("parse context %s: %w", path, err)
+	}
+	res, err := cel.NewMemoryResources(c.Spec.Resources...)
+	if err != nil {
+		return fmt.Errorf("context %s: resources: %w", path, err)
+	}
+	img, err := cel.NewMemoryImages(c.Spec.Images...)
+	if err != nil {
+		return fmt.Errorf("context %s: images: %w", path, err)
+	}
+	lt.resStore, lt.imgStore = res, img
+	return nil
+}
+
+// defaultNamespace places a namespaced resource without a namespace in
+// "default", as kyverno test does (and as kubectl would on apply).
+func defaultNamespace(obj map[string]any) map[string]any {
+	apiVersion, _ := obj["apiVersion"].(string)
+	kind, _ := obj["kind"].(string)
+	if manifest.MetaString(obj, "namespace") != "" || !kinds.Lookup(apiVersion, kind).Namespaced {
+		return obj
+	}
+	out := make(map[string]any, len(obj))
+	for k, v := range obj {
+		out[k] = v
+	}
+	meta := map[string]any{}
+	if m, ok := obj["metadata"].(map[string]any); ok {
+		for k, v := range m {
+			meta[k] = v
+		}
+	}
+	meta["namespace"] = "default"
+	out["metadata"] = meta
+	return out
 }

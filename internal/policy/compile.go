@@ -17,7 +17,8 @@ import (
 
 // compiler carries what compiling needs; one per Compile call.
 type compiler struct {
-	jp *jmespath.Interpreter
+	jp  *jmespath.Interpreter
+	cel celCompiler
 }
 
 var knownRuleFields = map[string]bool{
@@ -32,8 +33,7 @@ var knownValidateFields = map[string]bool{
 	"deny": true, "podSecurity": true, "cel": true, "assert": true,
 }
 
-func compilePolicy(d manifest.Document) (*Policy, Errors) {
-	c := &compiler{jp: jmespath.New()}
+func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 	name := d.Name()
 	var errs Errors
 	fail := func(rule, field, msg string, err error) {
@@ -247,7 +247,16 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 			}
 			rule.PodSecurity, rule.PodSecuritySpec = chk, ps
 		}
-		for _, other := range []bool{v.CEL != nil, v.Manifests != nil, v.Assert != nil} {
+		if v.CEL != nil {
+			n++
+			prog, body, cerrs := c.compileCELRule(r, vf+".cel")
+			errs = append(errs, cerrs...)
+			rule.CEL = prog
+			if body != nil && body.ParamKind != nil {
+				rule.CELParamKind, rule.CELParamRef = body.ParamKind, body.ParamRef
+			}
+		}
+		for _, other := range []bool{v.Manifests != nil, v.Assert != nil} {
 			if other {
 				n++
 			}

@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strings"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
 )
 
@@ -117,11 +119,30 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	set := &Set{}
 	var errs Errors
 	seen := map[string]manifest.Document{}
+	c := &compiler{jp: jmespath.New()}
 	for _, d := range docs {
 		kind, apiVersion := d.Kind(), d.APIVersion()
 		group := strings.SplitN(apiVersion, "/", 2)[0]
 		switch {
 		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && group == kyvernov1.Group:
+		case kind == policiesv1.KindValidatingPolicy && group == policiesv1.Group:
+			vp, verrs := c.compileValidatingPolicy(d)
+			for _, e := range verrs {
+				e.File, e.Document = d.Source, d.Index
+			}
+			errs = append(errs, verrs...)
+			if vp == nil {
+				continue
+			}
+			key := "ValidatingPolicy/" + vp.Name()
+			if prev, dup := seen[key]; dup {
+				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: vp.Name(), Field: "metadata.name",
+					Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
+				continue
+			}
+			seen[key] = d
+			set.Validating = append(set.Validating, vp)
+			continue
 		case isPolicyKind(kind, group):
 			if opts.SkipUnsupported {
 				set.Unsupported = append(set.Unsupported, Unsupported{File: d.Source, Kind: kind, Name: d.Name()})
@@ -138,7 +159,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 				Msg: fmt.Sprintf("unsupported apiVersion %q (want %s)", apiVersion, kyvernov1.APIVersion)})
 			continue
 		}
-		p, perrs := compilePolicy(d)
+		p, perrs := c.compilePolicy(d)
 		for _, e := range perrs {
 			e.File, e.Document = d.Source, d.Index
 		}
@@ -156,6 +177,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		set.Policies = append(set.Policies, p)
 	}
 	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
+	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
 	set.buildIndex(true)
 	if len(errs) > 0 {
 		return set, errs

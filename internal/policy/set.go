@@ -4,8 +4,10 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine/cel"
 	"github.com/portcullis/portcullis/internal/engine/pattern"
 	"github.com/portcullis/portcullis/internal/engine/pss"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
 
 // Annotations Portcullis reads from policies.
@@ -28,6 +30,8 @@ const (
 type Set struct {
 	// Policies in a stable order (namespace/name).
 	Policies []*Policy
+	// Validating are the compiled ValidatingPolicies, by name.
+	Validating []*ValidatingPolicy
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
@@ -81,6 +85,12 @@ func (p *Policy) Key() string {
 	return p.Name()
 }
 
+// FailOpen reports whether the policy's failurePolicy is Ignore (the
+// default is Fail).
+func (p *Policy) FailOpen() bool {
+	return p.Spec.Spec.FailurePolicy != nil && *p.Spec.Spec.FailurePolicy == "Ignore"
+}
+
 // Rule is one compiled rule.
 type Rule struct {
 	// Policy is the rule's policy.
@@ -100,6 +110,11 @@ type Rule struct {
 	// PodSecurity is the compiled podSecurity check, if any, and its spec.
 	PodSecurity     *pss.Checker
 	PodSecuritySpec pss.Spec
+	// CEL is the compiled validate.cel body (with celPreconditions as
+	// match conditions), if any; CELParamKind/CELParamRef name its params.
+	CEL          *cel.Program
+	CELParamKind *admissionregistrationv1.ParamKind
+	CELParamRef  *admissionregistrationv1.ParamRef
 	// FailureAction is the rule's effective action, Audit or Enforce.
 	FailureAction string
 	// kinds lists the kind names (without group/version) that can match;
@@ -126,8 +141,18 @@ type Filter struct {
 	User     kyvernov1.UserInfo
 }
 
-// Len returns the number of policies.
-func (s *Set) Len() int { return len(s.Policies) }
+// Len returns the number of policies (ClusterPolicy/Policy and ValidatingPolicy).
+func (s *Set) Len() int { return len(s.Policies) + len(s.Validating) }
+
+// ValidatingPolicy returns the ValidatingPolicy with the given name.
+func (s *Set) ValidatingPolicy(name string) *ValidatingPolicy {
+	for _, p := range s.Validating {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
 
 // NumRules returns the number of rules, autogen rules included.
 func (s *Set) NumRules() int { return s.numRules }
@@ -196,6 +221,13 @@ func (s *Set) buildIndex(assignOrder bool) {
 			}
 		}
 	}
+}
+
+// OnlyValidating returns a Set holding just the ValidatingPolicy p.
+func (s *Set) OnlyValidating(p *ValidatingPolicy) *Set {
+	out := &Set{Validating: []*ValidatingPolicy{p}}
+	out.buildIndex(false)
+	return out
 }
 
 // Only returns a Set holding just p (which must belong to s).
