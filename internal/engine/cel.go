@@ -40,7 +40,9 @@ func celInput(in *Input, req *request) cel.Input {
 	}
 	ci := cel.Input{Object: in.Resource, OldObject: in.OldResource, Request: request, Params: in.Params,
 		Resources: in.Resources, Images: in.Images, GlobalContext: in.GlobalContext}
-	if req.namespace != "" && gv.Namespaced {
+	if in.NamespaceObject != nil {
+		ci.NamespaceObject = in.NamespaceObject
+	} else if req.namespace != "" && gv.Namespaced {
 		labels := map[string]any{}
 		for k, v := range in.NamespaceLabels {
 			labels[k] = v

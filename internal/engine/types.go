@@ -80,6 +80,9 @@ type Input struct {
 	// NamespaceLabels are the labels of the resource's namespace, for
 	// namespaceSelector.
 	NamespaceLabels map[string]string
+	// NamespaceObject is the resource's Namespace (CEL namespaceObject).
+	// When nil, one is made from the namespace name and NamespaceLabels.
+	NamespaceObject map[string]any
 	// Values supplies variables from outside (kyverno test values files,
 	// stubbed context entries). May be nil.
 	Values Values

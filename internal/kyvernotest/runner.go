@@ -194,7 +194,9 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 	if exp.IsValidatingAdmissionPolicy || exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
 		return "", false, "Unsupported: policy kind not supported yet", ""
 	}
-	if exp.IsValidatingPolicy {
+	if exp.IsValidatingPolicy || (lt.set.Policy(exp.Policy) == nil && lt.set.ValidatingPolicy(exp.Policy) != nil) {
+		// Entries name a ValidatingPolicy with isValidatingPolicy, or
+		// just by name (kyverno test finds results by policy name).
 		vp := lt.set.ValidatingPolicy(exp.Policy)
 		if vp == nil {
 			if loadErr != "" {
@@ -338,8 +340,21 @@ func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, set *policy.Set, 
 	case "DELETE":
 		in.OldResource, in.Resource = d.Object, nil
 	}
+	ns := manifest.MetaString(d.Object, "namespace")
+	if nsObj := lt.namespace(ns); nsObj != nil {
+		// A Namespace among the test's resources is the resource's namespace.
+		in.NamespaceObject = nsObj
+		meta, _ := nsObj["metadata"].(map[string]any)
+		if labels, ok := meta["labels"].(map[string]any); ok {
+			in.NamespaceLabels = map[string]string{}
+			for k, v := range labels {
+				if s, ok := v.(string); ok {
+					in.NamespaceLabels[k] = s
+				}
+			}
+		}
+	}
 	if vals != nil {
-		ns := manifest.MetaString(d.Object, "namespace")
 		for _, nl := range vals.NamespaceSelector {
 			if nl.Name == ns {
 				in.NamespaceLabels = nl.Labels
@@ -583,4 +598,17 @@ func defaultNamespace(obj map[string]any) map[string]any {
 	meta["namespace"] = "default"
 	out["metadata"] = meta
 	return out
+}
+
+// namespace returns the Namespace named name among the test's resources.
+func (lt *loadedTest) namespace(name string) map[string]any {
+	if name == "" {
+		return nil
+	}
+	for _, d := range lt.resources {
+		if d.Kind() == "Namespace" && d.Name() == name {
+			return d.Object
+		}
+	}
+	return nil
 }
