@@ -69,7 +69,8 @@ func (c *compiler) compileCELRule(r kyvernov1.Rule, field string) (*cel.Program,
 	if err != nil {
 		return nil, nil, Errors{{Rule: r.Name, Field: field, Msg: "cannot build the CEL environment", Err: err}}
 	}
-	spec := cel.Spec{Dialect: cel.Kubernetes, HasParams: body.ParamKind != nil, FieldPrefix: field, MultilineMessages: true,
+	spec := cel.Spec{Dialect: cel.Kubernetes, HasParams: body.ParamKind != nil, FieldPrefix: field + ".",
+		ValidationsField: "expressions", MultilineMessages: true,
 		Variables: toCELVariables(body.Variables), MatchConditions: toCELConditions(conds),
 		Validations: toCELValidations(body.Expressions), AuditAnnotations: toCELAnnotations(body.AuditAnnotations)}
 	prog, err := cc.Compile(spec)
@@ -199,20 +200,19 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 		m, err := matchconstraints.Compile(v.spec.MatchConstraints)
 		if err != nil {
 			errs = append(errs, &Error{Policy: name, Field: prefix + ".matchConstraints", Msg: "invalid matchConstraints", Err: err})
-			continue
 		}
-		prog, err := cc.Compile(cel.Spec{Dialect: cel.Kyverno, FieldPrefix: prefix, MultilineMessages: true,
+		prog, cerr := cc.Compile(cel.Spec{Dialect: cel.Kyverno, FieldPrefix: prefix + ".", MultilineMessages: true,
 			Variables: toCELVariables(v.spec.Variables), MatchConditions: toCELConditions(v.spec.MatchConditions),
 			Validations: toCELValidations(v.spec.Validations), AuditAnnotations: toCELAnnotations(v.spec.AuditAnnotations)})
-		if err != nil {
-			errs = append(errs, &Error{Policy: name, Field: prefix, Msg: "invalid CEL", Err: err})
-			continue
+		if cerr != nil {
+			errs = append(errs, &Error{Policy: name, Field: prefix, Msg: "invalid CEL", Err: cerr})
 		}
-		vp.Variants = append(vp.Variants, &ValidatingVariant{Name: v.autogen, Match: m, Program: prog})
 		if len(errs) > 0 {
-			// The policy's own errors already say it all; autogen copies would repeat them.
+			// Errors of the policy itself say it all; its autogen
+			// variants would only repeat them.
 			break
 		}
+		vp.Variants = append(vp.Variants, &ValidatingVariant{Name: v.autogen, Match: m, Program: prog})
 	}
 	if len(errs) > 0 {
 		return nil, errs

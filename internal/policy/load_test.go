@@ -728,13 +728,13 @@ spec:
 		{
 			name: "unsupported policy kind",
 			doc: `apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata: {name: vpol}
+kind: MutatingPolicy
+metadata: {name: mpol}
 spec:
   validations:
   - expression: "true"
 `,
-			want: []wantErr{{field: "kind", policy: "vpol", msg: "policies.kyverno.io/v1alpha1 ValidatingPolicy is not supported yet"}},
+			want: []wantErr{{field: "kind", policy: "mpol", msg: "policies.kyverno.io/v1alpha1 MutatingPolicy is not supported yet"}},
 		},
 		{
 			name: "unsupported ValidatingAdmissionPolicy",
@@ -946,8 +946,8 @@ metadata: {name: settings}
 data: {a: b}
 ---
 apiVersion: policies.kyverno.io/v1alpha1
-kind: ValidatingPolicy
-metadata: {name: vpol}
+kind: MutatingPolicy
+metadata: {name: mpol}
 spec: {}
 ---
 apiVersion: kyverno.io/v2
@@ -964,7 +964,7 @@ metadata: {name: web}
 		t.Parallel()
 		set, es := loadErrors(t, "mixed.yaml", data, Options{})
 		want := []wantErr{
-			{field: "kind", policy: "vpol", msg: "ValidatingPolicy is not supported yet"},
+			{field: "kind", policy: "mpol", msg: "MutatingPolicy is not supported yet"},
 			{field: "kind", policy: "exc", msg: "PolicyException is not supported yet"},
 		}
 		if len(es) != len(want) {
@@ -992,7 +992,7 @@ metadata: {name: web}
 			t.Fatalf("unexpected error: %v", err)
 		}
 		want := []Unsupported{
-			{File: "mixed.yaml", Kind: "ValidatingPolicy", Name: "vpol"},
+			{File: "mixed.yaml", Kind: "MutatingPolicy", Name: "mpol"},
 			{File: "mixed.yaml", Kind: "PolicyException", Name: "exc"},
 		}
 		if !slices.Equal(set.Unsupported, want) {

@@ -54,6 +54,9 @@ type Spec struct {
 	// FieldPrefix is prepended to the field paths of problems, e.g.
 	// "spec." or "spec.rules[0].validate.cel.".
 	FieldPrefix string
+	// ValidationsField names the validations in problem paths (default
+	// "validations"; Kyverno's validate.cel calls them "expressions").
+	ValidationsField string
 	// MultilineMessages accepts line breaks in validation messages. The
 	// API server refuses them in ValidatingAdmissionPolicy; Kyverno
 	// accepts them in its own policies.
@@ -159,7 +162,11 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 	}
 
 	for i, v := range s.Validations {
-		field := fmt.Sprintf("validations[%d]", i)
+		name := s.ValidationsField
+		if name == "" {
+			name = "validations"
+		}
+		field := fmt.Sprintf("%s[%d]", name, i)
 		cv := compiledValidation{message: strings.TrimSpace(v.Message), reason: v.Reason}
 		if strings.ContainsAny(cv.message, "\n\r") && !s.MultilineMessages {
 			cc.problem(field+".message", 0, 0, "message must not contain line breaks")
