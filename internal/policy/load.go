@@ -120,11 +120,48 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	var errs Errors
 	seen := map[string]manifest.Document{}
 	c := &compiler{jp: jmespath.New()}
+	var bindings []*AdmissionBinding
+	bindingDocs := map[*AdmissionBinding]manifest.Document{}
 	for _, d := range docs {
 		kind, apiVersion := d.Kind(), d.APIVersion()
 		group := strings.SplitN(apiVersion, "/", 2)[0]
 		switch {
 		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && group == kyvernov1.Group:
+		case group == admissionGroup && (kind == kindVAP || kind == kindVAPBinding):
+			if apiVersion != admissionAPIVersion && apiVersion != admissionAPIVersionB {
+				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "apiVersion",
+					Msg: fmt.Sprintf("unsupported apiVersion %q (want %s)", apiVersion, admissionAPIVersion)})
+				continue
+			}
+			if kind == kindVAPBinding {
+				b, berrs := compileVAPBinding(d)
+				for _, e := range berrs {
+					e.File, e.Document = d.Source, d.Index
+				}
+				errs = append(errs, berrs...)
+				if b != nil {
+					bindings = append(bindings, b)
+					bindingDocs[b] = d
+				}
+				continue
+			}
+			ap, aerrs := c.compileVAP(d)
+			for _, e := range aerrs {
+				e.File, e.Document = d.Source, d.Index
+			}
+			errs = append(errs, aerrs...)
+			if ap == nil {
+				continue
+			}
+			key := "ValidatingAdmissionPolicy/" + ap.Name()
+			if prev, dup := seen[key]; dup {
+				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: ap.Name(), Field: "metadata.name",
+					Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
+				continue
+			}
+			seen[key] = d
+			set.Admission = append(set.Admission, ap)
+			continue
 		case kind == policiesv1.KindValidatingPolicy && group == policiesv1.Group:
 			vp, verrs := c.compileValidatingPolicy(d)
 			for _, e := range verrs {
@@ -178,6 +215,8 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	}
 	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
+	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
+	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
 	set.buildIndex(true)
 	if len(errs) > 0 {
 		return set, errs

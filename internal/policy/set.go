@@ -32,6 +32,9 @@ type Set struct {
 	Policies []*Policy
 	// Validating are the compiled ValidatingPolicies, by name.
 	Validating []*ValidatingPolicy
+	// Admission are the native ValidatingAdmissionPolicies, with their
+	// bindings, by name.
+	Admission []*AdmissionPolicy
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
@@ -141,8 +144,25 @@ type Filter struct {
 	User     kyvernov1.UserInfo
 }
 
-// Len returns the number of policies (ClusterPolicy/Policy and ValidatingPolicy).
-func (s *Set) Len() int { return len(s.Policies) + len(s.Validating) }
+// Len returns the number of policies of every kind.
+func (s *Set) Len() int { return len(s.Policies) + len(s.Validating) + len(s.Admission) }
+
+// AdmissionPolicy returns the ValidatingAdmissionPolicy with the given name.
+func (s *Set) AdmissionPolicy(name string) *AdmissionPolicy {
+	for _, p := range s.Admission {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// OnlyAdmission returns a Set holding just the ValidatingAdmissionPolicy p.
+func (s *Set) OnlyAdmission(p *AdmissionPolicy) *Set {
+	out := &Set{Admission: []*AdmissionPolicy{p}}
+	out.buildIndex(false)
+	return out
+}
 
 // ValidatingPolicy returns the ValidatingPolicy with the given name.
 func (s *Set) ValidatingPolicy(name string) *ValidatingPolicy {
