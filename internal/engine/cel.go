@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/matchconstraints"
 	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/policy"
 )
@@ -80,9 +79,12 @@ func (v *validator) celRule() outcome {
 	if prog == nil {
 		return outcome{StatusError, "validate.cel was not compiled", ""}
 	}
-	if v.rule.CELParamKind != nil && v.cin.Params == nil {
-		pk := v.rule.CELParamKind
-		return outcome{StatusError, fmt.Sprintf("params of kind %s %s not found for rule %s", pk.APIVersion, pk.Kind, v.rule.Name()), ""}
+	if pk := v.rule.CELParamKind; pk != nil && v.cin.Params == nil {
+		found, err := resolveParams(v.ctx, v.cin.Resources, pk, v.rule.CELParamRef, manifestNamespace(v.resource))
+		if err != nil {
+			return outcome{StatusError, fmt.Sprintf("params of kind %s %s not found for rule %s: %v", pk.APIVersion, pk.Kind, v.rule.Name(), err), ""}
+		}
+		v.cin.Params = found[0]
 	}
 	m, err := prog.Match(v.ctx, v.cin)
 	if err != nil {
@@ -110,11 +112,7 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 	if len(set.Validating) == 0 {
 		return nil
 	}
-	info := kinds.Lookup(req.apiVersion, req.kind)
-	group, version := kinds.GroupVersion(req.apiVersion)
-	mreq := matchconstraints.Request{Group: group, Version: version, Resource: info.Resource, Subresource: req.subresource,
-		Operation: req.operation, Name: req.name, Namespace: req.namespace, Namespaced: info.Namespaced,
-		ObjectLabels: req.labels, NamespaceLabels: req.namespaceLabels}
+	mreq := matchRequest(req)
 	var out []Result
 	for _, vp := range set.Validating {
 		for _, variant := range vp.Variants {
@@ -149,4 +147,10 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 		}
 	}
 	return out
+}
+
+func manifestNamespace(obj map[string]any) string {
+	meta, _ := obj["metadata"].(map[string]any)
+	ns, _ := meta["namespace"].(string)
+	return ns
 }

@@ -103,12 +103,13 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			done[pol] = true
 		}
 	}
-	if len(set.Validating) > 0 {
+	if len(set.Validating) > 0 || len(set.Admission) > 0 {
 		if cin == nil {
 			ci := celInput(&in, req)
 			cin = &ci
 		}
 		results = append(results, e.evalValidating(ctx, set, &in, req, cin)...)
+		results = append(results, e.evalAdmission(ctx, set, &in, req, cin)...)
 	}
 	return results, nil
 }

@@ -134,6 +134,8 @@ type loadedTest struct {
 	user      engine.UserInfo
 	resStore  cel.ResourceStore
 	imgStore  cel.ImageStore
+	// contextResources are the Context file's cluster resources.
+	contextResources []map[string]any
 }
 
 // RunFile runs one test file. Load problems are reported in the
@@ -191,8 +193,17 @@ func resourceLabel(kind, ns, name string) string {
 }
 
 func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name, want, loadErr string, cache map[string][]engine.Result) (actual string, ok bool, reason, message string) {
-	if exp.IsValidatingAdmissionPolicy || exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
+	if exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
 		return "", false, "Unsupported: policy kind not supported yet", ""
+	}
+	if ap := lt.set.AdmissionPolicy(exp.Policy); ap != nil && (exp.IsValidatingAdmissionPolicy || lt.set.Policy(exp.Policy) == nil) {
+		return r.checkResults(ctx, lt, exp, name, want, cache, "vap/"+ap.Name(), lt.set.OnlyAdmission(ap), true)
+	}
+	if exp.IsValidatingAdmissionPolicy {
+		if loadErr != "" {
+			return "", false, "Policy not loaded: " + loadErr, ""
+		}
+		return "", false, "Not found: no ValidatingAdmissionPolicy named " + exp.Policy, ""
 	}
 	if exp.IsValidatingPolicy || (lt.set.Policy(exp.Policy) == nil && lt.set.ValidatingPolicy(exp.Policy) != nil) {
 		// Entries name a ValidatingPolicy with isValidatingPolicy, or
@@ -308,10 +319,13 @@ func ruleNameMatches(want, got string) bool {
 
 func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, set *policy.Set, d manifest.Document) ([]engine.Result, error) {
 	policyName := ""
-	if len(set.Policies) > 0 {
+	switch {
+	case len(set.Policies) > 0:
 		policyName = set.Policies[0].Name()
-	} else if len(set.Validating) > 0 {
+	case len(set.Validating) > 0:
 		policyName = set.Validating[0].Name()
+	case len(set.Admission) > 0:
+		policyName = set.Admission[0].Name()
 	}
 	name := d.Name()
 	op := "CREATE"
@@ -456,6 +470,11 @@ func load(file string) (*loadedTest, error) {
 			errs = append(errs, err)
 		}
 	}
+	if len(lt.set.Validating) > 0 || len(lt.set.Admission) > 0 || len(lt.contextResources) > 0 || hasCELRules(lt.set) {
+		if err := lt.buildResourceStore(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if lt.spec.UserInfo != "" {
 		u, err := loadUserInfo(rel(lt.spec.UserInfo))
 		if err != nil {
@@ -529,6 +548,9 @@ func classify(set *policy.Set) string {
 	if len(set.Validating) > 0 {
 		return "ValidatingPolicy"
 	}
+	if len(set.Admission) > 0 {
+		return "ValidatingAdmissionPolicy"
+	}
 	class := "validate"
 	for _, p := range set.Policies {
 		for _, r := range p.Rules {
@@ -565,15 +587,27 @@ func (lt *loadedTest) loadContext(path string) error {
 	if err := yaml.Unmarshal(data, &c); err != nil {
 		return fmt.Errorf("parse context %s: %w", path, err)
 	}
-	res, err := cel.NewMemoryResources(c.Spec.Resources...)
-	if err != nil {
-		return fmt.Errorf("context %s: resources: %w", path, err)
-	}
+	lt.contextResources = c.Spec.Resources
 	img, err := cel.NewMemoryImages(c.Spec.Images...)
 	if err != nil {
 		return fmt.Errorf("context %s: images: %w", path, err)
 	}
-	lt.resStore, lt.imgStore = res, img
+	lt.imgStore = img
+	return nil
+}
+
+// buildResourceStore serves CEL lookups and params from the context file's
+// resources and the test's own resources.
+func (lt *loadedTest) buildResourceStore() error {
+	objs := append([]map[string]any{}, lt.contextResources...)
+	for _, d := range lt.resources {
+		objs = append(objs, d.Object)
+	}
+	res, err := cel.NewMemoryResources(objs...)
+	if err != nil {
+		return fmt.Errorf("resources for CEL lookups: %w", err)
+	}
+	lt.resStore = res
 	return nil
 }
 
@@ -611,4 +645,15 @@ func (lt *loadedTest) namespace(name string) map[string]any {
 		}
 	}
 	return nil
+}
+
+func hasCELRules(set *policy.Set) bool {
+	for _, p := range set.Policies {
+		for _, r := range p.Rules {
+			if r.CEL != nil {
+				return true
+			}
+		}
+	}
+	return false
 }

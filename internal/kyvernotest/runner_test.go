@@ -109,3 +109,19 @@ func TestDiscoverMissingPath(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestValidatingAdmissionPolicySuite(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/vap")
+	if rep.Fail != 0 || rep.Passed() != 3 {
+		var buf bytes.Buffer
+		_ = rep.WriteText(&buf, RenderOptions{Detailed: true})
+		t.Fatalf("pass=%d fail=%d\n%s", rep.Passed(), rep.Fail, buf.String())
+	}
+	if c := rep.Tests[0].Class; c != "ValidatingAdmissionPolicy" {
+		t.Fatalf("class = %q", c)
+	}
+	if row := rep.Tests[0].Rows[1]; row.Message != "replicas must be at most 3" {
+		t.Fatalf("failing row message = %q, want the messageExpression with the param", row.Message)
+	}
+}

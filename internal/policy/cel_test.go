@@ -168,3 +168,50 @@ func TestRewriteObjectPaths(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
+
+func TestLoadAdmissionPolicyErrors(t *testing.T) {
+	t.Parallel()
+	const vap = `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: vap}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  validations:
+  - expression: "params.data.x == 'y'"
+---
+`
+	binding := func(spec string) string {
+		return "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: bad-binding}\nspec:\n" + spec
+	}
+	cases := []struct {
+		name, doc, field, msgHas string
+	}{
+		{"no policy name", binding("  validationActions: [Deny]\n"), "spec.policyName", "names no policy"},
+		{"no actions", binding("  policyName: vap\n"), "spec.validationActions", "at least one"},
+		{"unknown action", binding("  policyName: vap\n  validationActions: [Block]\n"), "spec.validationActions[0]", "unknown action"},
+		{"deny and warn", binding("  policyName: vap\n  validationActions: [Deny, Warn]\n"), "spec.validationActions", "may not be used together"},
+		{"paramRef name and selector", binding("  policyName: vap\n  validationActions: [Deny]\n  paramRef: {name: a, selector: {matchLabels: {x: z}}, parameterNotFoundAction: Deny}\n"), "spec.paramRef", "not both"},
+		{"unknown policy", binding("  policyName: nope\n  validationActions: [Deny]\n"), "spec.policyName", "not loaded"},
+		{"type error in policy", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: typed}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"1 + 'a'\"\n", "spec", "validations[0].expression"},
+		{"multi-line message refused", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: ml}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"true\"\n    message: \"a\\nb\"\n", "spec", "line breaks"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			set, err := LoadBytes("vap.yaml", []byte(vap+tc.doc), Options{})
+			var es Errors
+			if !errors.As(err, &es) || len(es) != 1 {
+				t.Fatalf("want one *Error, got %v", err)
+			}
+			if es[0].Field != tc.field || !strings.Contains(es[0].Error(), tc.msgHas) {
+				t.Fatalf("error = %q (field %q), want field %q containing %q", es[0].Error(), es[0].Field, tc.field, tc.msgHas)
+			}
+			if set == nil || set.AdmissionPolicy("vap") == nil {
+				t.Fatal("the valid ValidatingAdmissionPolicy in the same input was not loaded")
+			}
+		})
+	}
+}

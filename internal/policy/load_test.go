@@ -737,13 +737,13 @@ spec:
 			want: []wantErr{{field: "kind", policy: "mpol", msg: "policies.kyverno.io/v1alpha1 MutatingPolicy is not supported yet"}},
 		},
 		{
-			name: "unsupported ValidatingAdmissionPolicy",
+			name: "unsupported MutatingAdmissionPolicy",
 			doc: `apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
+kind: MutatingAdmissionPolicy
 metadata: {name: vap}
 spec: {}
 `,
-			want: []wantErr{{field: "kind", policy: "vap", msg: "ValidatingAdmissionPolicy is not supported yet"}},
+			want: []wantErr{{field: "kind", policy: "vap", msg: "MutatingAdmissionPolicy is not supported yet"}},
 		},
 		{
 			name: "policy name used twice in one file",
