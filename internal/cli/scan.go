@@ -10,6 +10,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/engine/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/report"
@@ -103,7 +104,15 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		v := map[string]any{AllowedRegistriesVariable: strings.Join(o.registries, " | ")}
 		values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
 	}
-	scan, err := scanChunks(cmd.Context(), engine.New(), set, chunks, values, o.all, progressWriter(cmd))
+	env := scanEnv{values: values}
+	if set.UsesCEL() {
+		// CEL policies may look up other resources (resource.Get, params of
+		// bindings, namespaceObject): serve them from the scanned manifests.
+		if err := env.index(chunks); err != nil {
+			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+		}
+	}
+	scan, err := scanChunks(cmd.Context(), engine.New(), set, chunks, env, o.all, progressWriter(cmd))
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -166,7 +175,7 @@ func progressWriter(cmd *cobra.Command) io.Writer {
 // that evaluates them and dropped afterwards, so memory stays bounded by
 // the raw manifests plus the findings. Passing and skipped results are
 // only counted unless keepAll.
-func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks []manifest.Chunk, values engine.Values, keepAll bool, progress io.Writer) (*report.Scan, error) {
+func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks []manifest.Chunk, env scanEnv, keepAll bool, progress io.Writer) (*report.Scan, error) {
 	results := make([][]engine.Result, len(chunks))
 	counts := make([]passSkip, len(chunks))
 	errs := make([]error, len(chunks))
@@ -188,7 +197,7 @@ func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks
 				errs[i] = fmt.Errorf("%s: document has no kind", d.Location())
 				return
 			}
-			r, err := eng.Evaluate(ctx, set, engine.Input{Resource: d.Object, Values: values})
+			r, err := eng.Evaluate(ctx, set, env.input(d.Object))
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", d.Location(), err)
 				return
@@ -246,4 +255,56 @@ func findingsOnly(rs []engine.Result, c *passSkip) []engine.Result {
 		return nil
 	}
 	return out
+}
+
+// scanEnv is what every evaluation of a scan shares.
+type scanEnv struct {
+	values     engine.Values
+	store      cel.ResourceStore
+	namespaces map[string]map[string]any
+}
+
+// index decodes every document once to serve CEL lookups and namespaces.
+func (e *scanEnv) index(chunks []manifest.Chunk) error {
+	docs, err := manifest.DecodeChunks(chunks)
+	if err != nil {
+		return err
+	}
+	objs := make([]map[string]any, 0, len(docs))
+	e.namespaces = map[string]map[string]any{}
+	for _, d := range docs {
+		if d.Kind() == "" {
+			continue
+		}
+		objs = append(objs, d.Object)
+		if d.Kind() == "Namespace" {
+			e.namespaces[d.Name()] = d.Object
+		}
+	}
+	store, err := cel.NewMemoryResources(objs...)
+	if err != nil {
+		return err
+	}
+	e.store = store
+	return nil
+}
+
+func (e scanEnv) input(obj map[string]any) engine.Input {
+	in := engine.Input{Resource: obj, Values: e.values}
+	if e.store != nil {
+		in.Resources = e.store
+	}
+	if ns := e.namespaces[manifest.MetaString(obj, "namespace")]; ns != nil {
+		in.NamespaceObject = ns
+		meta, _ := ns["metadata"].(map[string]any)
+		if labels, ok := meta["labels"].(map[string]any); ok {
+			in.NamespaceLabels = map[string]string{}
+			for k, v := range labels {
+				if s, ok := v.(string); ok {
+					in.NamespaceLabels[k] = s
+				}
+			}
+		}
+	}
+	return in
 }

@@ -470,7 +470,7 @@ func load(file string) (*loadedTest, error) {
 			errs = append(errs, err)
 		}
 	}
-	if len(lt.set.Validating) > 0 || len(lt.set.Admission) > 0 || len(lt.contextResources) > 0 || hasCELRules(lt.set) {
+	if len(lt.contextResources) > 0 || lt.set.UsesCEL() {
 		if err := lt.buildResourceStore(); err != nil {
 			errs = append(errs, err)
 		}
@@ -645,15 +645,4 @@ func (lt *loadedTest) namespace(name string) map[string]any {
 		}
 	}
 	return nil
-}
-
-func hasCELRules(set *policy.Set) bool {
-	for _, p := range set.Policies {
-		for _, r := range p.Rules {
-			if r.CEL != nil {
-				return true
-			}
-		}
-	}
-	return false
 }

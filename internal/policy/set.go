@@ -147,6 +147,23 @@ type Filter struct {
 // Len returns the number of policies of every kind.
 func (s *Set) Len() int { return len(s.Policies) + len(s.Validating) + len(s.Admission) }
 
+// UsesCEL reports whether any policy is evaluated with CEL
+// (ValidatingPolicy, ValidatingAdmissionPolicy or validate.cel rules):
+// those may look up other resources and params.
+func (s *Set) UsesCEL() bool {
+	if len(s.Validating) > 0 || len(s.Admission) > 0 {
+		return true
+	}
+	for _, p := range s.Policies {
+		for _, r := range p.Rules {
+			if r.CEL != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // AdmissionPolicy returns the ValidatingAdmissionPolicy with the given name.
 func (s *Set) AdmissionPolicy(name string) *AdmissionPolicy {
 	for _, p := range s.Admission {

@@ -156,8 +156,9 @@ func (s *Scan) WriteTable(w io.Writer, o TableOptions) error {
 		fmt.Fprintln(w)
 	}
 	sum := s.Summarize()
-	fmt.Fprintf(w, "Scanned %d resources with %d policies (%d rules): %d passed, %d failed, %d warnings, %d errors, %d skipped. Score %.1f%%.\n",
-		s.Resources, s.Policies, s.Rules, sum.Pass, sum.Fail, sum.Warn, sum.Error, sum.Skip, sum.Score)
+	fmt.Fprintf(w, "Scanned %s with %s (%s): %d passed, %d failed, %d warnings, %d errors, %d skipped. Score %.1f%%.\n",
+		plural(s.Resources, "resource", "resources"), plural(s.Policies, "policy", "policies"), plural(s.Rules, "rule", "rules"),
+		sum.Pass, sum.Fail, sum.Warn, sum.Error, sum.Skip, sum.Score)
 	if sum.Fail > 0 {
 		var parts []string
 		for i := len(severities) - 1; i >= 0; i-- {
@@ -251,4 +252,11 @@ func dash(s string) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
