@@ -634,10 +634,18 @@ func defaultNamespace(obj map[string]any) map[string]any {
 	return out
 }
 
-// namespace returns the Namespace named name among the test's resources.
+// namespace returns the Namespace named name from the values file's
+// namespaces, else among the test's resources.
 func (lt *loadedTest) namespace(name string) map[string]any {
 	if name == "" {
 		return nil
+	}
+	if lt.values != nil {
+		for _, ns := range lt.values.Namespaces {
+			if manifest.MetaString(ns, "name") == name {
+				return ns
+			}
+		}
 	}
 	for _, d := range lt.resources {
 		if d.Kind() == "Namespace" && d.Name() == name {

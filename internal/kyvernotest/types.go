@@ -46,7 +46,9 @@ type ValuesSpec struct {
 	GlobalValues      map[string]any    `json:"globalValues,omitempty"`
 	Policies          []PolicyValues    `json:"policies,omitempty"`
 	NamespaceSelector []NamespaceLabels `json:"namespaceSelector,omitempty"`
-	Subresources      []map[string]any  `json:"subresources,omitempty"`
+	// Namespaces are Namespace objects (CEL namespaceObject, labels).
+	Namespaces   []map[string]any `json:"namespaces,omitempty"`
+	Subresources []map[string]any `json:"subresources,omitempty"`
 }
 
 // PolicyValues are the values of one policy.
