@@ -294,17 +294,5 @@ func (e scanEnv) input(obj map[string]any) engine.Input {
 	if e.store != nil {
 		in.Resources = e.store
 	}
-	if ns := e.namespaces[manifest.MetaString(obj, "namespace")]; ns != nil {
-		in.NamespaceObject = ns
-		meta, _ := ns["metadata"].(map[string]any)
-		if labels, ok := meta["labels"].(map[string]any); ok {
-			in.NamespaceLabels = map[string]string{}
-			for k, v := range labels {
-				if s, ok := v.(string); ok {
-					in.NamespaceLabels[k] = s
-				}
-			}
-		}
-	}
-	return in
+	return in.WithNamespace(e.namespaces[manifest.MetaString(obj, "namespace")])
 }

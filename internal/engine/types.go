@@ -115,3 +115,17 @@ func (f ValuesFunc) For(policy, rule, resourceName string) map[string]any {
 }
 
 var _ Values = ValuesFunc(nil)
+
+// WithNamespace sets NamespaceObject to ns (a Namespace object) and
+// NamespaceLabels to its labels. A nil ns leaves in unchanged.
+func (in Input) WithNamespace(ns map[string]any) Input {
+	if ns == nil {
+		return in
+	}
+	in.NamespaceObject = ns
+	meta, _ := ns["metadata"].(map[string]any)
+	if labels := stringMap(meta["labels"]); labels != nil {
+		in.NamespaceLabels = labels
+	}
+	return in
+}

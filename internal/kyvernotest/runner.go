@@ -355,19 +355,9 @@ func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, set *policy.Set, 
 		in.OldResource, in.Resource = d.Object, nil
 	}
 	ns := manifest.MetaString(d.Object, "namespace")
-	if nsObj := lt.namespace(ns); nsObj != nil {
-		// A Namespace among the test's resources is the resource's namespace.
-		in.NamespaceObject = nsObj
-		meta, _ := nsObj["metadata"].(map[string]any)
-		if labels, ok := meta["labels"].(map[string]any); ok {
-			in.NamespaceLabels = map[string]string{}
-			for k, v := range labels {
-				if s, ok := v.(string); ok {
-					in.NamespaceLabels[k] = s
-				}
-			}
-		}
-	}
+	// A Namespace from the values file or the test's resources is the
+	// resource's namespace.
+	in = in.WithNamespace(lt.namespace(ns))
 	if vals != nil {
 		for _, nl := range vals.NamespaceSelector {
 			if nl.Name == ns {

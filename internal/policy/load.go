@@ -122,6 +122,16 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	c := &compiler{jp: jmespath.New()}
 	var bindings []*AdmissionBinding
 	bindingDocs := map[*AdmissionBinding]manifest.Document{}
+	// unique records a policy key; a second definition is an error.
+	unique := func(key string, d manifest.Document) bool {
+		if prev, dup := seen[key]; dup {
+			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "metadata.name",
+				Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
+			return false
+		}
+		seen[key] = d
+		return true
+	}
 	for _, d := range docs {
 		kind, apiVersion := d.Kind(), d.APIVersion()
 		group := strings.SplitN(apiVersion, "/", 2)[0]
@@ -135,10 +145,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 			}
 			if kind == kindVAPBinding {
 				b, berrs := compileVAPBinding(d)
-				for _, e := range berrs {
-					e.File, e.Document = d.Source, d.Index
-				}
-				errs = append(errs, berrs...)
+				errs = append(errs, located(berrs, d)...)
 				if b != nil {
 					bindings = append(bindings, b)
 					bindingDocs[b] = d
@@ -146,39 +153,17 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 				continue
 			}
 			ap, aerrs := c.compileVAP(d)
-			for _, e := range aerrs {
-				e.File, e.Document = d.Source, d.Index
+			errs = append(errs, located(aerrs, d)...)
+			if ap != nil && unique("ValidatingAdmissionPolicy/"+ap.Name(), d) {
+				set.Admission = append(set.Admission, ap)
 			}
-			errs = append(errs, aerrs...)
-			if ap == nil {
-				continue
-			}
-			key := "ValidatingAdmissionPolicy/" + ap.Name()
-			if prev, dup := seen[key]; dup {
-				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: ap.Name(), Field: "metadata.name",
-					Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
-				continue
-			}
-			seen[key] = d
-			set.Admission = append(set.Admission, ap)
 			continue
 		case kind == policiesv1.KindValidatingPolicy && group == policiesv1.Group:
 			vp, verrs := c.compileValidatingPolicy(d)
-			for _, e := range verrs {
-				e.File, e.Document = d.Source, d.Index
+			errs = append(errs, located(verrs, d)...)
+			if vp != nil && unique("ValidatingPolicy/"+vp.Name(), d) {
+				set.Validating = append(set.Validating, vp)
 			}
-			errs = append(errs, verrs...)
-			if vp == nil {
-				continue
-			}
-			key := "ValidatingPolicy/" + vp.Name()
-			if prev, dup := seen[key]; dup {
-				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: vp.Name(), Field: "metadata.name",
-					Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
-				continue
-			}
-			seen[key] = d
-			set.Validating = append(set.Validating, vp)
 			continue
 		case isPolicyKind(kind, group):
 			if opts.SkipUnsupported {
@@ -197,21 +182,10 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 			continue
 		}
 		p, perrs := c.compilePolicy(d)
-		for _, e := range perrs {
-			e.File, e.Document = d.Source, d.Index
+		errs = append(errs, located(perrs, d)...)
+		if p != nil && len(perrs) == 0 && unique(p.Key(), d) {
+			set.Policies = append(set.Policies, p)
 		}
-		errs = append(errs, perrs...)
-		if p == nil || len(perrs) > 0 {
-			continue
-		}
-		key := p.Key()
-		if prev, dup := seen[key]; dup {
-			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: p.Name(), Field: "metadata.name",
-				Msg: fmt.Sprintf("duplicate policy name, already defined in %s", prev.Location())})
-			continue
-		}
-		seen[key] = d
-		set.Policies = append(set.Policies, p)
 	}
 	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
@@ -222,6 +196,14 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		return set, errs
 	}
 	return set, nil
+}
+
+// located sets the file and document of errors found in d.
+func located(errs Errors, d manifest.Document) Errors {
+	for _, e := range errs {
+		e.File, e.Document = d.Source, d.Index
+	}
+	return errs
 }
 
 func isPolicyKind(kind, group string) bool {
