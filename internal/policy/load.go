@@ -136,7 +136,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		kind, apiVersion := d.Kind(), d.APIVersion()
 		group := strings.SplitN(apiVersion, "/", 2)[0]
 		switch {
-		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && group == kyvernov1.Group:
+		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && (group == kyvernov1.Group || group == kyvernov1.PortcullisGroup):
 		case group == admissionGroup && (kind == kindVAP || kind == kindVAPBinding):
 			if apiVersion != admissionAPIVersion && apiVersion != admissionAPIVersionB {
 				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "apiVersion",
@@ -176,7 +176,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		default:
 			continue
 		}
-		if apiVersion != kyvernov1.APIVersion && apiVersion != "kyverno.io/v2beta1" {
+		if apiVersion != kyvernov1.APIVersion && apiVersion != "kyverno.io/v2beta1" && apiVersion != kyvernov1.PortcullisAPIVersion {
 			errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "apiVersion",
 				Msg: fmt.Sprintf("unsupported apiVersion %q (want %s)", apiVersion, kyvernov1.APIVersion)})
 			continue

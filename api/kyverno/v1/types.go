@@ -14,6 +14,11 @@ import (
 const (
 	Group      = "kyverno.io"
 	APIVersion = "kyverno.io/v1"
+	// PortcullisGroup serves the same ClusterPolicy and Policy kinds under
+	// Portcullis's own API group, so they can coexist with an installed
+	// Kyverno; the schema is identical.
+	PortcullisGroup      = "portcullis.dev"
+	PortcullisAPIVersion = "portcullis.dev/v1"
 )
 
 // Kinds of policy documents.
