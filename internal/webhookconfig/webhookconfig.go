@@ -1,0 +1,308 @@
+// Package webhookconfig computes and applies the ValidatingWebhookConfiguration
+// Portcullis manages for itself: rules derived from the kinds the loaded
+// policies can match (so unrelated requests never reach the webhook), one
+// webhook per (failurePolicy, timeout) group, excluded namespaces, the CA
+// bundle of the serving certificate, and a webhook that validates the
+// policy resources themselves.
+package webhookconfig
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/kinds"
+	"github.com/portcullis/portcullis/internal/policy"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Paths served by the admission handler.
+const (
+	ValidatePath       = "/validate"
+	ValidatePolicyPath = "/validate-policy"
+)
+
+// Options describe where the webhook is served and what it excludes.
+type Options struct {
+	// Name of the ValidatingWebhookConfiguration (default "portcullis").
+	Name string
+	// Service and namespace of the webhook; when Service is empty, URL is used.
+	Service, Namespace string
+	// Port of the Service (default 443).
+	Port int32
+	// URL reaches the webhook directly (tests, out-of-cluster runs).
+	URL string
+	// ExcludeNamespaces are never sent to the webhook (default
+	// kube-system and Namespace, Portcullis's own).
+	ExcludeNamespaces []string
+	// PolicyGroup is the API group of the policy CRDs (default portcullis.dev).
+	PolicyGroup string
+	// DefaultTimeoutSeconds applies to policies that set none (default 10).
+	DefaultTimeoutSeconds int32
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "portcullis"
+	}
+	if o.Port == 0 {
+		o.Port = 443
+	}
+	if o.ExcludeNamespaces == nil {
+		o.ExcludeNamespaces = []string{"kube-system"}
+		if o.Namespace != "" && o.Namespace != "kube-system" {
+			o.ExcludeNamespaces = append(o.ExcludeNamespaces, o.Namespace)
+		}
+	}
+	if o.PolicyGroup == "" {
+		o.PolicyGroup = kyvernov1.PortcullisGroup
+	}
+	if o.DefaultTimeoutSeconds == 0 {
+		o.DefaultTimeoutSeconds = 10
+	}
+	return o
+}
+
+type groupKey struct {
+	failurePolicy admissionregistrationv1.FailurePolicyType
+	timeout       int32
+}
+
+// ruleSet accumulates group/version/resource triples with operations.
+type ruleSet map[string]map[admissionregistrationv1.OperationType]bool
+
+func (rs ruleSet) add(group, version, resource string, ops ...admissionregistrationv1.OperationType) {
+	key := group + "|" + version + "|" + resource
+	if rs[key] == nil {
+		rs[key] = map[admissionregistrationv1.OperationType]bool{}
+	}
+	for _, op := range ops {
+		rs[key][op] = true
+	}
+}
+
+func (rs ruleSet) rules() []admissionregistrationv1.RuleWithOperations {
+	keys := make([]string, 0, len(rs))
+	for k := range rs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]admissionregistrationv1.RuleWithOperations, 0, len(keys))
+	for _, k := range keys {
+		parts := strings.SplitN(k, "|", 3)
+		var ops []admissionregistrationv1.OperationType
+		if rs[k][admissionregistrationv1.OperationAll] {
+			ops = []admissionregistrationv1.OperationType{admissionregistrationv1.OperationAll}
+		} else {
+			for op := range rs[k] {
+				ops = append(ops, op)
+			}
+			sort.Slice(ops, func(i, j int) bool { return ops[i] < ops[j] })
+		}
+		scope := admissionregistrationv1.AllScopes
+		out = append(out, admissionregistrationv1.RuleWithOperations{Operations: ops,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{parts[0]}, APIVersions: []string{parts[1]}, Resources: []string{parts[2]}, Scope: &scope}})
+	}
+	return out
+}
+
+var defaultOps = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+
+// Desired returns the configuration for set. Policies with no admission
+// rules (background only) contribute nothing.
+func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	o = o.withDefaults()
+	groups := map[groupKey]ruleSet{}
+	get := func(k groupKey) ruleSet {
+		if groups[k] == nil {
+			groups[k] = ruleSet{}
+		}
+		return groups[k]
+	}
+	for _, p := range set.Policies {
+		if p.Spec.Spec.Admission != nil && !*p.Spec.Spec.Admission {
+			continue
+		}
+		k := groupKey{admissionregistrationv1.Fail, o.DefaultTimeoutSeconds}
+		if p.FailOpen() {
+			k.failurePolicy = admissionregistrationv1.Ignore
+		}
+		if t := p.Spec.Spec.WebhookTimeoutSeconds; t != nil && *t > 0 {
+			k.timeout = *t
+		}
+		rs := get(k)
+		for _, r := range p.Rules {
+			if r.Spec.Validation == nil || r.Match == nil {
+				continue
+			}
+			for _, f := range append(append([]policy.Filter{}, r.Match.Any...), r.Match.All...) {
+				ops := defaultOps
+				if len(f.Resource.Operations) > 0 {
+					ops = nil
+					for _, op := range f.Resource.Operations {
+						ops = append(ops, admissionregistrationv1.OperationType(op))
+					}
+				}
+				for _, ks := range f.Kinds {
+					addKind(rs, ks, ops)
+				}
+			}
+		}
+	}
+	for _, vp := range set.Validating {
+		k := groupKey{admissionregistrationv1.Fail, o.DefaultTimeoutSeconds}
+		if fp := vp.Spec.Spec.FailurePolicy; fp != nil && *fp == admissionregistrationv1.Ignore {
+			k.failurePolicy = admissionregistrationv1.Ignore
+		}
+		if wc := vp.Spec.Spec.WebhookConfiguration; wc != nil && wc.TimeoutSeconds != nil {
+			k.timeout = *wc.TimeoutSeconds
+		}
+		rs := get(k)
+		addMatchConstraints(rs, vp.Spec.Spec.MatchConstraints)
+		if len(vp.Variants) > 1 {
+			rs.add("apps", "v1", "daemonsets", defaultOps...)
+			rs.add("apps", "v1", "deployments", defaultOps...)
+			rs.add("apps", "v1", "replicasets", defaultOps...)
+			rs.add("apps", "v1", "statefulsets", defaultOps...)
+			rs.add("batch", "v1", "jobs", defaultOps...)
+			rs.add("batch", "v1", "cronjobs", defaultOps...)
+		}
+	}
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "portcullis"}},
+	}
+	keys := make([]groupKey, 0, len(groups))
+	for k := range groups {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].failurePolicy != keys[j].failurePolicy {
+			return keys[i].failurePolicy < keys[j].failurePolicy
+		}
+		return keys[i].timeout < keys[j].timeout
+	})
+	for _, k := range keys {
+		rules := groups[k].rules()
+		if len(rules) == 0 {
+			continue
+		}
+		name := fmt.Sprintf("validate-%s-%ds.%s", strings.ToLower(string(k.failurePolicy)), k.timeout, o.PolicyGroup)
+		cfg.Webhooks = append(cfg.Webhooks, webhook(name, ValidatePath, rules, k.failurePolicy, k.timeout, caBundle, o))
+	}
+	// The policies themselves are validated before they are stored.
+	scope := admissionregistrationv1.AllScopes
+	policyRules := []admissionregistrationv1.RuleWithOperations{{
+		Operations: defaultOps,
+		Rule: admissionregistrationv1.Rule{APIGroups: []string{o.PolicyGroup}, APIVersions: []string{"v1"},
+			Resources: []string{"clusterpolicies", "policies"}, Scope: &scope},
+	}}
+	cfg.Webhooks = append(cfg.Webhooks, webhook("validate-policies."+o.PolicyGroup, ValidatePolicyPath, policyRules,
+		admissionregistrationv1.Fail, o.DefaultTimeoutSeconds, caBundle, o))
+	return cfg
+}
+
+func addKind(rs ruleSet, ks policy.KindSelector, ops []admissionregistrationv1.OperationType) {
+	if ks.Kind == "*" || strings.ContainsAny(ks.Kind, "*?") {
+		rs.add("*", "*", "*", ops...)
+		return
+	}
+	group, version := "*", "*"
+	if !ks.AnyGroupVersion {
+		if ks.Group != "*" {
+			group = ks.Group
+		}
+		if ks.Version != "" {
+			version = ks.Version
+		}
+	}
+	apiVersion := version
+	if group != "*" && group != "" {
+		apiVersion = group + "/" + version
+	}
+	resource := kinds.Lookup(apiVersion, ks.Kind).Resource
+	if ks.Subresource != "" {
+		resource += "/" + ks.Subresource
+	}
+	if ks.AnyGroupVersion {
+		// A bare kind matches it in any group (Kyverno semantics).
+		rs.add("*", "*", resource, ops...)
+		return
+	}
+	rs.add(group, version, resource, ops...)
+}
+
+func addMatchConstraints(rs ruleSet, m *admissionregistrationv1.MatchResources) {
+	if m == nil {
+		return
+	}
+	for _, r := range m.ResourceRules {
+		for _, g := range r.APIGroups {
+			for _, v := range r.APIVersions {
+				for _, res := range r.Resources {
+					rs.add(g, v, res, r.Operations...)
+				}
+			}
+		}
+	}
+}
+
+func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperations, fp admissionregistrationv1.FailurePolicyType,
+	timeout int32, caBundle []byte, o Options) admissionregistrationv1.ValidatingWebhook {
+	none := admissionregistrationv1.SideEffectClassNone
+	equivalent := admissionregistrationv1.Equivalent
+	cc := admissionregistrationv1.WebhookClientConfig{CABundle: caBundle}
+	if o.Service != "" {
+		p := path
+		port := o.Port
+		cc.Service = &admissionregistrationv1.ServiceReference{Namespace: o.Namespace, Name: o.Service, Path: &p, Port: &port}
+	} else {
+		u := strings.TrimSuffix(o.URL, "/") + path
+		cc.URL = &u
+	}
+	fpCopy, t := fp, timeout
+	return admissionregistrationv1.ValidatingWebhook{
+		Name:                    name,
+		ClientConfig:            cc,
+		Rules:                   rules,
+		FailurePolicy:           &fpCopy,
+		MatchPolicy:             &equivalent,
+		SideEffects:             &none,
+		TimeoutSeconds:          &t,
+		AdmissionReviewVersions: []string{"v1"},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: o.ExcludeNamespaces,
+		}}},
+	}
+}
+
+// Apply creates the configuration or updates it to desired.
+func Apply(ctx context.Context, c client.Client, desired *admissionregistrationv1.ValidatingWebhookConfiguration) error {
+	cur := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	err := c.Get(ctx, client.ObjectKey{Name: desired.Name}, cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, desired.DeepCopy()); err != nil {
+			return fmt.Errorf("create ValidatingWebhookConfiguration %s: %w", desired.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("get ValidatingWebhookConfiguration %s: %w", desired.Name, err)
+	}
+	cur.Webhooks = desired.Webhooks
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	for k, v := range desired.Labels {
+		cur.Labels[k] = v
+	}
+	if err := c.Update(ctx, cur); err != nil {
+		return fmt.Errorf("update ValidatingWebhookConfiguration %s: %w", desired.Name, err)
+	}
+	return nil
+}

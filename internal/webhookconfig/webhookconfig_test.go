@@ -1,0 +1,88 @@
+package webhookconfig
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/policy"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+)
+
+const policies = `apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: pods}
+spec:
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: ingress-ignore}
+spec:
+  failurePolicy: Ignore
+  webhookTimeoutSeconds: 5
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [networking.k8s.io/v1/Ingress], operations: [CREATE]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`
+
+func TestDesired(t *testing.T) {
+	t.Parallel()
+	set, err := policy.LoadBytes("p.yaml", []byte(policies), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Desired(set, []byte("CA"), Options{Service: "portcullis", Namespace: "portcullis-system"})
+	if cfg.Name != "portcullis" || len(cfg.Webhooks) != 3 {
+		t.Fatalf("webhooks = %d (%+v), want Fail group, Ignore group, policy webhook", len(cfg.Webhooks), cfg.Webhooks)
+	}
+	byName := map[string]admissionregistrationv1.ValidatingWebhook{}
+	for _, w := range cfg.Webhooks {
+		byName[w.Name] = w
+		if string(w.ClientConfig.CABundle) != "CA" || w.ClientConfig.Service == nil || *w.ClientConfig.Service.Port != 443 {
+			t.Errorf("%s: client config %+v", w.Name, w.ClientConfig)
+		}
+		ex := w.NamespaceSelector.MatchExpressions[0]
+		if strings.Join(ex.Values, ",") != "kube-system,portcullis-system" {
+			t.Errorf("%s: excluded namespaces %v", w.Name, ex.Values)
+		}
+	}
+	fail := byName["validate-fail-10s.portcullis.dev"]
+	if len(fail.Rules) != 8 || *fail.FailurePolicy != admissionregistrationv1.Fail {
+		t.Fatalf("fail group = %+v, want pods plus the 7 autogen controllers", fail.Rules)
+	}
+	ignore := byName["validate-ignore-5s.portcullis.dev"]
+	if len(ignore.Rules) != 1 || ignore.Rules[0].APIGroups[0] != "networking.k8s.io" || ignore.Rules[0].Resources[0] != "ingresses" ||
+		string(ignore.Rules[0].Operations[0]) != "CREATE" || *ignore.TimeoutSeconds != 5 {
+		t.Fatalf("ignore group = %+v", ignore.Rules)
+	}
+	pol := byName["validate-policies.portcullis.dev"]
+	if *pol.ClientConfig.Service.Path != ValidatePolicyPath || pol.Rules[0].APIGroups[0] != "portcullis.dev" {
+		t.Fatalf("policy webhook = %+v", pol)
+	}
+}
+
+func TestDesiredIncludesAutogenControllers(t *testing.T) {
+	t.Parallel()
+	set, err := policy.LoadBytes("p.yaml", []byte(policies), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Desired(set, nil, Options{URL: "https://127.0.0.1:9443"})
+	var resources []string
+	for _, r := range cfg.Webhooks[0].Rules {
+		resources = append(resources, r.Resources...)
+	}
+	got := strings.Join(resources, ",")
+	for _, want := range []string{"pods", "deployments", "cronjobs", "statefulsets"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rules %s lack %s", got, want)
+		}
+	}
+	if u := *cfg.Webhooks[0].ClientConfig.URL; u != "https://127.0.0.1:9443/validate" {
+		t.Errorf("url = %s", u)
+	}
+}
