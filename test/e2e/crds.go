@@ -1,0 +1,33 @@
+package e2e
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PolicyCRDs returns minimal ClusterPolicy and Policy CRDs of group (the
+// schema keeps every field, as the chart's CRDs do for free-form parts),
+// for tests that need the policy kinds without rendering the Helm chart.
+func PolicyCRDs(group string) []*apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	schema := &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+		Type: "object", XPreserveUnknownFields: &preserve,
+	}}
+	crd := func(kind, plural string, scope apiextensionsv1.ResourceScope) *apiextensionsv1.CustomResourceDefinition {
+		return &apiextensionsv1.CustomResourceDefinition{
+			ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
+			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+				Group: group,
+				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural, Singular: plural[:len(plural)-len("ies")] + "y"},
+				Scope: scope,
+				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+					Name: "v1", Served: true, Storage: true, Schema: schema,
+				}},
+			},
+		}
+	}
+	return []*apiextensionsv1.CustomResourceDefinition{
+		crd("ClusterPolicy", "clusterpolicies", apiextensionsv1.ClusterScoped),
+		crd("Policy", "policies", apiextensionsv1.NamespaceScoped),
+	}
+}
