@@ -1,0 +1,807 @@
+#!/usr/bin/env bash
+# Lints and renders the Helm chart deploy/helm/portcullis and checks the
+# rendered manifests. Runnable by CI: bash hack/helm-check.sh
+#
+# Tools are cached outside the repository, in $PORTCULLIS_TOOLS (default
+# ~/.cache/portcullis-tools, the cache .ci/run uses):
+#   helm-<version>/helm        built with `go install` from the Go module
+#                              proxy (a few minutes the first time);
+#   helmcheck-<hash>/helmcheck a small checker written below, built in a
+#                              scratch module (its own dependencies, not the
+#                              project's go.mod).
+# The checker decodes the rendered objects strictly (a misplaced field
+# fails), validates the CRDs as the API server would, and validates the
+# kyverno.io/v1 policies of internal/controls/policies (and of
+# ../shared/conformance/kyverno-policies when present) against them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=v3.22.0     # latest Helm 3; builds with Go >= 1.26.0
+HELM_K8S_MINOR=37        # its client-go (v0.37): default Kubernetes version of lint/template
+CHART=deploy/helm/portcullis
+TOOLS="${PORTCULLIS_TOOLS:-$HOME/.cache/portcullis-tools}"
+export GOWORK=off GOFLAGS="${GOFLAGS:--buildvcs=false}"
+mkdir -p "$TOOLS"
+
+step() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+die() { printf '\nhelm-check: FAIL: %s\n' "$*" >&2; exit 1; }
+
+# --- helm --------------------------------------------------------------------
+HELM="$TOOLS/helm-$HELM_VERSION/helm"
+if [ ! -x "$HELM" ]; then
+  step "installing helm $HELM_VERSION into $TOOLS (go install)"
+  # The ldflags are those of Helm's Makefile: its version, and the
+  # Kubernetes version lint and template assume (without them a go-installed
+  # helm reports v3.x and assumes Kubernetes v1.20).
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags="$ldflags -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$HELM_K8S_MINOR"
+  done
+  tmp="$(mktemp -d "$TOOLS/helm-build.XXXXXX")"
+  start=$SECONDS
+  if ! GOBIN="$tmp" go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"; then
+    # go install refuses modules with replace directives; build from a
+    # scratch module instead.
+    echo "go install failed; building helm from a scratch module"
+    (cd "$tmp" && go mod init helmbuild >/dev/null 2>&1 &&
+      go get "helm.sh/helm/v3@$HELM_VERSION" &&
+      go build -trimpath -ldflags "$ldflags" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
+  fi
+  mkdir -p "$(dirname "$HELM")"
+  mv "$tmp/helm" "$HELM"
+  rm -rf "$tmp"
+  echo "helm $HELM_VERSION built in $((SECONDS - start))s"
+fi
+"$HELM" version --short
+
+# --- checker -------------------------------------------------------------------
+checker_src() {
+cat <<'EOF'
+// helmcheck checks manifests rendered from deploy/helm/portcullis.
+// It is written and built by hack/helm-check.sh; see there.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	crdvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	schemavalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+var (
+	group       = flag.String("group", "portcullis.dev", "expected policy group")
+	crds        = flag.Int("crds", 2, "expected number of CustomResourceDefinitions")
+	certManager = flag.Bool("cert-manager", false, "expect cert-manager resources")
+	policyDirs  = flag.String("policies", "", "comma-separated directories of kyverno.io/v1 policies to validate against the CRD schemas")
+	valuesDoc   = flag.String("values-doc", "", "with values.yaml as argument: check that this README documents every value")
+)
+
+type doc struct {
+	kind, name string
+	raw        []byte
+}
+
+var failures []string
+
+func failf(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
+
+func main() {
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: helmcheck [flags] rendered.yaml")
+		os.Exit(2)
+	}
+	if *valuesDoc != "" {
+		checkValuesDoc(flag.Arg(0), *valuesDoc)
+		return
+	}
+	docs, err := readDocs(flag.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helmcheck:", err)
+		os.Exit(2)
+	}
+	byKind := map[string][]doc{}
+	for _, d := range docs {
+		byKind[d.kind] = append(byKind[d.kind], d)
+	}
+	dep := checkDeployment(byKind["Deployment"])
+	if dep != nil {
+		checkPDB(byKind["PodDisruptionBudget"], dep)
+		checkServices(byKind["Service"], dep)
+		checkCertManager(byKind, dep)
+	}
+	checkRBAC(byKind)
+	checkCRDs(byKind["CustomResourceDefinition"])
+	if len(failures) > 0 {
+		fmt.Printf("FAIL %s: %d problem(s)\n", flag.Arg(0), len(failures))
+		for _, f := range failures {
+			fmt.Println("  -", f)
+		}
+		os.Exit(1)
+	}
+	fmt.Printf("ok   %s: %d objects checked\n", flag.Arg(0), len(docs))
+}
+
+func readDocs(path string) ([]doc, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r := utilyaml.NewYAMLReader(bufioReader(data))
+	var docs []doc
+	for {
+		b, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var meta struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal(b, &meta); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if meta.Kind == "" {
+			continue // empty document (comments only)
+		}
+		docs = append(docs, doc{kind: meta.Kind, name: meta.Metadata.Name, raw: b})
+	}
+}
+
+// decode unmarshals strictly: a misspelled or misplaced field fails.
+func decode(d doc, into any) bool {
+	if err := yaml.UnmarshalStrict(d.raw, into); err != nil {
+		failf("%s %s: %v", d.kind, d.name, err)
+		return false
+	}
+	return true
+}
+
+func checkDeployment(ds []doc) *appsv1.Deployment {
+	if len(ds) != 1 {
+		failf("want 1 Deployment, got %d", len(ds))
+		return nil
+	}
+	var dep appsv1.Deployment
+	if !decode(ds[0], &dep) {
+		return nil
+	}
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
+		failf("Deployment: want replicas 2, got %v", ptrString(dep.Spec.Replicas))
+	}
+	pod := dep.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		failf("Deployment: want 1 container, got %d", len(pod.Containers))
+		return &dep
+	}
+	c := pod.Containers[0]
+	want := map[corev1.ResourceName]string{corev1.ResourceCPU: "50m", corev1.ResourceMemory: "50Mi"}
+	for name, q := range want {
+		got, ok := c.Resources.Requests[name]
+		if !ok || got.Cmp(resource.MustParse(q)) != 0 {
+			failf("container: want requests.%s %s, got %q", name, q, got.String())
+		}
+	}
+	if len(c.Args) == 0 || c.Args[0] != "serve" {
+		failf("container: want args to start with serve, got %q", c.Args)
+	}
+	for _, a := range []string{"--webhook-port=9443", "--metrics-addr=:8080", "--policy-group=" + *group} {
+		if !slices.Contains(c.Args, a) {
+			failf("container: args lack %s: %q", a, c.Args)
+		}
+	}
+	if port(c, "https") != 9443 {
+		failf("container: want port https 9443, got %d", port(c, "https"))
+	}
+	// Security context: the container's own settings, or the pod's where
+	// Kubernetes falls back to them.
+	psc := pod.SecurityContext
+	sc := c.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	if !(isTrue(sc.RunAsNonRoot) || (sc.RunAsNonRoot == nil && psc != nil && isTrue(psc.RunAsNonRoot))) {
+		failf("container: runAsNonRoot is not true")
+	}
+	if psc == nil || !isTrue(psc.RunAsNonRoot) {
+		failf("pod: securityContext.runAsNonRoot is not true")
+	}
+	if !isTrue(sc.ReadOnlyRootFilesystem) {
+		failf("container: readOnlyRootFilesystem is not true")
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		failf("container: allowPrivilegeEscalation is not false")
+	}
+	if isTrue(sc.Privileged) {
+		failf("container: privileged")
+	}
+	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+		failf("container: capabilities must drop ALL and add none")
+	}
+	seccomp := sc.SeccompProfile
+	if seccomp == nil && psc != nil {
+		seccomp = psc.SeccompProfile
+	}
+	if seccomp == nil || seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		failf("container: seccompProfile is not RuntimeDefault")
+	}
+	checkProbe("liveness", c.LivenessProbe, "/healthz", c)
+	checkProbe("readiness", c.ReadinessProbe, "/readyz", c)
+	aa := pod.Affinity
+	ok := false
+	if aa != nil && aa.PodAntiAffinity != nil {
+		for _, t := range aa.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			if t.PodAffinityTerm.TopologyKey == "kubernetes.io/hostname" && selects(t.PodAffinityTerm.LabelSelector.MatchLabels, dep.Spec.Template.Labels) {
+				ok = true
+			}
+		}
+	}
+	if !ok {
+		failf("pod: no preferred anti-affinity by kubernetes.io/hostname selecting its own pods")
+	}
+	if len(pod.TopologySpreadConstraints) == 0 {
+		failf("pod: no topologySpreadConstraints")
+	}
+	if !selects(dep.Spec.Selector.MatchLabels, dep.Spec.Template.Labels) {
+		failf("Deployment: selector does not select its pod template")
+	}
+	return &dep
+}
+
+func checkProbe(what string, p *corev1.Probe, path string, c corev1.Container) {
+	if p == nil || p.HTTPGet == nil {
+		failf("container: no HTTP %s probe", what)
+		return
+	}
+	if p.HTTPGet.Path != path {
+		failf("container: %s probe path %q, want %s", what, p.HTTPGet.Path, path)
+	}
+	if resolve(p.HTTPGet.Port, c) != 8080 {
+		failf("container: %s probe port %s is not the metrics port 8080", what, p.HTTPGet.Port.String())
+	}
+}
+
+func checkPDB(ds []doc, dep *appsv1.Deployment) {
+	if len(ds) != 1 {
+		failf("want 1 PodDisruptionBudget, got %d", len(ds))
+		return
+	}
+	var pdb policyv1.PodDisruptionBudget
+	if !decode(ds[0], &pdb) {
+		return
+	}
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.String() != "1" {
+		failf("PodDisruptionBudget: want minAvailable 1")
+	}
+	if pdb.Spec.Selector == nil || !selects(pdb.Spec.Selector.MatchLabels, dep.Spec.Template.Labels) {
+		failf("PodDisruptionBudget: selector does not select the Deployment's pods")
+	}
+}
+
+func checkServices(ds []doc, dep *appsv1.Deployment) {
+	c := dep.Spec.Template.Spec.Containers[0]
+	webhook := false
+	for _, d := range ds {
+		var svc corev1.Service
+		if !decode(d, &svc) {
+			continue
+		}
+		if !selects(svc.Spec.Selector, dep.Spec.Template.Labels) {
+			failf("Service %s: selector does not select the Deployment's pods", svc.Name)
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.Port == 443 && resolve(p.TargetPort, c) == 9443 && svc.Name == dep.Name {
+				webhook = true
+			}
+		}
+	}
+	if !webhook {
+		failf("no webhook Service named %s mapping port 443 to the container's 9443", dep.Name)
+	}
+}
+
+// checkCertManager checks where the serving certificate comes from: a
+// Secret Portcullis writes itself (--tls-secret), or, with cert-manager, a
+// Certificate's Secret mounted into the container (--tls-cert-file etc.).
+func checkCertManager(byKind map[string][]doc, dep *appsv1.Deployment) {
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
+	arg := func(name string) string {
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	certs := byKind["Certificate"]
+	if !*certManager {
+		if arg("tls-secret") == "" {
+			failf("container: no --tls-secret argument for the self-generated certificate")
+		}
+		if n := len(certs) + len(byKind["Issuer"]); n > 0 {
+			failf("cert-manager disabled but %d Certificate/Issuer objects rendered", n)
+		}
+		return
+	}
+	if arg("tls-secret") != "" {
+		failf("container: --tls-secret although cert-manager issues the certificate")
+	}
+	// The Secret mounted where --tls-cert-file, --tls-key-file and
+	// --tls-ca-file point.
+	secret := ""
+	for _, flagName := range []string{"tls-cert-file", "tls-key-file", "tls-ca-file"} {
+		file := arg(flagName)
+		if file == "" {
+			failf("container: no --%s argument", flagName)
+			continue
+		}
+		var mount *corev1.VolumeMount
+		for i, m := range c.VolumeMounts {
+			if filepath.Dir(file) == filepath.Clean(m.MountPath) {
+				mount = &c.VolumeMounts[i]
+			}
+		}
+		if mount == nil {
+			failf("container: --%s=%s is in no mounted volume", flagName, file)
+			continue
+		}
+		for _, v := range pod.Volumes {
+			if v.Name == mount.Name && v.Secret != nil {
+				secret = v.Secret.SecretName
+			}
+		}
+	}
+	if secret == "" {
+		failf("container: the certificate files do not come from a mounted Secret")
+		return
+	}
+	found := false
+	for _, d := range certs {
+		var cert struct {
+			Spec struct {
+				SecretName string   `json:"secretName"`
+				DNSNames   []string `json:"dnsNames"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(d.raw, &cert); err != nil {
+			failf("Certificate %s: %v", d.name, err)
+			continue
+		}
+		if cert.Spec.SecretName == secret {
+			found = true
+			svcName := dep.Name + "." + dep.Namespace + ".svc"
+			if !slices.Contains(cert.Spec.DNSNames, svcName) {
+				failf("Certificate %s: dnsNames lack %s", d.name, svcName)
+			}
+		}
+	}
+	if !found {
+		failf("cert-manager enabled but no Certificate writes the mounted Secret %q", secret)
+	}
+}
+
+func checkRBAC(byKind map[string][]doc) {
+	var clusterRules []rbacv1.PolicyRule
+	for _, kind := range []string{"ClusterRole", "Role"} {
+		if len(byKind[kind]) != 1 {
+			failf("want 1 %s, got %d", kind, len(byKind[kind]))
+		}
+		for _, d := range byKind[kind] {
+			var rules []rbacv1.PolicyRule
+			if kind == "ClusterRole" {
+				var r rbacv1.ClusterRole
+				if !decode(d, &r) {
+					continue
+				}
+				if r.AggregationRule != nil {
+					failf("ClusterRole %s: aggregationRule", r.Name)
+				}
+				rules = r.Rules
+				clusterRules = r.Rules
+			} else {
+				var r rbacv1.Role
+				if !decode(d, &r) {
+					continue
+				}
+				rules = r.Rules
+				if *certManager {
+					if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "secrets") }) {
+						failf("Role %s: Secret access although the certificate is mounted", r.Name)
+					}
+				} else if !allows(rules, "", "secrets", "update") || !allows(rules, "", "secrets", "create") {
+					failf("Role %s: cannot create and update the certificate Secret", r.Name)
+				}
+				if !allows(rules, "coordination.k8s.io", "leases", "update") {
+					failf("Role %s: cannot update its leader-election Lease", r.Name)
+				}
+			}
+			for i, rule := range rules {
+				for field, vals := range map[string][]string{"verbs": rule.Verbs, "resources": rule.Resources, "apiGroups": rule.APIGroups, "resourceNames": rule.ResourceNames, "nonResourceURLs": rule.NonResourceURLs} {
+					for _, v := range vals {
+						if strings.Contains(v, "*") {
+							failf("%s %s rule %d: wildcard %q in %s", kind, d.name, i, v, field)
+						}
+					}
+				}
+				if len(rule.ResourceNames) > 0 && slices.Contains(rule.Verbs, "create") {
+					failf("%s %s rule %d: create with resourceNames never matches", kind, d.name, i)
+				}
+				if slices.ContainsFunc(rule.Verbs, func(v string) bool {
+					return v == "delete" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"
+				}) {
+					failf("%s %s rule %d: unneeded powerful verb in %q", kind, d.name, i, rule.Verbs)
+				}
+				if slices.Contains(rule.Resources, "secrets") && kind == "ClusterRole" {
+					failf("ClusterRole %s: Secrets access must stay in the namespaced Role", d.name)
+				}
+			}
+		}
+	}
+	for _, need := range []struct{ group, resource, verb string }{
+		{*group, "clusterpolicies", "watch"}, {*group, "policies", "watch"},
+		{"", "namespaces", "watch"}, {"", "events", "create"},
+		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "create"},
+		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch"},
+	} {
+		if !allows(clusterRules, need.group, need.resource, need.verb) {
+			failf("ClusterRole: cannot %s %s.%s", need.verb, need.resource, need.group)
+		}
+	}
+	for _, rule := range clusterRules {
+		for _, r := range rule.Resources {
+			if strings.HasSuffix(r, "webhookconfigurations") {
+				for _, v := range rule.Verbs {
+					if v != "create" && len(rule.ResourceNames) == 0 {
+						failf("ClusterRole: %s on %s is not restricted by resourceNames", v, r)
+					}
+				}
+			}
+		}
+	}
+}
+
+func allows(rules []rbacv1.PolicyRule, group, res, verb string) bool {
+	for _, r := range rules {
+		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, res) && slices.Contains(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkCRDs(ds []doc) {
+	if len(ds) != *crds {
+		failf("want %d CustomResourceDefinitions, got %d", *crds, len(ds))
+	}
+	schemas := map[string]*apiextensions.JSONSchemaProps{} // by kind
+	for _, d := range ds {
+		var v1crd apiextv1.CustomResourceDefinition
+		if !decode(d, &v1crd) {
+			continue
+		}
+		if v1crd.Spec.Group != *group {
+			failf("CRD %s: group %s, want %s", v1crd.Name, v1crd.Spec.Group, *group)
+		}
+		apiextv1.SetObjectDefaults_CustomResourceDefinition(&v1crd)
+		var crd apiextensions.CustomResourceDefinition
+		if err := apiextv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(&v1crd, &crd, nil); err != nil {
+			failf("CRD %s: %v", v1crd.Name, err)
+			continue
+		}
+		crd.Status.StoredVersions = []string{"v1"} // as the API server sets it
+		if errs := crdvalidation.ValidateCustomResourceDefinition(context.Background(), &crd); len(errs) > 0 {
+			for _, e := range errs {
+				failf("CRD %s: the API server would refuse it: %v", v1crd.Name, e)
+			}
+			continue
+		}
+		// The internal form keeps a schema shared by all versions at the top.
+		if crd.Spec.Validation != nil {
+			schemas[crd.Spec.Names.Kind] = crd.Spec.Validation.OpenAPIV3Schema
+		}
+		for _, v := range crd.Spec.Versions {
+			if v.Name == "v1" && v.Schema != nil {
+				schemas[crd.Spec.Names.Kind] = v.Schema.OpenAPIV3Schema
+			}
+		}
+		if schemas[crd.Spec.Names.Kind] == nil {
+			failf("CRD %s: no v1 schema", v1crd.Name)
+		}
+	}
+	if *policyDirs == "" || len(schemas) == 0 {
+		return
+	}
+	checked := 0
+	for _, dir := range strings.Split(*policyDirs, ",") {
+		checked += checkPolicies(dir, schemas)
+	}
+	if checked == 0 {
+		failf("no policies found in %s", *policyDirs)
+	}
+	fmt.Printf("     %d kyverno.io/v1 policies from %s checked against the %s CRD schemas\n", checked, *policyDirs, *group)
+}
+
+// checkPolicies validates every kyverno.io/v1 ClusterPolicy and Policy
+// under dir, with its apiVersion changed to the chart's group, against the
+// CRD schema and checks that pruning would not drop any field.
+func checkPolicies(dir string, schemas map[string]*apiextensions.JSONSchemaProps) int {
+	type compiled struct {
+		validator  schemavalidation.SchemaValidator
+		structural *structuralschema.Structural
+	}
+	cs := map[string]compiled{}
+	for kind, s := range schemas {
+		v, _, err := schemavalidation.NewSchemaValidator(s)
+		if err != nil {
+			failf("schema of %s: %v", kind, err)
+			return 0
+		}
+		st, err := structuralschema.NewStructural(s)
+		if err != nil {
+			failf("schema of %s: %v", kind, err)
+			return 0
+		}
+		cs[kind] = compiled{v, st}
+	}
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && strings.HasPrefix(e.Name(), ".") && path != dir {
+			return filepath.SkipDir // test fixtures (e.g. .chainsaw-test asserts), not policies
+		}
+		if e.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")) {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		r := utilyaml.NewYAMLReader(bufioReader(data))
+		for {
+			b, err := r.Read()
+			if err != nil {
+				return nil // EOF, or not YAML we care about
+			}
+			var obj map[string]any
+			if yaml.Unmarshal(b, &obj) != nil || obj == nil {
+				continue
+			}
+			kind, _ := obj["kind"].(string)
+			c, ok := cs[kind]
+			if !ok || obj["apiVersion"] != "kyverno.io/v1" {
+				continue
+			}
+			obj["apiVersion"] = *group + "/v1"
+			n++
+			name := fmt.Sprintf("%s (%s)", path, kind)
+			if errs := schemavalidation.ValidateCustomResource(nil, obj, c.validator); len(errs) > 0 {
+				failf("%s: refused by the CRD schema: %v", name, errs.ToAggregate())
+			}
+			if pruned := pruning.PruneWithOptions(obj, c.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true}); len(pruned) > 0 {
+				failf("%s: the API server would drop %q", name, pruned)
+			}
+		}
+	})
+	if err != nil {
+		failf("%s: %v", dir, err)
+	}
+	return n
+}
+
+func port(c corev1.Container, name string) int32 {
+	for _, p := range c.Ports {
+		if p.Name == name {
+			return p.ContainerPort
+		}
+	}
+	return 0
+}
+
+func resolve(p intstr.IntOrString, c corev1.Container) int32 {
+	if p.Type == intstr.Int {
+		return p.IntVal
+	}
+	return port(c, p.StrVal)
+}
+
+// selects reports whether the selector labels (non-empty) all appear in labels.
+func selects(sel, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func ptrString[T any](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
+}
+
+func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+
+// checkValuesDoc fails unless the README names every value of values.yaml
+// as `path` (a value documented as a whole object covers its children).
+func checkValuesDoc(valuesPath, readmePath string) {
+	vb, err := os.ReadFile(valuesPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helmcheck:", err)
+		os.Exit(2)
+	}
+	rb, err := os.ReadFile(readmePath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helmcheck:", err)
+		os.Exit(2)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(vb, &values); err != nil {
+		fmt.Fprintln(os.Stderr, "helmcheck:", err)
+		os.Exit(2)
+	}
+	readme := string(rb)
+	var missing []string
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			path := prefix + k
+			if strings.Contains(readme, "`"+path+"`") {
+				continue
+			}
+			if sub, ok := v.(map[string]any); ok && len(sub) > 0 {
+				walk(path+".", sub)
+				continue
+			}
+			missing = append(missing, path)
+		}
+	}
+	walk("", values)
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		fmt.Printf("FAIL %s does not document these values of %s: %s\n", readmePath, valuesPath, strings.Join(missing, ", "))
+		os.Exit(1)
+	}
+	fmt.Printf("ok   %s documents every value of %s\n", readmePath, valuesPath)
+}
+EOF
+}
+checker_mod() {
+cat <<'EOF'
+module helmcheck
+
+go 1.26
+
+require (
+	k8s.io/api v0.37.0
+	k8s.io/apiextensions-apiserver v0.37.0
+	k8s.io/apimachinery v0.37.0
+	sigs.k8s.io/yaml v1.6.0
+)
+EOF
+}
+hash="$( { checker_src; checker_mod; go env GOVERSION; } | sha256sum | cut -c1-16)"
+CHECK="$TOOLS/helmcheck-$hash/helmcheck"
+if [ ! -x "$CHECK" ]; then
+  step "building the rendered-manifest checker"
+  tmp="$(mktemp -d "$TOOLS/helmcheck-build.XXXXXX")"
+  checker_src > "$tmp/main.go"
+  checker_mod > "$tmp/go.mod"
+  (cd "$tmp" && go mod tidy && go build -o helmcheck .)
+  rm -rf "$TOOLS"/helmcheck-[0-9a-f]*  # builds of older checker sources
+  mkdir -p "$(dirname "$CHECK")"
+  mv "$tmp/helmcheck" "$CHECK"
+  rm -rf "$tmp"
+fi
+
+# --- lint, render, check ---------------------------------------------------------
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+NS=portcullis-system
+POLICIES=internal/controls/policies
+if [ -d ../shared/conformance/kyverno-policies ]; then
+  POLICIES="$POLICIES,../shared/conformance/kyverno-policies"
+fi
+
+# name | helm --set flags | checker flags
+CASES=(
+  "default||-group=portcullis.dev -crds=2 -policies=$POLICIES"
+  "cert-manager|--set certManager.enabled=true|-group=portcullis.dev -crds=2 -cert-manager"
+  "kyverno-group|--set policyGroup=kyverno.io|-group=kyverno.io -crds=2 -policies=$POLICIES"
+  "kyverno-group-cert-manager|--set policyGroup=kyverno.io --set certManager.enabled=true|-group=kyverno.io -crds=2 -cert-manager"
+  "kyverno-present|--set policyGroup=kyverno.io --set kyverno.present=true|-group=kyverno.io -crds=0"
+  "no-crds|--set crds.install=false|-group=portcullis.dev -crds=0"
+  "minimum-kubernetes|--kube-version=v1.27.0|-group=portcullis.dev -crds=2"
+)
+
+step "helm lint --strict"
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name sets _ <<<"$c"
+  # shellcheck disable=SC2086 # $sets is a list of flags
+  "$HELM" lint --strict --quiet "$CHART" --namespace "$NS" $sets >"$OUT/lint-$name.txt" 2>&1 ||
+    { cat "$OUT/lint-$name.txt"; die "helm lint --strict ($name: $sets)"; }
+  echo "ok   lint $name"
+done
+
+step "helm template and checks"
+for c in "${CASES[@]}"; do
+  IFS='|' read -r name sets checks <<<"$c"
+  # shellcheck disable=SC2086
+  "$HELM" template portcullis "$CHART" --namespace "$NS" $sets >"$OUT/$name.yaml" ||
+    die "helm template ($name: $sets)"
+  # shellcheck disable=SC2086
+  "$CHECK" $checks "$OUT/$name.yaml" || die "rendered manifests ($name: ${sets:-default values})"
+done
+
+step "plain-text assertions on the default render"
+d="$OUT/default.yaml"
+expect() { grep -Eq -- "$2" "$d" || die "default render: $1 (no line matching /$2/)"; }
+expect "2 replicas" '^  replicas: 2$'
+expect "a PodDisruptionBudget" '^kind: PodDisruptionBudget$'
+expect "minAvailable 1" '^  minAvailable: 1$'
+expect "cpu request 50m" '^ +cpu: 50m$'
+expect "memory request 50Mi" '^ +memory: 50Mi$'
+expect "runAsNonRoot" '^ +runAsNonRoot: true$'
+expect "the webhook Service on 443" '^ +port: 443$'
+expect "serve arguments" '^ +- --webhook-port=9443$'
+if awk '/^kind: (Cluster)?Role$/{r=1;next} /^---/{r=0} r' "$d" | grep -Eq "(verbs|resources|apiGroups|resourceNames):.*[\"'\[ ,]\*"; then
+  die "default render: wildcard in RBAC rules"
+fi
+echo "ok   grep assertions"
+
+step "negative cases: values the chart must refuse"
+for c in \
+  "policyGroup=example.com|policyGroup must be portcullis.dev or kyverno.io" \
+  "webhook.failurePolicy=Maybe|webhook.failurePolicy must be Fail or Ignore" \
+  "webhook.timeoutSeconds=31|webhook.timeoutSeconds must be between 1 and 30" \
+  "logLevel=trace|logLevel must be" \
+  "image.digest=latest|image.digest must start with sha256:"; do
+  IFS='|' read -r set msg <<<"$c"
+  if "$HELM" template portcullis "$CHART" --set "$set" >"$OUT/bad.txt" 2>&1; then
+    die "--set $set rendered; it must fail"
+  fi
+  grep -qF "$msg" "$OUT/bad.txt" || { cat "$OUT/bad.txt"; die "--set $set: want the error '$msg'"; }
+  echo "ok   --set $set is refused"
+done
+
+step "README documents every value"
+"$CHECK" -values-doc "$CHART/README.md" "$CHART/values.yaml" || die "README values table"
+
+echo
+echo "helm-check: all checks passed"
