@@ -2,6 +2,7 @@ package e2e
 
 import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -31,3 +32,5 @@ func PolicyCRDs(group string) []*apiextensionsv1.CustomResourceDefinition {
 		crd("Policy", "policies", apiextensionsv1.NamespaceScoped),
 	}
 }
+
+func mustQty(s string) resource.Quantity { return resource.MustParse(s) }

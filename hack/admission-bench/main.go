@@ -1,0 +1,150 @@
+// Command admission-bench serves the admission webhook handler over TLS on
+// a loopback address with the 17 built-in Pod Security Standards rules
+// (11 pss-baseline, 6 pss-restricted) loaded, as a target for
+// hack/loadgen. It writes the self-generated CA bundle to -ca-out so the
+// load generator can verify the server.
+//
+// Usage:
+//
+//	go run ./hack/admission-bench -addr 127.0.0.1:8443 -ca-out /tmp/portcullis-ca.crt
+//	go run ./hack/loadgen -url 'https://127.0.0.1:8443/validate?timeout=10s' -ca /tmp/portcullis-ca.crt -rate 1000 -duration 30s
+//
+// It stops on SIGINT/SIGTERM or after -max-duration.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/admission"
+	"github.com/portcullis/portcullis/internal/controls"
+	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "admission-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8443", "listen address (loopback only)")
+	caOut := flag.String("ca-out", "", "write the CA bundle (PEM) to this file")
+	action := flag.String("action", policy.Enforce, "failure action of the loaded policies: Enforce or Audit")
+	maxDuration := flag.Duration("max-duration", time.Hour, "stop after this long")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	flag.Parse()
+
+	if err := loopback(*addr); err != nil {
+		return err
+	}
+	if *action != policy.Enforce && *action != policy.Audit {
+		return fmt.Errorf("-action %q: want Enforce or Audit", *action)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	set, err := loadPSS(*action)
+	if err != nil {
+		return err
+	}
+	h, err := admission.NewHandler(admission.HandlerOptions{
+		Policies: admission.NewAtomicSource(set),
+		Logger:   logger,
+		Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "admission-bench-certs-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := admission.NewServer(h, admission.ServerOptions{
+		Addr: *addr, CertDir: dir, DNSNames: []string{"127.0.0.1", "localhost"}, Logger: logger,
+		OnCABundle: func(b []byte) {
+			if *caOut == "" {
+				return
+			}
+			if err := os.WriteFile(*caOut, b, 0o644); err != nil {
+				logger.Error("writing CA bundle", "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *maxDuration)
+	defer cancel()
+	rules := 0
+	for _, p := range set.Policies {
+		rules += len(p.Spec.Spec.Rules)
+	}
+	fmt.Fprintf(os.Stderr, "serving https://%s/validate: %d policies, %d rules (%d with autogen), action %s; CA bundle %s\n",
+		srv.Addr(), set.Len(), rules, set.NumRules(), *action, orStdout(*caOut))
+	if *caOut == "" {
+		fmt.Print(string(bytes.TrimSpace(srv.CABundle())) + "\n")
+	}
+	return srv.Run(ctx)
+}
+
+func orStdout(s string) string {
+	if s == "" {
+		return "on standard output"
+	}
+	return "in " + s
+}
+
+// loopback refuses addresses that are not on the loopback interface.
+func loopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errors.New("-addr must be a loopback address (127.0.0.1, ::1 or localhost)")
+}
+
+// loadPSS compiles the 17 built-in PSS rules with the given failure action.
+func loadPSS(action string) (*policy.Set, error) {
+	files, err := controls.Files(controls.SetPSSBaseline, controls.SetPSSRestricted)
+	if err != nil {
+		return nil, err
+	}
+	var docs []manifest.Document
+	for _, f := range files {
+		data := bytes.ReplaceAll(f.Data, []byte("validationFailureAction: Audit"), []byte("validationFailureAction: "+action))
+		d, err := manifest.Decode("builtin:"+f.Path, data)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, d...)
+	}
+	return policy.Compile(docs, policy.Options{})
+}

@@ -1,0 +1,431 @@
+package admission
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	admissionv1 "k8s.io/api/admission/v1"
+)
+
+// Paths served by Handler.
+const (
+	PathValidate = "/validate"
+	PathMutate   = "/mutate"
+	PathHealthz  = "/healthz"
+	PathReadyz   = "/readyz"
+	PathMetrics  = "/metrics"
+)
+
+// Defaults.
+const (
+	// DefaultMaxRequestBytes is the largest accepted request body, the API
+	// server's own request size limit (3 MiB).
+	DefaultMaxRequestBytes = 3 << 20
+	// DefaultTimeout bounds an evaluation when the request carries no
+	// timeout (the API server sends ?timeout=10s by default).
+	DefaultTimeout = 10 * time.Second
+	// MaxTimeout is the largest timeout honoured (the API server's maximum).
+	MaxTimeout = 30 * time.Second
+)
+
+// The AdmissionReview apiVersion and kind this handler speaks.
+const (
+	reviewAPIVersion = "admission.k8s.io/v1"
+	reviewKind       = "AdmissionReview"
+)
+
+// HandlerOptions configure a Handler. Only Policies is required.
+type HandlerOptions struct {
+	// Policies gives the policy set for each request.
+	Policies PolicySource
+	// Engine evaluates requests (default engine.New()).
+	Engine *engine.Engine
+	// NamespaceLabels looks up the labels of a request's namespace, for
+	// namespaceSelector and CEL namespaceObject. Nil: no labels.
+	NamespaceLabels NamespaceLabelsFunc
+	// Recorder receives an event per failed Audit rule. Nil: no events.
+	Recorder Recorder
+	// Logger receives structured logs (default: discarded). Logs carry the
+	// request UID, kind, namespace and name, never object contents.
+	Logger *slog.Logger
+	// Registry holds the metrics served on /metrics (default: a new
+	// private registry). The default global registry is never used.
+	Registry *prometheus.Registry
+	// MaxRequestBytes limits request bodies (default DefaultMaxRequestBytes).
+	MaxRequestBytes int64
+	// DefaultTimeout bounds evaluation when the request has no ?timeout
+	// (default DefaultTimeout).
+	DefaultTimeout time.Duration
+}
+
+// Handler serves the admission endpoints: PathValidate, PathMutate,
+// PathHealthz, PathReadyz and PathMetrics. It is safe for concurrent use.
+type Handler struct {
+	policies  PolicySource
+	engine    *engine.Engine
+	nsLabels  NamespaceLabelsFunc
+	recorder  Recorder
+	log       *slog.Logger
+	metrics   *metrics
+	maxBytes  int64
+	timeout   time.Duration
+	mux       *http.ServeMux
+	bufs      sync.Pool
+	validateH http.Handler
+	mutateH   http.Handler
+}
+
+// NewHandler returns a Handler. It fails when opts.Policies is nil or the
+// metrics cannot be registered (for example twice in one registry).
+func NewHandler(opts HandlerOptions) (*Handler, error) {
+	if opts.Policies == nil {
+		return nil, errors.New("admission: HandlerOptions.Policies is required")
+	}
+	h := &Handler{
+		policies: opts.Policies,
+		engine:   opts.Engine,
+		nsLabels: opts.NamespaceLabels,
+		recorder: opts.Recorder,
+		log:      opts.Logger,
+		maxBytes: opts.MaxRequestBytes,
+		timeout:  opts.DefaultTimeout,
+	}
+	if h.engine == nil {
+		h.engine = engine.New()
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBytes <= 0 {
+		h.maxBytes = DefaultMaxRequestBytes
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultTimeout
+	}
+	reg := opts.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("admission: register metrics: %w", err)
+	}
+	h.metrics = m
+	h.bufs.New = func() any { return new(bytes.Buffer) }
+	h.validateH = http.HandlerFunc(h.serveValidate)
+	h.mutateH = http.HandlerFunc(h.serveMutate)
+
+	h.mux = http.NewServeMux()
+	h.mux.Handle(PathValidate, h.validateH)
+	h.mux.Handle(PathMutate, h.mutateH)
+	h.mux.HandleFunc(PathHealthz, func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
+	h.mux.HandleFunc(PathReadyz, h.serveReadyz)
+	h.mux.Handle(PathMetrics, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)}))
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler, routing by path.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Validate returns the handler of PathValidate alone, for callers that
+// route themselves.
+func (h *Handler) Validate() http.Handler { return h.validateH }
+
+// Mutate returns the handler of PathMutate alone.
+func (h *Handler) Mutate() http.Handler { return h.mutateH }
+
+func (h *Handler) serveReadyz(w http.ResponseWriter, _ *http.Request) {
+	if h.policies.Current() == nil {
+		writeText(w, http.StatusServiceUnavailable, "not ready: no policy set loaded")
+		return
+	}
+	writeText(w, http.StatusOK, "ok")
+}
+
+// requestError is a request rejected before evaluation.
+type requestError struct {
+	code int
+	msg  string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) *requestError {
+	return &requestError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// decoded is a validated AdmissionReview request with its objects decoded.
+type decoded struct {
+	req    *admissionv1.AdmissionRequest
+	obj    map[string]any
+	oldObj map[string]any
+}
+
+// readReview checks and decodes an AdmissionReview request. It never
+// panics on hostile input; every rejection is a *requestError.
+func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*decoded, *requestError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &requestError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed: POST an admission.k8s.io/v1 AdmissionReview", r.Method)}
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return nil, &requestError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want application/json", ct)}
+	}
+	tooLarge := &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBytes)}
+	if r.ContentLength > h.maxBytes {
+		return nil, tooLarge
+	}
+	buf := h.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // do not pin huge buffers
+			h.bufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBytes)); err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge
+		}
+		return nil, badRequest("reading request body: %v", err)
+	}
+	data := bytes.TrimSpace(buf.Bytes())
+	if len(data) == 0 {
+		return nil, badRequest("empty request body: want an admission.k8s.io/v1 AdmissionReview")
+	}
+	var review admissionv1.AdmissionReview
+	// RawExtension copies its bytes, so buf can be reused afterwards.
+	if err := json.Unmarshal(data, &review); err != nil {
+		return nil, badRequest("malformed AdmissionReview: %v", err)
+	}
+	if review.APIVersion != reviewAPIVersion || review.Kind != reviewKind {
+		return nil, badRequest("unsupported apiVersion %q and kind %q: want %s %s", review.APIVersion, review.Kind, reviewAPIVersion, reviewKind)
+	}
+	req := review.Request
+	if req == nil {
+		return nil, badRequest("AdmissionReview has no request")
+	}
+	if req.UID == "" {
+		return nil, badRequest("AdmissionReview request has no uid")
+	}
+	d := &decoded{req: req}
+	var err error
+	if d.obj, err = decodeObject(req.Object.Raw); err != nil {
+		return nil, badRequest("request.object is not a JSON object: %v", err)
+	}
+	if d.oldObj, err = decodeObject(req.OldObject.Raw); err != nil {
+		return nil, badRequest("request.oldObject is not a JSON object: %v", err)
+	}
+	return d, nil
+}
+
+func decodeObject(raw []byte) (map[string]any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// reject answers a request that could not be decoded.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, endpoint string, start time.Time, e *requestError) {
+	writeText(w, e.code, e.msg)
+	h.metrics.requests.WithLabelValues(endpoint, "", "", resultInvalid).Inc()
+	h.metrics.latency.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	h.log.LogAttrs(r.Context(), slog.LevelWarn, "rejected admission request",
+		slog.String("endpoint", endpoint), slog.Int("status", e.code), slog.String("reason", e.msg),
+		slog.String("remote", r.RemoteAddr))
+}
+
+func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	d, rerr := h.readReview(w, r)
+	if rerr != nil {
+		h.reject(w, r, PathMutate, start, rerr)
+		return
+	}
+	// No mutation yet: admit without a patch.
+	h.respond(w, r, &admissionv1.AdmissionResponse{UID: d.req.UID, Allowed: true})
+	h.metrics.requests.WithLabelValues(PathMutate, string(d.req.Operation), d.req.Kind.Kind, resultAllowed).Inc()
+	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
+}
+
+func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	d, rerr := h.readReview(w, r)
+	if rerr != nil {
+		h.reject(w, r, PathValidate, start, rerr)
+		return
+	}
+	req := d.req
+	set := h.policies.Current()
+	if set == nil {
+		// Not ready: let the API server apply the webhook's failurePolicy.
+		writeText(w, http.StatusServiceUnavailable, "no policy set loaded yet")
+		h.metrics.requests.WithLabelValues(PathValidate, string(req.Operation), req.Kind.Kind, resultUnavailable).Inc()
+		h.metrics.latency.WithLabelValues(PathValidate).Observe(time.Since(start).Seconds())
+		h.logRequest(r.Context(), slog.LevelWarn, req, "admission request before policies were loaded")
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout(r))
+	defer cancel()
+	v := h.evaluate(ctx, set, d)
+
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.allowed, Warnings: v.warnings}
+	result := resultAllowed
+	if !v.allowed {
+		resp.Result = v.status()
+		result = resultDenied
+	}
+	h.respond(w, r, resp)
+	if h.recorder != nil && (req.DryRun == nil || !*req.DryRun) {
+		for _, ev := range v.events {
+			ev.Operation = string(req.Operation)
+			h.recorder.Record(ctx, ev)
+		}
+	}
+	elapsed := time.Since(start)
+	h.metrics.requests.WithLabelValues(PathValidate, string(req.Operation), req.Kind.Kind, result).Inc()
+	h.metrics.latency.WithLabelValues(PathValidate).Observe(elapsed.Seconds())
+
+	switch {
+	case !v.allowed:
+		h.logRequest(ctx, slog.LevelInfo, req, "denied", slog.Any("rules", v.blockedRules), slog.Duration("elapsed", elapsed))
+	case len(v.warnings) > 0:
+		h.logRequest(ctx, slog.LevelInfo, req, "admitted with warnings", slog.Int("warnings", len(v.warnings)), slog.Duration("elapsed", elapsed))
+	default:
+		h.logRequest(ctx, slog.LevelDebug, req, "admitted", slog.Duration("elapsed", elapsed))
+	}
+}
+
+// logRequest logs msg with the request's identity (uid, kind, namespace,
+// name, operation) and extra attributes; never object contents.
+func (h *Handler) logRequest(ctx context.Context, level slog.Level, req *admissionv1.AdmissionRequest, msg string, extra ...slog.Attr) {
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := append([]slog.Attr{
+		slog.String("uid", string(req.UID)), slog.String("kind", req.Kind.Kind),
+		slog.String("namespace", req.Namespace), slog.String("name", req.Name),
+		slog.String("operation", string(req.Operation)),
+	}, extra...)
+	h.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// requestTimeout is the ?timeout the API server sends (clamped to
+// MaxTimeout), else the default.
+func (h *Handler) requestTimeout(r *http.Request) time.Duration {
+	if s := r.URL.Query().Get("timeout"); s != "" {
+		if d, err := time.ParseDuration(s); err == nil && d > 0 {
+			return min(d, MaxTimeout)
+		}
+	}
+	return h.timeout
+}
+
+// evaluate builds the engine input, evaluates it and decides.
+func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded) verdict {
+	req := d.req
+	in := engine.Input{
+		Resource:    d.obj,
+		OldResource: d.oldObj,
+		Operation:   string(req.Operation),
+		Subresource: req.SubResource,
+		UserInfo: engine.UserInfo{
+			Username: req.UserInfo.Username,
+			UID:      req.UserInfo.UID,
+			Groups:   req.UserInfo.Groups,
+		},
+	}
+	if in.Resource == nil && in.OldResource == nil {
+		// Nothing to evaluate (a CONNECT without options, for example).
+		return verdict{allowed: true}
+	}
+	if h.nsLabels != nil && req.Namespace != "" {
+		labels, err := h.nsLabels(ctx, req.Namespace)
+		if err != nil {
+			h.logRequest(ctx, slog.LevelWarn, req, "namespace labels unavailable", slog.String("error", err.Error()))
+			return evaluationFailed(set, req.Kind.Kind, resourceOf(req),
+				fmt.Errorf("labels of namespace %s unavailable: %w", req.Namespace, err))
+		}
+		in.NamespaceLabels = labels
+	}
+	results, err := h.engine.Evaluate(ctx, set, in)
+	for i := range results {
+		h.metrics.decisions.WithLabelValues(results[i].Policy, string(results[i].Status)).Inc()
+	}
+	v := decide(set, results)
+	if uid := objectUID(d.obj, d.oldObj); uid != "" {
+		for i := range v.events {
+			v.events[i].UID = uid
+		}
+	}
+	if err != nil && v.allowed {
+		if errors.Is(err, engine.ErrNoResource) {
+			return v
+		}
+		h.logRequest(ctx, slog.LevelWarn, req, "evaluation failed", slog.String("error", err.Error()))
+		fv := evaluationFailed(set, req.Kind.Kind, resourceOf(req), err)
+		fv.warnings = append(v.warnings, fv.warnings...)
+		if fv.allowed {
+			fv.events = v.events
+		}
+		return fv
+	}
+	return v
+}
+
+// objectUID is metadata.uid of obj, else of oldObj ("" on CREATE).
+func objectUID(obj, oldObj map[string]any) string {
+	for _, o := range []map[string]any{obj, oldObj} {
+		meta, _ := o["metadata"].(map[string]any)
+		if uid, _ := meta["uid"].(string); uid != "" {
+			return uid
+		}
+	}
+	return ""
+}
+
+// resourceOf identifies the requested resource from the request itself.
+func resourceOf(req *admissionv1.AdmissionRequest) engine.Resource {
+	return engine.Resource{Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name}
+}
+
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *admissionv1.AdmissionResponse) {
+	review := admissionv1.AdmissionReview{Response: resp}
+	review.APIVersion = reviewAPIVersion
+	review.Kind = reviewKind
+	data, err := json.Marshal(&review)
+	if err != nil { // cannot happen for these types
+		h.log.LogAttrs(r.Context(), slog.LevelError, "encoding AdmissionReview", slog.String("error", err.Error()))
+		writeText(w, http.StatusInternalServerError, "encoding response failed")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}

@@ -1,0 +1,261 @@
+package admission
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DefaultAddr is where Server listens by default (the usual webhook port).
+const DefaultAddr = ":9443"
+
+// ServerOptions configure a Server. Either CertFile and KeyFile are set,
+// or the server generates its own certificates (CertDir, ServiceName,
+// ServiceNamespace, DNSNames, Validity, CAValidity, OnCABundle).
+type ServerOptions struct {
+	// Addr is the TCP address to listen on (default DefaultAddr);
+	// "127.0.0.1:0" picks a free port (see Server.Addr).
+	Addr string
+
+	// CertFile and KeyFile name a PEM certificate (chain) and key to serve.
+	// They are reloaded when they change, checked every ReloadInterval
+	// (default 10 s), so cert-manager rotations need no restart.
+	CertFile, KeyFile string
+	ReloadInterval    time.Duration
+
+	// CertDir receives the self-generated ca.crt (the CA bundle), tls.crt
+	// and tls.key ("" keeps them in memory only).
+	CertDir string
+	// ServiceName and ServiceNamespace give the serving certificate the
+	// names <svc>.<ns>.svc and <svc>.<ns>.svc.cluster.local (plus <svc> and
+	// <svc>.<ns>). DNSNames adds names; IP addresses become IP SANs.
+	ServiceName, ServiceNamespace string
+	DNSNames                      []string
+	// Validity is the serving certificate's lifetime (default one year);
+	// CAValidity the CA's (default ten times Validity). Each is replaced
+	// two thirds into its lifetime.
+	Validity, CAValidity time.Duration
+	// OnCABundle is called with the PEM CA bundle when the server starts
+	// and whenever it changes, before any certificate of a new CA is
+	// served: patch the webhook configurations' caBundle here. It runs on
+	// the server's goroutine and may block briefly.
+	OnCABundle func(caBundle []byte)
+
+	// ShutdownTimeout bounds the graceful shutdown (default 30 s).
+	ShutdownTimeout time.Duration
+	// Logger receives the server's logs (default: discarded).
+	Logger *slog.Logger
+}
+
+// Server serves a handler over HTTPS (TLS 1.2 or later) with net/http.
+type Server struct {
+	handler http.Handler
+	opts    ServerOptions
+	log     *slog.Logger
+	gen     *generator
+	files   *fileCert
+	tls     *tls.Config
+	next    time.Time // next certificate rotation
+
+	mu  sync.Mutex
+	ln  net.Listener
+	ran bool
+}
+
+// NewServer checks opts, loads or generates the first certificates
+// (written to CertDir) and returns a Server for handler. Nothing listens until Listen or Run.
+func NewServer(handler http.Handler, opts ServerOptions) (*Server, error) {
+	if handler == nil {
+		return nil, errors.New("admission: NewServer needs a handler")
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.ReloadInterval <= 0 {
+		opts.ReloadInterval = 10 * time.Second
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	s := &Server{handler: handler, opts: opts, log: opts.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case opts.CertFile != "" || opts.KeyFile != "":
+		if opts.CertFile == "" || opts.KeyFile == "" {
+			return nil, errors.New("admission: CertFile and KeyFile go together")
+		}
+		f, err := newFileCert(opts.CertFile, opts.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		s.files = f
+		s.tls.GetCertificate = f.getCertificate
+	default:
+		g, err := newGenerator(opts.CertDir, serviceHosts(opts), opts.Validity, opts.CAValidity)
+		if err != nil {
+			return nil, err
+		}
+		if s.next, err = g.rotate(nil); err != nil {
+			return nil, err
+		}
+		s.gen = g
+		s.tls.GetCertificate = g.getCertificate
+	}
+	return s, nil
+}
+
+// serviceHosts lists the names the generated certificate covers.
+func serviceHosts(o ServerOptions) []string {
+	var hosts []string
+	if o.ServiceName != "" && o.ServiceNamespace != "" {
+		svc, ns := o.ServiceName, o.ServiceNamespace
+		hosts = append(hosts, svc+"."+ns+".svc", svc+"."+ns+".svc.cluster.local", svc+"."+ns, svc)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range append(hosts, o.DNSNames...) {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Listen binds the address, so that Addr is known before Run. Run calls
+// it when needed.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("admission: listen: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr returns the bound address (nil before Listen).
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// CABundle returns the PEM bundle of the self-generated CAs (nil when
+// serving certificate files).
+func (s *Server) CABundle() []byte {
+	if s.gen == nil {
+		return nil
+	}
+	return s.gen.caBundle()
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (up to ShutdownTimeout) and
+// returns nil. It generates (and keeps rotating) the self-generated
+// certificates, or keeps reloading the certificate files. A Server runs
+// once.
+func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ran {
+		s.mu.Unlock()
+		return errors.New("admission: Server.Run called twice")
+	}
+	s.ran = true
+	s.mu.Unlock()
+
+	if s.gen != nil {
+		s.publish(s.gen.caBundle())
+	}
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		TLSConfig:         s.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		// A review is at most a few MiB; the API server waits at most 30 s.
+		ReadTimeout:  MaxTimeout,
+		WriteTimeout: MaxTimeout + 5*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ServeTLS(s.ln, "", "") }()
+	s.log.Info("serving admission webhooks", "addr", s.ln.Addr().String(), "selfSignedCerts", s.gen != nil)
+
+	var tick <-chan time.Time
+	var timer *time.Timer
+	if s.gen != nil {
+		timer = time.NewTimer(time.Until(s.next))
+		defer timer.Stop()
+		tick = timer.C
+	} else {
+		t := time.NewTicker(s.opts.ReloadInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("admission: serve: %w", err)
+		case <-ctx.Done():
+			s.log.Info("shutting down admission webhook server")
+			sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+			err := srv.Shutdown(sctx)
+			cancel()
+			if err != nil {
+				_ = srv.Close()
+				return fmt.Errorf("admission: shutdown: %w", err)
+			}
+			return nil
+		case <-tick:
+			if s.gen != nil {
+				n, err := s.gen.rotate(s.publish)
+				if err != nil {
+					// Keep serving the current certificate; retry soon.
+					s.log.Error("certificate rotation failed", "error", err)
+					n = time.Now().Add(min(time.Minute, s.gen.validity/10))
+				} else {
+					s.log.Info("certificates checked", "nextRotation", n)
+				}
+				timer.Reset(time.Until(n))
+				continue
+			}
+			changed, err := s.files.reload()
+			switch {
+			case err != nil:
+				s.log.Warn("reloading certificate files failed; serving the previous certificate", "error", err)
+			case changed:
+				s.log.Info("reloaded certificate files", "cert", s.opts.CertFile)
+			}
+		}
+	}
+}
+
+func (s *Server) publish(bundle []byte) {
+	s.log.Info("CA bundle changed")
+	if s.opts.OnCABundle != nil {
+		s.opts.OnCABundle(bundle)
+	}
+}

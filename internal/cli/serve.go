@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/serve"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+func newServeCommand() *cobra.Command {
+	var (
+		o                       serve.Options
+		port                    int
+		metricsAddr             string
+		logLevel, logFormat     string
+		excluded                string
+		kubeconfig              string
+		failurePolicy           string
+		mutating, leaderElect   bool
+		mutatingConfig, leaseID string
+		tlsSecret               string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admission webhook against the cluster's policies",
+		Long: `Run the validating admission webhook.
+
+Policies come from the cluster: ClusterPolicy and Policy resources of --policy-group
+(portcullis.dev by default, or kyverno.io when Kyverno is not installed) are watched and
+recompiled as they change. Portcullis manages its own ValidatingWebhookConfiguration: its
+rules are derived from the kinds the policies match, namespaces in --exclude-namespaces are
+never sent, the CA bundle of the serving certificate is patched in, and a second webhook
+refuses malformed policies at kubectl apply. Enforce failures deny with a message listing
+every failed rule; Audit failures admit with warnings and a Kubernetes Event.
+
+The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
+Without --tls-cert-file, a CA and serving certificate are generated and rotated.`,
+		Example: `  # in-cluster (the Helm chart sets these)
+  portcullis serve --namespace=portcullis --service-name=portcullis
+
+  # out of cluster against a kubeconfig, webhook reachable at this host
+  portcullis serve --kubeconfig ~/.kube/config --webhook-url https://10.0.0.5:9443`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return withCode(ExitInvalid, fmt.Errorf("invalid --log-level %q (want debug, info, warn or error)", logLevel))
+			}
+			hopts := &slog.HandlerOptions{Level: level}
+			var h slog.Handler
+			switch logFormat {
+			case "json":
+				h = slog.NewJSONHandler(cmd.ErrOrStderr(), hopts)
+			case "text":
+				h = slog.NewTextHandler(cmd.ErrOrStderr(), hopts)
+			default:
+				return withCode(ExitInvalid, fmt.Errorf("invalid --log-format %q (want json or text)", logFormat))
+			}
+			o.Logger = slog.New(h)
+			if failurePolicy != "Fail" {
+				return withCode(ExitInvalid, fmt.Errorf("--failure-policy %q is not supported yet: policies choose Fail or Ignore with spec.failurePolicy", failurePolicy))
+			}
+			if mutating || tlsSecret != "" || leaderElect {
+				o.Logger.Warn("not implemented yet and ignored: --mutating, --tls-secret and --leader-elect (each replica generates its own certificate; run one replica or use --tls-cert-file)",
+					"mutating", mutating, "tlsSecret", tlsSecret, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
+			}
+			if metricsAddr != "" {
+				o.Logger.Info("metrics are served on the webhook port at /metrics", "metricsAddr", metricsAddr)
+			}
+			if excluded != "" {
+				o.ExcludeNamespaces = strings.Split(excluded, ",")
+			}
+			o.Addr = fmt.Sprintf(":%d", port)
+			loading := clientcmd.NewDefaultClientConfigLoadingRules()
+			loading.ExplicitPath = kubeconfig
+			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
+			if err != nil {
+				return withCode(ExitInvalid, fmt.Errorf("kubernetes client configuration: %w", err))
+			}
+			return serve.Run(cmd.Context(), cfg, o, nil)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "accepted for the Helm chart; metrics are served at /metrics on the webhook port")
+	f.StringVar(&o.PolicyGroup, "policy-group", kyvernov1.PortcullisGroup, "API group of the ClusterPolicy/Policy CRDs to watch: portcullis.dev or kyverno.io")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	f.StringVar(&o.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the webhook Service (default $POD_NAMESPACE)")
+	f.StringVar(&o.ServiceName, "service-name", "", "name of the webhook Service; empty: use --webhook-url")
+	f.StringVar(&o.WebhookURL, "webhook-url", "", "URL the API server reaches the webhook at, when there is no Service")
+	f.StringVar(&o.ConfigurationName, "validating-webhook-configuration", "portcullis", "name of the ValidatingWebhookConfiguration Portcullis manages")
+	f.Int32Var(&o.TimeoutSeconds, "timeout-seconds", 10, "webhook timeout for policies that set none (1-30)")
+	f.StringVar(&excluded, "exclude-namespaces", "", "comma-separated namespaces never sent to the webhook (default kube-system and --namespace)")
+	f.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
+	f.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM)")
+	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file)")
+	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
+	f.StringVar(&failurePolicy, "failure-policy", "Fail", "default webhook failure policy (only Fail for now; policies may set Ignore)")
+	f.BoolVar(&mutating, "mutating", false, "serve the mutating webhook (not implemented yet)")
+	f.StringVar(&mutatingConfig, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (not implemented yet)")
+	f.StringVar(&tlsSecret, "tls-secret", "", "Secret shared by replicas for the generated certificate (not implemented yet)")
+	f.BoolVar(&leaderElect, "leader-elect", false, "leader election for certificate and configuration management (not implemented yet)")
+	f.StringVar(&leaseID, "leader-election-id", "", "name of the leader-election Lease (not implemented yet)")
+	return cmd
+}

@@ -1,0 +1,260 @@
+// Package serve wires `portcullis serve`: the policy watcher, the admission
+// handler and its HTTPS server, the validating webhook configuration kept
+// in step with the policies and the serving CA, Kubernetes Events, and the
+// webhook that validates policy resources before they are stored.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/admission"
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/policysource"
+	"github.com/portcullis/portcullis/internal/webhookconfig"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/record"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Options configure Run. Zero values take the documented defaults.
+type Options struct {
+	// Addr is where the HTTPS webhook listens (default ":9443").
+	Addr string
+	// PolicyGroup is the API group of the policy CRDs (default portcullis.dev).
+	PolicyGroup string
+	// Namespace and ServiceName locate the webhook Service; when
+	// ServiceName is empty, WebhookURL is used in the configuration.
+	Namespace, ServiceName string
+	// WebhookURL reaches the webhook directly (out-of-cluster runs, tests).
+	// When both ServiceName and WebhookURL are empty, the URL is
+	// https://<listen address>.
+	WebhookURL string
+	// ConfigurationName names the ValidatingWebhookConfiguration (default "portcullis").
+	ConfigurationName string
+	// ExcludeNamespaces are never sent to the webhook (default kube-system
+	// and Namespace).
+	ExcludeNamespaces []string
+	// TimeoutSeconds is the webhook timeout for policies that set none (default 10).
+	TimeoutSeconds int32
+	// CertFile/KeyFile/CAFile serve a provided certificate (cert-manager);
+	// otherwise a CA and serving certificate are generated (in CertDir
+	// when set) and rotated.
+	CertFile, KeyFile, CAFile string
+	CertDir                   string
+	// DNSNames are added to a generated serving certificate (e.g. 127.0.0.1).
+	DNSNames []string
+	// Logger receives logs (default: discarded).
+	Logger *slog.Logger
+	// Registry receives the metrics (default: a new registry).
+	Registry *prometheus.Registry
+}
+
+func (o Options) withDefaults() Options {
+	if o.Addr == "" {
+		o.Addr = ":9443"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.TimeoutSeconds == 0 {
+		o.TimeoutSeconds = 10
+	}
+	return o
+}
+
+// Running is a started server, for callers (tests) that need its address.
+type Running struct {
+	// Addr is the address the webhook listens on.
+	Addr string
+	// Policies is the watcher serving the current policy set.
+	Policies *policysource.Watcher
+}
+
+// Run serves until ctx is done. started, when not nil, is called once the
+// webhook listens, the policies are loaded and the webhook configuration
+// is applied.
+func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)) error {
+	o = o.withDefaults()
+	log := o.Logger
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return err
+	}
+	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("serve: cache: %w", err)
+	}
+	cl, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("serve: client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("serve: clientset: %w", err)
+	}
+	watcher, err := policysource.New(c, policysource.Options{Group: o.PolicyGroup, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "portcullis"})
+
+	h, err := admission.NewHandler(admission.HandlerOptions{
+		Policies:        readySource{watcher},
+		Engine:          engine.New(),
+		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
+		Recorder:        eventRecorder{recorder},
+		Logger:          log,
+		Registry:        o.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle(webhookconfig.ValidatePolicyPath, admission.NewPolicyValidator(log))
+
+	var mu sync.Mutex
+	var caBundle []byte
+	apply := func() error {
+		mu.Lock()
+		ca, url := caBundle, o.WebhookURL
+		mu.Unlock()
+		if len(ca) == 0 || !watcher.Ready() {
+			return nil
+		}
+		desired := webhookconfig.Desired(watcher.Current(), ca, webhookconfig.Options{
+			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
+			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
+		})
+		return webhookconfig.Apply(ctx, cl, desired)
+	}
+	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
+		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
+		OnCABundle: func(b []byte) {
+			mu.Lock()
+			caBundle = append([]byte(nil), b...)
+			mu.Unlock()
+			if err := apply(); err != nil {
+				log.Error("apply webhook configuration", "error", err)
+			}
+		}}
+	if o.CertFile != "" && o.CAFile != "" {
+		so.OnCABundle = nil
+	}
+	srv, err := admission.NewServer(mux, so)
+	if err != nil {
+		return err
+	}
+	if o.CAFile != "" {
+		b, err := readFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("serve: CA file: %w", err)
+		}
+		caBundle = b
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if o.ServiceName == "" && o.WebhookURL == "" {
+		mu.Lock()
+		o.WebhookURL = "https://" + srv.Addr().String()
+		mu.Unlock()
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- c.Start(ctx) }()
+	go func() { errc <- watcher.Start(ctx) }()
+	go func() { errc <- srv.Run(ctx) }()
+
+	// Wait for the first policy set, then keep the configuration in step.
+	updates := watcher.Subscribe()
+	for !watcher.Ready() {
+		select {
+		case <-ctx.Done():
+			return waitAll(errc, 3)
+		case err := <-errc:
+			cancel()
+			return errors.Join(err, waitAll(errc, 2))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := apply(); err != nil {
+		cancel()
+		return errors.Join(err, waitAll(errc, 3))
+	}
+	log.Info("serving", "addr", srv.Addr().String(), "policies", watcher.Current().Len())
+	if started != nil {
+		started(Running{Addr: srv.Addr().String(), Policies: watcher})
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return waitAll(errc, 3)
+		case err := <-errc:
+			cancel()
+			return errors.Join(err, waitAll(errc, 2))
+		case <-updates:
+			if err := apply(); err != nil {
+				log.Error("apply webhook configuration", "error", err)
+			}
+		}
+	}
+}
+
+func waitAll(errc chan error, n int) error {
+	var errs []error
+	for i := 0; i < n; i++ {
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readySource reports no policies until the watcher has synced, so
+// /readyz stays false and requests get 503 (the webhook's failurePolicy
+// decides) until then.
+type readySource struct{ w *policysource.Watcher }
+
+func (r readySource) Current() *policy.Set {
+	if !r.w.Ready() {
+		return nil
+	}
+	return r.w.Current()
+}
+
+// eventRecorder turns admission events into Kubernetes Events.
+type eventRecorder struct{ r record.EventRecorder }
+
+func (e eventRecorder) Record(_ context.Context, ev admission.Event) {
+	ref := &corev1.ObjectReference{APIVersion: ev.Resource.APIVersion, Kind: ev.Resource.Kind,
+		Namespace: ev.Resource.Namespace, Name: ev.Resource.Name, UID: types.UID(ev.UID)}
+	e.r.Event(ref, ev.Type, ev.Reason, ev.Message)
+}
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

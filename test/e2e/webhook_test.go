@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/serve"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// runbookPolicies are the three runbook policies of the issue, Enforce.
+const runbookPolicies = `apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: require-limits}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: limits
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: CPU and memory limits are required
+      pattern:
+        spec:
+          containers:
+          - resources: {limits: {cpu: "?*", memory: "?*"}}
+---
+apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: approved-registries}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: registries
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: images must come from gcr.io or ghcr.io/org
+      pattern:
+        spec:
+          containers:
+          - image: "gcr.io/* | ghcr.io/org/*"
+---
+apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: non-root}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: run-as-non-root
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: containers must not run as root
+      pattern:
+        spec:
+          containers:
+          - securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false}
+`
+
+func decodeAll(t *testing.T, docs string) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, d := range strings.Split(docs, "\n---\n") {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(d), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+func pod(name, ns, image string, limits, nonRoot bool) *corev1.Pod {
+	c := corev1.Container{Name: "app", Image: image}
+	if limits {
+		c.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: mustQty("100m"), corev1.ResourceMemory: mustQty("64Mi")}
+	}
+	if nonRoot {
+		yes, no := true, false
+		c.SecurityContext = &corev1.SecurityContext{RunAsNonRoot: &yes, AllowPrivilegeEscalation: &no}
+	}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.PodSpec{Containers: []corev1.Container{c}}}
+}
+
+// TestWebhookEnforce runs `portcullis serve` against a real API server:
+// the three runbook policies in Enforce deny what they must with their
+// messages, admit a compliant pod, reach Deployments through autogen,
+// follow a policy edit, skip excluded namespaces, and a malformed policy
+// is refused at create time.
+func TestWebhookEnforce(t *testing.T) {
+	env := Start(t, Options{Configure: func(te *envtest.Environment) {
+		te.CRDs = PolicyCRDs("portcullis.dev")
+	}})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, p := range decodeAll(t, runbookPolicies) {
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ns := range []string{"apps", "portcullis-system"} {
+		if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ready := make(chan serve.Running, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()}, func(r serve.Running) { ready <- r })
+	}()
+	select {
+	case r := <-ready:
+		t.Logf("webhook on %s with %d policies", r.Addr, r.Policies.Current().Len())
+	case err := <-errc:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start in 30 s")
+	}
+	// The API server picks up a new webhook configuration within a second or so.
+	good := pod("good", "apps", "gcr.io/app:1", true, true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := env.Client.Create(ctx, pod("probe", "apps", "docker.io/nginx", false, false))
+		if err != nil && strings.Contains(err.Error(), "blocked") {
+			break
+		}
+		if err == nil {
+			_ = env.Client.Delete(ctx, pod("probe", "apps", "", false, false))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook never denied a non-compliant pod (last error %v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	cases := []struct {
+		name    string
+		obj     client.Object
+		denied  bool
+		message []string
+	}{
+		{"compliant pod admitted", good, false, nil},
+		{"no limits denied", pod("nolimits", "apps", "gcr.io/app:1", false, true), true, []string{"require-limits", "CPU and memory limits are required"}},
+		{"unapproved registry denied", pod("registry", "apps", "docker.io/nginx:1", true, true), true, []string{"approved-registries", "images must come from gcr.io or ghcr.io/org"}},
+		{"root denied", pod("root", "apps", "ghcr.io/org/app:1", true, false), true, []string{"non-root", "containers must not run as root"}},
+		{"excluded namespace admitted", pod("anything", "portcullis-system", "docker.io/nginx", false, false), false, nil},
+	}
+	for _, tc := range cases {
+		err := env.Client.Create(ctx, tc.obj)
+		if tc.denied != (err != nil) {
+			t.Errorf("%s: err = %v, want denied=%v", tc.name, err, tc.denied)
+			continue
+		}
+		for _, m := range tc.message {
+			if !strings.Contains(err.Error(), m) {
+				t.Errorf("%s: denial %q lacks %q", tc.name, err.Error(), m)
+			}
+		}
+	}
+
+	// A Deployment with a bad pod template is denied through autogen.
+	dep := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: docker.io/nginx}]
+`), &dep.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, dep); err == nil || !strings.Contains(err.Error(), "autogen-") {
+		t.Errorf("deployment with a bad template: err = %v, want denial by an autogen rule", err)
+	}
+
+	// A malformed policy is refused at create time; the running ones stay.
+	bad := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: broken}
+spec:
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    preconditions:
+      all: [{key: "{{ request.operation }}", operator: Equalz, value: CREATE}]
+    validate: {pattern: {metadata: {name: "?*"}}}
+`), &bad.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, bad); err == nil || !strings.Contains(err.Error(), `unknown operator "Equalz"`) {
+		t.Errorf("malformed policy: err = %v, want refusal naming the operator", err)
+	}
+	if err := env.Client.Create(ctx, pod("still-enforced", "apps", "docker.io/nginx", true, true)); err == nil {
+		t.Error("policies stopped working after a malformed policy was refused")
+	}
+
+	// Editing a policy to Audit takes effect: the pod is admitted.
+	reg := &unstructured.Unstructured{}
+	reg.SetAPIVersion("portcullis.dev/v1")
+	reg.SetKind("ClusterPolicy")
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "approved-registries"}, reg); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(reg.Object, "Audit", "spec", "validationFailureAction")
+	if err := env.Client.Update(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(2 * time.Second)
+	for {
+		err := env.Client.Create(ctx, pod("audited", "apps", "docker.io/nginx:1", true, true))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("policy edit not in force after 2 s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
