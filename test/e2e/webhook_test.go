@@ -60,6 +60,19 @@ spec:
         spec:
           containers:
           - securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false}
+---
+apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: configmap-owner}
+spec:
+  validationFailureAction: Enforce
+  failurePolicy: Ignore
+  rules:
+  - name: owner-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: configmaps need an owner label
+      pattern: {metadata: {labels: {owner: "?*"}}}
 `
 
 func decodeAll(t *testing.T, docs string) []*unstructured.Unstructured {
@@ -150,6 +163,7 @@ func TestWebhookEnforce(t *testing.T) {
 		{"unapproved registry denied", pod("registry", "apps", "docker.io/nginx:1", true, true), true, []string{"approved-registries", "images must come from gcr.io or ghcr.io/org"}},
 		{"root denied", pod("root", "apps", "ghcr.io/org/app:1", true, false), true, []string{"non-root", "containers must not run as root"}},
 		{"excluded namespace admitted", pod("anything", "portcullis-system", "docker.io/nginx", false, false), false, nil},
+		{"configmap without owner denied", &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c1", Namespace: "apps"}}, true, []string{"configmaps need an owner label"}},
 	}
 	for _, tc := range cases {
 		err := env.Client.Create(ctx, tc.obj)
@@ -226,6 +240,30 @@ spec:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The Audit failure was admitted with a Kubernetes Event on the pod.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		var events corev1.EventList
+		if err := env.Client.List(ctx, &events, client.InNamespace("apps")); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, ev := range events.Items {
+			if ev.InvolvedObject.Name == "audited" && ev.Type == corev1.EventTypeWarning && strings.Contains(ev.Message, "approved-registries") {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no Warning event for the Audit failure")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// With the webhook down, failurePolicy decides: Fail denies pods,
+	// Ignore (the configmap policy) lets configmaps through.
 	cancel()
 	select {
 	case err := <-errc:
@@ -234,5 +272,13 @@ spec:
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+	bg := context.Background()
+	if err := env.Client.Create(bg, pod("webhook-down", "apps", "gcr.io/app:1", true, true)); err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+		t.Errorf("pod with the webhook down (Fail): err = %v, want the API server's webhook failure", err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: "apps"}}
+	if err := env.Client.Create(bg, cm); err != nil {
+		t.Errorf("configmap with the webhook down (Ignore): %v, want it admitted", err)
 	}
 }
