@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,3 +35,7 @@ func PolicyCRDs(group string) []*apiextensionsv1.CustomResourceDefinition {
 }
 
 func mustQty(s string) resource.Quantity { return resource.MustParse(s) }
+
+func namespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}

@@ -75,7 +75,7 @@ spec:
       pattern: {metadata: {labels: {owner: "?*"}}}
 `
 
-func decodeAll(t *testing.T, docs string) []*unstructured.Unstructured {
+func decodeAll(t testing.TB, docs string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, d := range strings.Split(docs, "\n---\n") {
