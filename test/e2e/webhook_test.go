@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -229,9 +231,16 @@ spec:
 	if err := env.Client.Update(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
+	warnings := &warningCollector{}
+	wcfg := rest.CopyConfig(env.Config)
+	wcfg.WarningHandler = warnings
+	wclient, err := client.New(wcfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline = time.Now().Add(2 * time.Second)
 	for {
-		err := env.Client.Create(ctx, pod("audited", "apps", "docker.io/nginx:1", true, true))
+		err := wclient.Create(ctx, pod("audited", "apps", "docker.io/nginx:1", true, true))
 		if err == nil {
 			break
 		}
@@ -240,7 +249,11 @@ spec:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The Audit failure was admitted with a Kubernetes Event on the pod.
+	// The Audit failure was admitted with a warning to the client...
+	if w := warnings.all(); !strings.Contains(w, "approved-registries") {
+		t.Errorf("warnings returned = %q, want the Audit failure of approved-registries", w)
+	}
+	// ...and a Kubernetes Event on the pod.
 	deadline = time.Now().Add(5 * time.Second)
 	for {
 		var events corev1.EventList
@@ -281,4 +294,22 @@ spec:
 	if err := env.Client.Create(bg, cm); err != nil {
 		t.Errorf("configmap with the webhook down (Ignore): %v, want it admitted", err)
 	}
+}
+
+// warningCollector keeps the warnings the API server returns.
+type warningCollector struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningCollector) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	w.msgs = append(w.msgs, text)
+	w.mu.Unlock()
+}
+
+func (w *warningCollector) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.msgs, "\n")
 }
