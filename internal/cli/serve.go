@@ -39,7 +39,9 @@ refuses malformed policies at kubectl apply. Enforce failures deny with a messag
 every failed rule; Audit failures admit with warnings and a Kubernetes Event.
 
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
-Without --tls-cert-file, a CA and serving certificate are generated and rotated.`,
+Without --tls-cert-file, a CA and serving certificate are generated and rotated: with
+--tls-secret they are kept in that Secret and shared by every replica, otherwise each process
+keeps its own (run a single replica then).`,
 		Example: `  # in-cluster (the Helm chart sets these)
   portcullis serve --namespace=portcullis --service-name=portcullis
 
@@ -65,10 +67,11 @@ Without --tls-cert-file, a CA and serving certificate are generated and rotated.
 			if failurePolicy != "Fail" {
 				return withCode(ExitInvalid, fmt.Errorf("--failure-policy %q is not supported yet: policies choose Fail or Ignore with spec.failurePolicy", failurePolicy))
 			}
-			if mutating || tlsSecret != "" || leaderElect {
-				o.Logger.Warn("not implemented yet and ignored: --mutating, --tls-secret and --leader-elect (each replica generates its own certificate; run one replica or use --tls-cert-file)",
-					"mutating", mutating, "tlsSecret", tlsSecret, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
+			if mutating || leaderElect {
+				o.Logger.Warn("not implemented yet and ignored: --mutating and --leader-elect (replicas share certificates through --tls-secret and apply the same webhook configuration)",
+					"mutating", mutating, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
 			}
+			o.TLSSecret = tlsSecret
 			if metricsAddr != "" {
 				o.Logger.Info("metrics are served on the webhook port at /metrics", "metricsAddr", metricsAddr)
 			}
@@ -105,7 +108,7 @@ Without --tls-cert-file, a CA and serving certificate are generated and rotated.
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "default webhook failure policy (only Fail for now; policies may set Ignore)")
 	f.BoolVar(&mutating, "mutating", false, "serve the mutating webhook (not implemented yet)")
 	f.StringVar(&mutatingConfig, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (not implemented yet)")
-	f.StringVar(&tlsSecret, "tls-secret", "", "Secret shared by replicas for the generated certificate (not implemented yet)")
+	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
 	f.BoolVar(&leaderElect, "leader-elect", false, "leader election for certificate and configuration management (not implemented yet)")
 	f.StringVar(&leaseID, "leader-election-id", "", "name of the leader-election Lease (not implemented yet)")
 	return cmd

@@ -59,6 +59,14 @@ type Options struct {
 	CertDir                   string
 	// DNSNames are added to a generated serving certificate (e.g. 127.0.0.1).
 	DNSNames []string
+	// TLSSecret names a Secret in Namespace holding a generated CA and
+	// serving certificate shared by all replicas (created and rotated by
+	// whichever replica finds it missing or due). Empty: each process
+	// generates its own (one replica only).
+	TLSSecret string
+	// CertValidity is the lifetime of generated serving certificates
+	// (default one year).
+	CertValidity time.Duration
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -151,6 +159,33 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		})
 		return webhookconfig.Apply(ctx, cl, desired)
 	}
+	var shared *secretCerts
+	if o.TLSSecret != "" {
+		if o.Namespace == "" {
+			return errors.New("serve: --tls-secret needs --namespace")
+		}
+		dir := o.CertDir
+		if dir == "" {
+			d, err := os.MkdirTemp("", "portcullis-certs-")
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			defer os.RemoveAll(d)
+			dir = d
+		}
+		hosts := append([]string{}, o.DNSNames...)
+		if o.ServiceName != "" {
+			hosts = append(hosts, o.ServiceName, o.ServiceName+"."+o.Namespace, o.ServiceName+"."+o.Namespace+".svc",
+				o.ServiceName+"."+o.Namespace+".svc.cluster.local")
+		}
+		shared = &secretCerts{cs: cs, namespace: o.Namespace, name: o.TLSSecret, hosts: hosts, validity: o.CertValidity, dir: dir, log: log}
+		ca, _, err := shared.sync(ctx)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		caBundle = ca
+		o.CertFile, o.KeyFile = shared.certFile(), shared.keyFile()
+	}
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
 		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
 		OnCABundle: func(b []byte) {
@@ -161,8 +196,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 				log.Error("apply webhook configuration", "error", err)
 			}
 		}}
-	if o.CertFile != "" && o.CAFile != "" {
+	if o.CertFile != "" {
+		// Provided or shared certificates: the CA comes from the file or
+		// the Secret, not from the server.
 		so.OnCABundle = nil
+		so.ReloadInterval = 2 * time.Second
 	}
 	srv, err := admission.NewServer(mux, so)
 	if err != nil {
@@ -190,6 +228,30 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	go func() { errc <- c.Start(ctx) }()
 	go func() { errc <- watcher.Start(ctx) }()
 	go func() { errc <- srv.Run(ctx) }()
+	if shared != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(shared.next()):
+				}
+				ca, changed, err := shared.sync(ctx)
+				if err != nil {
+					log.Error("sync certificate Secret", "error", err)
+					continue
+				}
+				if changed {
+					mu.Lock()
+					caBundle = ca
+					mu.Unlock()
+					if err := apply(); err != nil {
+						log.Error("apply webhook configuration", "error", err)
+					}
+				}
+			}
+		}()
+	}
 
 	// Wait for the first policy set, then keep the configuration in step.
 	updates := watcher.Subscribe()

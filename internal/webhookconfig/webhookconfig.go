@@ -8,6 +8,7 @@ package webhookconfig
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -281,8 +282,23 @@ func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperatio
 	}
 }
 
-// Apply creates the configuration or updates it to desired.
+// Apply creates the configuration or updates it to desired. Several
+// replicas may apply at once: a lost create or update race is retried
+// against what the winner wrote.
 func Apply(ctx context.Context, c client.Client, desired *admissionregistrationv1.ValidatingWebhookConfiguration) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = applyOnce(ctx, c, desired); err == nil {
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(errors.Unwrap(err)) && !apierrors.IsConflict(errors.Unwrap(err)) {
+			return err
+		}
+	}
+	return err
+}
+
+func applyOnce(ctx context.Context, c client.Client, desired *admissionregistrationv1.ValidatingWebhookConfiguration) error {
 	cur := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	err := c.Get(ctx, client.ObjectKey{Name: desired.Name}, cur)
 	switch {

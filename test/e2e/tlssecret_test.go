@@ -1,0 +1,94 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/serve"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// TestReplicasShareCertificateSecret starts two replicas with the same
+// --tls-secret: one bundle is issued, both serve certificates of it, and
+// the webhook configuration publishes its CA, so either replica can be
+// reached.
+func TestReplicasShareCertificateSecret(t *testing.T) {
+	env := Start(t, Options{Configure: func(te *envtest.Environment) { te.CRDs = PolicyCRDs("portcullis.dev") }})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, ns := range []string{"portcullis-system", "apps"} {
+		if err := env.Client.Create(ctx, namespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range decodeAll(t, runbookPolicies) {
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	started := make(chan serve.Running, 2)
+	errc := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+				DNSNames: []string{"127.0.0.1"}, TLSSecret: "portcullis-tls", CertDir: t.TempDir()},
+				func(r serve.Running) { started <- r })
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case <-started:
+		case err := <-errc:
+			t.Fatalf("replica: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("replicas did not start")
+		}
+	}
+	var sec corev1.Secret
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "portcullis-system", Name: "portcullis-tls"}, &sec); err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data["ca.crt"]) == 0 || len(sec.Data["tls.crt"]) == 0 || len(sec.Data["tls.key"]) == 0 || sec.Type != corev1.SecretTypeTLS {
+		t.Fatalf("Secret = type %s keys %v", sec.Type, keys(sec.Data))
+	}
+	var cfg admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "portcullis"}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range cfg.Webhooks {
+		if !bytes.Equal(w.ClientConfig.CABundle, sec.Data["ca.crt"]) {
+			t.Fatalf("webhook %s publishes a CA bundle other than the shared Secret's", w.Name)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := env.Client.Create(ctx, pod("shared", "apps", "docker.io/nginx", false, false))
+		if err != nil && strings.Contains(err.Error(), "blocked") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook with the shared certificate never denied (last error %v)", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil {
+			t.Fatalf("replica stopped with %v", err)
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
