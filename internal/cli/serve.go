@@ -72,9 +72,7 @@ keeps its own (run a single replica then).`,
 					"mutating", mutating, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
 			}
 			o.TLSSecret = tlsSecret
-			if metricsAddr != "" {
-				o.Logger.Info("metrics are served on the webhook port at /metrics", "metricsAddr", metricsAddr)
-			}
+			o.MetricsAddr = metricsAddr
 			if excluded != "" {
 				o.ExcludeNamespaces = strings.Split(excluded, ",")
 			}
@@ -90,7 +88,7 @@ keeps its own (run a single replica then).`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook")
-	f.StringVar(&metricsAddr, "metrics-addr", "", "accepted for the Helm chart; metrics are served at /metrics on the webhook port")
+	f.StringVar(&metricsAddr, "metrics-addr", ":8080", "plain-HTTP address for /healthz, /readyz and /metrics (empty: only on the webhook port)")
 	f.StringVar(&o.PolicyGroup, "policy-group", kyvernov1.PortcullisGroup, "API group of the ClusterPolicy/Policy CRDs to watch: portcullis.dev or kyverno.io")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "json", "log format: json or text")

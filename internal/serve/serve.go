@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -36,6 +37,10 @@ import (
 type Options struct {
 	// Addr is where the HTTPS webhook listens (default ":9443").
 	Addr string
+	// MetricsAddr, when set, also serves /healthz, /readyz and /metrics
+	// over plain HTTP (for probes and scrapers); they are always served on
+	// the webhook port too.
+	MetricsAddr string
 	// PolicyGroup is the API group of the policy CRDs (default portcullis.dev).
 	PolicyGroup string
 	// Namespace and ServiceName locate the webhook Service; when
@@ -93,6 +98,8 @@ func (o Options) withDefaults() Options {
 type Running struct {
 	// Addr is the address the webhook listens on.
 	Addr string
+	// MetricsAddr is the plain-HTTP health and metrics address ("" when none).
+	MetricsAddr string
 	// Policies is the watcher serving the current policy set.
 	Policies *policysource.Watcher
 }
@@ -222,8 +229,31 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		mu.Unlock()
 	}
 
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if o.MetricsAddr != "" {
+		plain := http.NewServeMux()
+		for _, p := range []string{admission.PathHealthz, admission.PathReadyz, admission.PathMetrics} {
+			plain.Handle(p, h)
+		}
+		metricsLn, err = net.Listen("tcp", o.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("serve: metrics listener: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: plain, ReadHeaderTimeout: 10 * time.Second}
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if metricsSrv != nil {
+		go func() { _ = metricsSrv.Serve(metricsLn) }()
+		go func() {
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer scancel()
+			_ = metricsSrv.Shutdown(sctx)
+		}()
+	}
 	errc := make(chan error, 3)
 	go func() { errc <- c.Start(ctx) }()
 	go func() { errc <- watcher.Start(ctx) }()
@@ -271,7 +301,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	}
 	log.Info("serving", "addr", srv.Addr().String(), "policies", watcher.Current().Len())
 	if started != nil {
-		started(Running{Addr: srv.Addr().String(), Policies: watcher})
+		r := Running{Addr: srv.Addr().String(), Policies: watcher}
+		if metricsLn != nil {
+			r.MetricsAddr = metricsLn.Addr().String()
+		}
+		started(r)
 	}
 	for {
 		select {

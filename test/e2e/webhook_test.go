@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -125,13 +127,27 @@ func TestWebhookEnforce(t *testing.T) {
 	}
 	ready := make(chan serve.Running, 1)
 	errc := make(chan error, 1)
+	var metricsAddr string
 	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
 			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()}, func(r serve.Running) { ready <- r })
 	}()
 	select {
 	case r := <-ready:
 		t.Logf("webhook on %s with %d policies", r.Addr, r.Policies.Current().Len())
+		// Probes and scrapers use the plain-HTTP address.
+		metricsAddr = r.MetricsAddr
+		for path, want := range map[string]string{"/readyz": "", "/healthz": "", "/metrics": ""} {
+			resp, err := http.Get("http://" + r.MetricsAddr + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+				t.Fatalf("GET %s: %d %.200s", path, resp.StatusCode, body)
+			}
+		}
 	case err := <-errc:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(30 * time.Second):
@@ -273,6 +289,19 @@ spec:
 			t.Fatal("no Warning event for the Audit failure")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The admissions above are counted, by policy and result.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"portcullis_admission_requests_total", "portcullis_admission_policy_results_total", `policy="require-limits"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 
 	// With the webhook down, failurePolicy decides: Fail denies pods,
