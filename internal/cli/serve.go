@@ -106,6 +106,7 @@ keeps its own (run a single replica then).`,
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "default webhook failure policy (only Fail for now; policies may set Ignore)")
 	f.BoolVar(&mutating, "mutating", false, "serve the mutating webhook (not implemented yet)")
 	f.StringVar(&mutatingConfig, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (not implemented yet)")
+	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
 	f.BoolVar(&leaderElect, "leader-elect", false, "leader election for certificate and configuration management (not implemented yet)")
 	f.StringVar(&leaseID, "leader-election-id", "", "name of the leader-election Lease (not implemented yet)")

@@ -22,6 +22,8 @@ import (
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -72,6 +74,11 @@ type Options struct {
 	// CertValidity is the lifetime of generated serving certificates
 	// (default one year).
 	CertValidity time.Duration
+	// OwnerClusterRole, when set, makes that ClusterRole the owner of the
+	// webhook configuration, so the garbage collector deletes the
+	// configuration with the installation (helm uninstall deletes the
+	// ClusterRole) instead of leaving a webhook nobody answers.
+	OwnerClusterRole string
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -164,6 +171,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
 			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
 		})
+		if o.OwnerClusterRole != "" {
+			owner := &rbacv1.ClusterRole{}
+			if err := cl.Get(ctx, client.ObjectKey{Name: o.OwnerClusterRole}, owner); err != nil {
+				return fmt.Errorf("owner ClusterRole %s: %w", o.OwnerClusterRole, err)
+			}
+			desired.OwnerReferences = []metav1.OwnerReference{{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole",
+				Name: owner.Name, UID: owner.UID}}
+		}
 		return webhookconfig.Apply(ctx, cl, desired)
 	}
 	var shared *secretCerts

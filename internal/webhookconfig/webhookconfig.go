@@ -311,6 +311,9 @@ func applyOnce(ctx context.Context, c client.Client, desired *admissionregistrat
 		return fmt.Errorf("get ValidatingWebhookConfiguration %s: %w", desired.Name, err)
 	}
 	cur.Webhooks = desired.Webhooks
+	if len(desired.OwnerReferences) > 0 {
+		cur.OwnerReferences = desired.OwnerReferences
+	}
 	if cur.Labels == nil {
 		cur.Labels = map[string]string{}
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/portcullis/portcullis/internal/serve"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -32,12 +34,16 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	owner := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "portcullis"}}
+	if err := env.Client.Create(ctx, owner); err != nil {
+		t.Fatal(err)
+	}
 	started := make(chan serve.Running, 2)
 	errc := make(chan error, 2)
 	for i := 0; i < 2; i++ {
 		go func() {
 			errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-				DNSNames: []string{"127.0.0.1"}, TLSSecret: "portcullis-tls", CertDir: t.TempDir()},
+				DNSNames: []string{"127.0.0.1"}, TLSSecret: "portcullis-tls", CertDir: t.TempDir(), OwnerClusterRole: "portcullis"},
 				func(r serve.Running) { started <- r })
 		}()
 	}
@@ -60,6 +66,9 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 	var cfg admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: "portcullis"}, &cfg); err != nil {
 		t.Fatal(err)
+	}
+	if refs := cfg.OwnerReferences; len(refs) != 1 || refs[0].Kind != "ClusterRole" || refs[0].UID != owner.UID {
+		t.Fatalf("owner references = %+v, want the ClusterRole (garbage collection on uninstall)", refs)
 	}
 	for _, w := range cfg.Webhooks {
 		if !bytes.Equal(w.ClientConfig.CABundle, sec.Data["ca.crt"]) {
