@@ -64,9 +64,10 @@ keeps its own (run a single replica then).`,
 				return withCode(ExitInvalid, fmt.Errorf("invalid --log-format %q (want json or text)", logFormat))
 			}
 			o.Logger = slog.New(h)
-			if failurePolicy != "Fail" {
-				return withCode(ExitInvalid, fmt.Errorf("--failure-policy %q is not supported yet: policies choose Fail or Ignore with spec.failurePolicy", failurePolicy))
+			if failurePolicy != "Fail" && failurePolicy != "Ignore" {
+				return withCode(ExitInvalid, fmt.Errorf("invalid --failure-policy %q (want Fail or Ignore)", failurePolicy))
 			}
+			o.FailurePolicy = failurePolicy
 			if mutating || leaderElect {
 				o.Logger.Warn("not implemented yet and ignored: --mutating and --leader-elect (replicas share certificates through --tls-secret and apply the same webhook configuration)",
 					"mutating", mutating, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
@@ -103,7 +104,7 @@ keeps its own (run a single replica then).`,
 	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file)")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
-	f.StringVar(&failurePolicy, "failure-policy", "Fail", "default webhook failure policy (only Fail for now; policies may set Ignore)")
+	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
 	f.BoolVar(&mutating, "mutating", false, "serve the mutating webhook (not implemented yet)")
 	f.StringVar(&mutatingConfig, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (not implemented yet)")
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")

@@ -21,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,6 +60,9 @@ type Options struct {
 	ExcludeNamespaces []string
 	// TimeoutSeconds is the webhook timeout for policies that set none (default 10).
 	TimeoutSeconds int32
+	// FailurePolicy is the webhook failure policy for policies that set
+	// none: "Fail" (default) or "Ignore".
+	FailurePolicy string
 	// CertFile/KeyFile/CAFile serve a provided certificate (cert-manager);
 	// otherwise a CA and serving certificate are generated (in CertDir
 	// when set) and rotated.
@@ -170,6 +174,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		desired := webhookconfig.Desired(watcher.Current(), ca, webhookconfig.Options{
 			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
 			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
+			DefaultFailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy),
 		})
 		if o.OwnerClusterRole != "" {
 			owner := &rbacv1.ClusterRole{}

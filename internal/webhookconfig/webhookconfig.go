@@ -45,6 +45,8 @@ type Options struct {
 	PolicyGroup string
 	// DefaultTimeoutSeconds applies to policies that set none (default 10).
 	DefaultTimeoutSeconds int32
+	// DefaultFailurePolicy applies to policies that set none (default Fail).
+	DefaultFailurePolicy admissionregistrationv1.FailurePolicyType
 }
 
 func (o Options) withDefaults() Options {
@@ -65,6 +67,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DefaultTimeoutSeconds == 0 {
 		o.DefaultTimeoutSeconds = 10
+	}
+	if o.DefaultFailurePolicy == "" {
+		o.DefaultFailurePolicy = admissionregistrationv1.Fail
 	}
 	return o
 }
@@ -129,9 +134,9 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		if p.Spec.Spec.Admission != nil && !*p.Spec.Spec.Admission {
 			continue
 		}
-		k := groupKey{admissionregistrationv1.Fail, o.DefaultTimeoutSeconds}
-		if p.FailOpen() {
-			k.failurePolicy = admissionregistrationv1.Ignore
+		k := groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}
+		if fp := p.Spec.Spec.FailurePolicy; fp != nil {
+			k.failurePolicy = admissionregistrationv1.FailurePolicyType(*fp)
 		}
 		if t := p.Spec.Spec.WebhookTimeoutSeconds; t != nil && *t > 0 {
 			k.timeout = *t
@@ -156,9 +161,9 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		}
 	}
 	for _, vp := range set.Validating {
-		k := groupKey{admissionregistrationv1.Fail, o.DefaultTimeoutSeconds}
-		if fp := vp.Spec.Spec.FailurePolicy; fp != nil && *fp == admissionregistrationv1.Ignore {
-			k.failurePolicy = admissionregistrationv1.Ignore
+		k := groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}
+		if fp := vp.Spec.Spec.FailurePolicy; fp != nil {
+			k.failurePolicy = *fp
 		}
 		if wc := vp.Spec.Spec.WebhookConfiguration; wc != nil && wc.TimeoutSeconds != nil {
 			k.timeout = *wc.TimeoutSeconds

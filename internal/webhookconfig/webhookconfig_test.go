@@ -86,3 +86,21 @@ func TestDesiredIncludesAutogenControllers(t *testing.T) {
 		t.Errorf("url = %s", u)
 	}
 }
+
+func TestDefaultFailurePolicy(t *testing.T) {
+	t.Parallel()
+	set, err := policy.LoadBytes("p.yaml", []byte(policies), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Desired(set, nil, Options{URL: "https://x", DefaultFailurePolicy: admissionregistrationv1.Ignore})
+	var names []string
+	for _, w := range cfg.Webhooks {
+		names = append(names, w.Name)
+	}
+	// The policy without failurePolicy now joins the Ignore webhook; the
+	// policy webhook itself always fails closed.
+	if got := strings.Join(names, ","); got != "validate-ignore-5s.portcullis.dev,validate-ignore-10s.portcullis.dev,validate-policies.portcullis.dev" {
+		t.Fatalf("webhooks = %s", got)
+	}
+}
