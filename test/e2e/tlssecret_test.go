@@ -75,7 +75,7 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 			t.Fatalf("webhook %s publishes a CA bundle other than the shared Secret's", w.Name)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := env.Client.Create(ctx, pod("shared", "apps", "docker.io/nginx", false, false))
 		if err != nil && strings.Contains(err.Error(), "blocked") {

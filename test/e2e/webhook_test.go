@@ -155,7 +155,7 @@ func TestWebhookEnforce(t *testing.T) {
 	}
 	// The API server picks up a new webhook configuration within a second or so.
 	good := pod("good", "apps", "gcr.io/app:1", true, true)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := env.Client.Create(ctx, pod("probe", "apps", "docker.io/nginx", false, false))
 		if err != nil && strings.Contains(err.Error(), "blocked") {
