@@ -2,7 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/portcullis/portcullis/internal/imagepolicy"
+	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
 )
@@ -11,28 +14,43 @@ func newLintCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lint POLICY...",
 		Short: "Check policy files without evaluating anything",
-		Long: `Check Kyverno ClusterPolicy/Policy files (files or directories, multi-document
-YAML or JSON) with the same checks loading applies: YAML syntax, schema, rule
-bodies, match kinds, operators, pattern syntax, JMESPath expressions and
-podSecurity settings. Every problem is reported with its file, policy, rule and
+		Long: `Check policy files (files or directories, multi-document YAML or JSON) with the
+same checks loading applies: Kyverno ClusterPolicy/Policy (YAML syntax, schema, rule
+bodies, match kinds, operators, pattern syntax, JMESPath expressions, podSecurity,
+CEL), ValidatingPolicy, ValidatingAdmissionPolicy and bindings, and sigstore
+ClusterImagePolicy (globs, authorities, keys, identities, modes). Every problem is reported with its file, policy, rule and
 field. Exits 0 when all policies are valid, 2 otherwise.`,
 		Example: `  portcullis lint policy.yaml
   portcullis lint ./policies/`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := policy.LoadFiles(args, policy.Options{})
-			if err != nil {
-				for _, e := range policy.AsErrors(err) {
+			docs, errs := policy.ReadFiles(args)
+			// ClusterImagePolicies are checked by their own loader.
+			var kyverno, images []manifest.Document
+			for _, d := range docs {
+				if strings.HasPrefix(d.APIVersion(), "policy.sigstore.dev/") {
+					images = append(images, d)
+				} else {
+					kyverno = append(kyverno, d)
+				}
+			}
+			set, err := policy.Compile(kyverno, policy.Options{})
+			errs = append(errs, policy.AsErrors(err)...)
+			cips, err := imagepolicy.Load(images)
+			errs = append(errs, policy.AsErrors(err)...)
+			if len(errs) > 0 {
+				for _, e := range errs {
 					fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
 				}
-				n := len(policy.AsErrors(err))
+				n := len(errs)
 				return withCode(ExitInvalid, fmt.Errorf("%d %s found", n, map[bool]string{true: "problem", false: "problems"}[n == 1]))
 			}
-			if set.Len() == 0 {
+			total := set.Len() + len(cips)
+			if total == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d %s valid (%d rules, autogen included)\n", set.Len(),
-				map[bool]string{true: "policy", false: "policies"}[set.Len() == 1], set.NumRules())
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d %s valid (%d rules, autogen included)\n", total,
+				map[bool]string{true: "policy", false: "policies"}[total == 1], set.NumRules())
 			return err
 		},
 	}

@@ -1,9 +1,14 @@
 // Package imageverify resolves image tags to digests and verifies cosign
-// signatures and in-toto attestations against OCI registries.
+// signatures against OCI registries.
+//
+// This first slice verifies key-based cosign signatures (the
+// "sha256-<digest>.sig" tag layout) with a PEM public key. Transparency-log
+// and certificate checks are not done: VerifyKey sets cosign's IgnoreTlog
+// and IgnoreSCT because no Rekor or CT log is reachable from the cluster.
+//
+// A Verifier caches verdicts per (repository, digest, key fingerprint),
+// deduplicates concurrent verifications of one image, and bounds every
+// registry call by the caller's context (the admission deadline). Failures
+// are reported with typed errors (ErrNoSignatures, ErrSignatureMismatch,
+// ErrRegistry, ErrNotFound) for errors.Is.
 package imageverify
-
-import (
-	// Placeholders keeping the dependencies pinned until the package is written.
-	_ "github.com/google/go-containerregistry/pkg/v1/remote"
-	_ "github.com/sigstore/cosign/v2/pkg/cosign"
-)

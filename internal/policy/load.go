@@ -27,6 +27,21 @@ type Options struct {
 // LoadFiles reads, validates and compiles the policies in paths (files or
 // directories). Every problem is reported as an *Error inside Errors.
 func LoadFiles(paths []string, opts Options) (*Set, error) {
+	docs, errs := ReadFiles(paths)
+	set, err := Compile(docs, opts)
+	if err != nil {
+		errs = append(errs, AsErrors(err)...)
+	}
+	if len(errs) > 0 {
+		return set, errs
+	}
+	return set, nil
+}
+
+// ReadFiles reads the documents of policy files and directories, reporting
+// unreadable paths and unparsable documents as *Error values (the
+// documents that parsed are returned too).
+func ReadFiles(paths []string) ([]manifest.Document, Errors) {
 	var docs []manifest.Document
 	var errs Errors
 	for _, p := range paths {
@@ -46,14 +61,7 @@ func LoadFiles(paths []string, opts Options) (*Set, error) {
 			errs = append(errs, parseErrors(derr)...)
 		}
 	}
-	set, err := Compile(docs, opts)
-	if err != nil {
-		errs = append(errs, AsErrors(err)...)
-	}
-	if len(errs) > 0 {
-		return set, errs
-	}
-	return set, nil
+	return docs, errs
 }
 
 // LoadReader is LoadFiles for one stream (source names it in errors).

@@ -1,0 +1,454 @@
+package imageverify
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Errors returned by the Verifier; test them with errors.Is. Every returned
+// error also names the image.
+var (
+	// ErrNoSignatures: the image has no cosign signature (no .sig tag, or
+	// one with no signature layer).
+	ErrNoSignatures = errors.New("no signatures found")
+	// ErrSignatureMismatch: signatures exist but none verifies with the key
+	// for this digest (wrong key, tampered payload, signature made for
+	// another digest).
+	ErrSignatureMismatch = errors.New("no signature matches the key")
+	// ErrRegistry: the registry could not be used: unreachable, timed out
+	// (the context's deadline), rate limited (429) or failing (5xx). Errors
+	// caused by the context also match context.DeadlineExceeded or
+	// context.Canceled.
+	ErrRegistry = errors.New("registry error")
+	// ErrNotFound: the registry answered that the image does not exist.
+	ErrNotFound = errors.New("image not found")
+	// ErrInvalidKey: the public key is not a PEM-encoded PKIX public key.
+	ErrInvalidKey = errors.New("invalid public key")
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultTTL          = 5 * time.Minute
+	DefaultNegativeTTL  = 30 * time.Second
+	DefaultMaxEntries   = 10000
+	DefaultFetchTimeout = 30 * time.Second
+)
+
+// DefaultRetryBackoff is the retry policy used when Options.RetryBackoff is
+// nil: two attempts 100ms apart, so a retried 429 or 5xx still fits in an
+// admission deadline.
+var DefaultRetryBackoff = remote.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: 2}
+
+// Options configures a Verifier. The zero value is usable: anonymous access
+// over the default transport with the default cache settings.
+type Options struct {
+	// Keychain supplies registry credentials; nil means anonymous access.
+	Keychain authn.Keychain
+	// Transport is the HTTP transport for registry requests; nil means
+	// remote.DefaultTransport. Retries are layered on top of it.
+	Transport http.RoundTripper
+	// RetryBackoff is the retry policy for transient failures (network
+	// errors, 408, 429, 5xx); nil means DefaultRetryBackoff. Steps: 1
+	// disables retries.
+	RetryBackoff *remote.Backoff
+	// Insecure allows plain HTTP to registries that are not on loopback or
+	// a private network (those use HTTP already).
+	Insecure bool
+	// TTL is how long a successful verification is cached (default
+	// DefaultTTL; negative disables caching of successes).
+	TTL time.Duration
+	// NegativeTTL is how long a verification failure (ErrNoSignatures,
+	// ErrSignatureMismatch) is cached (default DefaultNegativeTTL; negative
+	// disables). Registry errors and not-found are never cached.
+	NegativeTTL time.Duration
+	// MaxEntries bounds the cache (default DefaultMaxEntries).
+	MaxEntries int
+	// FetchTimeout bounds a registry fetch when the caller's context has no
+	// deadline (default DefaultFetchTimeout).
+	FetchTimeout time.Duration
+	// Now is the clock used for cache expiry; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is the verdict for one image and key.
+type Result struct {
+	// Digest is the image's manifest digest ("sha256:…").
+	Digest string
+	// Verified is true when at least one signature verified with the key.
+	Verified bool
+	// Reason explains the verdict in a sentence that names the image.
+	Reason string
+	// Cached is true when the verdict came from the cache.
+	Cached bool
+}
+
+// Verifier resolves and verifies images. It is safe for concurrent use.
+type Verifier struct {
+	opts    Options
+	cache   *cache
+	verify  flight[Result]
+	resolve flight[resolved]
+}
+
+type resolved struct {
+	digest name.Digest
+	puller *remote.Puller
+	rec    *recorder
+}
+
+// New returns a Verifier with opts, defaults filled in.
+func New(opts Options) *Verifier {
+	if opts.TTL == 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.NegativeTTL == 0 {
+		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.Transport == nil {
+		opts.Transport = remote.DefaultTransport
+	}
+	if opts.RetryBackoff == nil {
+		b := DefaultRetryBackoff
+		opts.RetryBackoff = &b
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Verifier{opts: opts, cache: newCache(opts.MaxEntries, opts.Now)}
+}
+
+// CacheLen reports the number of cached verdicts (expired ones included
+// until they are next looked up or evicted).
+func (v *Verifier) CacheLen() int { return v.cache.len() }
+
+// Resolve returns the manifest digest of ref ("sha256:…"). A digest
+// reference is returned as is, without a registry request; a tag is
+// resolved with a HEAD request, falling back to GET when HEAD fails for a
+// reason other than an unavailable registry or a missing image.
+func (v *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
+	r, err := v.parse(ref)
+	if err != nil {
+		return "", err
+	}
+	if d, ok := r.(name.Digest); ok {
+		return d.DigestStr(), nil
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p, rec, err := v.newPuller()
+	if err != nil {
+		return "", err
+	}
+	d, err := v.resolveWith(fctx, r, p)
+	if err != nil {
+		return "", classify(ref, err, rec, fctx)
+	}
+	return d.DigestStr(), nil
+}
+
+// VerifyKey verifies that ref is signed with cosign by the key in
+// publicKeyPEM (a PEM "PUBLIC KEY" block: ECDSA, RSA or Ed25519). It
+// resolves ref, fetches the signatures from the "sha256-<digest>.sig" tag
+// and verifies them offline (no transparency log). The verdict is cached
+// per (repository, digest, key); concurrent calls for the same image and
+// key share one registry fetch. On failure the Result still carries the
+// digest when it was resolved, Verified is false and the error matches one
+// of the package's Err values.
+func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byte) (Result, error) {
+	r, err := v.parse(ref)
+	if err != nil {
+		return Result{}, err
+	}
+	fp, err := fingerprint(publicKeyPEM)
+	if err != nil {
+		return Result{}, fmt.Errorf("imageverify: %s: %w", ref, err)
+	}
+
+	// Fast path: a digest reference with a cached verdict needs no request.
+	if d, ok := r.(name.Digest); ok {
+		if res, err, ok := v.cache.get(cacheKey(d, fp)); ok {
+			res.Cached = true
+			return res, err
+		}
+	}
+
+	// Resolution is shared by concurrent callers with the same reference;
+	// its puller (connection, ping and token) is reused for the signature
+	// fetch, so a cold verification of a tag costs one fetch sequence.
+	rc := v.resolve.start(r.String(), func() (resolved, error) {
+		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
+		defer cancel()
+		p, rec, err := v.newPuller()
+		if err != nil {
+			return resolved{}, err
+		}
+		d, err := v.resolveWith(fctx, r, p)
+		if err != nil {
+			return resolved{}, classify(ref, err, rec, fctx)
+		}
+		return resolved{digest: d, puller: p, rec: rec}, nil
+	})
+	res, err := rc.wait(ctx)
+	if err != nil {
+		return Result{}, classify(ref, err, nil, ctx)
+	}
+	d := res.digest
+
+	key := cacheKey(d, fp)
+	if res, err, ok := v.cache.get(key); ok {
+		res.Cached = true
+		return res, err
+	}
+	vc := v.verify.start(key, func() (Result, error) {
+		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
+		defer cancel()
+		out, err := v.verifyDigest(fctx, ref, d, publicKeyPEM, res.puller, res.rec)
+		switch {
+		case err == nil:
+			v.cache.put(key, out, nil, v.opts.TTL)
+		case errors.Is(err, ErrNoSignatures), errors.Is(err, ErrSignatureMismatch):
+			v.cache.put(key, out, err, v.opts.NegativeTTL)
+		}
+		return out, err
+	})
+	out, err := vc.wait(ctx)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrRegistry) {
+		return Result{Digest: d.DigestStr()}, classify(ref, err, nil, ctx)
+	}
+	return out, err
+}
+
+func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, publicKeyPEM []byte, p *remote.Puller, rec *recorder) (Result, error) {
+	out := Result{Digest: d.DigestStr()}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(publicKeyPEM)
+	if err != nil {
+		return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrInvalidKey, err)
+	}
+	verifier, err := signature.LoadVerifier(pub, crypto.SHA256)
+	if err != nil {
+		return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrInvalidKey, err)
+	}
+	co := &cosign.CheckOpts{
+		SigVerifier: verifier,
+		// Without a claim verifier cosign accepts a valid signature made
+		// for any digest: the payload must name this image's digest.
+		ClaimVerifier: cosign.SimpleClaimVerifier,
+		IgnoreTlog:    true,
+		IgnoreSCT:     true,
+		Offline:       true,
+		RegistryClientOpts: []ociremote.Option{
+			ociremote.WithRemoteOptions(remote.WithContext(ctx), remote.Reuse(p)),
+		},
+	}
+	checked, _, err := cosign.VerifyImageSignatures(ctx, d, co)
+	if err != nil {
+		err = classify(ref, err, rec, ctx)
+		out.Reason = err.Error()
+		return out, err
+	}
+	out.Verified = true
+	out.Reason = fmt.Sprintf("%s@%s: %d of its signatures verified with the key", d.Context(), d.DigestStr(), len(checked))
+	return out, nil
+}
+
+func (v *Verifier) parse(ref string) (name.Reference, error) {
+	var nopts []name.Option
+	if v.opts.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("imageverify: %q: %w", ref, err)
+	}
+	return r, nil
+}
+
+// newPuller returns a puller for one fetch sequence and the recorder that
+// sees every registry response it gets.
+func (v *Verifier) newPuller() (*remote.Puller, *recorder, error) {
+	rec := &recorder{base: v.opts.Transport}
+	ropts := []remote.Option{
+		remote.WithTransport(rec),
+		remote.WithRetryBackoff(*v.opts.RetryBackoff),
+	}
+	if v.opts.Keychain != nil {
+		ropts = append(ropts, remote.WithAuthFromKeychain(v.opts.Keychain))
+	}
+	p, err := remote.NewPuller(ropts...)
+	return p, rec, err
+}
+
+func (v *Verifier) resolveWith(ctx context.Context, r name.Reference, p *remote.Puller) (name.Digest, error) {
+	if d, ok := r.(name.Digest); ok {
+		return d, nil
+	}
+	desc, err := remote.Head(r, remote.WithContext(ctx), remote.Reuse(p))
+	if err != nil {
+		if registryUnavailable(err) || statusOf(err) == http.StatusNotFound || ctx.Err() != nil {
+			return name.Digest{}, err
+		}
+		gd, gerr := remote.Get(r, remote.WithContext(ctx), remote.Reuse(p))
+		if gerr != nil {
+			return name.Digest{}, gerr
+		}
+		desc = &gd.Descriptor
+	}
+	return r.Context().Digest(desc.Digest.String()), nil
+}
+
+func cacheKey(d name.Digest, fp string) string {
+	return d.Context().String() + "@" + d.DigestStr() + "|" + fp
+}
+
+// fingerprint returns the hex SHA-256 of the key's PKIX DER encoding.
+func fingerprint(publicKeyPEM []byte) (string, error) {
+	block, _ := pem.Decode(publicKeyPEM)
+	if block == nil {
+		return "", fmt.Errorf("%w: no PEM block", ErrInvalidKey)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// recorder remembers the outcome of the blob requests of a fetch sequence.
+// cosign folds errors met while fetching signature payloads (blobs) into
+// its "no matching signatures" error; the recorder lets classify report
+// those as registry errors instead of mismatches. Per URL only the last
+// outcome counts, so a retry that succeeded clears the failure.
+type recorder struct {
+	base  http.RoundTripper
+	mu    sync.Mutex
+	blobs map[string]error
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if !strings.Contains(req.URL.Path, "/blobs/") {
+		return resp, err
+	}
+	var failure error
+	switch {
+	case err != nil:
+		failure = err
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		failure = fmt.Errorf("%s %s: unexpected status code %d %s", req.Method, req.URL.Redacted(), resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	r.mu.Lock()
+	if r.blobs == nil {
+		r.blobs = make(map[string]error)
+	}
+	r.blobs[req.URL.String()] = failure
+	r.mu.Unlock()
+	return resp, err
+}
+
+// failure returns a blob request failure that no retry fixed, if any.
+func (r *recorder) failure() error {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, err := range r.blobs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// classify maps an error from go-containerregistry or cosign to the
+// package's errors, naming the image. Errors already classified pass
+// through.
+func classify(ref string, err error, rec *recorder, ctx context.Context) error {
+	for _, known := range []error{ErrRegistry, ErrNoSignatures, ErrSignatureMismatch, ErrNotFound, ErrInvalidKey} {
+		if errors.Is(err, known) {
+			return err
+		}
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if errors.Is(err, ctxErr) {
+			return fmt.Errorf("imageverify: %s: %w: no answer before the context ended: %w", ref, ErrRegistry, ctxErr)
+		}
+		return fmt.Errorf("imageverify: %s: %w: %w (%v)", ref, ErrRegistry, ctxErr, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("imageverify: %s: %w: %w", ref, ErrRegistry, err)
+	}
+	var noSigs *cosign.ErrNoSignaturesFound
+	var noMatch *cosign.ErrNoMatchingSignatures
+	var tagNotFound *cosign.ErrImageTagNotFound
+	switch {
+	case errors.As(err, &noSigs):
+		if f := rec.failure(); f != nil {
+			return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, f)
+		}
+		return fmt.Errorf("imageverify: %s: %w", ref, ErrNoSignatures)
+	case errors.As(err, &noMatch):
+		if f := rec.failure(); f != nil {
+			return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, f)
+		}
+		return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrSignatureMismatch, err)
+	case errors.As(err, &tagNotFound), statusOf(err) == http.StatusNotFound:
+		return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrNotFound, err)
+	}
+	// Anything else (network errors, 429, 5xx, 401/403, malformed
+	// responses) means the registry could not give a usable answer.
+	if s := statusOf(err); s != 0 {
+		return fmt.Errorf("imageverify: %s: %w (HTTP %d %s): %v", ref, ErrRegistry, s, http.StatusText(s), err)
+	}
+	return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, err)
+}
+
+func statusOf(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	return 0
+}
+
+// registryUnavailable reports errors that a GET retry would not fix.
+func registryUnavailable(err error) bool {
+	if s := statusOf(err); s == http.StatusTooManyRequests || s == http.StatusRequestTimeout || s >= 500 {
+		return true
+	}
+	var netErr net.Error
+	var urlErr *url.Error
+	return errors.As(err, &netErr) || errors.As(err, &urlErr)
+}

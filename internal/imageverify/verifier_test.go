@@ -1,0 +1,398 @@
+package imageverify
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestVerifyKey(t *testing.T) {
+	reg := startRegistry(t)
+	signer, other := newKey(t), newKey(t)
+
+	signed := reg.pushRandom(t, "app/signed", "v1")
+	reg.sign(t, "app/signed", signed, signer, nil)
+
+	reg.pushRandom(t, "app/unsigned", "v1")
+
+	imgA := reg.pushRandom(t, "app/copied", "a")
+	imgB := reg.pushRandom(t, "app/copied", "b")
+	reg.sign(t, "app/copied", imgA, signer, nil)
+	reg.copySignatures(t, "app/copied", imgA, imgB)
+
+	tampered := reg.pushRandom(t, "app/tampered", "v1")
+	reg.sign(t, "app/tampered", tampered, signer, func(p []byte) []byte {
+		return []byte(strings.Replace(string(p), `"optional":null`, `"optional":{"team":"mallory"}`, 1))
+	})
+
+	tests := []struct {
+		name    string
+		ref     string
+		key     []byte
+		want    bool
+		wantErr error
+	}{
+		{name: "signed with the key", ref: reg.ref("app/signed", "v1"), key: signer.pubPEM, want: true},
+		{name: "signed, by digest", ref: reg.ref("app/signed", signed.String()), key: signer.pubPEM, want: true},
+		{name: "unsigned", ref: reg.ref("app/unsigned", "v1"), key: signer.pubPEM, wantErr: ErrNoSignatures},
+		{name: "wrong key", ref: reg.ref("app/signed", "v1"), key: other.pubPEM, wantErr: ErrSignatureMismatch},
+		{name: "signature made for another digest", ref: reg.ref("app/copied", "b"), key: signer.pubPEM, wantErr: ErrSignatureMismatch},
+		{name: "the copied signature still verifies its own image", ref: reg.ref("app/copied", "a"), key: signer.pubPEM, want: true},
+		{name: "tampered payload", ref: reg.ref("app/tampered", "v1"), key: signer.pubPEM, wantErr: ErrSignatureMismatch},
+		{name: "no such tag", ref: reg.ref("app/signed", "missing"), key: signer.pubPEM, wantErr: ErrNotFound},
+		{name: "no such repository", ref: reg.ref("app/nothing", "v1"), key: signer.pubPEM, wantErr: ErrNotFound},
+		{name: "invalid key", ref: reg.ref("app/signed", "v1"), key: []byte("not a key"), wantErr: ErrInvalidKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := New(Options{})
+			res, err := v.VerifyKey(withTimeout(t, 10*time.Second), tc.ref, tc.key)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("VerifyKey(%s) error = %v, want %v", tc.ref, err, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), tc.ref) {
+					t.Errorf("error %q does not name the image %s", err, tc.ref)
+				}
+				if res.Verified {
+					t.Errorf("Verified = true with error %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("VerifyKey(%s): %v", tc.ref, err)
+			}
+			if res.Verified != tc.want {
+				t.Errorf("Verified = %v, want %v (reason %q)", res.Verified, tc.want, res.Reason)
+			}
+			if !strings.HasPrefix(res.Digest, "sha256:") {
+				t.Errorf("Digest = %q", res.Digest)
+			}
+			if !strings.Contains(res.Reason, res.Digest) {
+				t.Errorf("Reason %q does not name the digest", res.Reason)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	reg := startRegistry(t)
+	d := reg.pushRandom(t, "app/resolve", "v1")
+	v := New(Options{})
+	ctx := withTimeout(t, 10*time.Second)
+
+	tests := []struct {
+		name      string
+		ref       string
+		headFails bool
+		want      string
+		wantErr   error
+		maxReqs   int64
+	}{
+		{name: "tag by HEAD", ref: reg.ref("app/resolve", "v1"), want: d.String(), maxReqs: 2},
+		{name: "tag by GET when HEAD is refused", ref: reg.ref("app/resolve", "v1"), headFails: true, want: d.String(), maxReqs: 3},
+		{name: "digest needs no request", ref: reg.ref("app/resolve", d.String()), want: d.String(), maxReqs: 0},
+		{name: "missing tag", ref: reg.ref("app/resolve", "nope"), wantErr: ErrNotFound, maxReqs: 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			reg.reset()
+			if tc.headFails {
+				reg.setFault(func(r *http.Request) (int, time.Duration) {
+					if r.Method == http.MethodHead {
+						return http.StatusMethodNotAllowed, 0
+					}
+					return 0, 0
+				})
+				defer reg.setFault(nil)
+			}
+			got, err := v.Resolve(ctx, tc.ref)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Resolve error = %v, want %v", err, tc.wantErr)
+				}
+			} else if err != nil || got != tc.want {
+				t.Fatalf("Resolve = %q, %v; want %q", got, err, tc.want)
+			}
+			if n := reg.count(); n > tc.maxReqs {
+				t.Errorf("%d registry requests, want ≤ %d: %v", n, tc.maxReqs, reg.requestLog())
+			}
+		})
+	}
+}
+
+// TestRequestCounts records how many registry requests a verification
+// costs, cold and from the cache.
+func TestRequestCounts(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	d := reg.pushRandom(t, "app/counted", "v1")
+	reg.sign(t, "app/counted", d, key, nil)
+	tagRef, digestRef := reg.ref("app/counted", "v1"), reg.ref("app/counted", d.String())
+	ctx := withTimeout(t, 10*time.Second)
+
+	tests := []struct {
+		name   string
+		fresh  bool // new Verifier (cold cache)
+		ref    string
+		want   int64
+		cached bool
+	}{
+		{name: "cold, by tag", fresh: true, ref: tagRef, want: 4},
+		{name: "warm, by digest", ref: digestRef, want: 0, cached: true},
+		{name: "warm, by tag (resolution only)", ref: tagRef, want: 2, cached: true},
+		{name: "cold, by digest", fresh: true, ref: digestRef, want: 3},
+	}
+	var v *Verifier
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.fresh || v == nil {
+				v = New(Options{})
+			}
+			reg.reset()
+			res, err := v.VerifyKey(ctx, tc.ref, key.pubPEM)
+			if err != nil || !res.Verified {
+				t.Fatalf("VerifyKey = %+v, %v", res, err)
+			}
+			if res.Cached != tc.cached {
+				t.Errorf("Cached = %v, want %v", res.Cached, tc.cached)
+			}
+			n := reg.count()
+			t.Logf("%s: %d registry requests: %v", tc.name, n, reg.requestLog())
+			if n > tc.want {
+				t.Errorf("%d registry requests, want ≤ %d", n, tc.want)
+			}
+		})
+	}
+}
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func TestCacheTTL(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	signed := reg.pushRandom(t, "app/ttl", "signed")
+	reg.sign(t, "app/ttl", signed, key, nil)
+	unsigned := reg.pushRandom(t, "app/ttl", "unsigned")
+	ctx := withTimeout(t, 10*time.Second)
+
+	tests := []struct {
+		name    string
+		digest  string
+		wantErr error
+		ttl     time.Duration
+	}{
+		{name: "success cached for TTL", digest: signed.String(), ttl: DefaultTTL},
+		{name: "failure cached for negative TTL", digest: unsigned.String(), wantErr: ErrNoSignatures, ttl: DefaultNegativeTTL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+			v := New(Options{Now: clock.Now})
+			ref := reg.ref("app/ttl", tc.digest)
+			check := func(step string, wantCached bool) {
+				t.Helper()
+				reg.reset()
+				res, err := v.VerifyKey(ctx, ref, key.pubPEM)
+				if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+					t.Fatalf("%s: error = %v, want %v", step, err, tc.wantErr)
+				}
+				n := reg.count()
+				if wantCached && (n != 0 || !res.Cached) {
+					t.Errorf("%s: %d requests, Cached=%v; want a cache hit", step, n, res.Cached)
+				}
+				if !wantCached && (n == 0 || res.Cached) {
+					t.Errorf("%s: %d requests, Cached=%v; want a fetch", step, n, res.Cached)
+				}
+			}
+			check("first call", false)
+			clock.Advance(tc.ttl - time.Second)
+			check("just before expiry", true)
+			clock.Advance(2 * time.Second)
+			check("after expiry", false)
+		})
+	}
+}
+
+func TestRegistryFaults(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	d := reg.pushRandom(t, "app/faults", "v1")
+	reg.sign(t, "app/faults", d, key, nil)
+	isBlob := func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
+
+	tests := []struct {
+		name     string
+		ref      string
+		fault    func(*http.Request) (int, time.Duration)
+		deadline time.Duration
+		within   time.Duration
+		contains string
+		alsoIs   error
+	}{
+		{name: "registry down", ref: freeAddr(t) + "/app/faults:v1", deadline: 5 * time.Second, within: time.Second},
+		{name: "slow registry beyond the deadline", ref: reg.ref("app/faults", "v1"),
+			fault:    func(*http.Request) (int, time.Duration) { return 0, 3 * time.Second },
+			deadline: 300 * time.Millisecond, within: 500 * time.Millisecond, alsoIs: context.DeadlineExceeded},
+		{name: "slow signature fetch beyond the deadline", ref: reg.ref("app/faults", d.String()),
+			fault: func(r *http.Request) (int, time.Duration) {
+				if strings.Contains(r.URL.Path, "/manifests/sha256-") {
+					return 0, 3 * time.Second
+				}
+				return 0, 0
+			},
+			deadline: 300 * time.Millisecond, within: 500 * time.Millisecond, alsoIs: context.DeadlineExceeded},
+		{name: "rate limited (429)", ref: reg.ref("app/faults", "v1"),
+			fault:    func(*http.Request) (int, time.Duration) { return http.StatusTooManyRequests, 0 },
+			deadline: 5 * time.Second, within: 2 * time.Second, contains: "429"},
+		{name: "429 on the signature payload is not a mismatch", ref: reg.ref("app/faults", d.String()),
+			fault: func(r *http.Request) (int, time.Duration) {
+				if isBlob(r) {
+					return http.StatusTooManyRequests, 0
+				}
+				return 0, 0
+			},
+			deadline: 5 * time.Second, within: 2 * time.Second, contains: "429"},
+		{name: "server error (503)", ref: reg.ref("app/faults", "v1"),
+			fault:    func(*http.Request) (int, time.Duration) { return http.StatusServiceUnavailable, 0 },
+			deadline: 5 * time.Second, within: 2 * time.Second, contains: "503"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := New(Options{})
+			reg.setFault(tc.fault)
+			start := time.Now()
+			res, err := v.VerifyKey(withTimeout(t, tc.deadline), tc.ref, key.pubPEM)
+			elapsed := time.Since(start)
+			reg.setFault(nil)
+			if !errors.Is(err, ErrRegistry) {
+				t.Fatalf("error = %v, want ErrRegistry", err)
+			}
+			if tc.alsoIs != nil && !errors.Is(err, tc.alsoIs) {
+				t.Errorf("error = %v, want it to match %v too", err, tc.alsoIs)
+			}
+			if res.Verified {
+				t.Error("Verified = true")
+			}
+			if !strings.Contains(err.Error(), tc.ref) || !strings.Contains(err.Error(), tc.contains) {
+				t.Errorf("error %q should name %s and contain %q", err, tc.ref, tc.contains)
+			}
+			if elapsed > tc.within {
+				t.Errorf("took %v, want ≤ %v", elapsed, tc.within)
+			}
+			t.Logf("%v after %v", err, elapsed.Round(time.Millisecond))
+			if strings.Contains(tc.ref, reg.Host) {
+				// Registry errors are not cached: once the fault is gone the
+				// same Verifier verifies.
+				time.Sleep(50 * time.Millisecond) // let the detached fetch end
+				if res, err := v.VerifyKey(withTimeout(t, 10*time.Second), tc.ref, key.pubPEM); err != nil || !res.Verified || res.Cached {
+					t.Errorf("after the fault: %+v, %v; want a fresh verification", res, err)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentVerifications checks that 100 concurrent verifications of
+// one new image share one fetch sequence.
+func TestConcurrentVerifications(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	d := reg.pushRandom(t, "app/concurrent", "v1")
+	reg.sign(t, "app/concurrent", d, key, nil)
+
+	tests := []struct {
+		name string
+		ref  string
+		want int64
+	}{
+		{name: "by tag", ref: reg.ref("app/concurrent", "v1"), want: 4},
+		{name: "by digest", ref: reg.ref("app/concurrent", d.String()), want: 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := New(Options{})
+			reg.reset()
+			// Slow each request a little so that the callers overlap.
+			reg.setFault(func(*http.Request) (int, time.Duration) { return 0, 20 * time.Millisecond })
+			defer reg.setFault(nil)
+			ctx := withTimeout(t, 10*time.Second)
+			var wg sync.WaitGroup
+			var verified atomic.Int64
+			startGate := make(chan struct{})
+			for range 100 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-startGate
+					res, err := v.VerifyKey(ctx, tc.ref, key.pubPEM)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if res.Verified {
+						verified.Add(1)
+					}
+				}()
+			}
+			close(startGate)
+			wg.Wait()
+			if verified.Load() != 100 {
+				t.Errorf("%d of 100 verified", verified.Load())
+			}
+			if n := reg.count(); n > tc.want {
+				t.Errorf("%d registry requests for 100 concurrent verifications, want ≤ %d: %v", n, tc.want, reg.requestLog())
+			}
+		})
+	}
+}
+
+// TestWaiterDeadline checks that a caller with a short deadline gives up
+// on time without failing the other callers of the same fetch.
+func TestWaiterDeadline(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	d := reg.pushRandom(t, "app/waiters", "v1")
+	reg.sign(t, "app/waiters", d, key, nil)
+	ref := reg.ref("app/waiters", d.String())
+	reg.setFault(func(*http.Request) (int, time.Duration) { return 0, 100 * time.Millisecond })
+	defer reg.setFault(nil)
+
+	v := New(Options{})
+	long := make(chan error, 1)
+	go func() {
+		res, err := v.VerifyKey(withTimeout(t, 10*time.Second), ref, key.pubPEM)
+		if err == nil && !res.Verified {
+			err = errors.New("not verified")
+		}
+		long <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	_, err := v.VerifyKey(withTimeout(t, 50*time.Millisecond), ref, key.pubPEM)
+	if !errors.Is(err, ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("short caller: %v, want ErrRegistry and DeadlineExceeded", err)
+	}
+	if err := <-long; err != nil {
+		t.Errorf("long caller: %v", err)
+	}
+}
