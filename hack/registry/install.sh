@@ -39,7 +39,12 @@ export DEBIAN_FRONTEND=noninteractive
 if ! apt-cache policy docker-registry 2>/dev/null | grep -q 'Candidate: [0-9]'; then
   $SUDO apt-get update
 fi
-$SUDO apt-get install -y --no-install-recommends docker-registry
+# Stale package lists can name a version the mirror no longer has: refresh
+# and retry once.
+if ! $SUDO apt-get install -y --no-install-recommends docker-registry; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends docker-registry
+fi
 
 # If a service manager started it regardless, stop it.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
