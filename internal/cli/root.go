@@ -66,7 +66,7 @@ Exit codes: 0 success, 1 findings or failed tests, 2 invalid input.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand(), newServeCommand())
+	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand(), newServeCommand(), newVerifyCommand())
 	return root
 }
 

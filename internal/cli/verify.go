@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/imagepolicy"
+	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/spf13/cobra"
+)
+
+func newVerifyCommand() *cobra.Command {
+	var (
+		policies []string
+		output   string
+		timeout  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE...",
+		Short: "Verify image signatures against ClusterImagePolicies",
+		Long: `Verify images against sigstore ClusterImagePolicy files (policy.sigstore.dev/v1beta1):
+every policy whose images globs match an image must be satisfied by at least one of its
+authorities. Key authorities (inline PEM) are checked against the image's cosign signatures
+in its registry (the tag is resolved to a digest); static authorities pass or fail as written.
+Keyless, KMS and secretRef keys and attestations are not supported yet: such an authority fails,
+so a policy relying on it fails closed. Policies in warn mode only warn.
+
+Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid input.`,
+		Example: `  portcullis verify ghcr.io/org/app:1.2 --policy cip.yaml
+  portcullis verify ghcr.io/org/app@sha256:... --policy ./policies -o json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", output))
+			}
+			if len(policies) == 0 {
+				return withCode(ExitInvalid, fmt.Errorf("--policy is required"))
+			}
+			docs, errs := policy.ReadFiles(policies)
+			var cipDocs []manifest.Document
+			for _, d := range docs {
+				if strings.HasPrefix(d.APIVersion(), "policy.sigstore.dev/") {
+					cipDocs = append(cipDocs, d)
+				}
+			}
+			cips, err := imagepolicy.Load(cipDocs)
+			errs = append(errs, policy.AsErrors(err)...)
+			if len(errs) > 0 {
+				for _, e := range errs {
+					fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+				}
+				return withCode(ExitInvalid, fmt.Errorf("invalid policies"))
+			}
+			if len(cips) == 0 {
+				return withCode(ExitInvalid, fmt.Errorf("no ClusterImagePolicy found in %s", strings.Join(policies, ", ")))
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			v := imageverify.New(imageverify.Options{})
+			var results []imageverify.ImageResult
+			denied := false
+			for _, img := range args {
+				r := v.VerifyPolicies(ctx, img, cips)
+				denied = denied || !r.Allowed
+				results = append(results, r)
+			}
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return withCode(ExitInvalid, err)
+				}
+			} else {
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "IMAGE\tDIGEST\tPOLICY\tMODE\tRESULT\tDETAIL")
+				for _, r := range results {
+					if len(r.Policies) == 0 {
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\tallowed\tno ClusterImagePolicy matches\n", r.Image, dashIfEmpty(r.Digest))
+					}
+					for _, p := range r.Policies {
+						verdict, detail := "pass", "authority "+p.Authority
+						if !p.Passed {
+							verdict, detail = "fail", strings.Join(p.Reasons, "; ")
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Image, dashIfEmpty(r.Digest), p.Policy, p.Mode, verdict, detail)
+					}
+				}
+				if err := tw.Flush(); err != nil {
+					return withCode(ExitInvalid, err)
+				}
+			}
+			if denied {
+				return withCode(ExitFindings, fmt.Errorf("an image failed an enforce-mode ClusterImagePolicy"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&policies, "policy", "p", nil, "ClusterImagePolicy file or directory (repeatable, required)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
+	return cmd
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,108 @@
+package imageverify
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/imagepolicy"
+	"github.com/portcullis/portcullis/internal/manifest"
+)
+
+func loadCIPs(t *testing.T, doc string) []*imagepolicy.Policy {
+	t.Helper()
+	docs, err := manifest.Decode("cip.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := imagepolicy.Load(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+func indent(pem []byte) string {
+	return "        " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n        ")
+}
+
+func TestVerifyPolicies(t *testing.T) {
+	reg := startRegistry(t)
+	key, other := newKey(t), newKey(t)
+	signed := reg.pushRandom(t, "team/app", "signed")
+	reg.sign(t, "team/app", signed, key, nil)
+	reg.pushRandom(t, "team/app", "unsigned")
+	host := reg.Host
+	cip := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: team-signed}
+spec:
+  images: [{glob: "%s/team/**"}]
+  authorities:
+  - name: other-key
+    key:
+      data: |
+%s
+  - name: team-key
+    key:
+      data: |
+%s
+---
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: keyless-warn}
+spec:
+  mode: warn
+  images: [{glob: "%s/team/**"}]
+  authorities:
+  - keyless:
+      url: https://fulcio.example
+      identities: [{issuer: https://issuer.example, subject: ci@example.com}]
+---
+apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: block-other}
+spec:
+  images: [{glob: "%s/other/**"}]
+  authorities:
+  - static: {action: fail, message: nothing from other}
+`, host, indent(other.pubPEM), indent(key.pubPEM), host, host)
+	policies := loadCIPs(t, cip)
+	v := New(Options{})
+	cases := []struct {
+		name     string
+		image    string
+		allowed  bool
+		policies int
+		reason   string
+		warning  string
+	}{
+		{"signed by the team key: second authority passes", reg.ref("team/app", "signed"), true, 2, "", "keyless verification is not supported yet"},
+		{"unsigned: every authority fails", reg.ref("team/app", "unsigned"), false, 2, "no signature", ""},
+		{"static fail", host + "/other/thing:1", false, 1, "nothing from other", ""},
+		{"no policy matches", host + "/elsewhere/app:1", true, 0, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := v.VerifyPolicies(withTimeout(t, 10*time.Second), tc.image, policies)
+			if res.Allowed != tc.allowed || len(res.Policies) != tc.policies {
+				t.Fatalf("result = %+v", res)
+			}
+			all := fmt.Sprintf("%+v", res.Policies)
+			if tc.reason != "" && !strings.Contains(all, tc.reason) {
+				t.Errorf("reasons %s lack %q", all, tc.reason)
+			}
+			if tc.warning != "" && !strings.Contains(strings.Join(res.Warnings, "\n"), tc.warning) {
+				t.Errorf("warnings %v lack %q", res.Warnings, tc.warning)
+			}
+			if tc.allowed && tc.policies > 0 {
+				for _, p := range res.Policies {
+					if p.Policy == "team-signed" && (p.Authority != "team-key" || res.Digest != signed.String()) {
+						t.Errorf("passed by %q with digest %s, want team-key and %s", p.Authority, res.Digest, signed)
+					}
+				}
+			}
+		})
+	}
+}
