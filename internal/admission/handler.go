@@ -185,7 +185,7 @@ func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*decoded, 
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		return nil, &requestError{http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want application/json", ct)}
 	}
-	tooLarge := &requestError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", h.maxBytes)}
+	tooLarge := &requestError{http.StatusBadRequest, fmt.Sprintf("AdmissionReview too large: request body larger than %d bytes", h.maxBytes)}
 	if r.ContentLength > h.maxBytes {
 		return nil, tooLarge
 	}

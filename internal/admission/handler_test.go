@@ -322,10 +322,10 @@ func TestMalformedRequests(t *testing.T) {
 			wantMsg: "request.object is not a JSON object: json: cannot unmarshal string into Go value of type map[string]interface {}"},
 		{name: "old object not an object", body: withRequest(`{"uid":"x","kind":{"kind":"Pod"},"oldObject":[1]}`), wantCode: 400,
 			wantMsg: "request.oldObject is not a JSON object: json: cannot unmarshal array into Go value of type map[string]interface {}"},
-		{name: "oversized with length", body: huge, wantCode: 413,
-			wantMsg: "request body larger than 3145728 bytes"},
-		{name: "oversized chunked", body: huge, hideLength: true, wantCode: 413,
-			wantMsg: "request body larger than 3145728 bytes"},
+		{name: "oversized with length", body: huge, wantCode: 400,
+			wantMsg: "AdmissionReview too large: request body larger than 3145728 bytes"},
+		{name: "oversized chunked", body: huge, hideLength: true, wantCode: 400,
+			wantMsg: "AdmissionReview too large: request body larger than 3145728 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

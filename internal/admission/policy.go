@@ -42,7 +42,7 @@ func (v *PolicyValidator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if int64(len(body)) > v.max {
-		writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", v.max))
+		writeText(w, http.StatusBadRequest, fmt.Sprintf("AdmissionReview too large: request body larger than %d bytes", v.max))
 		return
 	}
 	var review admissionv1.AdmissionReview
