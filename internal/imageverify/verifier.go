@@ -49,8 +49,10 @@ var (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultTTL          = 5 * time.Minute
-	DefaultNegativeTTL  = 30 * time.Second
+	DefaultTTL         = 5 * time.Minute
+	DefaultNegativeTTL = 30 * time.Second
+	// DefaultTagTTL is how long a tag's resolved digest is reused.
+	DefaultTagTTL       = 30 * time.Second
 	DefaultMaxEntries   = 10000
 	DefaultFetchTimeout = 30 * time.Second
 )
@@ -84,6 +86,11 @@ type Options struct {
 	NegativeTTL time.Duration
 	// MaxEntries bounds the cache (default DefaultMaxEntries).
 	MaxEntries int
+	// TagTTL is how long a tag's resolved digest is reused, so a cached
+	// verdict for a tag reference needs no registry request (default
+	// DefaultTagTTL; negative disables: every tag is resolved). A tag moved
+	// to another digest is seen after at most TagTTL.
+	TagTTL time.Duration
 	// FetchTimeout bounds a registry fetch when the caller's context has no
 	// deadline (default DefaultFetchTimeout).
 	FetchTimeout time.Duration
@@ -109,6 +116,7 @@ type Verifier struct {
 	cache   *cache
 	verify  flight[Result]
 	resolve flight[resolved]
+	tags    *cache // tag -> digest, as Result.Digest
 }
 
 type resolved struct {
@@ -124,6 +132,9 @@ func New(opts Options) *Verifier {
 	}
 	if opts.NegativeTTL == 0 {
 		opts.NegativeTTL = DefaultNegativeTTL
+	}
+	if opts.TagTTL == 0 {
+		opts.TagTTL = DefaultTagTTL
 	}
 	if opts.MaxEntries <= 0 {
 		opts.MaxEntries = DefaultMaxEntries
@@ -141,7 +152,7 @@ func New(opts Options) *Verifier {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Verifier{opts: opts, cache: newCache(opts.MaxEntries, opts.Now)}
+	return &Verifier{opts: opts, cache: newCache(opts.MaxEntries, opts.Now), tags: newCache(opts.MaxEntries, opts.Now)}
 }
 
 // CacheLen reports the number of cached verdicts (expired ones included
@@ -191,8 +202,9 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 		return Result{}, fmt.Errorf("imageverify: %s: %w", ref, err)
 	}
 
-	// Fast path: a digest reference with a cached verdict needs no request.
-	if d, ok := r.(name.Digest); ok {
+	// Fast path: a digest reference (or a tag resolved within TagTTL) with
+	// a cached verdict needs no request.
+	if d, ok := v.knownDigest(r); ok {
 		if res, err, ok := v.cache.get(cacheKey(d, fp)); ok {
 			res.Cached = true
 			return res, err
@@ -213,6 +225,7 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 		if err != nil {
 			return resolved{}, classify(ref, err, rec, fctx)
 		}
+		v.rememberTag(r, d)
 		return resolved{digest: d, puller: p, rec: rec}, nil
 	})
 	res, err := rc.wait(ctx)
@@ -243,6 +256,29 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 		return Result{Digest: d.DigestStr()}, classify(ref, err, nil, ctx)
 	}
 	return out, err
+}
+
+// knownDigest returns the digest of a digest reference, or of a tag
+// resolved within TagTTL.
+func (v *Verifier) knownDigest(r name.Reference) (name.Digest, bool) {
+	switch t := r.(type) {
+	case name.Digest:
+		return t, true
+	case name.Tag:
+		if res, err, ok := v.tags.get(t.String()); ok && err == nil {
+			if d, err := name.NewDigest(t.Context().String()+"@"+res.Digest, name.WeakValidation); err == nil {
+				return d, true
+			}
+		}
+	}
+	return name.Digest{}, false
+}
+
+// rememberTag records a tag's resolved digest for TagTTL.
+func (v *Verifier) rememberTag(r name.Reference, d name.Digest) {
+	if t, ok := r.(name.Tag); ok && v.opts.TagTTL > 0 {
+		v.tags.put(t.String(), Result{Digest: d.DigestStr()}, nil, v.opts.TagTTL)
+	}
 }
 
 func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, publicKeyPEM []byte, p *remote.Puller, rec *recorder) (Result, error) {

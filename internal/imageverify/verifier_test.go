@@ -139,20 +139,23 @@ func TestRequestCounts(t *testing.T) {
 	tests := []struct {
 		name   string
 		fresh  bool // new Verifier (cold cache)
+		opts   Options
 		ref    string
 		want   int64
 		cached bool
 	}{
 		{name: "cold, by tag", fresh: true, ref: tagRef, want: 4},
 		{name: "warm, by digest", ref: digestRef, want: 0, cached: true},
-		{name: "warm, by tag (resolution only)", ref: tagRef, want: 2, cached: true},
+		{name: "warm, by tag (tag resolved within TagTTL)", ref: tagRef, want: 0, cached: true},
 		{name: "cold, by digest", fresh: true, ref: digestRef, want: 3},
+		{name: "cold, by tag, tag cache off", fresh: true, opts: Options{TagTTL: -1}, ref: tagRef, want: 4},
+		{name: "warm, by tag, tag cache off (resolution only)", ref: tagRef, want: 2, cached: true},
 	}
 	var v *Verifier
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.fresh || v == nil {
-				v = New(Options{})
+				v = New(tc.opts)
 			}
 			reg.reset()
 			res, err := v.VerifyKey(ctx, tc.ref, key.pubPEM)
@@ -394,5 +397,31 @@ func TestWaiterDeadline(t *testing.T) {
 	}
 	if err := <-long; err != nil {
 		t.Errorf("long caller: %v", err)
+	}
+}
+
+// TestTagMovedAfterTagTTL checks that a tag moved to another (unsigned)
+// image is seen once TagTTL has passed, and not before.
+func TestTagMovedAfterTagTTL(t *testing.T) {
+	reg := startRegistry(t)
+	key := newKey(t)
+	first := reg.pushRandom(t, "app/moving", "v1")
+	reg.sign(t, "app/moving", first, key, nil)
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	v := New(Options{Now: clock.Now, TagTTL: 30 * time.Second, TTL: time.Hour})
+	ctx := withTimeout(t, 10*time.Second)
+	ref := reg.ref("app/moving", "v1")
+	if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || !res.Verified {
+		t.Fatalf("first verification: %+v, %v", res, err)
+	}
+	second := reg.pushRandom(t, "app/moving", "v1") // the tag now names an unsigned image
+	clock.Advance(10 * time.Second)
+	if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || res.Digest != first.String() {
+		t.Fatalf("within TagTTL: %+v, %v; want the cached verdict for %s", res, err, first)
+	}
+	clock.Advance(30 * time.Second)
+	res, err := v.VerifyKey(ctx, ref, key.pubPEM)
+	if !errors.Is(err, ErrNoSignatures) || res.Digest != second.String() {
+		t.Fatalf("after TagTTL: %+v, %v; want ErrNoSignatures for %s", res, err, second)
 	}
 }
