@@ -2,7 +2,10 @@ package imageverify
 
 import (
 	"context"
+	"sort"
+	"strconv"
 	"testing"
+	"time"
 )
 
 // BenchmarkVerifyKey measures a cold verification (new Verifier, tag
@@ -42,4 +45,43 @@ func BenchmarkVerifyKey(b *testing.B) {
 		}
 		b.ReportMetric(float64(reg.count())/float64(b.N), "requests/op")
 	})
+}
+
+// BenchmarkVerifyKeyColdLatency reports the latency distribution of cold
+// keyed verifications (fresh Verifier, tag reference) across distinct
+// signed images: p50/p99 in ms and registry requests per verification.
+//
+//	go test -run '^$' -bench BenchmarkVerifyKeyColdLatency -benchtime 500x ./internal/imageverify/
+func BenchmarkVerifyKeyColdLatency(b *testing.B) {
+	reg := startRegistry(b)
+	key := newKey(b)
+	const images = 20
+	refs := make([]string, images)
+	for i := range refs {
+		tag := "v" + strconv.Itoa(i)
+		d := reg.pushRandom(b, "bench/cold", tag)
+		reg.sign(b, "bench/cold", d, key, nil)
+		refs[i] = reg.ref("bench/cold", tag)
+	}
+	ctx := context.Background()
+	reg.reset()
+	lat := make([]time.Duration, 0, b.N)
+	i := 0
+	for b.Loop() {
+		v := New(Options{})
+		start := time.Now()
+		res, err := v.VerifyKey(ctx, refs[i%images], key.pubPEM)
+		lat = append(lat, time.Since(start))
+		if err != nil || !res.Verified {
+			b.Fatal(res, err)
+		}
+		i++
+	}
+	sort.Slice(lat, func(a, c int) bool { return lat[a] < lat[c] })
+	pct := func(p float64) float64 {
+		return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(reg.count())/float64(len(lat)), "requests/op")
 }
