@@ -2,10 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/portcullis/portcullis/internal/imagepolicy"
-	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
 )
@@ -26,14 +24,7 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			docs, errs := policy.ReadFiles(args)
 			// ClusterImagePolicies are checked by their own loader.
-			var kyverno, images []manifest.Document
-			for _, d := range docs {
-				if strings.HasPrefix(d.APIVersion(), "policy.sigstore.dev/") {
-					images = append(images, d)
-				} else {
-					kyverno = append(kyverno, d)
-				}
-			}
+			images, kyverno := imagepolicy.Split(docs)
 			set, err := policy.Compile(kyverno, policy.Options{})
 			errs = append(errs, policy.AsErrors(err)...)
 			cips, err := imagepolicy.Load(images)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageverify"
-	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
 )
@@ -43,12 +42,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 				return withCode(ExitInvalid, fmt.Errorf("--policy is required"))
 			}
 			docs, errs := policy.ReadFiles(policies)
-			var cipDocs []manifest.Document
-			for _, d := range docs {
-				if strings.HasPrefix(d.APIVersion(), "policy.sigstore.dev/") {
-					cipDocs = append(cipDocs, d)
-				}
-			}
+			cipDocs, _ := imagepolicy.Split(docs)
 			cips, err := imagepolicy.Load(cipDocs)
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {

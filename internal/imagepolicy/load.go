@@ -247,3 +247,16 @@ func build(d manifest.Document, cip *sigv1.ClusterImagePolicy) *Policy {
 	}
 	return p
 }
+
+// Split separates the sigstore ClusterImagePolicy documents (group
+// policy.sigstore.dev) from the others.
+func Split(docs []manifest.Document) (images, rest []manifest.Document) {
+	for _, d := range docs {
+		if strings.HasPrefix(d.APIVersion(), "policy.sigstore.dev/") {
+			images = append(images, d)
+		} else {
+			rest = append(rest, d)
+		}
+	}
+	return images, rest
+}

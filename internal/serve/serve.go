@@ -160,7 +160,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
-	mux.Handle(webhookconfig.ValidatePolicyPath, admission.NewPolicyValidator(log))
+	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicy())
 
 	var mu sync.Mutex
 	var caBundle []byte

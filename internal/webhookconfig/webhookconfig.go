@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -24,8 +25,8 @@ import (
 
 // Paths served by the admission handler.
 const (
-	ValidatePath       = "/validate"
-	ValidatePolicyPath = "/validate-policy"
+	ValidatePath       = admission.PathValidate
+	ValidatePolicyPath = admission.PathValidatePolicy
 )
 
 // Options describe where the webhook is served and what it excludes.
