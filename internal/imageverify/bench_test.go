@@ -14,36 +14,36 @@ import (
 func BenchmarkVerifyKey(b *testing.B) {
 	reg := startRegistry(b)
 	key := newKey(b)
-	d := reg.pushRandom(b, "bench/app", "v1")
-	reg.sign(b, "bench/app", d, key, nil)
+	d := reg.PushRandom(b, "bench/app", "v1")
+	reg.Sign(b, "bench/app", d, key, nil)
 	ctx := context.Background()
 
 	b.Run("cold", func(b *testing.B) {
-		ref := reg.ref("bench/app", "v1")
-		reg.reset()
+		ref := reg.Ref("bench/app", "v1")
+		reg.Reset()
 		b.ReportAllocs()
 		for b.Loop() {
 			v := New(Options{})
-			if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || !res.Verified {
+			if res, err := v.VerifyKey(ctx, ref, key.PublicPEM); err != nil || !res.Verified {
 				b.Fatal(res, err)
 			}
 		}
-		b.ReportMetric(float64(reg.count())/float64(b.N), "requests/op")
+		b.ReportMetric(float64(reg.Count())/float64(b.N), "requests/op")
 	})
 	b.Run("warm", func(b *testing.B) {
-		ref := reg.ref("bench/app", d.String())
+		ref := reg.Ref("bench/app", d.String())
 		v := New(Options{})
-		if _, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil {
+		if _, err := v.VerifyKey(ctx, ref, key.PublicPEM); err != nil {
 			b.Fatal(err)
 		}
-		reg.reset()
+		reg.Reset()
 		b.ReportAllocs()
 		for b.Loop() {
-			if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || !res.Verified {
+			if res, err := v.VerifyKey(ctx, ref, key.PublicPEM); err != nil || !res.Verified {
 				b.Fatal(res, err)
 			}
 		}
-		b.ReportMetric(float64(reg.count())/float64(b.N), "requests/op")
+		b.ReportMetric(float64(reg.Count())/float64(b.N), "requests/op")
 	})
 }
 
@@ -59,18 +59,18 @@ func BenchmarkVerifyKeyColdLatency(b *testing.B) {
 	refs := make([]string, images)
 	for i := range refs {
 		tag := "v" + strconv.Itoa(i)
-		d := reg.pushRandom(b, "bench/cold", tag)
-		reg.sign(b, "bench/cold", d, key, nil)
-		refs[i] = reg.ref("bench/cold", tag)
+		d := reg.PushRandom(b, "bench/cold", tag)
+		reg.Sign(b, "bench/cold", d, key, nil)
+		refs[i] = reg.Ref("bench/cold", tag)
 	}
 	ctx := context.Background()
-	reg.reset()
+	reg.Reset()
 	lat := make([]time.Duration, 0, b.N)
 	i := 0
 	for b.Loop() {
 		v := New(Options{})
 		start := time.Now()
-		res, err := v.VerifyKey(ctx, refs[i%images], key.pubPEM)
+		res, err := v.VerifyKey(ctx, refs[i%images], key.PublicPEM)
 		lat = append(lat, time.Since(start))
 		if err != nil || !res.Verified {
 			b.Fatal(res, err)
@@ -83,5 +83,5 @@ func BenchmarkVerifyKeyColdLatency(b *testing.B) {
 	}
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(reg.count())/float64(len(lat)), "requests/op")
+	b.ReportMetric(float64(reg.Count())/float64(len(lat)), "requests/op")
 }

@@ -30,9 +30,9 @@ func indent(pem []byte) string {
 func TestVerifyPolicies(t *testing.T) {
 	reg := startRegistry(t)
 	key, other := newKey(t), newKey(t)
-	signed := reg.pushRandom(t, "team/app", "signed")
-	reg.sign(t, "team/app", signed, key, nil)
-	reg.pushRandom(t, "team/app", "unsigned")
+	signed := reg.PushRandom(t, "team/app", "signed")
+	reg.Sign(t, "team/app", signed, key, nil)
+	reg.PushRandom(t, "team/app", "unsigned")
 	host := reg.Host
 	cip := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
@@ -67,7 +67,7 @@ spec:
   images: [{glob: "%s/other/**"}]
   authorities:
   - static: {action: fail, message: nothing from other}
-`, host, indent(other.pubPEM), indent(key.pubPEM), host, host)
+`, host, indent(other.PublicPEM), indent(key.PublicPEM), host, host)
 	policies := loadCIPs(t, cip)
 	v := New(Options{})
 	cases := []struct {
@@ -78,8 +78,8 @@ spec:
 		reason   string
 		warning  string
 	}{
-		{"signed by the team key: second authority passes", reg.ref("team/app", "signed"), true, 2, "", "keyless verification is not supported yet"},
-		{"unsigned: every authority fails", reg.ref("team/app", "unsigned"), false, 2, "no signature", ""},
+		{"signed by the team key: second authority passes", reg.Ref("team/app", "signed"), true, 2, "", "keyless verification is not supported yet"},
+		{"unsigned: every authority fails", reg.Ref("team/app", "unsigned"), false, 2, "no signature", ""},
 		{"static fail", host + "/other/thing:1", false, 1, "nothing from other", ""},
 		{"no policy matches", host + "/elsewhere/app:1", true, 0, "", ""},
 	}

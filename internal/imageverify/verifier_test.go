@@ -15,18 +15,18 @@ func TestVerifyKey(t *testing.T) {
 	reg := startRegistry(t)
 	signer, other := newKey(t), newKey(t)
 
-	signed := reg.pushRandom(t, "app/signed", "v1")
-	reg.sign(t, "app/signed", signed, signer, nil)
+	signed := reg.PushRandom(t, "app/signed", "v1")
+	reg.Sign(t, "app/signed", signed, signer, nil)
 
-	reg.pushRandom(t, "app/unsigned", "v1")
+	reg.PushRandom(t, "app/unsigned", "v1")
 
-	imgA := reg.pushRandom(t, "app/copied", "a")
-	imgB := reg.pushRandom(t, "app/copied", "b")
-	reg.sign(t, "app/copied", imgA, signer, nil)
-	reg.copySignatures(t, "app/copied", imgA, imgB)
+	imgA := reg.PushRandom(t, "app/copied", "a")
+	imgB := reg.PushRandom(t, "app/copied", "b")
+	reg.Sign(t, "app/copied", imgA, signer, nil)
+	reg.CopySignatures(t, "app/copied", imgA, imgB)
 
-	tampered := reg.pushRandom(t, "app/tampered", "v1")
-	reg.sign(t, "app/tampered", tampered, signer, func(p []byte) []byte {
+	tampered := reg.PushRandom(t, "app/tampered", "v1")
+	reg.Sign(t, "app/tampered", tampered, signer, func(p []byte) []byte {
 		return []byte(strings.Replace(string(p), `"optional":null`, `"optional":{"team":"mallory"}`, 1))
 	})
 
@@ -37,16 +37,16 @@ func TestVerifyKey(t *testing.T) {
 		want    bool
 		wantErr error
 	}{
-		{name: "signed with the key", ref: reg.ref("app/signed", "v1"), key: signer.pubPEM, want: true},
-		{name: "signed, by digest", ref: reg.ref("app/signed", signed.String()), key: signer.pubPEM, want: true},
-		{name: "unsigned", ref: reg.ref("app/unsigned", "v1"), key: signer.pubPEM, wantErr: ErrNoSignatures},
-		{name: "wrong key", ref: reg.ref("app/signed", "v1"), key: other.pubPEM, wantErr: ErrSignatureMismatch},
-		{name: "signature made for another digest", ref: reg.ref("app/copied", "b"), key: signer.pubPEM, wantErr: ErrSignatureMismatch},
-		{name: "the copied signature still verifies its own image", ref: reg.ref("app/copied", "a"), key: signer.pubPEM, want: true},
-		{name: "tampered payload", ref: reg.ref("app/tampered", "v1"), key: signer.pubPEM, wantErr: ErrSignatureMismatch},
-		{name: "no such tag", ref: reg.ref("app/signed", "missing"), key: signer.pubPEM, wantErr: ErrNotFound},
-		{name: "no such repository", ref: reg.ref("app/nothing", "v1"), key: signer.pubPEM, wantErr: ErrNotFound},
-		{name: "invalid key", ref: reg.ref("app/signed", "v1"), key: []byte("not a key"), wantErr: ErrInvalidKey},
+		{name: "signed with the key", ref: reg.Ref("app/signed", "v1"), key: signer.PublicPEM, want: true},
+		{name: "signed, by digest", ref: reg.Ref("app/signed", signed.String()), key: signer.PublicPEM, want: true},
+		{name: "unsigned", ref: reg.Ref("app/unsigned", "v1"), key: signer.PublicPEM, wantErr: ErrNoSignatures},
+		{name: "wrong key", ref: reg.Ref("app/signed", "v1"), key: other.PublicPEM, wantErr: ErrSignatureMismatch},
+		{name: "signature made for another digest", ref: reg.Ref("app/copied", "b"), key: signer.PublicPEM, wantErr: ErrSignatureMismatch},
+		{name: "the copied signature still verifies its own image", ref: reg.Ref("app/copied", "a"), key: signer.PublicPEM, want: true},
+		{name: "tampered payload", ref: reg.Ref("app/tampered", "v1"), key: signer.PublicPEM, wantErr: ErrSignatureMismatch},
+		{name: "no such tag", ref: reg.Ref("app/signed", "missing"), key: signer.PublicPEM, wantErr: ErrNotFound},
+		{name: "no such repository", ref: reg.Ref("app/nothing", "v1"), key: signer.PublicPEM, wantErr: ErrNotFound},
+		{name: "invalid key", ref: reg.Ref("app/signed", "v1"), key: []byte("not a key"), wantErr: ErrInvalidKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestVerifyKey(t *testing.T) {
 
 func TestResolve(t *testing.T) {
 	reg := startRegistry(t)
-	d := reg.pushRandom(t, "app/resolve", "v1")
+	d := reg.PushRandom(t, "app/resolve", "v1")
 	v := New(Options{})
 	ctx := withTimeout(t, 10*time.Second)
 
@@ -94,22 +94,22 @@ func TestResolve(t *testing.T) {
 		wantErr   error
 		maxReqs   int64
 	}{
-		{name: "tag by HEAD", ref: reg.ref("app/resolve", "v1"), want: d.String(), maxReqs: 2},
-		{name: "tag by GET when HEAD is refused", ref: reg.ref("app/resolve", "v1"), headFails: true, want: d.String(), maxReqs: 3},
-		{name: "digest needs no request", ref: reg.ref("app/resolve", d.String()), want: d.String(), maxReqs: 0},
-		{name: "missing tag", ref: reg.ref("app/resolve", "nope"), wantErr: ErrNotFound, maxReqs: 2},
+		{name: "tag by HEAD", ref: reg.Ref("app/resolve", "v1"), want: d.String(), maxReqs: 2},
+		{name: "tag by GET when HEAD is refused", ref: reg.Ref("app/resolve", "v1"), headFails: true, want: d.String(), maxReqs: 3},
+		{name: "digest needs no request", ref: reg.Ref("app/resolve", d.String()), want: d.String(), maxReqs: 0},
+		{name: "missing tag", ref: reg.Ref("app/resolve", "nope"), wantErr: ErrNotFound, maxReqs: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg.reset()
+			reg.Reset()
 			if tc.headFails {
-				reg.setFault(func(r *http.Request) (int, time.Duration) {
+				reg.SetFault(func(r *http.Request) (int, time.Duration) {
 					if r.Method == http.MethodHead {
 						return http.StatusMethodNotAllowed, 0
 					}
 					return 0, 0
 				})
-				defer reg.setFault(nil)
+				defer reg.SetFault(nil)
 			}
 			got, err := v.Resolve(ctx, tc.ref)
 			if tc.wantErr != nil {
@@ -119,8 +119,8 @@ func TestResolve(t *testing.T) {
 			} else if err != nil || got != tc.want {
 				t.Fatalf("Resolve = %q, %v; want %q", got, err, tc.want)
 			}
-			if n := reg.count(); n > tc.maxReqs {
-				t.Errorf("%d registry requests, want ≤ %d: %v", n, tc.maxReqs, reg.requestLog())
+			if n := reg.Count(); n > tc.maxReqs {
+				t.Errorf("%d registry requests, want ≤ %d: %v", n, tc.maxReqs, reg.Log())
 			}
 		})
 	}
@@ -131,9 +131,9 @@ func TestResolve(t *testing.T) {
 func TestRequestCounts(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	d := reg.pushRandom(t, "app/counted", "v1")
-	reg.sign(t, "app/counted", d, key, nil)
-	tagRef, digestRef := reg.ref("app/counted", "v1"), reg.ref("app/counted", d.String())
+	d := reg.PushRandom(t, "app/counted", "v1")
+	reg.Sign(t, "app/counted", d, key, nil)
+	tagRef, digestRef := reg.Ref("app/counted", "v1"), reg.Ref("app/counted", d.String())
 	ctx := withTimeout(t, 10*time.Second)
 
 	tests := []struct {
@@ -157,16 +157,16 @@ func TestRequestCounts(t *testing.T) {
 			if tc.fresh || v == nil {
 				v = New(tc.opts)
 			}
-			reg.reset()
-			res, err := v.VerifyKey(ctx, tc.ref, key.pubPEM)
+			reg.Reset()
+			res, err := v.VerifyKey(ctx, tc.ref, key.PublicPEM)
 			if err != nil || !res.Verified {
 				t.Fatalf("VerifyKey = %+v, %v", res, err)
 			}
 			if res.Cached != tc.cached {
 				t.Errorf("Cached = %v, want %v", res.Cached, tc.cached)
 			}
-			n := reg.count()
-			t.Logf("%s: %d registry requests: %v", tc.name, n, reg.requestLog())
+			n := reg.Count()
+			t.Logf("%s: %d registry requests: %v", tc.name, n, reg.Log())
 			if n > tc.want {
 				t.Errorf("%d registry requests, want ≤ %d", n, tc.want)
 			}
@@ -194,9 +194,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 func TestCacheTTL(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	signed := reg.pushRandom(t, "app/ttl", "signed")
-	reg.sign(t, "app/ttl", signed, key, nil)
-	unsigned := reg.pushRandom(t, "app/ttl", "unsigned")
+	signed := reg.PushRandom(t, "app/ttl", "signed")
+	reg.Sign(t, "app/ttl", signed, key, nil)
+	unsigned := reg.PushRandom(t, "app/ttl", "unsigned")
 	ctx := withTimeout(t, 10*time.Second)
 
 	tests := []struct {
@@ -212,15 +212,15 @@ func TestCacheTTL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(1_800_000_000, 0)}
 			v := New(Options{Now: clock.Now})
-			ref := reg.ref("app/ttl", tc.digest)
+			ref := reg.Ref("app/ttl", tc.digest)
 			check := func(step string, wantCached bool) {
 				t.Helper()
-				reg.reset()
-				res, err := v.VerifyKey(ctx, ref, key.pubPEM)
+				reg.Reset()
+				res, err := v.VerifyKey(ctx, ref, key.PublicPEM)
 				if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 					t.Fatalf("%s: error = %v, want %v", step, err, tc.wantErr)
 				}
-				n := reg.count()
+				n := reg.Count()
 				if wantCached && (n != 0 || !res.Cached) {
 					t.Errorf("%s: %d requests, Cached=%v; want a cache hit", step, n, res.Cached)
 				}
@@ -240,8 +240,8 @@ func TestCacheTTL(t *testing.T) {
 func TestRegistryFaults(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	d := reg.pushRandom(t, "app/faults", "v1")
-	reg.sign(t, "app/faults", d, key, nil)
+	d := reg.PushRandom(t, "app/faults", "v1")
+	reg.Sign(t, "app/faults", d, key, nil)
 	isBlob := func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/") }
 
 	tests := []struct {
@@ -254,10 +254,10 @@ func TestRegistryFaults(t *testing.T) {
 		alsoIs   error
 	}{
 		{name: "registry down", ref: freeAddr(t) + "/app/faults:v1", deadline: 5 * time.Second, within: time.Second},
-		{name: "slow registry beyond the deadline", ref: reg.ref("app/faults", "v1"),
+		{name: "slow registry beyond the deadline", ref: reg.Ref("app/faults", "v1"),
 			fault:    func(*http.Request) (int, time.Duration) { return 0, 3 * time.Second },
 			deadline: 300 * time.Millisecond, within: 500 * time.Millisecond, alsoIs: context.DeadlineExceeded},
-		{name: "slow signature fetch beyond the deadline", ref: reg.ref("app/faults", d.String()),
+		{name: "slow signature fetch beyond the deadline", ref: reg.Ref("app/faults", d.String()),
 			fault: func(r *http.Request) (int, time.Duration) {
 				if strings.Contains(r.URL.Path, "/manifests/sha256-") {
 					return 0, 3 * time.Second
@@ -265,10 +265,10 @@ func TestRegistryFaults(t *testing.T) {
 				return 0, 0
 			},
 			deadline: 300 * time.Millisecond, within: 500 * time.Millisecond, alsoIs: context.DeadlineExceeded},
-		{name: "rate limited (429)", ref: reg.ref("app/faults", "v1"),
+		{name: "rate limited (429)", ref: reg.Ref("app/faults", "v1"),
 			fault:    func(*http.Request) (int, time.Duration) { return http.StatusTooManyRequests, 0 },
 			deadline: 5 * time.Second, within: 2 * time.Second, contains: "429"},
-		{name: "429 on the signature payload is not a mismatch", ref: reg.ref("app/faults", d.String()),
+		{name: "429 on the signature payload is not a mismatch", ref: reg.Ref("app/faults", d.String()),
 			fault: func(r *http.Request) (int, time.Duration) {
 				if isBlob(r) {
 					return http.StatusTooManyRequests, 0
@@ -276,18 +276,18 @@ func TestRegistryFaults(t *testing.T) {
 				return 0, 0
 			},
 			deadline: 5 * time.Second, within: 2 * time.Second, contains: "429"},
-		{name: "server error (503)", ref: reg.ref("app/faults", "v1"),
+		{name: "server error (503)", ref: reg.Ref("app/faults", "v1"),
 			fault:    func(*http.Request) (int, time.Duration) { return http.StatusServiceUnavailable, 0 },
 			deadline: 5 * time.Second, within: 2 * time.Second, contains: "503"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := New(Options{})
-			reg.setFault(tc.fault)
+			reg.SetFault(tc.fault)
 			start := time.Now()
-			res, err := v.VerifyKey(withTimeout(t, tc.deadline), tc.ref, key.pubPEM)
+			res, err := v.VerifyKey(withTimeout(t, tc.deadline), tc.ref, key.PublicPEM)
 			elapsed := time.Since(start)
-			reg.setFault(nil)
+			reg.SetFault(nil)
 			if !errors.Is(err, ErrRegistry) {
 				t.Fatalf("error = %v, want ErrRegistry", err)
 			}
@@ -308,7 +308,7 @@ func TestRegistryFaults(t *testing.T) {
 				// Registry errors are not cached: once the fault is gone the
 				// same Verifier verifies.
 				time.Sleep(50 * time.Millisecond) // let the detached fetch end
-				if res, err := v.VerifyKey(withTimeout(t, 10*time.Second), tc.ref, key.pubPEM); err != nil || !res.Verified || res.Cached {
+				if res, err := v.VerifyKey(withTimeout(t, 10*time.Second), tc.ref, key.PublicPEM); err != nil || !res.Verified || res.Cached {
 					t.Errorf("after the fault: %+v, %v; want a fresh verification", res, err)
 				}
 			}
@@ -321,24 +321,24 @@ func TestRegistryFaults(t *testing.T) {
 func TestConcurrentVerifications(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	d := reg.pushRandom(t, "app/concurrent", "v1")
-	reg.sign(t, "app/concurrent", d, key, nil)
+	d := reg.PushRandom(t, "app/concurrent", "v1")
+	reg.Sign(t, "app/concurrent", d, key, nil)
 
 	tests := []struct {
 		name string
 		ref  string
 		want int64
 	}{
-		{name: "by tag", ref: reg.ref("app/concurrent", "v1"), want: 4},
-		{name: "by digest", ref: reg.ref("app/concurrent", d.String()), want: 3},
+		{name: "by tag", ref: reg.Ref("app/concurrent", "v1"), want: 4},
+		{name: "by digest", ref: reg.Ref("app/concurrent", d.String()), want: 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := New(Options{})
-			reg.reset()
+			reg.Reset()
 			// Slow each request a little so that the callers overlap.
-			reg.setFault(func(*http.Request) (int, time.Duration) { return 0, 20 * time.Millisecond })
-			defer reg.setFault(nil)
+			reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 20 * time.Millisecond })
+			defer reg.SetFault(nil)
 			ctx := withTimeout(t, 10*time.Second)
 			var wg sync.WaitGroup
 			var verified atomic.Int64
@@ -348,7 +348,7 @@ func TestConcurrentVerifications(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-startGate
-					res, err := v.VerifyKey(ctx, tc.ref, key.pubPEM)
+					res, err := v.VerifyKey(ctx, tc.ref, key.PublicPEM)
 					if err != nil {
 						t.Error(err)
 						return
@@ -363,8 +363,8 @@ func TestConcurrentVerifications(t *testing.T) {
 			if verified.Load() != 100 {
 				t.Errorf("%d of 100 verified", verified.Load())
 			}
-			if n := reg.count(); n > tc.want {
-				t.Errorf("%d registry requests for 100 concurrent verifications, want ≤ %d: %v", n, tc.want, reg.requestLog())
+			if n := reg.Count(); n > tc.want {
+				t.Errorf("%d registry requests for 100 concurrent verifications, want ≤ %d: %v", n, tc.want, reg.Log())
 			}
 		})
 	}
@@ -375,23 +375,23 @@ func TestConcurrentVerifications(t *testing.T) {
 func TestWaiterDeadline(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	d := reg.pushRandom(t, "app/waiters", "v1")
-	reg.sign(t, "app/waiters", d, key, nil)
-	ref := reg.ref("app/waiters", d.String())
-	reg.setFault(func(*http.Request) (int, time.Duration) { return 0, 100 * time.Millisecond })
-	defer reg.setFault(nil)
+	d := reg.PushRandom(t, "app/waiters", "v1")
+	reg.Sign(t, "app/waiters", d, key, nil)
+	ref := reg.Ref("app/waiters", d.String())
+	reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 100 * time.Millisecond })
+	defer reg.SetFault(nil)
 
 	v := New(Options{})
 	long := make(chan error, 1)
 	go func() {
-		res, err := v.VerifyKey(withTimeout(t, 10*time.Second), ref, key.pubPEM)
+		res, err := v.VerifyKey(withTimeout(t, 10*time.Second), ref, key.PublicPEM)
 		if err == nil && !res.Verified {
 			err = errors.New("not verified")
 		}
 		long <- err
 	}()
 	time.Sleep(20 * time.Millisecond)
-	_, err := v.VerifyKey(withTimeout(t, 50*time.Millisecond), ref, key.pubPEM)
+	_, err := v.VerifyKey(withTimeout(t, 50*time.Millisecond), ref, key.PublicPEM)
 	if !errors.Is(err, ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("short caller: %v, want ErrRegistry and DeadlineExceeded", err)
 	}
@@ -405,22 +405,22 @@ func TestWaiterDeadline(t *testing.T) {
 func TestTagMovedAfterTagTTL(t *testing.T) {
 	reg := startRegistry(t)
 	key := newKey(t)
-	first := reg.pushRandom(t, "app/moving", "v1")
-	reg.sign(t, "app/moving", first, key, nil)
+	first := reg.PushRandom(t, "app/moving", "v1")
+	reg.Sign(t, "app/moving", first, key, nil)
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	v := New(Options{Now: clock.Now, TagTTL: 30 * time.Second, TTL: time.Hour})
 	ctx := withTimeout(t, 10*time.Second)
-	ref := reg.ref("app/moving", "v1")
-	if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || !res.Verified {
+	ref := reg.Ref("app/moving", "v1")
+	if res, err := v.VerifyKey(ctx, ref, key.PublicPEM); err != nil || !res.Verified {
 		t.Fatalf("first verification: %+v, %v", res, err)
 	}
-	second := reg.pushRandom(t, "app/moving", "v1") // the tag now names an unsigned image
+	second := reg.PushRandom(t, "app/moving", "v1") // the tag now names an unsigned image
 	clock.Advance(10 * time.Second)
-	if res, err := v.VerifyKey(ctx, ref, key.pubPEM); err != nil || res.Digest != first.String() {
+	if res, err := v.VerifyKey(ctx, ref, key.PublicPEM); err != nil || res.Digest != first.String() {
 		t.Fatalf("within TagTTL: %+v, %v; want the cached verdict for %s", res, err, first)
 	}
 	clock.Advance(30 * time.Second)
-	res, err := v.VerifyKey(ctx, ref, key.pubPEM)
+	res, err := v.VerifyKey(ctx, ref, key.PublicPEM)
 	if !errors.Is(err, ErrNoSignatures) || res.Digest != second.String() {
 		t.Fatalf("after TagTTL: %+v, %v; want ErrNoSignatures for %s", res, err, second)
 	}
