@@ -32,6 +32,7 @@ require (
 
 require (
 	cel.dev/expr v0.25.2 // indirect
+	cuelang.org/go v0.16.1 // indirect
 	github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c // indirect
 	github.com/agnivade/levenshtein v1.2.1 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
