@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -45,6 +46,11 @@ var (
 	ErrNotFound = errors.New("image not found")
 	// ErrInvalidKey: the public key is not a PEM-encoded PKIX public key.
 	ErrInvalidKey = errors.New("invalid public key")
+	// ErrUntrusted: signatures carry certificates, but none is trusted for
+	// the check: issued by an unknown CA, identity (issuer/subject)
+	// mismatch, missing or unknown SCT, missing or unverifiable
+	// transparency-log entry, or expired without proof of signing time.
+	ErrUntrusted = errors.New("certificate not trusted")
 )
 
 // Defaults for the zero values of Options.
@@ -108,6 +114,10 @@ type Result struct {
 	Reason string
 	// Cached is true when the verdict came from the cache.
 	Cached bool
+	// Attestations are the verified DSSE envelopes (JSON) when the check
+	// asked for attestations; decoding and predicate policies are up to
+	// the caller (see package attest).
+	Attestations [][]byte
 }
 
 // Verifier resolves and verifies images. It is safe for concurrent use.
@@ -173,7 +183,7 @@ func (v *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
 	}
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	p, rec, err := v.newPuller()
+	p, rec, err := v.newPuller(nil)
 	if err != nil {
 		return "", err
 	}
@@ -185,19 +195,29 @@ func (v *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
 }
 
 // VerifyKey verifies that ref is signed with cosign by the key in
-// publicKeyPEM (a PEM "PUBLIC KEY" block: ECDSA, RSA or Ed25519). It
-// resolves ref, fetches the signatures from the "sha256-<digest>.sig" tag
-// and verifies them offline (no transparency log). The verdict is cached
-// per (repository, digest, key); concurrent calls for the same image and
-// key share one registry fetch. On failure the Result still carries the
-// digest when it was resolved, Verified is false and the error matches one
-// of the package's Err values.
+// publicKeyPEM (a PEM "PUBLIC KEY" block: ECDSA, RSA or Ed25519). It is
+// Verify with a Check holding that one key.
 func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byte) (Result, error) {
+	return v.Verify(ctx, ref, Check{Keys: [][]byte{publicKeyPEM}})
+}
+
+// Verify checks ref against c: it resolves ref, fetches the cosign
+// signatures (from the "sha256-<digest>.sig" tag) or, when c asks for
+// attestations, the attestations (".att" tag), and verifies them offline.
+// The verdict is cached per (repository, digest, c's fingerprint);
+// concurrent calls for the same image and check share one registry fetch.
+// On failure the Result still carries the digest when it was resolved,
+// Verified is false and the error matches one of the package's Err values.
+func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...CallOption) (Result, error) {
+	var call callOptions
+	for _, o := range opts {
+		o(&call)
+	}
 	r, err := v.parse(ref)
 	if err != nil {
 		return Result{}, err
 	}
-	fp, err := fingerprint(publicKeyPEM)
+	fp, err := c.fingerprint()
 	if err != nil {
 		return Result{}, fmt.Errorf("imageverify: %s: %w", ref, err)
 	}
@@ -211,13 +231,14 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 		}
 	}
 
-	// Resolution is shared by concurrent callers with the same reference;
-	// its puller (connection, ping and token) is reused for the signature
-	// fetch, so a cold verification of a tag costs one fetch sequence.
-	rc := v.resolve.start(r.String(), func() (resolved, error) {
+	// Resolution is shared by concurrent callers with the same reference
+	// and credentials; its puller (connection, ping and token) is reused
+	// for the signature fetch, so a cold verification of a tag costs one
+	// fetch sequence.
+	rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
 		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
 		defer cancel()
-		p, rec, err := v.newPuller()
+		p, rec, err := v.newPuller(call.keychain)
 		if err != nil {
 			return resolved{}, err
 		}
@@ -242,11 +263,11 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 	vc := v.verify.start(key, func() (Result, error) {
 		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
 		defer cancel()
-		out, err := v.verifyDigest(fctx, ref, d, publicKeyPEM, res.puller, res.rec)
+		out, err := v.verifyDigest(fctx, ref, d, c, res.puller, res.rec)
 		switch {
 		case err == nil:
 			v.cache.put(key, out, nil, v.opts.TTL)
-		case errors.Is(err, ErrNoSignatures), errors.Is(err, ErrSignatureMismatch):
+		case errors.Is(err, ErrNoSignatures), errors.Is(err, ErrSignatureMismatch), errors.Is(err, ErrUntrusted):
 			v.cache.put(key, out, err, v.opts.NegativeTTL)
 		}
 		return out, err
@@ -281,37 +302,98 @@ func (v *Verifier) rememberTag(r name.Reference, d name.Digest) {
 	}
 }
 
-func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, publicKeyPEM []byte, p *remote.Puller, rec *recorder) (Result, error) {
+func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, c Check, p *remote.Puller, rec *recorder) (Result, error) {
 	out := Result{Digest: d.DigestStr()}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(publicKeyPEM)
-	if err != nil {
-		return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrInvalidKey, err)
-	}
-	verifier, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrInvalidKey, err)
-	}
-	co := &cosign.CheckOpts{
-		SigVerifier: verifier,
-		// Without a claim verifier cosign accepts a valid signature made
-		// for any digest: the payload must name this image's digest.
-		ClaimVerifier: cosign.SimpleClaimVerifier,
-		IgnoreTlog:    true,
-		IgnoreSCT:     true,
-		Offline:       true,
+	base := cosign.CheckOpts{
+		IgnoreTlog: true,
+		IgnoreSCT:  true,
+		Offline:    true,
 		RegistryClientOpts: []ociremote.Option{
 			ociremote.WithRemoteOptions(remote.WithContext(ctx), remote.Reuse(p)),
 		},
 	}
-	checked, _, err := cosign.VerifyImageSignatures(ctx, d, co)
-	if err != nil {
-		err = classify(ref, err, rec, ctx)
-		out.Reason = err.Error()
-		return out, err
+	// Without a claim verifier cosign accepts a valid signature made for
+	// any digest: the payload must name this image's digest.
+	if c.Attestations {
+		base.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+	} else {
+		base.ClaimVerifier = cosign.SimpleClaimVerifier
 	}
-	out.Verified = true
-	out.Reason = fmt.Sprintf("%s@%s: %d of its signatures verified with the key", d.Context(), d.DigestStr(), len(checked))
-	return out, nil
+	var opts []*cosign.CheckOpts
+	for _, k := range c.Keys {
+		verifier, err := loadVerifier(k, c.Hash)
+		if err != nil {
+			return out, fmt.Errorf("imageverify: %s: %w", ref, err)
+		}
+		co := base
+		co.SigVerifier = verifier
+		opts = append(opts, &co)
+	}
+	if c.Certificates != nil {
+		co := base
+		if err := c.Certificates.Apply(&co); err != nil {
+			return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrUntrusted, err)
+		}
+		opts = append(opts, &co)
+	}
+	if len(opts) == 0 {
+		return out, fmt.Errorf("imageverify: %s: check has neither keys nor certificate trust", ref)
+	}
+
+	// Any key (or the certificate trust) verifying is enough; the first
+	// error is kept as the reason unless a later one is more telling.
+	var firstErr error
+	for _, co := range opts {
+		var checked []oci.Signature
+		var err error
+		if c.Attestations {
+			checked, _, err = cosign.VerifyImageAttestations(ctx, d, co)
+		} else {
+			checked, _, err = cosign.VerifyImageSignatures(ctx, d, co)
+		}
+		if err == nil {
+			out.Verified = true
+			what := "signatures"
+			if c.Attestations {
+				what = "attestations"
+				for _, sig := range checked {
+					env, err := sig.Payload()
+					if err != nil {
+						return Result{Digest: out.Digest}, fmt.Errorf("imageverify: %s: %w: reading a verified attestation: %v", ref, ErrRegistry, err)
+					}
+					out.Attestations = append(out.Attestations, env)
+				}
+			}
+			out.Reason = fmt.Sprintf("%s@%s: %d of its %s verified", d.Context(), d.DigestStr(), len(checked), what)
+			return out, nil
+		}
+		err = classify(ref, err, rec, ctx)
+		if errors.Is(err, ErrRegistry) {
+			out.Reason = err.Error()
+			return out, err
+		}
+		if firstErr == nil || (errors.Is(firstErr, ErrNoSignatures) && !errors.Is(err, ErrNoSignatures)) {
+			firstErr = err
+		}
+	}
+	out.Reason = firstErr.Error()
+	return out, firstErr
+}
+
+// loadVerifier parses a PEM public key for hash (zero: SHA-256).
+func loadVerifier(publicKeyPEM []byte, hash crypto.Hash) (signature.Verifier, error) {
+	if hash == 0 {
+		hash = crypto.SHA256
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(publicKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	verifier, err := signature.LoadVerifier(pub, hash)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	return verifier, nil
 }
 
 func (v *Verifier) parse(ref string) (name.Reference, error) {
@@ -328,14 +410,17 @@ func (v *Verifier) parse(ref string) (name.Reference, error) {
 
 // newPuller returns a puller for one fetch sequence and the recorder that
 // sees every registry response it gets.
-func (v *Verifier) newPuller() (*remote.Puller, *recorder, error) {
+func (v *Verifier) newPuller(kc authn.Keychain) (*remote.Puller, *recorder, error) {
 	rec := &recorder{base: v.opts.Transport}
 	ropts := []remote.Option{
 		remote.WithTransport(rec),
 		remote.WithRetryBackoff(*v.opts.RetryBackoff),
 	}
-	if v.opts.Keychain != nil {
-		ropts = append(ropts, remote.WithAuthFromKeychain(v.opts.Keychain))
+	if kc == nil {
+		kc = v.opts.Keychain
+	}
+	if kc != nil {
+		ropts = append(ropts, remote.WithAuthFromKeychain(kc))
 	}
 	p, err := remote.NewPuller(ropts...)
 	return p, rec, err
@@ -432,7 +517,7 @@ func (r *recorder) failure() error {
 // package's errors, naming the image. Errors already classified pass
 // through.
 func classify(ref string, err error, rec *recorder, ctx context.Context) error {
-	for _, known := range []error{ErrRegistry, ErrNoSignatures, ErrSignatureMismatch, ErrNotFound, ErrInvalidKey} {
+	for _, known := range []error{ErrRegistry, ErrNoSignatures, ErrSignatureMismatch, ErrNotFound, ErrInvalidKey, ErrUntrusted} {
 		if errors.Is(err, known) {
 			return err
 		}
