@@ -13,6 +13,8 @@ import (
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // DefaultFulcioURL is the keyless URL used when neither url nor ca-cert is
@@ -259,4 +261,32 @@ func Split(docs []manifest.Document) (images, rest []manifest.Document) {
 		}
 	}
 	return images, rest
+}
+
+// MatchesResource reports whether the policy applies to an object of the
+// given group, version and resource (plural) with these labels, as
+// policy-controller reads spec.match: no entries match every resource;
+// otherwise one entry must name the resource (group "" is the core group;
+// an empty version or resource matches any) and its selector, if any, must select the
+// object's labels.
+func (p *Policy) MatchesResource(group, version, resource string, objLabels map[string]string) bool {
+	if len(p.Object.Spec.Match) == 0 {
+		return true
+	}
+	for _, m := range p.Object.Spec.Match {
+		if (m.Resource != "" && m.Resource != resource) || m.Group != group || (m.Version != "" && m.Version != version) {
+			continue
+		}
+		if m.Selector == nil {
+			return true
+		}
+		sel, err := metav1.LabelSelectorAsSelector(m.Selector)
+		if err != nil {
+			continue // refused at load; never matches
+		}
+		if sel.Matches(labels.Set(objLabels)) {
+			return true
+		}
+	}
+	return false
 }

@@ -43,7 +43,7 @@ type PolicyResult struct {
 // or fail as written. Keyless, KMS and secretRef keys and attestations are
 // not supported yet and fail their authority with that reason, so a
 // policy relying on them fails closed.
-func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []*imagepolicy.Policy) ImageResult {
+func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []*imagepolicy.Policy, opts ...CallOption) ImageResult {
 	res := ImageResult{Image: image, Allowed: true, Policies: []PolicyResult{}}
 	for _, p := range policies {
 		if !p.Matches(image) {
@@ -51,7 +51,7 @@ func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []
 		}
 		pr := PolicyResult{Policy: p.Name(), Mode: p.Mode()}
 		for _, a := range p.Authorities() {
-			digest, ok, reason := v.checkAuthority(ctx, image, a)
+			digest, ok, reason := v.checkAuthority(ctx, image, a, opts)
 			if digest != "" {
 				res.Digest = digest
 			}
@@ -76,7 +76,7 @@ func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []
 
 // checkAuthority returns the resolved digest (when known), whether the
 // authority is satisfied, and why not.
-func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepolicy.Authority) (string, bool, string) {
+func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepolicy.Authority, opts []CallOption) (string, bool, string) {
 	spec := a.Spec
 	switch {
 	case len(spec.Attestations) > 0:
@@ -91,7 +91,7 @@ func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepoli
 		}
 		return "", false, msg
 	case spec.Key != nil && spec.Key.Data != "":
-		r, err := v.VerifyKey(ctx, image, []byte(spec.Key.Data))
+		r, err := v.Verify(ctx, image, Check{Keys: [][]byte{[]byte(spec.Key.Data)}, Hash: a.Hash}, opts...)
 		switch {
 		case err == nil && r.Verified:
 			return r.Digest, true, ""

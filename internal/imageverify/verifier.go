@@ -170,28 +170,42 @@ func New(opts Options) *Verifier {
 func (v *Verifier) CacheLen() int { return v.cache.len() }
 
 // Resolve returns the manifest digest of ref ("sha256:…"). A digest
-// reference is returned as is, without a registry request; a tag is
+// reference is returned as is, and a tag resolved within TagTTL is
+// answered from memory, without a registry request; otherwise the tag is
 // resolved with a HEAD request, falling back to GET when HEAD fails for a
 // reason other than an unavailable registry or a missing image.
-func (v *Verifier) Resolve(ctx context.Context, ref string) (string, error) {
+// Concurrent resolutions of one reference share one request.
+func (v *Verifier) Resolve(ctx context.Context, ref string, opts ...CallOption) (string, error) {
+	var call callOptions
+	for _, o := range opts {
+		o(&call)
+	}
 	r, err := v.parse(ref)
 	if err != nil {
 		return "", err
 	}
-	if d, ok := r.(name.Digest); ok {
+	if d, ok := v.knownDigest(r); ok {
 		return d.DigestStr(), nil
 	}
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	p, rec, err := v.newPuller(nil)
+	rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
+		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
+		defer cancel()
+		p, rec, err := v.newPuller(call.keychain)
+		if err != nil {
+			return resolved{}, err
+		}
+		d, err := v.resolveWith(fctx, r, p)
+		if err != nil {
+			return resolved{}, classify(ref, err, rec, fctx)
+		}
+		v.rememberTag(r, d)
+		return resolved{digest: d, puller: p, rec: rec}, nil
+	})
+	res, err := rc.wait(ctx)
 	if err != nil {
-		return "", err
+		return "", classify(ref, err, nil, ctx)
 	}
-	d, err := v.resolveWith(fctx, r, p)
-	if err != nil {
-		return "", classify(ref, err, rec, fctx)
-	}
-	return d.DigestStr(), nil
+	return res.digest.DigestStr(), nil
 }
 
 // VerifyKey verifies that ref is signed with cosign by the key in

@@ -1,0 +1,103 @@
+package imageadmission
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// containerGroups are the pod spec lists images are read from, in order.
+var containerGroups = []string{"initContainers", "containers", "ephemeralContainers"}
+
+// podSpecPaths maps a kind to the location of its pod spec.
+var podSpecPaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// HasPodSpec reports whether objects of kind carry a pod spec whose images
+// are checked.
+func HasPodSpec(kind string) bool {
+	_, ok := podSpecPaths[kind]
+	return ok
+}
+
+// Image is one container image of an object.
+type Image struct {
+	// Ref is the image reference as written.
+	Ref string
+	// Pointer is the JSON pointer of the image field
+	// ("/spec/containers/0/image"), for patches.
+	Pointer string
+	// Field is the same location in Kubernetes field notation
+	// ("spec.containers[0].image"), for messages.
+	Field string
+}
+
+// PodSpec returns the pod spec of obj (of kind) and the path to it, or
+// nil when the kind has none or the object does not have one.
+func PodSpec(kind string, obj map[string]any) (map[string]any, []string) {
+	path, ok := podSpecPaths[kind]
+	if !ok {
+		return nil, nil
+	}
+	cur := obj
+	for _, p := range path {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			return nil, nil
+		}
+		cur = next
+	}
+	return cur, path
+}
+
+// Images lists the container images of obj (a Pod or a workload with a
+// pod template). A container whose image is not a string is an error: the
+// object is malformed and must not slip past verification.
+func Images(kind string, obj map[string]any) ([]Image, error) {
+	spec, path := PodSpec(kind, obj)
+	if spec == nil {
+		return nil, nil
+	}
+	var out []Image
+	for _, group := range containerGroups {
+		raw, ok := spec[group]
+		if !ok || raw == nil {
+			continue
+		}
+		list, ok := raw.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%s.%s is not a list", strings.Join(path, "."), group)
+		}
+		for i, c := range list {
+			cm, ok := c.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("%s.%s[%d] is not an object", strings.Join(path, "."), group, i)
+			}
+			img, present := cm["image"]
+			if !present {
+				continue // the API server refuses it for pods; templates may omit it
+			}
+			ref, ok := img.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s.%s[%d].image is not a string", strings.Join(path, "."), group, i)
+			}
+			if ref == "" {
+				continue
+			}
+			out = append(out, Image{
+				Ref:     ref,
+				Pointer: "/" + strings.Join(path, "/") + "/" + group + "/" + strconv.Itoa(i) + "/image",
+				Field:   fmt.Sprintf("%s.%s[%d].image", strings.Join(path, "."), group, i),
+			})
+		}
+	}
+	return out, nil
+}
