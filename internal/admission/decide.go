@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageadmission"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -185,4 +186,23 @@ func evaluationFailed(set *policy.Set, kind string, res engine.Resource, err err
 		}
 	}
 	return verdict{allowed: true, warnings: []string{fmt.Sprintf("policy evaluation error: %v", err)}}
+}
+
+// addImages merges the image policy decision into v: its denials block
+// the request (after any rule denials), its warnings are returned.
+func (v *verdict) addImages(dec imageadmission.Decision, res engine.Resource) {
+	v.warnings = append(v.warnings, dec.Warnings...)
+	if dec.Allowed {
+		return
+	}
+	msg := fmt.Sprintf("resource %s was blocked by image policies:\n%s", res, "- "+strings.Join(dec.Denials, "\n- "))
+	if v.allowed {
+		v.allowed = false
+		v.code = http.StatusForbidden
+		v.reason = metav1.StatusReasonForbidden
+		v.message = msg
+	} else {
+		v.message = strings.TrimRight(v.message, "\n") + "\n\n" + msg
+	}
+	v.blockedRules = append(v.blockedRules, "image-policies")
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageadmission"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -69,6 +71,19 @@ type HandlerOptions struct {
 	// DefaultTimeout bounds evaluation when the request has no ?timeout
 	// (default DefaultTimeout).
 	DefaultTimeout time.Duration
+	// Images applies ClusterImagePolicies to the images of Pods and
+	// workloads (validation) and pins their tags to digests (mutation).
+	// Nil: no image policies.
+	Images *imageadmission.Evaluator
+	// ImagePolicies gives the ClusterImagePolicies in force for each
+	// request. Nil (or returning none): no image checks.
+	ImagePolicies ImagePolicySource
+}
+
+// ImagePolicySource gives the ClusterImagePolicies in force. It is called
+// once per request and must be cheap and safe for concurrent use.
+type ImagePolicySource interface {
+	ImagePolicies() []*imagepolicy.Policy
 }
 
 // Handler serves the admission endpoints: PathValidate, PathMutate,
@@ -86,6 +101,8 @@ type Handler struct {
 	bufs      sync.Pool
 	validateH http.Handler
 	mutateH   http.Handler
+	images    *imageadmission.Evaluator
+	imagePols ImagePolicySource
 }
 
 // NewHandler returns a Handler. It fails when opts.Policies is nil or the
@@ -102,6 +119,8 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		log:      opts.Logger,
 		maxBytes: opts.MaxRequestBytes,
 		timeout:  opts.DefaultTimeout,
+		images:    opts.Images,
+		imagePols: opts.ImagePolicies,
 	}
 	if h.engine == nil {
 		h.engine = engine.New()
@@ -260,10 +279,57 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, r, PathMutate, start, rerr)
 		return
 	}
-	// No mutation yet: admit without a patch.
-	h.respond(w, r, &admissionv1.AdmissionResponse{UID: d.req.UID, Allowed: true})
-	h.metrics.requests.WithLabelValues(PathMutate, string(d.req.Operation), d.req.Kind.Kind, resultAllowed).Inc()
+	req := d.req
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
+	if pols := h.currentImagePolicies(req); len(pols) > 0 && d.obj != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
+		defer cancel()
+		dec := h.images.Mutate(ctx, pols, imageRequest(d))
+		resp.Warnings = dec.Warnings
+		if len(dec.Patches) > 0 {
+			patch, err := json.Marshal(dec.Patches)
+			if err == nil {
+				pt := admissionv1.PatchTypeJSONPatch
+				resp.Patch, resp.PatchType = patch, &pt
+			}
+			h.logRequest(ctx, slog.LevelDebug, req, "images pinned to digests", slog.Int("patches", len(dec.Patches)))
+		}
+	}
+	h.respond(w, r, resp)
+	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, resultAllowed).Inc()
 	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
+}
+
+// currentImagePolicies returns the image policies to apply to req: none
+// unless images are configured, the operation creates or updates an
+// object, and its kind has a pod spec.
+func (h *Handler) currentImagePolicies(req *admissionv1.AdmissionRequest) []*imagepolicy.Policy {
+	if h.images == nil || h.imagePols == nil || req.SubResource != "" {
+		return nil
+	}
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return nil
+	}
+	if !imageadmission.HasPodSpec(req.Kind.Kind) {
+		return nil
+	}
+	return h.imagePols.ImagePolicies()
+}
+
+func imageRequest(d *decoded) imageadmission.Request {
+	req := d.req
+	return imageadmission.Request{
+		Kind: req.Kind.Kind, Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource,
+		Namespace: req.Namespace, Object: d.obj,
+	}
+}
+
+// imageBudget is the part of the request's timeout image checks may use:
+// the rest is left to answer with a clear denial before the API server
+// gives up and applies the webhook's failurePolicy instead.
+func imageBudget(timeout time.Duration) time.Duration {
+	margin := min(timeout/10, time.Second)
+	return timeout - margin
 }
 
 func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
@@ -287,6 +353,12 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout(r))
 	defer cancel()
 	v := h.evaluate(ctx, set, d)
+	if pols := h.currentImagePolicies(req); len(pols) > 0 && d.obj != nil {
+		ictx, icancel := context.WithTimeout(ctx, imageBudget(h.requestTimeout(r)))
+		dec := h.images.Validate(ictx, pols, imageRequest(d))
+		icancel()
+		v.addImages(dec, resourceOf(req))
+	}
 
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.allowed, Warnings: v.warnings}
 	result := resultAllowed

@@ -1,3 +1,5 @@
+//go:build portcullis_cue
+
 package attest
 
 import (

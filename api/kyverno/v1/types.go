@@ -73,12 +73,12 @@ type Rule struct {
 	ExcludeResources *MatchResources `json:"exclude,omitempty"`
 	// Preconditions is either {any: [...], all: [...]} or a plain list of
 	// conditions (meaning all).
-	Preconditions    any            `json:"preconditions,omitempty"`
-	CELPreconditions []any          `json:"celPreconditions,omitempty"`
-	Validation       *Validation    `json:"validate,omitempty"`
-	Mutation         map[string]any `json:"mutate,omitempty"`
-	Generation       map[string]any `json:"generate,omitempty"`
-	VerifyImages     []any          `json:"verifyImages,omitempty"`
+	Preconditions    any                 `json:"preconditions,omitempty"`
+	CELPreconditions []any               `json:"celPreconditions,omitempty"`
+	Validation       *Validation         `json:"validate,omitempty"`
+	Mutation         map[string]any      `json:"mutate,omitempty"`
+	Generation       map[string]any      `json:"generate,omitempty"`
+	VerifyImages     []ImageVerification `json:"verifyImages,omitempty"`
 	// SkipBackgroundRequests skips background requests; default true.
 	SkipBackgroundRequests *bool `json:"skipBackgroundRequests,omitempty"`
 }
