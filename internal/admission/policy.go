@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -16,7 +17,7 @@ import (
 const PathValidatePolicy = "/validate-policy"
 
 // ValidatePolicy returns the handler of the webhook that checks policy
-// resources (ClusterPolicy, Policy) before the API server stores them: a
+// resources (ClusterPolicy, Policy, sigstore ClusterImagePolicy) before the API server stores them: a
 // malformed policy is refused with the same errors `portcullis lint`
 // reports, so the policies in force are never replaced by a broken one.
 // Requests are read, limited and rejected exactly as on /validate.
@@ -39,7 +40,13 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
 		resp.Allowed = false
 		resp.Result = &metav1.Status{Code: http.StatusBadRequest, Message: "request has no policy object"}
 	default:
-		_, err := policy.Compile([]manifest.Document{{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}}, policy.Options{})
+		doc := manifest.Document{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}
+		var err error
+		if imagepolicy.IsClusterImagePolicy(doc) {
+			_, err = imagepolicy.Load([]manifest.Document{doc})
+		} else {
+			_, err = policy.Compile([]manifest.Document{doc}, policy.Options{})
+		}
 		if err != nil {
 			var msgs []string
 			for _, e := range policy.AsErrors(err) {

@@ -50,7 +50,7 @@ func compileCEL(src string, o options) (Policy, error) {
 		if errs := iss.Errors(); len(errs) > 0 {
 			ce.Msg = errs[0].Message
 			if loc := errs[0].Location; loc != nil && loc.Line() > 0 {
-				ce.Line, ce.Col = loc.Line(), loc.Column()+1
+				ce.Line, ce.Col = loc.Line(), max(loc.Column()+1, 1)
 			}
 			if len(errs) > 1 {
 				ce.Msg += fmt.Sprintf(" (and %d more errors)", len(errs)-1)

@@ -79,7 +79,7 @@ func regoError(err error) error {
 	}
 	msgs := make([]string, 0, len(errs))
 	for i, e := range errs {
-		m := e.Message
+		m := e.Code + ": " + e.Message
 		if i > 0 && e.Location != nil {
 			m = fmt.Sprintf("%d:%d: %s", e.Location.Row, e.Location.Col, m)
 		}

@@ -14,21 +14,22 @@ import (
 
 func newServeCommand() *cobra.Command {
 	var (
-		o                       serve.Options
-		port                    int
-		metricsAddr             string
-		logLevel, logFormat     string
-		excluded                string
-		kubeconfig              string
-		failurePolicy           string
-		mutating, leaderElect   bool
-		mutatingConfig, leaseID string
-		tlsSecret               string
+		o                   serve.Options
+		port                int
+		metricsAddr         string
+		logLevel, logFormat string
+		excluded            string
+		kubeconfig          string
+		failurePolicy       string
+		leaderElect         bool
+		leaseID             string
+		tlsSecret           string
+		insecureRegistries  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the admission webhook against the cluster's policies",
-		Long: `Run the validating admission webhook.
+		Long: `Run the admission webhooks.
 
 Policies come from the cluster: ClusterPolicy and Policy resources of --policy-group
 (portcullis.dev by default, or kyverno.io when Kyverno is not installed) are watched and
@@ -37,6 +38,12 @@ rules are derived from the kinds the policies match, namespaces in --exclude-nam
 never sent, the CA bundle of the serving certificate is patched in, and a second webhook
 refuses malformed policies at kubectl apply. Enforce failures deny with a message listing
 every failed rule; Audit failures admit with warnings and a Kubernetes Event.
+
+With --image-policies (the default), sigstore ClusterImagePolicies are watched too: every image
+of a Pod or workload that a policy's globs cover must be signed as one of its authorities
+requires, checked against the image's registry (results cached per digest); a denial names the
+image, the policy and what failed (no signature, wrong key, registry unreachable). With
+--mutating (the default), a MutatingWebhookConfiguration pins those images' tags to digests.
 
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
 Without --tls-cert-file, a CA and serving certificate are generated and rotated: with
@@ -68,10 +75,11 @@ keeps its own (run a single replica then).`,
 				return withCode(ExitInvalid, fmt.Errorf("invalid --failure-policy %q (want Fail or Ignore)", failurePolicy))
 			}
 			o.FailurePolicy = failurePolicy
-			if mutating || leaderElect {
-				o.Logger.Warn("not implemented yet and ignored: --mutating and --leader-elect (replicas share certificates through --tls-secret and apply the same webhook configuration)",
-					"mutating", mutating, "leaderElect", leaderElect, "mutatingConfiguration", mutatingConfig, "leaseID", leaseID)
+			if leaderElect {
+				o.Logger.Warn("not implemented yet and ignored: --leader-elect (replicas share certificates through --tls-secret and apply the same webhook configuration)",
+					"leaderElect", leaderElect, "leaseID", leaseID)
 			}
+			o.Images.Insecure = insecureRegistries
 			o.TLSSecret = tlsSecret
 			o.MetricsAddr = metricsAddr
 			if excluded != "" {
@@ -105,8 +113,10 @@ keeps its own (run a single replica then).`,
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
-	f.BoolVar(&mutating, "mutating", false, "serve the mutating webhook (not implemented yet)")
-	f.StringVar(&mutatingConfig, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (not implemented yet)")
+	f.BoolVar(&o.Mutating, "mutating", true, "manage the MutatingWebhookConfiguration that pins images covered by image policies to digests")
+	f.StringVar(&o.MutatingConfigurationName, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (default: the validating configuration's name)")
+	f.BoolVar(&o.ImagePolicies, "image-policies", true, "watch sigstore ClusterImagePolicies (policy.sigstore.dev/v1beta1; the CRD must be installed) and verify Pod and workload images against them")
+	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
 	f.BoolVar(&leaderElect, "leader-elect", false, "leader election for certificate and configuration management (not implemented yet)")

@@ -18,7 +18,8 @@ import (
 // Engine evaluates resources against policy sets. It is safe for
 // concurrent use; create one per process.
 type Engine struct {
-	jp *jmespath.Interpreter
+	jp     *jmespath.Interpreter
+	images ImageRuleVerifier
 }
 
 // Option configures an Engine.
@@ -75,7 +76,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
 			continue
 		}
-		if r.Spec.Validation == nil {
+		if r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
 		if !ruleApplies(r, req) {
@@ -83,6 +84,10 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		}
 		if vctx == nil {
 			vctx = e.newContext(&in, req)
+		}
+		if len(r.Spec.VerifyImages) > 0 {
+			results = append(results, e.evalImageRule(ctx, r, &in, req, vctx)...)
+			continue
 		}
 		if r.CEL != nil && cin == nil {
 			ci := celInput(&in, req)

@@ -52,6 +52,11 @@ type Result struct {
 	Enforce bool `json:"enforce"`
 	// Autogen is true for rules generated for pod controllers.
 	Autogen bool `json:"autogen,omitempty"`
+	// JSONPatch is an RFC 6902 JSON patch document (a JSON array) the rule
+	// asks to apply to the resource, "" when none: verifyImages rules
+	// rewrite image tags to digests. It is a string so Result stays
+	// comparable; Patches decodes it.
+	JSONPatch string `json:"jsonPatch,omitempty"`
 }
 
 // UserInfo describes who made an admission request.

@@ -72,6 +72,10 @@ func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 				}
 			}
 		}
+		for _, e := range checkRawVerifyImages(rname, field, rm) {
+			e.Policy = name
+			errs = append(errs, e)
+		}
 	}
 	p, err := decodePolicy(d.Object)
 	if err != nil {
@@ -188,6 +192,9 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 	}
 	if r.Preconditions != nil {
 		errs = append(errs, c.checkConditions(r.Name, field+".preconditions", r.Preconditions)...)
+	}
+	if len(r.VerifyImages) > 0 {
+		errs = append(errs, c.checkVerifyImages(r.Name, field, r.VerifyImages, pol.FailureAction)...)
 	}
 	if v := r.Validation; v != nil {
 		vf := field + ".validate"

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -34,6 +36,9 @@ type Options struct {
 	Debounce time.Duration
 	// Logger receives compile problems of individual policies (default: discard).
 	Logger *slog.Logger
+	// ImagePolicies also watches sigstore ClusterImagePolicies
+	// (policy.sigstore.dev/v1beta1); their CRD must be installed.
+	ImagePolicies bool
 }
 
 // Watcher serves the current policy set. It is safe for concurrent use.
@@ -46,6 +51,7 @@ type Watcher struct {
 	mu       sync.Mutex
 	subs     []chan struct{}
 	problems atomic.Pointer[[]*policy.Error]
+	images   atomic.Pointer[[]*imagepolicy.Policy]
 }
 
 // New returns a Watcher reading from c (a controller-runtime cache, e.g.
@@ -75,6 +81,15 @@ func New(c cache.Cache, opts Options) (*Watcher, error) {
 // Current returns the policy set in force. It never returns nil.
 func (w *Watcher) Current() *policy.Set { return w.cur.Load() }
 
+// ImagePolicies returns the ClusterImagePolicies in force (none unless
+// Options.ImagePolicies).
+func (w *Watcher) ImagePolicies() []*imagepolicy.Policy {
+	if p := w.images.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Ready reports whether the first set was compiled from the cluster.
 func (w *Watcher) Ready() bool { return w.ready.Load() }
 
@@ -98,11 +113,17 @@ func (w *Watcher) Subscribe() <-chan struct{} {
 }
 
 func (w *Watcher) gvks() []schema.GroupVersionKind {
-	return []schema.GroupVersionKind{
+	out := []schema.GroupVersionKind{
 		{Group: w.opts.Group, Version: "v1", Kind: kyvernov1.KindClusterPolicy},
 		{Group: w.opts.Group, Version: "v1", Kind: kyvernov1.KindPolicy},
 	}
+	if w.opts.ImagePolicies {
+		out = append(out, imagePolicyGVK)
+	}
+	return out
 }
+
+var imagePolicyGVK = schema.GroupVersionKind{Group: sigv1.Group, Version: sigv1.Version, Kind: sigv1.KindClusterImagePolicy}
 
 // Start registers the informers, compiles the first set once the cache
 // has synced, and then recompiles on every change until ctx is done.
@@ -177,12 +198,16 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 			docs = append(docs, manifest.Document{Source: src, Index: 1, Object: obj})
 		}
 	}
+	imageDocs, docs := imagepolicy.Split(docs)
 	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true})
 	problems := policy.AsErrors(err)
+	images, err := imagepolicy.Load(imageDocs)
+	problems = append(problems, policy.AsErrors(err)...)
 	for _, p := range problems {
 		w.opts.Logger.Warn("policy left out", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
 	}
 	w.problems.Store(&problems)
+	w.images.Store(&images)
 	w.cur.Store(set)
 	w.mu.Lock()
 	for _, ch := range w.subs {

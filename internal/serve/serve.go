@@ -15,8 +15,11 @@ import (
 	"sync"
 	"time"
 
+	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageadmission"
+	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
@@ -24,9 +27,11 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -83,6 +88,17 @@ type Options struct {
 	// configuration with the installation (helm uninstall deletes the
 	// ClusterRole) instead of leaving a webhook nobody answers.
 	OwnerClusterRole string
+	// ImagePolicies watches sigstore ClusterImagePolicies and verifies the
+	// images of Pods and workloads against them (their CRD must be
+	// installed).
+	ImagePolicies bool
+	// Mutating manages a MutatingWebhookConfiguration (named
+	// MutatingConfigurationName, default ConfigurationName) that pins the
+	// images image policies cover to digests.
+	Mutating                  bool
+	MutatingConfigurationName string
+	// Images configures registry access for image verification.
+	Images imageverify.Options
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -137,9 +153,21 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err != nil {
 		return fmt.Errorf("serve: clientset: %w", err)
 	}
-	watcher, err := policysource.New(c, policysource.Options{Group: o.PolicyGroup, Logger: log})
+	if o.ImagePolicies {
+		if err := requireImagePolicyCRD(cfg); err != nil {
+			return err
+		}
+	}
+	watcher, err := policysource.New(c, policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies})
 	if err != nil {
 		return err
+	}
+	var images *imageadmission.Evaluator
+	if o.ImagePolicies {
+		images, err = imageadmission.New(imageadmission.Options{Verifier: imageverify.New(o.Images)})
+		if err != nil {
+			return err
+		}
 	}
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
@@ -154,6 +182,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		Recorder:        eventRecorder{recorder},
 		Logger:          log,
 		Registry:        o.Registry,
+		Images:          images,
+		ImagePolicies:   watcher,
 	})
 	if err != nil {
 		return err
@@ -171,20 +201,35 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		if len(ca) == 0 || !watcher.Ready() {
 			return nil
 		}
-		desired := webhookconfig.Desired(watcher.Current(), ca, webhookconfig.Options{
+		wo := webhookconfig.Options{
 			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
 			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
 			DefaultFailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy),
-		})
+			ImagePolicies:        len(watcher.ImagePolicies()) > 0, WatchImagePolicies: o.ImagePolicies,
+		}
+		desired := webhookconfig.Desired(watcher.Current(), ca, wo)
+		var owners []metav1.OwnerReference
 		if o.OwnerClusterRole != "" {
 			owner := &rbacv1.ClusterRole{}
 			if err := cl.Get(ctx, client.ObjectKey{Name: o.OwnerClusterRole}, owner); err != nil {
 				return fmt.Errorf("owner ClusterRole %s: %w", o.OwnerClusterRole, err)
 			}
-			desired.OwnerReferences = []metav1.OwnerReference{{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole",
+			owners = []metav1.OwnerReference{{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole",
 				Name: owner.Name, UID: owner.UID}}
+			desired.OwnerReferences = owners
 		}
-		return webhookconfig.Apply(ctx, cl, desired)
+		if err := webhookconfig.Apply(ctx, cl, desired); err != nil {
+			return err
+		}
+		if !o.Mutating {
+			return nil
+		}
+		if o.MutatingConfigurationName != "" {
+			wo.Name = o.MutatingConfigurationName
+		}
+		mutating := webhookconfig.DesiredMutating(ca, wo)
+		mutating.OwnerReferences = owners
+		return webhookconfig.ApplyMutating(ctx, cl, mutating)
 	}
 	var shared *secretCerts
 	if o.TLSSecret != "" {
@@ -371,6 +416,27 @@ func (e eventRecorder) Record(_ context.Context, ev admission.Event) {
 	ref := &corev1.ObjectReference{APIVersion: ev.Resource.APIVersion, Kind: ev.Resource.Kind,
 		Namespace: ev.Resource.Namespace, Name: ev.Resource.Name, UID: types.UID(ev.UID)}
 	e.r.Event(ref, ev.Type, ev.Reason, ev.Message)
+}
+
+// requireImagePolicyCRD fails with a clear message when the
+// ClusterImagePolicy CRD is not installed.
+func requireImagePolicyCRD(cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("serve: discovery: %w", err)
+	}
+	list, err := dc.ServerResourcesForGroupVersion(sigv1.APIVersion)
+	if err == nil {
+		for _, r := range list.APIResources {
+			if r.Kind == sigv1.KindClusterImagePolicy {
+				return nil
+			}
+		}
+	}
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("serve: looking up the ClusterImagePolicy CRD: %w", err)
+	}
+	return fmt.Errorf("serve: the ClusterImagePolicy CRD (%s) is not installed: install the chart's CRDs or run with --image-policies=false", sigv1.APIVersion)
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

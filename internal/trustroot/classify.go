@@ -72,7 +72,8 @@ var patterns = []struct {
 	{KindClaim, "invalid or missing digest in claim"},
 	{KindSignature, "invalid signature when validating ASN.1 encoded signature"},
 	{KindSignature, "failed to verify signature"},
-	{KindSignature, "matching signatures"},
+	{KindSignature, "accepted signatures do not match threshold"}, // DSSE
+	{KindSignature, "unable to base64 decode payload"},
 	{KindSignature, "signature in bundle does not match"},
 	{KindNoSignatures, "no signatures found"},
 }

@@ -48,6 +48,33 @@ type Options struct {
 	DefaultTimeoutSeconds int32
 	// DefaultFailurePolicy applies to policies that set none (default Fail).
 	DefaultFailurePolicy admissionregistrationv1.FailurePolicyType
+	// ImagePolicies is true when ClusterImagePolicies are in force: Pods
+	// and workloads are then sent to /validate (under the default failure
+	// policy and timeout), the ClusterImagePolicy resources to
+	// /validate-policy, and the MutatingWebhookConfiguration pins their
+	// images to digests.
+	ImagePolicies bool
+	// WatchImagePolicies is true when ClusterImagePolicies are watched at
+	// all (their resources are then validated before they are stored, even
+	// while none exists).
+	WatchImagePolicies bool
+}
+
+// MutatePath is where the mutating webhook is served.
+const MutatePath = admission.PathMutate
+
+// podResources are the resources whose images image policies check.
+var podResources = []struct{ group, resource string }{
+	{"", "pods"},
+	{"apps", "daemonsets"}, {"apps", "deployments"}, {"apps", "replicasets"}, {"apps", "statefulsets"},
+	{"batch", "jobs"}, {"batch", "cronjobs"},
+	{"", "replicationcontrollers"},
+}
+
+func addPodResources(rs ruleSet) {
+	for _, r := range podResources {
+		rs.add(r.group, "v1", r.resource, defaultOps...)
+	}
 }
 
 func (o Options) withDefaults() Options {
@@ -180,6 +207,9 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 			rs.add("batch", "v1", "cronjobs", defaultOps...)
 		}
 	}
+	if o.ImagePolicies {
+		addPodResources(get(groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}))
+	}
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "portcullis"}},
@@ -209,9 +239,85 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		Rule: admissionregistrationv1.Rule{APIGroups: []string{o.PolicyGroup}, APIVersions: []string{"v1"},
 			Resources: []string{"clusterpolicies", "policies"}, Scope: &scope},
 	}}
+	if o.WatchImagePolicies {
+		policyRules = append(policyRules, admissionregistrationv1.RuleWithOperations{
+			Operations: defaultOps,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{"policy.sigstore.dev"}, APIVersions: []string{"v1beta1"},
+				Resources: []string{"clusterimagepolicies"}, Scope: &scope},
+		})
+	}
 	cfg.Webhooks = append(cfg.Webhooks, webhook("validate-policies."+o.PolicyGroup, ValidatePolicyPath, policyRules,
 		admissionregistrationv1.Fail, o.DefaultTimeoutSeconds, caBundle, o))
 	return cfg
+}
+
+// DesiredMutating returns the MutatingWebhookConfiguration: one webhook
+// sending Pods and workloads to /mutate while image policies are in force,
+// none otherwise. It has the same name as the validating configuration.
+func DesiredMutating(caBundle []byte, o Options) *admissionregistrationv1.MutatingWebhookConfiguration {
+	o = o.withDefaults()
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "portcullis"}},
+	}
+	if !o.ImagePolicies {
+		return cfg
+	}
+	rs := ruleSet{}
+	addPodResources(rs)
+	v := webhook("mutate-images."+o.PolicyGroup, MutatePath, rs.rules(), o.DefaultFailurePolicy, o.DefaultTimeoutSeconds, caBundle, o)
+	// Pinning a tag twice gives the same digest; later mutating webhooks
+	// that add containers get their images pinned on reinvocation.
+	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
+	cfg.Webhooks = []admissionregistrationv1.MutatingWebhook{{
+		Name: v.Name, ClientConfig: v.ClientConfig, Rules: v.Rules, FailurePolicy: v.FailurePolicy,
+		MatchPolicy: v.MatchPolicy, SideEffects: v.SideEffects, TimeoutSeconds: v.TimeoutSeconds,
+		AdmissionReviewVersions: v.AdmissionReviewVersions, NamespaceSelector: v.NamespaceSelector,
+		ReinvocationPolicy: &ifNeeded,
+	}}
+	return cfg
+}
+
+// ApplyMutating creates or updates the mutating configuration, like Apply.
+func ApplyMutating(ctx context.Context, c client.Client, desired *admissionregistrationv1.MutatingWebhookConfiguration) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = applyMutatingOnce(ctx, c, desired); err == nil {
+			return nil
+		}
+		if !apierrors.IsAlreadyExists(errors.Unwrap(err)) && !apierrors.IsConflict(errors.Unwrap(err)) {
+			return err
+		}
+	}
+	return err
+}
+
+func applyMutatingOnce(ctx context.Context, c client.Client, desired *admissionregistrationv1.MutatingWebhookConfiguration) error {
+	cur := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	err := c.Get(ctx, client.ObjectKey{Name: desired.Name}, cur)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := c.Create(ctx, desired.DeepCopy()); err != nil {
+			return fmt.Errorf("create MutatingWebhookConfiguration %s: %w", desired.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("get MutatingWebhookConfiguration %s: %w", desired.Name, err)
+	}
+	cur.Webhooks = desired.Webhooks
+	if len(desired.OwnerReferences) > 0 {
+		cur.OwnerReferences = desired.OwnerReferences
+	}
+	if cur.Labels == nil {
+		cur.Labels = map[string]string{}
+	}
+	for k, v := range desired.Labels {
+		cur.Labels[k] = v
+	}
+	if err := c.Update(ctx, cur); err != nil {
+		return fmt.Errorf("update MutatingWebhookConfiguration %s: %w", desired.Name, err)
+	}
+	return nil
 }
 
 func addKind(rs ruleSet, ks policy.KindSelector, ops []admissionregistrationv1.OperationType) {

@@ -39,3 +39,25 @@ func mustQty(s string) resource.Quantity { return resource.MustParse(s) }
 func namespace(name string) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 }
+
+// ImagePolicyCRD returns a minimal sigstore ClusterImagePolicy CRD
+// (policy.sigstore.dev/v1beta1, cluster scoped, schema preserving every
+// field).
+func ImagePolicyCRD() *apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "clusterimagepolicies.policy.sigstore.dev"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "policy.sigstore.dev",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "ClusterImagePolicy", ListKind: "ClusterImagePolicyList",
+				Plural: "clusterimagepolicies", Singular: "clusterimagepolicy"},
+			Scope: apiextensionsv1.ClusterScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1beta1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: &preserve,
+				}},
+			}},
+		},
+	}
+}

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/policy"
+)
+
+// MsgImageVerificationOffline is the error message of verifyImages rules
+// evaluated by an Engine without an ImageRuleVerifier (scan, test).
+const MsgImageVerificationOffline = "image verification is not available offline"
+
+// Patch is one JSON patch operation (RFC 6902).
+type Patch struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// ImageRuleVerifier evaluates the verifyImages body of a rule that matched
+// a resource (match, exclude, context and preconditions already passed).
+// vars is the rule's variable context; the verifier may change it between
+// Checkpoint and Restore only.
+type ImageRuleVerifier interface {
+	VerifyImages(ctx context.Context, rule *policy.Rule, resource map[string]any, vars *variables.Context) ImageRuleOutcome
+}
+
+// ImageRuleVerifierFunc adapts a function to ImageRuleVerifier.
+type ImageRuleVerifierFunc func(ctx context.Context, rule *policy.Rule, resource map[string]any, vars *variables.Context) ImageRuleOutcome
+
+// VerifyImages implements ImageRuleVerifier.
+func (f ImageRuleVerifierFunc) VerifyImages(ctx context.Context, rule *policy.Rule, resource map[string]any, vars *variables.Context) ImageRuleOutcome {
+	return f(ctx, rule, resource, vars)
+}
+
+var _ ImageRuleVerifier = ImageRuleVerifierFunc(nil)
+
+// ImageRuleOutcome is the result of a verifyImages rule: one entry per
+// verified image (as Kyverno gives one rule response per image), or one
+// entry without Image for a rule-level problem. No entries means no image
+// of the resource was selected: the rule produces no result.
+type ImageRuleOutcome struct {
+	Images []ImageOutcome
+}
+
+// ImageOutcome is the verdict for one image (or the whole rule when Image
+// is empty).
+type ImageOutcome struct {
+	// Image is the image as Kyverno names it ("docker.io/nginx:1.25").
+	Image string
+	// Status is pass, fail, error or skip.
+	Status Status
+	// Message explains the status in Kyverno's words.
+	Message string
+	// Path is the JSON pointer of the image field in the resource.
+	Path string
+	// Enforce is true when a failure denies admission (the entry's
+	// failureAction, else the policy's).
+	Enforce bool
+	// Patches rewrite the image to its digest (mutateDigest).
+	Patches []Patch
+}
+
+// Patches decodes r.JSONPatch (nil when there is none).
+func (r Result) Patches() ([]Patch, error) {
+	if r.JSONPatch == "" {
+		return nil, nil
+	}
+	var out []Patch
+	if err := json.Unmarshal([]byte(r.JSONPatch), &out); err != nil {
+		return nil, fmt.Errorf("decode patch of rule %s: %w", r.Rule, err)
+	}
+	return out, nil
+}
+
+// WithImageVerifier sets the verifier of verifyImages rules. Without one,
+// those rules yield StatusError with MsgImageVerificationOffline.
+func WithImageVerifier(iv ImageRuleVerifier) Option {
+	return func(e *Engine) { e.images = iv }
+}
+
+// evalImageRule evaluates one applicable verifyImages rule.
+func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context) []Result {
+	if in.Resource == nil || req.operation == "DELETE" {
+		// Kyverno verifies images when they are admitted, not deleted.
+		return nil
+	}
+	res := Result{
+		Policy:   r.Policy.Key(),
+		Rule:     r.Name(),
+		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
+		Severity: r.Policy.Severity,
+		Category: r.Policy.Category,
+		Enforce:  r.FailureAction == policy.Enforce,
+		Autogen:  r.Autogen != "",
+	}
+	c.Checkpoint()
+	defer c.Restore()
+	var values map[string]any
+	if in.Values != nil {
+		values = in.Values.For(r.Policy.Name(), r.Name(), req.name)
+		if err := applyValues(c, values); err != nil {
+			return []Result{res.with(StatusError, fmt.Sprintf("invalid values: %v", err), "")}
+		}
+	}
+	if err := e.loadContext(c, r.Spec.Context, values); err != nil {
+		return []Result{res.with(StatusError, fmt.Sprintf("failed to load context: %v", err), "")}
+	}
+	ok, err := checkPreconditions(c, r.Spec.Preconditions)
+	if err != nil {
+		return []Result{res.with(StatusError, fmt.Sprintf("failed to evaluate preconditions: %v", err), "")}
+	}
+	if !ok {
+		return []Result{res.with(StatusSkip, "preconditions not met", "")}
+	}
+	if e.images == nil {
+		return []Result{res.with(StatusError, MsgImageVerificationOffline, "")}
+	}
+	out := e.images.VerifyImages(ctx, r, in.Resource, c)
+	results := make([]Result, 0, len(out.Images))
+	for _, io := range out.Images {
+		ir := res.with(io.Status, io.Message, io.Path)
+		ir.Enforce = io.Enforce
+		if ir.Status == StatusFail && !r.Policy.Scored {
+			ir.Status = StatusWarn
+		}
+		if len(io.Patches) > 0 {
+			data, err := json.Marshal(io.Patches)
+			if err != nil {
+				ir = ir.with(StatusError, fmt.Sprintf("failed to encode the digest patch: %v", err), io.Path)
+			} else {
+				ir.JSONPatch = string(data)
+			}
+		}
+		results = append(results, ir)
+	}
+	return results
+}
