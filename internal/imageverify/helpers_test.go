@@ -2,6 +2,7 @@ package imageverify
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -18,4 +19,13 @@ func withTimeout(tb testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	tb.Cleanup(cancel)
 	return ctx
+}
+
+func readFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }

@@ -74,6 +74,28 @@ func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []
 	return res
 }
 
+// verdict words a Verify outcome for an authority.
+func verdict(r Result, err error) (string, bool, string) {
+	switch {
+	case err == nil && r.Verified:
+		return r.Digest, true, ""
+	case errors.Is(err, ErrNoSignatures):
+		return r.Digest, false, "no signature"
+	case errors.Is(err, ErrSignatureMismatch):
+		return r.Digest, false, "no signature verifies with the key (wrong key, tampered payload or a signature for another digest)"
+	case errors.Is(err, ErrUntrusted):
+		if _, why, ok := strings.Cut(err.Error(), ErrUntrusted.Error()+": "); ok && why != "" {
+			return r.Digest, false, why
+		}
+		return r.Digest, false, err.Error()
+	case errors.Is(err, ErrRegistry):
+		return r.Digest, false, "registry unreachable: " + err.Error()
+	case err != nil:
+		return r.Digest, false, err.Error()
+	}
+	return r.Digest, false, r.Reason
+}
+
 // checkAuthority returns the resolved digest (when known), whether the
 // authority is satisfied, and why not.
 func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepolicy.Authority, opts []CallOption) (string, bool, string) {
@@ -91,24 +113,15 @@ func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepoli
 		}
 		return "", false, msg
 	case spec.Key != nil && spec.Key.Data != "":
-		r, err := v.Verify(ctx, image, Check{Keys: [][]byte{[]byte(spec.Key.Data)}, Hash: a.Hash}, opts...)
-		switch {
-		case err == nil && r.Verified:
-			return r.Digest, true, ""
-		case errors.Is(err, ErrNoSignatures):
-			return r.Digest, false, "no signature"
-		case errors.Is(err, ErrSignatureMismatch):
-			return r.Digest, false, "no signature verifies with the key (wrong key, tampered payload or a signature for another digest)"
-		case errors.Is(err, ErrRegistry):
-			return r.Digest, false, "registry unreachable: " + err.Error()
-		case err != nil:
-			return r.Digest, false, err.Error()
-		}
-		return r.Digest, false, r.Reason
+		return verdict(v.Verify(ctx, image, Check{Keys: [][]byte{[]byte(spec.Key.Data)}, Hash: a.Hash}, opts...))
 	case spec.Key != nil:
 		return "", false, "keys from secretRef or KMS are not supported yet"
 	case spec.Keyless != nil:
-		return "", false, "keyless verification is not supported yet"
+		kl, err := v.keylessFor(ctx, a)
+		if err != nil {
+			return "", false, "keyless: " + err.Error()
+		}
+		return verdict(v.Verify(ctx, image, Check{Certificates: Keyless(kl)}, opts...))
 	}
 	return "", false, "authority has no supported verification"
 }

@@ -78,7 +78,7 @@ spec:
 		reason   string
 		warning  string
 	}{
-		{"signed by the team key: second authority passes", reg.Ref("team/app", "signed"), true, 2, "", "keyless verification is not supported yet"},
+		{"signed by the team key: second authority passes", reg.Ref("team/app", "signed"), true, 2, "", "not reachable offline"},
 		{"unsigned: every authority fails", reg.Ref("team/app", "unsigned"), false, 2, "no signature", ""},
 		{"static fail", host + "/other/thing:1", false, 1, "nothing from other", ""},
 		{"no policy matches", host + "/elsewhere/app:1", true, 0, "", ""},

@@ -102,6 +102,9 @@ type Options struct {
 	FetchTimeout time.Duration
 	// Now is the clock used for cache expiry; nil means time.Now.
 	Now func() time.Time
+	// TrustRoots are sigstore trusted_root.json documents by name, for
+	// keyless authorities' trustRootRef.
+	TrustRoots map[string][]byte
 }
 
 // Result is the verdict for one image and key.
@@ -127,6 +130,7 @@ type Verifier struct {
 	verify  flight[Result]
 	resolve flight[resolved]
 	tags    *cache // tag -> digest, as Result.Digest
+	keyless keylessCache
 }
 
 type resolved struct {
@@ -348,6 +352,8 @@ func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, 
 		if err := c.Certificates.Apply(&co); err != nil {
 			return out, fmt.Errorf("imageverify: %s: %w: %v", ref, ErrUntrusted, err)
 		}
+		co.ClaimVerifier = base.ClaimVerifier
+		co.RegistryClientOpts = base.RegistryClientOpts
 		opts = append(opts, &co)
 	}
 	if len(opts) == 0 {
@@ -385,6 +391,11 @@ func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, 
 		if errors.Is(err, ErrRegistry) {
 			out.Reason = err.Error()
 			return out, err
+		}
+		if co.SigVerifier == nil && errors.Is(err, ErrSignatureMismatch) {
+			if why := certificateReason(err); why != "" {
+				err = fmt.Errorf("imageverify: %s: %w: %s", ref, ErrUntrusted, why)
+			}
 		}
 		if firstErr == nil || (errors.Is(firstErr, ErrNoSignatures) && !errors.Is(err, ErrNoSignatures)) {
 			firstErr = err
