@@ -25,6 +25,7 @@ func newServeCommand() *cobra.Command {
 		leaseID             string
 		tlsSecret           string
 		insecureRegistries  bool
+		trustRoots          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -80,6 +81,11 @@ keeps its own (run a single replica then).`,
 					"leaderElect", leaderElect, "leaseID", leaseID)
 			}
 			o.Images.Insecure = insecureRegistries
+			roots, err := readTrustRoots(trustRoots)
+			if err != nil {
+				return withCode(ExitInvalid, err)
+			}
+			o.Images.TrustRoots = roots
 			o.TLSSecret = tlsSecret
 			o.MetricsAddr = metricsAddr
 			if excluded != "" {
@@ -116,6 +122,7 @@ keeps its own (run a single replica then).`,
 	f.BoolVar(&o.Mutating, "mutating", true, "manage the MutatingWebhookConfiguration that pins images covered by image policies to digests")
 	f.StringVar(&o.MutatingConfigurationName, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (default: the validating configuration's name)")
 	f.BoolVar(&o.ImagePolicies, "image-policies", true, "watch sigstore ClusterImagePolicies (policy.sigstore.dev/v1beta1; the CRD must be installed) and verify Pod and workload images against them")
+	f.StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless ClusterImagePolicy authorities name in trustRootRef (repeatable)")
 	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,9 +17,11 @@ import (
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		policies []string
-		output   string
-		timeout  time.Duration
+		policies   []string
+		output     string
+		timeout    time.Duration
+		trustRoots []string
+		insecure   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE...",
@@ -26,9 +29,12 @@ func newVerifyCommand() *cobra.Command {
 		Long: `Verify images against sigstore ClusterImagePolicy files (policy.sigstore.dev/v1beta1):
 every policy whose images globs match an image must be satisfied by at least one of its
 authorities. Key authorities (inline PEM) are checked against the image's cosign signatures
-in its registry (the tag is resolved to a digest); static authorities pass or fail as written.
-Keyless, KMS and secretRef keys and attestations are not supported yet: such an authority fails,
-so a policy relying on it fails closed. Policies in warn mode only warn.
+in its registry (the tag is resolved to a digest); keyless authorities check the signing
+certificate against the trust given offline (keyless.ca-cert, or a trusted_root.json named by
+trustRootRef and passed with --trust-root NAME=FILE), its identities, SCT and transparency-log
+bundle; static authorities pass or fail as written. KMS and secretRef keys are not supported
+here: such an authority fails, so a policy relying on it fails closed. Policies in warn mode
+only warn.
 
 Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid input.`,
 		Example: `  portcullis verify ghcr.io/org/app:1.2 --policy cip.yaml
@@ -56,7 +62,11 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			v := imageverify.New(imageverify.Options{})
+			roots, err := readTrustRoots(trustRoots)
+			if err != nil {
+				return withCode(ExitInvalid, err)
+			}
+			v := imageverify.New(imageverify.Options{TrustRoots: roots, Insecure: insecure})
 			var results []imageverify.ImageResult
 			denied := false
 			for _, img := range args {
@@ -99,7 +109,26 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 	cmd.Flags().StringArrayVarP(&policies, "policy", "p", nil, "ClusterImagePolicy file or directory (repeatable, required)")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
+	cmd.Flags().StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless authorities name in trustRootRef (repeatable)")
+	cmd.Flags().BoolVar(&insecure, "insecure-registries", false, "allow plain HTTP to registries that are not on loopback or a private network")
 	return cmd
+}
+
+// readTrustRoots reads --trust-root NAME=FILE values.
+func readTrustRoots(specs []string) (map[string][]byte, error) {
+	roots := map[string][]byte{}
+	for _, spec := range specs {
+		name, file, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || file == "" {
+			return nil, fmt.Errorf("invalid --trust-root %q (want NAME=FILE)", spec)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--trust-root %s: %w", name, err)
+		}
+		roots[name] = b
+	}
+	return roots, nil
 }
 
 func dashIfEmpty(s string) string {
