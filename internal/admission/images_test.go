@@ -28,6 +28,7 @@ type imageFixture struct {
 	digest           string
 	srv              *httptestServer
 	verifier         *imageverify.Verifier
+	key              registrytest.Key
 }
 
 // startImageAdmission serves a Handler with one enforce ClusterImagePolicy
@@ -66,7 +67,7 @@ spec:
 	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(set), Images: ev, ImagePolicies: staticImagePolicies(pols)})
 	return &imageFixture{
 		reg: reg, signed: reg.Ref("team/app", "signed"), unsigned: reg.Ref("team/app", "unsigned"),
-		digest: d.String(), srv: newTLSServer(t, h), verifier: v,
+		digest: d.String(), srv: newTLSServer(t, h), verifier: v, key: key,
 	}
 }
 
