@@ -388,6 +388,10 @@ func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, 
 			return out, nil
 		}
 		err = classify(ref, err, rec, ctx)
+		if c.Attestations && errors.Is(err, ErrNotFound) {
+			// The image resolved: a missing ".att" tag means no attestations.
+			err = fmt.Errorf("imageverify: %s: %w: no attestations", ref, ErrNoSignatures)
+		}
 		if errors.Is(err, ErrRegistry) {
 			out.Reason = err.Error()
 			return out, err
@@ -559,7 +563,16 @@ func classify(ref string, err error, rec *recorder, ctx context.Context) error {
 	var noSigs *cosign.ErrNoSignaturesFound
 	var noMatch *cosign.ErrNoMatchingSignatures
 	var tagNotFound *cosign.ErrImageTagNotFound
+	var noAtt *cosign.ErrNoMatchingAttestations
 	switch {
+	case errors.As(err, &noAtt):
+		if f := rec.failure(); f != nil {
+			return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, f)
+		}
+		if strings.TrimSpace(strings.TrimPrefix(err.Error(), "no matching attestations:")) == "" {
+			return fmt.Errorf("imageverify: %s: %w: no attestations", ref, ErrNoSignatures)
+		}
+		return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrSignatureMismatch, err)
 	case errors.As(err, &noSigs):
 		if f := rec.failure(); f != nil {
 			return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, f)
