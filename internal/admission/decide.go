@@ -25,6 +25,9 @@ type verdict struct {
 	events []Event
 	// blockedRules names the denying rules ("policy/rule"), for logs.
 	blockedRules []string
+	// patches are the JSON patches of passing verifyImages rules
+	// (mutateDigest), in result order.
+	patches []engine.Patch
 }
 
 func (v *verdict) status() *metav1.Status {
@@ -49,6 +52,11 @@ func decide(set *policy.Set, results []engine.Result) verdict {
 	var resource engine.Resource
 	for i := range results {
 		r := &results[i]
+		if r.Status == engine.StatusPass && r.JSONPatch != "" {
+			if ps, err := r.Patches(); err == nil {
+				v.patches = append(v.patches, ps...)
+			}
+		}
 		switch r.Status {
 		case engine.StatusFail:
 			if r.Enforce {

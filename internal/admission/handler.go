@@ -281,22 +281,51 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	}
 	req := d.req
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	if pols := h.currentImagePolicies(req); len(pols) > 0 && d.obj != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
-		defer cancel()
-		dec := h.images.Mutate(ctx, pols, imageRequest(d))
-		resp.Warnings = dec.Warnings
-		if len(dec.Patches) > 0 {
-			patch, err := json.Marshal(dec.Patches)
-			if err == nil {
-				pt := admissionv1.PatchTypeJSONPatch
-				resp.Patch, resp.PatchType = patch, &pt
+	var patches []engine.Patch
+	seen := map[string]bool{}
+	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
+	defer cancel()
+
+	// Kyverno verifyImages rules verify and pin images here, as in Kyverno;
+	// the validating webhook checks them again (from the cache) so a
+	// request that skipped mutation is still verified.
+	if set := h.policies.Current(); set != nil && set.HasVerifyImages() && d.obj != nil {
+		v := h.evaluate(ctx, set, d, true)
+		if !v.allowed {
+			resp.Allowed = false
+			resp.Result = v.status()
+		}
+		resp.Warnings = append(resp.Warnings, v.warnings...)
+		for _, p := range v.patches {
+			if !seen[p.Path] {
+				seen[p.Path] = true
+				patches = append(patches, p)
 			}
-			h.logRequest(ctx, slog.LevelDebug, req, "images pinned to digests", slog.Int("patches", len(dec.Patches)))
 		}
 	}
+	if pols := h.currentImagePolicies(req); resp.Allowed && len(pols) > 0 && d.obj != nil {
+		dec := h.images.Mutate(ctx, pols, imageRequest(d))
+		resp.Warnings = append(resp.Warnings, dec.Warnings...)
+		for _, p := range dec.Patches {
+			if !seen[p.Path] {
+				seen[p.Path] = true
+				patches = append(patches, engine.Patch{Op: p.Op, Path: p.Path, Value: p.Value})
+			}
+		}
+	}
+	result := resultAllowed
+	if !resp.Allowed {
+		result = resultDenied
+	} else if len(patches) > 0 {
+		patch, err := json.Marshal(patches)
+		if err == nil {
+			pt := admissionv1.PatchTypeJSONPatch
+			resp.Patch, resp.PatchType = patch, &pt
+		}
+		h.logRequest(ctx, slog.LevelDebug, req, "images pinned to digests", slog.Int("patches", len(patches)))
+	}
 	h.respond(w, r, resp)
-	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, resultAllowed).Inc()
+	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, result).Inc()
 	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
 }
 
@@ -352,7 +381,7 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout(r))
 	defer cancel()
-	v := h.evaluate(ctx, set, d)
+	v := h.evaluate(ctx, set, d, false)
 	if pols := h.currentImagePolicies(req); len(pols) > 0 && d.obj != nil {
 		ictx, icancel := context.WithTimeout(ctx, imageBudget(h.requestTimeout(r)))
 		dec := h.images.Validate(ictx, pols, imageRequest(d))
@@ -412,8 +441,9 @@ func (h *Handler) requestTimeout(r *http.Request) time.Duration {
 	return h.timeout
 }
 
-// evaluate builds the engine input, evaluates it and decides.
-func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded) verdict {
+// evaluate builds the engine input, evaluates it and decides;
+// onlyVerifyImages limits it to verifyImages rules (the mutating webhook).
+func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onlyVerifyImages bool) verdict {
 	req := d.req
 	in := engine.Input{
 		Resource:    d.obj,
@@ -425,6 +455,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded) ver
 			UID:      req.UserInfo.UID,
 			Groups:   req.UserInfo.Groups,
 		},
+		OnlyVerifyImages: onlyVerifyImages,
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).

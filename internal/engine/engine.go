@@ -79,6 +79,9 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		if r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
+		if in.OnlyVerifyImages && len(r.Spec.VerifyImages) == 0 {
+			continue
+		}
 		if !ruleApplies(r, req) {
 			continue
 		}
@@ -108,7 +111,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			done[pol] = true
 		}
 	}
-	if len(set.Validating) > 0 || len(set.Admission) > 0 {
+	if !in.OnlyVerifyImages && (len(set.Validating) > 0 || len(set.Admission) > 0) {
 		if cin == nil {
 			ci := celInput(&in, req)
 			cin = &ci

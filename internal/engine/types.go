@@ -100,6 +100,9 @@ type Input struct {
 	// Params are the parameters of validate.cel rules that declare a
 	// paramKind (nil when none were resolved).
 	Params map[string]any
+	// OnlyVerifyImages evaluates the verifyImages rules alone (the
+	// mutating webhook's job), skipping validate rules and CEL policies.
+	OnlyVerifyImages bool
 }
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

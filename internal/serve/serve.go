@@ -20,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imageadmission"
 	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/kyvernoimages"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
@@ -162,13 +163,16 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err != nil {
 		return err
 	}
+	verifier := imageverify.New(o.Images)
 	var images *imageadmission.Evaluator
 	if o.ImagePolicies {
-		images, err = imageadmission.New(imageadmission.Options{Verifier: imageverify.New(o.Images)})
+		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier})
 		if err != nil {
 			return err
 		}
 	}
+	// Kyverno verifyImages rules share the verifier (and its cache).
+	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{Certificates: kyvernoimages.OfflineTrust()})
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
@@ -177,7 +181,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 
 	h, err := admission.NewHandler(admission.HandlerOptions{
 		Policies:        readySource{watcher},
-		Engine:          engine.New(),
+		Engine:          engine.New(engine.WithImageVerifier(kyvernoImages)),
 		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
 		Recorder:        eventRecorder{recorder},
 		Logger:          log,
@@ -205,7 +209,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
 			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
 			DefaultFailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy),
-			ImagePolicies:        len(watcher.ImagePolicies()) > 0, WatchImagePolicies: o.ImagePolicies,
+			ImagePolicies:        len(watcher.ImagePolicies()) > 0 || watcher.Current().HasVerifyImages(),
+			WatchImagePolicies:   o.ImagePolicies,
 		}
 		desired := webhookconfig.Desired(watcher.Current(), ca, wo)
 		var owners []metav1.OwnerReference
