@@ -55,6 +55,28 @@ spec:
       data: |
         %s
 `, reg.Host, strings.ReplaceAll(strings.TrimSpace(string(key.PublicPEM)), "\n", "\n        "))
+	kd := reg.PushRandom(t, "kyv/app", "signed")
+	reg.Sign(t, "kyv/app", kd, key, nil)
+	reg.PushRandom(t, "kyv/app", "unsigned")
+	cip += fmt.Sprintf(`---
+apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: kyverno-signed}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: check-signature
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["%s/kyv/*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+              %s
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+`, reg.Host, strings.ReplaceAll(strings.TrimSpace(string(key.PublicPEM)), "\n", "\n              "))
 	for _, p := range decodeAll(t, cip) {
 		if err := env.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)
@@ -132,6 +154,23 @@ spec:
 		err := env.Client.Create(ctx, imagePod("down", reg.Ref("team/app", "never-seen")))
 		if err == nil || !strings.Contains(err.Error(), "registry unreachable") {
 			t.Fatalf("err = %v, want a denial saying the registry is unreachable", err)
+		}
+	})
+	t.Run("Kyverno verifyImages: signed admitted and pinned, unsigned denied", func(t *testing.T) {
+		img := reg.Ref("kyv/app", "signed")
+		if err := env.Client.Create(ctx, imagePod("kyv-signed", img)); err != nil {
+			t.Fatalf("signed pod denied: %v", err)
+		}
+		var got corev1.Pod
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "kyv-signed"}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(got.Spec.Containers[0].Image, "@"+kd.String()) {
+			t.Fatalf("stored image = %q, want it pinned to %s", got.Spec.Containers[0].Image, kd)
+		}
+		err := env.Client.Create(ctx, imagePod("kyv-unsigned", reg.Ref("kyv/app", "unsigned")))
+		if err == nil || !strings.Contains(err.Error(), "kyverno-signed") || !strings.Contains(err.Error(), "check-signature") {
+			t.Fatalf("err = %v, want a denial by kyverno-signed/check-signature", err)
 		}
 	})
 	t.Run("malformed ClusterImagePolicy refused", func(t *testing.T) {
