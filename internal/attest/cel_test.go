@@ -50,7 +50,9 @@ func TestCELEvaluate(t *testing.T) {
 	}
 }
 
-func quote(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `"`, `\"`), "\n", `\n`) + `"` }
+func quote(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `"`, `\"`), "\n", `\n`) + `"`
+}
 
 func TestCELCompileErrors(t *testing.T) {
 	t.Parallel()

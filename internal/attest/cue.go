@@ -1,5 +1,3 @@
-//go:build portcullis_cue
-
 package attest
 
 import (
