@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/attest"
 )
 
 // Accepted values, as in policy-controller.
@@ -298,8 +299,17 @@ func (v *validator) attestation(f string, a *sigv1.Attestation) {
 // policy checks a CUE/Rego policy; inSpec is true for spec.policy, the only
 // place the fetch/include switches are allowed.
 func (v *validator) policy(f string, p *sigv1.Policy, inSpec bool) {
-	if p.Type != sigv1.PolicyTypeCue && p.Type != sigv1.PolicyTypeRego {
-		v.add(f+".type", "unsupported policy type %q (want cue or rego)", p.Type)
+	switch {
+	case p.Type == sigv1.PolicyTypeCEL && inSpec:
+		v.add(f+".type", "cel policies apply to attestations only (want cue or rego here)")
+	case p.Type != sigv1.PolicyTypeCue && p.Type != sigv1.PolicyTypeRego && p.Type != sigv1.PolicyTypeCEL:
+		v.add(f+".type", "unsupported policy type %q (want cue, rego or cel)", p.Type)
+	case p.Data != "" && !inSpec:
+		// Compile now, so a broken policy is refused at load (and by lint)
+		// rather than denying every image at admission.
+		if _, err := attest.Compile(p.Type, p.Data); err != nil {
+			v.add(f+".data", "%v", err)
+		}
 	}
 	srcs := present("data", p.Data != "", "configMapRef", p.ConfigMapRef != nil, "remote", p.Remote != nil)
 	switch {

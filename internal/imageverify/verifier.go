@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/portcullis/portcullis/internal/keyref"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -105,6 +106,11 @@ type Options struct {
 	// TrustRoots are sigstore trusted_root.json documents by name, for
 	// keyless authorities' trustRootRef.
 	TrustRoots map[string][]byte
+	// Secrets reads the Secrets of key.secretRef authorities (nil: such
+	// authorities fail). SecretNamespace is used for a secretRef without
+	// a namespace (policy-controller reads them from its own namespace).
+	Secrets         keyref.SecretReader
+	SecretNamespace string
 }
 
 // Result is the verdict for one image and key.
@@ -125,12 +131,13 @@ type Result struct {
 
 // Verifier resolves and verifies images. It is safe for concurrent use.
 type Verifier struct {
-	opts    Options
-	cache   *cache
-	verify  flight[Result]
-	resolve flight[resolved]
-	tags    *cache // tag -> digest, as Result.Digest
-	keyless keylessCache
+	opts     Options
+	cache    *cache
+	verify   flight[Result]
+	resolve  flight[resolved]
+	tags     *cache // tag -> digest, as Result.Digest
+	keyless  keylessCache
+	policies policyCache
 }
 
 type resolved struct {

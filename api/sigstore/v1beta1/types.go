@@ -31,6 +31,10 @@ const (
 const (
 	PolicyTypeCue  = "cue"
 	PolicyTypeRego = "rego"
+	// PolicyTypeCEL is a Portcullis extension for attestation policies: a
+	// boolean CEL expression over statement, predicate, predicateType and
+	// subject.
+	PolicyTypeCEL = "cel"
 )
 
 // ClusterImagePolicy selects images by glob and lists the authorities
