@@ -459,8 +459,11 @@ func checkRBAC(byKind map[string][]doc) {
 				}) {
 					failf("%s %s rule %d: unneeded powerful verb in %q", kind, d.name, i, rule.Verbs)
 				}
-				if slices.Contains(rule.Resources, "secrets") && kind == "ClusterRole" {
-					failf("ClusterRole %s: Secrets access must stay in the namespaced Role", d.name)
+				// Cluster-wide, Secrets may only be read one by one (pull
+				// secrets and key Secrets of image verification): never
+				// listed, watched or written.
+				if slices.Contains(rule.Resources, "secrets") && kind == "ClusterRole" && !slices.Equal(rule.Verbs, []string{"get"}) {
+					failf("ClusterRole %s: cluster-wide Secrets access must be get only, got %q", d.name, rule.Verbs)
 				}
 			}
 		}

@@ -112,13 +112,13 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		return nil, errors.New("admission: HandlerOptions.Policies is required")
 	}
 	h := &Handler{
-		policies: opts.Policies,
-		engine:   opts.Engine,
-		nsLabels: opts.NamespaceLabels,
-		recorder: opts.Recorder,
-		log:      opts.Logger,
-		maxBytes: opts.MaxRequestBytes,
-		timeout:  opts.DefaultTimeout,
+		policies:  opts.Policies,
+		engine:    opts.Engine,
+		nsLabels:  opts.NamespaceLabels,
+		recorder:  opts.Recorder,
+		log:       opts.Logger,
+		maxBytes:  opts.MaxRequestBytes,
+		timeout:   opts.DefaultTimeout,
 		images:    opts.Images,
 		imagePols: opts.ImagePolicies,
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/regauth"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +23,7 @@ func newVerifyCommand() *cobra.Command {
 		timeout    time.Duration
 		trustRoots []string
 		insecure   bool
+		dockerCfg  string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE...",
@@ -66,7 +68,18 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 			if err != nil {
 				return withCode(ExitInvalid, err)
 			}
-			v := imageverify.New(imageverify.Options{TrustRoots: roots, Insecure: insecure})
+			vopts := imageverify.Options{TrustRoots: roots, Insecure: insecure}
+			if dockerCfg != "" {
+				kr, warns, err := regauth.FromDockerConfig(cmd.Context(), dockerCfg)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				for _, w := range warns {
+					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+				}
+				vopts.Keychain = kr
+			}
+			v := imageverify.New(vopts)
 			var results []imageverify.ImageResult
 			denied := false
 			for _, img := range args {
@@ -110,6 +123,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
 	cmd.Flags().StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless authorities name in trustRootRef (repeatable)")
+	cmd.Flags().StringVar(&dockerCfg, "docker-config", "", "docker config.json with registry credentials (auths); default: anonymous")
 	cmd.Flags().BoolVar(&insecure, "insecure-registries", false, "allow plain HTTP to registries that are not on loopback or a private network")
 	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/policysource"
+	"github.com/portcullis/portcullis/internal/regauth"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -163,16 +164,25 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err != nil {
 		return err
 	}
-	verifier := imageverify.New(o.Images)
+	// Secrets (keys, pull secrets) and service accounts are read directly,
+	// not through informers: no cluster-wide cache of every Secret.
+	objects := regauth.ClientReader(cl)
+	iopts := o.Images
+	if iopts.Secrets == nil {
+		iopts.Secrets = objects
+		iopts.SecretNamespace = o.Namespace
+	}
+	verifier := imageverify.New(iopts)
 	var images *imageadmission.Evaluator
 	if o.ImagePolicies {
-		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier})
+		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier, Keychain: imageadmission.PullSecrets(objects)})
 		if err != nil {
 			return err
 		}
 	}
 	// Kyverno verifyImages rules share the verifier (and its cache).
-	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{Certificates: kyvernoimages.OfflineTrust()})
+	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
+		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})

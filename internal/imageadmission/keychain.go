@@ -1,0 +1,57 @@
+package imageadmission
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/portcullis/portcullis/internal/regauth"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// PullSecrets returns a KeychainFunc giving each request the credentials
+// the kubelet would use for its pods: the pod spec's imagePullSecrets, or
+// (when it lists none) those of its service account, read through r. A
+// lookup that fails (RBAC, API server down) leaves the request anonymous
+// with a warning: if the registry needs credentials the verification then
+// fails, closed.
+func PullSecrets(r regauth.Reader) KeychainFunc {
+	return func(ctx context.Context, namespace string, podSpec map[string]any) (authn.Keychain, string, []string) {
+		if podSpec == nil || namespace == "" {
+			return nil, "", nil
+		}
+		var spec corev1.PodSpec
+		// Only the two fields the keychain needs; a malformed spec is the
+		// API server's business (it refuses it).
+		raw, err := json.Marshal(map[string]any{
+			"serviceAccountName": podSpec["serviceAccountName"],
+			"imagePullSecrets":   podSpec["imagePullSecrets"],
+		})
+		if err == nil {
+			err = json.Unmarshal(raw, &spec)
+		}
+		if err != nil {
+			return nil, "", []string{fmt.Sprintf("image pull secrets unreadable, verifying anonymously: %v", err)}
+		}
+		kr, warns, err := regauth.ForPodSpec(ctx, r, namespace, &spec)
+		if err != nil {
+			return nil, "", append(warns, fmt.Sprintf("image pull secrets unavailable, verifying anonymously: %v", err))
+		}
+		names := make([]string, 0, len(spec.ImagePullSecrets))
+		for _, s := range spec.ImagePullSecrets {
+			names = append(names, s.Name)
+		}
+		sort.Strings(names)
+		sa := spec.ServiceAccountName
+		if sa == "" {
+			sa = "default"
+		}
+		if kr == nil || kr.Len() == 0 {
+			return nil, "", warns
+		}
+		return kr, namespace + "/" + sa + "/" + strings.Join(names, ","), warns
+	}
+}
