@@ -248,8 +248,10 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 	}
 
 	// Fast path: a digest reference (or a tag resolved within TagTTL) with
-	// a cached verdict needs no request.
-	if d, ok := v.knownDigest(r); ok {
+	// a cached verdict needs no request; without one it needs no
+	// resolution either.
+	d, known := v.knownDigest(r)
+	if known {
 		if res, err, ok := v.cache.get(cacheKey(d, fp)); ok {
 			res.Cached = true
 			return res, err
@@ -260,25 +262,28 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 	// and credentials; its puller (connection, ping and token) is reused
 	// for the signature fetch, so a cold verification of a tag costs one
 	// fetch sequence.
-	rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
-		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
-		defer cancel()
-		p, rec, err := v.newPuller(call.keychain)
-		if err != nil {
-			return resolved{}, err
+	var res resolved
+	if !known {
+		rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
+			fctx, cancel := detach(ctx, v.opts.FetchTimeout)
+			defer cancel()
+			p, rec, err := v.newPuller(call.keychain)
+			if err != nil {
+				return resolved{}, err
+			}
+			d, err := v.resolveWith(fctx, r, p)
+			if err != nil {
+				return resolved{}, classify(ref, err, rec, fctx)
+			}
+			v.rememberTag(r, d)
+			return resolved{digest: d, puller: p, rec: rec}, nil
+		})
+		var err error
+		if res, err = rc.wait(ctx); err != nil {
+			return Result{}, classify(ref, err, nil, ctx)
 		}
-		d, err := v.resolveWith(fctx, r, p)
-		if err != nil {
-			return resolved{}, classify(ref, err, rec, fctx)
-		}
-		v.rememberTag(r, d)
-		return resolved{digest: d, puller: p, rec: rec}, nil
-	})
-	res, err := rc.wait(ctx)
-	if err != nil {
-		return Result{}, classify(ref, err, nil, ctx)
+		d = res.digest
 	}
-	d := res.digest
 
 	key := cacheKey(d, fp)
 	if res, err, ok := v.cache.get(key); ok {
@@ -288,7 +293,14 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 	vc := v.verify.start(key, func() (Result, error) {
 		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
 		defer cancel()
-		out, err := v.verifyDigest(fctx, ref, d, c, res.puller, res.rec)
+		p, rec := res.puller, res.rec
+		if p == nil {
+			var err error
+			if p, rec, err = v.newPuller(call.keychain); err != nil {
+				return Result{Digest: d.DigestStr()}, err
+			}
+		}
+		out, err := v.verifyDigest(fctx, ref, d, c, p, rec)
 		switch {
 		case err == nil:
 			v.cache.put(key, out, nil, v.opts.TTL)
