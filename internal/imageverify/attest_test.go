@@ -90,3 +90,26 @@ spec:
 		})
 	}
 }
+
+// TestSpecPolicyFailsClosed: a ClusterImagePolicy-level spec.policy is not
+// evaluated yet, so the policy must fail rather than pass on its
+// authorities alone.
+func TestSpecPolicyFailsClosed(t *testing.T) {
+	cips := loadCIPs(t, `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: with-policy}
+spec:
+  images: [{glob: "registry.example/**"}]
+  authorities:
+  - static: {action: pass}
+  policy:
+    type: rego
+    data: |
+      package sigstore
+      isCompliant := false
+`)
+	res := New(Options{}).VerifyPolicies(withTimeout(t, 5*time.Second), "registry.example/app@sha256:"+strings.Repeat("a", 64), cips)
+	if res.Allowed || !strings.Contains(strings.Join(res.Policies[0].Reasons, ";"), "spec.policy") {
+		t.Fatalf("result = %+v, want the policy failed on spec.policy", res)
+	}
+}

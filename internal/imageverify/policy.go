@@ -54,7 +54,14 @@ func (v *Verifier) VerifyPolicies(ctx context.Context, image string, policies []
 			continue
 		}
 		pr := PolicyResult{Policy: p.Name(), Mode: p.Mode()}
-		for _, a := range p.Authorities() {
+		authorities := p.Authorities()
+		if p.Object.Spec.Policy != nil {
+			// A policy over the authorities' results could refuse what
+			// they accept: not evaluating it must not admit.
+			authorities = nil
+			pr.Reasons = append(pr.Reasons, "spec.policy (a policy over the authorities' results) is not supported yet")
+		}
+		for _, a := range authorities {
 			digest, ok, reason := v.checkAuthority(ctx, image, a, opts)
 			if digest != "" {
 				res.Digest = digest
