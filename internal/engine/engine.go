@@ -329,55 +329,8 @@ func checkPreconditions(c *variables.Context, raw any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ok, _, err := evalConditions(sub)
+	ok, _, err := conditions.EvaluateRaw(sub)
 	return ok, err
-}
-
-// evalConditions evaluates an already-substituted conditions block:
-// {any: [...], all: [...]} or a plain list (all).
-func evalConditions(raw any) (bool, string, error) {
-	switch v := raw.(type) {
-	case map[string]any:
-		anyC, err := toConditions(v["any"])
-		if err != nil {
-			return false, "", err
-		}
-		allC, err := toConditions(v["all"])
-		if err != nil {
-			return false, "", err
-		}
-		return conditions.EvaluateBlock(conditions.Block{Any: anyC, All: allC})
-	case []any:
-		list, err := toConditions(v)
-		if err != nil {
-			return false, "", err
-		}
-		return conditions.EvaluateList(list)
-	case nil:
-		return true, "", nil
-	}
-	return false, "", fmt.Errorf("conditions must be {any, all} or a list, got %T", raw)
-}
-
-func toConditions(raw any) ([]conditions.Condition, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("conditions must be a list, got %T", raw)
-	}
-	out := make([]conditions.Condition, 0, len(list))
-	for _, it := range list {
-		m, ok := it.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("condition must be a mapping, got %T", it)
-		}
-		op, _ := m["operator"].(string)
-		msg, _ := m["message"].(string)
-		out = append(out, conditions.Condition{Key: m["key"], Operator: op, Value: m["value"], Message: msg})
-	}
-	return out, nil
 }
 
 // outcome is a validation result before it becomes a Result.
@@ -440,7 +393,7 @@ func (v *validator) deny(d *kyvernov1.Deny) outcome {
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", err), ""}
 	}
-	denied, condMsg, err := evalConditions(sub)
+	denied, condMsg, err := conditions.EvaluateRaw(sub)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to check deny conditions: %v", err), ""}
 	}

@@ -128,7 +128,7 @@ func (r *run) statementHolds(blocks []any, s map[string]any) (bool, string, erro
 		if err != nil {
 			return false, "", fmt.Errorf("failed to substitute variables in attestation conditions: %w", err)
 		}
-		ok, msg, err := evalConditions(sub)
+		ok, msg, err := conditions.EvaluateRaw(sub)
 		if err != nil || !ok {
 			return ok, msg, err
 		}
@@ -142,7 +142,7 @@ func (r *run) deny(val *kyvernov1.ValidateImageVerification) (bool, string, erro
 	if err != nil {
 		return false, "", err
 	}
-	denied, condMsg, err := evalConditions(sub)
+	denied, condMsg, err := conditions.EvaluateRaw(sub)
 	if err != nil || !denied {
 		return false, "", err
 	}
@@ -167,50 +167,4 @@ func (r *run) deny(val *kyvernov1.ValidateImageVerification) (bool, string, erro
 // quoteField makes a predicate key one variable path segment.
 func quoteField(k string) string {
 	return `"` + strings.ReplaceAll(k, `"`, `""`) + `"`
-}
-
-// evalConditions evaluates a substituted {any, all} block or plain list.
-func evalConditions(raw any) (bool, string, error) {
-	switch v := raw.(type) {
-	case map[string]any:
-		anyC, err := toConditions(v["any"])
-		if err != nil {
-			return false, "", err
-		}
-		allC, err := toConditions(v["all"])
-		if err != nil {
-			return false, "", err
-		}
-		return conditions.EvaluateBlock(conditions.Block{Any: anyC, All: allC})
-	case []any:
-		list, err := toConditions(v)
-		if err != nil {
-			return false, "", err
-		}
-		return conditions.EvaluateList(list)
-	case nil:
-		return true, "", nil
-	}
-	return false, "", fmt.Errorf("conditions must be {any, all} or a list, got %T", raw)
-}
-
-func toConditions(raw any) ([]conditions.Condition, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("conditions must be a list, got %T", raw)
-	}
-	out := make([]conditions.Condition, 0, len(list))
-	for _, it := range list {
-		m, ok := it.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("condition must be a mapping, got %T", it)
-		}
-		op, _ := m["operator"].(string)
-		msg, _ := m["message"].(string)
-		out = append(out, conditions.Condition{Key: m["key"], Operator: op, Value: m["value"], Message: msg})
-	}
-	return out, nil
 }
