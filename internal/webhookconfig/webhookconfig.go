@@ -278,48 +278,6 @@ func DesiredMutating(caBundle []byte, o Options) *admissionregistrationv1.Mutati
 	return cfg
 }
 
-// ApplyMutating creates or updates the mutating configuration, like Apply.
-func ApplyMutating(ctx context.Context, c client.Client, desired *admissionregistrationv1.MutatingWebhookConfiguration) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = applyMutatingOnce(ctx, c, desired); err == nil {
-			return nil
-		}
-		if !apierrors.IsAlreadyExists(errors.Unwrap(err)) && !apierrors.IsConflict(errors.Unwrap(err)) {
-			return err
-		}
-	}
-	return err
-}
-
-func applyMutatingOnce(ctx context.Context, c client.Client, desired *admissionregistrationv1.MutatingWebhookConfiguration) error {
-	cur := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	err := c.Get(ctx, client.ObjectKey{Name: desired.Name}, cur)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := c.Create(ctx, desired.DeepCopy()); err != nil {
-			return fmt.Errorf("create MutatingWebhookConfiguration %s: %w", desired.Name, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("get MutatingWebhookConfiguration %s: %w", desired.Name, err)
-	}
-	cur.Webhooks = desired.Webhooks
-	if len(desired.OwnerReferences) > 0 {
-		cur.OwnerReferences = desired.OwnerReferences
-	}
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		cur.Labels[k] = v
-	}
-	if err := c.Update(ctx, cur); err != nil {
-		return fmt.Errorf("update MutatingWebhookConfiguration %s: %w", desired.Name, err)
-	}
-	return nil
-}
-
 func addKind(rs ruleSet, ks policy.KindSelector, ops []admissionregistrationv1.OperationType) {
 	if ks.Kind == "*" || strings.ContainsAny(ks.Kind, "*?") {
 		rs.add("*", "*", "*", ops...)
@@ -398,9 +356,58 @@ func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperatio
 // replicas may apply at once: a lost create or update race is retried
 // against what the winner wrote.
 func Apply(ctx context.Context, c client.Client, desired *admissionregistrationv1.ValidatingWebhookConfiguration) error {
+	return apply(ctx, c, desired, func(cur *admissionregistrationv1.ValidatingWebhookConfiguration) { cur.Webhooks = desired.Webhooks })
+}
+
+// ApplyMutating creates or updates the mutating configuration, like Apply.
+func ApplyMutating(ctx context.Context, c client.Client, desired *admissionregistrationv1.MutatingWebhookConfiguration) error {
+	return apply(ctx, c, desired, func(cur *admissionregistrationv1.MutatingWebhookConfiguration) { cur.Webhooks = desired.Webhooks })
+}
+
+// webhookConfiguration is a Validating- or MutatingWebhookConfiguration.
+type webhookConfiguration[T any] interface {
+	*T
+	client.Object
+	DeepCopy() *T
+}
+
+// apply creates desired or, when it exists, sets its webhooks (setWebhooks),
+// owners and labels, retrying lost races.
+func apply[T any, P webhookConfiguration[T]](ctx context.Context, c client.Client, desired P, setWebhooks func(cur P)) error {
+	kind := fmt.Sprintf("%T", *desired)
+	kind = kind[strings.LastIndex(kind, ".")+1:]
+	once := func() error {
+		cur := P(new(T))
+		err := c.Get(ctx, client.ObjectKey{Name: desired.GetName()}, cur)
+		switch {
+		case apierrors.IsNotFound(err):
+			if err := c.Create(ctx, P(desired.DeepCopy())); err != nil {
+				return fmt.Errorf("create %s %s: %w", kind, desired.GetName(), err)
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("get %s %s: %w", kind, desired.GetName(), err)
+		}
+		setWebhooks(cur)
+		if owners := desired.GetOwnerReferences(); len(owners) > 0 {
+			cur.SetOwnerReferences(owners)
+		}
+		labels := cur.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		for k, v := range desired.GetLabels() {
+			labels[k] = v
+		}
+		cur.SetLabels(labels)
+		if err := c.Update(ctx, cur); err != nil {
+			return fmt.Errorf("update %s %s: %w", kind, desired.GetName(), err)
+		}
+		return nil
+	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = applyOnce(ctx, c, desired); err == nil {
+		if err = once(); err == nil {
 			return nil
 		}
 		if !apierrors.IsAlreadyExists(errors.Unwrap(err)) && !apierrors.IsConflict(errors.Unwrap(err)) {
@@ -408,32 +415,4 @@ func Apply(ctx context.Context, c client.Client, desired *admissionregistrationv
 		}
 	}
 	return err
-}
-
-func applyOnce(ctx context.Context, c client.Client, desired *admissionregistrationv1.ValidatingWebhookConfiguration) error {
-	cur := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	err := c.Get(ctx, client.ObjectKey{Name: desired.Name}, cur)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := c.Create(ctx, desired.DeepCopy()); err != nil {
-			return fmt.Errorf("create ValidatingWebhookConfiguration %s: %w", desired.Name, err)
-		}
-		return nil
-	case err != nil:
-		return fmt.Errorf("get ValidatingWebhookConfiguration %s: %w", desired.Name, err)
-	}
-	cur.Webhooks = desired.Webhooks
-	if len(desired.OwnerReferences) > 0 {
-		cur.OwnerReferences = desired.OwnerReferences
-	}
-	if cur.Labels == nil {
-		cur.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		cur.Labels[k] = v
-	}
-	if err := c.Update(ctx, cur); err != nil {
-		return fmt.Errorf("update ValidatingWebhookConfiguration %s: %w", desired.Name, err)
-	}
-	return nil
 }
