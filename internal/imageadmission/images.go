@@ -4,27 +4,14 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/podspec"
 )
-
-// containerGroups are the pod spec lists images are read from, in order.
-var containerGroups = []string{"initContainers", "containers", "ephemeralContainers"}
-
-// podSpecPaths maps a kind to the location of its pod spec.
-var podSpecPaths = map[string][]string{
-	"Pod":                   {"spec"},
-	"DaemonSet":             {"spec", "template", "spec"},
-	"Deployment":            {"spec", "template", "spec"},
-	"ReplicaSet":            {"spec", "template", "spec"},
-	"ReplicationController": {"spec", "template", "spec"},
-	"StatefulSet":           {"spec", "template", "spec"},
-	"Job":                   {"spec", "template", "spec"},
-	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
-}
 
 // HasPodSpec reports whether objects of kind carry a pod spec whose images
 // are checked.
 func HasPodSpec(kind string) bool {
-	_, ok := podSpecPaths[kind]
+	_, ok := podspec.Path(kind)
 	return ok
 }
 
@@ -43,19 +30,7 @@ type Image struct {
 // PodSpec returns the pod spec of obj (of kind) and the path to it, or
 // nil when the kind has none or the object does not have one.
 func PodSpec(kind string, obj map[string]any) (map[string]any, []string) {
-	path, ok := podSpecPaths[kind]
-	if !ok {
-		return nil, nil
-	}
-	cur := obj
-	for _, p := range path {
-		next, ok := cur[p].(map[string]any)
-		if !ok {
-			return nil, nil
-		}
-		cur = next
-	}
-	return cur, path
+	return podspec.Of(kind, obj)
 }
 
 // Images lists the container images of obj (a Pod or a workload with a
@@ -67,7 +42,7 @@ func Images(kind string, obj map[string]any) ([]Image, error) {
 		return nil, nil
 	}
 	var out []Image
-	for _, group := range containerGroups {
+	for _, group := range podspec.ContainerGroups {
 		raw, ok := spec[group]
 		if !ok || raw == nil {
 			continue

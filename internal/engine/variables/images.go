@@ -6,26 +6,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/podspec"
 )
 
 // defaultRegistry is the registry Kyverno assumes for unqualified images
 // (its default configuration, with default registry mutation enabled).
 const defaultRegistry = "docker.io"
-
-// containerGroups are the pod spec lists images are read from, in order.
-var containerGroups = []string{"initContainers", "containers", "ephemeralContainers"}
-
-// podSpecPaths maps a kind to the location of its pod spec.
-var podSpecPaths = map[string][]string{
-	"Pod":                   {"spec"},
-	"DaemonSet":             {"spec", "template", "spec"},
-	"Deployment":            {"spec", "template", "spec"},
-	"ReplicaSet":            {"spec", "template", "spec"},
-	"ReplicationController": {"spec", "template", "spec"},
-	"StatefulSet":           {"spec", "template", "spec"},
-	"Job":                   {"spec", "template", "spec"},
-	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
-}
 
 // Image reference grammar (github.com/distribution/reference).
 var (
@@ -57,12 +44,12 @@ const maxNameLength = 255
 // a malformed pod spec, or an unparsable image.
 func ImageInfos(resource map[string]any) (map[string]any, error) {
 	kind, _ := resource["kind"].(string)
-	specPath, ok := podSpecPaths[kind]
+	specPath, ok := podspec.Path(kind)
 	if !ok {
 		return nil, nil
 	}
 	var out map[string]any
-	for _, group := range containerGroups {
+	for _, group := range podspec.ContainerGroups {
 		fields := append(append([]string{}, specPath...), group)
 		infos, err := extractImages(resource, fields)
 		if err != nil {
