@@ -2,13 +2,11 @@ package imageverify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 
+	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/trustroot"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
@@ -30,11 +28,12 @@ func (t keylessTrust) Apply(co *cosign.CheckOpts) error {
 
 func (t keylessTrust) Fingerprint() string { return t.k.Fingerprint() }
 
-// keylessCache holds the trust built for each distinct keyless authority
-// (loading trust material parses certificates and keys: do it once).
+// keylessCache holds the trust built for each keyless authority of the
+// loaded policies (loading trust material parses certificates and keys: do
+// it once per policy, not per admission).
 type keylessCache struct {
 	mu      sync.Mutex
-	entries map[string]keylessEntry
+	entries map[*sigv1.KeylessRef]keylessEntry
 }
 
 type keylessEntry struct {
@@ -49,6 +48,29 @@ type keylessEntry struct {
 // (TUF) is not reachable offline, so a keyless authority must say which
 // roots to trust.
 func (v *Verifier) keylessFor(ctx context.Context, a imagepolicy.Authority) (*trustroot.Keyless, error) {
+	kl := a.Spec.Keyless
+	// A loaded policy never changes: its keyless spec (a pointer into it)
+	// identifies the trust, without hashing certificates per admission.
+	v.keyless.mu.Lock()
+	e, ok := v.keyless.entries[kl]
+	v.keyless.mu.Unlock()
+	if ok {
+		return e.k, e.err
+	}
+	k, err := v.buildKeyless(ctx, a)
+	v.keyless.mu.Lock()
+	defer v.keyless.mu.Unlock()
+	if v.keyless.entries == nil {
+		v.keyless.entries = map[*sigv1.KeylessRef]keylessEntry{}
+	}
+	if len(v.keyless.entries) > 1000 { // policies come and go
+		clear(v.keyless.entries)
+	}
+	v.keyless.entries[kl] = keylessEntry{k, err}
+	return k, err
+}
+
+func (v *Verifier) buildKeyless(ctx context.Context, a imagepolicy.Authority) (*trustroot.Keyless, error) {
 	kl := a.Spec.Keyless
 	ref := kl.TrustRootRef
 	if ref == "" && a.Spec.CTLog != nil {
@@ -76,33 +98,11 @@ func (v *Verifier) keylessFor(ctx context.Context, a imagepolicy.Authority) (*tr
 		pol.Identities = append(pol.Identities, trustroot.Identity{Issuer: id.Issuer, Subject: id.Subject,
 			IssuerRegExp: id.IssuerRegExp, SubjectRegExp: id.SubjectRegExp})
 	}
-	key, err := json.Marshal(struct {
-		Src trustroot.Sources
-		Pol trustroot.Policy
-	}{src, pol})
+	m, err := trustroot.Load(ctx, src)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(key)
-	k := hex.EncodeToString(sum[:])
-	v.keyless.mu.Lock()
-	defer v.keyless.mu.Unlock()
-	if e, ok := v.keyless.entries[k]; ok {
-		return e.k, e.err
-	}
-	m, err := trustroot.Load(ctx, src)
-	var kl2 *trustroot.Keyless
-	if err == nil {
-		kl2, err = trustroot.New(m, pol)
-	}
-	if v.keyless.entries == nil {
-		v.keyless.entries = map[string]keylessEntry{}
-	}
-	if len(v.keyless.entries) > 1000 { // policies come and go
-		clear(v.keyless.entries)
-	}
-	v.keyless.entries[k] = keylessEntry{kl2, err}
-	return kl2, err
+	return trustroot.New(m, pol)
 }
 
 // certificateReason words why certificate-based verification failed.
