@@ -167,10 +167,6 @@ func verifyError(path string, err error, attestations bool) error {
 		return &entryError{path: path, msg: "no matching " + what}
 	case errors.Is(err, imageverify.ErrUntrusted):
 		return &entryError{path: path, msg: "no matching " + what + ": " + err.Error()}
-	case attestations && strings.Contains(err.Error(), "no matching attestations"):
-		// imageverify reports cosign's ErrNoMatchingAttestations as a
-		// registry error; it is a verdict about the image.
-		return &entryError{path: path, msg: "no matching attestations"}
 	case errors.Is(err, imageverify.ErrNotFound):
 		return &entryError{path: path, msg: err.Error()}
 	}
