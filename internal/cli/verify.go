@@ -9,8 +9,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/keyref"
+	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/regauth"
 	"github.com/spf13/cobra"
@@ -24,6 +27,7 @@ func newVerifyCommand() *cobra.Command {
 		trustRoots []string
 		insecure   bool
 		dockerCfg  string
+		keyFiles   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify IMAGE...",
@@ -36,21 +40,30 @@ certificate against the trust given offline (keyless.ca-cert, or a trusted_root.
 trustRootRef and passed with --trust-root NAME=FILE), its identities, SCT and transparency-log
 bundle; static authorities pass or fail as written. KMS and secretRef keys are not supported
 here: such an authority fails, so a policy relying on it fails closed. Policies in warn mode
-only warn.
+only warn. --key FILE checks that every image is signed by one of the keys in the file(s),
+like cosign verify --key, with the same output (policy "cli-keys").
 
 Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid input.`,
 		Example: `  portcullis verify ghcr.io/org/app:1.2 --policy cip.yaml
+  portcullis verify ghcr.io/org/app:1.2 --key cosign.pub
   portcullis verify ghcr.io/org/app@sha256:... --policy ./policies -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
 				return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", output))
 			}
-			if len(policies) == 0 {
-				return withCode(ExitInvalid, fmt.Errorf("--policy is required"))
+			if len(policies) == 0 && len(keyFiles) == 0 {
+				return withCode(ExitInvalid, fmt.Errorf("--policy or --key is required"))
 			}
 			docs, errs := policy.ReadFiles(policies)
 			cipDocs, _ := imagepolicy.Split(docs)
+			if len(keyFiles) > 0 {
+				doc, err := keyFilePolicy(cmd.Context(), keyFiles)
+				if err != nil {
+					return withCode(ExitInvalid, err)
+				}
+				cipDocs = append(cipDocs, doc)
+			}
 			cips, err := imagepolicy.Load(cipDocs)
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {
@@ -123,9 +136,31 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
 	cmd.Flags().StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless authorities name in trustRootRef (repeatable)")
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "PEM public key file (repeatable): every image must be signed by one of the keys, as `cosign verify --key` (policy \"cli-keys\")")
 	cmd.Flags().StringVar(&dockerCfg, "docker-config", "", "docker config.json with registry credentials (auths); default: anonymous")
 	cmd.Flags().BoolVar(&insecure, "insecure-registries", false, "allow plain HTTP to registries that are not on loopback or a private network")
 	return cmd
+}
+
+// keyFilePolicy turns --key files into a ClusterImagePolicy "cli-keys"
+// covering every image, with one key authority per public key.
+func keyFilePolicy(ctx context.Context, files []string) (manifest.Document, error) {
+	var authorities []any
+	for _, f := range files {
+		keys, err := keyref.Load(ctx, nil, keyref.Source{File: f})
+		if err != nil {
+			return manifest.Document{}, fmt.Errorf("--key: %w", err)
+		}
+		for _, k := range keys {
+			authorities = append(authorities, map[string]any{
+				"name": fmt.Sprintf("key-%d", len(authorities)), "key": map[string]any{"data": string(k.PEM)}})
+		}
+	}
+	return manifest.Document{Source: "--key", Index: 1, Object: map[string]any{
+		"apiVersion": sigv1.APIVersion, "kind": sigv1.KindClusterImagePolicy,
+		"metadata": map[string]any{"name": "cli-keys"},
+		"spec":     map[string]any{"images": []any{map[string]any{"glob": "**"}}, "authorities": authorities},
+	}}, nil
 }
 
 // readTrustRoots reads --trust-root NAME=FILE values.

@@ -27,7 +27,9 @@ func TestVerify(t *testing.T) {
 			cli.ExitOK, "no ClusterImagePolicy matches", ""},
 		{"malformed policy", []string{"verify", "x/y:1", "--policy", "testdata/verify/malformed.yaml"},
 			cli.ExitInvalid, "", `unsupported mode "block"`},
-		{"policy required", []string{"verify", "x/y:1"}, cli.ExitInvalid, "", "--policy is required"},
+		{"policy required", []string{"verify", "x/y:1"}, cli.ExitInvalid, "", "--policy or --key is required"},
+		{"key file missing", []string{"verify", "x/y:1", "--key", "testdata/verify/nope.pub"}, cli.ExitInvalid, "", "--key"},
+		{"key file not a key", []string{"verify", "x/y:1", "--key", "testdata/verify/malformed.yaml"}, cli.ExitInvalid, "", "--key"},
 		{"no ClusterImagePolicy in file", []string{"verify", "x/y:1", "--policy", "testdata/verify"}, cli.ExitInvalid, "", `invalid policies`},
 	}
 	for _, tc := range cases {
