@@ -10,10 +10,11 @@ import (
 
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/engine/cel"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/report"
+	"github.com/portcullis/portcullis/internal/workpool"
 	"github.com/spf13/cobra"
 )
 
@@ -181,7 +182,7 @@ func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks
 	errs := make([]error, len(chunks))
 	resources := make([]int, len(chunks))
 	var done atomic.Int64
-	manifest.Parallel(len(chunks), func(i int) {
+	workpool.Run(len(chunks), 0, func(i int) {
 		if ctx.Err() != nil {
 			return
 		}

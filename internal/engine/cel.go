@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/portcullis/portcullis/internal/engine/cel"
 	"github.com/portcullis/portcullis/internal/kinds"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/policy"
 )
 

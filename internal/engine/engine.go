@@ -7,11 +7,11 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/conditions"
-	"github.com/portcullis/portcullis/internal/engine/jmespath"
-	"github.com/portcullis/portcullis/internal/engine/pattern"
-	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/conditions"
+	"github.com/portcullis/portcullis/internal/lang/jmespath"
+	"github.com/portcullis/portcullis/internal/lang/pattern"
+	"github.com/portcullis/portcullis/internal/lang/variables"
 	"github.com/portcullis/portcullis/internal/policy"
 )
 

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/lang/variables"
 	"github.com/portcullis/portcullis/internal/policy"
 )
 

@@ -3,7 +3,7 @@ package engine
 import (
 	"fmt"
 
-	"github.com/portcullis/portcullis/internal/engine/cel"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 )
 
 // Status is the outcome of one rule on one resource, as Kyverno reports it.

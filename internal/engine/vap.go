@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/matchconstraints"
 	"github.com/portcullis/portcullis/internal/kinds"
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/matchconstraints"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

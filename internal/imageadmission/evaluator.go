@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/workpool"
 )
 
 // Verifier is what the Evaluator needs of an *imageverify.Verifier.
@@ -174,7 +174,7 @@ func (e *Evaluator) Validate(ctx context.Context, policies []*imagepolicy.Policy
 	}
 	d.Checked = len(jobs)
 	results := make([]imageverify.ImageResult, len(jobs))
-	e.parallel(len(jobs), func(i int) {
+	workpool.Run(len(jobs), e.opts.MaxParallel, func(i int) {
 		results[i] = e.opts.Verifier.VerifyPolicies(ctx, jobs[i].img.Ref, jobs[i].pols, opts...)
 	})
 	for i, r := range results {
@@ -232,7 +232,7 @@ func (e *Evaluator) Mutate(ctx context.Context, policies []*imagepolicy.Policy, 
 	d.Warnings = append(d.Warnings, warns...)
 	digests := make([]string, len(todo))
 	errs := make([]error, len(todo))
-	e.parallel(len(todo), func(i int) {
+	workpool.Run(len(todo), e.opts.MaxParallel, func(i int) {
 		if _, err := name.ParseReference(todo[i].Ref); err != nil {
 			errs[i] = err
 			return
@@ -260,24 +260,4 @@ func (e *Evaluator) credentials(ctx context.Context, req Request) ([]imageverify
 		return nil, warns
 	}
 	return []imageverify.CallOption{imageverify.WithKeychain(kc, scope)}, warns
-}
-
-// parallel runs fn(0..n-1) with at most MaxParallel at once.
-func (e *Evaluator) parallel(n int, fn func(int)) {
-	if n == 1 {
-		fn(0)
-		return
-	}
-	sem := make(chan struct{}, e.opts.MaxParallel)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/conditions"
-	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/lang/conditions"
+	"github.com/portcullis/portcullis/internal/lang/variables"
 )
 
 // attestationEntry returns the leaf check of an attestation's attestors:

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/portcullis/portcullis/internal/engine/variables"
+	"github.com/portcullis/portcullis/internal/lang/variables"
 	"github.com/portcullis/portcullis/internal/wildcard"
 )
 

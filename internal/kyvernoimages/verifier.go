@@ -10,8 +10,8 @@ import (
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/engine/variables"
 	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/lang/variables"
 	"github.com/portcullis/portcullis/internal/policy"
 )
 

@@ -11,12 +11,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
+	"github.com/portcullis/portcullis/internal/workpool"
 	yamlv2 "go.yaml.in/yaml/v2"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -134,39 +132,12 @@ func Decode(source string, data []byte) ([]Document, error) {
 func DecodeChunks(chunks []Chunk) ([]Document, error) {
 	out := make([][]Document, len(chunks))
 	errs := make([]error, len(chunks))
-	Parallel(len(chunks), func(i int) { out[i], errs[i] = chunks[i].Decode() })
+	workpool.Run(len(chunks), 0, func(i int) { out[i], errs[i] = chunks[i].Decode() })
 	var docs []Document
 	for _, d := range out {
 		docs = append(docs, d...)
 	}
 	return docs, errors.Join(errs...)
-}
-
-// Parallel calls fn(0..n-1) on GOMAXPROCS goroutines (inline when n is small).
-func Parallel(n int, fn func(i int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 64 || workers < 2 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 func isBlank(raw []byte) bool {

@@ -7,8 +7,8 @@ import (
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/matchconstraints"
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/matchconstraints"
 	"github.com/portcullis/portcullis/internal/manifest"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )

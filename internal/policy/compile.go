@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/conditions"
-	"github.com/portcullis/portcullis/internal/engine/jmespath"
-	"github.com/portcullis/portcullis/internal/engine/pattern"
-	"github.com/portcullis/portcullis/internal/engine/pss"
+	"github.com/portcullis/portcullis/internal/lang/conditions"
+	"github.com/portcullis/portcullis/internal/lang/jmespath"
+	"github.com/portcullis/portcullis/internal/lang/pattern"
+	"github.com/portcullis/portcullis/internal/lang/pss"
 	"github.com/portcullis/portcullis/internal/manifest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )

@@ -12,7 +12,7 @@ import (
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/jmespath"
+	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
 )
 

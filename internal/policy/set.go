@@ -4,9 +4,9 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
-	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/pattern"
-	"github.com/portcullis/portcullis/internal/engine/pss"
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/pattern"
+	"github.com/portcullis/portcullis/internal/lang/pss"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/portcullis/portcullis/internal/engine/cel"
-	"github.com/portcullis/portcullis/internal/engine/matchconstraints"
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/matchconstraints"
 	"github.com/portcullis/portcullis/internal/manifest"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
