@@ -1,5 +1,5 @@
 // Package conformance runs the Kyverno policy-library compatibility corpus
-// (../shared/conformance/kyverno-policies, or $PORTCULLIS_CONFORMANCE_DIR)
+// (../shared/conformance/kyverno-policies, located by internal/testing/corpus)
 // through `portcullis test` semantics and asserts the exact figures per
 // class (see expected).
 package conformance
@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kyvernotest"
+	"github.com/portcullis/portcullis/internal/testing/corpus"
 )
 
 // unloadable is the class of test files that could not be loaded (an
@@ -51,20 +52,6 @@ var expected = map[string]class{
 	"generate":         {figures: figures{files: 3, fail: 4}, floor: true},
 	"MutatingPolicy":   {figures: figures{files: 18, fail: 35}, floor: true},
 	"GeneratingPolicy": {figures: figures{files: 1, fail: 1}, floor: true},
-}
-
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("PORTCULLIS_CONFORMANCE_DIR"); d != "" {
-		return d
-	}
-	d, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "conformance", "kyverno-policies"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("conformance corpus not found at %s (set PORTCULLIS_CONFORMANCE_DIR)", d)
-	}
-	return d
 }
 
 // classOf is the class a test report is counted in: its own, or
@@ -157,7 +144,7 @@ func sortedKeys(got map[string]figures, want map[string]class) []string {
 }
 
 func TestKyvernoCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := corpus.Kyverno(t)
 	files, err := kyvernotest.Discover([]string{dir}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/testing/corpus"
 	"sigs.k8s.io/yaml"
 )
-
-const corpusDir = "/work/shared/conformance/kyverno-policies"
 
 // yamlDocs splits a multi-document YAML file and decodes each document.
 func yamlDocs(t testing.TB, path string) []map[string]any {
@@ -83,10 +82,7 @@ func policyPatterns(doc map[string]any, file string) []corpusPattern {
 
 func walkCorpus(t *testing.T, fn func(path string)) {
 	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("corpus not available: %v", err)
-	}
-	err := filepath.WalkDir(corpusDir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(corpus.Kyverno(t), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/testing/corpus"
 	"sigs.k8s.io/yaml"
 )
 
@@ -813,10 +814,10 @@ func TestConcurrentEvaluate(t *testing.T) {
 // (pod-security/subrule/restricted/restricted-latest).
 func TestCorpusRestrictedLatest(t *testing.T) {
 	t.Parallel()
-	dir := "/work/shared/conformance/kyverno-policies/pod-security/subrule/restricted/restricted-latest"
+	dir := filepath.Join(corpus.Kyverno(t), "pod-security", "subrule", "restricted", "restricted-latest")
 	policyRaw, err := os.ReadFile(filepath.Join(dir, "restricted-latest.yaml"))
 	if err != nil {
-		t.Skipf("corpus not available: %v", err)
+		t.Fatal(err)
 	}
 	var policy struct {
 		Spec struct {
