@@ -308,3 +308,24 @@ func TestParseHash(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParsePublicKeys(f *testing.F) {
+	f.Add(pkixPEM(f, &ecKey(f, elliptic.P256()).PublicKey))
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ks, err := ParsePublicKeys(data)
+		if err != nil {
+			return
+		}
+		if len(ks) == 0 {
+			t.Fatal("no keys and no error")
+		}
+		for _, k := range ks {
+			again, err := ParsePublicKeys(k.PEM)
+			if err != nil || len(again) != 1 || !bytes.Equal(again[0].PEM, k.PEM) || again[0].Fingerprint() != k.Fingerprint() {
+				t.Fatalf("re-encoded key does not round-trip: %v", err)
+			}
+		}
+	})
+}
