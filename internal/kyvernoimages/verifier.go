@@ -237,4 +237,3 @@ func (r *run) verify(ctx context.Context, im image) (engine.Status, string, stri
 	}
 	return engine.StatusPass, fmt.Sprintf("verified image attestations for %s", im.name), digest
 }
-
