@@ -5,6 +5,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // Bundle is a self-generated CA and a serving certificate issued by it, in
@@ -51,14 +53,11 @@ func IssueBundle(hosts []string, validity time.Duration, previousCA []byte, now 
 		Key:     pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
 		RenewAt: serving.renewAt(),
 	}
-	for rest := previousCA; len(rest) > 0; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if c, err := x509.ParseCertificate(block.Bytes); err == nil && c.NotAfter.After(now) {
-			b.CA = append(b.CA, pem.EncodeToMemory(block)...)
+	// Keep what can be kept: a block that is not a certificate is dropped
+	// like an expired CA.
+	for c, err := range keys.Certificates(previousCA) {
+		if err == nil && c.NotAfter.After(now) {
+			b.CA = append(b.CA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 		}
 	}
 	return b, nil
@@ -67,14 +66,12 @@ func IssueBundle(hosts []string, validity time.Duration, previousCA []byte, now 
 // BundleRenewAt reads when a stored serving certificate (PEM) should be
 // renewed: two thirds into its life. An unreadable certificate is due now.
 func BundleRenewAt(certPEM []byte, now time.Time) time.Time {
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return now
+	for c, err := range keys.Certificates(certPEM) {
+		if err != nil {
+			return now
+		}
+		start := c.NotBefore.Add(clockSkew)
+		return start.Add(c.NotAfter.Sub(start) * renewNum / renewDen)
 	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return now
-	}
-	start := c.NotBefore.Add(clockSkew)
-	return start.Add(c.NotAfter.Sub(start) * renewNum / renewDen)
+	return now
 }

@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"testing"
@@ -47,6 +48,20 @@ func TestIssueBundle(t *testing.T) {
 	both.AppendCertsFromPEM(second.CA)
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: both, DNSName: "svc.ns.svc"}); err != nil {
 		t.Fatalf("old serving cert not trusted by the rotated bundle: %v", err)
+	}
+	// Expired CAs and unreadable blocks are dropped; readable, valid ones
+	// are kept, whatever surrounds them.
+	expired, err := IssueBundle([]string{"svc.ns.svc"}, time.Hour, nil, now.Add(-100*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := string(expired.CA) + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" + string(first.CA) + "junk"
+	third, err := IssueBundle([]string{"svc.ns.svc"}, time.Hour, []byte(prev), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(third.CA, []byte("-----BEGIN CERTIFICATE-----")); n != 2 || !bytes.HasSuffix(third.CA, first.CA) {
+		t.Fatalf("rotated bundle holds %d certificates, want the new CA and the first:\n%s", n, third.CA)
 	}
 	if _, err := IssueBundle(nil, time.Hour, nil, now); err == nil {
 		t.Fatal("no hosts: want an error")

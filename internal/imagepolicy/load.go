@@ -11,6 +11,7 @@ import (
 	sigjson "sigs.k8s.io/json"
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,8 +51,9 @@ type Authority struct {
 	Name string
 	// Spec is the authority as written, defaults applied.
 	Spec sigv1.Authority
-	// PublicKey is the parsed spec.key.data (nil otherwise).
-	PublicKey crypto.PublicKey
+	// Keys are the public keys of spec.key.data, in order (nil otherwise);
+	// like policy-controller, data may hold several PEM keys.
+	Keys []keys.PublicKey
 	// Hash is the key's hash algorithm (sha256 by default).
 	Hash crypto.Hash
 	// Identities are the keyless identities with their regexps compiled.
@@ -230,7 +232,7 @@ func build(d manifest.Document, cip *sigv1.ClusterImagePolicy) *Policy {
 		if a.Key != nil {
 			out.Hash, _ = HashAlgorithm(a.Key.HashAlgorithm)
 			if a.Key.Data != "" {
-				out.PublicKey, _ = ParsePublicKey(a.Key.Data)
+				out.Keys, _ = keys.ParsePublicKeys([]byte(a.Key.Data))
 			}
 		}
 		if a.Keyless != nil {

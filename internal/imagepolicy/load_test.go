@@ -44,10 +44,13 @@ func makeKeyAndCert() (string, string) {
 
 // doc builds a ClusterImagePolicy named "p" with the given spec YAML
 // (indented by two spaces); @KEY@ and @CERT@ stand for the test key and CA
-// certificate as quoted strings.
+// certificate as quoted strings, @KEYJUNK@ and @CERTJUNK@ for them followed
+// by stray text.
 func doc(spec string) string {
 	spec = strings.ReplaceAll(spec, "@KEY@", strconv.Quote(testKeyPEM))
 	spec = strings.ReplaceAll(spec, "@CERT@", strconv.Quote(testCertPEM))
+	spec = strings.ReplaceAll(spec, "@KEYJUNK@", strconv.Quote(testKeyPEM+"junk"))
+	spec = strings.ReplaceAll(spec, "@CERTJUNK@", strconv.Quote(testCertPEM+"junk"))
 	return "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: p\nspec:\n" + spec
 }
 
@@ -85,9 +88,10 @@ func TestLoadRefusals(t *testing.T) {
 		{"key empty", "  images: [{glob: '**'}]\n  authorities:\n  - key: {hashAlgorithm: sha256}\n", "spec.authorities[0].key", "expected exactly one of data, kms, secretRef, got none"},
 		{"key data and kms", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @KEY@, kms: 'gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k'}\n", "spec.authorities[0].key", "got data, kms"},
 		{"key kms and secret", "  images: [{glob: '**'}]\n  authorities:\n  - key: {kms: 'hashivault://k', secretRef: {name: s}}\n", "spec.authorities[0].key", "got kms, secretRef"},
-		{"key data not pem", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: 'not a key'}\n", "spec.authorities[0].key.data", "not a PEM-encoded public key"},
-		{"key data is a certificate", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @CERT@}\n", "spec.authorities[0].key.data", `PEM block "CERTIFICATE" is not a public key`},
-		{"key data corrupt", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}\n", "spec.authorities[0].key.data", "invalid public key"},
+		{"key data not pem", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: 'not a key'}\n", "spec.authorities[0].key.data", "no PEM block found (want -----BEGIN PUBLIC KEY-----)"},
+		{"key data with trailing text", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @KEYJUNK@}\n", "spec.authorities[0].key.data", "unparseable data after PEM block 1"},
+		{"key data is a certificate", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @CERT@}\n", "spec.authorities[0].key.data", "PEM block 1: is a certificate, not a public key"},
+		{"key data corrupt", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}\n", "spec.authorities[0].key.data", `PEM block 1: "PUBLIC KEY" does not parse`},
 		{"key kms unknown scheme", "  images: [{glob: '**'}]\n  authorities:\n  - key: {kms: 'k8s://ns/secret'}\n", "spec.authorities[0].key.kms", "unsupported KMS reference"},
 		{"key kms aws malformed", "  images: [{glob: '**'}]\n  authorities:\n  - key: {kms: 'awskms:///not-a-key'}\n", "spec.authorities[0].key.kms", "malformed AWS KMS reference"},
 		{"key kms aws alias name", "  images: [{glob: '**'}]\n  authorities:\n  - key: {kms: 'awskms:///alias/mykey'}\n", "spec.authorities[0].key.kms", "must name a key ARN or an alias ARN"},
@@ -96,7 +100,9 @@ func TestLoadRefusals(t *testing.T) {
 		{"key secret without name", "  images: [{glob: '**'}]\n  authorities:\n  - key: {secretRef: {namespace: x}}\n", "spec.authorities[0].key.secretRef.name", "secret name is required"},
 		{"keyless url and ca-cert", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      url: https://fulcio.example\n      ca-cert: {data: @CERT@}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless", "expected exactly one of url, ca-cert, got both"},
 		{"keyless bad url", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      url: fulcio\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.url", "absolute URL"},
-		{"keyless ca-cert not pem", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      ca-cert: {data: 'junk'}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.ca-cert.data", "not a PEM-encoded certificate"},
+		{"keyless ca-cert not pem", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      ca-cert: {data: 'junk'}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.ca-cert.data", "no PEM block found (want -----BEGIN CERTIFICATE-----)"},
+		{"keyless ca-cert trailing text", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      ca-cert: {data: @CERTJUNK@}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.ca-cert.data", "unparseable data after PEM block 1"},
+		{"keyless ca-cert bad key", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      ca-cert: {data: \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.ca-cert.data", `PEM block 1: "PUBLIC KEY" does not parse`},
 		{"keyless ca-cert empty", "  images: [{glob: '**'}]\n  authorities:\n  - keyless:\n      ca-cert: {}\n      identities: [{issuer: i, subject: s}]\n", "spec.authorities[0].keyless.ca-cert", "got none"},
 		{"keyless no identities", "  images: [{glob: '**'}]\n  authorities:\n  - keyless: {url: 'https://fulcio.sigstore.dev'}\n", "spec.authorities[0].keyless.identities", "at least one identity is required"},
 		{"identity no issuer", "  images: [{glob: '**'}]\n  authorities:\n  - keyless: {identities: [{subject: s}]}\n", "spec.authorities[0].keyless.identities[0]", "one of issuer, issuerRegExp is required"},
@@ -359,8 +365,8 @@ func TestLoadDefaultsAndAuthorities(t *testing.T) {
 	if id.Matches("https://token.actions.githubusercontent.com", "https://github.com/other/repo") || id.Matches("https://evil.example", "https://github.com/org/x") {
 		t.Errorf("identity should not match")
 	}
-	if as[1].PublicKey == nil || as[1].Hash != crypto.SHA512 {
-		t.Errorf("key not parsed: %v %v", as[1].PublicKey, as[1].Hash)
+	if len(as[1].Keys) != 1 || as[1].Keys[0].Public == nil || as[1].Hash != crypto.SHA512 {
+		t.Errorf("key not parsed: %v %v", as[1].Keys, as[1].Hash)
 	}
 	if as[2].Spec.Static == nil || as[2].Spec.Static.Action != "fail" {
 		t.Errorf("static lost")
@@ -395,5 +401,20 @@ func TestLoadKeepsValidPolicies(t *testing.T) {
 	}
 	if got := errs[0].Error(); !strings.Contains(got, `test.yaml (document 2): policy "q": spec.images[0].glob: `) {
 		t.Errorf("error text = %q", got)
+	}
+}
+
+// TestKeyDataSeveralKeys: like policy-controller, key.data may hold several
+// PEM keys, and every one of them is kept for verification.
+func TestKeyDataSeveralKeys(t *testing.T) {
+	other, _ := makeKeyAndCert()
+	yaml := doc("  images: [{glob: '**'}]\n  authorities:\n  - key: {data: " + strconv.Quote(testKeyPEM+"\n"+other) + "}\n")
+	ps, errs := load(t, yaml, Options{})
+	if len(errs) > 0 || len(ps) != 1 {
+		t.Fatalf("%d policies, errors:\n%v", len(ps), policy.Errors(errs))
+	}
+	ks := ps[0].Authorities()[0].Keys
+	if len(ks) != 2 || string(ks[0].PEM) != testKeyPEM || string(ks[1].PEM) != other {
+		t.Fatalf("keys: %d", len(ks))
 	}
 }

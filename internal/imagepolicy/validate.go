@@ -2,8 +2,6 @@ package imagepolicy
 
 import (
 	"crypto"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,16 +13,11 @@ import (
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/attest"
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // Accepted values, as in policy-controller.
 var (
-	hashAlgorithms = map[string]crypto.Hash{
-		"sha224": crypto.SHA224,
-		"sha256": crypto.SHA256,
-		"sha384": crypto.SHA384,
-		"sha512": crypto.SHA512,
-	}
 	// kmsSchemes are the KMS providers policy-controller accepts.
 	kmsSchemes     = []string{"awskms://", "azurekms://", "hashivault://", "gcpkms://"}
 	predicateTypes = map[string]bool{
@@ -204,7 +197,7 @@ func (v *validator) keyRef(f string, k *sigv1.KeyRef, caCert bool) {
 		if caCert {
 			err = checkPEMCertOrKey(k.Data)
 		} else {
-			_, err = ParsePublicKey(k.Data)
+			_, err = keys.ParsePublicKeys([]byte(k.Data))
 		}
 		if err != nil {
 			v.add(f+".data", "%v", err)
@@ -350,66 +343,22 @@ func (v *validator) policy(f string, p *sigv1.Policy, inSpec bool) {
 	}
 }
 
-// HashAlgorithm maps a key's hashAlgorithm ("" means sha256) to its hash.
+// HashAlgorithm maps a key's hashAlgorithm to its hash as
+// policy-controller does: case and surrounding space are ignored, "" means
+// sha256.
 func HashAlgorithm(s string) (crypto.Hash, error) {
-	n := strings.ToLower(strings.TrimSpace(s))
-	if n == "" {
-		return crypto.SHA256, nil
-	}
-	h, ok := hashAlgorithms[n]
-	if !ok {
-		return 0, fmt.Errorf("unsupported hash algorithm %q (want sha224, sha256, sha384 or sha512)", s)
-	}
-	return h, nil
+	return keys.ParseHash(strings.ToLower(strings.TrimSpace(s)))
 }
 
-// ParsePublicKey parses a PEM "PUBLIC KEY" (PKIX) or "RSA PUBLIC KEY"
-// (PKCS#1) block.
-func ParsePublicKey(data string) (crypto.PublicKey, error) {
-	block, _ := pem.Decode([]byte(data))
-	if block == nil {
-		return nil, fmt.Errorf("not a PEM-encoded public key")
-	}
-	var (
-		key crypto.PublicKey
-		err error
-	)
-	switch block.Type {
-	case "PUBLIC KEY":
-		key, err = x509.ParsePKIXPublicKey(block.Bytes)
-	case "RSA PUBLIC KEY":
-		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q is not a public key", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("invalid public key: %w", err)
-	}
-	return key, nil
-}
-
-// checkPEMCertOrKey accepts PEM certificates (a chain) or a public key.
+// checkPEMCertOrKey accepts PEM certificates (a chain) or public keys,
+// whichever the first block is.
 func checkPEMCertOrKey(data string) error {
-	block, _ := pem.Decode([]byte(data))
-	if block == nil {
-		return fmt.Errorf("not a PEM-encoded certificate or public key")
-	}
-	if block.Type != "CERTIFICATE" {
-		_, err := ParsePublicKey(data)
+	if t := keys.FirstBlockType([]byte(data)); t != "" && t != "CERTIFICATE" {
+		_, err := keys.ParsePublicKeys([]byte(data))
 		return err
 	}
-	for rest := []byte(data); ; {
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil
-		}
-		if block.Type != "CERTIFICATE" {
-			return fmt.Errorf("unexpected PEM block %q in certificate chain", block.Type)
-		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("invalid certificate: %w", err)
-		}
-	}
+	_, err := keys.ParseCertificates([]byte(data))
+	return err
 }
 
 func checkURL(s string) error {

@@ -124,7 +124,15 @@ func (v *Verifier) checkAuthority(ctx context.Context, image string, a imagepoli
 	var c Check
 	switch {
 	case spec.Key != nil && spec.Key.Data != "":
-		c = Check{Keys: [][]byte{[]byte(spec.Key.Data)}, Hash: a.Hash}
+		c = Check{Hash: a.Hash}
+		for _, k := range a.Keys {
+			c.Keys = append(c.Keys, k.PEM)
+		}
+		if len(c.Keys) == 0 {
+			// Data imagepolicy could not parse: verifying with it as
+			// written fails closed with ErrInvalidKey.
+			c.Keys = [][]byte{[]byte(spec.Key.Data)}
+		}
 	case spec.Key != nil && spec.Key.SecretRef != nil:
 		if v.opts.Secrets == nil {
 			return "", false, "keys from secretRef need cluster access (not available here)"

@@ -1,13 +1,21 @@
 package imageverify
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore/pkg/signature"
+
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/testing/registrytest"
 )
 
 func loadCIPs(t *testing.T, doc string) []*imagepolicy.Policy {
@@ -104,5 +112,51 @@ spec:
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyPoliciesKeyData: key.data is read as policy-controller reads
+// it: several PEM keys (any one verifies) and PKCS#1 "RSA PUBLIC KEY"
+// blocks. Before package keys, only the first key was used and a PKCS#1
+// key passed validation but failed every verification as invalid.
+func TestVerifyPoliciesKeyData(t *testing.T) {
+	reg := startRegistry(t)
+	key, other := newKey(t), newKey(t)
+	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaSigner, err := signature.LoadRSAPKCS1v15SignerVerifier(rsaPriv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey := registrytest.Key{Signer: rsaSigner, PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaPriv.PublicKey)})}
+	byKey := reg.PushRandom(t, "team/app", "by-key")
+	reg.Sign(t, "team/app", byKey, key, nil)
+	byRSA := reg.PushRandom(t, "team/app", "by-rsa")
+	reg.Sign(t, "team/app", byRSA, rsaKey, nil)
+	byOther := reg.PushRandom(t, "team/app", "by-other")
+	reg.Sign(t, "team/app", byOther, other, nil)
+	keyData := append(append(append([]byte{}, rsaKey.PublicPEM...), '\n'), key.PublicPEM...)
+	policies := loadCIPs(t, fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: team-signed}
+spec:
+  images: [{glob: "%s/team/**"}]
+  authorities:
+  - name: team-keys
+    key:
+      data: |
+%s
+`, reg.Host, indent(keyData)))
+	v := New(Options{})
+	for tag, allowed := range map[string]bool{"by-key": true, "by-rsa": true, "by-other": false} {
+		res := v.VerifyPolicies(withTimeout(t, 10*time.Second), reg.Ref("team/app", tag), policies)
+		if res.Allowed != allowed {
+			t.Errorf("%s: allowed = %v, want %v: %+v", tag, res.Allowed, allowed, res.Policies)
+		}
+		if !allowed && !strings.Contains(fmt.Sprintf("%+v", res.Policies), "no signature verifies with the key") {
+			t.Errorf("%s: reason %+v", tag, res.Policies)
+		}
 	}
 }

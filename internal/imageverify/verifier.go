@@ -3,10 +3,6 @@ package imageverify
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -21,10 +17,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/portcullis/portcullis/internal/keyref"
+	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
 
@@ -45,7 +41,8 @@ var (
 	ErrRegistry = errors.New("registry error")
 	// ErrNotFound: the registry answered that the image does not exist.
 	ErrNotFound = errors.New("image not found")
-	// ErrInvalidKey: the public key is not a PEM-encoded PKIX public key.
+	// ErrInvalidKey: the public key is not a PEM public key cosign can
+	// verify with (package keys says what is wrong).
 	ErrInvalidKey = errors.New("invalid public key")
 	// ErrUntrusted: signatures carry certificates, but none is trusted for
 	// the check: issued by an unknown CA, identity (issuer/subject)
@@ -428,16 +425,17 @@ func (v *Verifier) verifyDigest(ctx context.Context, ref string, d name.Digest, 
 	return out, firstErr
 }
 
-// loadVerifier parses a PEM public key for hash (zero: SHA-256).
+// loadVerifier parses a PEM public key (its first block, as cosign reads
+// a key) for hash (zero: SHA-256).
 func loadVerifier(publicKeyPEM []byte, hash crypto.Hash) (signature.Verifier, error) {
 	if hash == 0 {
 		hash = crypto.SHA256
 	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(publicKeyPEM)
+	k, err := keys.ParsePublicKey(publicKeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
-	verifier, err := signature.LoadVerifier(pub, hash)
+	verifier, err := signature.LoadVerifier(k.Public, hash)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
@@ -498,20 +496,11 @@ func cacheKey(d name.Digest, fp string) string {
 
 // fingerprint returns the hex SHA-256 of the key's PKIX DER encoding.
 func fingerprint(publicKeyPEM []byte) (string, error) {
-	block, _ := pem.Decode(publicKeyPEM)
-	if block == nil {
-		return "", fmt.Errorf("%w: no PEM block", ErrInvalidKey)
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	k, err := keys.ParsePublicKey(publicKeyPEM)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidKey, err)
-	}
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:]), nil
+	return k.Fingerprint(), nil
 }
 
 // recorder remembers the outcome of the blob requests of a fetch sequence.

@@ -18,8 +18,8 @@
 // PKCS#1, as cosign accepts): a certificate or a private key given as a key
 // is an ErrInvalidKey naming what it is, as neither policy-controller's key
 // data nor Kyverno's keys take certificates (both have separate fields for
-// them). Every key is returned with its PKIX PEM, so callers can
-// fingerprint it.
+// them). PEM is read by package keys: every key is a keys.PublicKey with
+// its canonical PKIX PEM and fingerprint.
 //
 // Errors are *Error values naming the source (never its contents) and
 // matching one of ErrNotFound, ErrInvalidKey, ErrUnsupported,

@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // maxFileSize bounds a key file read into memory.
@@ -35,28 +37,28 @@ var _ SecretReader = SecretReaderFunc(nil)
 
 // Load returns the public keys of src, in order. r is used only for Secret
 // sources and may be nil otherwise. Errors are *Error values naming src.
-func Load(ctx context.Context, r SecretReader, src Source) ([]Key, error) {
+func Load(ctx context.Context, r SecretReader, src Source) ([]keys.PublicKey, error) {
 	if err := src.validate(); err != nil {
 		return nil, err
 	}
 	var (
-		keys []Key
-		err  error
+		out []keys.PublicKey
+		err error
 	)
 	switch {
 	case src.Data != "":
-		keys, err = parse([]byte(src.Data), false)
+		out, err = parse([]byte(src.Data), false)
 	case src.Secret != nil:
-		keys, err = loadSecret(ctx, r, *src.Secret)
+		out, err = loadSecret(ctx, r, *src.Secret)
 	case src.File != "":
-		keys, err = loadFile(ctx, src.File)
+		out, err = loadFile(ctx, src.File)
 	default:
 		err = &Error{Kind: ErrUnsupported, Msg: "KMS and hardware-token keys are not supported (no cloud credentials); export the public key and give it as data, a secret or a file"}
 	}
 	if err != nil {
 		return nil, withSource(err, src)
 	}
-	return keys, nil
+	return out, nil
 }
 
 // withSource names src in an *Error that lacks a source.
@@ -70,7 +72,7 @@ func withSource(err error, src Source) error {
 	return err
 }
 
-func loadSecret(ctx context.Context, r SecretReader, ref SecretRef) ([]Key, error) {
+func loadSecret(ctx context.Context, r SecretReader, ref SecretRef) ([]keys.PublicKey, error) {
 	if r == nil {
 		return nil, &Error{Kind: ErrInvalidSource, Msg: "no secret reader configured"}
 	}
@@ -100,14 +102,14 @@ func loadSecret(ctx context.Context, r SecretReader, ref SecretRef) ([]Key, erro
 	for n := range s.Data {
 		name = n
 	}
-	keys, err := parse(s.Data[name], false)
+	out, err := parse(s.Data[name], false)
 	var e *Error
 	if errors.As(err, &e) {
 		cp := *e
 		cp.Msg = fmt.Sprintf("entry %q: %s", name, e.Msg)
 		return nil, &cp
 	}
-	return keys, err
+	return out, err
 }
 
 func entryNames(s *corev1.Secret) string {
@@ -122,7 +124,7 @@ func entryNames(s *corev1.Secret) string {
 	return strings.Join(names, ", ")
 }
 
-func loadFile(ctx context.Context, path string) ([]Key, error) {
+func loadFile(ctx context.Context, path string) ([]keys.PublicKey, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &Error{Kind: ErrUnavailable, Err: err}
 	}

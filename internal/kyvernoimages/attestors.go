@@ -9,7 +9,7 @@ import (
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imageverify"
-	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // leafFunc verifies one (non-nested) attestor entry for an image and
@@ -77,11 +77,11 @@ func expandKeys(entries []kyvernov1.Attestor) []kyvernov1.Attestor {
 	out := make([]kyvernov1.Attestor, 0, len(entries))
 	for _, e := range entries {
 		if e.Keys != nil {
-			if keys := policy.SplitPEM(e.Keys.PublicKeys); len(keys) > 1 {
-				for _, k := range keys {
+			if blocks := keys.SplitPEM([]byte(e.Keys.PublicKeys)); len(blocks) > 1 {
+				for _, b := range blocks {
 					cp := e
 					ks := *e.Keys
-					ks.PublicKeys = k
+					ks.PublicKeys = string(b)
 					cp.Keys = &ks
 					out = append(out, cp)
 				}
@@ -185,18 +185,20 @@ func (r *run) buildCheck(ctx context.Context, a *kyvernov1.Attestor) (imageverif
 		if alg == "" {
 			alg = a.Keys.SignatureAlgorithm
 		}
-		h, err := hashOf(alg)
+		h, err := keys.ParseHash(alg)
 		if err != nil {
 			return check, ".keys", err
 		}
 		check.Hash = h
 		switch k := a.Keys; {
 		case k.PublicKeys != "":
-			keys, err := policy.ParsePublicKeys(k.PublicKeys)
+			parsed, err := keys.ParsePublicKeys([]byte(k.PublicKeys))
 			if err != nil {
 				return check, ".keys", fmt.Errorf("invalid publicKeys: %w", err)
 			}
-			check.Keys = keys
+			for _, pk := range parsed {
+				check.Keys = append(check.Keys, pk.PEM)
+			}
 		case k.Secret != nil || k.KMS != "":
 			ref := k.KMS
 			if k.Secret != nil {
@@ -205,14 +207,14 @@ func (r *run) buildCheck(ctx context.Context, a *kyvernov1.Attestor) (imageverif
 			if r.v.opts.Keys == nil {
 				return check, ".keys", fmt.Errorf("cannot load key %s: no key loader is configured", ref)
 			}
-			keys, err := r.v.opts.Keys.PublicKeys(ctx, ref)
+			loaded, err := r.v.opts.Keys.PublicKeys(ctx, ref)
 			if err != nil {
 				return check, ".keys", fmt.Errorf("load key %s: %w", ref, err)
 			}
-			if len(keys) == 0 {
+			if len(loaded) == 0 {
 				return check, ".keys", fmt.Errorf("load key %s: no public key found", ref)
 			}
-			check.Keys = keys
+			check.Keys = loaded
 		default:
 			return check, ".keys", errors.New("keys has no publicKeys, secret or kms")
 		}

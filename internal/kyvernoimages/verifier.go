@@ -2,7 +2,6 @@ package kyvernoimages
 
 import (
 	"context"
-	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -237,19 +236,4 @@ func (r *run) verify(ctx context.Context, im image) (engine.Status, string, stri
 		return engine.StatusPass, fmt.Sprintf("verifyImages validation is passed in %s rule", r.rule.Name()), digest
 	}
 	return engine.StatusPass, fmt.Sprintf("verified image attestations for %s", im.name), digest
-}
-
-// hashOf maps a signatureAlgorithm to its hash (zero: the default SHA-256).
-func hashOf(alg string) (crypto.Hash, error) {
-	switch alg {
-	case "", "sha256":
-		return crypto.SHA256, nil
-	case "sha224":
-		return crypto.SHA224, nil
-	case "sha384":
-		return crypto.SHA384, nil
-	case "sha512":
-		return crypto.SHA512, nil
-	}
-	return 0, fmt.Errorf("unknown signature algorithm %q", alg)
 }

@@ -2,6 +2,11 @@ package kyvernoimages
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore/pkg/signature"
 	corev1 "k8s.io/api/core/v1"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
@@ -57,6 +63,19 @@ func TestVerifySignatures(t *testing.T) {
 	reg.Sign(t, "app/both", both, signer, nil)
 	reg.Sign(t, "app/both", both, other, nil)
 	third := registrytest.NewKey(t)
+	// A PKCS#1 "RSA PUBLIC KEY", as cosign (and so Kyverno) accepts.
+	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaSigner, err := signature.LoadRSAPKCS1v15SignerVerifier(rsaPriv, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaKey := registrytest.Key{Signer: rsaSigner, PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaPriv.PublicKey)})}
+	byRSA := reg.PushRandom(t, "app/rsa", "v1")
+	reg.Sign(t, "app/rsa", byRSA, rsaKey, nil)
+	digests[reg.Ref("app/rsa", "v1")] = byRSA.String()
 
 	set := func(count string, keys ...registrytest.Key) string {
 		s := "      - " + count + "entries:\n"
@@ -98,6 +117,8 @@ func TestVerifySignatures(t *testing.T) {
 			attestors: "      - entries:\n          - keys:\n              publicKeys: |-\n" +
 				indent(signer.PublicPEM, 16) + "\n" + indent(other.PublicPEM, 16) + "\n",
 			wantStatus: engine.StatusFail, wantMsg: ".attestors[0].entries[1].keys: no matching signatures"},
+		{name: "PKCS#1 RSA public key", attestors: set("", rsaKey), image: reg.Ref("app/rsa", "v1"),
+			wantStatus: engine.StatusPass, wantMsg: "verified image signatures for " + reg.Ref("app/rsa", "v1"), wantPatch: true},
 		{name: "nested attestor set", image: reg.Ref("app/signed", "v1"),
 			attestors: "      - entries:\n          - attestor:\n              count: 1\n              entries:\n" +
 				"              - keys:\n                  publicKeys: |-\n" + indent(other.PublicPEM, 20) + "\n" +

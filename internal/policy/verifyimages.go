@@ -3,13 +3,13 @@ package policy
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // maxAttestorDepth bounds nested attestor sets.
@@ -45,9 +45,6 @@ var (
 	attestationFields  = map[string]string{"name": "", "type": "", "predicateType": "", "attestors": "", "conditions": ""}
 	ivValidateFields   = map[string]string{"message": "", "deny": ""}
 )
-
-// signatureAlgorithms are the digests Kyverno accepts for key signatures.
-var signatureAlgorithms = map[string]bool{"": true, "sha224": true, "sha256": true, "sha384": true, "sha512": true}
 
 // imagePatternRe is the character set of an image reference with wildcards.
 var imagePatternRe = regexp.MustCompile(`^[A-Za-z0-9._\-/:@*?\[\]]+$`)
@@ -310,7 +307,7 @@ func (v *ivChecker) attestorSet(f string, as *kyvernov1.AttestorSet, depth int) 
 	n := 0
 	for i := range as.Entries {
 		if k := as.Entries[i].Keys; k != nil && !strings.Contains(k.PublicKeys, "{{") {
-			if blocks := len(SplitPEM(k.PublicKeys)); blocks > 1 {
+			if blocks := len(keys.SplitPEM([]byte(k.PublicKeys))); blocks > 1 {
 				n += blocks
 				continue
 			}
@@ -340,8 +337,8 @@ func (v *ivChecker) attestor(f string, a *kyvernov1.Attestor, depth int) {
 	if n != 1 {
 		v.fail(f, "attestor entry needs exactly one of keys, keyless, certificates and attestor", nil)
 	}
-	if !signatureAlgorithms[a.SignatureAlgorithm] {
-		v.fail(f+".signatureAlgorithm", fmt.Sprintf("unknown signature algorithm %q (want sha224, sha256, sha384 or sha512)", a.SignatureAlgorithm), nil)
+	if _, err := keys.ParseHash(a.SignatureAlgorithm); err != nil {
+		v.fail(f+".signatureAlgorithm", err.Error(), nil)
 	}
 	if len(a.Annotations) > 0 {
 		v.fail(f+".annotations", "signature annotations are not supported", nil)
@@ -389,7 +386,7 @@ func (v *ivChecker) keys(f string, k *kyvernov1.StaticKeyAttestor) {
 	if k.PublicKeys != "" {
 		if strings.Contains(k.PublicKeys, "{{") {
 			v.errs = append(v.errs, v.c.checkStrings(v.rule, f+".publicKeys", k.PublicKeys)...)
-		} else if _, err := ParsePublicKeys(k.PublicKeys); err != nil {
+		} else if _, err := keys.ParsePublicKeys([]byte(k.PublicKeys)); err != nil {
 			v.fail(f+".publicKeys", "publicKeys is not a PEM public key", err)
 		}
 	}
@@ -404,8 +401,8 @@ func (v *ivChecker) keys(f string, k *kyvernov1.StaticKeyAttestor) {
 	if k.KMS != "" && !strings.Contains(k.KMS, "://") {
 		v.fail(f+".kms", fmt.Sprintf("kms %q is not a key URI (want scheme://..., e.g. awskms://, gcpkms://, azurekms://, hashivault://)", k.KMS), nil)
 	}
-	if !signatureAlgorithms[k.SignatureAlgorithm] {
-		v.fail(f+".signatureAlgorithm", fmt.Sprintf("unknown signature algorithm %q (want sha224, sha256, sha384 or sha512)", k.SignatureAlgorithm), nil)
+	if _, err := keys.ParseHash(k.SignatureAlgorithm); err != nil {
+		v.fail(f+".signatureAlgorithm", err.Error(), nil)
 	}
 	v.logs(f, k.Rekor, k.CTLog)
 }
@@ -457,14 +454,14 @@ func (v *ivChecker) logs(f string, r *kyvernov1.Rekor, c *kyvernov1.CTLog) {
 			v.fail(f+".rekor.url", "rekor needs a url (or ignoreTlog: true)", nil)
 		}
 		if r.PubKey != "" {
-			if _, err := ParsePublicKeys(r.PubKey); err != nil {
+			if _, err := keys.ParsePublicKeys([]byte(r.PubKey)); err != nil {
 				v.fail(f+".rekor.pubkey", "rekor pubkey is not a PEM public key", err)
 			}
 		}
 	}
 	if c != nil {
 		if c.PubKey != "" {
-			if _, err := ParsePublicKeys(c.PubKey); err != nil {
+			if _, err := keys.ParsePublicKeys([]byte(c.PubKey)); err != nil {
 				v.fail(f+".ctlog.pubkey", "ctlog pubkey is not a PEM public key", err)
 			}
 		}
@@ -476,39 +473,6 @@ func (v *ivChecker) logs(f string, r *kyvernov1.Rekor, c *kyvernov1.CTLog) {
 	}
 }
 
-// SplitPEM splits a string holding several PEM blocks into one string per
-// block, as Kyverno does for publicKeys (text outside blocks is dropped).
-func SplitPEM(s string) []string {
-	var out []string
-	rest := []byte(s)
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out
-		}
-		out = append(out, string(pem.EncodeToMemory(block)))
-	}
-}
-
-// ParsePublicKeys returns the PEM public keys in s, one per block; every
-// block must be a PKIX public key.
-func ParsePublicKeys(s string) ([][]byte, error) {
-	blocks := SplitPEM(s)
-	if len(blocks) == 0 {
-		return nil, fmt.Errorf("no PEM block found")
-	}
-	out := make([][]byte, 0, len(blocks))
-	for i, b := range blocks {
-		block, _ := pem.Decode([]byte(b))
-		if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %w", i+1, block.Type, err)
-		}
-		out = append(out, []byte(b))
-	}
-	return out, nil
-}
-
 // parseCertificates parses PEM certificates, base64-wrapped or not (as
 // Kyverno accepts both).
 func parseCertificates(s string) ([]*x509.Certificate, error) {
@@ -516,21 +480,5 @@ func parseCertificates(s string) ([]*x509.Certificate, error) {
 	if dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s)); err == nil {
 		data = dec
 	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("no PEM certificate found")
-	}
-	return certs, nil
+	return keys.ParseCertificates(data)
 }

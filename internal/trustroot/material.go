@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/portcullis/portcullis/internal/keys"
 )
 
 // Sources are the offline trust inputs. At least one certificate authority
@@ -46,7 +47,10 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string {
-	s := "trustroot: " + e.Source + ": " + e.Msg
+	s := "trustroot: " + e.Source
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
@@ -167,34 +171,9 @@ func parseCABundle(data []byte) ([]root.CertificateAuthority, error) {
 }
 
 func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if strings.Contains(b.Type, "PRIVATE KEY") {
-			return nil, &InputError{Source: "ca bundle", Msg: fmt.Sprintf("PEM block %d is a private key (%s); give only certificates", len(certs), b.Type)}
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, &InputError{Source: "ca bundle", Msg: fmt.Sprintf("PEM block %d is %q, want CERTIFICATE", len(certs), b.Type)}
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, &InputError{Source: "ca bundle", Msg: fmt.Sprintf("certificate %d", len(certs)), Err: err}
-		}
-		certs = append(certs, c)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		if len(certs) == 0 {
-			return nil, &InputError{Source: "ca bundle", Msg: "not PEM (no certificate found)"}
-		}
-		return nil, &InputError{Source: "ca bundle", Msg: fmt.Sprintf("garbage after certificate %d", len(certs)-1)}
-	}
-	if len(certs) == 0 {
-		return nil, &InputError{Source: "ca bundle", Msg: "no certificates"}
+	certs, err := keys.ParseCertificates(data)
+	if err != nil {
+		return nil, &InputError{Source: "ca bundle", Err: err}
 	}
 	return certs, nil
 }
@@ -230,25 +209,16 @@ func parseLogKeys(kind string, keys [][]byte, ecdsaOnly bool) (map[string]*root.
 	return logs, nil
 }
 
+// parsePublicKey parses the one PEM public key of a log.
 func parsePublicKey(src string, data []byte) (crypto.PublicKey, error) {
-	b, rest := pem.Decode(data)
-	if b == nil {
-		return nil, &InputError{Source: src, Msg: "not PEM"}
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, &InputError{Source: src, Msg: "more than one PEM block"}
-	}
-	if strings.Contains(b.Type, "PRIVATE KEY") {
-		return nil, &InputError{Source: src, Msg: fmt.Sprintf("is a private key (%s); give the public key", b.Type)}
-	}
-	if b.Type != "PUBLIC KEY" {
-		return nil, &InputError{Source: src, Msg: fmt.Sprintf("PEM block is %q, want PUBLIC KEY", b.Type)}
-	}
-	pub, err := x509.ParsePKIXPublicKey(b.Bytes)
+	ks, err := keys.ParsePublicKeys(data)
 	if err != nil {
-		return nil, &InputError{Source: src, Msg: "cannot parse public key", Err: err}
+		return nil, &InputError{Source: src, Err: err}
 	}
-	return pub, nil
+	if len(ks) > 1 {
+		return nil, &InputError{Source: src, Msg: fmt.Sprintf("%d PEM public keys, want one", len(ks))}
+	}
+	return ks[0].Public, nil
 }
 
 // fingerprint hashes a sorted, canonical description of tm.

@@ -60,22 +60,24 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		src  trustroot.Sources
 		want string
 	}{
-		{"garbage", trustroot.Sources{CABundle: []byte("not a certificate")}, "ca bundle: not PEM (no certificate found)"},
-		{"garbage after PEM", trustroot.Sources{CABundle: append(append([]byte{}, bundle...), "trailing junk"...)}, "ca bundle: garbage after certificate 1"},
-		{"bad DER", trustroot.Sources{CABundle: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})}, "ca bundle: certificate 0: x509:"},
-		{"no certificates", trustroot.Sources{CABundle: []byte("\n\n")}, "ca bundle: no certificates"},
-		{"private key", trustroot.Sources{CABundle: append(append([]byte{}, bundle...), privatePEM(t)...)}, "ca bundle: PEM block 2 is a private key (EC PRIVATE KEY); give only certificates"},
-		{"public key as CA", trustroot.Sources{CABundle: st.Rekor.PublicPEM}, `ca bundle: PEM block 0 is "PUBLIC KEY", want CERTIFICATE`},
+		{"garbage", trustroot.Sources{CABundle: []byte("not a certificate")}, "ca bundle: no PEM block found (want -----BEGIN CERTIFICATE-----)"},
+		{"garbage after PEM", trustroot.Sources{CABundle: append(append([]byte{}, bundle...), "trailing junk"...)}, "ca bundle: unparseable data after PEM block 2"},
+		{"bad DER", trustroot.Sources{CABundle: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})}, "ca bundle: PEM block 1: certificate does not parse: x509:"},
+		{"no certificates", trustroot.Sources{CABundle: []byte("\n\n")}, "ca bundle: empty: no PEM data"},
+		{"private key", trustroot.Sources{CABundle: append(append([]byte{}, bundle...), privatePEM(t)...)}, `ca bundle: PEM block 3: is a private key ("EC PRIVATE KEY"): give only certificates`},
+		{"public key as CA", trustroot.Sources{CABundle: st.Rekor.PublicPEM}, `ca bundle: PEM block 1: is a public key ("PUBLIC KEY"), not a certificate`},
 		{"leaf in bundle", trustroot.Sources{CABundle: append(append([]byte{}, bundle...), leaf.CertPEM...)}, "ca bundle: certificate 2"},
 		{"intermediate only", trustroot.Sources{CABundle: leaf.ChainPEM[:bytes.Index(leaf.ChainPEM, []byte("-----END CERTIFICATE-----"))+len("-----END CERTIFICATE-----\n")]}, "ca bundle: no self-signed root certificate"},
 		{"malformed trusted root", trustroot.Sources{TrustedRoot: []byte(`{"mediaType": 7}`)}, "trusted root: malformed trusted root JSON"},
 		{"trusted root wrong media type", trustroot.Sources{TrustedRoot: bytes.Replace(trJSON, []byte("version=0.1"), []byte("version=9"), 1)}, "trusted root: malformed trusted root JSON: unsupported TrustedRoot media type"},
 		{"trusted root without CA", trustroot.Sources{TrustedRootFile: noCA}, "trusted root " + noCA + ": has no certificateAuthorities"},
 		{"trusted root file missing", trustroot.Sources{TrustedRootFile: filepath.Join(dir, "absent.json")}, "cannot read"},
-		{"rekor key garbage", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{[]byte("xyz")}}, "rekor key 0: not PEM"},
-		{"rekor key private", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{privatePEM(t)}}, "rekor key 0: is a private key (EC PRIVATE KEY); give the public key"},
+		{"rekor key garbage", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{[]byte("xyz")}}, "rekor key 0: no PEM block found"},
+		{"rekor key private", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{privatePEM(t)}}, `rekor key 0: PEM block 1: is a private key ("EC PRIVATE KEY"): give the public key`},
+		{"rekor key twice in one entry", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{append(append([]byte{}, st.Rekor.PublicPEM...), st.Rekor.PublicPEM...)}}, "rekor key 0: 2 PEM public keys, want one"},
+		{"rekor key with trailing text", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{append(append([]byte{}, st.Rekor.PublicPEM...), "junk"...)}}, "rekor key 0: unparseable data after PEM block 1"},
 		{"rekor key RSA", trustroot.Sources{CABundle: bundle, RekorKeys: [][]byte{rsaPEM}}, "rekor key 0: *rsa.PublicKey is not an ECDSA key"},
-		{"ct key is a certificate", trustroot.Sources{CABundle: bundle, CTLogKeys: [][]byte{st.CTLog.PublicPEM, st.CA.RootPEM()}}, `ct log key 1: PEM block is "CERTIFICATE", want PUBLIC KEY`},
+		{"ct key is a certificate", trustroot.Sources{CABundle: bundle, CTLogKeys: [][]byte{st.CTLog.PublicPEM, st.CA.RootPEM()}}, "ct log key 1: PEM block 1: is a certificate, not a public key"},
 		{"keys but no CA", trustroot.Sources{RekorKeys: [][]byte{st.Rekor.PublicPEM}}, "no certificate authority"},
 	}
 	for _, c := range cases {
