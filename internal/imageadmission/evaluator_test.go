@@ -270,12 +270,16 @@ func TestImages(t *testing.T) {
 	if imgs, err := Images("ConfigMap", cron); imgs != nil || err != nil {
 		t.Errorf("ConfigMap: %v %v", imgs, err)
 	}
-	for _, bad := range []string{
-		`{"spec":{"containers":"nope"}}`,
-		`{"spec":{"containers":["nope"]}}`,
+	for bad, msg := range map[string]string{
+		`{"spec":{"containers":"nope"}}`:                                      "spec.containers is not a list",
+		`{"spec":{"containers":{"a":{"image":"x"}}}}`:                         "spec.containers is not a list",
+		`{"spec":{"containers":["nope"]}}`:                                    "spec.containers[0] is not an object",
+		`{"spec":{"containers":[null]}}`:                                      "spec.containers[0] is not an object",
+		`{"spec":{"initContainers":[{"image":3}],"containers":"nope"}}`:       "spec.initContainers[0].image is not a string",
+		`{"spec":{"initContainers":[{"image":"x"}],"ephemeralContainers":1}}`: "spec.ephemeralContainers is not a list",
 	} {
-		if _, err := Images("Pod", object(t, bad)); err == nil {
-			t.Errorf("Images(%s): no error", bad)
+		if _, err := Images("Pod", object(t, bad)); err == nil || err.Error() != msg {
+			t.Errorf("Images(%s): error %v, want %q", bad, err, msg)
 		}
 	}
 }

@@ -1,8 +1,8 @@
 package imageadmission
 
 import (
+	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/podspec"
@@ -34,45 +34,40 @@ func PodSpec(kind string, obj map[string]any) (map[string]any, []string) {
 }
 
 // Images lists the container images of obj (a Pod or a workload with a
-// pod template). A container whose image is not a string is an error: the
-// object is malformed and must not slip past verification.
+// pod template). A container list that is not a list, a container that is
+// not an object, or an image that is not a string is an error: the object
+// is malformed and must not slip past verification.
 func Images(kind string, obj map[string]any) ([]Image, error) {
 	spec, path := PodSpec(kind, obj)
 	if spec == nil {
 		return nil, nil
 	}
+	containers, walkErr := podspec.Containers(spec, path)
 	var out []Image
-	for _, group := range podspec.ContainerGroups {
-		raw, ok := spec[group]
-		if !ok || raw == nil {
+	for _, c := range containers {
+		cm, ok := c.Object()
+		if !ok {
+			return nil, fmt.Errorf("%s is not an object", c.Field())
+		}
+		img, present := cm["image"]
+		if !present {
+			continue // the API server refuses it for pods; templates may omit it
+		}
+		ref, ok := img.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s.image is not a string", c.Field())
+		}
+		if ref == "" {
 			continue
 		}
-		list, ok := raw.([]any)
-		if !ok {
-			return nil, fmt.Errorf("%s.%s is not a list", strings.Join(path, "."), group)
-		}
-		for i, c := range list {
-			cm, ok := c.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s[%d] is not an object", strings.Join(path, "."), group, i)
-			}
-			img, present := cm["image"]
-			if !present {
-				continue // the API server refuses it for pods; templates may omit it
-			}
-			ref, ok := img.(string)
-			if !ok {
-				return nil, fmt.Errorf("%s.%s[%d].image is not a string", strings.Join(path, "."), group, i)
-			}
-			if ref == "" {
-				continue
-			}
-			out = append(out, Image{
-				Ref:     ref,
-				Pointer: "/" + strings.Join(path, "/") + "/" + group + "/" + strconv.Itoa(i) + "/image",
-				Field:   fmt.Sprintf("%s.%s[%d].image", strings.Join(path, "."), group, i),
-			})
-		}
+		out = append(out, Image{Ref: ref, Pointer: c.Pointer() + "/image", Field: c.Field() + ".image"})
+	}
+	var fe *podspec.FieldError
+	if errors.As(walkErr, &fe) {
+		return nil, fmt.Errorf("%s is not a list", strings.Join(fe.Path, "."))
+	}
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	return out, nil
 }

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/portcullis/portcullis/internal/imageref"
 )
 
 // Glob is a compiled policy-controller image glob.
@@ -96,9 +96,10 @@ func (g *Glob) Match(image string) bool {
 }
 
 // NormalizeImage returns the fully qualified form of an image reference
-// (registry, repository and tag or digest), or false when it is invalid.
+// (registry, repository and tag or digest, as go-containerregistry names
+// it), or false when it is invalid.
 func NormalizeImage(image string) (string, bool) {
-	ref, err := name.ParseReference(image, name.WeakValidation)
+	ref, err := imageref.Parse(image)
 	if err != nil {
 		return "", false
 	}

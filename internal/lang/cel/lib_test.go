@@ -24,7 +24,12 @@ func TestParseImageReference(t *testing.T) {
 		{in: "localhost/app:v1", registry: "localhost", repository: "app", tag: "v1"},
 		{in: "ghcr.io/a/b@" + dig, registry: "ghcr.io", repository: "a/b", digest: dig},
 		{in: "nginx:1.25@" + dig, registry: "index.docker.io", repository: "library/nginx", digest: dig},
+		// go-containerregistry (v0.22) accepts one-character repositories.
+		{in: "a", registry: "index.docker.io", repository: "library/a", tag: "latest"},
+		{in: "ghcr.io/a:1", registry: "ghcr.io", repository: "a", tag: "1"},
 		{in: "Nginx", wantErr: true},
+		{in: "nginx ", wantErr: true},
+		{in: "nginx@sha512:" + dig[7:] + dig[7:], wantErr: true},
 		{in: "nginx:", wantErr: true},
 		{in: "nginx@sha256:abc", wantErr: true},
 		{in: "a@b@c", wantErr: true},

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/portcullis/portcullis/internal/imageref"
 )
 
 func dataFunctions(i *Interpreter) []fnSpec {
@@ -78,11 +80,11 @@ func dataFunctions(i *Interpreter) []fnSpec {
 		{name: "image_normalize", args: []kind{kString}, ret: "string",
 			note: "normalizes an image reference",
 			handler: func(a []any) (any, error) {
-				ref, err := normalizeImage(a[0].(string), i.registry)
+				ref, err := imageref.Parse(a[0].(string), imageref.Kyverno(i.registry))
 				if err != nil {
 					return nil, fmt.Errorf(errPrefix+"%w", "image_normalize", err)
 				}
-				return ref, nil
+				return ref.Info().Reference, nil
 			}},
 		// Panic-free replacement for the library's contains, which compares
 		// array elements with == and panics on two objects.

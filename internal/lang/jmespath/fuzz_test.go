@@ -54,19 +54,20 @@ func knownLibraryPanic(expr string) bool {
 	return strings.Contains(expr, "merge")
 }
 
-// FuzzNormalizeImage checks the image reference parser never panics and
-// that every accepted reference normalizes to a fixed point.
+// FuzzNormalizeImage checks image_normalize never panics and that every
+// accepted reference normalizes to a fixed point.
 func FuzzNormalizeImage(f *testing.F) {
 	for _, s := range []string{"nginx", "a/b/c:1", "localhost:5000/x@sha256:" + strings.Repeat("0", 64),
 		"[::1]:5000/x", "UPPER/x", "x:", "@", "docker.io/library/nginx:latest", ""} {
 		f.Add(s)
 	}
+	i := New()
 	f.Fuzz(func(t *testing.T, image string) {
-		out, err := normalizeImage(image, defaultRegistry)
+		out, err := i.Search("image_normalize(@)", image)
 		if err != nil {
 			return
 		}
-		again, err := normalizeImage(out, defaultRegistry)
+		again, err := i.Search("image_normalize(@)", out)
 		if err != nil || again != out {
 			t.Fatalf("normalize(%q) = %q, but normalize(%q) = %q, %v", image, out, out, again, err)
 		}

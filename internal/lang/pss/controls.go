@@ -3,6 +3,8 @@ package pss
 import (
 	"sort"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/podspec"
 )
 
 // controlScope says where Kyverno allows an exclusion of a control to apply.
@@ -30,16 +32,12 @@ type controlInfo struct {
 	annotations bool
 }
 
-// containerKinds are the three container lists of a pod spec, in the order the
-// pod-security-admission checks visit them.
-var containerKinds = [...]string{"initContainers", "containers", "ephemeralContainers"}
-
 // perContainer expands a container-relative suffix into the restricted field
 // for every container list, e.g. "securityContext.privileged" becomes
 // "spec.containers[*].securityContext.privileged" and so on.
 func perContainer(suffixes ...string) []string {
-	out := make([]string, 0, len(suffixes)*len(containerKinds))
-	for _, kind := range containerKinds {
+	out := make([]string, 0, len(suffixes)*len(podspec.ContainerGroups))
+	for _, kind := range podspec.ContainerGroups {
 		for _, s := range suffixes {
 			out = append(out, "spec."+kind+"[*]."+s)
 		}

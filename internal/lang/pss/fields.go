@@ -21,7 +21,7 @@ type fieldErr struct {
 	required bool
 	// bad is the offending value: string, bool, int or []string; "" when none.
 	bad any
-	// kind is 1+index into containerKinds for container fields, 0 for pod fields.
+	// kind is 1+index into podspec.ContainerGroups for container fields, 0 for pod fields.
 	kind int8
 	// name and image identify the container when kind != 0.
 	name, image string
@@ -32,7 +32,7 @@ type fieldErr struct {
 type fieldFunc func(meta *metav1.ObjectMeta, spec *corev1.PodSpec) []fieldErr
 
 // containerVisitor is called for every container with its list kind
-// (1+index into containerKinds) and its path prefix, e.g. "spec.containers[2]".
+// (1+index into podspec.ContainerGroups) and its path prefix, e.g. "spec.containers[2]".
 type containerVisitor func(c *corev1.Container, kind int8, prefix string)
 
 // visitContainers walks init, regular and ephemeral containers in that order.

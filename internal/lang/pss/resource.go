@@ -7,26 +7,22 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/portcullis/portcullis/internal/podspec"
 )
 
-// kindTemplate says where the pod metadata and spec live in a resource kind.
-type kindTemplate struct {
-	meta []string
-	spec []string
-}
+// cronJobMetadata is where Kyverno's podSecurity handler reads a CronJob's
+// pod metadata: the job template's, not the pod template's (immutable).
+var cronJobMetadata = []string{"spec", "jobTemplate", "metadata"}
 
-// podKinds lists the kinds Kyverno's podSecurity handler understands
-// (immutable lookup table).
-var podKinds = map[string]kindTemplate{
-	"Pod":                   {meta: []string{"metadata"}, spec: []string{"spec"}},
-	"Deployment":            {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	"ReplicaSet":            {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	"DaemonSet":             {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	"StatefulSet":           {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	"Job":                   {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	"ReplicationController": {meta: []string{"spec", "template", "metadata"}, spec: []string{"spec", "template", "spec"}},
-	// Kyverno reads the CronJob pod metadata from the job template.
-	"CronJob": {meta: []string{"spec", "jobTemplate", "metadata"}, spec: []string{"spec", "jobTemplate", "spec", "template", "spec"}},
+// metadataPath is where Kyverno's podSecurity handler reads the pod
+// metadata of kind.
+func metadataPath(kind string) []string {
+	if kind == "CronJob" {
+		return cronJobMetadata
+	}
+	meta, _ := podspec.MetadataPath(kind)
+	return meta
 }
 
 // podTemplate is the decoding target of the JSON round-trip.
@@ -45,15 +41,16 @@ func extractPod(resource map[string]any) (string, *corev1.Pod, error) {
 	if !ok {
 		return "", nil, fmt.Errorf("resource kind is a %T, not a string", kindVal)
 	}
-	tmpl, ok := podKinds[kind]
+	specPath, ok := podspec.Path(kind)
 	if !ok {
 		return "", nil, fmt.Errorf("unsupported resource kind %q: podSecurity applies to Pod, Deployment, ReplicaSet, DaemonSet, StatefulSet, Job, ReplicationController and CronJob", kind)
 	}
-	meta, err := lookupMap(resource, tmpl.meta)
+	// A missing or null step is an empty object.
+	meta, err := podspec.Lookup(resource, metadataPath(kind))
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	spec, err := lookupMap(resource, tmpl.spec)
+	spec, err := podspec.Lookup(resource, specPath)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", kind, err)
 	}
@@ -92,7 +89,7 @@ func pick(m map[string]any, keys []string) map[string]any {
 // kept as they are so that decoding reports them.
 func trimSpec(spec map[string]any) map[string]any {
 	out := pick(spec, specKeys)
-	for _, list := range containerKinds {
+	for _, list := range podspec.ContainerGroups {
 		v, ok := spec[list]
 		if !ok {
 			continue
@@ -115,32 +112,14 @@ func trimSpec(spec map[string]any) map[string]any {
 	return out
 }
 
-// lookupMap follows path through nested maps. A missing or null step yields
-// an empty map; a step that is not an object is an error.
-func lookupMap(obj map[string]any, path []string) (map[string]any, error) {
-	cur := obj
-	for i, key := range path {
-		v, ok := cur[key]
-		if !ok || v == nil {
-			return map[string]any{}, nil
-		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("%s is a %T, not an object", strings.Join(path[:i+1], "."), v)
-		}
-		cur = m
-	}
-	return cur, nil
-}
-
 // resourcePath turns a pod-relative field path into a path within a resource
 // of the given kind.
 func resourcePath(kind, path string) string {
-	tmpl := podKinds[kind]
-	if strings.HasPrefix(path, "metadata") {
-		return strings.Join(tmpl.meta[:len(tmpl.meta)-1], ".") + dotIfNeeded(len(tmpl.meta) > 1) + path
+	prefix := metadataPath(kind)
+	if !strings.HasPrefix(path, "metadata") {
+		prefix, _ = podspec.Path(kind)
 	}
-	return strings.Join(tmpl.spec[:len(tmpl.spec)-1], ".") + dotIfNeeded(len(tmpl.spec) > 1) + path
+	return strings.Join(prefix[:len(prefix)-1], ".") + dotIfNeeded(len(prefix) > 1) + path
 }
 
 func dotIfNeeded(b bool) string {
@@ -154,11 +133,8 @@ func dotIfNeeded(b bool) string {
 // podSecurity handler does before printing it: textual replacement of "spec"
 // for pod controllers, then of "metadata" for every kind.
 func kyvernoMessagePath(kind, path string) string {
-	switch kind {
-	case "DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController":
-		path = strings.ReplaceAll(path, "spec", "spec.template.spec")
-	case "CronJob":
-		path = strings.ReplaceAll(path, "spec", "spec.jobTemplate.spec.template.spec")
+	if spec, ok := podspec.Path(kind); ok && len(spec) > 1 {
+		path = strings.ReplaceAll(path, "spec", strings.Join(spec, "."))
 	}
 	return strings.ReplaceAll(path, "metadata", "spec.template.metadata")
 }

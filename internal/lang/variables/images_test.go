@@ -127,3 +127,36 @@ func FuzzParseImage(f *testing.F) {
 		}
 	})
 }
+
+func TestImages(t *testing.T) {
+	t.Parallel()
+	resource := mustMap(t, `{"kind": "Deployment", "spec": {"template": {"spec": {
+		"containers": [{"name": "a", "image": "nginx:1"}, {"name": "b", "image": "ghcr.io/x/b@`+sha+`"}, {"name": "a", "image": "redis"}],
+		"initContainers": [{"name": "a", "image": "busybox"}],
+		"ephemeralContainers": {"10": {"name": "e10", "image": "e:10"}, "9": {"name": "e9", "image": "e:9"}}}}}}`)
+	images, err := Images(resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, im := range images {
+		got = append(got, im.Group+" "+im.Container+" "+im.Pointer+" "+im.Info.Reference)
+	}
+	want := []string{
+		"initContainers a /spec/template/spec/initContainers/0/image docker.io/library/busybox:latest",
+		// A later container with the same name replaces an earlier one.
+		"containers b /spec/template/spec/containers/1/image ghcr.io/x/b@" + sha,
+		"containers a /spec/template/spec/containers/2/image docker.io/library/redis:latest",
+		// Lists written as objects are read in key order.
+		"ephemeralContainers e9 /spec/template/spec/ephemeralContainers/9/image docker.io/library/e:9",
+		"ephemeralContainers e10 /spec/template/spec/ephemeralContainers/10/image docker.io/library/e:10",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Images =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// An error in an earlier list is reported before a malformed later list.
+	_, err = Images(mustMap(t, `{"kind": "Pod", "spec": {"initContainers": [{"image": "x"}], "containers": 3}}`))
+	if err == nil || err.Error() != "invalid key" {
+		t.Errorf("error = %v, want invalid key", err)
+	}
+}
