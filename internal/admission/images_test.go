@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -165,8 +166,17 @@ func TestConcurrentAdmissionsOneFetch(t *testing.T) {
 	for d := range denied {
 		t.Errorf("admission not allowed: %s", d)
 	}
-	// ping, HEAD manifest, GET .sig manifest, GET signature blob.
+	// ping, HEAD manifest, GET .sig manifest, GET signature blob: at most
+	// these four, and at least the three that verify the signature (a
+	// path that never reaches the registry must not pass).
+	log := f.reg.Log()
 	if got := f.reg.Count(); got > 4 {
-		t.Errorf("registry requests = %d for %d concurrent admissions of one image, want <= 4: %v", got, n, f.reg.Log())
+		t.Errorf("registry requests = %d for %d concurrent admissions of one image, want <= 4: %v", got, n, log)
+	}
+	sig := "/v2/team/app/manifests/" + strings.Replace(f.digest, ":", "-", 1) + ".sig"
+	for _, want := range []string{"/v2/team/app/manifests/signed", sig, "/v2/team/app/blobs/sha256:"} {
+		if !slices.ContainsFunc(log, func(req string) bool { return strings.Contains(req, " "+want) }) {
+			t.Errorf("no registry request for %s: the image was not verified against the registry: %v", want, log)
+		}
 	}
 }

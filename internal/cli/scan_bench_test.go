@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os/exec"
 	"strconv"
@@ -35,15 +37,49 @@ type genError struct {
 
 func (e *genError) Error() string { return "hack/genmanifests: " + e.err.Error() + "\n" + e.stderr }
 
+// scanBenchOnce runs the scan once with its output kept, for the checks.
+func scanBenchOnce(b *testing.B, data []byte, args []string) []byte {
+	b.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := cli.Main(context.Background(), args, bytes.NewReader(data), &stdout, &stderr); code != cli.ExitOK {
+		b.Fatalf("exit code %d: %s", code, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
 // BenchmarkScan10k runs `portcullis scan - --fail-on none` on 10,000
 // generated resources (hack/genmanifests -n 10000 -seed 1) with the
 // built-in control library: decoding, evaluation and the report, through
 // cli.Main like the binary, with JSON output (-o json) and with the
-// default table. The manifests are generated once, before timing.
+// default table. The manifests are generated and one scan's output is
+// checked (every resource scanned, passes and failures found, the table
+// agreeing with the JSON summary) before timing.
 func BenchmarkScan10k(b *testing.B) {
 	data, err := scanBenchManifests()
 	if err != nil {
 		b.Fatal(err)
+	}
+	var out struct {
+		Summary struct {
+			Resources int `json:"resources"`
+			Pass      int `json:"pass"`
+			Fail      int `json:"fail"`
+		} `json:"summary"`
+		Results []json.RawMessage `json:"results"`
+	}
+	if err := json.Unmarshal(scanBenchOnce(b, data, []string{"scan", "-", "--fail-on", "none", "-o", "json"}), &out); err != nil {
+		b.Fatalf("scan -o json: %v", err)
+	}
+	sum := out.Summary
+	if sum.Resources != scanBenchResources || sum.Pass == 0 || sum.Fail == 0 || len(out.Results) < sum.Fail {
+		b.Fatalf("scan -o json: summary %+v with %d results, want %d resources with passes and failures listed",
+			sum, len(out.Results), scanBenchResources)
+	}
+	table := scanBenchOnce(b, data, []string{"scan", "-", "--fail-on", "none"})
+	for _, want := range []string{fmt.Sprintf("Scanned %d resources", scanBenchResources), fmt.Sprintf(": %d passed, %d failed,", sum.Pass, sum.Fail)} {
+		if !bytes.Contains(table, []byte(want)) {
+			b.Fatalf("scan table output lacks %q:\n%s", want, table[max(0, len(table)-2000):])
+		}
 	}
 	for _, output := range []string{"json", "table"} {
 		b.Run(output, func(b *testing.B) {

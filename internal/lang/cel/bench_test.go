@@ -28,6 +28,24 @@ func BenchmarkValidatePod(b *testing.B) {
 	})
 	in := Input{Object: podObject(b), Request: podRequest(), NamespaceObject: namespaceObject()}
 	ctx := context.Background()
+	// The outcome of each validation on the test Pod, checked once before
+	// timing: the sidecar does not drop ALL and the Pod runs as root.
+	want := []Status{Fail, Pass, Fail, Pass, Pass}
+	res, err := p.Validate(ctx, in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(res.Validations) != len(want) {
+		b.Fatalf("%d outcomes, want %d: %+v", len(res.Validations), len(want), res.Validations)
+	}
+	for i, o := range res.Validations {
+		if o.Status != want[i] {
+			b.Fatalf("validation %d: %s (%s), want %s", i, o.Status, o.Message, want[i])
+		}
+	}
+	if msg := res.Validations[2].Message; msg != "pod web runs as root" {
+		b.Fatalf("message of validation 2 = %q, want the messageExpression's", msg)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -48,6 +66,13 @@ func BenchmarkCompile(b *testing.B) {
 		Dialect:     Kyverno,
 		Variables:   []Variable{{Name: "allContainers", Expression: allContainers}},
 		Validations: []Validation{{Expression: "variables.allContainers.all(c, c.image.contains(':'))"}},
+	}
+	// The compiled program works on the test Pod (its init container's
+	// image has no tag): checked once.
+	p := mustCompile(b, c, spec)
+	res, err := p.Validate(context.Background(), Input{Object: podObject(b), Request: podRequest()})
+	if err != nil || len(res.Validations) != 1 || res.Validations[0].Status != Fail {
+		b.Fatalf("Validate = %+v, %v; want one fail", res, err)
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -11,6 +11,12 @@ func BenchmarkEvaluate(b *testing.B) {
 		{Key: 3.0, Operator: "GreaterThanOrEquals", Value: 3.0},
 		{Key: []any{5001.0, 80.0}, Operator: "AnyNotIn", Value: "5000-6000"},
 	}
+	// Every condition holds: checked once, before timing.
+	for i := range conds {
+		if ok, err := Evaluate(conds[i]); err != nil || !ok {
+			b.Fatalf("%+v = %v, %v; want true", conds[i], ok, err)
+		}
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range conds {
@@ -31,6 +37,10 @@ func BenchmarkEvaluateBlock(b *testing.B) {
 			{Key: "team-a", Operator: "AnyNotIn", Value: []any{"kube-system", "kyverno"}},
 			{Key: 2.0, Operator: "LessThan", Value: 5.0},
 		},
+	}
+	// One of Any and all of All hold: checked once, before timing.
+	if ok, msg, err := EvaluateBlock(blk); err != nil || !ok {
+		b.Fatalf("EvaluateBlock = %v, %q, %v; want true", ok, msg, err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

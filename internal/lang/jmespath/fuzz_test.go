@@ -1,6 +1,7 @@
 package jmespath
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -122,9 +123,12 @@ func BenchmarkSearchCachedPod(b *testing.B) {
 		"request.operation || 'BACKGROUND'",
 		"request.object.spec.[ephemeralContainers, initContainers, containers][].ports[].hostPort",
 	}
-	for _, e := range exprs {
-		if _, err := in.Search(e, data); err != nil {
-			b.Fatal(err)
+	// Their results, checked once before timing (numbers are float64).
+	want := []any{1.0, "CREATE", []any{9001.0, 8080.0}}
+	for i, e := range exprs {
+		got, err := in.Search(e, data)
+		if err != nil || !reflect.DeepEqual(got, want[i]) {
+			b.Fatalf("%s = %#v, %v; want %#v", e, got, err, want[i])
 		}
 	}
 	b.ReportAllocs()
@@ -139,9 +143,13 @@ func BenchmarkSearchCachedPod(b *testing.B) {
 func BenchmarkRegexMatchCached(b *testing.B) {
 	in := New()
 	data := fromJSON(b, podDoc)
+	const expr = "regex_match('^[a-z]+$', request.object.metadata.name)"
+	if got, err := in.Search(expr, data); err != nil || got != true {
+		b.Fatalf("%s = %#v, %v; want true", expr, got, err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := in.Search("regex_match('^[a-z]+$', request.object.metadata.name)", data); err != nil {
+		if _, err := in.Search(expr, data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,8 @@
 package variables
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -422,6 +424,14 @@ func BenchmarkSubstituteDenyBlock(b *testing.B) {
 	    {"key": "{{ images.containers.c1.registry }}", "operator": "NotEquals", "value": "docker.io"}
 	  ]}}
 	}`)
+	// Every variable is substituted: checked once before timing.
+	out, err := Substitute(c, deny)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if js, err := json.Marshal(out); err != nil || bytes.Contains(js, []byte("{{")) {
+		b.Fatalf("Substitute left variables: %s (%v)", js, err)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Substitute(c, deny); err != nil {
