@@ -1,17 +1,10 @@
 package imageverify
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -122,15 +115,7 @@ spec:
 func TestVerifyPoliciesKeyData(t *testing.T) {
 	reg := startRegistry(t)
 	key, other := newKey(t), newKey(t)
-	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaSigner, err := signature.LoadRSAPKCS1v15SignerVerifier(rsaPriv, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaKey := registrytest.Key{Signer: rsaSigner, PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaPriv.PublicKey)})}
+	rsaKey := registrytest.NewRSAKey(t)
 	byKey := reg.PushRandom(t, "team/app", "by-key")
 	reg.Sign(t, "team/app", byKey, key, nil)
 	byRSA := reg.PushRandom(t, "team/app", "by-rsa")

@@ -2,11 +2,6 @@ package kyvernoimages
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
 	corev1 "k8s.io/api/core/v1"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
@@ -64,15 +58,7 @@ func TestVerifySignatures(t *testing.T) {
 	reg.Sign(t, "app/both", both, other, nil)
 	third := registrytest.NewKey(t)
 	// A PKCS#1 "RSA PUBLIC KEY", as cosign (and so Kyverno) accepts.
-	rsaPriv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaSigner, err := signature.LoadRSAPKCS1v15SignerVerifier(rsaPriv, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaKey := registrytest.Key{Signer: rsaSigner, PublicPEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaPriv.PublicKey)})}
+	rsaKey := registrytest.NewRSAKey(t)
 	byRSA := reg.PushRandom(t, "app/rsa", "v1")
 	reg.Sign(t, "app/rsa", byRSA, rsaKey, nil)
 	digests[reg.Ref("app/rsa", "v1")] = byRSA.String()

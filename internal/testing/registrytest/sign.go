@@ -6,7 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,11 +23,12 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 )
 
-// Key is an ECDSA P-256 signing key, as `cosign generate-key-pair` makes.
+// Key is an ECDSA P-256 signing key, as `cosign generate-key-pair` makes
+// (NewKey), or an RSA one (NewRSAKey).
 type Key struct {
 	Signer    signature.SignerVerifier
-	Private   *ecdsa.PrivateKey
-	PublicPEM []byte // PEM "PUBLIC KEY"
+	Private   *ecdsa.PrivateKey // nil for an RSA key
+	PublicPEM []byte            // PEM "PUBLIC KEY" ("RSA PUBLIC KEY" from NewRSAKey)
 }
 
 // NewKey generates a Key.
@@ -43,6 +47,23 @@ func NewKey(tb testing.TB) Key {
 		tb.Fatal(err)
 	}
 	return Key{Signer: sv, Private: priv, PublicPEM: pubPEM}
+}
+
+// NewRSAKey generates a 2048-bit RSA Key (PKCS#1 v1.5 signatures) whose
+// public key is a PKCS#1 "RSA PUBLIC KEY" PEM block, the other public key
+// encoding cosign reads.
+func NewRSAKey(tb testing.TB) Key {
+	tb.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sv, err := signature.LoadRSAPKCS1v15SignerVerifier(priv, crypto.SHA256)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&priv.PublicKey)})
+	return Key{Signer: sv, PublicPEM: pubPEM}
 }
 
 // ociOptions are cosign's registry options for direct setup requests.
