@@ -1,20 +1,17 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
-	"github.com/portcullis/portcullis/internal/report"
-	"github.com/portcullis/portcullis/internal/workpool"
+	"github.com/portcullis/portcullis/internal/sink/report"
+	"github.com/portcullis/portcullis/internal/source/files"
 	"github.com/spf13/cobra"
 )
 
@@ -96,25 +93,51 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	chunks, err := manifest.ReadChunks(args, cmd.InOrStdin())
+	chunks, err := files.Read(args, cmd.InOrStdin())
 	if err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 	}
-	var values engine.Values
+	ev := &files.Evaluator{Engine: engine.New(), Set: set}
+	var env files.Env
 	if len(o.registries) > 0 {
 		v := map[string]any{AllowedRegistriesVariable: strings.Join(o.registries, " | ")}
-		values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
+		env.Values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
 	}
-	env := scanEnv{values: values}
+	var stream files.Stream = chunks
 	if set.UsesCEL() {
 		// CEL policies may look up other resources (resource.Get, params of
-		// bindings, namespaceObject): serve them from the scanned manifests.
-		if err := env.index(chunks); err != nil {
+		// bindings, namespaceObject): serve them from the scanned manifests,
+		// decoded once for both.
+		docs, err := chunks.DecodeAll()
+		if err == nil {
+			env.Resources, err = files.Resources(docs)
+		}
+		if err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
+		env.Namespaces = files.Namespaces(docs)
+		stream = files.Documents(docs)
 	}
-	scan, err := scanChunks(cmd.Context(), engine.New(), set, chunks, env, o.all, progressWriter(cmd))
-	if err != nil {
+	ev.Inputs = env
+	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
+	sink := files.SinkFunc(func(r files.Outcome) {
+		scan.Resources++
+		scan.Add(r.Results, o.all)
+	})
+	if w := progressWriter(cmd); w != nil {
+		ev.Progress = func(done, total int) {
+			if done%1000 == 0 || (done == total && total >= 1000) {
+				fmt.Fprintf(w, "\rscanned %d/%d documents", done, total)
+			}
+			if done == total && total >= 1000 {
+				fmt.Fprintln(w)
+			}
+		}
+	}
+	if err := ev.Run(cmd.Context(), stream, sink); err != nil {
+		if ctxErr := cmd.Context().Err(); ctxErr != nil {
+			return withCode(ExitInvalid, fmt.Errorf("scan interrupted: %w", ctxErr))
+		}
 		return withCode(ExitInvalid, err)
 	}
 	out := cmd.OutOrStdout()
@@ -143,12 +166,12 @@ func loadScanPolicies(o scanOptions) (*policy.Set, error) {
 		}
 		return set, nil
 	}
-	files, err := controls.Files(o.sets...)
+	builtin, err := controls.Files(o.sets...)
 	if err != nil {
 		return nil, err
 	}
 	var docs []manifest.Document
-	for _, f := range files {
+	for _, f := range builtin {
 		d, err := manifest.Decode("builtin:"+f.Path, f.Data)
 		if err != nil {
 			return nil, fmt.Errorf("built-in policy %s: %w", f.Path, err)
@@ -169,131 +192,4 @@ func progressWriter(cmd *cobra.Command) io.Writer {
 		return w
 	}
 	return nil
-}
-
-// scanChunks decodes and evaluates every document on GOMAXPROCS workers,
-// keeping results in document order. Documents are decoded by the worker
-// that evaluates them and dropped afterwards, so memory stays bounded by
-// the raw manifests plus the findings. Passing and skipped results are
-// only counted unless keepAll.
-func scanChunks(ctx context.Context, eng *engine.Engine, set *policy.Set, chunks []manifest.Chunk, env scanEnv, keepAll bool, progress io.Writer) (*report.Scan, error) {
-	results := make([][]engine.Result, len(chunks))
-	counts := make([]passSkip, len(chunks))
-	errs := make([]error, len(chunks))
-	resources := make([]int, len(chunks))
-	var done atomic.Int64
-	workpool.Run(len(chunks), 0, func(i int) {
-		if ctx.Err() != nil {
-			return
-		}
-		docs, err := chunks[i].Decode()
-		chunks[i].Data = nil // decoded: let the raw text go
-		if err != nil {
-			errs[i] = err
-			return
-		}
-		var rs []engine.Result
-		for _, d := range docs {
-			if d.Kind() == "" {
-				errs[i] = fmt.Errorf("%s: document has no kind", d.Location())
-				return
-			}
-			r, err := eng.Evaluate(ctx, set, env.input(d.Object))
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: %w", d.Location(), err)
-				return
-			}
-			if !keepAll {
-				r = findingsOnly(r, &counts[i])
-			}
-			rs = append(rs, r...)
-		}
-		results[i], resources[i] = rs, len(docs)
-		if n := done.Add(1); progress != nil && n%1000 == 0 {
-			fmt.Fprintf(progress, "\rscanned %d/%d documents", n, len(chunks))
-		}
-	})
-	if progress != nil && len(chunks) >= 1000 {
-		fmt.Fprintf(progress, "\rscanned %d/%d documents\n", done.Load(), len(chunks))
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("scan interrupted: %w", err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
-	for i, r := range results {
-		scan.Resources += resources[i]
-		scan.Add(r, true)
-		if c := counts[i]; c.pass+c.skip > 0 {
-			if scan.Omitted == nil {
-				scan.Omitted = map[engine.Status]int{}
-			}
-			scan.Omitted[engine.StatusPass] += c.pass
-			scan.Omitted[engine.StatusSkip] += c.skip
-		}
-	}
-	return scan, nil
-}
-
-type passSkip struct{ pass, skip int }
-
-// findingsOnly drops passing and skipped results, counting them in c.
-func findingsOnly(rs []engine.Result, c *passSkip) []engine.Result {
-	out := rs[:0]
-	for _, r := range rs {
-		switch r.Status {
-		case engine.StatusPass:
-			c.pass++
-		case engine.StatusSkip:
-			c.skip++
-		default:
-			out = append(out, r)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// scanEnv is what every evaluation of a scan shares.
-type scanEnv struct {
-	values     engine.Values
-	store      cel.ResourceStore
-	namespaces map[string]map[string]any
-}
-
-// index decodes every document once to serve CEL lookups and namespaces.
-func (e *scanEnv) index(chunks []manifest.Chunk) error {
-	docs, err := manifest.DecodeChunks(chunks)
-	if err != nil {
-		return err
-	}
-	objs := make([]map[string]any, 0, len(docs))
-	e.namespaces = map[string]map[string]any{}
-	for _, d := range docs {
-		if d.Kind() == "" {
-			continue
-		}
-		objs = append(objs, d.Object)
-		if d.Kind() == "Namespace" {
-			e.namespaces[d.Name()] = d.Object
-		}
-	}
-	store, err := cel.NewMemoryResources(objs...)
-	if err != nil {
-		return err
-	}
-	e.store = store
-	return nil
-}
-
-func (e scanEnv) input(obj map[string]any) engine.Input {
-	in := engine.Input{Resource: obj, Values: e.values}
-	if e.store != nil {
-		in.Resources = e.store
-	}
-	return in.WithNamespace(e.namespaces[manifest.MetaString(obj, "namespace")])
 }

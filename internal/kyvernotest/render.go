@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/sink/report"
 )
 
 // RenderOptions control text output.
@@ -44,31 +47,24 @@ func (r *Report) WriteText(w io.Writer, o RenderOptions) error {
 			}
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		header := "ID\tPOLICY\tRULE\tRESOURCE\tRESULT\tREASON"
+		header := []string{"ID", "POLICY", "RULE", "RESOURCE", "RESULT", "REASON"}
 		if o.Detailed {
-			header += "\tMESSAGE"
+			header = append(header, "MESSAGE")
 		}
-		fmt.Fprintln(tw, header)
+		tbl := report.NewTable(w, header...)
 		for _, row := range rows {
-			res := "Pass"
+			res, status := "Pass", engine.StatusPass
 			if !row.OK {
-				res = "Fail"
+				res, status = "Fail", engine.StatusFail
 			}
-			if o.Color {
-				if row.OK {
-					res = "\x1b[32m" + res + "\x1b[0m"
-				} else {
-					res = "\x1b[31m" + res + "\x1b[0m"
-				}
-			}
-			line := fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", row.ID, row.Policy, dash(row.Rule), row.Resource, res, oneLine(row.Reason))
+			cells := []string{strconv.Itoa(row.ID), row.Policy, dash(row.Rule), row.Resource,
+				report.Colorize(res, status, o.Color), oneLine(row.Reason)}
 			if o.Detailed {
-				line += "\t" + oneLine(row.Message)
+				cells = append(cells, oneLine(row.Message))
 			}
-			fmt.Fprintln(tw, line)
+			tbl.Row(cells...)
 		}
-		if err := tw.Flush(); err != nil {
+		if err := tbl.Flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)

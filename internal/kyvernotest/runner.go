@@ -7,15 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kinds"
-	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
-	"sigs.k8s.io/yaml"
+	"github.com/portcullis/portcullis/internal/source/files"
 )
 
 // DefaultFileName is the test file name Discover looks for.
@@ -102,10 +102,11 @@ type Runner struct {
 	Engine *engine.Engine
 }
 
-// Run runs every test file and aggregates the report.
-func (r *Runner) Run(ctx context.Context, files []string) (*Report, error) {
+// Run runs every test file and aggregates the report. When ctx is
+// cancelled it returns the tests run so far with ctx's error.
+func (r *Runner) Run(ctx context.Context, testFiles []string) (*Report, error) {
 	rep := &Report{}
-	for _, f := range files {
+	for _, f := range testFiles {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
@@ -122,24 +123,14 @@ func (r *Runner) Run(ctx context.Context, files []string) (*Report, error) {
 		}
 		rep.Tests = append(rep.Tests, tr)
 	}
-	return rep, nil
-}
-
-type loadedTest struct {
-	spec      TestFile
-	dir       string
-	set       *policy.Set
-	resources []manifest.Document
-	values    *ValuesSpec
-	user      engine.UserInfo
-	resStore  cel.ResourceStore
-	imgStore  cel.ImageStore
-	// contextResources are the Context file's cluster resources.
-	contextResources []map[string]any
+	// A cancellation during the last file left its rows undecided.
+	return rep, ctx.Err()
 }
 
 // RunFile runs one test file. Load problems are reported in the
 // TestReport (every expected row fails with the reason), never dropped.
+// Each policy the entries name is evaluated once, through the shared
+// evaluation loop, on the resources they name.
 func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	tr := TestReport{File: file}
 	lt, err := load(file)
@@ -159,8 +150,13 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	tr.Class = classify(lt.set)
 	tr.Policies = lt.set.Len()
 	tr.Resources = len(lt.resources)
+	// Plan every row: which policy answers it, on which resources.
+	var (
+		checks  []*check
+		targets = map[string]*target{}
+		order   []*target
+	)
 	id := 0
-	cache := map[string][]engine.Result{}
 	for _, exp := range lt.spec.Results {
 		want := exp.Result
 		if want == "" {
@@ -172,11 +168,30 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 		}
 		for _, name := range names {
 			id++
-			row := Row{ID: id, Policy: exp.Policy, Rule: exp.Rule, Expected: want,
-				Resource: resourceLabel(exp.Kind, exp.Namespace, name)}
-			row.Actual, row.OK, row.Reason, row.Message = r.check(ctx, lt, exp, name, want, tr.Error, cache)
-			tr.Rows = append(tr.Rows, row)
+			tr.Rows = append(tr.Rows, Row{ID: id, Policy: exp.Policy, Rule: exp.Rule, Expected: want,
+				Resource: resourceLabel(exp.Kind, exp.Namespace, name)})
+			row := &tr.Rows[len(tr.Rows)-1]
+			t, reason := lt.target(exp, tr.Error)
+			if t == nil {
+				row.Reason = reason
+				continue
+			}
+			if known := targets[t.key]; known != nil {
+				t = known
+			} else {
+				targets[t.key] = t
+				order = append(order, t)
+			}
+			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name))})
 		}
+	}
+	// Evaluate each policy once on the resources its rows name.
+	for _, t := range order {
+		t.evaluate(ctx, r.Engine, lt)
+	}
+	for _, c := range checks {
+		row := &tr.Rows[c.row]
+		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
 	}
 	return tr
 }
@@ -192,18 +207,77 @@ func resourceLabel(kind, ns, name string) string {
 	return strings.Join(append(parts, name), "/")
 }
 
-func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name, want, loadErr string, cache map[string][]engine.Result) (actual string, ok bool, reason, message string) {
+// target is one policy that entries of a test are checked against: a set
+// holding just it, evaluated once on every resource its entries name.
+type target struct {
+	// key identifies the policy among the test's policies.
+	key string
+	// name is the policy's name, which values are keyed by.
+	name string
+	set  *policy.Set
+	// anyRule ignores rule names (ValidatingPolicy and
+	// ValidatingAdmissionPolicy entries name none).
+	anyRule bool
+	// docs are the indexes of the resources to evaluate, each once.
+	docs []int
+	// results and errs are the outcome of each evaluated resource.
+	results map[int][]engine.Result
+	errs    map[int]error
+}
+
+// need adds resources to evaluate and returns them.
+func (t *target) need(docs []int) []int {
+	for _, d := range docs {
+		if !slices.Contains(t.docs, d) {
+			t.docs = append(t.docs, d)
+		}
+	}
+	return docs
+}
+
+// evaluate runs the target's policy on its resources through the shared
+// loop, recording each resource's results or error.
+func (t *target) evaluate(ctx context.Context, eng *engine.Engine, lt *loadedTest) {
+	t.results = make(map[int][]engine.Result, len(t.docs))
+	t.errs = map[int]error{}
+	stream := make(files.Documents, len(t.docs))
+	for i, d := range t.docs {
+		stream[i] = lt.resources[d]
+	}
+	ev := &files.Evaluator{Engine: eng, Set: t.set, Inputs: lt.inputs(t.name)}
+	err := ev.Run(ctx, stream, files.SinkFunc(func(o files.Outcome) {
+		t.results[t.docs[o.Item]] = o.Results
+	}))
+	var failed files.Errors
+	switch {
+	case errors.As(err, &failed):
+		for _, f := range failed {
+			t.errs[t.docs[f.Item]] = f.Err
+		}
+	case err != nil:
+		// Cancelled: nothing was decided for the resources left.
+		for _, d := range t.docs {
+			if _, ok := t.results[d]; !ok {
+				t.errs[d] = err
+			}
+		}
+	}
+}
+
+// target returns the policy an entry is checked against, or why the
+// entry cannot be checked.
+func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 	if exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
-		return "", false, "Unsupported: policy kind not supported yet", ""
+		return nil, "Unsupported: policy kind not supported yet"
 	}
 	if ap := lt.set.AdmissionPolicy(exp.Policy); ap != nil && (exp.IsValidatingAdmissionPolicy || lt.set.Policy(exp.Policy) == nil) {
-		return r.checkResults(ctx, lt, exp, name, want, cache, "vap/"+ap.Name(), lt.set.OnlyAdmission(ap), true)
+		return &target{key: "vap/" + ap.Name(), name: ap.Name(), set: lt.set.OnlyAdmission(ap), anyRule: true}, ""
 	}
 	if exp.IsValidatingAdmissionPolicy {
 		if loadErr != "" {
-			return "", false, "Policy not loaded: " + loadErr, ""
+			return nil, "Policy not loaded: " + loadErr
 		}
-		return "", false, "Not found: no ValidatingAdmissionPolicy named " + exp.Policy, ""
+		return nil, "Not found: no ValidatingAdmissionPolicy named " + exp.Policy
 	}
 	if exp.IsValidatingPolicy || (lt.set.Policy(exp.Policy) == nil && lt.set.ValidatingPolicy(exp.Policy) != nil) {
 		// Entries name a ValidatingPolicy with isValidatingPolicy, or
@@ -211,21 +285,21 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 		vp := lt.set.ValidatingPolicy(exp.Policy)
 		if vp == nil {
 			if loadErr != "" {
-				return "", false, "Policy not loaded: " + loadErr, ""
+				return nil, "Policy not loaded: " + loadErr
 			}
-			return "", false, "Not found: no ValidatingPolicy named " + exp.Policy, ""
+			return nil, "Not found: no ValidatingPolicy named " + exp.Policy
 		}
-		return r.checkResults(ctx, lt, exp, name, want, cache, vp.Name(), lt.set.OnlyValidating(vp), true)
+		return &target{key: "vpol/" + vp.Name(), name: vp.Name(), set: lt.set.OnlyValidating(vp), anyRule: true}, ""
 	}
 	if exp.PatchedResource != "" || exp.GeneratedResource != "" {
-		return "", false, "Unsupported: mutate and generate results are not supported yet", ""
+		return nil, "Unsupported: mutate and generate results are not supported yet"
 	}
 	pol := lt.set.Policy(exp.Policy)
 	if pol == nil {
 		if loadErr != "" {
-			return "", false, "Policy not loaded: " + loadErr, ""
+			return nil, "Policy not loaded: " + loadErr
 		}
-		return "", false, "Not found: no policy named " + exp.Policy, ""
+		return nil, "Not found: no policy named " + exp.Policy
 	}
 	if exp.Rule != "" {
 		var rule *policy.Rule
@@ -235,22 +309,22 @@ func (r *Runner) check(ctx context.Context, lt *loadedTest, exp ResultSpec, name
 			}
 		}
 		if rule != nil && rule.Spec.Validation == nil {
-			return "", false, "Unsupported: only validate rules are supported yet", ""
+			return nil, "Unsupported: only validate rules are supported yet"
 		}
 	}
-	return r.checkResults(ctx, lt, exp, name, want, cache, pol.Key(), lt.set.Only(pol), false)
+	return &target{key: pol.Key(), name: pol.Name(), set: lt.set.Only(pol)}, ""
 }
 
-// checkResults evaluates the resources an entry names against one policy
-// (set holds just it) and compares the results with the expectation.
-// anyRule ignores rule names (ValidatingPolicy entries name none).
-func (r *Runner) checkResults(ctx context.Context, lt *loadedTest, exp ResultSpec, name, want string, cache map[string][]engine.Result, policyKey string, set *policy.Set, anyRule bool) (actual string, ok bool, reason, message string) {
+// find returns the indexes of the resources an entry names: by name
+// ("name" or "namespace/name"), kind and namespace, where a namespaced
+// resource without a namespace is in "default" as kyverno test places it.
+func (lt *loadedTest) find(exp ResultSpec, name string) []int {
 	ns, rname := exp.Namespace, name
 	if i := strings.IndexByte(name, '/'); i >= 0 && ns == "" {
 		ns, rname = name[:i], name[i+1:]
 	}
-	var docs []manifest.Document
-	for _, d := range lt.resources {
+	var out []int
+	for i, d := range lt.resources {
 		if d.Name() != rname {
 			continue
 		}
@@ -260,35 +334,41 @@ func (r *Runner) checkResults(ctx context.Context, lt *loadedTest, exp ResultSpe
 		if ns != "" {
 			have := manifest.MetaString(d.Object, "namespace")
 			if have == "" && kinds.Lookup(d.APIVersion(), d.Kind()).Namespaced {
-				// kyverno test places namespaced resources without a
-				// namespace in "default".
 				have = "default"
 			}
 			if have != ns {
 				continue
 			}
 		}
-		docs = append(docs, d)
+		out = append(out, i)
 	}
-	if len(docs) == 0 {
+	return out
+}
+
+// check is one row answered by a target's engine results.
+type check struct {
+	row    int
+	rule   string
+	target *target
+	docs   []int
+}
+
+// compare compares the engine results for the row's resources with the
+// expected status want.
+func (c *check) compare(want string) (actual string, ok bool, reason, message string) {
+	if len(c.docs) == 0 {
 		return "", false, "Not found", ""
 	}
 	var matched []engine.Result
 	policyApplied := false
-	for _, d := range docs {
-		key := fmt.Sprintf("%s|%s|%d|%p", policyKey, d.Source, d.Index, d.Object)
-		results, done := cache[key]
-		if !done {
-			var err error
-			results, err = r.evaluate(ctx, lt, set, d)
-			if err != nil {
-				return "", false, "Error: " + err.Error(), ""
-			}
-			cache[key] = results
+	for _, d := range c.docs {
+		if err := c.target.errs[d]; err != nil {
+			return "", false, "Error: " + err.Error(), ""
 		}
+		results := c.target.results[d]
 		policyApplied = policyApplied || len(results) > 0
 		for _, res := range results {
-			if anyRule || ruleNameMatches(exp.Rule, res.Rule) {
+			if c.target.anyRule || ruleNameMatches(c.rule, res.Rule) {
 				matched = append(matched, res)
 			}
 		}
@@ -315,203 +395,6 @@ func (r *Runner) checkResults(ctx context.Context, lt *loadedTest, exp ResultSpe
 // its autogen rules, and an empty name selects every rule.
 func ruleNameMatches(want, got string) bool {
 	return want == "" || got == want || got == "autogen-"+want || got == "autogen-cronjob-"+want
-}
-
-func (r *Runner) evaluate(ctx context.Context, lt *loadedTest, set *policy.Set, d manifest.Document) ([]engine.Result, error) {
-	policyName := ""
-	switch {
-	case len(set.Policies) > 0:
-		policyName = set.Policies[0].Name()
-	case len(set.Validating) > 0:
-		policyName = set.Validating[0].Name()
-	case len(set.Admission) > 0:
-		policyName = set.Admission[0].Name()
-	}
-	name := d.Name()
-	op := "CREATE"
-	vals := lt.values
-	if vals != nil {
-		if v, ok := vals.GlobalValues["request.operation"].(string); ok {
-			op = v
-		}
-		for _, pv := range vals.Policies {
-			if pv.Name != policyName {
-				continue
-			}
-			for _, rv := range pv.Resources {
-				if rv.Name == name {
-					if v, ok := rv.Values["request.operation"].(string); ok {
-						op = v
-					}
-				}
-			}
-		}
-	}
-	in := engine.Input{Resource: d.Object, Operation: op, UserInfo: lt.user, Resources: lt.resStore, Images: lt.imgStore}
-	switch op {
-	case "UPDATE":
-		in.OldResource = d.Object
-	case "DELETE":
-		in.OldResource, in.Resource = d.Object, nil
-	}
-	ns := manifest.MetaString(d.Object, "namespace")
-	// A Namespace from the values file or the test's resources is the
-	// resource's namespace.
-	in = in.WithNamespace(lt.namespace(ns))
-	if vals != nil {
-		for _, nl := range vals.NamespaceSelector {
-			if nl.Name == ns {
-				in.NamespaceLabels = nl.Labels
-			}
-		}
-		in.Values = engine.ValuesFunc(func(policyName, rule, resource string) map[string]any {
-			return vals.merged(policyName, rule, resource)
-		})
-	}
-	return r.Engine.Evaluate(ctx, set, in)
-}
-
-// merged returns global, then resource, then rule values (later wins).
-func (v *ValuesSpec) merged(policyName, rule, resource string) map[string]any {
-	out := map[string]any{}
-	for k, x := range v.GlobalValues {
-		out[k] = x
-	}
-	for _, pv := range v.Policies {
-		if pv.Name != policyName {
-			continue
-		}
-		for _, rv := range pv.Resources {
-			if rv.Name == resource {
-				for k, x := range rv.Values {
-					out[k] = x
-				}
-			}
-		}
-		for _, rv := range pv.Rules {
-			if rv.Name == rule {
-				for k, x := range rv.Values {
-					out[k] = x
-				}
-			}
-		}
-	}
-	return out
-}
-
-func load(file string) (*loadedTest, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("read test: %w", err)
-	}
-	lt := &loadedTest{dir: filepath.Dir(file), set: &policy.Set{}}
-	if err := yaml.Unmarshal(data, &lt.spec); err != nil {
-		return nil, fmt.Errorf("parse test %s: %w", file, err)
-	}
-	if lt.spec.Kind != "" && lt.spec.Kind != "Test" {
-		return nil, fmt.Errorf("%s: kind %q is not a Test", file, lt.spec.Kind)
-	}
-	var errs []error
-	rel := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(lt.dir, p)
-	}
-	var policyPaths []string
-	for _, p := range lt.spec.Policies {
-		policyPaths = append(policyPaths, rel(p))
-	}
-	set, err := policy.LoadFiles(policyPaths, policy.Options{SkipUnsupported: true})
-	if set != nil {
-		lt.set = set
-	}
-	if err != nil {
-		errs = append(errs, fmt.Errorf("load policies: %w", err))
-	}
-	var resPaths []string
-	for _, p := range lt.spec.Resources {
-		resPaths = append(resPaths, rel(p))
-	}
-	docs, err := manifest.ReadPaths(resPaths, strings.NewReader(""))
-	for i := range docs {
-		docs[i].Object = defaultNamespace(docs[i].Object)
-	}
-	lt.resources = docs
-	if err != nil {
-		errs = append(errs, fmt.Errorf("load resources: %w", err))
-	}
-	if lt.spec.Variables != "" {
-		v, err := loadValues(rel(lt.spec.Variables))
-		if err != nil {
-			errs = append(errs, err)
-		}
-		lt.values = v
-	}
-	if lt.spec.Values != nil {
-		if lt.values == nil {
-			lt.values = lt.spec.Values
-		} else {
-			lt.values = mergeValues(lt.values, lt.spec.Values)
-		}
-	}
-	if lt.spec.Context != "" {
-		if err := lt.loadContext(rel(lt.spec.Context)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(lt.contextResources) > 0 || lt.set.UsesCEL() {
-		if err := lt.buildResourceStore(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if lt.spec.UserInfo != "" {
-		u, err := loadUserInfo(rel(lt.spec.UserInfo))
-		if err != nil {
-			errs = append(errs, err)
-		}
-		lt.user = u
-	}
-	return lt, errors.Join(errs...)
-}
-
-func mergeValues(a, b *ValuesSpec) *ValuesSpec {
-	out := *a
-	out.GlobalValues = map[string]any{}
-	for k, v := range a.GlobalValues {
-		out.GlobalValues[k] = v
-	}
-	for k, v := range b.GlobalValues {
-		out.GlobalValues[k] = v
-	}
-	out.Policies = append(append([]PolicyValues{}, a.Policies...), b.Policies...)
-	out.NamespaceSelector = append(append([]NamespaceLabels{}, a.NamespaceSelector...), b.NamespaceSelector...)
-	return &out
-}
-
-func loadValues(path string) (*ValuesSpec, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read values: %w", err)
-	}
-	var v ValuesSpec
-	if err := yaml.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("parse values %s: %w", path, err)
-	}
-	return &v, nil
-}
-
-func loadUserInfo(path string) (engine.UserInfo, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return engine.UserInfo{}, fmt.Errorf("read userinfo: %w", err)
-	}
-	var u UserInfoSpec
-	if err := yaml.Unmarshal(data, &u); err != nil {
-		return engine.UserInfo{}, fmt.Errorf("parse userinfo %s: %w", path, err)
-	}
-	return engine.UserInfo{Username: u.UserInfo.Username, UID: u.UserInfo.UID, Groups: u.UserInfo.Groups,
-		Roles: u.Roles, ClusterRoles: u.ClusterRoles}, nil
 }
 
 // failedOnly returns a copy of the report with only failing rows.
@@ -557,90 +440,4 @@ func classify(set *policy.Set) string {
 		}
 	}
 	return class
-}
-
-// contextSpec is a cli.kyverno.io/v1alpha1 Context: the cluster resources
-// and image metadata that CEL lookups see during a test.
-type contextSpec struct {
-	Spec struct {
-		Resources []map[string]any `json:"resources,omitempty"`
-		Images    []map[string]any `json:"images,omitempty"`
-	} `json:"spec"`
-}
-
-func (lt *loadedTest) loadContext(path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read context: %w", err)
-	}
-	var c contextSpec
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return fmt.Errorf("parse context %s: %w", path, err)
-	}
-	lt.contextResources = c.Spec.Resources
-	img, err := cel.NewMemoryImages(c.Spec.Images...)
-	if err != nil {
-		return fmt.Errorf("context %s: images: %w", path, err)
-	}
-	lt.imgStore = img
-	return nil
-}
-
-// buildResourceStore serves CEL lookups and params from the context file's
-// resources and the test's own resources.
-func (lt *loadedTest) buildResourceStore() error {
-	objs := append([]map[string]any{}, lt.contextResources...)
-	for _, d := range lt.resources {
-		objs = append(objs, d.Object)
-	}
-	res, err := cel.NewMemoryResources(objs...)
-	if err != nil {
-		return fmt.Errorf("resources for CEL lookups: %w", err)
-	}
-	lt.resStore = res
-	return nil
-}
-
-// defaultNamespace places a namespaced resource without a namespace in
-// "default", as kyverno test does (and as kubectl would on apply).
-func defaultNamespace(obj map[string]any) map[string]any {
-	apiVersion, _ := obj["apiVersion"].(string)
-	kind, _ := obj["kind"].(string)
-	if manifest.MetaString(obj, "namespace") != "" || !kinds.Lookup(apiVersion, kind).Namespaced {
-		return obj
-	}
-	out := make(map[string]any, len(obj))
-	for k, v := range obj {
-		out[k] = v
-	}
-	meta := map[string]any{}
-	if m, ok := obj["metadata"].(map[string]any); ok {
-		for k, v := range m {
-			meta[k] = v
-		}
-	}
-	meta["namespace"] = "default"
-	out["metadata"] = meta
-	return out
-}
-
-// namespace returns the Namespace named name from the values file's
-// namespaces, else among the test's resources.
-func (lt *loadedTest) namespace(name string) map[string]any {
-	if name == "" {
-		return nil
-	}
-	if lt.values != nil {
-		for _, ns := range lt.values.Namespaces {
-			if manifest.MetaString(ns, "name") == name {
-				return ns
-			}
-		}
-	}
-	for _, d := range lt.resources {
-		if d.Kind() == "Namespace" && d.Name() == name {
-			return d.Object
-		}
-	}
-	return nil
 }

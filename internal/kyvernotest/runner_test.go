@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -123,5 +124,35 @@ func TestValidatingAdmissionPolicySuite(t *testing.T) {
 	}
 	if row := rep.Tests[0].Rows[1]; row.Message != "replicas must be at most 3" {
 		t.Fatalf("failing row message = %q, want the messageExpression with the param", row.Message)
+	}
+}
+
+func TestRunCancelled(t *testing.T) {
+	t.Parallel()
+	files, err := Discover([]string{"testdata/suite", "testdata/vap"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep, err := (&Runner{Engine: engine.New()}).Run(ctx, files)
+	if !errors.Is(err, context.Canceled) || len(rep.Tests) != 0 {
+		t.Fatalf("Run on a cancelled context = %d tests, %v; want none and context.Canceled", len(rep.Tests), err)
+	}
+}
+
+// TestValuesOperationAndNamespaces checks what a test's values give each
+// evaluation: request.operation per policy and resource (DELETE evaluates
+// the old object), and the namespace labels of namespaceSelector.
+func TestValuesOperationAndNamespaces(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/values")
+	if rep.Fail != 0 || rep.Passed() != 5 {
+		var buf bytes.Buffer
+		_ = rep.WriteText(&buf, RenderOptions{Detailed: true})
+		t.Fatalf("pass=%d fail=%d\n%s", rep.Passed(), rep.Fail, buf.String())
+	}
+	if row := rep.Tests[0].Rows[0]; row.Message != "deleting gone" {
+		t.Fatalf("DELETE row message = %q, want the old object's name", row.Message)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/portcullis/portcullis/internal/engine"
 )
@@ -144,13 +143,12 @@ func (s *Scan) WriteTable(w io.Writer, o TableOptions) error {
 	}
 	sortResults(rows)
 	if len(rows) > 0 {
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESOURCE\tPOLICY\tRULE\tSEVERITY\tRESULT\tPATH\tMESSAGE")
+		t := NewTable(w, "RESOURCE", "POLICY", "RULE", "SEVERITY", "RESULT", "PATH", "MESSAGE")
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Resource, r.Policy, r.Rule, severityName(r.Severity),
-				colorStatus(r.Status, o.Color), dash(r.Path), oneLine(r.Message))
+			t.Row(r.Resource.String(), r.Policy, r.Rule, severityName(r.Severity),
+				Colorize(string(r.Status), r.Status, o.Color), dash(r.Path), oneLine(r.Message))
 		}
-		if err := tw.Flush(); err != nil {
+		if err := t.Flush(); err != nil {
 			return err
 		}
 		fmt.Fprintln(w)
@@ -232,15 +230,6 @@ func sortResults(rows []engine.Result) {
 		sorted[i] = rows[k]
 	}
 	copy(rows, sorted)
-}
-
-func colorStatus(s engine.Status, color bool) string {
-	if !color {
-		return string(s)
-	}
-	code := map[engine.Status]string{engine.StatusPass: "32", engine.StatusFail: "31", engine.StatusWarn: "33",
-		engine.StatusError: "35", engine.StatusSkip: "90"}[s]
-	return "\x1b[" + code + "m" + string(s) + "\x1b[0m"
 }
 
 func dash(s string) string {

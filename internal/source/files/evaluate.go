@@ -1,0 +1,142 @@
+package files
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/workpool"
+)
+
+// Outcome is the evaluation of one document of a stream.
+type Outcome struct {
+	// Item is the index of the stream item the document came from.
+	Item int
+	// Document is the evaluated document.
+	Document manifest.Document
+	// Results are the engine's results for it (nil when no rule applied).
+	// The sink owns them.
+	Results []engine.Result
+}
+
+// Sink receives the outcome of every document that was evaluated, in
+// stream order, from one goroutine at a time.
+type Sink interface {
+	Put(Outcome)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Outcome)
+
+// Put implements Sink.
+func (f SinkFunc) Put(o Outcome) { f(o) }
+
+var _ Sink = SinkFunc(nil)
+
+// ErrNoKind is the evaluation error of a document without a kind.
+var ErrNoKind = errors.New("document has no kind")
+
+// Evaluator evaluates streams of documents against one policy set. Its
+// fields are read-only during Run; one Evaluator may run several streams
+// at once.
+type Evaluator struct {
+	// Engine evaluates each document (required).
+	Engine *engine.Engine
+	// Set is the policy set every document is evaluated against (required).
+	Set *policy.Set
+	// Inputs builds each document's engine input; nil means Env{}.
+	Inputs Inputs
+	// Workers bounds the goroutines evaluating at once; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, when set, is called after each item is delivered with the
+	// number of items delivered so far and the stream's length, from one
+	// goroutine at a time.
+	Progress func(done, total int)
+}
+
+// Run evaluates every document of stream and puts each outcome to sink in
+// stream order, as soon as every earlier item is done. Items are decoded
+// by the worker that evaluates them and each outcome is released once the
+// sink has it, so memory stays bounded by the stream plus what the sink
+// keeps, not by all results at once.
+//
+// An item that cannot be decoded or evaluated (a document without a kind,
+// an input the engine refuses) puts none of its documents to the sink; the
+// others still run, and Run returns every failure as Errors. When ctx is
+// cancelled, the items not yet started are skipped and Run returns ctx's
+// error; the sink has then received a prefix of the stream.
+func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
+	n := stream.Len()
+	inputs := e.Inputs
+	if inputs == nil {
+		inputs = Env{}
+	}
+	type item struct {
+		done    bool
+		docs    []manifest.Document
+		results [][]engine.Result
+		err     *Error
+	}
+	var (
+		mu    sync.Mutex
+		items = make([]item, n)
+		next  int // the first item not delivered yet
+		errs  Errors
+	)
+	workpool.Run(n, e.Workers, func(i int) {
+		var it item
+		if ctx.Err() == nil {
+			it.docs, it.results, it.err = e.evaluate(ctx, stream, inputs, i)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		it.done = true
+		items[i] = it
+		// Deliver every finished item at the head of the stream.
+		for next < n && items[next].done {
+			cur := items[next]
+			items[next] = item{done: true}
+			if cur.err != nil {
+				errs = append(errs, cur.err)
+			}
+			for j, d := range cur.docs {
+				sink.Put(Outcome{Item: next, Document: d, Results: cur.results[j]})
+			}
+			next++
+			if e.Progress != nil {
+				e.Progress(next, n)
+			}
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// evaluate decodes item i and evaluates its documents. On failure it
+// returns no documents.
+func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, i int) ([]manifest.Document, [][]engine.Result, *Error) {
+	docs, err := stream.Decode(i)
+	if err != nil {
+		return nil, nil, &Error{Item: i, Err: err}
+	}
+	results := make([][]engine.Result, len(docs))
+	for j, d := range docs {
+		if d.Kind() == "" {
+			return nil, nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
+		}
+		rs, err := e.Engine.Evaluate(ctx, e.Set, inputs.Input(d))
+		if err != nil {
+			return nil, nil, &Error{Item: i, Location: d.Location(), Err: err}
+		}
+		results[j] = rs
+	}
+	return docs, results, nil
+}
