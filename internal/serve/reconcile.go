@@ -190,11 +190,16 @@ func (r *reconciler) apply(ctx context.Context) error {
 			return err
 		}
 	}
+	r.markPublished(ca)
+	return nil
+}
+
+// markPublished records a successful apply with ca and wakes waitCA.
+func (r *reconciler) markPublished(ca []byte) {
 	r.mu.Lock()
 	r.published = ca
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 	r.firstDone.Do(func() { close(r.applied) })
-	return nil
 }

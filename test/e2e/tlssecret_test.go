@@ -17,9 +17,9 @@ import (
 )
 
 // TestReplicasShareCertificateSecret starts two replicas with the same
-// --tls-secret: one bundle is issued, both serve certificates of it, and
-// the webhook configuration publishes its CA, so either replica can be
-// reached.
+// --tls-secret and no leader election: one bundle is issued, both serve
+// certificates of it (each is dialled), and the webhook configuration
+// publishes its CA, so either replica can be reached.
 func TestReplicasShareCertificateSecret(t *testing.T) {
 	env := Start(t, Options{Configure: func(te *envtest.Environment) { te.CRDs = PolicyCRDs("portcullis.dev") }})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,9 +47,11 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 				func(r serve.Running) { started <- r })
 		}()
 	}
+	var replicas []serve.Running
 	for i := 0; i < 2; i++ {
 		select {
-		case <-started:
+		case r := <-started:
+			replicas = append(replicas, r)
 		case err := <-errc:
 			t.Fatalf("replica: %v", err)
 		case <-time.After(30 * time.Second):
@@ -73,6 +75,14 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 	for _, w := range cfg.Webhooks {
 		if !bytes.Equal(w.ClientConfig.CABundle, sec.Data["ca.crt"]) {
 			t.Fatalf("webhook %s publishes a CA bundle other than the shared Secret's", w.Name)
+		}
+	}
+	// Each replica serves a certificate of the shared CA (dialled
+	// directly, trusting only the Secret's CA) and answers reviews.
+	for _, r := range replicas {
+		resp := review(t, r.Addr, sec.Data["ca.crt"], pod("direct", "apps", "docker.io/nginx", true, true))
+		if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "approved-registries") {
+			t.Fatalf("replica %s: review = %+v, want a denial by approved-registries", r.Addr, resp)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
