@@ -436,11 +436,20 @@ func checkRBAC(byKind map[string][]doc) {
 					if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "secrets") }) {
 						failf("Role %s: Secret access although the certificate is mounted", r.Name)
 					}
-				} else if !allows(rules, "", "secrets", "update") || !allows(rules, "", "secrets", "create") {
-					failf("Role %s: cannot create and update the certificate Secret", r.Name)
+				} else {
+					// The leader creates and rotates the Secret; every
+					// replica watches it (by name).
+					for _, verb := range []string{"get", "list", "watch", "create", "update"} {
+						if !allows(rules, "", "secrets", verb) {
+							failf("Role %s: cannot %s the certificate Secret", r.Name, verb)
+						}
+					}
 				}
-				if !allows(rules, "coordination.k8s.io", "leases", "update") {
-					failf("Role %s: cannot update its leader-election Lease", r.Name)
+				// The Lease lock reads, creates and updates its Lease.
+				for _, verb := range []string{"get", "create", "update"} {
+					if !allows(rules, "coordination.k8s.io", "leases", verb) {
+						failf("Role %s: cannot %s its leader-election Lease", r.Name, verb)
+					}
 				}
 			}
 			for i, rule := range rules {
@@ -797,6 +806,8 @@ expect "memory request 50Mi" '^ +memory: 50Mi$'
 expect "runAsNonRoot" '^ +runAsNonRoot: true$'
 expect "the webhook Service on 443" '^ +port: 443$'
 expect "serve arguments" '^ +- --webhook-port=9443$'
+expect "leader election on" '^ +- --leader-elect=true$'
+expect "the Lease in the release namespace" '^ +- --leader-election-namespace=\$\(POD_NAMESPACE\)$'
 if awk '/^kind: (Cluster)?Role$/{r=1;next} /^---/{r=0} r' "$d" | grep -Eq "(verbs|resources|apiGroups|resourceNames):.*[\"'\[ ,]\*"; then
   die "default render: wildcard in RBAC rules"
 fi

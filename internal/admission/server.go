@@ -15,9 +15,10 @@ import (
 // DefaultAddr is where Server listens by default (the usual webhook port).
 const DefaultAddr = ":9443"
 
-// ServerOptions configure a Server. Either CertFile and KeyFile are set,
-// or the server generates its own certificates (CertDir, ServiceName,
-// ServiceNamespace, DNSNames, Validity, CAValidity, OnCABundle).
+// ServerOptions configure a Server. The serving certificate comes from
+// GetCertificate when set, else from CertFile and KeyFile, else the server
+// generates its own certificates (CertDir, ServiceName, ServiceNamespace,
+// DNSNames, Validity, CAValidity, OnCABundle).
 type ServerOptions struct {
 	// Addr is the TCP address to listen on (default DefaultAddr);
 	// "127.0.0.1:0" picks a free port (see Server.Addr).
@@ -28,6 +29,13 @@ type ServerOptions struct {
 	// (default 10 s), so cert-manager rotations need no restart.
 	CertFile, KeyFile string
 	ReloadInterval    time.Duration
+
+	// GetCertificate, when set, supplies the serving certificate of every
+	// TLS handshake (for example one loaded from a Secret that another
+	// component keeps current); the server then neither reads files nor
+	// generates certificates. It must be safe for concurrent use; an error
+	// fails the handshake.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
 	// CertDir receives the self-generated ca.crt (the CA bundle), tls.crt
 	// and tls.key ("" keeps them in memory only).
@@ -89,6 +97,11 @@ func NewServer(handler http.Handler, opts ServerOptions) (*Server, error) {
 	}
 	s.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 	switch {
+	case opts.GetCertificate != nil:
+		if opts.CertFile != "" || opts.KeyFile != "" {
+			return nil, errors.New("admission: GetCertificate and CertFile/KeyFile exclude each other")
+		}
+		s.tls.GetCertificate = opts.GetCertificate
 	case opts.CertFile != "" || opts.KeyFile != "":
 		if opts.CertFile == "" || opts.KeyFile == "" {
 			return nil, errors.New("admission: CertFile and KeyFile go together")
@@ -158,7 +171,7 @@ func (s *Server) Addr() net.Addr {
 }
 
 // CABundle returns the PEM bundle of the self-generated CAs (nil when
-// serving certificate files).
+// serving certificate files or GetCertificate's certificates).
 func (s *Server) CABundle() []byte {
 	if s.gen == nil {
 		return nil
@@ -169,8 +182,8 @@ func (s *Server) CABundle() []byte {
 // Run serves until ctx ends, then shuts down gracefully: it stops
 // accepting, lets in-flight requests finish (up to ShutdownTimeout) and
 // returns nil. It generates (and keeps rotating) the self-generated
-// certificates, or keeps reloading the certificate files. A Server runs
-// once.
+// certificates, or keeps reloading the certificate files (nothing of the
+// kind with GetCertificate). A Server runs once.
 func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.ran {
@@ -201,13 +214,14 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { serveErr <- srv.ServeTLS(s.ln, "", "") }()
 	s.log.Info("serving admission webhooks", "addr", s.ln.Addr().String(), "selfSignedCerts", s.gen != nil)
 
-	var tick <-chan time.Time
+	var tick <-chan time.Time // nil (never) with GetCertificate
 	var timer *time.Timer
-	if s.gen != nil {
+	switch {
+	case s.gen != nil:
 		timer = time.NewTimer(time.Until(s.next))
 		defer timer.Stop()
 		tick = timer.C
-	} else {
+	case s.files != nil:
 		t := time.NewTicker(s.opts.ReloadInterval)
 		defer t.Stop()
 		tick = t.C

@@ -7,12 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,6 +382,8 @@ func TestNewServerErrors(t *testing.T) {
 		{"missing files", h, ServerOptions{CertFile: "/nonexistent/tls.crt", KeyFile: "/nonexistent/tls.key"}},
 		{"no names to certify", h, ServerOptions{ServiceName: "svc"}},
 		{"CA shorter than certificate", h, ServerOptions{DNSNames: []string{"x"}, Validity: time.Hour, CAValidity: time.Minute}},
+		{"GetCertificate with files", h, ServerOptions{CertFile: "tls.crt", KeyFile: "tls.key",
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, nil }}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -388,5 +392,60 @@ func TestNewServerErrors(t *testing.T) {
 				t.Error("no error")
 			}
 		})
+	}
+}
+
+// TestServerGetCertificate: a server given GetCertificate serves what it
+// returns at each handshake (a swap takes effect at once), generates
+// nothing, and fails handshakes while there is no certificate.
+func TestServerGetCertificate(t *testing.T) {
+	t.Parallel()
+	var current atomic.Pointer[tls.Certificate]
+	var published atomic.Bool
+	s, err := NewServer(http.NotFoundHandler(), ServerOptions{Addr: "127.0.0.1:0",
+		OnCABundle: func([]byte) { published.Store(true) },
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c := current.Load(); c != nil {
+				return c, nil
+			}
+			return nil, errors.New("none yet")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CABundle() != nil {
+		t.Error("CABundle with GetCertificate, want none (nothing generated)")
+	}
+	stop := runServer(t, s)
+	if _, err := handshake(s, x509.NewCertPool(), "127.0.0.1"); err == nil {
+		t.Fatal("handshake succeeded without a certificate")
+	}
+	install := func() []byte {
+		b, err := IssueBundle([]string{"127.0.0.1"}, time.Hour, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := tls.X509KeyPair(b.Cert, b.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		current.Store(&pair)
+		return b.CA
+	}
+	for i := 0; i < 2; i++ {
+		ca := install()
+		leaf, err := handshake(s, certPool(t, ca), "127.0.0.1")
+		if err != nil {
+			t.Fatalf("bundle %d: %v", i, err)
+		}
+		if want := pemCerts(t, ca)[0]; leaf.Issuer.CommonName != want.Subject.CommonName {
+			t.Fatalf("bundle %d: served a certificate of %s, want %s", i, leaf.Issuer.CommonName, want.Subject.CommonName)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if published.Load() {
+		t.Error("OnCABundle called although the server generates nothing")
 	}
 }

@@ -6,10 +6,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/serve"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 func newServeCommand() *cobra.Command {
@@ -21,8 +24,6 @@ func newServeCommand() *cobra.Command {
 		excluded            string
 		kubeconfig          string
 		failurePolicy       string
-		leaderElect         bool
-		leaseID             string
 		tlsSecret           string
 		insecureRegistries  bool
 		trustRoots          []string
@@ -49,7 +50,14 @@ image, the policy and what failed (no signature, wrong key, registry unreachable
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
 Without --tls-cert-file, a CA and serving certificate are generated and rotated: with
 --tls-secret they are kept in that Secret and shared by every replica, otherwise each process
-keeps its own (run a single replica then).`,
+keeps its own (run a single replica then).
+
+With --leader-elect (the Helm chart's default), the replicas elect a leader through the Lease
+--leader-election-id in --leader-election-namespace (default --namespace). Every replica serves
+admission requests and watches the policies; only the leader writes the webhook configurations
+and the certificate Secret. The leader releases the Lease when it stops, so another replica
+takes over within seconds. /readyz answers 503 until the policies are loaded and a serving
+certificate is available.`,
 		Example: `  # in-cluster (the Helm chart sets these)
   portcullis serve --namespace=portcullis --service-name=portcullis
 
@@ -76,10 +84,10 @@ keeps its own (run a single replica then).`,
 				return withCode(ExitInvalid, fmt.Errorf("invalid --failure-policy %q (want Fail or Ignore)", failurePolicy))
 			}
 			o.FailurePolicy = failurePolicy
-			if leaderElect {
-				o.Logger.Warn("not implemented yet and ignored: --leader-elect (replicas share certificates through --tls-secret and apply the same webhook configuration)",
-					"leaderElect", leaderElect, "leaseID", leaseID)
-			}
+			// controller-runtime and client-go (leader election) log
+			// through their process-wide loggers: route them to ours.
+			ctrllog.SetLogger(logr.FromSlogHandler(h))
+			klog.SetSlogLogger(o.Logger)
 			o.Images.Insecure = insecureRegistries
 			roots, err := readTrustRoots(trustRoots)
 			if err != nil {
@@ -126,7 +134,8 @@ keeps its own (run a single replica then).`,
 	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
-	f.BoolVar(&leaderElect, "leader-elect", false, "leader election for certificate and configuration management (not implemented yet)")
-	f.StringVar(&leaseID, "leader-election-id", "", "name of the leader-election Lease (not implemented yet)")
+	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader (coordination.k8s.io Lease) to write the webhook configurations and the certificate Secret; all replicas serve")
+	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
 	return cmd
 }

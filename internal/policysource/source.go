@@ -47,6 +47,8 @@ type Watcher struct {
 	opts     Options
 	cur      atomic.Pointer[policy.Set]
 	ready    atomic.Bool
+	loaded   chan struct{}
+	loadOnce sync.Once
 	trigger  chan struct{}
 	mu       sync.Mutex
 	subs     []chan struct{}
@@ -73,7 +75,7 @@ func New(c cache.Cache, opts Options) (*Watcher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Watcher{cache: c, opts: opts, trigger: make(chan struct{}, 1)}
+	w := &Watcher{cache: c, opts: opts, trigger: make(chan struct{}, 1), loaded: make(chan struct{})}
 	w.cur.Store(&policy.Set{})
 	return w, nil
 }
@@ -92,6 +94,11 @@ func (w *Watcher) ImagePolicies() []*imagepolicy.Policy {
 
 // Ready reports whether the first set was compiled from the cluster.
 func (w *Watcher) Ready() bool { return w.ready.Load() }
+
+// Loaded returns a channel that is closed once the first set compiled
+// from the cluster is in force (Ready reports true from then on), so
+// callers wait for it without polling.
+func (w *Watcher) Loaded() <-chan struct{} { return w.loaded }
 
 // Problems returns the compile problems of the policies left out of the
 // current set (normally none: the CRD validating webhook refuses them).
@@ -152,6 +159,7 @@ func (w *Watcher) Start(ctx context.Context) error {
 		return err
 	}
 	w.ready.Store(true)
+	w.loadOnce.Do(func() { close(w.loaded) })
 	for {
 		select {
 		case <-ctx.Done():

@@ -1,7 +1,3 @@
-// Package serve wires `portcullis serve`: the policy watcher, the admission
-// handler and its HTTPS server, the validating webhook configuration kept
-// in step with the policies and the serving CA, Kubernetes Events, and the
-// webhook that validates policy resources before they are stored.
 package serve
 
 import (
@@ -12,9 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
+	"unicode/utf8"
 
+	"github.com/go-logr/logr"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
@@ -26,21 +23,21 @@ import (
 	"github.com/portcullis/portcullis/internal/regauth"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	"github.com/prometheus/client_golang/prometheus"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
 
 // Options configure Run. Zero values take the documented defaults.
@@ -101,6 +98,23 @@ type Options struct {
 	MutatingConfigurationName string
 	// Images configures registry access for image verification.
 	Images imageverify.Options
+	// LeaderElection elects one replica (a coordination.k8s.io Lease named
+	// LeaderElectionID in LeaderElectionNamespace) to do the work that
+	// must have a single writer: the webhook configurations and the
+	// certificate Secret. Without it this process does that work itself.
+	LeaderElection bool
+	// LeaderElectionID names the Lease (default "portcullis").
+	LeaderElectionID string
+	// LeaderElectionNamespace holds the Lease (default Namespace).
+	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune the election
+	// (defaults 15 s, 10 s, 2 s). On a clean stop the leader releases the
+	// Lease, so another replica takes over within RetryPeriod.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// ResyncInterval is how often the leader re-applies the webhook
+	// configurations even when nothing changed, repairing manual edits
+	// (default 5 minutes).
+	ResyncInterval time.Duration
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -120,6 +134,15 @@ func (o Options) withDefaults() Options {
 	if o.TimeoutSeconds == 0 {
 		o.TimeoutSeconds = 10
 	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "portcullis"
+	}
+	if o.LeaderElectionNamespace == "" {
+		o.LeaderElectionNamespace = o.Namespace
+	}
+	if o.ResyncInterval <= 0 {
+		o.ResyncInterval = 5 * time.Minute
+	}
 	return o
 }
 
@@ -131,42 +154,243 @@ type Running struct {
 	MetricsAddr string
 	// Policies is the watcher serving the current policy set.
 	Policies *policysource.Watcher
+	// Elected is closed once this process leads: at once without leader
+	// election, when it wins the Lease with it.
+	Elected <-chan struct{}
+	// Applied is closed once this process (as leader) has applied the
+	// webhook configuration.
+	Applied <-chan struct{}
 }
 
-// Run serves until ctx is done. started, when not nil, is called once the
-// webhook listens, the policies are loaded and the webhook configuration
-// is applied.
+// Run serves until ctx is done, on a controller-runtime Manager (see the
+// package documentation for what runs where). started, when not nil, is
+// called once the webhook listens with a serving certificate and the
+// policies are loaded; without leader election also once the webhook
+// configuration is applied (with it, wait for Running.Applied of the
+// leader).
 func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)) error {
 	o = o.withDefaults()
 	log := o.Logger
+	if o.TLSSecret != "" && o.Namespace == "" {
+		return errors.New("serve: --tls-secret needs --namespace")
+	}
+	if o.LeaderElection && o.LeaderElectionNamespace == "" {
+		return errors.New("serve: --leader-elect needs --namespace or --leader-election-namespace")
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
-	}
-	c, err := cache.New(cfg, cache.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("serve: cache: %w", err)
-	}
-	cl, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("serve: client: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("serve: clientset: %w", err)
 	}
 	if o.ImagePolicies {
 		if err := requireImagePolicyCRD(cfg); err != nil {
 			return err
 		}
 	}
-	watcher, err := policysource.New(c, policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies})
+	mgr, err := manager.New(cfg, managerOptions(scheme, o))
+	if err != nil {
+		return fmt.Errorf("serve: manager: %w", err)
+	}
+	// Writes and reads of single named objects (webhook configurations,
+	// the owner ClusterRole) go straight to the API server: the cached
+	// client would start cluster-wide informers the RBAC rules do not allow.
+	direct, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("serve: client: %w", err)
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("serve: clientset: %w", err)
+	}
+	watcher, err := policysource.New(mgr.GetCache(), policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies})
 	if err != nil {
 		return err
 	}
+	h, err := newHandler(o, watcher, mgr, cs)
+	if err != nil {
+		return err
+	}
+
+	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log, caFile: o.CAFile}
+	rec.init()
+	var loader *certLoader
+	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
+		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log}
+	certReady := func() bool { return true }
+	switch {
+	case o.TLSSecret != "":
+		hosts := append([]string{}, o.DNSNames...)
+		if o.ServiceName != "" {
+			hosts = append(hosts, o.ServiceName, o.ServiceName+"."+o.Namespace, o.ServiceName+"."+o.Namespace+".svc",
+				o.ServiceName+"."+o.Namespace+".svc.cluster.local")
+		}
+		secret := &certSecret{cs: cs, namespace: o.Namespace, name: o.TLSSecret, hosts: hosts, validity: o.CertValidity, log: log}
+		loader = newCertLoader(mgr.GetCache(), secret, o.CertDir, rec.setCA, log)
+		so.CertFile, so.KeyFile, so.CertDir = "", "", ""
+		so.GetCertificate = loader.GetCertificate
+		certReady = loader.Ready
+		if err := mgr.Add(leaderOnly{&certIssuer{secret: secret, poke: loader.poke, log: log}}); err != nil {
+			return err
+		}
+		if err := mgr.Add(everyReplica{loader}); err != nil {
+			return err
+		}
+	case o.CertFile != "":
+		// Provided certificate files (cert-manager): reloaded when they
+		// change; the CA comes from CAFile.
+		so.ReloadInterval = 2 * time.Second
+	default:
+		// A CA and certificate of this process only: the reconciler
+		// publishes each new CA before a certificate of it is served.
+		so.OnCABundle = func(b []byte) { rec.setCA(b); rec.waitCA(b, caPublishTimeout) }
+	}
+	srv, err := admission.NewServer(h.mux, so)
+	if err != nil {
+		return err
+	}
+	if b := srv.CABundle(); len(b) > 0 {
+		rec.setCA(b)
+	}
+	if o.CAFile != "" {
+		b, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return fmt.Errorf("serve: CA file: %w", err)
+		}
+		rec.setCA(b)
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	if o.ServiceName == "" && o.WebhookURL == "" {
+		rec.o.WebhookURL = "https://" + srv.Addr().String()
+	}
+	checks := probe{
+		{"policies", func() error {
+			if !watcher.Ready() {
+				return errors.New("policy set not loaded yet")
+			}
+			return nil
+		}},
+		{"certificate", func() error {
+			if !certReady() {
+				return errors.New("no serving certificate yet")
+			}
+			return nil
+		}},
+	}
+	h.mux.Handle(admission.PathReadyz, checks)
+	h.mux.Handle(admission.PathHealthz, probe{})
+	if err := mgr.Add(&webhookServer{srv: srv, mux: h.mux, certReady: certReady}); err != nil {
+		return err
+	}
+	var metricsAddr string
+	if o.MetricsAddr != "" {
+		plain := http.NewServeMux()
+		plain.Handle(admission.PathHealthz, probe{})
+		plain.Handle(admission.PathReadyz, checks)
+		plain.Handle(admission.PathMetrics, h.admission)
+		ln, err := net.Listen("tcp", o.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("serve: metrics listener: %w", err)
+		}
+		metricsAddr = ln.Addr().String()
+		shutdown := 5 * time.Second
+		if err := mgr.Add(&manager.Server{Name: "metrics", Listener: ln, ShutdownTimeout: &shutdown,
+			Server: &http.Server{Handler: plain, ReadHeaderTimeout: 10 * time.Second}}); err != nil {
+			return err
+		}
+	}
+	if err := mgr.Add(everyReplica{watcher}); err != nil {
+		return err
+	}
+	if err := mgr.Add(leaderOnly{rec}); err != nil {
+		return err
+	}
+	if started != nil {
+		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, Policies: watcher,
+			Elected: mgr.Elected(), Applied: rec.applied}
+		wait := []<-chan struct{}{watcher.Loaded()}
+		if loader != nil {
+			wait = append(wait, loader.ready)
+		}
+		// Provided certificate files without a CA file publish nothing
+		// (the configuration is then managed elsewhere).
+		publishes := o.TLSSecret != "" || o.CertFile == "" || o.CAFile != ""
+		if !o.LeaderElection && publishes {
+			wait = append(wait, rec.applied)
+		}
+		if err := mgr.Add(everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
+			for _, ch := range wait {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-ch:
+				}
+			}
+			log.Info("serving", "addr", r.Addr, "policies", watcher.Current().Len())
+			started(r)
+			return nil
+		})}); err != nil {
+			return err
+		}
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// caPublishTimeout bounds how long a rotation of a process's own CA waits
+// for the webhook configuration to carry the new CA.
+const caPublishTimeout = 10 * time.Second
+
+// managerOptions configures the Manager: no metrics or probe server of its
+// own (ours serve our registry, never the global one), leader election
+// on a Lease, and the certificate Secret cached by name only.
+func managerOptions(scheme *runtime.Scheme, o Options) manager.Options {
+	mo := manager.Options{
+		Scheme:                 scheme,
+		Logger:                 logr.FromSlogHandler(o.Logger.Handler()),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{Scheme: scheme},
+	}
+	if o.TLSSecret != "" {
+		mo.Cache.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
+			Namespaces: map[string]cache.Config{o.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", o.TLSSecret),
+		}}
+	}
+	if o.LeaderElection {
+		mo.LeaderElection = true
+		mo.LeaderElectionResourceLock = resourcelock.LeasesResourceLock
+		mo.LeaderElectionID = o.LeaderElectionID
+		mo.LeaderElectionNamespace = o.LeaderElectionNamespace
+		mo.LeaderElectionReleaseOnCancel = true
+		for _, d := range []struct {
+			v   time.Duration
+			dst **time.Duration
+		}{{o.LeaseDuration, &mo.LeaseDuration}, {o.RenewDeadline, &mo.RenewDeadline}, {o.RetryPeriod, &mo.RetryPeriod}} {
+			if d.v > 0 {
+				v := d.v
+				*d.dst = &v
+			}
+		}
+	}
+	return mo
+}
+
+// handler is the admission handler with the mux serving it.
+type handler struct {
+	admission *admission.Handler
+	mux       *http.ServeMux
+}
+
+// newHandler builds the admission handler: the engine with Kyverno
+// verifyImages, ClusterImagePolicies, namespace labels and events.
+func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, cs kubernetes.Interface) (*handler, error) {
 	// Secrets (keys, pull secrets) and service accounts are read directly,
 	// not through informers: no cluster-wide cache of every Secret.
-	objects := regauth.ClientReader(cl)
+	objects := regauth.ClientReader(mgr.GetAPIReader())
 	iopts := o.Images
 	if iopts.Secrets == nil {
 		iopts.Secrets = objects
@@ -175,246 +399,36 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	verifier := imageverify.New(iopts)
 	var images *imageadmission.Evaluator
 	if o.ImagePolicies {
+		var err error
 		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier, Keychain: imageadmission.PullSecrets(objects)})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// Kyverno verifyImages rules share the verifier (and its cache).
 	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
 		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
-
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "portcullis"})
-
 	h, err := admission.NewHandler(admission.HandlerOptions{
 		Policies:        readySource{watcher},
 		Engine:          engine.New(engine.WithImageVerifier(kyvernoImages)),
 		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
-		Recorder:        eventRecorder{recorder},
-		Logger:          log,
+		Recorder:        eventRecorder{mgr.GetEventRecorder("portcullis")},
+		Logger:          o.Logger,
 		Registry:        o.Registry,
 		Images:          images,
 		ImagePolicies:   watcher,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicy())
-
-	var mu sync.Mutex
-	var caBundle []byte
-	apply := func() error {
-		mu.Lock()
-		ca, url := caBundle, o.WebhookURL
-		mu.Unlock()
-		if len(ca) == 0 || !watcher.Ready() {
-			return nil
-		}
-		wo := webhookconfig.Options{
-			Name: o.ConfigurationName, Service: o.ServiceName, Namespace: o.Namespace, URL: url,
-			ExcludeNamespaces: o.ExcludeNamespaces, PolicyGroup: o.PolicyGroup, DefaultTimeoutSeconds: o.TimeoutSeconds,
-			DefaultFailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy),
-			ImagePolicies:        len(watcher.ImagePolicies()) > 0 || watcher.Current().HasVerifyImages(),
-			WatchImagePolicies:   o.ImagePolicies,
-		}
-		desired := webhookconfig.Desired(watcher.Current(), ca, wo)
-		var owners []metav1.OwnerReference
-		if o.OwnerClusterRole != "" {
-			owner := &rbacv1.ClusterRole{}
-			if err := cl.Get(ctx, client.ObjectKey{Name: o.OwnerClusterRole}, owner); err != nil {
-				return fmt.Errorf("owner ClusterRole %s: %w", o.OwnerClusterRole, err)
-			}
-			owners = []metav1.OwnerReference{{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole",
-				Name: owner.Name, UID: owner.UID}}
-			desired.OwnerReferences = owners
-		}
-		if err := webhookconfig.Apply(ctx, cl, desired); err != nil {
-			return err
-		}
-		if !o.Mutating {
-			return nil
-		}
-		if o.MutatingConfigurationName != "" {
-			wo.Name = o.MutatingConfigurationName
-		}
-		mutating := webhookconfig.DesiredMutating(ca, wo)
-		mutating.OwnerReferences = owners
-		return webhookconfig.ApplyMutating(ctx, cl, mutating)
-	}
-	var shared *secretCerts
-	if o.TLSSecret != "" {
-		if o.Namespace == "" {
-			return errors.New("serve: --tls-secret needs --namespace")
-		}
-		dir := o.CertDir
-		if dir == "" {
-			d, err := os.MkdirTemp("", "portcullis-certs-")
-			if err != nil {
-				return fmt.Errorf("serve: %w", err)
-			}
-			defer os.RemoveAll(d)
-			dir = d
-		}
-		hosts := append([]string{}, o.DNSNames...)
-		if o.ServiceName != "" {
-			hosts = append(hosts, o.ServiceName, o.ServiceName+"."+o.Namespace, o.ServiceName+"."+o.Namespace+".svc",
-				o.ServiceName+"."+o.Namespace+".svc.cluster.local")
-		}
-		shared = &secretCerts{cs: cs, namespace: o.Namespace, name: o.TLSSecret, hosts: hosts, validity: o.CertValidity, dir: dir, log: log}
-		ca, _, err := shared.sync(ctx)
-		if err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
-		caBundle = ca
-		o.CertFile, o.KeyFile = shared.certFile(), shared.keyFile()
-	}
-	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
-		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
-		OnCABundle: func(b []byte) {
-			mu.Lock()
-			caBundle = append([]byte(nil), b...)
-			mu.Unlock()
-			if err := apply(); err != nil {
-				log.Error("apply webhook configuration", "error", err)
-			}
-		}}
-	if o.CertFile != "" {
-		// Provided or shared certificates: the CA comes from the file or
-		// the Secret, not from the server.
-		so.OnCABundle = nil
-		so.ReloadInterval = 2 * time.Second
-	}
-	srv, err := admission.NewServer(mux, so)
-	if err != nil {
-		return err
-	}
-	if o.CAFile != "" {
-		b, err := readFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("serve: CA file: %w", err)
-		}
-		caBundle = b
-	}
-	if err := srv.Listen(); err != nil {
-		return err
-	}
-	if o.ServiceName == "" && o.WebhookURL == "" {
-		mu.Lock()
-		o.WebhookURL = "https://" + srv.Addr().String()
-		mu.Unlock()
-	}
-
-	var metricsSrv *http.Server
-	var metricsLn net.Listener
-	if o.MetricsAddr != "" {
-		plain := http.NewServeMux()
-		for _, p := range []string{admission.PathHealthz, admission.PathReadyz, admission.PathMetrics} {
-			plain.Handle(p, h)
-		}
-		metricsLn, err = net.Listen("tcp", o.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("serve: metrics listener: %w", err)
-		}
-		metricsSrv = &http.Server{Handler: plain, ReadHeaderTimeout: 10 * time.Second}
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if metricsSrv != nil {
-		go func() { _ = metricsSrv.Serve(metricsLn) }()
-		go func() {
-			<-ctx.Done()
-			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer scancel()
-			_ = metricsSrv.Shutdown(sctx)
-		}()
-	}
-	errc := make(chan error, 3)
-	go func() { errc <- c.Start(ctx) }()
-	go func() { errc <- watcher.Start(ctx) }()
-	go func() { errc <- srv.Run(ctx) }()
-	if shared != nil {
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(shared.next()):
-				}
-				ca, changed, err := shared.sync(ctx)
-				if err != nil {
-					log.Error("sync certificate Secret", "error", err)
-					continue
-				}
-				if changed {
-					mu.Lock()
-					caBundle = ca
-					mu.Unlock()
-					if err := apply(); err != nil {
-						log.Error("apply webhook configuration", "error", err)
-					}
-				}
-			}
-		}()
-	}
-
-	// Wait for the first policy set, then keep the configuration in step.
-	updates := watcher.Subscribe()
-	for !watcher.Ready() {
-		select {
-		case <-ctx.Done():
-			return waitAll(errc, 3)
-		case err := <-errc:
-			cancel()
-			return errors.Join(err, waitAll(errc, 2))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if err := apply(); err != nil {
-		cancel()
-		return errors.Join(err, waitAll(errc, 3))
-	}
-	log.Info("serving", "addr", srv.Addr().String(), "policies", watcher.Current().Len())
-	if started != nil {
-		r := Running{Addr: srv.Addr().String(), Policies: watcher}
-		if metricsLn != nil {
-			r.MetricsAddr = metricsLn.Addr().String()
-		}
-		started(r)
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return waitAll(errc, 3)
-		case err := <-errc:
-			cancel()
-			return errors.Join(err, waitAll(errc, 2))
-		case <-updates:
-			if err := apply(); err != nil {
-				log.Error("apply webhook configuration", "error", err)
-			}
-		}
-	}
-}
-
-func waitAll(errc chan error, n int) error {
-	var errs []error
-	for i := 0; i < n; i++ {
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return &handler{admission: h, mux: mux}, nil
 }
 
 // readySource reports no policies until the watcher has synced, so
-// /readyz stays false and requests get 503 (the webhook's failurePolicy
-// decides) until then.
+// requests get 503 (the webhook's failurePolicy decides) until then.
 type readySource struct{ w *policysource.Watcher }
 
 func (r readySource) Current() *policy.Set {
@@ -424,13 +438,30 @@ func (r readySource) Current() *policy.Set {
 	return r.w.Current()
 }
 
-// eventRecorder turns admission events into Kubernetes Events.
-type eventRecorder struct{ r record.EventRecorder }
+// maxEventNote is the longest note the events.k8s.io API accepts.
+const maxEventNote = 1024
+
+// eventRecorder turns admission events into Kubernetes Events
+// (events.k8s.io, readable as core/v1 Events too).
+type eventRecorder struct{ r events.EventRecorder }
 
 func (e eventRecorder) Record(_ context.Context, ev admission.Event) {
 	ref := &corev1.ObjectReference{APIVersion: ev.Resource.APIVersion, Kind: ev.Resource.Kind,
 		Namespace: ev.Resource.Namespace, Name: ev.Resource.Name, UID: types.UID(ev.UID)}
-	e.r.Event(ref, ev.Type, ev.Reason, ev.Message)
+	e.r.Eventf(ref, nil, ev.Type, ev.Reason, "Admission", "%s", truncate(ev.Message, maxEventNote))
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "..."
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // requireImagePolicyCRD fails with a clear message when the
@@ -453,5 +484,3 @@ func requireImagePolicyCRD(cfg *rest.Config) error {
 	}
 	return fmt.Errorf("serve: the ClusterImagePolicy CRD (%s) is not installed: install the chart's CRDs or run with --image-policies=false", sigv1.APIVersion)
 }
-
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

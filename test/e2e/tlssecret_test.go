@@ -85,6 +85,14 @@ func TestReplicasShareCertificateSecret(t *testing.T) {
 		}
 	}
 	checkServedCertificates(ctx, t, replicas, cfg.Webhooks[0].ClientConfig.CABundle, sec.Data["tls.crt"])
+	// Each replica serves a certificate of the shared CA (dialled
+	// directly, trusting only the Secret's CA) and answers reviews.
+	for _, r := range replicas {
+		resp := review(t, r.Addr, sec.Data["ca.crt"], pod("direct", "apps", "docker.io/nginx", true, true))
+		if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "approved-registries") {
+			t.Fatalf("replica %s: review = %+v, want a denial by approved-registries", r.Addr, resp)
+		}
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := env.Client.Create(ctx, pod("shared", "apps", "docker.io/nginx", false, false))
