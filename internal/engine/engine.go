@@ -209,12 +209,12 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
-	v := &validator{ctx: ctx, e: e, rule: r, c: c, resource: in.Resource, values: values,
+	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values,
 		deleting: req.operation == "DELETE" || in.Resource == nil}
 	if cin != nil {
 		v.cin = *cin
 	}
-	out := v.validate(r.Spec.Validation, r.Pattern, r.AnyPatterns)
+	out := v.validate(ctx, r.Spec.Validation, r.Pattern, r.AnyPatterns)
 	if out.status == StatusFail && !r.Policy.Scored {
 		out.status = StatusWarn
 	}
@@ -342,7 +342,6 @@ type outcome struct {
 
 // validator evaluates one rule's validate body.
 type validator struct {
-	ctx      context.Context
 	cin      cel.Input
 	e        *Engine
 	rule     *policy.Rule
@@ -354,7 +353,7 @@ type validator struct {
 	deleting bool
 }
 
-func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
+func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
 	switch {
 	case val.Deny != nil:
 		return v.deny(val.Deny)
@@ -380,7 +379,7 @@ func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, pr
 		}
 		return v.podSecurity()
 	case val.CEL != nil:
-		return v.celRule()
+		return v.celRule(ctx)
 	default:
 		return outcome{StatusError, "rule has no supported validate body", ""}
 	}
