@@ -291,12 +291,12 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	// request that skipped mutation is still verified.
 	if set := h.policies.Current(); set != nil && set.HasVerifyImages() && d.obj != nil {
 		v := h.evaluate(ctx, set, d, true)
-		if !v.allowed {
+		if !v.Allowed {
 			resp.Allowed = false
-			resp.Result = v.status()
+			resp.Result = status(&v)
 		}
-		resp.Warnings = append(resp.Warnings, v.warnings...)
-		for _, p := range v.patches {
+		resp.Warnings = append(resp.Warnings, v.Warnings...)
+		for _, p := range v.Patches {
 			if !seen[p.Path] {
 				seen[p.Path] = true
 				patches = append(patches, p)
@@ -386,19 +386,18 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		ictx, icancel := context.WithTimeout(ctx, imageBudget(h.requestTimeout(r)))
 		dec := h.images.Validate(ictx, pols, imageRequest(d))
 		icancel()
-		v.addImages(dec, resourceOf(req))
+		addImages(&v, dec, resourceOf(req))
 	}
 
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.allowed, Warnings: v.warnings}
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings}
 	result := resultAllowed
-	if !v.allowed {
-		resp.Result = v.status()
+	if !v.Allowed {
+		resp.Result = status(&v)
 		result = resultDenied
 	}
 	h.respond(w, r, resp)
 	if h.recorder != nil && (req.DryRun == nil || !*req.DryRun) {
-		for _, ev := range v.events {
-			ev.Operation = string(req.Operation)
+		for _, ev := range events(&v, objectUID(d.obj, d.oldObj), string(req.Operation)) {
 			h.recorder.Record(ctx, ev)
 		}
 	}
@@ -407,10 +406,10 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	h.metrics.latency.WithLabelValues(PathValidate).Observe(elapsed.Seconds())
 
 	switch {
-	case !v.allowed:
-		h.logRequest(ctx, slog.LevelInfo, req, "denied", slog.Any("rules", v.blockedRules), slog.Duration("elapsed", elapsed))
-	case len(v.warnings) > 0:
-		h.logRequest(ctx, slog.LevelInfo, req, "admitted with warnings", slog.Int("warnings", len(v.warnings)), slog.Duration("elapsed", elapsed))
+	case !v.Allowed:
+		h.logRequest(ctx, slog.LevelInfo, req, "denied", slog.Any("rules", v.Blocked), slog.Duration("elapsed", elapsed))
+	case len(v.Warnings) > 0:
+		h.logRequest(ctx, slog.LevelInfo, req, "admitted with warnings", slog.Int("warnings", len(v.Warnings)), slog.Duration("elapsed", elapsed))
 	default:
 		h.logRequest(ctx, slog.LevelDebug, req, "admitted", slog.Duration("elapsed", elapsed))
 	}
@@ -443,7 +442,7 @@ func (h *Handler) requestTimeout(r *http.Request) time.Duration {
 
 // evaluate builds the engine input, evaluates it and decides;
 // onlyVerifyImages limits it to verifyImages rules (the mutating webhook).
-func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onlyVerifyImages bool) verdict {
+func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onlyVerifyImages bool) engine.Decision {
 	req := d.req
 	in := engine.Input{
 		Resource:    d.obj,
@@ -459,13 +458,13 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onl
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).
-		return verdict{allowed: true}
+		return engine.Decision{Allowed: true}
 	}
 	if h.nsLabels != nil && req.Namespace != "" {
 		labels, err := h.nsLabels(ctx, req.Namespace)
 		if err != nil {
 			h.logRequest(ctx, slog.LevelWarn, req, "namespace labels unavailable", slog.String("error", err.Error()))
-			return evaluationFailed(set, req.Kind.Kind, resourceOf(req),
+			return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), nil,
 				fmt.Errorf("labels of namespace %s unavailable: %w", req.Namespace, err))
 		}
 		in.NamespaceLabels = labels
@@ -474,25 +473,11 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onl
 	for i := range results {
 		h.metrics.decisions.WithLabelValues(results[i].Policy, string(results[i].Status)).Inc()
 	}
-	v := decide(set, results)
-	if uid := objectUID(d.obj, d.oldObj); uid != "" {
-		for i := range v.events {
-			v.events[i].UID = uid
-		}
-	}
-	if err != nil && v.allowed {
-		if errors.Is(err, engine.ErrNoResource) {
-			return v
-		}
+	if err != nil && !errors.Is(err, engine.ErrNoResource) {
 		h.logRequest(ctx, slog.LevelWarn, req, "evaluation failed", slog.String("error", err.Error()))
-		fv := evaluationFailed(set, req.Kind.Kind, resourceOf(req), err)
-		fv.warnings = append(v.warnings, fv.warnings...)
-		if fv.allowed {
-			fv.events = v.events
-		}
-		return fv
+		return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), results, err)
 	}
-	return v
+	return engine.Decide(set, results)
 }
 
 // objectUID is metadata.uid of obj, else of oldObj ("" on CREATE).

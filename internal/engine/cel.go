@@ -123,8 +123,7 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 			if variant.Name != "" {
 				rule = variant.Name + "-" + vp.Name()
 			}
-			res := Result{Policy: vp.Name(), Rule: rule,
-				Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
+			res := Result{Policy: vp.Name(), PolicyKind: KindValidatingPolicy, Rule: rule, Resource: req.resource(),
 				Severity: vp.Severity, Category: vp.Category, Enforce: vp.Enforce(), Autogen: variant.Name != ""}
 			m, err := variant.Program.Match(ctx, *cin)
 			switch {

@@ -181,15 +181,7 @@ func (e *Engine) newContext(in *Input, req *request) *variables.Context {
 
 // evalRule evaluates one applicable rule.
 func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context, cin *cel.Input) Result {
-	res := Result{
-		Policy:   r.Policy.Key(),
-		Rule:     r.Name(),
-		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
-		Severity: r.Policy.Severity,
-		Category: r.Policy.Category,
-		Enforce:  r.FailureAction == policy.Enforce,
-		Autogen:  r.Autogen != "",
-	}
+	res := ruleResult(r, req)
 	c.Checkpoint()
 	defer c.Restore()
 	var values map[string]any
@@ -219,6 +211,24 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 		out.status = StatusWarn
 	}
 	return res.with(out.status, out.msg, out.path)
+}
+
+// ruleResult is the Result of Kyverno rule r on req, before its outcome.
+func ruleResult(r *policy.Rule, req *request) Result {
+	kind := KindClusterPolicy
+	if r.Policy.Spec.IsNamespaced() {
+		kind = KindPolicy
+	}
+	return Result{
+		Policy:     r.Policy.Key(),
+		PolicyKind: kind,
+		Rule:       r.Name(),
+		Resource:   req.resource(),
+		Severity:   r.Policy.Severity,
+		Category:   r.Policy.Category,
+		Enforce:    r.FailureAction == policy.Enforce,
+		Autogen:    r.Autogen != "",
+	}
 }
 
 func (r Result) with(s Status, msg, path string) Result {

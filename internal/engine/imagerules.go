@@ -88,15 +88,7 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 		// Kyverno verifies images when they are admitted, not deleted.
 		return nil
 	}
-	res := Result{
-		Policy:   r.Policy.Key(),
-		Rule:     r.Name(),
-		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
-		Severity: r.Policy.Severity,
-		Category: r.Policy.Category,
-		Enforce:  r.FailureAction == policy.Enforce,
-		Autogen:  r.Autogen != "",
-	}
+	res := ruleResult(r, req)
 	c.Checkpoint()
 	defer c.Restore()
 	var values map[string]any

@@ -33,10 +33,23 @@ func (r Resource) String() string {
 	return fmt.Sprintf("%s/%s", r.Kind, r.Name)
 }
 
+// Policy kinds (Result.PolicyKind).
+const (
+	KindClusterPolicy             = "ClusterPolicy"
+	KindPolicy                    = "Policy"
+	KindValidatingPolicy          = "ValidatingPolicy"
+	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
+	KindClusterImagePolicy        = "ClusterImagePolicy"
+)
+
 // Result is the outcome of one rule on one resource. Every sink consumes it.
 type Result struct {
 	// Policy is the policy key ("name" or "namespace/name"); Rule the rule name.
-	Policy   string   `json:"policy"`
+	Policy string `json:"policy"`
+	// PolicyKind is the policy's kind (KindClusterPolicy, KindPolicy,
+	// KindValidatingPolicy, KindValidatingAdmissionPolicy,
+	// KindClusterImagePolicy): names are unique per kind only.
+	PolicyKind string   `json:"policyKind,omitempty"`
 	Rule     string   `json:"rule"`
 	Resource Resource `json:"resource"`
 	Status   Status   `json:"status"`
