@@ -50,9 +50,9 @@ type Result struct {
 	// KindValidatingPolicy, KindValidatingAdmissionPolicy,
 	// KindClusterImagePolicy): names are unique per kind only.
 	PolicyKind string   `json:"policyKind,omitempty"`
-	Rule     string   `json:"rule"`
-	Resource Resource `json:"resource"`
-	Status   Status   `json:"status"`
+	Rule       string   `json:"rule"`
+	Resource   Resource `json:"resource"`
+	Status     Status   `json:"status"`
 	// Message explains the outcome (for fail, the policy's message and the
 	// failing path, worded as Kyverno words it).
 	Message string `json:"message,omitempty"`

@@ -90,7 +90,7 @@ func (e *Engine) evalAdmission(ctx context.Context, set *policy.Set, in *Input, 
 				continue
 			}
 			res := Result{Policy: ap.Name(), PolicyKind: KindValidatingAdmissionPolicy, Rule: b.Name(), Resource: req.resource(),
-				Enforce:  b.Enforce()}
+				Enforce: b.Enforce()}
 			if r, ok := e.evalBinding(ctx, ap, b, in, req, cin, res); ok {
 				out = append(out, r)
 			}
