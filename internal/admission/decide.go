@@ -1,12 +1,9 @@
 package admission
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/imageadmission"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -28,22 +25,4 @@ func events(d *engine.Decision, uid, operation string) []Event {
 			Policy: e.Policy, Rule: e.Rule, Message: e.Message, Operation: operation})
 	}
 	return out
-}
-
-// addImages merges the image policy decision into d: its denials block
-// the request (after any rule denials), its warnings are returned.
-func addImages(d *engine.Decision, dec imageadmission.Decision, res engine.Resource) {
-	d.Warnings = append(d.Warnings, dec.Warnings...)
-	if dec.Allowed {
-		return
-	}
-	msg := fmt.Sprintf("resource %s was blocked by image policies:\n%s", res, "- "+strings.Join(dec.Denials, "\n- "))
-	if d.Allowed {
-		d.Allowed = false
-		d.EvaluationFailed = false
-		d.Message = msg
-	} else {
-		d.Message = strings.TrimRight(d.Message, "\n") + "\n\n" + msg
-	}
-	d.Blocked = append(d.Blocked, engine.BlockedImagePolicies)
 }

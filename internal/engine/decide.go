@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/podspec"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
@@ -148,7 +150,7 @@ func Decide(set *policy.Set, results []Result) Decision {
 		for _, m := range imageDenials {
 			denied[m] = true
 		}
-		kept := d.Warnings[:0]
+		var kept []string
 		for _, w := range d.Warnings {
 			if !seenImageWarning[w] || !denied[w] {
 				kept = append(kept, w)
@@ -275,6 +277,13 @@ func FailClosed(set *policy.Set, kind string) bool {
 		}
 		for _, b := range ap.Bindings {
 			if b.Enforce() {
+				return true
+			}
+		}
+	}
+	if _, ok := podspec.Path(kind); ok {
+		for _, p := range set.Images {
+			if p.Mode() != sigv1.ModeWarn {
 				return true
 			}
 		}

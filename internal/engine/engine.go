@@ -18,8 +18,10 @@ import (
 // Engine evaluates resources against policy sets. It is safe for
 // concurrent use; create one per process.
 type Engine struct {
-	jp     *jmespath.Interpreter
-	images ImageRuleVerifier
+	jp      *jmespath.Interpreter
+	images  ImageRuleVerifier
+	cips    ImagePolicyVerifier
+	cipOpts ImagePolicyOptions
 }
 
 // Option configures an Engine.
@@ -79,7 +81,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		if r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
-		if in.OnlyVerifyImages && len(r.Spec.VerifyImages) == 0 {
+		if in.Phase == PhaseMutate && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
 		if !ruleApplies(r, req) {
@@ -111,7 +113,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			done[pol] = true
 		}
 	}
-	if !in.OnlyVerifyImages && (len(set.Validating) > 0 || len(set.Admission) > 0) {
+	if in.Phase != PhaseMutate && (len(set.Validating) > 0 || len(set.Admission) > 0) {
 		if cin == nil {
 			ci := celInput(&in, req)
 			cin = &ci
@@ -119,6 +121,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		results = append(results, e.evalValidating(ctx, set, &in, req, cin)...)
 		results = append(results, e.evalAdmission(ctx, set, &in, req, cin)...)
 	}
+	results = append(results, e.evalImagePolicies(ctx, set, &in, req)...)
 	return results, nil
 }
 

@@ -115,7 +115,7 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	results := make([]Result, 0, len(out.Images))
 	for _, io := range out.Images {
 		ir := res.with(io.Status, io.Message, io.Path)
-		ir.Enforce = io.Enforce
+		ir.Enforce, ir.Image = io.Enforce, io.Image
 		if ir.Status == StatusFail && !r.Policy.Scored {
 			ir.Status = StatusWarn
 		}

@@ -16,7 +16,7 @@ import (
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/manifest"
-	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/policyerr"
 )
 
 var testKeyPEM, testCertPEM = makeKeyAndCert()
@@ -51,14 +51,14 @@ func doc(spec string) string {
 	return "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: p\nspec:\n" + spec
 }
 
-func load(t *testing.T, yaml string, opts Options) ([]*Policy, []*policy.Error) {
+func load(t *testing.T, yaml string, opts Options) ([]*Policy, []*policyerr.Error) {
 	t.Helper()
 	docs, err := manifest.Decode("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	ps, err := LoadWithOptions(docs, opts)
-	return ps, policy.AsErrors(err)
+	return ps, policyerr.AsErrors(err)
 }
 
 const staticPass = "  authorities:\n  - static: {action: pass}\n"
@@ -148,7 +148,7 @@ func TestLoadRefusals(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policy.Errors(errs))
+			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policyerr.Errors(errs))
 		})
 	}
 }
@@ -170,7 +170,7 @@ func TestLoadDocumentRefusals(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policy.Errors(errs))
+			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policyerr.Errors(errs))
 		})
 	}
 }
@@ -310,7 +310,7 @@ status:
 		t.Run(name, func(t *testing.T) {
 			ps, errs := load(t, doc(spec), Options{})
 			if len(errs) > 0 {
-				t.Fatalf("unexpected errors:\n%v", policy.Errors(errs))
+				t.Fatalf("unexpected errors:\n%v", policyerr.Errors(errs))
 			}
 			if len(ps) != 1 || ps[0].Name() != "p" {
 				t.Fatalf("got %d policies", len(ps))
@@ -333,7 +333,7 @@ func TestLoadDefaultsAndAuthorities(t *testing.T) {
 `) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n"
 	ps, errs := load(t, yaml, Options{})
 	if len(errs) > 0 {
-		t.Fatalf("unexpected errors:\n%v", policy.Errors(errs))
+		t.Fatalf("unexpected errors:\n%v", policyerr.Errors(errs))
 	}
 	if len(ps) != 1 {
 		t.Fatalf("got %d policies, want 1 (ConfigMap ignored)", len(ps))
@@ -378,7 +378,7 @@ func TestLoadAllowEmptyAuthorities(t *testing.T) {
 	}
 	ps, errs := load(t, y, Options{AllowEmptyAuthorities: true})
 	if len(errs) > 0 || len(ps) != 1 {
-		t.Fatalf("got %d policies, errors %v", len(ps), policy.Errors(errs))
+		t.Fatalf("got %d policies, errors %v", len(ps), policyerr.Errors(errs))
 	}
 }
 
@@ -391,7 +391,7 @@ func TestLoadKeepsValidPolicies(t *testing.T) {
 		t.Fatalf("valid policy not kept: %d", len(ps))
 	}
 	if len(errs) != 1 || errs[0].Policy != "q" || errs[0].Document != 2 {
-		t.Fatalf("errors = %v", policy.Errors(errs))
+		t.Fatalf("errors = %v", policyerr.Errors(errs))
 	}
 	if got := errs[0].Error(); !strings.Contains(got, `test.yaml (document 2): policy "q": spec.images[0].glob: `) {
 		t.Errorf("error text = %q", got)

@@ -18,7 +18,6 @@ import (
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/imageadmission"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -173,13 +172,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		iopts.SecretNamespace = o.Namespace
 	}
 	verifier := imageverify.New(iopts)
-	var images *imageadmission.Evaluator
-	if o.ImagePolicies {
-		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier, Keychain: imageadmission.PullSecrets(objects)})
-		if err != nil {
-			return err
-		}
-	}
 	// Kyverno verifyImages rules share the verifier (and its cache).
 	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
 		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
@@ -190,14 +182,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	recorder := broadcaster.NewRecorder(scheme, corev1.EventSource{Component: "portcullis"})
 
 	h, err := admission.NewHandler(admission.HandlerOptions{
-		Policies:        readySource{watcher},
-		Engine:          engine.New(engine.WithImageVerifier(kyvernoImages)),
+		Policies: readySource{watcher},
+		Engine: engine.New(engine.WithImageVerifier(kyvernoImages),
+			engine.WithImagePolicyVerifier(verifier, engine.ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(objects)})),
 		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
 		Recorder:        eventRecorder{recorder},
 		Logger:          log,
 		Registry:        o.Registry,
-		Images:          images,
-		ImagePolicies:   watcher,
 	})
 	if err != nil {
 		return err
