@@ -16,9 +16,15 @@
 //     names, written to a directory, rotated before expiry, the CA bundle
 //     handed to OnCABundle). It shuts down gracefully when its context ends.
 //
-// Verdicts follow Kyverno: a failing rule of an Enforce policy denies with
+// Both webhooks evaluate through engine.Evaluate (/mutate in
+// engine.PhaseMutate: verifyImages rules and ClusterImagePolicy digest
+// pinning) and decide with engine.Decide; this package only turns the
+// engine.Decision into an AdmissionResponse (403 for a policy denial, 500
+// when evaluation could not run), records its events and logs it.
+// Decisions follow Kyverno: a failing rule of an Enforce policy denies with
 // "resource Kind/ns/name was blocked due to the following policies" and
 // every failing rule by policy; Audit failures are admitted with one
 // warning per rule and an event; rule errors deny for Enforce rules unless
-// the policy's failurePolicy is Ignore.
+// the policy's failurePolicy is Ignore; ClusterImagePolicies deny with the
+// image, its field, the policy and the reason.
 package admission

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/imageadmission"
-	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -71,19 +69,6 @@ type HandlerOptions struct {
 	// DefaultTimeout bounds evaluation when the request has no ?timeout
 	// (default DefaultTimeout).
 	DefaultTimeout time.Duration
-	// Images applies ClusterImagePolicies to the images of Pods and
-	// workloads (validation) and pins their tags to digests (mutation).
-	// Nil: no image policies.
-	Images *imageadmission.Evaluator
-	// ImagePolicies gives the ClusterImagePolicies in force for each
-	// request. Nil (or returning none): no image checks.
-	ImagePolicies ImagePolicySource
-}
-
-// ImagePolicySource gives the ClusterImagePolicies in force. It is called
-// once per request and must be cheap and safe for concurrent use.
-type ImagePolicySource interface {
-	ImagePolicies() []*imagepolicy.Policy
 }
 
 // Handler serves the admission endpoints: PathValidate, PathMutate,
@@ -101,8 +86,6 @@ type Handler struct {
 	bufs      sync.Pool
 	validateH http.Handler
 	mutateH   http.Handler
-	images    *imageadmission.Evaluator
-	imagePols ImagePolicySource
 }
 
 // NewHandler returns a Handler. It fails when opts.Policies is nil or the
@@ -112,15 +95,13 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		return nil, errors.New("admission: HandlerOptions.Policies is required")
 	}
 	h := &Handler{
-		policies:  opts.Policies,
-		engine:    opts.Engine,
-		nsLabels:  opts.NamespaceLabels,
-		recorder:  opts.Recorder,
-		log:       opts.Logger,
-		maxBytes:  opts.MaxRequestBytes,
-		timeout:   opts.DefaultTimeout,
-		images:    opts.Images,
-		imagePols: opts.ImagePolicies,
+		policies: opts.Policies,
+		engine:   opts.Engine,
+		nsLabels: opts.NamespaceLabels,
+		recorder: opts.Recorder,
+		log:      opts.Logger,
+		maxBytes: opts.MaxRequestBytes,
+		timeout:  opts.DefaultTimeout,
 	}
 	if h.engine == nil {
 		h.engine = engine.New()
@@ -282,36 +263,21 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	req := d.req
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	var patches []engine.Patch
-	seen := map[string]bool{}
 	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
 	defer cancel()
 
-	// Kyverno verifyImages rules verify and pin images here, as in Kyverno;
-	// the validating webhook checks them again (from the cache) so a
-	// request that skipped mutation is still verified.
-	if set := h.policies.Current(); set != nil && set.HasVerifyImages() && d.obj != nil {
-		v := h.evaluate(ctx, set, d, true)
-		if !v.allowed {
+	// Kyverno verifyImages rules verify and pin images here, as in Kyverno,
+	// and ClusterImagePolicies pin the tags they cover to digests; the
+	// validating webhook checks them again (verifyImages from the cache)
+	// so a request that skipped mutation is still verified.
+	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages()) {
+		v := h.evaluate(ctx, set, d, engine.PhaseMutate)
+		if !v.Allowed {
 			resp.Allowed = false
-			resp.Result = v.status()
+			resp.Result = status(&v)
 		}
-		resp.Warnings = append(resp.Warnings, v.warnings...)
-		for _, p := range v.patches {
-			if !seen[p.Path] {
-				seen[p.Path] = true
-				patches = append(patches, p)
-			}
-		}
-	}
-	if pols := h.currentImagePolicies(req); resp.Allowed && len(pols) > 0 && d.obj != nil {
-		dec := h.images.Mutate(ctx, pols, imageRequest(d))
-		resp.Warnings = append(resp.Warnings, dec.Warnings...)
-		for _, p := range dec.Patches {
-			if !seen[p.Path] {
-				seen[p.Path] = true
-				patches = append(patches, engine.Patch{Op: p.Op, Path: p.Path, Value: p.Value})
-			}
-		}
+		resp.Warnings = append(resp.Warnings, v.Warnings...)
+		patches = v.Patches
 	}
 	result := resultAllowed
 	if !resp.Allowed {
@@ -327,30 +293,6 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, resp)
 	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, result).Inc()
 	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
-}
-
-// currentImagePolicies returns the image policies to apply to req: none
-// unless images are configured, the operation creates or updates an
-// object, and its kind has a pod spec.
-func (h *Handler) currentImagePolicies(req *admissionv1.AdmissionRequest) []*imagepolicy.Policy {
-	if h.images == nil || h.imagePols == nil || req.SubResource != "" {
-		return nil
-	}
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return nil
-	}
-	if !imageadmission.HasPodSpec(req.Kind.Kind) {
-		return nil
-	}
-	return h.imagePols.ImagePolicies()
-}
-
-func imageRequest(d *decoded) imageadmission.Request {
-	req := d.req
-	return imageadmission.Request{
-		Kind: req.Kind.Kind, Group: req.Resource.Group, Version: req.Resource.Version, Resource: req.Resource.Resource,
-		Namespace: req.Namespace, Object: d.obj,
-	}
 }
 
 // imageBudget is the part of the request's timeout image checks may use:
@@ -379,26 +321,24 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithTimeout(r.Context(), h.requestTimeout(r))
-	defer cancel()
-	v := h.evaluate(ctx, set, d, false)
-	if pols := h.currentImagePolicies(req); len(pols) > 0 && d.obj != nil {
-		ictx, icancel := context.WithTimeout(ctx, imageBudget(h.requestTimeout(r)))
-		dec := h.images.Validate(ictx, pols, imageRequest(d))
-		icancel()
-		v.addImages(dec, resourceOf(req))
+	timeout := h.requestTimeout(r)
+	if len(set.Images) > 0 {
+		// Image checks must leave time to deny with a clear message.
+		timeout = imageBudget(timeout)
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	v := h.evaluate(ctx, set, d, engine.PhaseValidate)
 
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.allowed, Warnings: v.warnings}
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings}
 	result := resultAllowed
-	if !v.allowed {
-		resp.Result = v.status()
+	if !v.Allowed {
+		resp.Result = status(&v)
 		result = resultDenied
 	}
 	h.respond(w, r, resp)
 	if h.recorder != nil && (req.DryRun == nil || !*req.DryRun) {
-		for _, ev := range v.events {
-			ev.Operation = string(req.Operation)
+		for _, ev := range events(&v, objectUID(d.obj, d.oldObj), string(req.Operation)) {
 			h.recorder.Record(ctx, ev)
 		}
 	}
@@ -407,10 +347,10 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	h.metrics.latency.WithLabelValues(PathValidate).Observe(elapsed.Seconds())
 
 	switch {
-	case !v.allowed:
-		h.logRequest(ctx, slog.LevelInfo, req, "denied", slog.Any("rules", v.blockedRules), slog.Duration("elapsed", elapsed))
-	case len(v.warnings) > 0:
-		h.logRequest(ctx, slog.LevelInfo, req, "admitted with warnings", slog.Int("warnings", len(v.warnings)), slog.Duration("elapsed", elapsed))
+	case !v.Allowed:
+		h.logRequest(ctx, slog.LevelInfo, req, "denied", slog.Any("rules", v.Blocked), slog.Duration("elapsed", elapsed))
+	case len(v.Warnings) > 0:
+		h.logRequest(ctx, slog.LevelInfo, req, "admitted with warnings", slog.Int("warnings", len(v.Warnings)), slog.Duration("elapsed", elapsed))
 	default:
 		h.logRequest(ctx, slog.LevelDebug, req, "admitted", slog.Duration("elapsed", elapsed))
 	}
@@ -441,9 +381,8 @@ func (h *Handler) requestTimeout(r *http.Request) time.Duration {
 	return h.timeout
 }
 
-// evaluate builds the engine input, evaluates it and decides;
-// onlyVerifyImages limits it to verifyImages rules (the mutating webhook).
-func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onlyVerifyImages bool) verdict {
+// evaluate builds the engine input, evaluates it in phase and decides.
+func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, phase engine.Phase) engine.Decision {
 	req := d.req
 	in := engine.Input{
 		Resource:    d.obj,
@@ -455,17 +394,17 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onl
 			UID:      req.UserInfo.UID,
 			Groups:   req.UserInfo.Groups,
 		},
-		OnlyVerifyImages: onlyVerifyImages,
+		Phase: phase,
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).
-		return verdict{allowed: true}
+		return engine.Decision{Allowed: true}
 	}
 	if h.nsLabels != nil && req.Namespace != "" {
 		labels, err := h.nsLabels(ctx, req.Namespace)
 		if err != nil {
 			h.logRequest(ctx, slog.LevelWarn, req, "namespace labels unavailable", slog.String("error", err.Error()))
-			return evaluationFailed(set, req.Kind.Kind, resourceOf(req),
+			return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), nil,
 				fmt.Errorf("labels of namespace %s unavailable: %w", req.Namespace, err))
 		}
 		in.NamespaceLabels = labels
@@ -474,25 +413,11 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, onl
 	for i := range results {
 		h.metrics.decisions.WithLabelValues(results[i].Policy, string(results[i].Status)).Inc()
 	}
-	v := decide(set, results)
-	if uid := objectUID(d.obj, d.oldObj); uid != "" {
-		for i := range v.events {
-			v.events[i].UID = uid
-		}
-	}
-	if err != nil && v.allowed {
-		if errors.Is(err, engine.ErrNoResource) {
-			return v
-		}
+	if err != nil && !errors.Is(err, engine.ErrNoResource) {
 		h.logRequest(ctx, slog.LevelWarn, req, "evaluation failed", slog.String("error", err.Error()))
-		fv := evaluationFailed(set, req.Kind.Kind, resourceOf(req), err)
-		fv.warnings = append(v.warnings, fv.warnings...)
-		if fv.allowed {
-			fv.events = v.events
-		}
-		return fv
+		return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), results, err)
 	}
-	return v
+	return engine.Decide(set, results)
 }
 
 // objectUID is metadata.uid of obj, else of oldObj ("" on CREATE).

@@ -10,18 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/imageadmission"
-	"github.com/portcullis/portcullis/internal/imagepolicy"
+	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/testing/registrytest"
 	admissionv1 "k8s.io/api/admission/v1"
 )
-
-type staticImagePolicies []*imagepolicy.Policy
-
-func (s staticImagePolicies) ImagePolicies() []*imagepolicy.Policy { return s }
 
 type imageFixture struct {
 	reg              *registrytest.Registry
@@ -56,16 +51,17 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	pols, err := imagepolicy.Load(docs)
+	cips, err := policy.Compile(docs, policy.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The ClusterImagePolicy joins the given set, as the watcher compiles
+	// every kind into one set.
+	withImages := *set
+	withImages.Images = cips.Images
 	v := imageverify.New(imageverify.Options{})
-	ev, err := imageadmission.New(imageadmission.Options{Verifier: v})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(set), Images: ev, ImagePolicies: staticImagePolicies(pols)})
+	eng := engine.New(engine.WithImagePolicyVerifier(v, engine.ImagePolicyOptions{}))
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(&withImages), Engine: eng})
 	return &imageFixture{
 		reg: reg, signed: reg.Ref("team/app", "signed"), unsigned: reg.Ref("team/app", "unsigned"),
 		digest: d.String(), srv: newTLSServer(t, h), verifier: v, key: key,

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -41,13 +40,7 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
 		resp.Result = &metav1.Status{Code: http.StatusBadRequest, Message: "request has no policy object"}
 	default:
 		doc := manifest.Document{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}
-		var err error
-		if imagepolicy.IsClusterImagePolicy(doc) {
-			_, err = imagepolicy.Load([]manifest.Document{doc})
-		} else {
-			_, err = policy.Compile([]manifest.Document{doc}, policy.Options{})
-		}
-		if err != nil {
+		if _, err := policy.Compile([]manifest.Document{doc}, policy.Options{}); err != nil {
 			var msgs []string
 			for _, e := range policy.AsErrors(err) {
 				e.File, e.Document = "", 0

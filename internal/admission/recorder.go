@@ -9,10 +9,10 @@ import (
 // Event reasons.
 const (
 	// ReasonPolicyViolation: a rule of an Audit policy failed (or warned).
-	ReasonPolicyViolation = "PolicyViolation"
+	ReasonPolicyViolation = engine.ReasonPolicyViolation
 	// ReasonPolicyError: a rule could not be evaluated and the request was
 	// admitted anyway (Audit policy or failurePolicy Ignore).
-	ReasonPolicyError = "PolicyError"
+	ReasonPolicyError = engine.ReasonPolicyError
 )
 
 // Event is one Kubernetes event to record about an admitted resource.

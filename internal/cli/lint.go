@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 
-	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
 )
@@ -23,11 +22,7 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			docs, errs := policy.ReadFiles(args)
-			// ClusterImagePolicies are checked by their own loader.
-			images, kyverno := imagepolicy.Split(docs)
-			set, err := policy.Compile(kyverno, policy.Options{})
-			errs = append(errs, policy.AsErrors(err)...)
-			cips, err := imagepolicy.Load(images)
+			set, err := policy.Compile(docs, policy.Options{})
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {
 				for _, e := range errs {
@@ -36,7 +31,7 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 				n := len(errs)
 				return withCode(ExitInvalid, fmt.Errorf("%d %s found", n, map[bool]string{true: "problem", false: "problems"}[n == 1]))
 			}
-			total := set.Len() + len(cips)
+			total := set.Len()
 			if total == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))
 			}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/keyref"
@@ -64,7 +66,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 				}
 				cipDocs = append(cipDocs, doc)
 			}
-			cips, err := imagepolicy.Load(cipDocs)
+			set, err := policy.Compile(cipDocs, policy.Options{})
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {
 				for _, e := range errs {
@@ -72,7 +74,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 				}
 				return withCode(ExitInvalid, fmt.Errorf("invalid policies"))
 			}
-			if len(cips) == 0 {
+			if len(set.Images) == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no ClusterImagePolicy found in %s", strings.Join(policies, ", ")))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -92,39 +94,14 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 				}
 				vopts.Keychain = kr
 			}
-			v := imageverify.New(vopts)
-			var results []imageverify.ImageResult
+			eng := engine.New(engine.WithImagePolicyVerifier(imageverify.New(vopts), engine.ImagePolicyOptions{}))
+			verdicts := verifyImages(ctx, eng, set, args)
 			denied := false
-			for _, img := range args {
-				r := v.VerifyPolicies(ctx, img, cips)
-				denied = denied || !r.Allowed
-				results = append(results, r)
+			for _, v := range verdicts {
+				denied = denied || !v.Allowed
 			}
-			out := cmd.OutOrStdout()
-			if output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
-					return withCode(ExitInvalid, err)
-				}
-			} else {
-				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "IMAGE\tDIGEST\tPOLICY\tMODE\tRESULT\tDETAIL")
-				for _, r := range results {
-					if len(r.Policies) == 0 {
-						fmt.Fprintf(tw, "%s\t%s\t-\t-\tallowed\tno ClusterImagePolicy matches\n", r.Image, dashIfEmpty(r.Digest))
-					}
-					for _, p := range r.Policies {
-						verdict, detail := "pass", "authority "+p.Authority
-						if !p.Passed {
-							verdict, detail = "fail", strings.Join(p.Reasons, "; ")
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Image, dashIfEmpty(r.Digest), p.Policy, p.Mode, verdict, detail)
-					}
-				}
-				if err := tw.Flush(); err != nil {
-					return withCode(ExitInvalid, err)
-				}
+			if err := renderVerdicts(cmd.OutOrStdout(), output, verdicts); err != nil {
+				return withCode(ExitInvalid, err)
 			}
 			if denied {
 				return withCode(ExitFindings, fmt.Errorf("an image failed an enforce-mode ClusterImagePolicy"))
@@ -178,6 +155,73 @@ func readTrustRoots(specs []string) (map[string][]byte, error) {
 		roots[name] = b
 	}
 	return roots, nil
+}
+
+// imageVerdict is verify's output for one image: the engine's results
+// for it and the decision on them.
+type imageVerdict struct {
+	Image string `json:"image"`
+	// Digest is what the image resolved to ("" when it could not be).
+	Digest string `json:"digest,omitempty"`
+	// Allowed is false when an enforce-mode policy is not satisfied.
+	Allowed bool `json:"allowed"`
+	// Warnings are the failures of warn-mode policies.
+	Warnings []string `json:"warnings,omitempty"`
+	// Results are one per matching policy.
+	Results []engine.Result `json:"results"`
+}
+
+// verifyImages evaluates each image against the set's
+// ClusterImagePolicies and decides on its results, as admission does.
+func verifyImages(ctx context.Context, eng *engine.Engine, set *policy.Set, images []string) []imageVerdict {
+	out := make([]imageVerdict, 0, len(images))
+	for _, img := range images {
+		results := eng.EvaluateImages(ctx, set, []string{img})
+		d := engine.Decide(set, results)
+		v := imageVerdict{Image: img, Allowed: d.Allowed, Warnings: d.Warnings, Results: results}
+		if v.Results == nil {
+			v.Results = []engine.Result{}
+		}
+		for _, r := range results {
+			if r.Digest != "" {
+				v.Digest = r.Digest
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// renderVerdicts writes the verdicts as a table (one row per image and
+// policy) or as JSON.
+func renderVerdicts(w io.Writer, output string, verdicts []imageVerdict) error {
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(verdicts)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tDIGEST\tPOLICY\tMODE\tRESULT\tDETAIL")
+	for _, v := range verdicts {
+		if len(v.Results) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\tallowed\tno ClusterImagePolicy matches\n", v.Image, dashIfEmpty(v.Digest))
+		}
+		for _, r := range v.Results {
+			mode := sigv1.ModeEnforce
+			if !r.Enforce {
+				mode = sigv1.ModeWarn
+			}
+			verdict := "fail"
+			switch r.Status {
+			case engine.StatusPass:
+				verdict = "pass"
+			case engine.StatusError:
+				verdict = "error"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", v.Image, dashIfEmpty(v.Digest), r.Policy, mode, verdict, r.Message)
+		}
+	}
+	return tw.Flush()
 }
 
 func dashIfEmpty(s string) string {

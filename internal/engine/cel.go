@@ -74,26 +74,26 @@ func celOutcome(res *cel.Result) outcome {
 }
 
 // celRule evaluates a validate.cel rule.
-func (v *validator) celRule() outcome {
+func (v *validator) celRule(ctx context.Context) outcome {
 	prog := v.rule.CEL
 	if prog == nil {
 		return outcome{StatusError, "validate.cel was not compiled", ""}
 	}
 	if pk := v.rule.CELParamKind; pk != nil && v.cin.Params == nil {
-		found, err := resolveParams(v.ctx, v.cin.Resources, pk, v.rule.CELParamRef, manifestNamespace(v.resource))
+		found, err := resolveParams(ctx, v.cin.Resources, pk, v.rule.CELParamRef, manifestNamespace(v.resource))
 		if err != nil {
 			return outcome{StatusError, fmt.Sprintf("params of kind %s %s not found for rule %s: %v", pk.APIVersion, pk.Kind, v.rule.Name(), err), ""}
 		}
 		v.cin.Params = found[0]
 	}
-	m, err := prog.Match(v.ctx, v.cin)
+	m, err := prog.Match(ctx, v.cin)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to evaluate celPreconditions: %v", err), ""}
 	}
 	if !m.Matches {
 		return outcome{StatusSkip, fmt.Sprintf("celPreconditions not met: %s", m.FailedCondition), ""}
 	}
-	res, err := prog.Validate(v.ctx, v.cin)
+	res, err := prog.Validate(ctx, v.cin)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to evaluate cel expressions: %v", err), ""}
 	}
@@ -123,8 +123,7 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 			if variant.Name != "" {
 				rule = variant.Name + "-" + vp.Name()
 			}
-			res := Result{Policy: vp.Name(), Rule: rule,
-				Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
+			res := Result{Policy: vp.Name(), PolicyKind: KindValidatingPolicy, Rule: rule, Resource: req.resource(),
 				Severity: vp.Severity, Category: vp.Category, Enforce: vp.Enforce(), Autogen: variant.Name != ""}
 			m, err := variant.Program.Match(ctx, *cin)
 			switch {

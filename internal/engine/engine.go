@@ -18,8 +18,10 @@ import (
 // Engine evaluates resources against policy sets. It is safe for
 // concurrent use; create one per process.
 type Engine struct {
-	jp     *jmespath.Interpreter
-	images ImageRuleVerifier
+	jp      *jmespath.Interpreter
+	images  ImageRuleVerifier
+	cips    ImagePolicyVerifier
+	cipOpts ImagePolicyOptions
 }
 
 // Option configures an Engine.
@@ -79,7 +81,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		if r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
-		if in.OnlyVerifyImages && len(r.Spec.VerifyImages) == 0 {
+		if in.Phase == PhaseMutate && len(r.Spec.VerifyImages) == 0 {
 			continue
 		}
 		if !ruleApplies(r, req) {
@@ -111,7 +113,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 			done[pol] = true
 		}
 	}
-	if !in.OnlyVerifyImages && (len(set.Validating) > 0 || len(set.Admission) > 0) {
+	if in.Phase != PhaseMutate && (len(set.Validating) > 0 || len(set.Admission) > 0) {
 		if cin == nil {
 			ci := celInput(&in, req)
 			cin = &ci
@@ -119,6 +121,7 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 		results = append(results, e.evalValidating(ctx, set, &in, req, cin)...)
 		results = append(results, e.evalAdmission(ctx, set, &in, req, cin)...)
 	}
+	results = append(results, e.evalImagePolicies(ctx, set, &in, req)...)
 	return results, nil
 }
 
@@ -181,15 +184,7 @@ func (e *Engine) newContext(in *Input, req *request) *variables.Context {
 
 // evalRule evaluates one applicable rule.
 func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context, cin *cel.Input) Result {
-	res := Result{
-		Policy:   r.Policy.Key(),
-		Rule:     r.Name(),
-		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
-		Severity: r.Policy.Severity,
-		Category: r.Policy.Category,
-		Enforce:  r.FailureAction == policy.Enforce,
-		Autogen:  r.Autogen != "",
-	}
+	res := ruleResult(r, req)
 	c.Checkpoint()
 	defer c.Restore()
 	var values map[string]any
@@ -209,16 +204,34 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
-	v := &validator{ctx: ctx, e: e, rule: r, c: c, resource: in.Resource, values: values,
+	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values,
 		deleting: req.operation == "DELETE" || in.Resource == nil}
 	if cin != nil {
 		v.cin = *cin
 	}
-	out := v.validate(r.Spec.Validation, r.Pattern, r.AnyPatterns)
+	out := v.validate(ctx, r.Spec.Validation, r.Pattern, r.AnyPatterns)
 	if out.status == StatusFail && !r.Policy.Scored {
 		out.status = StatusWarn
 	}
 	return res.with(out.status, out.msg, out.path)
+}
+
+// ruleResult is the Result of Kyverno rule r on req, before its outcome.
+func ruleResult(r *policy.Rule, req *request) Result {
+	kind := KindClusterPolicy
+	if r.Policy.Spec.IsNamespaced() {
+		kind = KindPolicy
+	}
+	return Result{
+		Policy:     r.Policy.Key(),
+		PolicyKind: kind,
+		Rule:       r.Name(),
+		Resource:   req.resource(),
+		Severity:   r.Policy.Severity,
+		Category:   r.Policy.Category,
+		Enforce:    r.FailureAction == policy.Enforce,
+		Autogen:    r.Autogen != "",
+	}
 }
 
 func (r Result) with(s Status, msg, path string) Result {
@@ -342,7 +355,6 @@ type outcome struct {
 
 // validator evaluates one rule's validate body.
 type validator struct {
-	ctx      context.Context
 	cin      cel.Input
 	e        *Engine
 	rule     *policy.Rule
@@ -354,7 +366,7 @@ type validator struct {
 	deleting bool
 }
 
-func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
+func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
 	switch {
 	case val.Deny != nil:
 		return v.deny(val.Deny)
@@ -380,7 +392,7 @@ func (v *validator) validate(val *kyvernov1.Validation, pre *pattern.Pattern, pr
 		}
 		return v.podSecurity()
 	case val.CEL != nil:
-		return v.celRule()
+		return v.celRule(ctx)
 	default:
 		return outcome{StatusError, "rule has no supported validate body", ""}
 	}

@@ -91,15 +91,16 @@ func TestPatternFailure(t *testing.T) {
 	set := loadSetFile(t, "run-as-non-root.yaml")
 	r := only(t, evaluate(t, set, Input{Resource: resourceFile(t, "pod-root.yaml")}))
 	want := Result{
-		Policy:   "require-run-as-non-root",
-		Rule:     "run-as-non-root",
-		Resource: Resource{APIVersion: "v1", Kind: "Pod", Namespace: "default", Name: "root"},
-		Status:   StatusFail,
-		Message:  "validation error: Running as root is not allowed. Set runAsNonRoot to true. rule run-as-non-root failed at path /spec/containers/1/securityContext/runAsNonRoot/",
-		Path:     "/spec/containers/1/securityContext/runAsNonRoot/",
-		Severity: "medium",
-		Category: "Pod Security Standards (Restricted)",
-		Enforce:  true,
+		Policy:     "require-run-as-non-root",
+		PolicyKind: KindClusterPolicy,
+		Rule:       "run-as-non-root",
+		Resource:   Resource{APIVersion: "v1", Kind: "Pod", Namespace: "default", Name: "root"},
+		Status:     StatusFail,
+		Message:    "validation error: Running as root is not allowed. Set runAsNonRoot to true. rule run-as-non-root failed at path /spec/containers/1/securityContext/runAsNonRoot/",
+		Path:       "/spec/containers/1/securityContext/runAsNonRoot/",
+		Severity:   "medium",
+		Category:   "Pod Security Standards (Restricted)",
+		Enforce:    true,
 	}
 	if r != want {
 		t.Errorf("result =\n\t%+v\nwant\n\t%+v", r, want)

@@ -88,15 +88,7 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 		// Kyverno verifies images when they are admitted, not deleted.
 		return nil
 	}
-	res := Result{
-		Policy:   r.Policy.Key(),
-		Rule:     r.Name(),
-		Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
-		Severity: r.Policy.Severity,
-		Category: r.Policy.Category,
-		Enforce:  r.FailureAction == policy.Enforce,
-		Autogen:  r.Autogen != "",
-	}
+	res := ruleResult(r, req)
 	c.Checkpoint()
 	defer c.Restore()
 	var values map[string]any
@@ -123,7 +115,7 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	results := make([]Result, 0, len(out.Images))
 	for _, io := range out.Images {
 		ir := res.with(io.Status, io.Message, io.Path)
-		ir.Enforce = io.Enforce
+		ir.Enforce, ir.Image = io.Enforce, io.Image
 		if ir.Status == StatusFail && !r.Policy.Scored {
 			ir.Status = StatusWarn
 		}

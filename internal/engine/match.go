@@ -18,6 +18,11 @@ type request struct {
 	user                                                      UserInfo
 }
 
+// resource identifies the request's object in results.
+func (req *request) resource() Resource {
+	return Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name}
+}
+
 // ruleApplies reports whether the rule matches the request and is not
 // excluded, with Kyverno's semantics: match.any (one filter), match.all
 // (every filter) or the inline description; exclude.any excludes when

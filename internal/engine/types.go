@@ -33,13 +33,26 @@ func (r Resource) String() string {
 	return fmt.Sprintf("%s/%s", r.Kind, r.Name)
 }
 
+// Policy kinds (Result.PolicyKind).
+const (
+	KindClusterPolicy             = "ClusterPolicy"
+	KindPolicy                    = "Policy"
+	KindValidatingPolicy          = "ValidatingPolicy"
+	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
+	KindClusterImagePolicy        = "ClusterImagePolicy"
+)
+
 // Result is the outcome of one rule on one resource. Every sink consumes it.
 type Result struct {
 	// Policy is the policy key ("name" or "namespace/name"); Rule the rule name.
-	Policy   string   `json:"policy"`
-	Rule     string   `json:"rule"`
-	Resource Resource `json:"resource"`
-	Status   Status   `json:"status"`
+	Policy string `json:"policy"`
+	// PolicyKind is the policy's kind (KindClusterPolicy, KindPolicy,
+	// KindValidatingPolicy, KindValidatingAdmissionPolicy,
+	// KindClusterImagePolicy): names are unique per kind only.
+	PolicyKind string   `json:"policyKind,omitempty"`
+	Rule       string   `json:"rule"`
+	Resource   Resource `json:"resource"`
+	Status     Status   `json:"status"`
 	// Message explains the outcome (for fail, the policy's message and the
 	// failing path, worded as Kyverno words it).
 	Message string `json:"message,omitempty"`
@@ -53,10 +66,14 @@ type Result struct {
 	// Autogen is true for rules generated for pod controllers.
 	Autogen bool `json:"autogen,omitempty"`
 	// JSONPatch is an RFC 6902 JSON patch document (a JSON array) the rule
-	// asks to apply to the resource, "" when none: verifyImages rules
-	// rewrite image tags to digests. It is a string so Result stays
-	// comparable; Patches decodes it.
+	// asks to apply to the resource, "" when none: verifyImages rules and
+	// ClusterImagePolicies rewrite image tags to digests. It is a string
+	// so Result stays comparable; Patches decodes it.
 	JSONPatch string `json:"jsonPatch,omitempty"`
+	// Image is the image reference a verifyImages or ClusterImagePolicy
+	// result is about, as written; Digest what it resolved to, when known.
+	Image  string `json:"image,omitempty"`
+	Digest string `json:"digest,omitempty"`
 }
 
 // UserInfo describes who made an admission request.
@@ -100,10 +117,24 @@ type Input struct {
 	// Params are the parameters of validate.cel rules that declare a
 	// paramKind (nil when none were resolved).
 	Params map[string]any
-	// OnlyVerifyImages evaluates the verifyImages rules alone (the
-	// mutating webhook's job), skipping validate rules and CEL policies.
-	OnlyVerifyImages bool
+	// Phase selects what is evaluated: PhaseValidate (the default) or
+	// PhaseMutate.
+	Phase Phase
 }
+
+// Phase is the admission phase an evaluation serves.
+type Phase int
+
+const (
+	// PhaseValidate evaluates every policy: validate rules, CEL policies,
+	// verifyImages rules and ClusterImagePolicy verification.
+	PhaseValidate Phase = iota
+	// PhaseMutate evaluates what may change the resource (the mutating
+	// webhook's job): verifyImages rules (verification and mutateDigest
+	// patches) and ClusterImagePolicy tag-to-digest pinning. Validate
+	// rules and CEL policies are skipped.
+	PhaseMutate
+)
 
 // Values supplies variables for a policy's rules, the way `kyverno test`
 // values files do. Keys may be dotted paths ("request.operation",

@@ -89,9 +89,8 @@ func (e *Engine) evalAdmission(ctx context.Context, set *policy.Set, in *Input, 
 			if b.Match != nil && !b.Match.Matches(mreq) {
 				continue
 			}
-			res := Result{Policy: ap.Name(), Rule: b.Name(),
-				Resource: Resource{APIVersion: req.apiVersion, Kind: req.kind, Namespace: req.namespace, Name: req.name},
-				Enforce:  b.Enforce()}
+			res := Result{Policy: ap.Name(), PolicyKind: KindValidatingAdmissionPolicy, Rule: b.Name(), Resource: req.resource(),
+				Enforce: b.Enforce()}
 			if r, ok := e.evalBinding(ctx, ap, b, in, req, cin, res); ok {
 				out = append(out, r)
 			}

@@ -3,6 +3,8 @@
 // rules as policy-controller's admission webhook, and matches image
 // references against their globs.
 //
-// Problems are reported as *policy.Error values (inside policy.Errors), so
-// they print like every other policy problem.
+// Problems are reported as *policyerr.Error values (inside
+// policyerr.Errors, which internal/policy re-exports), so they print like
+// every other policy problem. The package sits below internal/policy,
+// which compiles ClusterImagePolicies into its Set through it.
 package imagepolicy

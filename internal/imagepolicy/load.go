@@ -13,7 +13,7 @@ import (
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/manifest"
-	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/policyerr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -116,11 +116,11 @@ func Load(docs []manifest.Document) ([]*Policy, error) {
 }
 
 // LoadWithOptions is Load with options. The valid policies are returned,
-// sorted by name, even when an error (a policy.Errors) is returned.
+// sorted by name, even when an error (a policyerr.Errors) is returned.
 func LoadWithOptions(docs []manifest.Document, opts Options) ([]*Policy, error) {
 	var (
 		out  []*Policy
-		errs policy.Errors
+		errs policyerr.Errors
 		seen = map[string]manifest.Document{}
 	)
 	for _, d := range docs {
@@ -133,7 +133,7 @@ func LoadWithOptions(docs []manifest.Document, opts Options) ([]*Policy, error) 
 			continue
 		}
 		if prev, dup := seen[p.Name()]; dup {
-			errs = append(errs, &policy.Error{File: d.Source, Document: d.Index, Policy: p.Name(), Field: "metadata.name",
+			errs = append(errs, &policyerr.Error{File: d.Source, Document: d.Index, Policy: p.Name(), Field: "metadata.name",
 				Msg: fmt.Sprintf("duplicate ClusterImagePolicy name, already defined in %s", prev.Location())})
 			continue
 		}
@@ -147,10 +147,10 @@ func LoadWithOptions(docs []manifest.Document, opts Options) ([]*Policy, error) 
 	return out, nil
 }
 
-func compile(d manifest.Document, opts Options) (*Policy, policy.Errors) {
-	var errs policy.Errors
+func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
+	var errs policyerr.Errors
 	fail := func(field, msg string, err error) {
-		errs = append(errs, &policy.Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: field, Msg: msg, Err: err})
+		errs = append(errs, &policyerr.Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: field, Msg: msg, Err: err})
 	}
 	if d.APIVersion() != sigv1.APIVersion {
 		fail("apiVersion", fmt.Sprintf("unsupported apiVersion %q (want %s)", d.APIVersion(), sigv1.APIVersion), nil)

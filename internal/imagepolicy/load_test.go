@@ -16,7 +16,7 @@ import (
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/manifest"
-	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/policyerr"
 )
 
 var testKeyPEM, testCertPEM = makeKeyAndCert()
@@ -54,14 +54,14 @@ func doc(spec string) string {
 	return "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: p\nspec:\n" + spec
 }
 
-func load(t *testing.T, yaml string, opts Options) ([]*Policy, []*policy.Error) {
+func load(t *testing.T, yaml string, opts Options) ([]*Policy, []*policyerr.Error) {
 	t.Helper()
 	docs, err := manifest.Decode("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
 	ps, err := LoadWithOptions(docs, opts)
-	return ps, policy.AsErrors(err)
+	return ps, policyerr.AsErrors(err)
 }
 
 const staticPass = "  authorities:\n  - static: {action: pass}\n"
@@ -154,7 +154,7 @@ func TestLoadRefusals(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policy.Errors(errs))
+			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policyerr.Errors(errs))
 		})
 	}
 }
@@ -176,7 +176,7 @@ func TestLoadDocumentRefusals(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policy.Errors(errs))
+			t.Fatalf("want error at %s containing %q, got:\n%v", c.field, c.reason, policyerr.Errors(errs))
 		})
 	}
 }
@@ -316,7 +316,7 @@ status:
 		t.Run(name, func(t *testing.T) {
 			ps, errs := load(t, doc(spec), Options{})
 			if len(errs) > 0 {
-				t.Fatalf("unexpected errors:\n%v", policy.Errors(errs))
+				t.Fatalf("unexpected errors:\n%v", policyerr.Errors(errs))
 			}
 			if len(ps) != 1 || ps[0].Name() != "p" {
 				t.Fatalf("got %d policies", len(ps))
@@ -339,7 +339,7 @@ func TestLoadDefaultsAndAuthorities(t *testing.T) {
 `) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n"
 	ps, errs := load(t, yaml, Options{})
 	if len(errs) > 0 {
-		t.Fatalf("unexpected errors:\n%v", policy.Errors(errs))
+		t.Fatalf("unexpected errors:\n%v", policyerr.Errors(errs))
 	}
 	if len(ps) != 1 {
 		t.Fatalf("got %d policies, want 1 (ConfigMap ignored)", len(ps))
@@ -384,7 +384,7 @@ func TestLoadAllowEmptyAuthorities(t *testing.T) {
 	}
 	ps, errs := load(t, y, Options{AllowEmptyAuthorities: true})
 	if len(errs) > 0 || len(ps) != 1 {
-		t.Fatalf("got %d policies, errors %v", len(ps), policy.Errors(errs))
+		t.Fatalf("got %d policies, errors %v", len(ps), policyerr.Errors(errs))
 	}
 }
 
@@ -397,7 +397,7 @@ func TestLoadKeepsValidPolicies(t *testing.T) {
 		t.Fatalf("valid policy not kept: %d", len(ps))
 	}
 	if len(errs) != 1 || errs[0].Policy != "q" || errs[0].Document != 2 {
-		t.Fatalf("errors = %v", policy.Errors(errs))
+		t.Fatalf("errors = %v", policyerr.Errors(errs))
 	}
 	if got := errs[0].Error(); !strings.Contains(got, `test.yaml (document 2): policy "q": spec.images[0].glob: `) {
 		t.Errorf("error text = %q", got)
@@ -411,7 +411,7 @@ func TestKeyDataSeveralKeys(t *testing.T) {
 	yaml := doc("  images: [{glob: '**'}]\n  authorities:\n  - key: {data: " + strconv.Quote(testKeyPEM+"\n"+other) + "}\n")
 	ps, errs := load(t, yaml, Options{})
 	if len(errs) > 0 || len(ps) != 1 {
-		t.Fatalf("%d policies, errors:\n%v", len(ps), policy.Errors(errs))
+		t.Fatalf("%d policies, errors:\n%v", len(ps), policyerr.Errors(errs))
 	}
 	ks := ps[0].Authorities()[0].Keys
 	if len(ks) != 2 || string(ks[0].PEM) != testKeyPEM || string(ks[1].PEM) != other {

@@ -12,6 +12,7 @@ import (
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
 )
@@ -118,7 +119,9 @@ func parseErrors(err error) Errors {
 	return out
 }
 
-// Compile validates and compiles decoded policy documents into a Set.
+// Compile validates and compiles decoded policy documents into a Set:
+// Kyverno ClusterPolicy/Policy, ValidatingPolicy, ValidatingAdmissionPolicy
+// with bindings, and sigstore ClusterImagePolicy (through internal/imagepolicy).
 // Documents that are not policies are ignored (a policy file may carry
 // other resources); unsupported policy kinds are reported unless
 // opts.SkipUnsupported. The returned Set holds every valid policy even
@@ -129,6 +132,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	seen := map[string]manifest.Document{}
 	c := &compiler{jp: jmespath.New()}
 	var bindings []*AdmissionBinding
+	var imageDocs []manifest.Document
 	bindingDocs := map[*AdmissionBinding]manifest.Document{}
 	// unique records a policy key; a second definition is an error.
 	unique := func(key string, d manifest.Document) bool {
@@ -173,6 +177,9 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 				set.Validating = append(set.Validating, vp)
 			}
 			continue
+		case imagepolicy.IsClusterImagePolicy(d):
+			imageDocs = append(imageDocs, d)
+			continue
 		case isPolicyKind(kind, group):
 			if opts.SkipUnsupported {
 				set.Unsupported = append(set.Unsupported, Unsupported{File: d.Source, Kind: kind, Name: d.Name()})
@@ -199,6 +206,9 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
 	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
 	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
+	images, err := imagepolicy.Load(imageDocs)
+	errs = append(errs, AsErrors(err)...)
+	set.Images = images
 	set.buildIndex(true)
 	if len(errs) > 0 {
 		return set, errs

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/lang/pattern"
 	"github.com/portcullis/portcullis/internal/lang/pss"
@@ -35,6 +36,10 @@ type Set struct {
 	// Admission are the native ValidatingAdmissionPolicies, with their
 	// bindings, by name.
 	Admission []*AdmissionPolicy
+	// Images are the sigstore ClusterImagePolicies
+	// (policy.sigstore.dev/v1beta1), compiled by internal/imagepolicy, by
+	// name.
+	Images []*imagepolicy.Policy
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
@@ -145,7 +150,19 @@ type Filter struct {
 }
 
 // Len returns the number of policies of every kind.
-func (s *Set) Len() int { return len(s.Policies) + len(s.Validating) + len(s.Admission) }
+func (s *Set) Len() int {
+	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images)
+}
+
+// ImagePolicy returns the ClusterImagePolicy with the given name.
+func (s *Set) ImagePolicy(name string) *imagepolicy.Policy {
+	for _, p := range s.Images {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
 
 // UsesCEL reports whether any policy is evaluated with CEL
 // (ValidatingPolicy, ValidatingAdmissionPolicy or validate.cel rules):

@@ -1,7 +1,8 @@
 // Package policysource keeps the current policy.Set in step with the
 // policies stored in a cluster: it watches the ClusterPolicy and Policy
-// custom resources (Portcullis's own group by default, or kyverno.io) and
-// recompiles the set whenever one changes, swapping it atomically so
+// custom resources (Portcullis's own group by default, or kyverno.io), and
+// optionally sigstore ClusterImagePolicies, and recompiles the set (all of
+// them, with policy.Compile) whenever one changes, swapping it atomically so
 // admission requests always see one consistent set.
 package policysource
 
@@ -53,7 +54,6 @@ type Watcher struct {
 	mu       sync.Mutex
 	subs     []chan struct{}
 	problems atomic.Pointer[[]*policy.Error]
-	images   atomic.Pointer[[]*imagepolicy.Policy]
 }
 
 // New returns a Watcher reading from c (a controller-runtime cache, e.g.
@@ -84,13 +84,8 @@ func New(c cache.Cache, opts Options) (*Watcher, error) {
 func (w *Watcher) Current() *policy.Set { return w.cur.Load() }
 
 // ImagePolicies returns the ClusterImagePolicies in force (none unless
-// Options.ImagePolicies).
-func (w *Watcher) ImagePolicies() []*imagepolicy.Policy {
-	if p := w.images.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+// Options.ImagePolicies): those of the current set.
+func (w *Watcher) ImagePolicies() []*imagepolicy.Policy { return w.Current().Images }
 
 // Ready reports whether the first set was compiled from the cluster.
 func (w *Watcher) Ready() bool { return w.ready.Load() }
@@ -206,16 +201,12 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 			docs = append(docs, manifest.Document{Source: src, Index: 1, Object: obj})
 		}
 	}
-	imageDocs, docs := imagepolicy.Split(docs)
 	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true})
 	problems := policy.AsErrors(err)
-	images, err := imagepolicy.Load(imageDocs)
-	problems = append(problems, policy.AsErrors(err)...)
 	for _, p := range problems {
 		w.opts.Logger.Warn("policy left out", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
 	}
 	w.problems.Store(&problems)
-	w.images.Store(&images)
 	w.cur.Store(set)
 	w.mu.Lock()
 	for _, ch := range w.subs {

@@ -15,7 +15,6 @@ import (
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
-	"github.com/portcullis/portcullis/internal/imageadmission"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -397,26 +396,17 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 		iopts.SecretNamespace = o.Namespace
 	}
 	verifier := imageverify.New(iopts)
-	var images *imageadmission.Evaluator
-	if o.ImagePolicies {
-		var err error
-		images, err = imageadmission.New(imageadmission.Options{Verifier: verifier, Keychain: imageadmission.PullSecrets(objects)})
-		if err != nil {
-			return nil, err
-		}
-	}
 	// Kyverno verifyImages rules share the verifier (and its cache).
 	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
 		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
 	h, err := admission.NewHandler(admission.HandlerOptions{
-		Policies:        readySource{watcher},
-		Engine:          engine.New(engine.WithImageVerifier(kyvernoImages)),
+		Policies: readySource{watcher},
+		Engine: engine.New(engine.WithImageVerifier(kyvernoImages),
+			engine.WithImagePolicyVerifier(verifier, engine.ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(objects)})),
 		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
 		Recorder:        eventRecorder{mgr.GetEventRecorder("portcullis")},
 		Logger:          o.Logger,
 		Registry:        o.Registry,
-		Images:          images,
-		ImagePolicies:   watcher,
 	})
 	if err != nil {
 		return nil, err

@@ -113,10 +113,10 @@ var ErrOutOfBudget = errors.New("running out of cost budget")
 const DefaultReason = "Invalid"
 
 // evaluation is the per-call state: the activation and the lazily
-// evaluated variables.
+// evaluated variables. The call's context is passed to run; the lazy
+// variables and the store receivers are bound to it by newEvaluation.
 type evaluation struct {
-	ctx context.Context
-	p   *Program
+	p *Program
 
 	object, oldObject, namespace, request, params ref.Val
 	authz, requestAuthz                           ref.Val
@@ -132,7 +132,6 @@ var variablesObjectType = types.NewObjectType(variablesTypeName)
 
 func (p *Program) newEvaluation(ctx context.Context, in *Input) *evaluation {
 	e := &evaluation{
-		ctx:       ctx,
 		p:         p,
 		object:    adapter.NativeToValue(in.Object),
 		oldObject: adapter.NativeToValue(in.OldObject),
@@ -148,14 +147,12 @@ func (p *Program) newEvaluation(ctx context.Context, in *Input) *evaluation {
 			e.requestAuthz = library.NewResourceAuthorizerVal(info, in.Authorizer, requestResource(in.Request))
 		}
 	case Kyverno:
-		e.resource = &receiver{ctx: ctx, typ: resourceContextType, resources: in.Resources}
-		e.image = &receiver{ctx: ctx, typ: imageDataType, images: in.Images}
-		e.global = &receiver{ctx: ctx, typ: globalContextType, global: in.GlobalContext}
+		e.resource, e.image, e.global = bindReceivers(ctx, in)
 	}
 	e.variables = lazy.NewMapValue(variablesObjectType)
 	for i := range p.variables {
 		v := &p.variables[i]
-		e.variables.Append(v.name, func(*lazy.MapValue) ref.Val { return e.evalVariable(v) })
+		e.variables.Append(v.name, func(*lazy.MapValue) ref.Val { return e.evalVariable(ctx, v) })
 	}
 	return e
 }
@@ -192,8 +189,8 @@ func (e *evaluation) ResolveName(name string) (any, bool) {
 // Parent implements interpreter.Activation.
 func (e *evaluation) Parent() interpreter.Activation { return nil }
 
-func (e *evaluation) evalVariable(v *compiledVariable) ref.Val {
-	val, details, err := v.expr.program.ContextEval(e.ctx, e)
+func (e *evaluation) evalVariable(ctx context.Context, v *compiledVariable) ref.Val {
+	val, details, err := v.expr.program.ContextEval(ctx, e)
 	if details != nil {
 		if c := details.ActualCost(); c != nil {
 			e.variableCost = addCost(e.variableCost, *c)
@@ -215,15 +212,15 @@ func addCost(total int64, c uint64) int64 {
 // run evaluates one expression against the remaining budget. exprErr is
 // the expression's own failure (reported per expression); fatal stops the
 // whole call (budget exhausted, cancelled).
-func (e *evaluation) run(x *compiledExpr, remaining *int64) (val ref.Val, cost int64, exprErr, fatal error) {
-	val, details, err := x.program.ContextEval(e.ctx, e)
+func (e *evaluation) run(ctx context.Context, x *compiledExpr, remaining *int64) (val ref.Val, cost int64, exprErr, fatal error) {
+	val, details, err := x.program.ContextEval(ctx, e)
 	cost, e.variableCost = e.variableCost, 0
 	if details != nil {
 		if c := details.ActualCost(); c != nil {
 			cost = addCost(cost, *c)
 		}
 	}
-	if ctxErr := e.ctx.Err(); ctxErr != nil {
+	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, cost, nil, fmt.Errorf("%s: evaluation cancelled: %w", x.field, ctxErr)
 	}
 	if cost > *remaining {
@@ -264,7 +261,7 @@ func (p *Program) Match(ctx context.Context, in Input) (MatchResult, error) {
 	var errs []error
 	for i := range p.matchConditions {
 		mc := &p.matchConditions[i]
-		val, _, exprErr, fatal := e.run(mc.expr, &remaining)
+		val, _, exprErr, fatal := e.run(ctx, mc.expr, &remaining)
 		if fatal != nil {
 			return MatchResult{}, fatal
 		}
@@ -294,7 +291,7 @@ func (p *Program) Validate(ctx context.Context, in Input) (*Result, error) {
 		v := &p.validations[i]
 		out := &res.Validations[i]
 		out.Index = i
-		val, cost, exprErr, fatal := e.run(v.expr, &remaining)
+		val, cost, exprErr, fatal := e.run(ctx, v.expr, &remaining)
 		out.Cost = cost
 		if fatal != nil {
 			return nil, fatal
@@ -310,7 +307,7 @@ func (p *Program) Validate(ctx context.Context, in Input) (*Result, error) {
 			if out.Reason == "" {
 				out.Reason = DefaultReason
 			}
-			msg, err := e.message(v, &remaining)
+			msg, err := e.message(ctx, v, &remaining)
 			if err != nil {
 				return nil, err
 			}
@@ -320,7 +317,7 @@ func (p *Program) Validate(ctx context.Context, in Input) (*Result, error) {
 	for i := range p.auditAnnotations {
 		a := &p.auditAnnotations[i]
 		out := AnnotationOutcome{Key: a.key}
-		val, _, exprErr, fatal := e.run(a.expr, &remaining)
+		val, _, exprErr, fatal := e.run(ctx, a.expr, &remaining)
 		if fatal != nil {
 			return nil, fatal
 		}
@@ -345,9 +342,9 @@ func (p *Program) Validate(ctx context.Context, in Input) (*Result, error) {
 // message decides a failed validation's message like the API server:
 // messageExpression (trimmed; rejected when erroring, empty, longer than
 // 5 KiB or multi-line), else message, else "failed expression: <expr>".
-func (e *evaluation) message(v *compiledValidation, remaining *int64) (string, error) {
+func (e *evaluation) message(ctx context.Context, v *compiledValidation, remaining *int64) (string, error) {
 	if v.messageExpression != nil {
-		val, _, exprErr, fatal := e.run(v.messageExpression, remaining)
+		val, _, exprErr, fatal := e.run(ctx, v.messageExpression, remaining)
 		if fatal != nil {
 			return "", fatal
 		}

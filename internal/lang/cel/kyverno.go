@@ -28,7 +28,8 @@ import (
 //	  identifierWithSeparator(), tag(), digest()
 //
 // `resource`, `image` and `globalContext` are variables whose values carry
-// the evaluation's context.Context and the store that answers the call.
+// the store calls of one evaluation, bound to that evaluation's
+// context.Context (CEL function bindings receive no context).
 
 var (
 	resourceContextType = cel.OpaqueType("kyverno.resource.Context")
@@ -44,12 +45,37 @@ var serviceAccountDeclType = apiservercel.NewObjectType("user.ServiceAccount", m
 
 // receiver is the value of the `resource`, `image` and `globalContext`
 // variables. It is only usable as the receiver of its library functions.
+// Its calls are the stores' methods bound to one evaluation's context
+// (see bindReceivers); a nil call means no store is configured.
 type receiver struct {
-	ctx       context.Context
-	typ       *types.Type
-	resources ResourceStore
-	images    ImageStore
-	global    GlobalContextStore
+	typ    *types.Type
+	get    func(apiVersion, resource, namespace, name string) (map[string]any, error)
+	list   func(apiVersion, resource, namespace string) ([]map[string]any, error)
+	meta   func(image string) (map[string]any, error)
+	global func(name, projection string) (any, error)
+}
+
+// bindReceivers returns the `resource`, `image` and `globalContext`
+// values of one evaluation: the stores of in, called with ctx.
+func bindReceivers(ctx context.Context, in *Input) (resource, image, global *receiver) {
+	resource = &receiver{typ: resourceContextType}
+	if rs := in.Resources; rs != nil {
+		resource.get = func(apiVersion, res, ns, name string) (map[string]any, error) {
+			return rs.Get(ctx, apiVersion, res, ns, name)
+		}
+		resource.list = func(apiVersion, res, ns string) ([]map[string]any, error) {
+			return rs.List(ctx, apiVersion, res, ns)
+		}
+	}
+	image = &receiver{typ: imageDataType}
+	if is := in.Images; is != nil {
+		image.meta = func(ref string) (map[string]any, error) { return is.GetMetadata(ctx, ref) }
+	}
+	global = &receiver{typ: globalContextType}
+	if gs := in.GlobalContext; gs != nil {
+		global.global = func(name, projection string) (any, error) { return gs.Get(ctx, name, projection) }
+	}
+	return resource, image, global
 }
 
 func (r *receiver) ConvertToNative(t reflect.Type) (any, error) {
@@ -86,10 +112,10 @@ func resourceGet(args ...ref.Val) ref.Val {
 	if errVal != nil {
 		return errVal
 	}
-	if r.resources == nil {
+	if r.get == nil {
 		return types.NewErr("failed to get resource: no resource store is configured")
 	}
-	obj, err := r.resources.Get(r.ctx, s[0], s[1], s[2], s[3])
+	obj, err := r.get(s[0], s[1], s[2], s[3])
 	if err != nil {
 		return types.NewErr("failed to get resource: %v", err)
 	}
@@ -105,10 +131,10 @@ func resourceList(args ...ref.Val) ref.Val {
 	if errVal != nil {
 		return errVal
 	}
-	if r.resources == nil {
+	if r.list == nil {
 		return types.NewErr("failed to list resource: no resource store is configured")
 	}
-	items, err := r.resources.List(r.ctx, s[0], s[1], s[2])
+	items, err := r.list(s[0], s[1], s[2])
 	if err != nil {
 		return types.NewErr("failed to list resource: %v", err)
 	}
@@ -128,10 +154,10 @@ func imageGetMetadata(recv, image ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(image)
 	}
-	if r.images == nil {
+	if r.meta == nil {
 		return types.NewErr("failed to get image data: no image store is configured")
 	}
-	data, err := r.images.GetMetadata(r.ctx, string(s))
+	data, err := r.meta(string(s))
 	if err != nil {
 		return types.NewErr("failed to get image data: %v", err)
 	}
@@ -154,7 +180,7 @@ func globalContextGet(args ...ref.Val) ref.Val {
 	if r.global == nil {
 		return types.NewErr("failed to get global context entry %q: no global context store is configured", s[0])
 	}
-	v, err := r.global.Get(r.ctx, s[0], projection)
+	v, err := r.global(s[0], projection)
 	if err != nil {
 		return types.NewErr("failed to get global context entry %q: %v", s[0], err)
 	}

@@ -1,4 +1,4 @@
-package imageadmission
+package regauth
 
 import (
 	"context"
@@ -8,17 +8,19 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/portcullis/portcullis/internal/regauth"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// PullSecrets returns a KeychainFunc giving each request the credentials
-// the kubelet would use for its pods: the pod spec's imagePullSecrets, or
-// (when it lists none) those of its service account, read through r. A
-// lookup that fails (RBAC, API server down) leaves the request anonymous
-// with a warning: if the registry needs credentials the verification then
-// fails, closed.
-func PullSecrets(r regauth.Reader) KeychainFunc {
+// PullSecretsKeychain returns a function giving the credentials the
+// kubelet would use for a pod spec (decoded JSON) in namespace: its
+// imagePullSecrets, or (when it lists none) those of its service account,
+// read through r. It returns the keychain (nil when there are no
+// credentials), a scope naming the credentials (for caches keyed by
+// requester) and warnings. A lookup that fails (RBAC, API server down)
+// leaves the caller anonymous with a warning: if the registry needs
+// credentials the verification then fails, closed. The function has the
+// shape of engine.KeychainFunc.
+func PullSecretsKeychain(r Reader) func(ctx context.Context, namespace string, podSpec map[string]any) (authn.Keychain, string, []string) {
 	return func(ctx context.Context, namespace string, podSpec map[string]any) (authn.Keychain, string, []string) {
 		if podSpec == nil || namespace == "" {
 			return nil, "", nil
@@ -36,7 +38,7 @@ func PullSecrets(r regauth.Reader) KeychainFunc {
 		if err != nil {
 			return nil, "", []string{fmt.Sprintf("image pull secrets unreadable, verifying anonymously: %v", err)}
 		}
-		kr, warns, err := regauth.ForPodSpec(ctx, r, namespace, &spec)
+		kr, warns, err := ForPodSpec(ctx, r, namespace, &spec)
 		if err != nil {
 			return nil, "", append(warns, fmt.Sprintf("image pull secrets unavailable, verifying anonymously: %v", err))
 		}
