@@ -22,6 +22,8 @@ type Engine struct {
 	images  ImageRuleVerifier
 	cips    ImagePolicyVerifier
 	cipOpts ImagePolicyOptions
+	// handlers are the policy handlers of each phase (see handler).
+	handlers map[Phase][]handler
 }
 
 // Option configures an Engine.
@@ -41,16 +43,20 @@ func New(opts ...Option) *Engine {
 	if e.jp == nil {
 		e.jp = jmespath.New()
 	}
+	e.handlers = phaseHandlers()
 	return e
 }
 
 // ErrNoResource is returned when an Input has neither Resource nor OldResource.
 var ErrNoResource = errors.New("input has no resource")
 
-// Evaluate decides one resource against every rule of set that applies to
-// it and returns one Result per applied rule (rules that do not match the
-// resource produce no result). It returns an error only for an unusable
-// input; rule-level problems are results with StatusError.
+// Evaluate decides one resource against every policy of set that applies
+// to it, through the handlers of in.Phase (Kyverno rules by rule type,
+// ValidatingPolicies, ValidatingAdmissionPolicies, ClusterImagePolicies),
+// and returns one Result per applied rule (rules that do not match the
+// resource produce no result). It returns an error for an unusable input
+// or when ctx is done (with the results so far); rule-level problems are
+// results with StatusError.
 func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Result, error) {
 	obj := in.Resource
 	if obj == nil {
@@ -63,65 +69,15 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 	if req.kind == "" {
 		return nil, fmt.Errorf("resource has no kind")
 	}
+	ev := &evaluation{set: set, in: &in, req: req}
 	var results []Result
-	var vctx *variables.Context
-	var cin *cel.Input
-	var done map[*policy.Policy]bool
-	for _, r := range set.RulesFor(req.kind) {
-		if err := ctx.Err(); err != nil {
-			return results, fmt.Errorf("evaluate %s: %w", req.kind, err)
-		}
-		pol := r.Policy
-		if done[pol] {
-			continue
-		}
-		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
-			continue
-		}
-		if r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0 {
-			continue
-		}
-		if in.Phase == PhaseMutate && len(r.Spec.VerifyImages) == 0 {
-			continue
-		}
-		if !ruleApplies(r, req) {
-			continue
-		}
-		if vctx == nil {
-			vctx = e.newContext(&in, req)
-		}
-		if len(r.Spec.VerifyImages) > 0 {
-			results = append(results, e.evalImageRule(ctx, r, &in, req, vctx)...)
-			continue
-		}
-		if r.CEL != nil && cin == nil {
-			ci := celInput(&in, req)
-			cin = &ci
-		}
-		res := e.evalRule(ctx, r, &in, req, vctx, cin)
-		if res.Status == "" {
-			// No response, as Kyverno gives none (a pattern on a deleted resource).
-			continue
-		}
-		results = append(results, res)
-		if pol.Spec.Spec.ApplyRules == "One" && applied(res.Status) {
-			// applyRules: One stops the policy after the first rule that
-			// passed or failed (skips and errors do not count, as in Kyverno).
-			if done == nil {
-				done = map[*policy.Policy]bool{}
-			}
-			done[pol] = true
+	for _, h := range e.handlers[in.Phase] {
+		out, err := h.evaluate(ctx, e, ev)
+		results = append(results, out...)
+		if err != nil {
+			return results, err
 		}
 	}
-	if in.Phase != PhaseMutate && (len(set.Validating) > 0 || len(set.Admission) > 0) {
-		if cin == nil {
-			ci := celInput(&in, req)
-			cin = &ci
-		}
-		results = append(results, e.evalValidating(ctx, set, &in, req, cin)...)
-		results = append(results, e.evalAdmission(ctx, set, &in, req, cin)...)
-	}
-	results = append(results, e.evalImagePolicies(ctx, set, &in, req)...)
 	return results, nil
 }
 

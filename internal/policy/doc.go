@@ -1,5 +1,8 @@
-// Package policy loads, validates, compiles and indexes Kyverno-format
-// policies (kyverno.io/v1 ClusterPolicy and Policy).
+// Package policy loads, validates, compiles and indexes every policy kind
+// into one Set: Kyverno kyverno.io/v1 ClusterPolicy and Policy,
+// ValidatingPolicy, ValidatingAdmissionPolicy with bindings, and sigstore
+// ClusterImagePolicy (compiled by internal/imagepolicy, underneath this
+// package).
 //
 // Loading is strict: a malformed policy is refused with an *Error naming
 // the file, the policy, the rule and the field, and every problem in a

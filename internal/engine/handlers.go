@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/lang/variables"
+	"github.com/portcullis/portcullis/internal/policy"
+)
+
+// handler evaluates one kind of policy of a Set against one request and
+// returns its results. Evaluate runs the handlers of the input's phase in
+// order; a new policy kind is a new handler. An error means the
+// evaluation cannot go on (the context is done); the results returned
+// with it are kept.
+type handler interface {
+	evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error)
+}
+
+// ruleHandler evaluates one type of Kyverno rule body (validate,
+// verifyImages; mutate and generate later) once the rule matched the
+// request, as Kyverno's pkg/engine/handlers do.
+type ruleHandler interface {
+	// handles reports whether r has this handler's rule body.
+	handles(r *policy.Rule) bool
+	// process evaluates r. No results means the rule gives no response.
+	process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result
+}
+
+// evaluation is the state of one Evaluate call shared by its handlers:
+// the request and the evaluation contexts, built on first use.
+type evaluation struct {
+	set  *policy.Set
+	in   *Input
+	req  *request
+	vctx *variables.Context
+	cin  *cel.Input
+}
+
+// vars is the variable context of Kyverno rules.
+func (ev *evaluation) vars(e *Engine) *variables.Context {
+	if ev.vctx == nil {
+		ev.vctx = e.newContext(ev.in, ev.req)
+	}
+	return ev.vctx
+}
+
+// celInput is the activation data of CEL programs.
+func (ev *evaluation) celInput() *cel.Input {
+	if ev.cin == nil {
+		ci := celInput(ev.in, ev.req)
+		ev.cin = &ci
+	}
+	return ev.cin
+}
+
+// phaseHandlers are the handlers of each phase, in evaluation order.
+func phaseHandlers() map[Phase][]handler {
+	return map[Phase][]handler{
+		PhaseValidate: {
+			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}, validateRule{}}},
+			validatingPolicies{},
+			admissionPolicies{},
+			imagePolicies{},
+		},
+		PhaseMutate: {
+			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
+			imagePolicies{},
+		},
+	}
+}
+
+// kyvernoRules evaluates the ClusterPolicy/Policy rules that can match
+// the request's kind, in policy order: namespace, match/exclude and
+// applyRules here, the rule body by its ruleHandler.
+type kyvernoRules struct {
+	rules []ruleHandler
+}
+
+func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
+	req := ev.req
+	var results []Result
+	var done map[*policy.Policy]bool
+	for _, r := range ev.set.RulesFor(req.kind) {
+		if err := ctx.Err(); err != nil {
+			return results, fmt.Errorf("evaluate %s: %w", req.kind, err)
+		}
+		pol := r.Policy
+		if done[pol] {
+			continue
+		}
+		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
+			continue
+		}
+		var h ruleHandler
+		for _, rh := range k.rules {
+			if rh.handles(r) {
+				h = rh
+				break
+			}
+		}
+		if h == nil || !ruleApplies(r, req) {
+			continue
+		}
+		out := h.process(ctx, e, ev, r)
+		results = append(results, out...)
+		if _, validate := h.(validateRule); validate && len(out) == 1 && pol.Spec.Spec.ApplyRules == "One" && applied(out[0].Status) {
+			// applyRules: One stops the policy after the first validate
+			// rule that passed or failed (skips and errors do not count,
+			// as in Kyverno).
+			if done == nil {
+				done = map[*policy.Policy]bool{}
+			}
+			done[pol] = true
+		}
+	}
+	return results, nil
+}
+
+// validateRule evaluates validate bodies: pattern, anyPattern, deny,
+// foreach, podSecurity, cel.
+type validateRule struct{}
+
+func (validateRule) handles(r *policy.Rule) bool {
+	return r.Spec.Validation != nil && len(r.Spec.VerifyImages) == 0
+}
+
+func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result {
+	var cin *cel.Input
+	if r.CEL != nil {
+		cin = ev.celInput()
+	}
+	res := e.evalRule(ctx, r, ev.in, ev.req, ev.vars(e), cin)
+	if res.Status == "" {
+		// No response, as Kyverno gives none (a pattern on a deleted resource).
+		return nil
+	}
+	return []Result{res}
+}
+
+// verifyImagesRule evaluates verifyImages bodies through the engine's
+// ImageRuleVerifier: one result per image.
+type verifyImagesRule struct{}
+
+func (verifyImagesRule) handles(r *policy.Rule) bool { return len(r.Spec.VerifyImages) > 0 }
+
+func (verifyImagesRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result {
+	return e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(e))
+}
+
+// validatingPolicies evaluates ValidatingPolicies.
+type validatingPolicies struct{}
+
+func (validatingPolicies) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
+	if len(ev.set.Validating) == 0 {
+		return nil, nil
+	}
+	return e.evalValidating(ctx, ev.set, ev.in, ev.req, ev.celInput()), nil
+}
+
+// admissionPolicies evaluates ValidatingAdmissionPolicies with their
+// bindings.
+type admissionPolicies struct{}
+
+func (admissionPolicies) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
+	if len(ev.set.Admission) == 0 {
+		return nil, nil
+	}
+	return e.evalAdmission(ctx, ev.set, ev.in, ev.req, ev.celInput()), nil
+}
+
+// imagePolicies evaluates sigstore ClusterImagePolicies: verification in
+// the validate phase, digest pinning in the mutate phase.
+type imagePolicies struct{}
+
+func (imagePolicies) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
+	return e.evalImagePolicies(ctx, ev.set, ev.in, ev.req), nil
+}
