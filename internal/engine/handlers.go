@@ -24,8 +24,9 @@ type handler interface {
 type ruleHandler interface {
 	// handles reports whether r has this handler's rule body.
 	handles(r *policy.Rule) bool
-	// process evaluates r. No results means the rule gives no response.
-	process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result
+	// process evaluates r and appends its results to out (none when the
+	// rule gives no response).
+	process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule, out []Result) []Result
 }
 
 // evaluation is the state of one Evaluate call shared by its handlers:
@@ -103,9 +104,9 @@ func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) (
 		if h == nil || !ruleApplies(r, req) {
 			continue
 		}
-		out := h.process(ctx, e, ev, r)
-		results = append(results, out...)
-		if _, validate := h.(validateRule); validate && len(out) == 1 && pol.Spec.Spec.ApplyRules == "One" && applied(out[0].Status) {
+		n := len(results)
+		results = h.process(ctx, e, ev, r, results)
+		if _, validate := h.(validateRule); validate && len(results) == n+1 && pol.Spec.Spec.ApplyRules == "One" && applied(results[n].Status) {
 			// applyRules: One stops the policy after the first validate
 			// rule that passed or failed (skips and errors do not count,
 			// as in Kyverno).
@@ -126,7 +127,7 @@ func (validateRule) handles(r *policy.Rule) bool {
 	return r.Spec.Validation != nil && len(r.Spec.VerifyImages) == 0
 }
 
-func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result {
+func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule, out []Result) []Result {
 	var cin *cel.Input
 	if r.CEL != nil {
 		cin = ev.celInput()
@@ -134,9 +135,9 @@ func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *p
 	res := e.evalRule(ctx, r, ev.in, ev.req, ev.vars(e), cin)
 	if res.Status == "" {
 		// No response, as Kyverno gives none (a pattern on a deleted resource).
-		return nil
+		return out
 	}
-	return []Result{res}
+	return append(out, res)
 }
 
 // verifyImagesRule evaluates verifyImages bodies through the engine's
@@ -145,8 +146,8 @@ type verifyImagesRule struct{}
 
 func (verifyImagesRule) handles(r *policy.Rule) bool { return len(r.Spec.VerifyImages) > 0 }
 
-func (verifyImagesRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule) []Result {
-	return e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(e))
+func (verifyImagesRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule, out []Result) []Result {
+	return append(out, e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(e))...)
 }
 
 // validatingPolicies evaluates ValidatingPolicies.
