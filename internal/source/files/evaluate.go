@@ -95,8 +95,10 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 		defer mu.Unlock()
 		it.done = true
 		items[i] = it
-		// Deliver every finished item at the head of the stream.
-		for next < n && items[next].done {
+		// Deliver every finished item at the head of the stream; after
+		// cancellation nothing more is delivered, so the sink holds a
+		// prefix of the stream.
+		for next < n && items[next].done && ctx.Err() == nil {
 			cur := items[next]
 			items[next] = item{done: true}
 			if cur.err != nil {
