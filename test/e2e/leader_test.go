@@ -237,7 +237,6 @@ func TestLeaderElection(t *testing.T) {
 		}
 	}
 	waitConfig(t, env.Client, 15*time.Second, "rules for services", coversServices)
-	deadline = time.Now().Add(15 * time.Second)
 	// The API server now reaches the new leader, which enforces the new policy.
 	deadline = time.Now().Add(30 * time.Second)
 	for {
