@@ -35,7 +35,9 @@ import (
 //     registry by Info.
 //
 // Errors read like Kyverno's: "bad image: <reference with the default
-// registry>, defaultRegistry: …: <reason>".
+// registry>, defaultRegistry: …: <reason>". Registry, Repository, Tag and
+// Name of a Ref parsed this way apply go-containerregistry's normalization
+// (index.docker.io, "library/") to Kyverno's reading of the reference.
 func Kyverno(defaultRegistry string) Option {
 	return func(o *options) {
 		o.kyverno = true
