@@ -330,7 +330,8 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	v := h.evaluate(ctx, set, d, engine.PhaseValidate)
 
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings}
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings,
+		AuditAnnotations: auditAnnotations(&v)}
 	result := resultAllowed
 	if !v.Allowed {
 		resp.Result = status(&v)

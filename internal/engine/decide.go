@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -51,6 +52,10 @@ type Decision struct {
 	// Blocked names the denying rules ("policy/rule", BlockedImagePolicies,
 	// BlockedEvaluationError), for logs.
 	Blocked []string
+	// AuditAnnotations are recorded on the request's audit event
+	// (ValidatingAdmissionPolicy auditAnnotations and Audit-action
+	// failures), allowed or not; nil when there are none.
+	AuditAnnotations map[string]string
 	// Patches are the JSON patches of passing results (verifyImages
 	// mutateDigest, ClusterImagePolicy digest pinning), in result order,
 	// one per path.
@@ -98,6 +103,7 @@ func Decide(set *policy.Set, results []Result) Decision {
 	seenImageWarning := map[string]bool{}
 	for i := range results {
 		r := &results[i]
+		d.addAuditAnnotations(r)
 		if r.Status == StatusPass && r.JSONPatch != "" {
 			if ps, err := r.Patches(); err == nil {
 				for _, p := range ps {
@@ -119,6 +125,8 @@ func Decide(set *policy.Set, results []Result) Decision {
 				if !seenImageWarning[r.Message] {
 					seenImageWarning[r.Message] = true
 					d.Warnings = append(d.Warnings, r.Message)
+					d.Events = append(d.Events, Event{Resource: r.Resource, Reason: ReasonPolicyViolation,
+						Policy: r.Policy, Rule: ruleName(r), Message: r.Message})
 				}
 			}
 			continue
@@ -157,6 +165,13 @@ func Decide(set *policy.Set, results []Result) Decision {
 			}
 		}
 		d.Warnings = kept
+		var keptEvents []Event
+		for _, e := range d.Events {
+			if !seenImageWarning[e.Message] || !denied[e.Message] {
+				keptEvents = append(keptEvents, e)
+			}
+		}
+		d.Events = keptEvents
 	}
 	if len(blocked) == 0 && len(imageDenials) == 0 {
 		return d
@@ -178,6 +193,32 @@ func Decide(set *policy.Set, results []Result) Decision {
 		d.Blocked = append(d.Blocked, BlockedImagePolicies)
 	}
 	return d
+}
+
+// addAuditAnnotations merges r's audit annotations into d: the first
+// value of a key wins, except ValidationFailureAnnotation, whose lists
+// are joined.
+func (d *Decision) addAuditAnnotations(r *Result) {
+	as, err := r.Annotations()
+	if err != nil || len(as) == 0 {
+		return
+	}
+	if d.AuditAnnotations == nil {
+		d.AuditAnnotations = map[string]string{}
+	}
+	for k, v := range as {
+		prev, seen := d.AuditAnnotations[k]
+		switch {
+		case !seen:
+			d.AuditAnnotations[k] = v
+		case k == ValidationFailureAnnotation:
+			var a, b []ValidationFailure
+			if json.Unmarshal([]byte(prev), &a) == nil && json.Unmarshal([]byte(v), &b) == nil {
+				data, _ := json.Marshal(append(a, b...))
+				d.AuditAnnotations[k] = string(data)
+			}
+		}
+	}
 }
 
 func appendUnique(list []string, s string) []string {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -100,9 +101,12 @@ func TestDecide(t *testing.T) {
 			cip(StatusFail, true, "image b (spec.containers[1].image) fails ClusterImagePolicy team-signed: k: no signature")},
 			message: "resource Pod/ns/web was blocked by image policies:\n- image b (spec.containers[1].image) fails ClusterImagePolicy team-signed: k: no signature",
 			blocked: []string{BlockedImagePolicies}},
-		{name: "ClusterImagePolicy warn mode warns without an event", allowed: true, results: []Result{
+		{name: "ClusterImagePolicy warn mode warns with an event", allowed: true, results: []Result{
+			cip(StatusWarn, false, "image b fails ClusterImagePolicy team-warn: no signature"),
 			cip(StatusWarn, false, "image b fails ClusterImagePolicy team-warn: no signature")},
-			warnings: []string{"image b fails ClusterImagePolicy team-warn: no signature"}},
+			warnings: []string{"image b fails ClusterImagePolicy team-warn: no signature"},
+			events: []Event{{Resource: pod, Reason: ReasonPolicyViolation, Policy: "team-signed", Rule: RuleVerifyImage,
+				Message: "image b fails ClusterImagePolicy team-warn: no signature"}}},
 		{name: "ClusterImagePolicy error fails closed, even in warn mode", results: []Result{
 			cip(StatusError, false, "cannot read the images of Pod: x"), cip(StatusWarn, false, "cannot read the images of Pod: x")},
 			message: "resource Pod/ns/web was blocked by image policies:\n- cannot read the images of Pod: x",
@@ -185,5 +189,26 @@ spec:
 	}
 	if FailClosed(loadSet(t, cips("warn")), "Pod") {
 		t.Error("warn ClusterImagePolicy: want fail open")
+	}
+}
+
+func TestDecideMergesAuditAnnotations(t *testing.T) {
+	t.Parallel()
+	failure := func(binding string) string {
+		return `{"` + ValidationFailureAnnotation + `":"[{\"message\":\"m\",\"policy\":\"p\",\"binding\":\"` + binding +
+			`\",\"expressionIndex\":0,\"validationActions\":[\"Audit\"]}]","p/k":"` + binding + `"}`
+	}
+	results := []Result{
+		{Policy: "p", PolicyKind: KindValidatingAdmissionPolicy, Rule: "a", Status: StatusFail, AuditAnnotations: failure("a")},
+		{Policy: "p", PolicyKind: KindValidatingAdmissionPolicy, Rule: "b", Status: StatusFail, AuditAnnotations: failure("b")},
+		{Policy: "q", PolicyKind: KindValidatingAdmissionPolicy, Rule: "c", Status: StatusPass, AuditAnnotations: "not json"},
+	}
+	d := Decide(loadSet(t, decidePolicies), results)
+	var fs []ValidationFailure
+	if err := json.Unmarshal([]byte(d.AuditAnnotations[ValidationFailureAnnotation]), &fs); err != nil || len(fs) != 2 || fs[0].Binding != "a" || fs[1].Binding != "b" {
+		t.Fatalf("merged failures = %+v (%v)", fs, err)
+	}
+	if d.AuditAnnotations["p/k"] != "a" || len(d.AuditAnnotations) != 2 {
+		t.Errorf("audit annotations = %v; the first value of a key wins, an undecodable one is dropped", d.AuditAnnotations)
 	}
 }

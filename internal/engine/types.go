@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/portcullis/portcullis/internal/lang/cel"
@@ -74,6 +75,40 @@ type Result struct {
 	// result is about, as written; Digest what it resolved to, when known.
 	Image  string `json:"image,omitempty"`
 	Digest string `json:"digest,omitempty"`
+	// AuditAnnotations is a JSON object of the audit annotations the
+	// result asks to record on the request's audit event, "" when none:
+	// a ValidatingAdmissionPolicy's published auditAnnotations
+	// ("<policy>/<key>") and, for a failure under a binding with the Audit
+	// action, ValidationFailureAnnotation. A string so Result stays
+	// comparable; Annotations decodes it.
+	AuditAnnotations string `json:"auditAnnotations,omitempty"`
+}
+
+// ValidationFailureAnnotation is the audit annotation the API server
+// records for ValidatingAdmissionPolicy failures under the Audit action:
+// a JSON list of ValidationFailure.
+const ValidationFailureAnnotation = "validation.policy.admission.k8s.io/validation_failure"
+
+// ValidationFailure is one entry of ValidationFailureAnnotation, worded
+// as the API server words it.
+type ValidationFailure struct {
+	Message           string   `json:"message"`
+	Policy            string   `json:"policy"`
+	Binding           string   `json:"binding"`
+	ExpressionIndex   int      `json:"expressionIndex"`
+	ValidationActions []string `json:"validationActions"`
+}
+
+// Annotations decodes AuditAnnotations (nil when there are none).
+func (r Result) Annotations() (map[string]string, error) {
+	if r.AuditAnnotations == "" {
+		return nil, nil
+	}
+	var out map[string]string
+	if err := json.Unmarshal([]byte(r.AuditAnnotations), &out); err != nil {
+		return nil, fmt.Errorf("decode audit annotations of %s/%s: %w", r.Policy, r.Rule, err)
+	}
+	return out, nil
 }
 
 // UserInfo describes who made an admission request.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -120,6 +121,9 @@ func (e *Engine) evalBinding(ctx context.Context, ap *policy.AdmissionPolicy, b 
 	}
 	var worst outcome
 	evaluated := false
+	annotations := map[string]string{}
+	var failures []ValidationFailure
+	audit := hasAction(b, admissionregistrationv1.Audit)
 	for _, p := range params {
 		ci := *cin
 		ci.Params = p
@@ -143,6 +147,14 @@ func (e *Engine) evalBinding(ctx context.Context, ap *policy.AdmissionPolicy, b 
 			o = e.admissionError(ap, o.msg)
 		}
 		worst = worse(worst, o)
+		for _, a := range r.AuditAnnotations {
+			if _, seen := annotations[ap.Name()+"/"+a.Key]; a.Publish && !seen {
+				annotations[ap.Name()+"/"+a.Key] = a.Value
+			}
+		}
+		if audit {
+			failures = append(failures, validationFailures(ap, b, r)...)
+		}
 	}
 	if !evaluated {
 		return res, false
@@ -153,7 +165,32 @@ func (e *Engine) evalBinding(ctx context.Context, ap *policy.AdmissionPolicy, b 
 	if worst.status == "" || worst.status == StatusPass {
 		worst = outcome{StatusPass, fmt.Sprintf("policy %s passed.", ap.Name()), ""}
 	}
+	if len(failures) > 0 {
+		data, _ := json.Marshal(failures)
+		annotations[ValidationFailureAnnotation] = string(data)
+	}
+	if len(annotations) > 0 {
+		data, _ := json.Marshal(annotations)
+		res.AuditAnnotations = string(data)
+	}
 	return res.with(worst.status, worst.msg, ""), true
+}
+
+// validationFailures are the failed validations of one evaluation as the
+// API server records them under the Audit action.
+func validationFailures(ap *policy.AdmissionPolicy, b *policy.AdmissionBinding, r *cel.Result) []ValidationFailure {
+	var actions []string
+	for _, a := range b.Spec.Spec.ValidationActions {
+		actions = append(actions, string(a))
+	}
+	var out []ValidationFailure
+	for _, o := range r.Validations {
+		if o.Status == cel.Fail {
+			out = append(out, ValidationFailure{Message: o.Message, Policy: ap.Name(), Binding: b.Name(),
+				ExpressionIndex: o.Index, ValidationActions: actions})
+		}
+	}
+	return out
 }
 
 // admissionError maps an evaluation error by failurePolicy: Fail denies,

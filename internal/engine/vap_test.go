@@ -103,3 +103,60 @@ func TestUnboundAdmissionPolicyDoesNothing(t *testing.T) {
 		t.Fatalf("results = %+v, err = %v; an unbound policy must not apply", results, err)
 	}
 }
+
+func TestAdmissionPolicyAuditAnnotations(t *testing.T) {
+	t.Parallel()
+	const doc = `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: replicas}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: "true"
+  - expression: "object.spec.replicas <= 3"
+    message: too many replicas
+  auditAnnotations:
+  - key: replicas
+    valueExpression: "string(object.spec.replicas)"
+  - key: empty
+    valueExpression: "null"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: audit}
+spec:
+  policyName: replicas
+  validationActions: [Audit, Warn]
+`
+	set, err := policy.LoadBytes("vap.yaml", []byte(doc), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(replicas float64) Decision {
+		t.Helper()
+		in := Input{Resource: map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+			"metadata": map[string]any{"name": "d", "namespace": "default"}, "spec": map[string]any{"replicas": replicas}}}
+		results, err := New().Evaluate(context.Background(), set, in)
+		if err != nil || len(results) != 1 {
+			t.Fatalf("results = %+v, %v", results, err)
+		}
+		return Decide(set, results)
+	}
+	d := eval(2)
+	if !d.Allowed || d.AuditAnnotations["replicas/replicas"] != "2" || len(d.AuditAnnotations) != 1 {
+		t.Fatalf("passing: allowed %v, audit annotations %v; want only replicas/replicas=2", d.Allowed, d.AuditAnnotations)
+	}
+	d = eval(5)
+	if !d.Allowed {
+		t.Fatalf("an Audit/Warn binding denied: %s", d.Message)
+	}
+	want := `[{"message":"too many replicas","policy":"replicas","binding":"audit","expressionIndex":1,"validationActions":["Audit","Warn"]}]`
+	if got := d.AuditAnnotations[ValidationFailureAnnotation]; got != want {
+		t.Fatalf("validation failure annotation = %s\nwant %s", got, want)
+	}
+	if d.AuditAnnotations["replicas/replicas"] != "5" {
+		t.Errorf("audit annotations = %v", d.AuditAnnotations)
+	}
+}

@@ -1137,6 +1137,36 @@ func TestSetOnlyAndOrder(t *testing.T) {
 	}
 }
 
+func TestSetOnlyImage(t *testing.T) {
+	t.Parallel()
+	const cip = `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata:
+  name: signed
+spec:
+  images:
+  - glob: "registry.example/**"
+  authorities:
+  - static:
+      action: pass
+`
+	set, err := LoadBytes("mixed.yaml", []byte(goodPolicy("zeta")+"---\n"+cip), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := set.ImagePolicy("signed")
+	if ip == nil {
+		t.Fatal("ImagePolicy(signed) = nil")
+	}
+	only := set.OnlyImage(ip)
+	if only.Len() != 1 || len(only.Images) != 1 || len(only.Policies) != 0 || only.ImagePolicy("signed") != ip {
+		t.Errorf("OnlyImage(signed) = %d policies, %d image policies", len(only.Policies), len(only.Images))
+	}
+	if set.Len() != 2 {
+		t.Errorf("OnlyImage modified the original set: %d", set.Len())
+	}
+}
+
 func ruleNames(rules []*Rule) []string {
 	var out []string
 	for _, r := range rules {

@@ -164,6 +164,13 @@ func (s *Set) ImagePolicy(name string) *imagepolicy.Policy {
 	return nil
 }
 
+// OnlyImage returns a Set holding just the ClusterImagePolicy p.
+func (s *Set) OnlyImage(p *imagepolicy.Policy) *Set {
+	out := &Set{Images: []*imagepolicy.Policy{p}}
+	out.buildIndex(false)
+	return out
+}
+
 // UsesCEL reports whether any policy is evaluated with CEL
 // (ValidatingPolicy, ValidatingAdmissionPolicy or validate.cel rules):
 // those may look up other resources and params.

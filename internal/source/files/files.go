@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/errlist"
 	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 )
@@ -125,21 +126,4 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errors are the failed items of a stream, in stream order.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	msgs := make([]string, len(es))
-	for i, e := range es {
-		msgs[i] = e.Error()
-	}
-	return strings.Join(msgs, "\n")
-}
-
-// Unwrap exposes each failure to errors.Is / errors.As.
-func (es Errors) Unwrap() []error {
-	out := make([]error, len(es))
-	for i, e := range es {
-		out[i] = e
-	}
-	return out
-}
+type Errors = errlist.List[*Error]
