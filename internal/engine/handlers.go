@@ -99,6 +99,9 @@ func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) (
 		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
 			continue
 		}
+		if ev.in.Background && (!pol.Background() || r.AdmissionOnly) {
+			continue
+		}
 		var h ruleHandler
 		for _, rh := range k.rules {
 			if rh.handles(r) {
