@@ -50,8 +50,8 @@ type Entry struct {
 
 // Options tune Build.
 type Options struct {
-	// ReportPasses lists passing results too (the summary counts them
-	// either way).
+	// ReportPasses lists passing and skipped results too (the summary
+	// counts them either way).
 	ReportPasses bool
 	// MaxBytes bounds the encoded results of one report (default
 	// DefaultMaxBytes); past it the namespace's report is split.
@@ -122,7 +122,7 @@ func convert(e Entry, passes bool) ([]v1alpha2.Result, v1alpha2.Summary) {
 		Namespace: e.Resource.Namespace, Name: e.Resource.Name, UID: types.UID(e.UID)}
 	for _, r := range e.Results {
 		count(&sum, r.Status)
-		if r.Status == engine.StatusPass && !passes {
+		if (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) && !passes {
 			continue
 		}
 		res := v1alpha2.Result{

@@ -44,15 +44,15 @@ func TestBuildListsNonPassesAndCountsAll(t *testing.T) {
 			t.Errorf("pass listed without ReportPasses: %+v", res)
 		}
 	}
-	if strings.Join(got, " ") != "a:warn a:skip a:error b:fail" {
-		t.Errorf("listed = %v, want sorted by resource, non-passes only", got)
+	if strings.Join(got, " ") != "a:warn a:error b:fail" {
+		t.Errorf("listed = %v, want sorted by resource, failures, warnings and errors only", got)
 	}
-	f := r.Results[3]
+	f := r.Results[2]
 	if f.Severity != "high" || f.Properties["path"] != "/spec/x" || f.Properties["policyKind"] != engine.KindClusterPolicy ||
 		string(f.Resources[0].UID) != "uid-b" || f.Timestamp.Seconds != 1700000000 || f.Source != Source || !f.Scored {
 		t.Errorf("fail result = %+v", f)
 	}
-	if all := Build("ns", []Entry{entry("a", engine.StatusPass)}, Options{ReportPasses: true}); len(all[0].Results) != 1 {
+	if all := Build("ns", []Entry{entry("a", engine.StatusPass, engine.StatusSkip)}, Options{ReportPasses: true}); len(all[0].Results) != 2 {
 		t.Errorf("ReportPasses did not list the pass: %+v", all[0].Results)
 	}
 }

@@ -3,7 +3,7 @@
 // bound) and ClusterPolicyReports (cluster-scoped resources), and writes
 // them through the API server only when their content changed.
 //
-// Reports stay small: by default only results that did not pass are
+// Reports stay small: by default only failures, warnings and errors are
 // listed, while the summary counts every result; a listed result's
 // timestamp is when its resource's results last changed, so re-evaluating
 // an unchanged cluster rewrites nothing.
