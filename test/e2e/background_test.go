@@ -101,7 +101,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 	}
 }
 
-func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+func counterValue(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

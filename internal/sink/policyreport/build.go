@@ -60,8 +60,10 @@ type Options struct {
 
 // Build returns the reports of namespace ("" for cluster-scoped resources)
 // from the entries of that namespace, in name order: none when there are
-// no entries. Entries are listed by kind, name and uid; an entry's results
-// always go to one report.
+// no entries. Results saying the same thing (policy, rule, outcome,
+// message, properties) about several resources are one result listing
+// them, in kind, name and uid order; an entry's results always go to one
+// report.
 func Build(namespace string, entries []Entry, opts Options) []*v1alpha2.PolicyReport {
 	if len(entries) == 0 {
 		return nil
@@ -77,21 +79,43 @@ func Build(namespace string, entries []Entry, opts Options) []*v1alpha2.PolicyRe
 	})
 	var out []*v1alpha2.PolicyReport
 	cur := newReport(namespace, 0)
+	var groups map[string]int // result key -> index in cur.Results
 	size := 0
 	for _, e := range sorted {
 		listed, sum := convert(e, opts.ReportPasses)
 		n := 0
 		for i := range listed {
-			n += encodedSize(&listed[i])
+			n += refSize(&listed[i].Resources[0])
 		}
 		if size > 0 && size+n > maxBytes {
 			out = append(out, cur)
 			cur = newReport(namespace, len(out))
+			groups = nil
 			size = 0
 		}
-		cur.Results = append(cur.Results, listed...)
+		if groups == nil {
+			groups = map[string]int{}
+		}
+		for _, r := range listed {
+			// Results that say the same thing about several resources are
+			// one result listing them all: a violation common to a
+			// thousand Pods is written once.
+			k := groupKey(&r)
+			i, ok := groups[k]
+			if !ok {
+				groups[k] = len(cur.Results)
+				cur.Results = append(cur.Results, r)
+				size += encodedSize(&r)
+				continue
+			}
+			g := &cur.Results[i]
+			g.Resources = append(g.Resources, r.Resources...)
+			if r.Timestamp.Seconds > g.Timestamp.Seconds {
+				g.Timestamp = r.Timestamp
+			}
+			size += refSize(&r.Resources[0])
+		}
 		add(&cur.Summary, sum)
-		size += n
 	}
 	out = append(out, cur)
 	for _, r := range out {
@@ -186,6 +210,17 @@ func add(s *v1alpha2.Summary, o v1alpha2.Summary) {
 	s.Warn += o.Warn
 	s.Error += o.Error
 	s.Skip += o.Skip
+}
+
+// groupKey is what a result says, without the resource it is about and
+// the time.
+func groupKey(r *v1alpha2.Result) string {
+	b, _ := json.Marshal([]any{r.Policy, r.Rule, r.Result, r.Message, r.Category, r.Severity, r.Scored, r.Properties})
+	return string(b)
+}
+
+func refSize(r *corev1.ObjectReference) int {
+	return len(r.APIVersion) + len(r.Kind) + len(r.Namespace) + len(r.Name) + len(r.UID) + 60
 }
 
 func encodedSize(r *v1alpha2.Result) int {

@@ -2,6 +2,7 @@ package policyreport
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,7 @@ func TestBuildSplitsPastMaxBytes(t *testing.T) {
 	var entries []Entry
 	for i := range 50 {
 		e := entry(strings.Repeat("x", 3)+string(rune('A'+i%26))+string(rune('a'+i/26)), engine.StatusFail, engine.StatusPass)
-		e.Results[0].Message = strings.Repeat("long message ", 20)
+		e.Results[0].Message = strings.Repeat("long message ", 20) + e.Resource.Name // distinct: not grouped
 		entries = append(entries, e)
 	}
 	reports := Build("ns", entries, Options{MaxBytes: 4096})
@@ -126,5 +127,51 @@ func TestBuildIsStable(t *testing.T) {
 	c := Build("ns", []Entry{entry("a", engine.StatusPass), entry("b", engine.StatusWarn)}, Options{})
 	if a[0].Annotations[HashAnnotation] == c[0].Annotations[HashAnnotation] {
 		t.Error("a changed result kept the hash: the report would not be rewritten")
+	}
+}
+
+func TestBuildGroupsTheSameResultAcrossResources(t *testing.T) {
+	t.Parallel()
+	var entries []Entry
+	for i := range 1000 {
+		e := entry(fmt.Sprintf("pod-%04d", i), engine.StatusFail, engine.StatusPass)
+		e.Results[0].Message = "privileged containers are not allowed"
+		e.Since = time.Unix(1700000000+int64(i), 0)
+		entries = append(entries, e)
+	}
+	odd := entry("odd", engine.StatusFail)
+	odd.Results[0].Message = "something else"
+	entries = append(entries, odd)
+	reports := Build("ns", entries, Options{})
+	if len(reports) != 1 {
+		t.Fatalf("%d reports", len(reports))
+	}
+	r := reports[0]
+	if len(r.Results) != 2 || len(r.Results[0].Resources)+len(r.Results[1].Resources) != 1001 {
+		t.Fatalf("%d results, want 2 (one listing 1000 Pods)", len(r.Results))
+	}
+	if r.Summary.Fail != 1001 || r.Summary.Pass != 1000 {
+		t.Errorf("summary = %+v", r.Summary)
+	}
+	var big v1alpha2.Result
+	for _, res := range r.Results {
+		if len(res.Resources) == 1000 {
+			big = res
+		}
+	}
+	if big.Timestamp.Seconds != 1700000999 {
+		t.Errorf("grouped timestamp = %d, want the latest change", big.Timestamp.Seconds)
+	}
+	b, _ := json.Marshal(r)
+	if len(b) > 200*1000 {
+		t.Errorf("1000 Pods failing one rule take %d bytes", len(b))
+	}
+	// Seeding reads every resource of a grouped result back.
+	u, err := toUnstructured(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Failing(u.Object); len(got) != 1001 || got[0].UID == "" || got[0].Result.Policy != "pss" {
+		t.Errorf("Failing read %d results (first %+v)", len(got), got[0])
 	}
 }

@@ -23,16 +23,17 @@ func Failing(obj map[string]any) []Reported {
 	}
 	var out []Reported
 	for _, res := range r.Results {
-		if res.Result != v1alpha2.StatusFail || len(res.Resources) == 0 {
+		if res.Result != v1alpha2.StatusFail {
 			continue
 		}
-		ref := res.Resources[0]
-		out = append(out, Reported{UID: string(ref.UID), Result: engine.Result{
-			Policy: res.Policy, PolicyKind: res.Properties["policyKind"], Rule: res.Rule, Status: engine.StatusFail,
-			Resource: engine.Resource{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name},
-			Message:  res.Message, Path: res.Properties["path"], Severity: res.Severity, Category: res.Category,
-			Image: res.Properties["image"], Digest: res.Properties["digest"],
-		}})
+		for _, ref := range res.Resources {
+			out = append(out, Reported{UID: string(ref.UID), Result: engine.Result{
+				Policy: res.Policy, PolicyKind: res.Properties["policyKind"], Rule: res.Rule, Status: engine.StatusFail,
+				Resource: engine.Resource{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name},
+				Message:  res.Message, Path: res.Properties["path"], Severity: res.Severity, Category: res.Category,
+				Image: res.Properties["image"], Digest: res.Properties["digest"],
+			}})
+		}
 	}
 	return out
 }
