@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -162,8 +163,21 @@ func (c *Controller) Start(ctx context.Context) error {
 			c.log.Warn("seed compliance state from existing reports", "error", err)
 		}
 	}
-	// Namespaces give namespaceSelector labels.
-	if _, err := c.opts.Cache.GetInformer(ctx, &corev1.Namespace{}); err != nil {
+	// Namespaces give namespaceSelector labels: when a namespace's labels
+	// change, what is in it is evaluated again.
+	nsInformer, err := c.opts.Cache.GetInformer(ctx, &corev1.Namespace{})
+	if err != nil {
+		return fmt.Errorf("background: watch namespaces: %w", err)
+	}
+	if _, err := nsInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(o, n any) {
+			oldNS, ok1 := o.(*corev1.Namespace)
+			newNS, ok2 := n.(*corev1.Namespace)
+			if ok1 && ok2 && !maps.Equal(oldNS.Labels, newNS.Labels) {
+				c.enqueueNamespace(queue, newNS.Name)
+			}
+		},
+	}); err != nil {
 		return fmt.Errorf("background: watch namespaces: %w", err)
 	}
 	set := c.opts.Policies.Current()
@@ -254,6 +268,16 @@ func (c *Controller) watch(ctx context.Context, set *policy.Set, queue workqueue
 type metav1Object interface {
 	GetNamespace() string
 	GetName() string
+}
+
+// enqueueNamespace queues every known object of namespace.
+func (c *Controller) enqueueNamespace(queue workqueue.TypedRateLimitingInterface[key], namespace string) {
+	c.mu.Lock()
+	keys := slices.Collect(maps.Keys(c.entries[namespace]))
+	c.mu.Unlock()
+	for _, k := range keys {
+		queue.Add(k)
+	}
 }
 
 // enqueueWhere queues every known object whose kind matches.

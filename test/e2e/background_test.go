@@ -45,6 +45,18 @@ spec:
       message: "label owner is required"
       pattern: {metadata: {labels: {owner: "?*"}}}`
 
+const nsSelectorPolicy = `apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: prod-tier}
+spec:
+  validationFailureAction: Audit
+  rules:
+  - name: tier
+    match: {any: [{resources: {kinds: [Pod], namespaceSelector: {matchLabels: {env: prod}}}}]}
+    validate:
+      message: "prod Pods need a tier label"
+      pattern: {metadata: {labels: {tier: "?*"}}}`
+
 // reportResults returns "kind/name policy/rule result" for every result
 // listed in the namespace's Portcullis reports, and the summed summary.
 func reportResults(ctx context.Context, t *testing.T, c client.Client, ns string) ([]string, map[string]int64) {
@@ -251,6 +263,30 @@ func TestBackgroundReports(t *testing.T) {
 	eventually(t, 5*time.Second, "the deleted policy's results are gone", func() (bool, string) {
 		got, sum := reportResults(ctx, t, env.Client, "apps")
 		return len(only("Pod", got)) == 0 && sum["pass"] == 0 && sum["fail"] == 1, fmt.Sprintf("%v %v", got, sum)
+	})
+
+	// A namespaceSelector policy applies once the namespace gets the label.
+	for _, p := range decodeAll(t, nsSelectorPolicy) {
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	if got, _ := reportResults(ctx, t, env.Client, "apps"); len(only("Pod", got)) != 0 {
+		t.Fatalf("a namespaceSelector policy applied to an unlabelled namespace: %v", got)
+	}
+	apps := &corev1.Namespace{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "apps"}, apps); err != nil {
+		t.Fatal(err)
+	}
+	apps.Labels = map[string]string{"env": "prod"}
+	if err := env.Client.Update(ctx, apps); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "Pods re-evaluated when their namespace was labelled", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "apps")
+		pods := only("Pod", got)
+		return len(pods) == 1 && pods[0] == "Pod/unlabelled prod-tier/tier fail", fmt.Sprint(got)
 	})
 	cancel()
 	select {
