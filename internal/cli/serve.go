@@ -19,6 +19,7 @@ func newServeCommand() *cobra.Command {
 	var (
 		o                   serve.Options
 		port                int
+		bindAddress         string
 		metricsAddr         string
 		logLevel, logFormat string
 		excluded            string
@@ -48,6 +49,9 @@ image, the policy and what failed (no signature, wrong key, registry unreachable
 --mutating (the default), a MutatingWebhookConfiguration pins those images' tags to digests.
 
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
+Out of cluster (--webhook-url without --service-name) it listens on the URL's host and port
+(--webhook-bind-address and --webhook-port override them), and a generated certificate covers
+the URL's host.
 Without --tls-cert-file, a CA and serving certificate are generated and rotated: with
 --tls-secret they are kept in that Secret and shared by every replica, otherwise each process
 keeps its own (run a single replica then).
@@ -99,7 +103,15 @@ certificate is available.`,
 			if excluded != "" {
 				o.ExcludeNamespaces = strings.Split(excluded, ",")
 			}
-			o.Addr = fmt.Sprintf(":%d", port)
+			if o.ServiceName == "" && o.WebhookURL != "" && !cmd.Flags().Changed("webhook-port") {
+				// Out of cluster the URL says where the API server calls.
+				if port, err = serve.WebhookURLPort(o.WebhookURL); err != nil {
+					return withCode(ExitInvalid, err)
+				}
+			}
+			if o.Addr, err = serve.ListenAddr(bindAddress, port, o.ServiceName, o.WebhookURL); err != nil {
+				return withCode(ExitInvalid, err)
+			}
 			loading := clientcmd.NewDefaultClientConfigLoadingRules()
 			loading.ExplicitPath = kubeconfig
 			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -110,7 +122,8 @@ certificate is available.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook")
+	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook (default: 9443, or the port of --webhook-url without --service-name)")
+	f.StringVar(&bindAddress, "webhook-bind-address", "", "address the webhook listens on (default: all interfaces with --service-name; the host of --webhook-url out of cluster)")
 	f.StringVar(&metricsAddr, "metrics-addr", ":8080", "plain-HTTP address for /healthz, /readyz and /metrics (empty: only on the webhook port)")
 	f.StringVar(&o.PolicyGroup, "policy-group", kyvernov1.PortcullisGroup, "API group of the ClusterPolicy/Policy CRDs to watch: portcullis.dev or kyverno.io")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +56,9 @@ type Options struct {
 	Namespace, ServiceName string
 	// WebhookURL reaches the webhook directly (out-of-cluster runs, tests).
 	// When both ServiceName and WebhookURL are empty, the URL is
-	// https://<listen address>.
+	// https://<listen address>. Without ServiceName, a generated serving
+	// certificate covers the URL's host (an IP SAN for an address, a DNS
+	// SAN for a name).
 	WebhookURL string
 	// ConfigurationName names the ValidatingWebhookConfiguration (default "portcullis").
 	ConfigurationName string
@@ -209,6 +213,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return err
 	}
 
+	if o.ServiceName == "" && o.WebhookURL != "" {
+		host, err := webhookURLHost(o.WebhookURL)
+		if err != nil {
+			return err
+		}
+		o.DNSNames = append(append([]string{}, o.DNSNames...), host)
+	}
 	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log, caFile: o.CAFile}
 	rec.init()
 	var loader *certLoader
@@ -336,6 +347,51 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// webhookURLHost returns the host of an https webhook URL (without
+// brackets for IPv6), which a generated certificate must cover.
+func webhookURLHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("serve: webhook URL: %w", err)
+	}
+	if u.Scheme != "https" || u.Hostname() == "" {
+		return "", fmt.Errorf("serve: webhook URL %q: want https://HOST[:PORT][/PATH]", raw)
+	}
+	return u.Hostname(), nil
+}
+
+// ListenAddr returns the address the webhook listens on for port: on bind
+// when it is set; otherwise, out of cluster (no serviceName, a
+// webhookURL), on the URL's host only, since the API server reaches the
+// webhook there; otherwise (in a cluster) on all interfaces.
+func ListenAddr(bind string, port int, serviceName, webhookURL string) (string, error) {
+	if bind == "" && serviceName == "" && webhookURL != "" {
+		host, err := webhookURLHost(webhookURL)
+		if err != nil {
+			return "", err
+		}
+		bind = host
+	}
+	return net.JoinHostPort(bind, strconv.Itoa(port)), nil
+}
+
+// WebhookURLPort returns the port of an https webhook URL (443 when it
+// names none).
+func WebhookURLPort(webhookURL string) (int, error) {
+	if _, err := webhookURLHost(webhookURL); err != nil {
+		return 0, err
+	}
+	u, _ := url.Parse(webhookURL)
+	if u.Port() == "" {
+		return 443, nil
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil || p <= 0 || p > 65535 {
+		return 0, fmt.Errorf("serve: webhook URL %q: bad port", webhookURL)
+	}
+	return p, nil
 }
 
 // caPublishTimeout bounds how long a rotation of a process's own CA waits

@@ -254,3 +254,31 @@ func TestReconcilerWaitCA(t *testing.T) {
 		t.Fatalf("waited %v, want the timeout (100ms)", d)
 	}
 }
+
+func TestListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		bind, svc, url string
+		want           string
+	}{
+		{"", "portcullis", "", ":9443"},
+		{"", "portcullis", "https://10.0.0.5:9443", ":9443"},
+		{"", "", "https://10.0.0.5:9443", "10.0.0.5:9443"},
+		{"", "", "https://webhook.example.com:9443/x", "webhook.example.com:9443"},
+		{"", "", "https://[fd00::5]:9443", "[fd00::5]:9443"},
+		{"0.0.0.0", "", "https://10.0.0.5:9443", "0.0.0.0:9443"},
+		{"", "", "", ":9443"},
+	} {
+		got, err := ListenAddr(tc.bind, 9443, tc.svc, tc.url)
+		if err != nil || got != tc.want {
+			t.Errorf("ListenAddr(%q, 9443, %q, %q) = %q, %v; want %q", tc.bind, tc.svc, tc.url, got, err, tc.want)
+		}
+	}
+	if _, err := ListenAddr("", 9443, "", "http://10.0.0.5"); err == nil {
+		t.Error("plain-http webhook URL accepted")
+	}
+	for url, want := range map[string]int{"https://10.0.0.5:8443": 8443, "https://h.example": 443} {
+		if got, err := WebhookURLPort(url); err != nil || got != want {
+			t.Errorf("WebhookURLPort(%q) = %d, %v; want %d", url, got, err, want)
+		}
+	}
+}
