@@ -136,7 +136,7 @@ certificate is available.`,
 	f.StringVar(&excluded, "exclude-namespaces", "", "comma-separated namespaces never sent to the webhook (default kube-system and --namespace)")
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
 	f.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM)")
-	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file)")
+	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file); reloaded when it changes")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
@@ -148,6 +148,7 @@ certificate is available.`,
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
 	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader (coordination.k8s.io Lease) to write the webhook configurations and the certificate Secret; all replicas serve")
+	f.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing before draining in-flight requests (in a cluster: time for the endpoints to drop the pod)")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
 	return cmd

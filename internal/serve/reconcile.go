@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -32,9 +31,6 @@ type reconciler struct {
 	watcher *policysource.Watcher
 	o       Options
 	log     *slog.Logger
-	// caFile, when set, is re-read at every apply (cert-manager may
-	// rotate the CA behind it).
-	caFile string
 
 	trigger chan struct{}
 	// applied is closed after the first successful apply.
@@ -145,13 +141,6 @@ func (r *reconciler) Start(ctx context.Context) error {
 // apply writes the configurations for the current set and CA. It does
 // nothing (successfully) until both are known.
 func (r *reconciler) apply(ctx context.Context) error {
-	if r.caFile != "" {
-		b, err := os.ReadFile(r.caFile)
-		if err != nil {
-			return fmt.Errorf("CA file: %w", err)
-		}
-		r.setCA(b)
-	}
 	r.mu.Lock()
 	ca := r.ca
 	r.mu.Unlock()

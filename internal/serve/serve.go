@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -118,6 +117,10 @@ type Options struct {
 	// configurations even when nothing changed, repairing manual edits
 	// (default 5 minutes).
 	ResyncInterval time.Duration
+	// ShutdownDelay is how long the webhook keeps serving after ctx ends,
+	// with /readyz already failing, before it stops accepting and drains
+	// the requests in flight (default 0).
+	ShutdownDelay time.Duration
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -220,11 +223,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		}
 		o.DNSNames = append(append([]string{}, o.DNSNames...), host)
 	}
-	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log, caFile: o.CAFile}
+	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log}
 	rec.init()
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
-		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log}
+		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
+		ShutdownDelay: o.ShutdownDelay}
 	certReady := func() bool { return true }
 	switch {
 	case o.TLSSecret != "":
@@ -246,8 +250,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		}
 	case o.CertFile != "":
 		// Provided certificate files (cert-manager): reloaded when they
-		// change; the CA comes from CAFile.
+		// change; the CA comes from CAFile, reloaded too and published
+		// before a certificate of a new CA is served.
 		so.ReloadInterval = 2 * time.Second
+		so.CAFile = o.CAFile
+		so.OnCABundle = func(b []byte) { rec.setCA(b); rec.waitCA(b, caPublishTimeout) }
 	default:
 		// A CA and certificate of this process only: the reconciler
 		// publishes each new CA before a certificate of it is served.
@@ -260,13 +267,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if b := srv.CABundle(); len(b) > 0 {
 		rec.setCA(b)
 	}
-	if o.CAFile != "" {
-		b, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("serve: CA file: %w", err)
-		}
-		rec.setCA(b)
-	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -274,6 +274,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		rec.o.WebhookURL = "https://" + srv.Addr().String()
 	}
 	checks := probe{
+		// Readiness fails first when the process is asked to stop, while
+		// the webhook keeps serving for ShutdownDelay and then drains.
+		{"shutdown", func() error {
+			if ctx.Err() != nil || srv.Stopping() {
+				return errors.New("shutting down")
+			}
+			return nil
+		}},
 		{"policies", func() error {
 			if !watcher.Ready() {
 				return errors.New("policy set not loaded yet")
@@ -409,6 +417,9 @@ func managerOptions(scheme *runtime.Scheme, o Options) manager.Options {
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{Scheme: scheme},
 	}
+	// Room for the webhook's delay and drain (30 s) after the other parts stop.
+	grace := o.ShutdownDelay + 35*time.Second
+	mo.GracefulShutdownTimeout = &grace
 	if o.TLSSecret != "" {
 		mo.Cache.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
 			Namespaces: map[string]cache.Config{o.Namespace: {}},
