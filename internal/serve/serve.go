@@ -137,6 +137,9 @@ func (o Options) withDefaults() Options {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
+	if o.ConfigurationName == "" {
+		o.ConfigurationName = "portcullis" // webhookconfig's default too
+	}
 	if o.TimeoutSeconds == 0 {
 		o.TimeoutSeconds = 10
 	}
@@ -223,7 +226,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		}
 		o.DNSNames = append(append([]string{}, o.DNSNames...), host)
 	}
-	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log}
+	rec := &reconciler{cl: direct, cs: cs, watcher: watcher, o: o, log: log}
 	rec.init()
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
