@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -279,23 +280,35 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	checks := probe{
 		// Readiness fails first when the process is asked to stop, while
 		// the webhook keeps serving for ShutdownDelay and then drains.
-		{"shutdown", func() error {
+		{name: "shutdown", fn: func() error {
 			if ctx.Err() != nil || srv.Stopping() {
 				return errors.New("shutting down")
 			}
 			return nil
 		}},
-		{"policies", func() error {
+		{name: "policies", fn: func() error {
 			if !watcher.Ready() {
 				return errors.New("policy set not loaded yet")
 			}
 			return nil
 		}},
-		{"certificate", func() error {
+		{name: "certificate", fn: func() error {
 			if !certReady() {
 				return errors.New("no serving certificate yet")
 			}
 			return nil
+		}},
+		// Broken policies do not stop serving (the others and the
+		// stand-ins are in force) but are listed.
+		{name: "broken policies", warning: true, fn: func() error {
+			var lines []string
+			for _, b := range watcher.Broken() {
+				lines = append(lines, fmt.Sprintf("%s (%s): %s", b.Key, b.Fallback, b.Message()))
+			}
+			if len(lines) == 0 {
+				return nil
+			}
+			return errors.New(strings.Join(lines, "\n  "))
 		}},
 	}
 	h.mux.Handle(admission.PathReadyz, checks)
@@ -325,6 +338,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	}
 	if err := mgr.Add(leaderOnly{rec}); err != nil {
 		return err
+	}
+	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
+		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {
+		return err
+	}
+	if err := o.Registry.Register(brokenPolicies{watcher}); err != nil {
+		return fmt.Errorf("serve: metrics: %w", err)
 	}
 	if started != nil {
 		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, Policies: watcher,

@@ -24,12 +24,18 @@ import (
 )
 
 func TestProbe(t *testing.T) {
-	failing := true
+	failing, broken := true, false
 	p := probe{
-		{"always", func() error { return nil }},
-		{"policies", func() error {
+		{name: "always", fn: func() error { return nil }},
+		{name: "policies", fn: func() error {
 			if failing {
 				return errors.New("policy set not loaded yet")
+			}
+			return nil
+		}},
+		{name: "broken policies", warning: true, fn: func() error {
+			if broken {
+				return errors.New("ClusterPolicy/p (last-good): does not compile")
 			}
 			return nil
 		}},
@@ -47,6 +53,10 @@ func TestProbe(t *testing.T) {
 	failing = false
 	if code, body := serveProbe(); code != http.StatusOK || body != "ok" {
 		t.Errorf("passing checks: %d %q, want 200 ok", code, body)
+	}
+	broken = true
+	if code, body := serveProbe(); code != http.StatusOK || body != "ok\nwarning: broken policies: ClusterPolicy/p (last-good): does not compile" {
+		t.Errorf("failing warning check: %d %q, want 200 ok listing the warning", code, body)
 	}
 	rec := httptest.NewRecorder()
 	probe{}.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
