@@ -228,6 +228,9 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 	}
 	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true})
 	problems := policy.AsErrors(err)
+	for _, d := range docs {
+		problems = append(problems, Unsupported(d)...)
+	}
 	bySource := map[string][]string{}
 	for _, p := range problems {
 		w.opts.Logger.Warn("policy does not compile", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)

@@ -503,7 +503,9 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
-	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicy())
+	// Policies that serve cannot enforce as written (context entries from
+	// the cluster) are refused before they are stored.
+	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicyWith(policysource.Unsupported))
 	return &handler{admission: h, mux: mux}, nil
 }
 

@@ -54,6 +54,26 @@ spec:
   authorities: [{name: nothing}]
 `
 
+// configMapPolicy reads a ConfigMap through a context entry, with a
+// default: evaluated without the ConfigMap it would always pass.
+const configMapPolicy = `apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: NAME}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: allowed-teams
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: teams
+      configMap: {name: allowed-teams, namespace: portcullis-system}
+    validate:
+      message: team not allowed
+      deny:
+        conditions:
+          any: [{key: "{{ request.object.metadata.labels.team || '' }}", operator: AnyNotIn, value: "{{ teams.data.allowed || 'a' }}"}]
+`
+
 // TestBrokenPolicyInCluster: a policy that stops compiling after it was
 // loaded (written while the policy validation webhook was not there to
 // refuse it) keeps enforcing its last good version; an Enforce
@@ -120,12 +140,23 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 	if err := env.Client.Create(ctx, decodeAll(t, brokenImagePolicy)[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "both policies reported broken", 10*time.Second, func() bool { return len(r.Policies.Broken()) == 2 })
+	// serve cannot load configMap context entries: refused at load.
+	if err := env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(configMapPolicy, "NAME", "cm-lookup"))[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "three policies reported broken", 10*time.Second, func() bool { return len(r.Policies.Broken()) == 3 })
 	for _, b := range r.Policies.Broken() {
-		want := map[string]policysource.Fallback{"require-team": policysource.FallbackLastGood, "signed-blocked": policysource.FallbackFailClosed}[b.Name]
+		want := map[string]policysource.Fallback{"require-team": policysource.FallbackLastGood, "signed-blocked": policysource.FallbackFailClosed,
+			"cm-lookup": policysource.FallbackNone}[b.Name]
 		if b.Fallback != want {
 			t.Errorf("%s: fallback %s, want %s (%s)", b.Key, b.Fallback, want, b.Message())
 		}
+		if b.Name == "cm-lookup" && !strings.Contains(b.Message(), "configMap context entries are not supported in serve yet") {
+			t.Errorf("cm-lookup: %s", b.Message())
+		}
+	}
+	if r.Policies.Current().Policy("cm-lookup") != nil {
+		t.Error("a policy with a configMap context entry is in force (evaluated without its ConfigMap)")
 	}
 	if p := r.Policies.Current().Policy("require-team"); p == nil {
 		t.Fatal("the last good version of require-team is not in force")
@@ -150,6 +181,11 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 	err := env.Client.Create(ctx, team)
 	if err == nil || !strings.Contains(err.Error(), "signed-blocked") || !strings.Contains(err.Error(), "does not compile") {
 		t.Errorf("image covered by the broken ClusterImagePolicy: err = %v, want a denial naming it", err)
+	}
+	// ...and refused at apply time, with the reason.
+	err = env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(configMapPolicy, "NAME", "cm-lookup-2"))[0])
+	if err == nil || !strings.Contains(err.Error(), "configMap context entries are not supported in serve yet") {
+		t.Errorf("policy with a configMap context entry: err = %v, want refusal with the reason", err)
 	}
 	other := pod("other", "apps", "gcr.io/app:1", true, true)
 	other.Labels = map[string]string{"team": "a"}
