@@ -73,7 +73,17 @@ func (p *policyStatus) Start(ctx context.Context) error {
 // sync writes the condition of every policy whose stored condition
 // differs and emits the Events of newly broken policies.
 func (p *policyStatus) sync(ctx context.Context) {
-	for _, st := range p.watcher.States() {
+	states := p.watcher.States()
+	present := make(map[string]bool, len(states))
+	for _, st := range states {
+		present[st.UID] = true
+	}
+	for uid := range p.reported { // deleted policies
+		if !present[uid] {
+			delete(p.reported, uid)
+		}
+	}
+	for _, st := range states {
 		if ctx.Err() != nil {
 			return
 		}
