@@ -19,20 +19,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// buildPortcullis builds the portcullis binary once per test binary.
-var buildPortcullis = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "portcullis-e2e-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "portcullis")
+// buildPortcullis builds the portcullis binary into a directory of t.
+func buildPortcullis(t *testing.T) (string, error) {
+	bin := filepath.Join(t.TempDir(), "portcullis")
 	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/portcullis")
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil
-})
+}
 
 // syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
 type syncBuffer struct {
@@ -91,7 +87,7 @@ func TestServeOutOfCluster(t *testing.T) {
 	env := Start(t, Options{Configure: func(te *envtest.Environment) {
 		te.CRDs = append(PolicyCRDs("portcullis.dev"), ImagePolicyCRD())
 	}})
-	bin, err := buildPortcullis()
+	bin, err := buildPortcullis(t)
 	if err != nil {
 		t.Fatal(err)
 	}
