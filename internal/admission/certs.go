@@ -375,3 +375,46 @@ func (f *fileCert) reload() (bool, error) {
 	f.stamp = stamp
 	return true, nil
 }
+
+// fileCA is a PEM CA bundle read from a file, re-read when its size or
+// modification time changes.
+type fileCA struct {
+	path    string
+	stamp   string
+	current atomic.Pointer[[]byte]
+}
+
+// reload reads the bundle when the file changed since the last read; it
+// reports whether the content changed. A file without a certificate is an
+// error and keeps the previous bundle.
+func (f *fileCA) reload() (bool, error) {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return false, fmt.Errorf("admission: CA file: %w", err)
+	}
+	stamp := fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
+	if stamp == f.stamp {
+		return false, nil
+	}
+	b, err := os.ReadFile(f.path)
+	if err != nil {
+		return false, fmt.Errorf("admission: CA file: %w", err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return false, fmt.Errorf("admission: CA file %s holds no PEM certificate", f.path)
+	}
+	f.stamp = stamp
+	if old := f.current.Load(); old != nil && bytes.Equal(*old, b) {
+		return false, nil
+	}
+	f.current.Store(&b)
+	return true, nil
+}
+
+// bundle returns the current bundle.
+func (f *fileCA) bundle() []byte {
+	if p := f.current.Load(); p != nil {
+		return bytes.Clone(*p)
+	}
+	return nil
+}

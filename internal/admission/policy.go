@@ -21,10 +21,17 @@ const PathValidatePolicy = "/validate-policy"
 // reports, so the policies in force are never replaced by a broken one.
 // Requests are read, limited and rejected exactly as on /validate.
 func (h *Handler) ValidatePolicy() http.Handler {
-	return http.HandlerFunc(h.serveValidatePolicy)
+	return h.ValidatePolicyWith(nil)
 }
 
-func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
+// ValidatePolicyWith is ValidatePolicy with a further check: what check
+// returns for a policy that compiles refuses it too (for example what the
+// serving process cannot enforce as written).
+func (h *Handler) ValidatePolicyWith(check func(manifest.Document) []*policy.Error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveValidatePolicy(w, r, check) })
+}
+
+func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request, check func(manifest.Document) []*policy.Error) {
 	start := time.Now()
 	d, rerr := h.readReview(w, r)
 	if rerr != nil {
@@ -40,9 +47,14 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
 		resp.Result = &metav1.Status{Code: http.StatusBadRequest, Message: "request has no policy object"}
 	default:
 		doc := manifest.Document{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}
-		if _, err := policy.Compile([]manifest.Document{doc}, policy.Options{}); err != nil {
+		_, err := policy.Compile([]manifest.Document{doc}, policy.Options{})
+		problems := policy.AsErrors(err)
+		if check != nil && err == nil {
+			problems = check(doc)
+		}
+		if len(problems) > 0 {
 			var msgs []string
-			for _, e := range policy.AsErrors(err) {
+			for _, e := range problems {
 				e.File, e.Document = "", 0
 				msgs = append(msgs, e.Error())
 			}

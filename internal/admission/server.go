@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,11 @@ type ServerOptions struct {
 	// (default 10 s), so cert-manager rotations need no restart.
 	CertFile, KeyFile string
 	ReloadInterval    time.Duration
+	// CAFile, with CertFile, names the PEM CA bundle that clients trust
+	// (cert-manager's ca.crt). It is read at start and re-read every
+	// ReloadInterval; OnCABundle gets it at start and whenever it changes,
+	// before a certificate reloaded in the same check is served.
+	CAFile string
 
 	// GetCertificate, when set, supplies the serving certificate of every
 	// TLS handshake (for example one loaded from a Secret that another
@@ -55,7 +61,12 @@ type ServerOptions struct {
 	// the server's goroutine and may block briefly.
 	OnCABundle func(caBundle []byte)
 
-	// ShutdownTimeout bounds the graceful shutdown (default 30 s).
+	// ShutdownDelay keeps serving this long after Run's context ends,
+	// before the listener closes, so that load balancers and the API
+	// server stop sending here once readiness fails (see Stopping).
+	ShutdownDelay time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests after
+	// ShutdownDelay (default 30 s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
@@ -68,8 +79,11 @@ type Server struct {
 	log     *slog.Logger
 	gen     *generator
 	files   *fileCert
+	ca      *fileCA // CAFile, with files
 	tls     *tls.Config
-	next    time.Time // next certificate rotation
+	// stopping is set when Run's context ends, before the drain.
+	stopping atomic.Bool
+	next     time.Time // next certificate rotation
 
 	mu  sync.Mutex
 	ln  net.Listener
@@ -112,7 +126,17 @@ func NewServer(handler http.Handler, opts ServerOptions) (*Server, error) {
 		}
 		s.files = f
 		s.tls.GetCertificate = f.getCertificate
+		if opts.CAFile != "" {
+			ca := &fileCA{path: opts.CAFile}
+			if _, err := ca.reload(); err != nil {
+				return nil, err
+			}
+			s.ca = ca
+		}
 	default:
+		if opts.CAFile != "" {
+			return nil, errors.New("admission: CAFile goes with CertFile and KeyFile")
+		}
 		g, err := newGenerator(opts.CertDir, serviceHosts(opts), opts.Validity, opts.CAValidity)
 		if err != nil {
 			return nil, err
@@ -170,14 +194,23 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// CABundle returns the PEM bundle of the self-generated CAs (nil when
-// serving certificate files or GetCertificate's certificates).
+// CABundle returns the PEM bundle of the self-generated CAs, or the
+// current content of CAFile (nil when serving certificate files without
+// CAFile or GetCertificate's certificates).
 func (s *Server) CABundle() []byte {
-	if s.gen == nil {
-		return nil
+	switch {
+	case s.gen != nil:
+		return s.gen.caBundle()
+	case s.ca != nil:
+		return s.ca.bundle()
 	}
-	return s.gen.caBundle()
+	return nil
 }
+
+// Stopping reports whether Run's context has ended: the server is
+// draining (readiness should fail) and stops accepting after
+// ShutdownDelay.
+func (s *Server) Stopping() bool { return s.stopping.Load() }
 
 // Run serves until ctx ends, then shuts down gracefully: it stops
 // accepting, lets in-flight requests finish (up to ShutdownTimeout) and
@@ -193,8 +226,8 @@ func (s *Server) Run(ctx context.Context) error {
 	s.ran = true
 	s.mu.Unlock()
 
-	if s.gen != nil {
-		s.publish(s.gen.caBundle())
+	if b := s.CABundle(); b != nil {
+		s.publish(b)
 	}
 	if err := s.Listen(); err != nil {
 		return err
@@ -234,7 +267,18 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("admission: serve: %w", err)
 		case <-ctx.Done():
-			s.log.Info("shutting down admission webhook server")
+			s.stopping.Store(true)
+			if d := s.opts.ShutdownDelay; d > 0 {
+				// Readiness fails now; keep answering while the
+				// endpoints drop this replica.
+				s.log.Info("admission webhook server stopping: not ready, still serving", "for", d)
+				select {
+				case err := <-serveErr:
+					return fmt.Errorf("admission: serve: %w", err)
+				case <-time.After(d):
+				}
+			}
+			s.log.Info("shutting down admission webhook server: draining in-flight requests", "timeout", s.opts.ShutdownTimeout)
 			sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 			err := srv.Shutdown(sctx)
 			cancel()
@@ -255,6 +299,18 @@ func (s *Server) Run(ctx context.Context) error {
 				}
 				timer.Reset(time.Until(n))
 				continue
+			}
+			if s.ca != nil {
+				// The CA first: clients must trust a new issuer before
+				// its certificate is served.
+				changed, err := s.ca.reload()
+				switch {
+				case err != nil:
+					s.log.Warn("reloading the CA file failed; publishing the previous CA", "error", err)
+				case changed:
+					s.log.Info("reloaded the CA file", "ca", s.opts.CAFile)
+					s.publish(s.ca.bundle())
+				}
 			}
 			changed, err := s.files.reload()
 			switch {

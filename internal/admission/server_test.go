@@ -449,3 +449,198 @@ func TestServerGetCertificate(t *testing.T) {
 		t.Error("OnCABundle called although the server generates nothing")
 	}
 }
+
+// TestServerCAFileReload: with certificate files, the CA file is handed to
+// OnCABundle at start and again when it changes, before the certificate
+// files reloaded in the same check are served; a broken CA file keeps the
+// previous bundle.
+func TestServerCAFileReload(t *testing.T) {
+	t.Parallel()
+	gens := make([]string, 2)
+	for i := range gens {
+		gens[i] = t.TempDir()
+		g, err := newGenerator(gens[i], []string{"127.0.0.1"}, time.Hour, 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := g.rotate(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	install := func(from string, files ...string) {
+		for _, f := range files {
+			data, err := os.ReadFile(filepath.Join(from, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	caOf := func(gen string) []byte {
+		b, err := os.ReadFile(filepath.Join(gen, CAFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	install(gens[0], KeyFile, CertFile, CAFile)
+	var (
+		mu        sync.Mutex
+		published [][]byte
+		// servedNew is whether the new certificate was already served
+		// when the new CA was published (it must not be).
+		servedNew bool
+		s         *Server
+	)
+	s, err := NewServer(http.NotFoundHandler(), ServerOptions{
+		Addr: "127.0.0.1:0", CertFile: filepath.Join(dir, CertFile), KeyFile: filepath.Join(dir, KeyFile),
+		CAFile: filepath.Join(dir, CAFile), ReloadInterval: 20 * time.Millisecond,
+		OnCABundle: func(b []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			published = append(published, b)
+			if s != nil && bytes.Equal(b, caOf(gens[1])) {
+				_, err := handshake(s, certPool(t, caOf(gens[1])), "127.0.0.1")
+				servedNew = err == nil
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.CABundle(), caOf(gens[0])) {
+		t.Fatal("CABundle is not the CA file's content")
+	}
+	runServer(t, s)
+	waitPublished := func(want []byte) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(published)
+			last := []byte(nil)
+			if n > 0 {
+				last = published[n-1]
+			}
+			mu.Unlock()
+			if bytes.Equal(last, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CA bundle not published within 5 s (%d published)", n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitPublished(caOf(gens[0]))
+
+	// A broken CA file publishes nothing and keeps the bundle.
+	if err := os.WriteFile(filepath.Join(dir, CAFile), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !bytes.Equal(s.CABundle(), caOf(gens[0])) {
+		t.Error("a broken CA file replaced the bundle")
+	}
+	mu.Lock()
+	if n := len(published); n != 1 {
+		t.Errorf("%d bundles published after a broken CA file, want 1", n)
+	}
+	mu.Unlock()
+
+	// cert-manager rotates the three files at once.
+	install(gens[1], CAFile, KeyFile, CertFile)
+	waitPublished(caOf(gens[1]))
+	mu.Lock()
+	if servedNew {
+		t.Error("the new certificate was served before its CA was published")
+	}
+	mu.Unlock()
+	if !bytes.Equal(s.CABundle(), caOf(gens[1])) {
+		t.Error("CABundle is not the new CA file's content")
+	}
+}
+
+// TestServerShutdownDelay: when Run's context ends, Stopping reports true
+// at once, the server keeps answering for ShutdownDelay, then drains the
+// request in flight and stops accepting.
+func TestServerShutdownDelay(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var inFlight atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			inFlight.Add(1)
+			<-release
+		}
+		_, _ = io.WriteString(w, "done")
+	})
+	s, err := NewServer(h, ServerOptions{Addr: "127.0.0.1:0", DNSNames: []string{"127.0.0.1"}, ShutdownDelay: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: certPool(t, s.CABundle()), ServerName: "127.0.0.1"}, DisableKeepAlives: true}}
+	get := func(path string) (string, error) {
+		resp, err := client.Get("https://" + s.Addr().String() + path)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	slow := make(chan string, 1)
+	go func() {
+		body, err := get("/slow")
+		if err != nil {
+			body = err.Error()
+		}
+		slow <- body
+	}()
+	for inFlight.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s.Stopping() {
+		t.Fatal("Stopping before the context ended")
+	}
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	if !s.Stopping() {
+		t.Error("Stopping is false after the context ended")
+	}
+	// Still answering during the delay.
+	if body, err := get("/"); err != nil || body != "done" {
+		t.Errorf("request during the shutdown delay: %q, %v", body, err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v with a request in flight", err)
+	case <-time.After(700 * time.Millisecond):
+	}
+	// After the delay: no new connections, the one in flight finishes.
+	if _, err := get("/"); err == nil {
+		t.Error("new request accepted after the shutdown delay")
+	}
+	close(release)
+	if body := <-slow; body != "done" {
+		t.Errorf("in-flight request: %q, want it drained", body)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Run did not return after the drain")
+	}
+}

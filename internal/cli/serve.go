@@ -20,6 +20,7 @@ func newServeCommand() *cobra.Command {
 	var (
 		o                   serve.Options
 		port                int
+		bindAddress         string
 		metricsAddr         string
 		logLevel, logFormat string
 		excluded            string
@@ -49,6 +50,9 @@ image, the policy and what failed (no signature, wrong key, registry unreachable
 --mutating (the default), a MutatingWebhookConfiguration pins those images' tags to digests.
 
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
+Out of cluster (--webhook-url without --service-name) it listens on the URL's host and port
+(--webhook-bind-address and --webhook-port override them), and a generated certificate covers
+the URL's host.
 Without --tls-cert-file, a CA and serving certificate are generated and rotated: with
 --tls-secret they are kept in that Secret and shared by every replica, otherwise each process
 keeps its own (run a single replica then).
@@ -100,7 +104,15 @@ certificate is available.`,
 			if excluded != "" {
 				o.ExcludeNamespaces = strings.Split(excluded, ",")
 			}
-			o.Addr = fmt.Sprintf(":%d", port)
+			if o.ServiceName == "" && o.WebhookURL != "" && !cmd.Flags().Changed("webhook-port") {
+				// Out of cluster the URL says where the API server calls.
+				if port, err = serve.WebhookURLPort(o.WebhookURL); err != nil {
+					return withCode(ExitInvalid, err)
+				}
+			}
+			if o.Addr, err = serve.ListenAddr(bindAddress, port, o.ServiceName, o.WebhookURL); err != nil {
+				return withCode(ExitInvalid, err)
+			}
 			loading := clientcmd.NewDefaultClientConfigLoadingRules()
 			loading.ExplicitPath = kubeconfig
 			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
@@ -111,7 +123,8 @@ certificate is available.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook")
+	f.IntVar(&port, "webhook-port", 9443, "HTTPS port of the webhook (default: 9443, or the port of --webhook-url without --service-name)")
+	f.StringVar(&bindAddress, "webhook-bind-address", "", "address the webhook listens on (default: all interfaces with --service-name; the host of --webhook-url out of cluster)")
 	f.StringVar(&metricsAddr, "metrics-addr", ":8080", "plain-HTTP address for /healthz, /readyz and /metrics (empty: only on the webhook port)")
 	f.StringVar(&o.PolicyGroup, "policy-group", kyvernov1.PortcullisGroup, "API group of the ClusterPolicy/Policy CRDs to watch: portcullis.dev or kyverno.io")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -124,7 +137,7 @@ certificate is available.`,
 	f.StringVar(&excluded, "exclude-namespaces", "", "comma-separated namespaces never sent to the webhook (default kube-system and --namespace)")
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
 	f.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM)")
-	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file)")
+	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file); reloaded when it changes")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
@@ -136,6 +149,7 @@ certificate is available.`,
 	f.StringVar(&o.OwnerClusterRole, "owner-cluster-role", "", "ClusterRole that owns the webhook configuration, so uninstalling deletes it")
 	f.StringVar(&tlsSecret, "tls-secret", "", "Secret (in --namespace) holding the generated CA and certificate, shared by all replicas")
 	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader (coordination.k8s.io Lease) to write the webhook configurations and the certificate Secret; all replicas serve")
+	f.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing before draining in-flight requests (in a cluster: time for the endpoints to drop the pod)")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
 	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart)")

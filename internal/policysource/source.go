@@ -48,6 +48,9 @@ type Watcher struct {
 	mu       sync.Mutex
 	subs     []chan struct{}
 	problems atomic.Pointer[[]*policy.Error]
+	states   atomic.Pointer[[]PolicyState]
+	// good holds the last version of each policy that compiled (under mu).
+	good map[Key]lastGood
 }
 
 // New returns a Watcher reading from c (a controller-runtime cache, e.g.
@@ -89,13 +92,34 @@ func (w *Watcher) Ready() bool { return w.ready.Load() }
 // callers wait for it without polling.
 func (w *Watcher) Loaded() <-chan struct{} { return w.loaded }
 
-// Problems returns the compile problems of the policies left out of the
-// current set (normally none: the CRD validating webhook refuses them).
+// Problems returns the compile problems of the policies in the cluster
+// (normally none: the policy validating webhook refuses them); see States
+// for what stands in for each broken policy.
 func (w *Watcher) Problems() []*policy.Error {
 	if p := w.problems.Load(); p != nil {
 		return *p
 	}
 	return nil
+}
+
+// States returns the load state of every policy object of the current
+// set, ordered by kind, namespace and name.
+func (w *Watcher) States() []PolicyState {
+	if p := w.states.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Broken returns the states of the policies that do not compile.
+func (w *Watcher) Broken() []PolicyState {
+	var out []PolicyState
+	for _, s := range w.States() {
+		if !s.Ready {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Subscribe returns a channel that receives a value after every swap of
@@ -176,10 +200,12 @@ func (w *Watcher) poke() {
 }
 
 // rebuild compiles every cached policy into a new set and swaps it in.
-// Policies that do not compile are left out and reported; the others stay
-// in force.
+// A policy that does not compile is replaced by its last good version
+// when this process compiled one, by a fail-closed stand-in when it is an
+// Enforce ClusterImagePolicy (see FallbackFailClosed), else left out; its
+// state (States, Broken) says so.
 func (w *Watcher) rebuild(ctx context.Context) error {
-	var docs []manifest.Document
+	var objs []cached
 	for _, gvk := range w.gvks() {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -187,19 +213,76 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 			return fmt.Errorf("list %s: %w", gvk.Kind, err)
 		}
 		for i := range list.Items {
-			obj := list.Items[i].Object
-			src := fmt.Sprintf("cluster:%s/%s", gvk.Kind, list.Items[i].GetName())
-			if ns := list.Items[i].GetNamespace(); ns != "" {
-				src = fmt.Sprintf("cluster:%s/%s/%s", gvk.Kind, ns, list.Items[i].GetName())
+			u := &list.Items[i]
+			key := Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+			src := fmt.Sprintf("cluster:%s/%s", gvk.Kind, u.GetName())
+			if key.Namespace != "" {
+				src = fmt.Sprintf("cluster:%s/%s/%s", gvk.Kind, key.Namespace, u.GetName())
 			}
-			docs = append(docs, manifest.Document{Source: src, Index: 1, Object: obj})
+			objs = append(objs, cached{key: key, gvk: gvk, obj: u, doc: manifest.Document{Source: src, Index: 1, Object: u.Object}})
 		}
+	}
+	docs := make([]manifest.Document, len(objs))
+	for i, o := range objs {
+		docs[i] = o.doc
 	}
 	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true})
 	problems := policy.AsErrors(err)
-	for _, p := range problems {
-		w.opts.Logger.Warn("policy left out", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
+	for _, d := range docs {
+		problems = append(problems, Unsupported(d)...)
 	}
+	bySource := map[string][]string{}
+	for _, p := range problems {
+		w.opts.Logger.Warn("policy does not compile", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
+		q := *p
+		q.File, q.Document = "", 0
+		bySource[p.File] = append(bySource[p.File], q.Error())
+	}
+
+	w.mu.Lock()
+	if w.good == nil {
+		w.good = map[Key]lastGood{}
+	}
+	present := map[Key]bool{}
+	states := make([]PolicyState, 0, len(objs))
+	var stand []manifest.Document
+	for i, o := range objs {
+		present[o.key] = true
+		st := PolicyState{Key: o.key, GVK: o.gvk, UID: string(o.obj.GetUID()), Generation: o.obj.GetGeneration(),
+			Conditions: conditionsOf(o.obj), Ready: true}
+		if errs, bad := bySource[o.doc.Source]; bad {
+			st.Ready, st.Errors, st.Fallback = false, errs, FallbackNone
+			if g, ok := w.good[o.key]; ok {
+				st.Fallback, st.LastGoodGeneration = FallbackLastGood, g.generation
+				stand = append(stand, g.doc)
+			} else if o.gvk == imagePolicyGVK {
+				if d, ok := failClosedImagePolicy(o, errs[0]); ok {
+					st.Fallback = FallbackFailClosed
+					stand = append(stand, d)
+				}
+			}
+		} else {
+			w.good[o.key] = lastGood{doc: docs[i], generation: st.Generation}
+			stand = append(stand, docs[i])
+		}
+		states = append(states, st)
+	}
+	for k := range w.good {
+		if !present[k] {
+			delete(w.good, k)
+		}
+	}
+	w.mu.Unlock()
+	if len(bySource) > 0 {
+		// Again with the stand-ins in place of the broken policies.
+		var err2 error
+		set, err2 = policy.Compile(stand, policy.Options{SkipUnsupported: true})
+		for _, p := range policy.AsErrors(err2) {
+			w.opts.Logger.Error("policy left out", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
+		}
+	}
+	sortStates(states)
+	w.states.Store(&states)
 	w.problems.Store(&problems)
 	w.cur.Store(set)
 	w.mu.Lock()

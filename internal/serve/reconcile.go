@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -14,6 +13,10 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -24,17 +27,18 @@ const (
 )
 
 // reconciler keeps the validating (and mutating) webhook configuration in
-// step with the policy set and the serving CA. It runs on the leader only:
-// it applies when it starts, whenever the set or the CA changes, after a
-// failure (with backoff) and every ResyncInterval.
+// step with the policy set and the serving CA. It runs on the leader only
+// and is the only writer of the configurations: it applies when it
+// starts, whenever the set or the CA changes, whenever a configuration it
+// owns is edited or deleted by someone else (it watches them by name), after
+// a failure (with backoff) and every ResyncInterval.
 type reconciler struct {
-	cl      client.Client
+	cl client.Client
+	// cs watches the configurations (nil: no watch, resync only).
+	cs      kubernetes.Interface
 	watcher *policysource.Watcher
 	o       Options
 	log     *slog.Logger
-	// caFile, when set, is re-read at every apply (cert-manager may
-	// rotate the CA behind it).
-	caFile string
 
 	trigger chan struct{}
 	// applied is closed after the first successful apply.
@@ -112,6 +116,9 @@ func (r *reconciler) Start(ctx context.Context) error {
 	}()
 	updates := r.watcher.Subscribe()
 	loaded := r.watcher.Loaded()
+	if r.cs != nil {
+		r.watchConfigurations(ctx)
+	}
 	resync := time.NewTicker(r.o.ResyncInterval)
 	defer resync.Stop()
 	retry := time.NewTimer(0) // apply at once
@@ -145,13 +152,6 @@ func (r *reconciler) Start(ctx context.Context) error {
 // apply writes the configurations for the current set and CA. It does
 // nothing (successfully) until both are known.
 func (r *reconciler) apply(ctx context.Context) error {
-	if r.caFile != "" {
-		b, err := os.ReadFile(r.caFile)
-		if err != nil {
-			return fmt.Errorf("CA file: %w", err)
-		}
-		r.setCA(b)
-	}
 	r.mu.Lock()
 	ca := r.ca
 	r.mu.Unlock()
@@ -192,6 +192,56 @@ func (r *reconciler) apply(ctx context.Context) error {
 	}
 	r.markPublished(ca)
 	return nil
+}
+
+// configurationNames returns the names of the validating and mutating
+// configurations this reconciler writes ("" for the mutating one when it
+// manages none).
+func (r *reconciler) configurationNames() (validating, mutating string) {
+	validating = r.o.ConfigurationName
+	if r.o.Mutating {
+		mutating = validating
+		if r.o.MutatingConfigurationName != "" {
+			mutating = r.o.MutatingConfigurationName
+		}
+	}
+	return validating, mutating
+}
+
+// watchConfigurations starts informers (until ctx ends) on the
+// configurations this reconciler owns, by name, so that an edit or a
+// deletion by anyone else is repaired within moments: every event asks
+// for an apply, which writes only what differs (an apply that changes
+// nothing is not stored and raises no further event).
+func (r *reconciler) watchConfigurations(ctx context.Context) {
+	handler := toolscache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, _ any) { r.poke() },
+		DeleteFunc: func(any) { r.poke() },
+	}
+	validating, mutating := r.configurationNames()
+	api := r.cs.AdmissionregistrationV1()
+	watch := func(lw *toolscache.ListWatch, obj runtime.Object) {
+		inf := toolscache.NewSharedIndexInformer(lw, obj, 0, toolscache.Indexers{})
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			r.log.Warn("cannot watch the webhook configuration; repairing it every resync only", "error", err)
+			return
+		}
+		go inf.RunWithContext(ctx)
+	}
+	watch(toolscache.NewFilteredListWatchFromClient(api.RESTClient(), "validatingwebhookconfigurations", metav1.NamespaceAll,
+		byName(validating)), &admissionregistrationv1.ValidatingWebhookConfiguration{})
+	if mutating != "" {
+		watch(toolscache.NewFilteredListWatchFromClient(api.RESTClient(), "mutatingwebhookconfigurations", metav1.NamespaceAll,
+			byName(mutating)), &admissionregistrationv1.MutatingWebhookConfiguration{})
+	}
+}
+
+// byName narrows a list or watch to the object called name (the RBAC
+// rules grant list and watch by resourceName).
+func byName(name string) func(*metav1.ListOptions) {
+	return func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}
 }
 
 // markPublished records a successful apply with ca and wakes waitCA.

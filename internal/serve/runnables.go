@@ -64,22 +64,29 @@ func (w *webhookServer) StartedChecker() healthz.Checker {
 // WebhookMux implements webhook.Server.
 func (w *webhookServer) WebhookMux() *http.ServeMux { return w.mux }
 
-// check is one named health or readiness condition.
+// check is one named health or readiness condition. A warning check
+// does not fail the probe: its error is listed after "ok".
 type check struct {
-	name string
-	fn   func() error
+	name    string
+	fn      func() error
+	warning bool
 }
 
-// probe serves /healthz or /readyz: 200 "ok" when every check passes,
-// else 503 naming each failed check, as the chart's probes expect.
+// probe serves /healthz or /readyz: 200 "ok" when every check passes
+// (followed by a "warning: ..." line per failing warning check), else 503
+// naming each failed check, as the chart's probes expect.
 type probe []check
 
 func (p probe) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	var msg string
+	var msg, warnings string
 	for _, c := range p {
 		if err := c.fn(); err != nil {
+			if c.warning {
+				warnings += "\nwarning: " + c.name + ": " + err.Error()
+				continue
+			}
 			msg += "not ready: " + c.name + ": " + err.Error() + "\n"
 		}
 	}
@@ -88,5 +95,5 @@ func (p probe) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(msg))
 		return
 	}
-	_, _ = w.Write([]byte("ok"))
+	_, _ = w.Write([]byte("ok" + warnings))
 }

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -54,7 +56,9 @@ type Options struct {
 	Namespace, ServiceName string
 	// WebhookURL reaches the webhook directly (out-of-cluster runs, tests).
 	// When both ServiceName and WebhookURL are empty, the URL is
-	// https://<listen address>.
+	// https://<listen address>. Without ServiceName, a generated serving
+	// certificate covers the URL's host (an IP SAN for an address, a DNS
+	// SAN for a name).
 	WebhookURL string
 	// ConfigurationName names the ValidatingWebhookConfiguration (default "portcullis").
 	ConfigurationName string
@@ -122,6 +126,10 @@ type Options struct {
 	BackgroundInterval time.Duration
 	// ReportPasses lists passing and skipped results in the reports.
 	ReportPasses bool
+	// ShutdownDelay is how long the webhook keeps serving after ctx ends,
+	// with /readyz already failing, before it stops accepting and drains
+	// the requests in flight (default 0).
+	ShutdownDelay time.Duration
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -137,6 +145,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
+	}
+	if o.ConfigurationName == "" {
+		o.ConfigurationName = "portcullis" // webhookconfig's default too
 	}
 	if o.TimeoutSeconds == 0 {
 		o.TimeoutSeconds = 10
@@ -217,11 +228,19 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return err
 	}
 
-	rec := &reconciler{cl: direct, watcher: watcher, o: o, log: log, caFile: o.CAFile}
+	if o.ServiceName == "" && o.WebhookURL != "" {
+		host, err := webhookURLHost(o.WebhookURL)
+		if err != nil {
+			return err
+		}
+		o.DNSNames = append(append([]string{}, o.DNSNames...), host)
+	}
+	rec := &reconciler{cl: direct, cs: cs, watcher: watcher, o: o, log: log}
 	rec.init()
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
-		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log}
+		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
+		ShutdownDelay: o.ShutdownDelay}
 	certReady := func() bool { return true }
 	switch {
 	case o.TLSSecret != "":
@@ -243,8 +262,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		}
 	case o.CertFile != "":
 		// Provided certificate files (cert-manager): reloaded when they
-		// change; the CA comes from CAFile.
+		// change; the CA comes from CAFile, reloaded too and published
+		// before a certificate of a new CA is served.
 		so.ReloadInterval = 2 * time.Second
+		so.CAFile = o.CAFile
+		so.OnCABundle = func(b []byte) { rec.setCA(b); rec.waitCA(b, caPublishTimeout) }
 	default:
 		// A CA and certificate of this process only: the reconciler
 		// publishes each new CA before a certificate of it is served.
@@ -257,13 +279,6 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if b := srv.CABundle(); len(b) > 0 {
 		rec.setCA(b)
 	}
-	if o.CAFile != "" {
-		b, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return fmt.Errorf("serve: CA file: %w", err)
-		}
-		rec.setCA(b)
-	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -271,17 +286,37 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		rec.o.WebhookURL = "https://" + srv.Addr().String()
 	}
 	checks := probe{
-		{"policies", func() error {
+		// Readiness fails first when the process is asked to stop, while
+		// the webhook keeps serving for ShutdownDelay and then drains.
+		{name: "shutdown", fn: func() error {
+			if ctx.Err() != nil || srv.Stopping() {
+				return errors.New("shutting down")
+			}
+			return nil
+		}},
+		{name: "policies", fn: func() error {
 			if !watcher.Ready() {
 				return errors.New("policy set not loaded yet")
 			}
 			return nil
 		}},
-		{"certificate", func() error {
+		{name: "certificate", fn: func() error {
 			if !certReady() {
 				return errors.New("no serving certificate yet")
 			}
 			return nil
+		}},
+		// Broken policies do not stop serving (the others and the
+		// stand-ins are in force) but are listed.
+		{name: "broken policies", warning: true, fn: func() error {
+			var lines []string
+			for _, b := range watcher.Broken() {
+				lines = append(lines, fmt.Sprintf("%s (%s): %s", b.Key, b.Fallback, b.Message()))
+			}
+			if len(lines) == 0 {
+				return nil
+			}
+			return errors.New(strings.Join(lines, "\n  "))
 		}},
 	}
 	h.mux.Handle(admission.PathReadyz, checks)
@@ -314,6 +349,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	}
 	if err := addBackground(cfg, mgr, o, watcher, h.engine, direct); err != nil {
 		return err
+	}
+	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
+		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {
+		return err
+	}
+	if err := o.Registry.Register(brokenPolicies{watcher}); err != nil {
+		return fmt.Errorf("serve: metrics: %w", err)
 	}
 	if started != nil {
 		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, Policies: watcher,
@@ -349,6 +391,51 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	return nil
 }
 
+// webhookURLHost returns the host of an https webhook URL (without
+// brackets for IPv6), which a generated certificate must cover.
+func webhookURLHost(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("serve: webhook URL: %w", err)
+	}
+	if u.Scheme != "https" || u.Hostname() == "" {
+		return "", fmt.Errorf("serve: webhook URL %q: want https://HOST[:PORT][/PATH]", raw)
+	}
+	return u.Hostname(), nil
+}
+
+// ListenAddr returns the address the webhook listens on for port: on bind
+// when it is set; otherwise, out of cluster (no serviceName, a
+// webhookURL), on the URL's host only, since the API server reaches the
+// webhook there; otherwise (in a cluster) on all interfaces.
+func ListenAddr(bind string, port int, serviceName, webhookURL string) (string, error) {
+	if bind == "" && serviceName == "" && webhookURL != "" {
+		host, err := webhookURLHost(webhookURL)
+		if err != nil {
+			return "", err
+		}
+		bind = host
+	}
+	return net.JoinHostPort(bind, strconv.Itoa(port)), nil
+}
+
+// WebhookURLPort returns the port of an https webhook URL (443 when it
+// names none).
+func WebhookURLPort(webhookURL string) (int, error) {
+	if _, err := webhookURLHost(webhookURL); err != nil {
+		return 0, err
+	}
+	u, _ := url.Parse(webhookURL)
+	if u.Port() == "" {
+		return 443, nil
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil || p <= 0 || p > 65535 {
+		return 0, fmt.Errorf("serve: webhook URL %q: bad port", webhookURL)
+	}
+	return p, nil
+}
+
 // caPublishTimeout bounds how long a rotation of a process's own CA waits
 // for the webhook configuration to carry the new CA.
 const caPublishTimeout = 10 * time.Second
@@ -364,6 +451,9 @@ func managerOptions(scheme *runtime.Scheme, o Options) manager.Options {
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{Scheme: scheme},
 	}
+	// Room for the webhook's delay and drain (30 s) after the other parts stop.
+	grace := o.ShutdownDelay + 35*time.Second
+	mo.GracefulShutdownTimeout = &grace
 	if o.TLSSecret != "" {
 		mo.Cache.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
 			Namespaces: map[string]cache.Config{o.Namespace: {}},
@@ -427,7 +517,9 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
-	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicy())
+	// Policies that serve cannot enforce as written (context entries from
+	// the cluster) are refused before they are stored.
+	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicyWith(policysource.Unsupported))
 	return &handler{admission: h, mux: mux, engine: eng}, nil
 }
 

@@ -24,12 +24,18 @@ import (
 )
 
 func TestProbe(t *testing.T) {
-	failing := true
+	failing, broken := true, false
 	p := probe{
-		{"always", func() error { return nil }},
-		{"policies", func() error {
+		{name: "always", fn: func() error { return nil }},
+		{name: "policies", fn: func() error {
 			if failing {
 				return errors.New("policy set not loaded yet")
+			}
+			return nil
+		}},
+		{name: "broken policies", warning: true, fn: func() error {
+			if broken {
+				return errors.New("ClusterPolicy/p (last-good): does not compile")
 			}
 			return nil
 		}},
@@ -47,6 +53,10 @@ func TestProbe(t *testing.T) {
 	failing = false
 	if code, body := serveProbe(); code != http.StatusOK || body != "ok" {
 		t.Errorf("passing checks: %d %q, want 200 ok", code, body)
+	}
+	broken = true
+	if code, body := serveProbe(); code != http.StatusOK || body != "ok\nwarning: broken policies: ClusterPolicy/p (last-good): does not compile" {
+		t.Errorf("failing warning check: %d %q, want 200 ok listing the warning", code, body)
 	}
 	rec := httptest.NewRecorder()
 	probe{}.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
@@ -252,5 +262,33 @@ func TestReconcilerWaitCA(t *testing.T) {
 	r.waitCA([]byte("never published"), 100*time.Millisecond)
 	if d := time.Since(t0); d < 100*time.Millisecond || d > 10*time.Second {
 		t.Fatalf("waited %v, want the timeout (100ms)", d)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	for _, tc := range []struct {
+		bind, svc, url string
+		want           string
+	}{
+		{"", "portcullis", "", ":9443"},
+		{"", "portcullis", "https://10.0.0.5:9443", ":9443"},
+		{"", "", "https://10.0.0.5:9443", "10.0.0.5:9443"},
+		{"", "", "https://webhook.example.com:9443/x", "webhook.example.com:9443"},
+		{"", "", "https://[fd00::5]:9443", "[fd00::5]:9443"},
+		{"0.0.0.0", "", "https://10.0.0.5:9443", "0.0.0.0:9443"},
+		{"", "", "", ":9443"},
+	} {
+		got, err := ListenAddr(tc.bind, 9443, tc.svc, tc.url)
+		if err != nil || got != tc.want {
+			t.Errorf("ListenAddr(%q, 9443, %q, %q) = %q, %v; want %q", tc.bind, tc.svc, tc.url, got, err, tc.want)
+		}
+	}
+	if _, err := ListenAddr("", 9443, "", "http://10.0.0.5"); err == nil {
+		t.Error("plain-http webhook URL accepted")
+	}
+	for url, want := range map[string]int{"https://10.0.0.5:8443": 8443, "https://h.example": 443} {
+		if got, err := WebhookURLPort(url); err != nil || got != want {
+			t.Errorf("WebhookURLPort(%q) = %d, %v; want %d", url, got, err, want)
+		}
 	}
 }
