@@ -33,7 +33,7 @@ spec:
       message: "label team is required"
       pattern: {metadata: {labels: {team: "?*"}}}`
 
-const configMapPolicy = `apiVersion: portcullis.dev/v1
+const configMapOwnerPolicy = `apiVersion: portcullis.dev/v1
 kind: ClusterPolicy
 metadata: {name: cm-owner}
 spec:
@@ -190,7 +190,7 @@ func TestBackgroundReports(t *testing.T) {
 	t.Logf("reported %s after the policy was applied", time.Since(applied).Round(time.Millisecond))
 
 	// A ConfigMap policy edit must not re-evaluate Pods.
-	for _, p := range decodeAll(t, configMapPolicy) {
+	for _, p := range decodeAll(t, configMapOwnerPolicy) {
 		if err := env.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
