@@ -53,7 +53,8 @@ func NewTracker() *Tracker {
 // ruleState is the aggregate of a rule's current results on one resource
 // (a rule may yield one result per image).
 type ruleState struct {
-	result  engine.Result // first failing result, else the first result
+	key     ruleKey
+	at      int // index of the first failing result, else of the first result
 	failing bool
 	errored bool // some result is an error, none fails
 }
@@ -87,20 +88,22 @@ func (t *Tracker) Observe(uid string, results []engine.Result, images []Image, n
 		return nil // compliant before and now: no state, no event
 	}
 
-	current := make(map[ruleKey]*ruleState, len(results))
-	order := make([]ruleKey, 0, len(results))
-	for _, r := range results {
-		k := keyOf(r)
-		st := current[k]
-		if st == nil {
-			st = &ruleState{result: r}
-			current[k] = st
-			order = append(order, k)
+	idx := make(map[ruleKey]int, len(results))
+	states := make([]ruleState, 0, len(results))
+	for j := range results {
+		r := &results[j]
+		k := keyOf(*r)
+		i, ok := idx[k]
+		if !ok {
+			i = len(states)
+			idx[k] = i
+			states = append(states, ruleState{key: k, at: j})
 		}
+		st := &states[i]
 		switch {
 		case Failing(r.Status):
 			if !st.failing {
-				st.result, st.failing, st.errored = r, true, false
+				st.at, st.failing, st.errored = j, true, false
 			}
 		case r.Status == engine.StatusError:
 			if !st.failing {
@@ -109,68 +112,65 @@ func (t *Tracker) Observe(uid string, results []engine.Result, images []Image, n
 		}
 	}
 
+	var failing map[ruleKey]engine.Result // updated in place
+	if prev != nil {
+		failing = prev.failing
+	} else {
+		failing = map[ruleKey]engine.Result{}
+	}
 	var out []Transition
-	next := map[ruleKey]engine.Result{}
-	var imgs []Image
-	for _, k := range order {
-		st := current[k]
-		var was engine.Result
-		wasFailing := false
-		if prev != nil {
-			was, wasFailing = prev.failing[k]
+	var imgs []Image // images, copied once when needed
+	transition := func(typ string, r engine.Result, reason string) {
+		if imgs == nil {
+			imgs = slices.Clone(images)
 		}
+		out = append(out, Transition{Type: typ, Result: r, UID: uid, Images: imgs, Time: now, Reason: reason})
+	}
+	for i := range states {
+		st := &states[i]
+		_, wasFailing := failing[st.key]
 		switch {
 		case st.failing:
-			next[k] = st.result
+			failing[st.key] = results[st.at] // the latest failure
 			if !wasFailing {
-				if imgs == nil {
-					imgs = slices.Clone(images)
-				}
-				out = append(out, Transition{Type: TypeViolation, Result: st.result, UID: uid, Images: imgs, Time: now})
+				transition(TypeViolation, results[st.at], "")
 			}
 		case st.errored:
-			if wasFailing {
-				next[k] = was // undecided: still failing
-			}
+			// Undecided: the previous state stands.
 		case wasFailing:
-			if imgs == nil {
-				imgs = slices.Clone(images)
-			}
-			out = append(out, Transition{Type: TypeResolution, Result: st.result, UID: uid, Images: imgs, Time: now})
+			delete(failing, st.key)
+			transition(TypeResolution, results[st.at], "")
 		}
 	}
 	if prev != nil {
 		var gone []ruleKey
-		for k := range prev.failing {
-			if _, ok := current[k]; !ok {
+		for k := range failing {
+			if _, ok := idx[k]; !ok {
 				gone = append(gone, k)
 			}
 		}
 		slices.SortFunc(gone, compareKeys)
 		for _, k := range gone {
-			if imgs == nil {
-				imgs = slices.Clone(images)
-			}
-			out = append(out, resolved(prev.failing[k], uid, imgs, now, ReasonNotEvaluated))
+			was := failing[k]
+			was.Status = engine.StatusSkip
+			delete(failing, k)
+			transition(TypeResolution, was, ReasonNotEvaluated)
 		}
 	}
 
 	switch {
-	case len(next) == 0:
+	case len(failing) == 0:
 		delete(t.uid, uid)
 	case prev == nil:
 		if imgs == nil {
 			imgs = slices.Clone(images)
 		}
-		t.uid[uid] = &tracked{failing: next, images: imgs}
-	default:
-		prev.failing = next
-		if !slices.Equal(prev.images, images) {
-			if imgs == nil {
-				imgs = slices.Clone(images)
-			}
-			prev.images = imgs
+		t.uid[uid] = &tracked{failing: failing, images: imgs}
+	case !slices.Equal(prev.images, images):
+		if imgs == nil {
+			imgs = slices.Clone(images)
 		}
+		prev.images = imgs
 	}
 	return out
 }
