@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -256,9 +257,17 @@ func BenchmarkTrackerObserve(b *testing.B) {
 				}
 				results[i] = rs
 			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
 			tr := NewTracker()
 			for i := range resources {
 				tr.Observe(uids[i], results[i], imgs, t0)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			if want := resources * failingShare / 100; tr.Len() != want {
+				b.Fatalf("tracking %d resources, want %d", tr.Len(), want)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -271,6 +280,7 @@ func BenchmarkTrackerObserve(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n)*resources/1e6, "ms/resync-of-10k")
+			b.ReportMetric(max(0, float64(after.HeapAlloc)-float64(before.HeapAlloc)), "heap-B/tracker")
 		})
 	}
 }
