@@ -115,9 +115,17 @@ certificate is available.`,
 			}
 			loading := clientcmd.NewDefaultClientConfigLoadingRules()
 			loading.ExplicitPath = kubeconfig
-			cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{}).ClientConfig()
+			cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(loading, &clientcmd.ConfigOverrides{})
+			cfg, err := cc.ClientConfig()
 			if err != nil {
 				return withCode(ExitInvalid, fmt.Errorf("kubernetes client configuration: %w", err))
+			}
+			if o.ClusterName == "" {
+				// The kubeconfig's current context names the cluster; in a
+				// cluster there is none.
+				if raw, err := cc.RawConfig(); err == nil && raw.CurrentContext != "" {
+					o.ClusterName = raw.CurrentContext
+				}
 			}
 			return serve.Run(cmd.Context(), cfg, o, nil)
 		},
@@ -154,6 +162,8 @@ certificate is available.`,
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
 	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart)")
 	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
+	f.StringVar(&o.EventsSink, "events-sink", "", "URL receiving a CloudEvent (HTTP binary mode) for each compliance change seen by the background controller: dev.portcullis.violation.v1 and dev.portcullis.resolution.v1")
+	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name, the source of the CloudEvents (default: the kubeconfig's current context, or in-cluster)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

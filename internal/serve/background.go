@@ -7,6 +7,7 @@ import (
 	"github.com/portcullis/portcullis/internal/background"
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/policysource"
+	"github.com/portcullis/portcullis/internal/sink/events"
 	"github.com/portcullis/portcullis/internal/sink/policyreport"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
@@ -23,6 +24,21 @@ func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *po
 	if err := requireReportCRDs(cfg); err != nil {
 		return err
 	}
+	var observer background.Observer
+	if o.EventsSink != "" {
+		name := o.ClusterName
+		if name == "" {
+			name = "in-cluster"
+		}
+		sender, err := events.New(events.Options{Sink: o.EventsSink, Source: name, Registry: o.Registry, Logger: o.Logger})
+		if err != nil {
+			return fmt.Errorf("serve: --events-sink: %w", err)
+		}
+		if err := mgr.Add(leaderOnly{sender}); err != nil {
+			return err
+		}
+		observer = events.Notifier{Tracker: events.NewTracker(), Sender: sender}
+	}
 	c, err := background.New(background.Options{
 		Cache:    mgr.GetCache(),
 		Mapper:   mgr.GetRESTMapper(),
@@ -31,6 +47,7 @@ func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *po
 		Engine:   eng,
 		Interval: o.BackgroundInterval,
 		Reports:  policyreport.Options{ReportPasses: o.ReportPasses},
+		Observer: observer,
 		Registry: o.Registry,
 		Logger:   o.Logger,
 	})

@@ -126,6 +126,12 @@ type Options struct {
 	BackgroundInterval time.Duration
 	// ReportPasses lists passing and skipped results in the reports.
 	ReportPasses bool
+	// EventsSink, when set, receives a CloudEvent (HTTP binary mode) for
+	// every compliance change the background controller sees.
+	EventsSink string
+	// ClusterName is the events' source (default: the kubeconfig context
+	// name, or "in-cluster").
+	ClusterName string
 	// ShutdownDelay is how long the webhook keeps serving after ctx ends,
 	// with /readyz already failing, before it stops accepting and drains
 	// the requests in flight (default 0).
