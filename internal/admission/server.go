@@ -55,6 +55,14 @@ type ServerOptions struct {
 	// the server's goroutine and may block briefly.
 	OnCABundle func(caBundle []byte)
 
+	// ClientCAFile, when set, names a PEM bundle of CAs: every TLS client
+	// must present a certificate signed by one of them
+	// (tls.RequireAndVerifyClientCert), so only the API server (configured
+	// with a client certificate for webhooks through its admission
+	// configuration) can send AdmissionReviews. The health and metrics
+	// paths on this port then need one too: probe the plain metrics port.
+	ClientCAFile string
+
 	// ShutdownTimeout bounds the graceful shutdown (default 30 s).
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs (default: discarded).
@@ -96,6 +104,11 @@ func NewServer(handler http.Handler, opts ServerOptions) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.ClientCAFile != "" {
+		if err := requireClientCerts(s.tls, opts.ClientCAFile); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case opts.GetCertificate != nil:
 		if opts.CertFile != "" || opts.KeyFile != "" {

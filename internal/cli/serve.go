@@ -124,6 +124,7 @@ certificate is available.`,
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes")
 	f.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM)")
 	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file)")
+	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "require clients of the webhook port to present a certificate of these CAs (PEM): the API server's webhook client certificate, set in its admission configuration")
 	f.StringVar(&o.CertDir, "cert-dir", "", "directory for the generated CA and certificate (default: memory only)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster or $KUBECONFIG)")
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")

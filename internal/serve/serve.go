@@ -71,6 +71,10 @@ type Options struct {
 	// when set) and rotated.
 	CertFile, KeyFile, CAFile string
 	CertDir                   string
+	// ClientCAFile, when set, requires every client of the webhook port to
+	// present a certificate of one of these CAs (the API server's webhook
+	// client certificate): see admission.ServerOptions.ClientCAFile.
+	ClientCAFile string
 	// DNSNames are added to a generated serving certificate (e.g. 127.0.0.1).
 	DNSNames []string
 	// TLSSecret names a Secret in Namespace holding a generated CA and
@@ -213,7 +217,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	rec.init()
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
-		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log}
+		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
+		ClientCAFile: o.ClientCAFile}
 	certReady := func() bool { return true }
 	switch {
 	case o.TLSSecret != "":
