@@ -101,6 +101,14 @@ type Options struct {
 	MutatingConfigurationName string
 	// Images configures registry access for image verification.
 	Images imageverify.Options
+	// KubeAPIQPS and KubeAPIBurst set the API clients' client-side rate
+	// limit (defaults DefaultKubeAPIQPS and DefaultKubeAPIBurst; see
+	// clients.go). ObjectCacheTTL is how long admission serves
+	// ServiceAccounts and Secrets from memory (default
+	// DefaultObjectCacheTTL; negative: read them on every request).
+	KubeAPIQPS     float32
+	KubeAPIBurst   int
+	ObjectCacheTTL time.Duration
 	// LeaderElection elects one replica (a coordination.k8s.io Lease named
 	// LeaderElectionID in LeaderElectionNamespace) to do the work that
 	// must have a single writer: the webhook configurations and the
@@ -173,6 +181,7 @@ type Running struct {
 // leader).
 func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)) error {
 	o = o.withDefaults()
+	cfg = withRateLimits(cfg, o)
 	log := o.Logger
 	if o.TLSSecret != "" && o.Namespace == "" {
 		return errors.New("serve: --tls-secret needs --namespace")
@@ -392,9 +401,8 @@ type handler struct {
 // newHandler builds the admission handler: the engine with Kyverno
 // verifyImages, ClusterImagePolicies, namespace labels and events.
 func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, cs kubernetes.Interface) (*handler, error) {
-	// Secrets (keys, pull secrets) and service accounts are read directly,
-	// not through informers: no cluster-wide cache of every Secret.
-	objects := regauth.ClientReader(mgr.GetAPIReader())
+	// Secrets (keys, pull secrets) and service accounts: see clients.go.
+	objects := admissionObjects(mgr, o)
 	iopts := o.Images
 	if iopts.Secrets == nil {
 		iopts.Secrets = objects
