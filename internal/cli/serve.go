@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
@@ -141,5 +142,8 @@ certificate is available.`,
 	f.BoolVar(&o.LeaderElection, "leader-elect", false, "elect a leader (coordination.k8s.io Lease) to write the webhook configurations and the certificate Secret; all replicas serve")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
+	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart)")
+	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
+	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

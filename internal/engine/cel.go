@@ -115,6 +115,9 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 	mreq := matchRequest(req)
 	var out []Result
 	for _, vp := range set.Validating {
+		if in.Background && !vp.Background() {
+			continue
+		}
 		for _, variant := range vp.Variants {
 			if !variant.Match.Matches(mreq) {
 				continue

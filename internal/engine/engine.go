@@ -73,7 +73,11 @@ func (e *Engine) Evaluate(ctx context.Context, set *policy.Set, in Input) ([]Res
 	var results []Result
 	for _, h := range e.handlers[in.Phase] {
 		out, err := h.evaluate(ctx, e, ev)
-		results = append(results, out...)
+		if results == nil {
+			results = out // most resources get results from one handler: no copy
+		} else {
+			results = append(results, out...)
+		}
 		if err != nil {
 			return results, err
 		}

@@ -1300,3 +1300,64 @@ func TestEngineConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+func TestBackgroundSkipsAdmissionOnlyRules(t *testing.T) {
+	t.Parallel()
+	const policies = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: both}
+spec:
+  rules:
+  - name: plain
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {message: m, pattern: {metadata: {name: "x"}}}
+  - name: who
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {message: "{{request.userInfo.username}}", pattern: {metadata: {name: "x"}}}
+  - name: by-subject
+    match: {any: [{resources: {kinds: [ConfigMap]}, subjects: [{kind: User, name: alice}]}]}
+    validate: {message: m, pattern: {metadata: {name: "x"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: admission-only}
+spec:
+  background: false
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {message: m, pattern: {metadata: {name: "x"}}}
+---
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata: {name: vpol-admission}
+spec:
+  evaluation: {background: {enabled: false}}
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [configmaps]}]
+  validations: [{expression: "false"}]
+`
+	set, err := policy.LoadBytes("bg.yaml", []byte(policies), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "y", "namespace": "ns"}}
+	names := func(bg bool) []string {
+		in := Input{Resource: cm, Background: bg, UserInfo: UserInfo{Username: "alice"}}
+		results, err := New().Evaluate(context.Background(), set, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range results {
+			out = append(out, r.Policy+"/"+r.Rule)
+		}
+		return out
+	}
+	if got := names(false); len(got) != 5 {
+		t.Fatalf("admission results = %v, want all five rules", got)
+	}
+	if got := names(true); len(got) != 1 || got[0] != "both/plain" {
+		t.Fatalf("background results = %v, want only both/plain", got)
+	}
+}

@@ -81,9 +81,14 @@ type kyvernoRules struct {
 
 func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
 	req := ev.req
-	var results []Result
+	rules := ev.set.RulesFor(req.kind)
+	if len(rules) == 0 {
+		return nil, nil
+	}
+	// About one result per rule: allocate once instead of growing.
+	results := make([]Result, 0, len(rules))
 	var done map[*policy.Policy]bool
-	for _, r := range ev.set.RulesFor(req.kind) {
+	for _, r := range rules {
 		if err := ctx.Err(); err != nil {
 			return results, fmt.Errorf("evaluate %s: %w", req.kind, err)
 		}
@@ -92,6 +97,9 @@ func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) (
 			continue
 		}
 		if ns := pol.Namespace(); ns != "" && ns != req.namespace {
+			continue
+		}
+		if ev.in.Background && (!pol.Background() || r.AdmissionOnly) {
 			continue
 		}
 		var h ruleHandler

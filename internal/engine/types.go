@@ -155,6 +155,13 @@ type Input struct {
 	// Phase selects what is evaluated: PhaseValidate (the default) or
 	// PhaseMutate.
 	Phase Phase
+	// Background marks an evaluation of a resource that already exists
+	// (the background controller), outside any admission request: Kyverno
+	// policies with background: false, ValidatingPolicies with background
+	// evaluation disabled and rules that read admission-only data
+	// (request.userInfo, match by subjects or roles) are skipped, as Kyverno's
+	// background scans skip them.
+	Background bool
 }
 
 // Phase is the admission phase an evaluation serves.

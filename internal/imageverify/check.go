@@ -42,10 +42,10 @@ type CertificateTrust interface {
 }
 
 // fingerprint identifies the check for the verdict cache.
-func (c Check) fingerprint() (string, error) {
+func (c Check) fingerprint(keyFingerprint func([]byte) (string, error)) (string, error) {
 	var parts []string
 	for _, k := range c.Keys {
-		fp, err := fingerprint(k)
+		fp, err := keyFingerprint(k)
 		if err != nil {
 			return "", err
 		}

@@ -135,6 +135,7 @@ type Verifier struct {
 	tags     *cache // tag -> digest, as Result.Digest
 	keyless  keylessCache
 	policies policyCache
+	keys     keyFingerprints
 }
 
 type resolved struct {
@@ -239,7 +240,7 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 	if err != nil {
 		return Result{}, err
 	}
-	fp, err := c.fingerprint()
+	fp, err := c.fingerprint(v.keys.fingerprint)
 	if err != nil {
 		return Result{}, fmt.Errorf("imageverify: %s: %w", ref, err)
 	}
@@ -492,6 +493,39 @@ func (v *Verifier) resolveWith(ctx context.Context, r name.Reference, p *remote.
 
 func cacheKey(d name.Digest, fp string) string {
 	return d.Context().String() + "@" + d.DigestStr() + "|" + fp
+}
+
+// keyFingerprints remembers the fingerprints of the PEM keys seen, so a
+// warm verification does not parse and re-encode its keys on every call.
+// Keys come from policies, so there are few; past maxKeyFingerprints new
+// ones are computed without being remembered.
+type keyFingerprints struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const maxKeyFingerprints = 1024
+
+func (k *keyFingerprints) fingerprint(publicKeyPEM []byte) (string, error) {
+	k.mu.Lock()
+	fp, ok := k.m[string(publicKeyPEM)]
+	k.mu.Unlock()
+	if ok {
+		return fp, nil
+	}
+	fp, err := fingerprint(publicKeyPEM)
+	if err != nil {
+		return "", err
+	}
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]string{}
+	}
+	if len(k.m) < maxKeyFingerprints {
+		k.m[string(publicKeyPEM)] = fp
+	}
+	k.mu.Unlock()
+	return fp, nil
 }
 
 // fingerprint returns the hex SHA-256 of the key's PKIX DER encoding.

@@ -125,6 +125,10 @@ type Rule struct {
 	CELParamRef  *admissionregistrationv1.ParamRef
 	// FailureAction is the rule's effective action, Audit or Enforce.
 	FailureAction string
+	// AdmissionOnly is set when the rule reads data that exists only at
+	// admission (request.userInfo and its kin, match by subjects or
+	// roles): background scans skip it, as Kyverno does.
+	AdmissionOnly bool
 	// kinds lists the kind names (without group/version) that can match;
 	// "*" when any kind can.
 	kinds []string
@@ -265,6 +269,7 @@ func (s *Set) buildIndex(assignOrder bool) {
 			if assignOrder {
 				r.order = order
 				order++
+				r.AdmissionOnly = admissionOnly(r)
 			}
 			s.numRules++
 			wild := false

@@ -126,6 +126,14 @@ type Options struct {
 	// configurations even when nothing changed, repairing manual edits
 	// (default 5 minutes).
 	ResyncInterval time.Duration
+	// Background runs the continuous-verification controller on the
+	// leader: every object the policies match is evaluated and kept in
+	// wgpolicyk8s.io PolicyReports (the CRDs must be installed).
+	Background bool
+	// BackgroundInterval re-evaluates everything (default 1h).
+	BackgroundInterval time.Duration
+	// ReportPasses lists passing and skipped results in the reports.
+	ReportPasses bool
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -318,6 +326,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err := mgr.Add(leaderOnly{rec}); err != nil {
 		return err
 	}
+	if err := addBackground(cfg, mgr, o, watcher, h.engine, direct); err != nil {
+		return err
+	}
 	if started != nil {
 		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, Policies: watcher,
 			Elected: mgr.Elected(), Applied: rec.applied}
@@ -396,6 +407,8 @@ func managerOptions(scheme *runtime.Scheme, o Options) manager.Options {
 type handler struct {
 	admission *admission.Handler
 	mux       *http.ServeMux
+	// engine is the admission engine, shared by the background controller.
+	engine *engine.Engine
 }
 
 // newHandler builds the admission handler: the engine with Kyverno
@@ -412,10 +425,11 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 	// Kyverno verifyImages rules share the verifier (and its cache).
 	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
 		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
+	eng := engine.New(engine.WithImageVerifier(kyvernoImages),
+		engine.WithImagePolicyVerifier(verifier, engine.ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(objects)}))
 	h, err := admission.NewHandler(admission.HandlerOptions{
-		Policies: readySource{watcher},
-		Engine: engine.New(engine.WithImageVerifier(kyvernoImages),
-			engine.WithImagePolicyVerifier(verifier, engine.ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(objects)})),
+		Policies:        readySource{watcher},
+		Engine:          eng,
 		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
 		Recorder:        eventRecorder{mgr.GetEventRecorder("portcullis")},
 		Logger:          o.Logger,
@@ -427,7 +441,7 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicy())
-	return &handler{admission: h, mux: mux}, nil
+	return &handler{admission: h, mux: mux, engine: eng}, nil
 }
 
 // readySource reports no policies until the watcher has synced, so

@@ -42,6 +42,8 @@ rules:
     resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
   - group: ""
     resources: [secrets]
+  - group: wgpolicyk8s.io
+    resources: [policyreports, clusterpolicyreports]
 - level: None
 `
 
@@ -71,16 +73,17 @@ type replica struct {
 // TestLeaderElection runs two replicas with --leader-elect against one API
 // server: exactly one holds the Lease; only it writes the webhook
 // configuration and the certificate Secret (counted in the API server's
-// audit log by user agent); both answer admission reviews with the shared
-// certificate; when the leader stops, the other takes the Lease and keeps
-// the configuration in step with the policies.
+// audit log by user agent), and only it runs the background controller and
+// writes PolicyReports; both answer admission reviews with the shared
+// certificate; when the leader stops, the other takes the Lease, keeps the
+// configuration in step with the policies and reports what they match.
 func TestLeaderElection(t *testing.T) {
 	dir := t.TempDir()
 	policyFile, auditLog := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
 	if err := os.WriteFile(policyFile, []byte(auditPolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := Start(t, Options{Configure: func(te *envtest.Environment) {
+	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
 		te.CRDs = PolicyCRDs("portcullis.dev")
 		args := te.ControlPlane.GetAPIServer().Configure()
 		args.Set("audit-policy-file", policyFile)
@@ -99,6 +102,10 @@ func TestLeaderElection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Running before Portcullis (no webhook yet): the background controller reports it.
+	if err := env.Client.Create(ctx, pod("early", "apps", "docker.io/nginx", false, false)); err != nil {
+		t.Fatal(err)
+	}
 
 	start := func(name string) *replica {
 		cfg := rest.CopyConfig(env.Config)
@@ -109,7 +116,7 @@ func TestLeaderElection(t *testing.T) {
 		go func() {
 			r.errc <- serve.Run(rctx, cfg, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: ns,
 				DNSNames: []string{"127.0.0.1"}, TLSSecret: "portcullis-tls",
-				LeaderElection: true, LeaderElectionID: "portcullis",
+				LeaderElection: true, LeaderElectionID: "portcullis", Background: true,
 				RetryPeriod: time.Second}, // default lease and renew durations: a busy machine still renews
 				func(run serve.Running) { started <- run })
 		}()
@@ -196,13 +203,17 @@ func TestLeaderElection(t *testing.T) {
 	}
 
 	// Only the leader wrote the single-writer objects.
+	eventually(t, 15*time.Second, "the early Pod reported", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "apps")
+		return len(got) > 0, fmt.Sprint(got)
+	})
 	w := auditWrites(t, auditLog)
-	for _, res := range []string{"secrets", "validatingwebhookconfigurations", "mutatingwebhookconfigurations"} {
+	for _, res := range []string{"secrets", "validatingwebhookconfigurations", "mutatingwebhookconfigurations", "policyreports"} {
 		if n := w[follower.name][res]; n != 0 {
 			t.Errorf("follower %s wrote %s %d times, want never", follower.name, res, n)
 		}
 	}
-	for _, res := range []string{"secrets", "validatingwebhookconfigurations"} {
+	for _, res := range []string{"secrets", "validatingwebhookconfigurations", "policyreports"} {
 		if w[leader.name][res] == 0 {
 			t.Errorf("leader %s never wrote %s (writes %v)", leader.name, res, w)
 		}
@@ -256,6 +267,15 @@ func TestLeaderElection(t *testing.T) {
 	}
 	if w := auditWrites(t, auditLog); w[follower.name]["validatingwebhookconfigurations"] == 0 {
 		t.Errorf("the new leader %s never wrote the webhook configuration (writes %v)", follower.name, w)
+	}
+	// The new leader's background controller reports the Service the new
+	// policy matches (the API server's own Service in default).
+	eventually(t, 15*time.Second, "the new leader reports Services", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "default")
+		return len(only("Service", got)) > 0, fmt.Sprint(got)
+	})
+	if w := auditWrites(t, auditLog); w[follower.name]["policyreports"] == 0 {
+		t.Errorf("the new leader %s never wrote a PolicyReport (writes %v)", follower.name, w)
 	}
 	stop(follower)
 }

@@ -1,0 +1,130 @@
+package policyreport
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
+	"github.com/portcullis/portcullis/internal/engine"
+)
+
+func entry(name string, statuses ...engine.Status) Entry {
+	res := engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "ns", Name: name}
+	e := Entry{Resource: res, UID: "uid-" + name, Since: time.Unix(1700000000, 0)}
+	for i, s := range statuses {
+		e.Results = append(e.Results, engine.Result{Policy: "pss", PolicyKind: engine.KindClusterPolicy,
+			Rule: "rule-" + string(rune('a'+i)), Resource: res, Status: s, Message: "m " + name, Path: "/spec/x",
+			Severity: "High", Category: "Pod Security"})
+	}
+	return e
+}
+
+func TestBuildListsNonPassesAndCountsAll(t *testing.T) {
+	t.Parallel()
+	reports := Build("ns", []Entry{
+		entry("b", engine.StatusPass, engine.StatusFail),
+		entry("a", engine.StatusPass, engine.StatusWarn, engine.StatusSkip, engine.StatusError),
+	}, Options{})
+	if len(reports) != 1 {
+		t.Fatalf("%d reports, want 1", len(reports))
+	}
+	r := reports[0]
+	if r.Kind != v1alpha2.KindPolicyReport || r.Name != ReportName || r.Namespace != "ns" || r.Labels[ManagedByLabel] != ManagedBy {
+		t.Fatalf("report identity = %s %s/%s %v", r.Kind, r.Namespace, r.Name, r.Labels)
+	}
+	if want := (v1alpha2.Summary{Pass: 2, Fail: 1, Warn: 1, Error: 1, Skip: 1}); r.Summary != want {
+		t.Errorf("summary = %+v, want %+v", r.Summary, want)
+	}
+	var got []string
+	for _, res := range r.Results {
+		got = append(got, res.Resources[0].Name+":"+res.Result)
+		if res.Result == v1alpha2.StatusPass {
+			t.Errorf("pass listed without ReportPasses: %+v", res)
+		}
+	}
+	if strings.Join(got, " ") != "a:warn a:error b:fail" {
+		t.Errorf("listed = %v, want sorted by resource, failures, warnings and errors only", got)
+	}
+	f := r.Results[2]
+	if f.Severity != "high" || f.Properties["path"] != "/spec/x" || f.Properties["policyKind"] != engine.KindClusterPolicy ||
+		string(f.Resources[0].UID) != "uid-b" || f.Timestamp.Seconds != 1700000000 || f.Source != Source || !f.Scored {
+		t.Errorf("fail result = %+v", f)
+	}
+	if all := Build("ns", []Entry{entry("a", engine.StatusPass, engine.StatusSkip)}, Options{ReportPasses: true}); len(all[0].Results) != 2 {
+		t.Errorf("ReportPasses did not list the pass: %+v", all[0].Results)
+	}
+}
+
+func TestBuildClusterScopedAndEmpty(t *testing.T) {
+	t.Parallel()
+	if Build("", nil, Options{}) != nil {
+		t.Error("no entries must give no report")
+	}
+	e := entry("node-reader", engine.StatusFail)
+	e.Resource.Kind, e.Resource.Namespace = "ClusterRole", ""
+	r := Build("", []Entry{e}, Options{})
+	if len(r) != 1 || r[0].Kind != v1alpha2.KindClusterPolicyReport || r[0].Name != ClusterReportName || r[0].Namespace != "" {
+		t.Fatalf("cluster report = %+v", r)
+	}
+}
+
+func TestBuildSeverityOutsideTheEnumGoesToProperties(t *testing.T) {
+	t.Parallel()
+	e := entry("a", engine.StatusFail)
+	e.Results[0].Severity = "catastrophic"
+	r := Build("ns", []Entry{e}, Options{})[0].Results[0]
+	// The CRD's enum would refuse the whole report otherwise.
+	if r.Severity != "" || r.Properties["severity"] != "catastrophic" {
+		t.Errorf("severity = %q, properties = %v", r.Severity, r.Properties)
+	}
+}
+
+func TestBuildSplitsPastMaxBytes(t *testing.T) {
+	t.Parallel()
+	var entries []Entry
+	for i := range 50 {
+		e := entry(strings.Repeat("x", 3)+string(rune('A'+i%26))+string(rune('a'+i/26)), engine.StatusFail, engine.StatusPass)
+		e.Results[0].Message = strings.Repeat("long message ", 20)
+		entries = append(entries, e)
+	}
+	reports := Build("ns", entries, Options{MaxBytes: 4096})
+	if len(reports) < 3 {
+		t.Fatalf("%d reports, want the namespace split", len(reports))
+	}
+	fails, passes := 0, 0
+	for i, r := range reports {
+		if i > 0 && r.Name != ReportName+"-"+string(rune('0'+i+1)) && !strings.HasPrefix(r.Name, ReportName+"-") {
+			t.Errorf("report %d named %s", i, r.Name)
+		}
+		b, _ := json.Marshal(r.Results)
+		if len(b) > 4096+600 { // one entry may overflow the bound it started under
+			t.Errorf("report %s holds %d bytes of results", r.Name, len(b))
+		}
+		fails += r.Summary.Fail
+		passes += r.Summary.Pass
+		if r.Summary.Fail != len(r.Results) {
+			t.Errorf("report %s: summary %+v for %d listed fails", r.Name, r.Summary, len(r.Results))
+		}
+	}
+	if fails != 50 || passes != 50 {
+		t.Errorf("split lost results: %d fails, %d passes", fails, passes)
+	}
+	if reports[1].Name != ReportName+"-2" {
+		t.Errorf("second report = %s", reports[1].Name)
+	}
+}
+
+func TestBuildIsStable(t *testing.T) {
+	t.Parallel()
+	a := Build("ns", []Entry{entry("a", engine.StatusFail), entry("b", engine.StatusWarn)}, Options{})
+	b := Build("ns", []Entry{entry("b", engine.StatusWarn), entry("a", engine.StatusFail)}, Options{})
+	if a[0].Annotations[HashAnnotation] != b[0].Annotations[HashAnnotation] {
+		t.Error("the same results in another order give another hash: reports would churn")
+	}
+	c := Build("ns", []Entry{entry("a", engine.StatusPass), entry("b", engine.StatusWarn)}, Options{})
+	if a[0].Annotations[HashAnnotation] == c[0].Annotations[HashAnnotation] {
+		t.Error("a changed result kept the hash: the report would not be rewritten")
+	}
+}
