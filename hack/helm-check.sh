@@ -76,6 +76,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -91,11 +92,15 @@ import (
 )
 
 var (
-	group       = flag.String("group", "portcullis.dev", "expected policy group")
-	crds        = flag.Int("crds", 2, "expected number of CustomResourceDefinitions")
-	certManager = flag.Bool("cert-manager", false, "expect cert-manager resources")
-	policyDirs  = flag.String("policies", "", "comma-separated directories of kyverno.io/v1 policies to validate against the CRD schemas")
-	valuesDoc   = flag.String("values-doc", "", "with values.yaml as argument: check that this README documents every value")
+	group         = flag.String("group", "portcullis.dev", "expected policy group")
+	crds          = flag.Int("crds", 2, "expected number of CustomResourceDefinitions")
+	certManager   = flag.Bool("cert-manager", false, "expect cert-manager resources")
+	networkPolicy = flag.Bool("network-policy", true, "expect a NetworkPolicy (ingress to the webhook port)")
+	metricsFrom   = flag.Bool("metrics-from", false, "expect the NetworkPolicy to admit the metrics port from some sources")
+	clientCA      = flag.String("client-ca", "", "expect --client-ca-file from this ConfigMap")
+	secretNS      = flag.Int("secret-namespaces", 0, "expect Secret reads in this many namespaces only (Roles), none cluster-wide")
+	policyDirs    = flag.String("policies", "", "comma-separated directories of kyverno.io/v1 policies to validate against the CRD schemas")
+	valuesDoc     = flag.String("values-doc", "", "with values.yaml as argument: check that this README documents every value")
 )
 
 type doc struct {
@@ -131,6 +136,8 @@ func main() {
 		checkPDB(byKind["PodDisruptionBudget"], dep)
 		checkServices(byKind["Service"], dep)
 		checkCertManager(byKind, dep)
+		checkNetworkPolicy(byKind["NetworkPolicy"], dep)
+		checkClientCA(dep)
 	}
 	checkRBAC(byKind)
 	checkCRDs(byKind["CustomResourceDefinition"])
@@ -408,13 +415,117 @@ func checkCertManager(byKind map[string][]doc, dep *appsv1.Deployment) {
 	}
 }
 
+// checkNetworkPolicy: with -network-policy, one NetworkPolicy selects the
+// pods and admits ingress to the webhook port and (with -metrics-from) the
+// metrics port only; without it, none.
+func checkNetworkPolicy(ds []doc, dep *appsv1.Deployment) {
+	if !*networkPolicy {
+		if len(ds) != 0 {
+			failf("NetworkPolicy rendered although disabled")
+		}
+		return
+	}
+	if len(ds) != 1 {
+		failf("want 1 NetworkPolicy, got %d", len(ds))
+		return
+	}
+	var np networkingv1.NetworkPolicy
+	if !decode(ds[0], &np) {
+		return
+	}
+	if !selects(np.Spec.PodSelector.MatchLabels, dep.Spec.Template.Labels) || len(np.Spec.PodSelector.MatchExpressions) > 0 {
+		failf("NetworkPolicy %s does not select the pods", np.Name)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+		failf("NetworkPolicy %s: policyTypes %v, want [Ingress]", np.Name, np.Spec.PolicyTypes)
+	}
+	ports := map[string]int32{}
+	for _, p := range dep.Spec.Template.Spec.Containers[0].Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	var allowed []int32
+	for i, rule := range np.Spec.Ingress {
+		if len(rule.Ports) == 0 {
+			failf("NetworkPolicy %s ingress %d: no ports (admits every port)", np.Name, i)
+		}
+		for _, p := range rule.Ports {
+			if p.Port == nil || p.EndPort != nil {
+				failf("NetworkPolicy %s ingress %d: a port range", np.Name, i)
+				continue
+			}
+			allowed = append(allowed, p.Port.IntVal)
+			if p.Port.IntVal == ports["http-metrics"] && len(rule.From) == 0 {
+				failf("NetworkPolicy %s: the metrics port is open to every source", np.Name)
+			}
+		}
+	}
+	want := []int32{ports["https"]}
+	if *metricsFrom {
+		want = append(want, ports["http-metrics"])
+	}
+	if !slices.Equal(allowed, want) {
+		failf("NetworkPolicy %s admits ports %v, want %v", np.Name, allowed, want)
+	}
+}
+
+// checkClientCA: with -client-ca the container requires client
+// certificates of the CA mounted from that ConfigMap; without, it does not.
+func checkClientCA(dep *appsv1.Deployment) {
+	c := dep.Spec.Template.Spec.Containers[0]
+	arg := ""
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--client-ca-file="); ok {
+			arg = v
+		}
+	}
+	if *clientCA == "" {
+		if arg != "" {
+			failf("Deployment: --client-ca-file=%s without webhook.clientCA", arg)
+		}
+		return
+	}
+	mounted := false
+	for _, m := range c.VolumeMounts {
+		if strings.HasPrefix(arg, m.MountPath+"/") {
+			for _, v := range dep.Spec.Template.Spec.Volumes {
+				mounted = mounted || (v.Name == m.Name && v.ConfigMap != nil && v.ConfigMap.Name == *clientCA)
+			}
+		}
+	}
+	if arg == "" || !mounted {
+		failf("Deployment: --client-ca-file %q is not a file of the ConfigMap %s", arg, *clientCA)
+	}
+}
+
+// checkSecretRole: a Role of imagePolicies.secretNamespaces grants get on
+// Secrets and ServiceAccounts, nothing else.
+func checkSecretRole(d doc) {
+	var r rbacv1.Role
+	if !decode(d, &r) {
+		return
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets", "serviceaccounts"}, Verbs: []string{"get"}}}
+	if len(r.Rules) != 1 || !slices.Equal(r.Rules[0].Verbs, want[0].Verbs) || !slices.Equal(r.Rules[0].Resources, want[0].Resources) ||
+		!slices.Equal(r.Rules[0].APIGroups, want[0].APIGroups) || len(r.Rules[0].ResourceNames) > 0 {
+		failf("Role %s/%s: rules %+v, want get on secrets and serviceaccounts only", r.Namespace, r.Name, r.Rules)
+	}
+}
+
 func checkRBAC(byKind map[string][]doc) {
 	var clusterRules []rbacv1.PolicyRule
 	for _, kind := range []string{"ClusterRole", "Role"} {
-		if len(byKind[kind]) != 1 {
-			failf("want 1 %s, got %d", kind, len(byKind[kind]))
-		}
+		var docs []doc
 		for _, d := range byKind[kind] {
+			if strings.HasSuffix(d.name, "-secrets") && kind == "Role" {
+				checkSecretRole(d)
+				continue
+			}
+			docs = append(docs, d)
+		}
+		if len(docs) != 1 {
+			failf("want 1 %s, got %d", kind, len(docs))
+		}
+		for _, d := range docs {
 			var rules []rbacv1.PolicyRule
 			if kind == "ClusterRole" {
 				var r rbacv1.ClusterRole
@@ -463,8 +574,11 @@ func checkRBAC(byKind map[string][]doc) {
 				if len(rule.ResourceNames) > 0 && slices.Contains(rule.Verbs, "create") {
 					failf("%s %s rule %d: create with resourceNames never matches", kind, d.name, i)
 				}
+				// The background controller deletes the PolicyReports it
+				// no longer needs; nothing else may delete.
+				reports := slices.Equal(rule.APIGroups, []string{"wgpolicyk8s.io"})
 				if slices.ContainsFunc(rule.Verbs, func(v string) bool {
-					return v == "delete" || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"
+					return (v == "delete" && !reports) || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"
 				}) {
 					failf("%s %s rule %d: unneeded powerful verb in %q", kind, d.name, i, rule.Verbs)
 				}
@@ -479,12 +593,32 @@ func checkRBAC(byKind map[string][]doc) {
 	}
 	for _, need := range []struct{ group, resource, verb string }{
 		{*group, "clusterpolicies", "watch"}, {*group, "policies", "watch"},
-		{"", "namespaces", "watch"}, {"", "events", "create"},
+		{"", "namespaces", "get"}, {"events.k8s.io", "events", "create"},
 		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "create"},
-		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch"},
+		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "update"},
 	} {
 		if !allows(clusterRules, need.group, need.resource, need.verb) {
 			failf("ClusterRole: cannot %s %s.%s", need.verb, need.resource, need.group)
+		}
+	}
+	// Grants serve does not use (TestChartRBAC checks the used ones
+	// against a real API server).
+	for _, unused := range []struct{ group, resource, verb string }{
+		{*group, "clusterpolicies", "get"}, {"policy.sigstore.dev", "clusterimagepolicies", "get"},
+		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch"},
+		{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "patch"},
+		{"", "events", "create"}, {"", "secrets", "list"}, {"", "serviceaccounts", "list"},
+	} {
+		if allows(clusterRules, unused.group, unused.resource, unused.verb) {
+			failf("ClusterRole: grants %s %s.%s, which serve never uses", unused.verb, unused.resource, unused.group)
+		}
+	}
+	if *secretNS > 0 {
+		if allows(clusterRules, "", "secrets", "get") {
+			failf("ClusterRole: Secrets readable cluster-wide although imagePolicies.secretNamespaces is set")
+		}
+		if n := len(byKind["Role"]) - 1; n != *secretNS {
+			failf("want Secret-reading Roles in %d namespaces, got %d", *secretNS, n)
 		}
 	}
 	for _, rule := range clusterRules {
@@ -774,6 +908,9 @@ CASES=(
   "no-image-policies|--set imagePolicies.enabled=false --set webhook.mutating=false|-group=portcullis.dev -crds=2"
   "policy-controller-present|--set imagePolicies.installCRD=false|-group=portcullis.dev -crds=2"
   "minimum-kubernetes|--kube-version=v1.27.0|-group=portcullis.dev -crds=3"
+  "no-network-policy|--set networkPolicy.enabled=false|-group=portcullis.dev -crds=3 -network-policy=false"
+  "secret-namespaces|--set imagePolicies.secretNamespaces={shop,portcullis-system}|-group=portcullis.dev -crds=3 -secret-namespaces=2"
+  "metrics-from-client-ca|--set networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring --set webhook.clientCA.configMap=apiserver-ca|-group=portcullis.dev -crds=3 -metrics-from -client-ca=apiserver-ca"
 )
 
 step "helm lint --strict"

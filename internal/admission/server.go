@@ -61,6 +61,14 @@ type ServerOptions struct {
 	// the server's goroutine and may block briefly.
 	OnCABundle func(caBundle []byte)
 
+	// ClientCAFile, when set, names a PEM bundle of CAs: every TLS client
+	// must present a certificate signed by one of them
+	// (tls.RequireAndVerifyClientCert), so only the API server (configured
+	// with a client certificate for webhooks through its admission
+	// configuration) can send AdmissionReviews. The health and metrics
+	// paths on this port then need one too: probe the plain metrics port.
+	ClientCAFile string
+
 	// ShutdownDelay keeps serving this long after Run's context ends,
 	// before the listener closes, so that load balancers and the API
 	// server stop sending here once readiness fails (see Stopping).
@@ -110,6 +118,11 @@ func NewServer(handler http.Handler, opts ServerOptions) (*Server, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.ClientCAFile != "" {
+		if err := requireClientCerts(s.tls, opts.ClientCAFile); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case opts.GetCertificate != nil:
 		if opts.CertFile != "" || opts.KeyFile != "" {

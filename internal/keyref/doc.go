@@ -21,7 +21,13 @@
 // them). PEM is read by package keys: every key is a keys.PublicKey with
 // its canonical PKIX PEM and fingerprint.
 //
+// A Scope confines what a policy may name (LoadScoped): a namespaced Kyverno
+// Policy reads Secrets of its own namespace only, and files are read only
+// where the user passed them (scan, verify, test), never for policies
+// loaded from the cluster, whose authors must not choose files of the
+// webhook's file system.
+//
 // Errors are *Error values naming the source (never its contents) and
 // matching one of ErrNotFound, ErrInvalidKey, ErrUnsupported,
-// ErrInvalidSource or ErrUnavailable with errors.Is.
+// ErrInvalidSource, ErrUnavailable or ErrForbidden with errors.Is.
 package keyref

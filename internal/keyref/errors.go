@@ -20,12 +20,16 @@ var (
 	// ErrUnavailable: the source could not be read (API error, RBAC,
 	// unreadable file); retrying or fixing permissions may help.
 	ErrUnavailable = errors.New("key source unavailable")
+	// ErrForbidden: the policy may not name this source (see Scope): a
+	// Secret outside a namespaced policy's namespace, or a file named by
+	// a policy that was loaded from the cluster.
+	ErrForbidden = errors.New("key source not allowed")
 )
 
 // Error reports a failure to load keys from one source.
 type Error struct {
 	Source string // the source, as Source.String (never its contents)
-	Kind   error  // ErrNotFound, ErrInvalidKey, ErrUnsupported, ErrInvalidSource or ErrUnavailable
+	Kind   error  // ErrNotFound, ErrInvalidKey, ErrUnsupported, ErrInvalidSource, ErrUnavailable or ErrForbidden
 	Msg    string // what is wrong, for a person
 	Err    error  // underlying cause, if any
 }

@@ -200,9 +200,9 @@ func (r *run) buildCheck(ctx context.Context, a *kyvernov1.Attestor) (imageverif
 				check.Keys = append(check.Keys, pk.PEM)
 			}
 		case k.Secret != nil || k.KMS != "":
-			ref := k.KMS
-			if k.Secret != nil {
-				ref = fmt.Sprintf("k8s://%s/%s", k.Secret.Namespace, k.Secret.Name)
+			ref, err := keyRef(r.rule, k)
+			if err != nil {
+				return check, ".keys", fmt.Errorf("load key %s: %w", ref, err)
 			}
 			if r.v.opts.Keys == nil {
 				return check, ".keys", fmt.Errorf("cannot load key %s: no key loader is configured", ref)

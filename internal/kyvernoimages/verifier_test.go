@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -416,5 +418,51 @@ func TestSecretKeys(t *testing.T) {
 	r = one(t, evaluate(t, other, pod(reg.Ref("app/signed", "v1")), Options{Keys: SecretKeys(secrets)}))
 	if r.Status != engine.StatusError || !strings.Contains(r.Message, "security/missing not found") {
 		t.Fatalf("missing secret: %s %q", r.Status, r.Message)
+	}
+}
+
+// TestKeyScope: at admission a namespaced Policy's key Secret reference,
+// resolved from variables, must stay in the policy's namespace (an error
+// result, the Secret never read), and SecretKeys never reads files.
+func TestKeyScope(t *testing.T) {
+	reg := registrytest.Start(t)
+	signer := registrytest.NewKey(t)
+	d := reg.PushRandom(t, "app/signed", "v1")
+	reg.Sign(t, "app/signed", d, signer, nil)
+	var reads []string
+	secrets := keyref.SecretReaderFunc(func(_ context.Context, ns, name string) (*corev1.Secret, error) {
+		reads = append(reads, ns+"/"+name)
+		return &corev1.Secret{Data: map[string][]byte{"cosign.pub": signer.PublicPEM}}, nil
+	})
+	doc := strings.Replace(keysPolicy(reg.Host+"/*", "",
+		"      - entries:\n          - keys:\n              secret: {name: cosign, namespace: \"{{ request.object.metadata.annotations.keyns }}\"}\n"),
+		"kind: ClusterPolicy\nmetadata:\n", "kind: Policy\nmetadata:\n  namespace: default\n", 1)
+	set := loadPolicy(t, doc)
+	annotated := func(ns string) map[string]any {
+		p := pod(reg.Ref("app/signed", "v1"))
+		p["metadata"].(map[string]any)["annotations"] = map[string]any{"keyns": ns}
+		return p
+	}
+	r := one(t, evaluate(t, set, annotated("default"), Options{Keys: SecretKeys(secrets)}))
+	if r.Status != engine.StatusPass {
+		t.Fatalf("own namespace: %s %q", r.Status, r.Message)
+	}
+	r = one(t, evaluate(t, set, annotated("kube-system"), Options{Keys: SecretKeys(secrets)}))
+	if r.Status != engine.StatusError || !r.Enforce || !strings.Contains(r.Message, "only read key Secrets of its own namespace") {
+		t.Fatalf("other namespace: %s enforce %v %q", r.Status, r.Enforce, r.Message)
+	}
+	if len(reads) != 1 || reads[0] != "default/cosign" {
+		t.Fatalf("secrets read %v, want only default/cosign", reads)
+	}
+
+	// A reference keyref would read as a file: refused even when the file
+	// holds a good key.
+	path := filepath.Join(t.TempDir(), "cosign.pub")
+	if err := os.WriteFile(path, signer.PublicPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SecretKeys(secrets).PublicKeys(context.Background(), path)
+	if !errors.Is(err, keyref.ErrForbidden) {
+		t.Fatalf("file reference: %v, want keyref.ErrForbidden", err)
 	}
 }

@@ -194,7 +194,7 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 		errs = append(errs, c.checkConditions(r.Name, field+".preconditions", r.Preconditions)...)
 	}
 	if len(r.VerifyImages) > 0 {
-		errs = append(errs, c.checkVerifyImages(r.Name, field, r.VerifyImages, pol.FailureAction)...)
+		errs = append(errs, c.checkVerifyImages(r.Name, field, r.VerifyImages, pol)...)
 	}
 	if v := r.Validation; v != nil {
 		vf := field + ".validate"

@@ -192,12 +192,14 @@ func (w *rawWalker) logs(field string, m map[string]any) {
 	}
 }
 
-// checkVerifyImages validates a rule's decoded verifyImages entries.
-// policyAction is the policy's normalised failure action.
-func (c *compiler) checkVerifyImages(rule, field string, list []kyvernov1.ImageVerification, policyAction string) Errors {
+// checkVerifyImages validates a rule's decoded verifyImages entries of pol.
+func (c *compiler) checkVerifyImages(rule, field string, list []kyvernov1.ImageVerification, pol *Policy) Errors {
 	v := &ivChecker{c: c, rule: rule}
+	if pol.Spec.IsNamespaced() {
+		v.namespace = pol.Namespace()
+	}
 	for i := range list {
-		v.entry(fmt.Sprintf("%s.verifyImages[%d]", field, i), &list[i], policyAction)
+		v.entry(fmt.Sprintf("%s.verifyImages[%d]", field, i), &list[i], pol.FailureAction)
 	}
 	return v.errs
 }
@@ -205,7 +207,23 @@ func (c *compiler) checkVerifyImages(rule, field string, list []kyvernov1.ImageV
 type ivChecker struct {
 	c    *compiler
 	rule string
-	errs Errors
+	// namespace is a namespaced Policy's namespace: its key Secrets must
+	// be there ("" for a ClusterPolicy).
+	namespace string
+	errs      Errors
+}
+
+// kmsSchemes are the key URI schemes keys.kms may name: a Secret
+// (k8s://namespace/name) or a KMS. Anything else cosign would read as a
+// file or fetch as a URL, which a policy must not make the webhook do.
+var kmsSchemes = []string{"k8s://", "awskms://", "gcpkms://", "azurekms://", "hashivault://", "pkcs11:"}
+
+// secretNamespace checks that a key Secret's namespace (as written) is the
+// namespaced policy's own; values with variables are checked at admission.
+func (v *ivChecker) secretNamespace(f, ns string) {
+	if v.namespace != "" && ns != "" && !strings.Contains(ns, "{{") && ns != v.namespace {
+		v.fail(f, fmt.Sprintf("a Policy in namespace %s can only read key Secrets of its own namespace, not %s", v.namespace, ns), nil)
+	}
 }
 
 func (v *ivChecker) fail(field, msg string, err error) {
@@ -397,9 +415,14 @@ func (v *ivChecker) keys(f string, k *kyvernov1.StaticKeyAttestor) {
 		if s.Namespace == "" {
 			v.fail(f+".secret.namespace", "secret has no namespace", nil)
 		}
+		v.secretNamespace(f+".secret.namespace", s.Namespace)
 	}
-	if k.KMS != "" && !strings.Contains(k.KMS, "://") {
-		v.fail(f+".kms", fmt.Sprintf("kms %q is not a key URI (want scheme://..., e.g. awskms://, gcpkms://, azurekms://, hashivault://)", k.KMS), nil)
+	if k.KMS != "" && !hasKMSScheme(k.KMS) {
+		v.fail(f+".kms", fmt.Sprintf("kms %q is not a key URI (want k8s://namespace/secret, awskms://, gcpkms://, azurekms://, hashivault:// or pkcs11:; files and URLs are not read)", k.KMS), nil)
+	}
+	if rest, ok := strings.CutPrefix(k.KMS, "k8s://"); ok {
+		ns, _, _ := strings.Cut(rest, "/")
+		v.secretNamespace(f+".kms", ns)
 	}
 	if _, err := keys.ParseHash(k.SignatureAlgorithm); err != nil {
 		v.fail(f+".signatureAlgorithm", err.Error(), nil)
@@ -481,4 +504,15 @@ func parseCertificates(s string) ([]*x509.Certificate, error) {
 		data = dec
 	}
 	return keys.ParseCertificates(data)
+}
+
+// hasKMSScheme reports whether a keys.kms value starts with a scheme in
+// kmsSchemes.
+func hasKMSScheme(kms string) bool {
+	for _, p := range kmsSchemes {
+		if strings.HasPrefix(kms, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -283,3 +283,60 @@ spec:
 		t.Error("HasVerifyImages = true for a validate-only set")
 	}
 }
+
+// TestVerifyImagesKeyScope: a namespaced Policy may name key Secrets of its
+// own namespace only (keys.secret and k8s:// kms references), and keys.kms
+// never names a file or URL, which the webhook would read.
+func TestVerifyImagesKeyScope(t *testing.T) {
+	const f = "spec.rules[0].verifyImages[0].attestors[0].entries[0].keys"
+	namespaced := func(entry string) string {
+		return strings.Replace(ivPolicy(entry), "kind: ClusterPolicy\nmetadata:\n", "kind: Policy\nmetadata:\n  namespace: team-a\n", 1)
+	}
+	entry := func(keys string) string {
+		return "      imageReferences: [\"*\"]\n      attestors:\n      - entries:\n        - keys: " + keys + "\n"
+	}
+	tests := []struct {
+		name, doc string
+		want      []wantErr
+	}{
+		{name: "secret in another namespace", doc: namespaced(entry("{secret: {name: cosign, namespace: kube-system}}")),
+			want: []wantErr{{field: f + ".secret.namespace", msg: "a Policy in namespace team-a can only read key Secrets of its own namespace, not kube-system"}}},
+		{name: "k8s reference to another namespace", doc: namespaced(entry("{kms: \"k8s://kube-system/cosign\"}")),
+			want: []wantErr{{field: f + ".kms", msg: "not kube-system"}}},
+		{name: "file URI", doc: ivPolicy(entry("{kms: \"file:///etc/portcullis/key.pub\"}")),
+			want: []wantErr{{field: f + ".kms", msg: "files and URLs are not read"}}},
+		{name: "https URL", doc: ivPolicy(entry("{kms: \"https://example.com/key.pub\"}")),
+			want: []wantErr{{field: f + ".kms", msg: "is not a key URI"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, es := loadErrors(t, "iv.yaml", tc.doc, Options{})
+			if len(es) != len(tc.want) {
+				t.Fatalf("got %d problems, want %d:%s", len(es), len(tc.want), formatErrs(es))
+			}
+			for _, w := range tc.want {
+				w.policy, w.rule = "iv", "check"
+				found := false
+				for _, e := range es {
+					found = found || w.matches(e)
+				}
+				if !found {
+					t.Errorf("missing %+v in%s", w, formatErrs(es))
+				}
+			}
+		})
+	}
+	// What stays allowed: own namespace, a ClusterPolicy naming any
+	// namespace, variables (checked at admission), KMS URIs.
+	for name, doc := range map[string]string{
+		"own namespace":      namespaced(entry("{secret: {name: cosign, namespace: team-a}}")),
+		"own namespace k8s":  namespaced(entry("{kms: \"k8s://team-a/cosign\"}")),
+		"cluster policy":     ivPolicy(entry("{secret: {name: cosign, namespace: kube-system}}")),
+		"variable namespace": namespaced(entry("{secret: {name: cosign, namespace: \"{{ request.namespace }}\"}}")),
+		"kms":                namespaced(entry("{kms: \"awskms:///alias/cosign\"}")),
+	} {
+		if _, es := loadErrors(t, "iv.yaml", doc, Options{}); len(es) != 0 {
+			t.Errorf("%s: %s", name, formatErrs(es))
+		}
+	}
+}

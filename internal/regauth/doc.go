@@ -18,8 +18,9 @@
 // malformed one, here the other secrets are still used). Warnings and
 // errors name secrets and registries, never their contents.
 //
-// Objects are read through the small Reader interface so that the admission
-// path can serve them from an informer cache (ClientReader wraps a
-// controller-runtime client.Reader such as a cache, ClientsetReader a
-// client-go clientset).
+// Objects are read through the small Reader interface (ClientReader wraps a
+// controller-runtime client.Reader, ClientsetReader a client-go clientset).
+// The admission path wraps it in CachedReader: a short-TTL cache with
+// single-flight reads, so Pods sharing a service account or pull secret
+// cost one GET per TTL, with get-only RBAC (no cluster-wide Secret watch).
 package regauth

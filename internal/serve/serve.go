@@ -75,6 +75,10 @@ type Options struct {
 	// when set) and rotated.
 	CertFile, KeyFile, CAFile string
 	CertDir                   string
+	// ClientCAFile, when set, requires every client of the webhook port to
+	// present a certificate of one of these CAs (the API server's webhook
+	// client certificate): see admission.ServerOptions.ClientCAFile.
+	ClientCAFile string
 	// DNSNames are added to a generated serving certificate (e.g. 127.0.0.1).
 	DNSNames []string
 	// TLSSecret names a Secret in Namespace holding a generated CA and
@@ -101,6 +105,14 @@ type Options struct {
 	MutatingConfigurationName string
 	// Images configures registry access for image verification.
 	Images imageverify.Options
+	// KubeAPIQPS and KubeAPIBurst set the API clients' client-side rate
+	// limit (defaults DefaultKubeAPIQPS and DefaultKubeAPIBurst; see
+	// clients.go). ObjectCacheTTL is how long admission serves
+	// ServiceAccounts and Secrets from memory (default
+	// DefaultObjectCacheTTL; negative: read them on every request).
+	KubeAPIQPS     float32
+	KubeAPIBurst   int
+	ObjectCacheTTL time.Duration
 	// LeaderElection elects one replica (a coordination.k8s.io Lease named
 	// LeaderElectionID in LeaderElectionNamespace) to do the work that
 	// must have a single writer: the webhook configurations and the
@@ -194,6 +206,7 @@ type Running struct {
 // leader).
 func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)) error {
 	o = o.withDefaults()
+	cfg = withRateLimits(cfg, o)
 	log := o.Logger
 	if o.TLSSecret != "" && o.Namespace == "" {
 		return errors.New("serve: --tls-secret needs --namespace")
@@ -246,7 +259,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
 		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
-		ShutdownDelay: o.ShutdownDelay}
+		ShutdownDelay: o.ShutdownDelay, ClientCAFile: o.ClientCAFile}
 	certReady := func() bool { return true }
 	switch {
 	case o.TLSSecret != "":
@@ -496,9 +509,8 @@ type handler struct {
 // newHandler builds the admission handler: the engine with Kyverno
 // verifyImages, ClusterImagePolicies, namespace labels and events.
 func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, cs kubernetes.Interface) (*handler, error) {
-	// Secrets (keys, pull secrets) and service accounts are read directly,
-	// not through informers: no cluster-wide cache of every Secret.
-	objects := regauth.ClientReader(mgr.GetAPIReader())
+	// Secrets (keys, pull secrets) and service accounts: see clients.go.
+	objects := admissionObjects(mgr, o)
 	iopts := o.Images
 	if iopts.Secrets == nil {
 		iopts.Secrets = objects
