@@ -163,6 +163,12 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 			o.LeaderElectionID = val
 		case "leader-election-namespace":
 			o.LeaderElectionNamespace = val
+		case "shutdown-delay":
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				tb.Fatalf("chart argument %q: %v", a, err)
+			}
+			o.ShutdownDelay = d
 		default:
 			tb.Fatalf("chart argument %q unknown to the RBAC test: map it to serve.Options here", a)
 		}
