@@ -701,6 +701,25 @@ func TestTest(t *testing.T) {
 			want: check{code: cli.ExitFindings, stdout: []string{"The team label must name an approved team."},
 				noRows: [][]string{{"1", "require-approved-team"}}},
 			summary: "Test Summary: 6 tests passed and 1 tests failed"},
+		{name: "missing policy file", args: []string{"testdata/broken-suites/missing-policy"},
+			want: check{code: cli.ExitFindings, stderr: []string{"1 tests failed"},
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/missing-policy/kyverno-test.yaml", "Fail", "Error:", "test", "could", "not", "be", "loaded:"}},
+				stdout:     []string{"does-not-exist.yaml"}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "missing resource file", args: []string{"testdata/broken-suites/missing-resource"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/missing-resource/kyverno-test.yaml", "Fail", "Error:", "test", "could", "not", "be", "loaded:"}}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "no results", args: []string{"testdata/broken-suites/no-results"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/no-results/kyverno-test.yaml", "Fail", "Error:", "the", "test", "has", "no"}}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "result naming an unknown rule", args: []string{"testdata/broken-suites/unknown-rule"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{
+					{"1", "require-approved-team", "check-team", "Pod/payments-pod", "Pass", "Ok"},
+					{"2", "require-approved-team", "check-teams", "Pod/payments-pod", "Fail", "Not", "found:"}}},
+			summary: "Test Summary: 1 tests passed and 1 tests failed"},
 		{name: "directory without suites", args: []string{"testdata/manifests"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"no kyverno-test.yaml files found"}}},
 		{name: "other file name", args: []string{suitesDir, "--file-name", "other-test.yaml"},
@@ -765,6 +784,29 @@ func TestTestJSON(t *testing.T) {
 		{name: "both suites", args: []string{suitesDir}, code: cli.ExitFindings, pass: 6, fail: 1, rows: 7, failRows: 1},
 		{name: "fail-only", args: []string{suitesDir, "--fail-only"}, code: cli.ExitFindings, pass: 6, fail: 1, rows: 1, failRows: 1},
 		{name: "passing suite", args: []string{passingSuite}, code: cli.ExitOK, pass: 5, rows: 5},
+	}
+	// Broken suites fail, with the reason in the JSON rows too.
+	for _, tc := range []struct{ dir, reason string }{
+		{"missing-policy", "Error: test could not be loaded: load policies:"},
+		{"missing-resource", "Error: test could not be loaded: load resources:"},
+		{"no-results", "Error: the test has no results"},
+		{"unknown-rule", "Not found: policy require-approved-team has no rule named check-teams"},
+	} {
+		got := runCLI(t, "", "test", "-o", "json", "testdata/broken-suites/"+tc.dir)
+		var out testJSON
+		if err := json.Unmarshal([]byte(got.stdout), &out); err != nil || got.code != cli.ExitFindings || out.Fail != 1 {
+			t.Errorf("%s: code %d, fail %d (err %v), want %d and 1 failure:\n%s", tc.dir, got.code, out.Fail, err, cli.ExitFindings, got.stdout)
+			continue
+		}
+		found := false
+		for _, tr := range out.Tests {
+			for _, r := range tr.Results {
+				found = found || (!r.OK && strings.HasPrefix(r.Reason, tc.reason))
+			}
+		}
+		if !found {
+			t.Errorf("%s: no failing row with reason %q:\n%s", tc.dir, tc.reason, got.stdout)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
