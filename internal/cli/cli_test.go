@@ -126,7 +126,7 @@ func TestRoot(t *testing.T) {
 		want check
 	}{
 		{name: "version", args: []string{"version"},
-			want: check{code: cli.ExitOK, stdout: []string{"portcullis " + cli.Version() + "\n"}}},
+			want: check{code: cli.ExitOK, stdout: []string{"portcullis " + cli.Version() + " ("}}},
 		{name: "version rejects arguments", args: []string{"version", "extra"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"Error:", "unknown command"}}},
 		{name: "root help", args: []string{"--help"},
@@ -160,8 +160,40 @@ func TestRoot(t *testing.T) {
 func TestVersionFormat(t *testing.T) {
 	t.Parallel()
 	got := runCLI(t, "", "version")
-	if !regexp.MustCompile(`^portcullis \S+\n$`).MatchString(got.stdout) {
-		t.Fatalf("version output %q, want \"portcullis <version>\\n\"", got.stdout)
+	if !regexp.MustCompile(`^portcullis \S+ \((commit [0-9a-f]+(-dirty)?, )?(\S+, )?go[0-9.]+\S*\)\n$`).MatchString(got.stdout) {
+		t.Fatalf("version output %q, want \"portcullis <version> ([commit C, ][date, ]goX.Y)\\n\"", got.stdout)
+	}
+	if flag := runCLI(t, "", "--version"); flag.code != cli.ExitOK || flag.stdout != got.stdout {
+		t.Errorf("--version = %q (exit %d), want %q", flag.stdout, flag.code, got.stdout)
+	}
+	js := runCLI(t, "", "version", "-o", "json")
+	var b cli.BuildInfo
+	if err := json.Unmarshal([]byte(js.stdout), &b); err != nil || b.Version != cli.Version() || !strings.HasPrefix(b.GoVersion, "go") {
+		t.Errorf("version -o json = %q (%v), want version %q and a Go version", js.stdout, err, cli.Version())
+	}
+}
+
+// TestWording checks the small wording fixes: plurals, what lint counts
+// for each kind, flag help, error chains, and findings that are not errors.
+func TestWording(t *testing.T) {
+	t.Parallel()
+	check{code: cli.ExitOK, stdout: []string{"1 policy valid (1 ClusterImagePolicy)\n"}}.
+		verify(t, runCLI(t, "", "lint", "testdata/verify/block-unreachable.yaml"))
+	check{code: cli.ExitOK, stdout: []string{"--key FILE ", "as cosign verify --key does"}}.
+		verify(t, runCLI(t, "", "verify", "--help"))
+	for _, args := range [][]string{{"scan", "testdata/nope"}, {"test", "testdata/nope"}} {
+		got := runCLI(t, "", args...)
+		if got.code != cli.ExitInvalid || strings.TrimSpace(got.stderr) != "Error: read testdata/nope: no such file or directory" {
+			t.Errorf("%v: exit %d, stderr %q, want one unstuttered error", args, got.code, got.stderr)
+		}
+	}
+	got := runCLI(t, "", "test", failingSuite)
+	if got.code != cli.ExitFindings || got.stderr != "1 test failed\n" {
+		t.Errorf("failing suite: exit %d, stderr %q, want \"1 test failed\" without Error:", got.code, got.stderr)
+	}
+	got = runCLI(t, "", "scan", noncompliantPod)
+	if got.code != cli.ExitFindings || strings.Contains(got.stderr, "Error:") {
+		t.Errorf("scan with findings: exit %d, stderr %q, want no Error:", got.code, got.stderr)
 	}
 }
 
@@ -681,7 +713,7 @@ func TestTest(t *testing.T) {
 				}},
 			summary: "Test Summary: 5 tests passed and 0 tests failed"},
 		{name: "failing suite", args: []string{failingSuite},
-			want: check{code: cli.ExitFindings, stderr: []string{"1 tests failed"},
+			want: check{code: cli.ExitFindings, stderr: []string{"1 test failed"},
 				stdoutRows: [][]string{
 					{"1", "require-approved-team", "check-team", "Pod/payments-pod", "Pass", "Ok"},
 					{"2", "require-approved-team", "check-team", "Pod/marketing-pod", "Fail", "Want", "pass,", "got", "fail"},
@@ -715,7 +747,7 @@ func TestTest(t *testing.T) {
 				noRows: [][]string{{"1", "require-approved-team"}}},
 			summary: "Test Summary: 6 tests passed and 1 tests failed"},
 		{name: "missing policy file", args: []string{"testdata/broken-suites/missing-policy"},
-			want: check{code: cli.ExitFindings, stderr: []string{"1 tests failed"},
+			want: check{code: cli.ExitFindings, stderr: []string{"1 test failed"},
 				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/missing-policy/kyverno-test.yaml", "Fail", "Error:", "test", "could", "not", "be", "loaded:"}},
 				stdout:     []string{"does-not-exist.yaml"}},
 			summary: "Test Summary: 0 tests passed and 1 tests failed"},

@@ -98,7 +98,8 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	chunks, err := files.Read(args, cmd.InOrStdin())
 	if err != nil {
-		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+		// The errors name the files ("read x.yaml: ..."); no prefix.
+		return withCode(ExitInvalid, err)
 	}
 	ev := &files.Evaluator{Engine: engine.New(), Set: set}
 	var env files.Env

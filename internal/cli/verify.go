@@ -119,7 +119,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
 	cmd.Flags().StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless authorities name in trustRootRef (repeatable)")
-	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "PEM public key file (repeatable): every image must be signed by one of the keys, as `cosign verify --key` (policy \"cli-keys\")")
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "PEM public key `FILE` (repeatable): every image must be signed by one of the keys, as cosign verify --key does (policy \"cli-keys\")")
 	cmd.Flags().StringVar(&dockerCfg, "docker-config", "", "docker config.json with registry credentials (auths); default: anonymous")
 	cmd.Flags().BoolVar(&insecure, "insecure-registries", false, "allow plain HTTP to registries that are not on loopback or a private network")
 	return cmd

@@ -74,7 +74,7 @@ func Discover(paths []string, fileName string) ([]string, error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return nil, fmt.Errorf("read %s: %w", p, unwrapPathErr(err))
 		}
 		if !info.IsDir() {
 			out = append(out, p)
@@ -490,4 +490,14 @@ func classify(set *policy.Set) string {
 		}
 	}
 	return class
+}
+
+// unwrapPathErr drops the operation and path of an *fs.PathError, which
+// the caller's message already names.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

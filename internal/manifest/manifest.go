@@ -402,7 +402,7 @@ func ReadChunks(paths []string, stdin io.Reader) ([]Chunk, error) {
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("read %s: %w", f, err))
+				errs = append(errs, fmt.Errorf("read %s: %w", f, pathErr(err)))
 				continue
 			}
 			add(f, data)
@@ -416,7 +416,7 @@ func ReadChunks(paths []string, stdin io.Reader) ([]Chunk, error) {
 func ListFiles(path string) ([]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, pathErr(err))
 	}
 	if !info.IsDir() {
 		return []string{path}, nil
@@ -443,4 +443,14 @@ func ListFiles(path string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// pathErr drops the operation and path of an *fs.PathError, which the
+// caller's message already names ("read x: stat x: ..." stutters).
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
