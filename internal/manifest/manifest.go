@@ -205,17 +205,6 @@ func Decode(source string, data []byte) ([]Document, error) {
 	return docs, errors.Join(err, errors.Join(errs...))
 }
 
-// kind is the kind a chunk decoded into when it is not a List; it is only
-// used to tell a List's single item from the document itself.
-func (c Chunk) kind() string {
-	if bytes.Contains(c.Data, []byte("List")) {
-		return "\x00" // may be a List: keep no text
-	}
-	obj, _ := decodeOne(c.Data)
-	s, _ := obj["kind"].(string)
-	return s
-}
-
 // DecodeChunks decodes chunks in order, in parallel when there are many.
 func DecodeChunks(chunks []Chunk) ([]Document, error) {
 	out := make([][]Document, len(chunks))
