@@ -126,7 +126,7 @@ func TestRoot(t *testing.T) {
 		want check
 	}{
 		{name: "version", args: []string{"version"},
-			want: check{code: cli.ExitOK, stdout: []string{"portcullis " + cli.Version() + "\n"}}},
+			want: check{code: cli.ExitOK, stdout: []string{"portcullis " + cli.Version() + " ("}}},
 		{name: "version rejects arguments", args: []string{"version", "extra"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"Error:", "unknown command"}}},
 		{name: "root help", args: []string{"--help"},
@@ -160,8 +160,40 @@ func TestRoot(t *testing.T) {
 func TestVersionFormat(t *testing.T) {
 	t.Parallel()
 	got := runCLI(t, "", "version")
-	if !regexp.MustCompile(`^portcullis \S+\n$`).MatchString(got.stdout) {
-		t.Fatalf("version output %q, want \"portcullis <version>\\n\"", got.stdout)
+	if !regexp.MustCompile(`^portcullis \S+ \((commit [0-9a-f]+(-dirty)?, )?(\S+, )?go[0-9.]+\S*\)\n$`).MatchString(got.stdout) {
+		t.Fatalf("version output %q, want \"portcullis <version> ([commit C, ][date, ]goX.Y)\\n\"", got.stdout)
+	}
+	if flag := runCLI(t, "", "--version"); flag.code != cli.ExitOK || flag.stdout != got.stdout {
+		t.Errorf("--version = %q (exit %d), want %q", flag.stdout, flag.code, got.stdout)
+	}
+	js := runCLI(t, "", "version", "-o", "json")
+	var b cli.BuildInfo
+	if err := json.Unmarshal([]byte(js.stdout), &b); err != nil || b.Version != cli.Version() || !strings.HasPrefix(b.GoVersion, "go") {
+		t.Errorf("version -o json = %q (%v), want version %q and a Go version", js.stdout, err, cli.Version())
+	}
+}
+
+// TestWording checks the small wording fixes: plurals, what lint counts
+// for each kind, flag help, error chains, and findings that are not errors.
+func TestWording(t *testing.T) {
+	t.Parallel()
+	check{code: cli.ExitOK, stdout: []string{"1 policy valid (1 ClusterImagePolicy)\n"}}.
+		verify(t, runCLI(t, "", "lint", "testdata/verify/block-unreachable.yaml"))
+	check{code: cli.ExitOK, stdout: []string{"--key FILE ", "as cosign verify --key does"}}.
+		verify(t, runCLI(t, "", "verify", "--help"))
+	for _, args := range [][]string{{"scan", "testdata/nope"}, {"test", "testdata/nope"}} {
+		got := runCLI(t, "", args...)
+		if got.code != cli.ExitInvalid || strings.TrimSpace(got.stderr) != "Error: read testdata/nope: no such file or directory" {
+			t.Errorf("%v: exit %d, stderr %q, want one unstuttered error", args, got.code, got.stderr)
+		}
+	}
+	got := runCLI(t, "", "test", failingSuite)
+	if got.code != cli.ExitFindings || got.stderr != "1 test failed\n" {
+		t.Errorf("failing suite: exit %d, stderr %q, want \"1 test failed\" without Error:", got.code, got.stderr)
+	}
+	got = runCLI(t, "", "scan", noncompliantPod)
+	if got.code != cli.ExitFindings || strings.Contains(got.stderr, "Error:") {
+		t.Errorf("scan with findings: exit %d, stderr %q, want no Error:", got.code, got.stderr)
 	}
 }
 
@@ -231,18 +263,18 @@ func TestLint(t *testing.T) {
 			want: check{code: cli.ExitOK, stdout: []string{"1 policy valid (3 rules, autogen included)"}}},
 		{name: "bad YAML", args: []string{invalidPolicies + "/bad-yaml.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{
-				"testdata/policies/invalid/bad-yaml.yaml (document 1):", "invalid YAML", "line 8"}}},
+				"testdata/policies/invalid/bad-yaml.yaml:8: cannot parse document: invalid YAML"}}},
 		{name: "unknown operator", args: []string{invalidPolicies + "/unknown-operator.yaml"},
 			want: check{code: cli.ExitInvalid},
-			lines: []string{`testdata/policies/invalid/unknown-operator.yaml (document 1): policy "unknown-operator": rule "deny-bad-op": ` +
+			lines: []string{`testdata/policies/invalid/unknown-operator.yaml:19: policy "unknown-operator": rule "deny-bad-op": ` +
 				`spec.rules[0].validate.deny.conditions.any[0].operator: unknown operator "IsKindOf"`}},
 		{name: "invalid JMESPath", args: []string{invalidPolicies + "/bad-jmespath.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"invalid JMESPath", "request.object.metadata.[name"}},
-			lines: []string{`testdata/policies/invalid/bad-jmespath.yaml (document 1): policy "bad-jmespath": rule "broken-expression": ` +
+			lines: []string{`testdata/policies/invalid/bad-jmespath.yaml:18: policy "bad-jmespath": rule "broken-expression": ` +
 				`spec.rules[0].validate.deny.conditions.any[0].key: invalid JMESPath`}},
 		{name: "no validate body", args: []string{invalidPolicies + "/no-validate-body.yaml"},
 			want: check{code: cli.ExitInvalid},
-			lines: []string{`testdata/policies/invalid/no-validate-body.yaml (document 1): policy "no-validate-body": rule "empty-validate": ` +
+			lines: []string{`testdata/policies/invalid/no-validate-body.yaml:13: policy "no-validate-body": rule "empty-validate": ` +
 				`spec.rules[0].validate: validate has no pattern`}},
 		{name: "every problem of one policy", args: []string{invalidPolicies + "/several-problems.yaml"},
 			want: check{code: cli.ExitInvalid},
@@ -253,12 +285,25 @@ func TestLint(t *testing.T) {
 		{name: "every problem of a directory", args: []string{invalidPolicies},
 			want: check{code: cli.ExitInvalid},
 			lines: []string{
-				`bad-yaml.yaml (document 1): cannot parse document: invalid YAML`,
-				`bad-jmespath.yaml (document 1): policy "bad-jmespath": rule "broken-expression":`,
-				`no-validate-body.yaml (document 1): policy "no-validate-body": rule "empty-validate":`,
-				`unknown-operator.yaml (document 1): policy "unknown-operator": rule "deny-bad-op":`,
-				`several-problems.yaml (document 1): policy "several-problems": rule "first-bad-operator":`,
-				`several-problems.yaml (document 1): policy "several-problems": rule "second-no-body":`,
+				`bad-yaml.yaml:8: cannot parse document: invalid YAML`,
+				`bad-jmespath.yaml:18: policy "bad-jmespath": rule "broken-expression":`,
+				`no-validate-body.yaml:13: policy "no-validate-body": rule "empty-validate":`,
+				`unknown-operator.yaml:19: policy "unknown-operator": rule "deny-bad-op":`,
+				`several-problems.yaml:20: policy "several-problems": rule "first-bad-operator":`,
+				`several-problems.yaml:28: policy "several-problems": rule "second-no-body":`,
+			}},
+		{name: "unknown and mistyped fields", args: []string{"testdata/policies/unknown-fields"},
+			want: check{code: cli.ExitInvalid},
+			lines: []string{
+				`typos.yaml:6: policy "typos": metadata.labelz: unknown field; did you mean labels?`,
+				`typos.yaml:9: policy "typos": spec.validationFailureActon: unknown field; did you mean validationFailureAction?`,
+				`typos.yaml:10: policy "typos": spec.backgroundd: unknown field; did you mean background?`,
+				`typos.yaml:11: policy "typos": spec.webhookTimeoutSeconds: want an integer, got a string`,
+				`typos.yaml:19: policy "typos": rule "check-team": spec.rules[0].validate.mesage: unknown field; did you mean message?`,
+				`typos.yaml:24: policy "typos": extra: unknown field`,
+				`typos.yaml:39: policy "vpol-typo": spec.validations[0].expresion: unknown field; did you mean expression?`,
+				`typos.yaml:47: policy "binding-typo": spec.validationAction: unknown field; did you mean validationActions?`,
+				`typos.yaml:55: policy "cip-typo": spec.authorites: unknown field; did you mean authorities?`,
 			}},
 		{name: "valid and invalid together", args: []string{validPolicyDir, invalidPolicies + "/no-validate-body.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{`rule "empty-validate"`}}},
@@ -402,15 +447,23 @@ func TestScan(t *testing.T) {
 		{name: "unknown set", args: []string{examplesDir, "--set", "pss-extreme"},
 			want: check{code: cli.ExitInvalid, stderr: []string{`unknown control set "pss-extreme"`}}},
 		{name: "malformed manifest", args: []string{malformedYAML},
-			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/malformed.yaml (document 2)", "invalid YAML"}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/malformed.yaml:12: invalid YAML", "invalid YAML"}}},
 		{name: "malformed manifest on stdin", stdin: "kind: Pod\nmetadata: {name: a}\n---\nkind: [\n", args: []string{"-"},
-			want: check{code: cli.ExitInvalid, stderr: []string{"- (document 2)"}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{"-:4: invalid YAML"}}},
 		{name: "document without kind", args: []string{noKindYAML},
-			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/no-kind.yaml (document 2)", "no kind"}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/no-kind.yaml:6: document has no kind", "no kind"}}},
 		{name: "missing manifest", args: []string{"testdata/manifests/does-not-exist.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"does-not-exist.yaml", "no such file or directory"}}},
 		{name: "unknown output format", args: []string{examplesDir, "-o", "yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{`unknown output format "yaml"`}}},
+		{name: "empty stdin", args: []string{"-"},
+			want: check{code: cli.ExitInvalid, stderr: []string{"no resources found in -", "--allow-empty"}, notStdout: []string{"Score"}}},
+		{name: "comment-only stdin", stdin: "# nothing rendered\n---\n", args: []string{"-"},
+			want: check{code: cli.ExitInvalid, stderr: []string{"no resources found in -"}}},
+		{name: "empty file", args: []string{"testdata/manifests/empty.yaml"},
+			want: check{code: cli.ExitInvalid, stderr: []string{"no resources found in testdata/manifests/empty.yaml"}}},
+		{name: "empty stdin allowed", args: []string{"-", "--allow-empty"},
+			want: check{code: cli.ExitOK, stdout: []string{"Scanned 0 resources", "Score 100.0%"}}},
 		{name: "unknown fail-on", args: []string{examplesDir, "--fail-on", "severe"},
 			want: check{code: cli.ExitInvalid, stderr: []string{`unknown severity "severe"`}}},
 	}
@@ -660,7 +713,7 @@ func TestTest(t *testing.T) {
 				}},
 			summary: "Test Summary: 5 tests passed and 0 tests failed"},
 		{name: "failing suite", args: []string{failingSuite},
-			want: check{code: cli.ExitFindings, stderr: []string{"1 tests failed"},
+			want: check{code: cli.ExitFindings, stderr: []string{"1 test failed"},
 				stdoutRows: [][]string{
 					{"1", "require-approved-team", "check-team", "Pod/payments-pod", "Pass", "Ok"},
 					{"2", "require-approved-team", "check-team", "Pod/marketing-pod", "Fail", "Want", "pass,", "got", "fail"},
@@ -693,6 +746,25 @@ func TestTest(t *testing.T) {
 			want: check{code: cli.ExitFindings, stdout: []string{"The team label must name an approved team."},
 				noRows: [][]string{{"1", "require-approved-team"}}},
 			summary: "Test Summary: 6 tests passed and 1 tests failed"},
+		{name: "missing policy file", args: []string{"testdata/broken-suites/missing-policy"},
+			want: check{code: cli.ExitFindings, stderr: []string{"1 test failed"},
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/missing-policy/kyverno-test.yaml", "Fail", "Error:", "test", "could", "not", "be", "loaded:"}},
+				stdout:     []string{"does-not-exist.yaml"}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "missing resource file", args: []string{"testdata/broken-suites/missing-resource"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/missing-resource/kyverno-test.yaml", "Fail", "Error:", "test", "could", "not", "be", "loaded:"}}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "no results", args: []string{"testdata/broken-suites/no-results"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{{"1", "-", "-", "testdata/broken-suites/no-results/kyverno-test.yaml", "Fail", "Error:", "the", "test", "has", "no"}}},
+			summary: "Test Summary: 0 tests passed and 1 tests failed"},
+		{name: "result naming an unknown rule", args: []string{"testdata/broken-suites/unknown-rule"},
+			want: check{code: cli.ExitFindings,
+				stdoutRows: [][]string{
+					{"1", "require-approved-team", "check-team", "Pod/payments-pod", "Pass", "Ok"},
+					{"2", "require-approved-team", "check-teams", "Pod/payments-pod", "Fail", "Not", "found:"}}},
+			summary: "Test Summary: 1 tests passed and 1 tests failed"},
 		{name: "directory without suites", args: []string{"testdata/manifests"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"no kyverno-test.yaml files found"}}},
 		{name: "other file name", args: []string{suitesDir, "--file-name", "other-test.yaml"},
@@ -757,6 +829,29 @@ func TestTestJSON(t *testing.T) {
 		{name: "both suites", args: []string{suitesDir}, code: cli.ExitFindings, pass: 6, fail: 1, rows: 7, failRows: 1},
 		{name: "fail-only", args: []string{suitesDir, "--fail-only"}, code: cli.ExitFindings, pass: 6, fail: 1, rows: 1, failRows: 1},
 		{name: "passing suite", args: []string{passingSuite}, code: cli.ExitOK, pass: 5, rows: 5},
+	}
+	// Broken suites fail, with the reason in the JSON rows too.
+	for _, tc := range []struct{ dir, reason string }{
+		{"missing-policy", "Error: test could not be loaded: load policies:"},
+		{"missing-resource", "Error: test could not be loaded: load resources:"},
+		{"no-results", "Error: the test has no results"},
+		{"unknown-rule", "Not found: policy require-approved-team has no rule named check-teams"},
+	} {
+		got := runCLI(t, "", "test", "-o", "json", "testdata/broken-suites/"+tc.dir)
+		var out testJSON
+		if err := json.Unmarshal([]byte(got.stdout), &out); err != nil || got.code != cli.ExitFindings || out.Fail != 1 {
+			t.Errorf("%s: code %d, fail %d (err %v), want %d and 1 failure:\n%s", tc.dir, got.code, out.Fail, err, cli.ExitFindings, got.stdout)
+			continue
+		}
+		found := false
+		for _, tr := range out.Tests {
+			for _, r := range tr.Results {
+				found = found || (!r.OK && strings.HasPrefix(r.Reason, tc.reason))
+			}
+		}
+		if !found {
+			t.Errorf("%s: no failing row with reason %q:\n%s", tc.dir, tc.reason, got.stdout)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

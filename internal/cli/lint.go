@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
@@ -35,10 +36,38 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 			if total == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d %s valid (%d rules, autogen included)\n", total,
-				map[bool]string{true: "policy", false: "policies"}[total == 1], set.NumRules())
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d %s valid (%s)\n", total, plural(total, "policy", "policies"), describeSet(set))
 			return err
 		},
 	}
 	return cmd
+}
+
+// describeSet says what a valid set holds: Kyverno rules (autogen
+// included) and the other policy kinds, each counted in its own unit.
+func describeSet(set *policy.Set) string {
+	var parts []string
+	if len(set.Policies) > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s, autogen included", set.NumRules(), plural(set.NumRules(), "rule", "rules")))
+	}
+	for _, k := range []struct {
+		n          int
+		one, other string
+	}{
+		{len(set.Validating), "ValidatingPolicy", "ValidatingPolicies"},
+		{len(set.Admission), "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicies"},
+		{len(set.Images), "ClusterImagePolicy", "ClusterImagePolicies"},
+	} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", k.n, plural(k.n, k.one, k.other)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func plural(n int, one, other string) string {
+	if n == 1 {
+		return one
+	}
+	return other
 }

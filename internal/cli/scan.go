@@ -26,6 +26,7 @@ type scanOptions struct {
 	failOn     string
 	output     string
 	all        bool
+	allowEmpty bool
 }
 
 func newScanCommand() *cobra.Command {
@@ -46,7 +47,8 @@ context). Pod rules also apply to Deployments, DaemonSets, StatefulSets,
 ReplicaSets, Jobs and CronJobs (Kyverno autogen).
 
 Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
-2 invalid input (unreadable manifest, malformed policy, bad flag).`,
+2 invalid input (unreadable manifest, malformed policy, bad flag, or no
+resources at all unless --allow-empty).`,
 		Example: `  # scan a directory with the built-in controls
   portcullis scan ./manifests
 
@@ -69,6 +71,7 @@ Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
@@ -95,7 +98,8 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	chunks, err := files.Read(args, cmd.InOrStdin())
 	if err != nil {
-		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+		// The errors name the files ("read x.yaml: ..."); no prefix.
+		return withCode(ExitInvalid, err)
 	}
 	ev := &files.Evaluator{Engine: engine.New(), Set: set}
 	var env files.Env
@@ -139,6 +143,9 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 			return withCode(ExitInvalid, fmt.Errorf("scan interrupted: %w", ctxErr))
 		}
 		return withCode(ExitInvalid, err)
+	}
+	if scan.Resources == 0 && !o.allowEmpty {
+		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
 	out := cmd.OutOrStdout()
 	if o.output == "json" {

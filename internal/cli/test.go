@@ -59,7 +59,7 @@ counts them. Exits 1 when any test fails.`,
 				return withCode(ExitInvalid, err)
 			}
 			if rep.Fail > 0 {
-				return withCode(ExitFindings, fmt.Errorf("%d tests failed", rep.Fail))
+				return withCode(ExitFindings, fmt.Errorf("%d %s failed", rep.Fail, plural(rep.Fail, "test", "tests")))
 			}
 			return nil
 		},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,9 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
+	"github.com/portcullis/portcullis/internal/imageref"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/keyref"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -56,6 +59,9 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 			}
 			if len(policies) == 0 && len(keyFiles) == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("--policy or --key is required"))
+			}
+			if err := checkImageRefs(args); err != nil {
+				return withCode(ExitInvalid, err)
 			}
 			docs, errs := policy.ReadFiles(policies)
 			cipDocs, _ := imagepolicy.Split(docs)
@@ -113,10 +119,50 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "bound on all registry access")
 	cmd.Flags().StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless authorities name in trustRootRef (repeatable)")
-	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "PEM public key file (repeatable): every image must be signed by one of the keys, as `cosign verify --key` (policy \"cli-keys\")")
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "PEM public key `FILE` (repeatable): every image must be signed by one of the keys, as cosign verify --key does (policy \"cli-keys\")")
 	cmd.Flags().StringVar(&dockerCfg, "docker-config", "", "docker config.json with registry credentials (auths); default: anonymous")
 	cmd.Flags().BoolVar(&insecure, "insecure-registries", false, "allow plain HTTP to registries that are not on loopback or a private network")
 	return cmd
+}
+
+// checkImageRefs reports every argument that is not an image reference,
+// with the reason. An unparseable reference matches no policy glob, so it
+// must be refused before evaluation rather than approved for want of a
+// matching policy.
+func checkImageRefs(images []string) error {
+	var errs []error
+	for _, img := range images {
+		if err := imageRefError(img); err != nil {
+			errs = append(errs, fmt.Errorf("invalid image reference %q: %w", img, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// imageRefError returns why img is not an image reference, or nil. Validity
+// is imageref.Parse's (the parser policies match with); the reason comes
+// from go-containerregistry's tag or digest parser, which names the part
+// at fault.
+func imageRefError(img string) error {
+	if _, err := imageref.Parse(img); err == nil {
+		return nil
+	}
+	switch {
+	case img == "":
+		return errors.New("empty")
+	case strings.TrimSpace(img) != img:
+		return errors.New("leading or trailing white space")
+	}
+	var err error
+	if strings.Contains(img, "@") {
+		_, err = name.NewDigest(img, name.WeakValidation)
+	} else {
+		_, err = name.NewTag(img, name.WeakValidation)
+	}
+	if err == nil {
+		err = errors.New("not a registry/repository[:tag][@digest] reference")
+	}
+	return err
 }
 
 // keyFilePolicy turns --key files into a ClusterImagePolicy "cli-keys"

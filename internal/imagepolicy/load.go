@@ -159,6 +159,13 @@ func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
 	if d.Name() == "" {
 		fail("metadata.name", "name is required", nil)
 	}
+	// Every unknown or mistyped field, with the nearest known name.
+	if ferrs := manifest.CheckFields(d.Object, &sigv1.ClusterImagePolicy{}, manifest.StrictOptions{}); len(ferrs) > 0 {
+		for _, fe := range ferrs {
+			fail(fe.Path, fe.Msg, nil)
+		}
+		return nil, errs
+	}
 	raw, err := json.Marshal(d.Object)
 	if err != nil {
 		fail("", "cannot encode document", err)

@@ -136,9 +136,9 @@ func TestLoadRefusals(t *testing.T) {
 		{"match unknown resource", "  images: [{glob: '**'}]\n" + staticPass + "  match: [{resource: services, version: v1}]\n", "spec.match[0].resource", `unsupported resource "services"`},
 		{"match selector alone", "  images: [{glob: '**'}]\n" + staticPass + "  match: [{selector: {matchLabels: {a: b}}}]\n", "spec.match[0].selector", "needs a group, version or resource"},
 		{"match selector invalid", "  images: [{glob: '**'}]\n" + staticPass + "  match: [{resource: pods, version: v1, selector: {matchExpressions: [{key: a, operator: Near}]}}]\n", "spec.match[0].selector", "invalid label selector"},
-		{"unknown field", "  images: [{glob: '**'}]\n  authorities:\n  - keyles: {identities: [{issuer: i, subject: s}]}\n", "spec.authorities[0].keyles", "unknown field"},
+		{"unknown field", "  images: [{glob: '**'}]\n  authorities:\n  - keyles: {identities: [{issuer: i, subject: s}]}\n", "spec.authorities[0].keyles", "unknown field; did you mean keyless?"},
 		{"unknown spec field", "  images: [{glob: '**'}]\n" + staticPass + "  enforce: true\n", "spec.enforce", "unknown field"},
-		{"wrong type", "  images: ghcr.io/**\n" + staticPass, "spec.images", "wrong type"},
+		{"wrong type", "  images: ghcr.io/**\n" + staticPass, "spec.images", "want a list, got a string"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -166,7 +166,7 @@ func TestLoadDocumentRefusals(t *testing.T) {
 	}{
 		{"old api version", "apiVersion: policy.sigstore.dev/v1alpha1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec: {images: [{glob: '**'}]}\n", "apiVersion", "unsupported apiVersion"},
 		{"no name", "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {}\nspec:\n  images: [{glob: '**'}]\n" + staticPass, "metadata.name", "name is required"},
-		{"duplicate policy", doc("  images: [{glob: '**'}]\n"+staticPass) + "---\n" + doc("  images: [{glob: 'ghcr.io/**'}]\n"+staticPass), "metadata.name", "duplicate ClusterImagePolicy name, already defined in test.yaml (document 1)"},
+		{"duplicate policy", doc("  images: [{glob: '**'}]\n"+staticPass) + "---\n" + doc("  images: [{glob: 'ghcr.io/**'}]\n"+staticPass), "metadata.name", "duplicate ClusterImagePolicy name, already defined in test.yaml:1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

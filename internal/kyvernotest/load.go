@@ -39,6 +39,9 @@ func load(file string) (*loadedTest, error) {
 	if err := yaml.Unmarshal(data, &lt.spec); err != nil {
 		return nil, fmt.Errorf("parse test %s: %w", file, err)
 	}
+	if err := checkTestFields(file, data); err != nil {
+		return nil, err
+	}
 	if lt.spec.Kind != "" && lt.spec.Kind != "Test" {
 		return nil, fmt.Errorf("%s: kind %q is not a Test", file, lt.spec.Kind)
 	}
@@ -302,4 +305,19 @@ func defaultNamespace(obj map[string]any) map[string]any {
 	meta["namespace"] = "default"
 	out["metadata"] = meta
 	return out
+}
+
+// checkTestFields checks a test file strictly against TestFile: every
+// unknown or mistyped field is reported with its line (a misspelt
+// "results" would otherwise leave a suite checking nothing).
+func checkTestFields(file string, data []byte) error {
+	docs, err := manifest.Decode(file, data)
+	if err != nil || len(docs) != 1 {
+		return nil // the typed decode above has judged the syntax
+	}
+	var errs []error
+	for _, fe := range manifest.CheckFields(docs[0].Object, &TestFile{}, manifest.StrictOptions{}) {
+		errs = append(errs, fmt.Errorf("%s:%d: %s: %s", file, manifest.FieldLine(docs[0].Raw, docs[0].Line, fe.Path), fe.Path, fe.Msg))
+	}
+	return errors.Join(errs...)
 }

@@ -74,7 +74,7 @@ func Discover(paths []string, fileName string) ([]string, error) {
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
+			return nil, fmt.Errorf("read %s: %w", p, unwrapPathErr(err))
 		}
 		if !info.IsDir() {
 			out = append(out, p)
@@ -193,7 +193,36 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 		row := &tr.Rows[c.row]
 		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
 	}
+	// A suite that could not be loaded, or checks nothing, fails: it
+	// would otherwise pass with whatever rows it has (possibly none). A
+	// load error already failing a row (policy not loaded) is not repeated.
+	if reason := suiteProblem(lt, tr.Error); reason != "" && !anyFailed(tr.Rows) {
+		tr.Rows = append(tr.Rows, Row{ID: len(tr.Rows) + 1, Policy: "-", Rule: "-", Resource: file, Expected: "-", Reason: reason})
+	}
 	return tr
+}
+
+func anyFailed(rows []Row) bool {
+	for _, r := range rows {
+		if !r.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// suiteProblem returns why a loaded test fails as a whole, or "": a load
+// error (missing policy, resource, values... file), or no results.
+func suiteProblem(lt *loadedTest, loadErr string) string {
+	switch {
+	case loadErr != "":
+		return "Error: test could not be loaded: " + loadErr
+	case len(lt.spec.Results) == 0 && len(lt.spec.Checks) > 0:
+		return "Unsupported: the test has only checks, which are not supported yet; nothing was verified"
+	case len(lt.spec.Results) == 0:
+		return "Error: the test has no results; nothing was verified"
+	}
+	return ""
 }
 
 func resourceLabel(kind, ns, name string) string {
@@ -313,11 +342,27 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 				rule = rr
 			}
 		}
+		if rule == nil && !hasRule(pol, exp.Rule) {
+			// kyverno test reports an entry naming a rule the policy does
+			// not have as not found; it must not pass as excluded.
+			return nil, fmt.Sprintf("Not found: policy %s has no rule named %s", exp.Policy, exp.Rule)
+		}
 		if rule != nil && rule.Spec.Validation == nil {
 			return nil, "Unsupported: only validate rules are supported yet"
 		}
 	}
 	return &target{key: pol.Key(), name: pol.Name(), set: lt.set.Only(pol)}, ""
+}
+
+// hasRule reports whether an entry naming rule selects a rule of pol
+// (an entry naming a Pod rule also selects its autogen rules).
+func hasRule(pol *policy.Policy, rule string) bool {
+	for _, rr := range pol.Rules {
+		if ruleNameMatches(rule, rr.Name()) {
+			return true
+		}
+	}
+	return false
 }
 
 // find returns the indexes of the resources an entry names: by name
@@ -445,4 +490,14 @@ func classify(set *policy.Set) string {
 		}
 	}
 	return class
+}
+
+// unwrapPathErr drops the operation and path of an *fs.PathError, which
+// the caller's message already names.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

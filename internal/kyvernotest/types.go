@@ -1,12 +1,12 @@
 package kyvernotest
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // TestFile is a cli.kyverno.io/v1alpha1 Test.
 type TestFile struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
 	// Name is the legacy top-level name.
 	Name      string           `json:"name,omitempty"`
 	Policies  []string         `json:"policies"`
@@ -17,6 +17,11 @@ type TestFile struct {
 	Values    *ValuesSpec      `json:"values,omitempty"`
 	Results   []ResultSpec     `json:"results"`
 	Checks    []map[string]any `json:"checks,omitempty"`
+	// Fields of kyverno test files Portcullis does not use yet; declared
+	// so that strict decoding accepts them.
+	TargetResources  []string `json:"targetResources,omitempty"`
+	ClusterResources []string `json:"clusterResources,omitempty"`
+	Exceptions       []string `json:"exceptions,omitempty"`
 }
 
 // ResultSpec is one expected result.
@@ -29,8 +34,11 @@ type ResultSpec struct {
 	Namespace string   `json:"namespace,omitempty"`
 	Result    string   `json:"result,omitempty"`
 	// Status is the legacy name of Result.
-	Status                      string `json:"status,omitempty"`
-	PatchedResource             string `json:"patchedResource,omitempty"`
+	Status          string `json:"status,omitempty"`
+	PatchedResource string `json:"patchedResource,omitempty"`
+	// PatchedResources is the newer spelling of PatchedResource (not
+	// used yet: mutate results are rows of the unsupported mutate class).
+	PatchedResources            string `json:"patchedResources,omitempty"`
 	GeneratedResource           string `json:"generatedResource,omitempty"`
 	CloneSource                 string `json:"cloneSourceResource,omitempty"`
 	IsValidatingAdmissionPolicy bool   `json:"isValidatingAdmissionPolicy,omitempty"`

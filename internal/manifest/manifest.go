@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -11,12 +10,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/workpool"
 	yamlv2 "go.yaml.in/yaml/v2"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,10 +32,21 @@ type Document struct {
 	Index int
 	// Object is the decoded document.
 	Object map[string]any
+	// Line is the 1-based line of Source where the document starts (0
+	// when unknown).
+	Line int
+	// Raw is the document's text, kept by Decode (policy files, where
+	// problems are located by line) and nil on the streaming paths; items
+	// of a List do not keep it.
+	Raw []byte
 }
 
-// Location describes where the document came from, for error messages.
+// Location describes where the document came from, for error messages:
+// "SOURCE:LINE" when its line is known, else "SOURCE (document N)".
 func (d Document) Location() string {
+	if d.Line > 0 {
+		return fmt.Sprintf("%s:%d", d.Source, d.Line)
+	}
 	return fmt.Sprintf("%s (document %d)", d.Source, d.Index)
 }
 
@@ -59,10 +70,15 @@ func MetaString(obj map[string]any, field string) string {
 type ParseError struct {
 	Source string
 	Index  int
-	Err    error
+	// Line is the 1-based line of Source the problem is on (0 when unknown).
+	Line int
+	Err  error
 }
 
 func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.Source, e.Line, e.Err)
+	}
 	return fmt.Sprintf("%s (document %d): %v", e.Source, e.Index, e.Err)
 }
 
@@ -78,43 +94,89 @@ type Chunk struct {
 	Index int
 	// Data is the raw YAML or JSON text.
 	Data []byte
+	// Line is the 1-based line of Source where Data starts.
+	Line int
 }
 
 // Decode decodes the chunk. A List kind is expanded into its items; a
 // document holding only null yields nothing. A document that is not a
 // mapping or does not parse is a *ParseError.
 func (c Chunk) Decode() ([]Document, error) {
+	docs, _, err := c.decode()
+	return docs, err
+}
+
+// decode is Decode, also reporting whether the document was a List.
+func (c Chunk) decode() ([]Document, bool, error) {
 	if len(c.Data) > MaxDocumentBytes {
-		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
+		return nil, false, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
 	obj, err := decodeOne(c.Data)
 	if err != nil {
-		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: err}
+		return nil, false, c.parseError(err)
 	}
 	if obj == nil {
-		return nil, nil
+		return nil, false, nil
 	}
-	return expand(Document{Source: c.Source, Index: c.Index, Object: obj}), nil
+	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
+	if isList(d) {
+		return expand(d), true, nil
+	}
+	return []Document{d}, false, nil
 }
 
-// Split cuts data into its YAML or JSON documents without decoding them.
-// Blank and comment-only documents are dropped.
+// yamlLineRE finds the line a YAML parser error names ("yaml: line 3: ..."),
+// counted from the start of the document.
+var yamlLineRE = regexp.MustCompile(`\bline (\d+): `)
+
+// parseError locates a decoding error in the file: the YAML parser counts
+// lines from the start of the document, so its line is moved to the
+// file's (and dropped from the message, which the line then precedes).
+func (c Chunk) parseError(err error) *ParseError {
+	pe := &ParseError{Source: c.Source, Index: c.Index, Line: c.Line, Err: err}
+	if m := yamlLineRE.FindStringSubmatchIndex(err.Error()); m != nil && c.Line > 0 {
+		n, _ := strconv.Atoi(err.Error()[m[2]:m[3]])
+		pe.Line = c.Line + n - 1
+		pe.Err = errors.New(err.Error()[:m[0]] + err.Error()[m[1]:])
+	}
+	return pe
+}
+
+// Split cuts data into its YAML or JSON documents without decoding them,
+// recording the line each starts on. Documents are separated by lines
+// starting with "---" (followed by nothing but spaces or a comment); blank
+// and comment-only documents are dropped.
 func Split(source string, data []byte) ([]Chunk, error) {
-	reader := utilyaml.NewYAMLReader(bufio.NewReaderSize(bytes.NewReader(data), 64<<10))
 	var chunks []Chunk
-	for {
-		raw, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return chunks, nil
+	start, line := 1, 0
+	var cur []byte
+	flush := func() {
+		if len(cur) > 0 && !isBlank(cur) {
+			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start})
 		}
-		if err != nil {
-			return chunks, &ParseError{Source: source, Index: len(chunks) + 1, Err: err}
+		cur = nil
+	}
+	for len(data) > 0 {
+		line++
+		l := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			l = data[:i+1]
 		}
-		if isBlank(raw) {
+		data = data[len(l):]
+		if bytes.HasPrefix(l, []byte("---")) {
+			rest := bytes.TrimSpace(l[3:])
+			if len(rest) > 0 && rest[0] != '#' {
+				return chunks, &ParseError{Source: source, Index: len(chunks) + 1, Line: line,
+					Err: fmt.Errorf("invalid YAML document separator: %q", strings.TrimSpace(string(l)))}
+			}
+			flush()
+			start = line + 1
 			continue
 		}
-		chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: raw})
+		cur = append(cur, l...)
 	}
+	flush()
+	return chunks, nil
 }
 
 // Decode splits data into YAML or JSON documents and decodes each (on
@@ -122,10 +184,25 @@ func Split(source string, data []byte) ([]Chunk, error) {
 // document that is not a mapping is an error. List kinds (kind: List, or
 // any kind ending in "List" with an items array) are expanded into their
 // items. Documents that decode are returned even when others fail.
+//
+// Each document keeps its text (Document.Raw) so that problems found later
+// can be located by line (FieldLine).
 func Decode(source string, data []byte) ([]Document, error) {
 	chunks, err := Split(source, data)
-	docs, derr := DecodeChunks(chunks)
-	return docs, errors.Join(err, derr)
+	out := make([][]Document, len(chunks))
+	errs := make([]error, len(chunks))
+	workpool.Run(len(chunks), 0, func(i int) {
+		var list bool
+		out[i], list, errs[i] = chunks[i].decode()
+		if len(out[i]) == 1 && !list {
+			out[i][0].Raw = chunks[i].Data
+		}
+	})
+	var docs []Document
+	for _, d := range out {
+		docs = append(docs, d...)
+	}
+	return docs, errors.Join(err, errors.Join(errs...))
 }
 
 // DecodeChunks decodes chunks in order, in parallel when there are many.
@@ -255,10 +332,14 @@ func typeName(v any) string {
 	}
 }
 
+func isList(d Document) bool {
+	_, ok := d.Object["items"].([]any)
+	return ok && strings.HasSuffix(d.Kind(), "List")
+}
+
 func expand(d Document) []Document {
-	kind := d.Kind()
 	items, ok := d.Object["items"].([]any)
-	if !ok || !strings.HasSuffix(kind, "List") {
+	if !ok || !strings.HasSuffix(d.Kind(), "List") {
 		return []Document{d}
 	}
 	out := make([]Document, 0, len(items))
@@ -310,7 +391,7 @@ func ReadChunks(paths []string, stdin io.Reader) ([]Chunk, error) {
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("read %s: %w", f, err))
+				errs = append(errs, fmt.Errorf("read %s: %w", f, pathErr(err)))
 				continue
 			}
 			add(f, data)
@@ -324,7 +405,7 @@ func ReadChunks(paths []string, stdin io.Reader) ([]Chunk, error) {
 func ListFiles(path string) ([]string, error) {
 	info, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, pathErr(err))
 	}
 	if !info.IsDir() {
 		return []string{path}, nil
@@ -351,4 +432,14 @@ func ListFiles(path string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// pathErr drops the operation and path of an *fs.PathError, which the
+// caller's message already names ("read x: stat x: ..." stutters).
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

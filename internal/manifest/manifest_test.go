@@ -21,7 +21,7 @@ func TestDecode(t *testing.T) {
 		{"json", `{"apiVersion":"v1","kind":"ConfigMap"}`, []string{"ConfigMap"}, ""},
 		{"list", "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n- kind: Service\n", []string{"Pod", "Service"}, ""},
 		{"typed list", "apiVersion: v1\nkind: PodList\nitems:\n- kind: Pod\n", []string{"Pod"}, ""},
-		{"bad yaml keeps good docs", "kind: Pod\n---\nkind: [\n---\nkind: Service\n", []string{"Pod", "Service"}, "document 2"},
+		{"bad yaml keeps good docs", "kind: Pod\n---\nkind: [\n---\nkind: Service\n", []string{"Pod", "Service"}, "f.yaml:3: invalid YAML"},
 		{"scalar document", "just a string\n", nil, "want a mapping"},
 	}
 	for _, tc := range cases {

@@ -21,18 +21,6 @@ type compiler struct {
 	cel celCompiler
 }
 
-var knownRuleFields = map[string]bool{
-	"name": true, "context": true, "match": true, "exclude": true, "imageExtractors": true,
-	"preconditions": true, "celPreconditions": true, "mutate": true, "validate": true,
-	"generate": true, "verifyImages": true, "skipBackgroundRequests": true, "reportProperties": true,
-}
-
-var knownValidateFields = map[string]bool{
-	"failureAction": true, "failureActionOverrides": true, "allowExistingViolations": true,
-	"message": true, "manifests": true, "foreach": true, "pattern": true, "anyPattern": true,
-	"deny": true, "podSecurity": true, "cel": true, "assert": true,
-}
-
 func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 	name := d.Name()
 	var errs Errors
@@ -60,18 +48,6 @@ func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 			continue
 		}
 		rname, _ := rm["name"].(string)
-		for k := range rm {
-			if !knownRuleFields[k] {
-				fail(rname, field+"."+k, "unknown field", nil)
-			}
-		}
-		if v, ok := rm["validate"].(map[string]any); ok {
-			for k := range v {
-				if !knownValidateFields[k] {
-					fail(rname, field+".validate."+k, "unknown field", nil)
-				}
-			}
-		}
 		for _, e := range checkRawVerifyImages(rname, field, rm) {
 			e.Policy = name
 			errs = append(errs, e)

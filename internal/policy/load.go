@@ -7,7 +7,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
@@ -15,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
 
 // Options tune loading. The zero value is ready to use.
@@ -110,7 +113,7 @@ func parseErrors(err error) Errors {
 			return
 		}
 		if pe, ok := e.(*manifest.ParseError); ok {
-			out = append(out, &Error{File: pe.Source, Document: pe.Index, Msg: "cannot parse document", Err: pe.Err})
+			out = append(out, &Error{File: pe.Source, Document: pe.Index, Line: pe.Line, Msg: "cannot parse document", Err: pe.Err})
 			return
 		}
 		out = append(out, &Error{Msg: e.Error()})
@@ -147,6 +150,10 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	for _, d := range docs {
 		kind, apiVersion := d.Kind(), d.APIVersion()
 		group := strings.SplitN(apiVersion, "/", 2)[0]
+		if ferrs := checkSchema(d); len(ferrs) > 0 {
+			errs = append(errs, located(ferrs, d)...)
+			continue
+		}
 		switch {
 		case (kind == kyvernov1.KindClusterPolicy || kind == kyvernov1.KindPolicy) && (group == kyvernov1.Group || group == kyvernov1.PortcullisGroup):
 		case group == admissionGroup && (kind == kindVAP || kind == kindVAPBinding):
@@ -209,6 +216,17 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	images, err := imagepolicy.Load(imageDocs)
 	errs = append(errs, AsErrors(err)...)
 	set.Images = images
+	// Problems found outside located (duplicates, unsupported kinds and
+	// versions, bindings, ClusterImagePolicies) get their field's line.
+	byDoc := map[string]manifest.Document{}
+	for _, d := range docs {
+		byDoc[fmt.Sprintf("%s\x00%d", d.Source, d.Index)] = d
+	}
+	for _, e := range errs {
+		if d, ok := byDoc[fmt.Sprintf("%s\x00%d", e.File, e.Document)]; ok && e.Line == 0 {
+			located(Errors{e}, d)
+		}
+	}
 	set.buildIndex(true)
 	if len(errs) > 0 {
 		return set, errs
@@ -216,12 +234,75 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	return set, nil
 }
 
-// located sets the file and document of errors found in d.
+// located sets the file, document and line of errors found in d: the
+// line of the field when the document's text is known, else the line the
+// document starts on.
 func located(errs Errors, d manifest.Document) Errors {
 	for _, e := range errs {
 		e.File, e.Document = d.Source, d.Index
+		if e.Line == 0 {
+			e.Line = d.Line
+			if e.Field != "" && d.Raw != nil {
+				e.Line = manifest.FieldLine(d.Raw, d.Line, e.Field)
+			}
+		}
 	}
 	return errs
+}
+
+// schemas are the Go types policy documents are decoded into, by kind
+// and API group, with the paths left to other checks or free-form.
+var schemas = []struct {
+	kind, group string
+	typ         any
+	loose       []string
+}{
+	// verifyImages has its own field checks (checkRawVerifyImages).
+	{kyvernov1.KindClusterPolicy, kyvernov1.Group, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
+	{kyvernov1.KindPolicy, kyvernov1.Group, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
+	{kyvernov1.KindClusterPolicy, kyvernov1.PortcullisGroup, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
+	{kyvernov1.KindPolicy, kyvernov1.PortcullisGroup, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
+	{policiesv1.KindValidatingPolicy, policiesv1.Group, &policiesv1.ValidatingPolicy{}, []string{"status"}},
+	{kindVAP, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicy{}, nil},
+	{kindVAPBinding, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, nil},
+}
+
+// checkSchema checks a policy document strictly against its Go type (see
+// manifest.CheckFields): every unknown or mistyped field outside the
+// free-form rule bodies is an error naming its path, with the nearest
+// known name. Documents of other kinds are not checked here.
+func checkSchema(d manifest.Document) Errors {
+	group := strings.SplitN(d.APIVersion(), "/", 2)[0]
+	for _, s := range schemas {
+		if s.kind != d.Kind() || s.group != group {
+			continue
+		}
+		var errs Errors
+		for _, fe := range manifest.CheckFields(d.Object, s.typ, manifest.StrictOptions{Loose: s.loose}) {
+			errs = append(errs, &Error{Policy: d.Name(), Rule: ruleAt(d.Object, fe.Path), Field: fe.Path, Msg: fe.Msg})
+		}
+		return errs
+	}
+	return nil
+}
+
+var ruleIndexRE = regexp.MustCompile(`^spec\.rules\[(\d+)\]`)
+
+// ruleAt returns the name of the Kyverno rule a path is in, or "".
+func ruleAt(obj map[string]any, path string) string {
+	m := ruleIndexRE.FindStringSubmatch(path)
+	if m == nil {
+		return ""
+	}
+	i, _ := strconv.Atoi(m[1])
+	spec, _ := obj["spec"].(map[string]any)
+	rules, _ := spec["rules"].([]any)
+	if i >= len(rules) {
+		return ""
+	}
+	r, _ := rules[i].(map[string]any)
+	name, _ := r["name"].(string)
+	return name
 }
 
 func isPolicyKind(kind, group string) bool {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,8 +143,7 @@ spec:
 			name: "rule is not a mapping",
 			doc:  badRule("  - just-a-string\n"),
 			want: []wantErr{
-				{field: "spec.rules[0]", policy: "bad", msg: "rule is not a mapping"},
-				{policy: "bad", msg: "does not match the ClusterPolicy schema", err: "cannot unmarshal string"},
+				{field: "spec.rules[0]", policy: "bad", msg: "want an object, got a string"},
 			},
 		},
 		{
@@ -710,7 +710,7 @@ spec:
     match: {any: [{resources: {kinds: ConfigMap}}]}
     validate: {pattern: {metadata: {name: "?*"}}}
 `),
-			want: []wantErr{{policy: "bad", msg: "does not match the ClusterPolicy schema", err: "cannot unmarshal"}},
+			want: []wantErr{{policy: "bad", rule: "schema", field: "spec.rules[0].match.any[0].resources.kinds", msg: "want a list, got a string"}},
 		},
 		{
 			name: "unsupported apiVersion",
@@ -748,7 +748,7 @@ spec: {}
 		{
 			name: "policy name used twice in one file",
 			doc:  goodPolicy("good-a"),
-			want: []wantErr{{field: "metadata.name", policy: "good-a", msg: "duplicate policy name, already defined in policies.yaml (document 1)"}},
+			want: []wantErr{{field: "metadata.name", policy: "good-a", msg: "duplicate policy name, already defined in policies.yaml:1"}},
 		},
 	}
 	for _, tc := range cases {
@@ -775,8 +775,13 @@ spec: {}
 				if e.File != "policies.yaml" || e.Document != 2 {
 					t.Errorf("error %q: File=%q Document=%d, want policies.yaml document 2", e, e.File, e.Document)
 				}
-				if !strings.HasPrefix(e.Error(), "policies.yaml (document 2): ") {
-					t.Errorf("Error() = %q, want it to start with the file and document", e.Error())
+				// Document 2 starts after good-a; the error is on its line
+				// or below, and Error() names file:line.
+				if first := strings.Count(goodPolicy("good-a"), "\n") + 2; e.Line < first {
+					t.Errorf("error %q: Line=%d, want >= %d (document 2)", e, e.Line, first)
+				}
+				if want := fmt.Sprintf("policies.yaml:%d: ", e.Line); !strings.HasPrefix(e.Error(), want) {
+					t.Errorf("Error() = %q, want it to start with %q", e.Error(), want)
 				}
 			}
 			if got, want := policyNames(set), []string{"good-a", "good-b"}; !slices.Equal(got, want) {
@@ -848,7 +853,7 @@ func TestLoadFilesErrors(t *testing.T) {
 		e := es[0]
 		first, second := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
 		if e.File != second || e.Document != 2 || e.Policy != "require-labels" || e.Field != "metadata.name" ||
-			!strings.Contains(e.Msg, "duplicate policy name, already defined in "+first+" (document 1)") {
+			!strings.Contains(e.Msg, "duplicate policy name, already defined in "+first+":1") {
 			t.Errorf("unexpected error %+v", e)
 		}
 		if got, want := policyNames(set), []string{"other", "require-labels"}; !slices.Equal(got, want) {
@@ -929,7 +934,8 @@ spec:
 		if e.File != filepath.Join(dir, "b.yaml") || e.Document != 2 || e.Msg != "cannot parse document" {
 			t.Errorf("unexpected error %+v", e)
 		}
-		if !strings.Contains(e.Error(), "b.yaml (document 2): cannot parse document") {
+		// "kind: [" is on line 18 of the file (line 1 of document 2).
+		if !strings.Contains(e.Error(), "b.yaml:18: cannot parse document") || e.Line != 18 {
 			t.Errorf("Error() = %q", e.Error())
 		}
 		if got, want := policyNames(set), []string{"fine", "first"}; !slices.Equal(got, want) {

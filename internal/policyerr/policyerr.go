@@ -14,6 +14,9 @@ type Error struct {
 	File string
 	// Document is the 1-based document index in File (0 when unknown).
 	Document int
+	// Line is the 1-based line in File of the field, or of the document
+	// when the field's line is unknown (0 when unknown).
+	Line int
 	// Policy and Rule name where the problem is ("" when not applicable).
 	Policy string
 	Rule   string
@@ -30,7 +33,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
-		if e.Document > 0 {
+		switch {
+		case e.Line > 0:
+			fmt.Fprintf(&b, ":%d", e.Line)
+		case e.Document > 0:
 			fmt.Fprintf(&b, " (document %d)", e.Document)
 		}
 		b.WriteString(": ")

@@ -45,7 +45,11 @@ type class struct {
 // listed class that no longer occurs: when support for a kind moves test
 // files to another class, update this table in the same change.
 var expected = map[string]class{
-	"validate":         {figures: figures{files: 106, pass: 1312}},
+	// 5 validate rows fail since entries naming a rule the policy does not
+	// have are "Not found" (issue 13): istio/enforce-ambient-mode-namespace
+	// tests rule check-ambient-mode-enabled, the policy names it
+	// check-amblient-mode-enabled. They passed as "Excluded" before.
+	"validate":         {figures: figures{files: 106, pass: 1307, fail: 5}},
 	"validate.cel":     {figures: figures{files: 79, pass: 1169}},
 	"ValidatingPolicy": {figures: figures{files: 70, pass: 1085}},
 	"mutate":           {figures: figures{files: 21, fail: 43}, floor: true},

@@ -1,6 +1,7 @@
 package v1
 
 import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -49,6 +50,30 @@ type Spec struct {
 	WebhookTimeoutSeconds *int32 `json:"webhookTimeoutSeconds,omitempty"`
 	// ApplyRules is All (default) or One: stop after the first rule that applies.
 	ApplyRules string `json:"applyRules,omitempty"`
+
+	// The fields below are part of Kyverno's schema but not used by
+	// Portcullis; they are declared so that strict decoding accepts them.
+
+	// EmitWarning emits admission warnings for audit failures.
+	EmitWarning *bool `json:"emitWarning,omitempty"`
+	// SchemaValidation is deprecated in Kyverno.
+	SchemaValidation *bool `json:"schemaValidation,omitempty"`
+	// MutateExistingOnPolicyUpdate, GenerateExisting and
+	// GenerateExistingOnPolicyUpdate drive background mutate and generate.
+	MutateExistingOnPolicyUpdate   bool  `json:"mutateExistingOnPolicyUpdate,omitempty"`
+	GenerateExisting               bool  `json:"generateExisting,omitempty"`
+	GenerateExistingOnPolicyUpdate *bool `json:"generateExistingOnPolicyUpdate,omitempty"`
+	// UseServerSideApply applies generated resources server-side.
+	UseServerSideApply bool `json:"useServerSideApply,omitempty"`
+	// WebhookConfiguration tunes Kyverno's webhook for the policy.
+	WebhookConfiguration *WebhookConfiguration `json:"webhookConfiguration,omitempty"`
+}
+
+// WebhookConfiguration tunes the admission webhook of a policy.
+type WebhookConfiguration struct {
+	FailurePolicy   *string                                  `json:"failurePolicy,omitempty"`
+	TimeoutSeconds  *int32                                   `json:"timeoutSeconds,omitempty"`
+	MatchConditions []admissionregistrationv1.MatchCondition `json:"matchConditions,omitempty"`
 }
 
 // FailureActionOverride overrides the failure action in some namespaces.
@@ -75,6 +100,11 @@ type Rule struct {
 	VerifyImages     []ImageVerification `json:"verifyImages,omitempty"`
 	// SkipBackgroundRequests skips background requests; default true.
 	SkipBackgroundRequests *bool `json:"skipBackgroundRequests,omitempty"`
+	// ImageExtractors name the image fields of custom kinds (free-form
+	// here: Portcullis does not use them yet).
+	ImageExtractors map[string]any `json:"imageExtractors,omitempty"`
+	// ReportProperties are added to the rule's policy report results.
+	ReportProperties map[string]string `json:"reportProperties,omitempty"`
 }
 
 // MatchResources selects resources: the inline description and user info

@@ -108,7 +108,7 @@ func Namespaces(docs []manifest.Document) map[string]map[string]any {
 type Error struct {
 	// Item is the item's index in the stream.
 	Item int
-	// Location is "SOURCE (document N)" of the document that could not be
+	// Location is "SOURCE:LINE" of the document that could not be
 	// evaluated; empty for decode errors.
 	Location string
 	// Err is the problem.

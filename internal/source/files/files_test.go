@@ -195,10 +195,10 @@ func TestRunReportsFailedItems(t *testing.T) {
 	if failed[0].Item != 1 || !errors.As(failed[0], &parseErr) || parseErr.Index != 2 {
 		t.Errorf("first failure = %+v, want item 1 failing to parse", failed[0])
 	}
-	if failed[1].Item != 2 || !errors.Is(failed[1], files.ErrNoKind) || failed[1].Error() != "in.yaml (document 3): document has no kind" {
+	if failed[1].Item != 2 || !errors.Is(failed[1], files.ErrNoKind) || failed[1].Error() != "in.yaml:15: document has no kind" {
 		t.Errorf("second failure = %q (item %d), want item 2 without a kind", failed[1], failed[1].Item)
 	}
-	if !strings.Contains(err.Error(), "in.yaml (document 2): invalid YAML") || !strings.Contains(err.Error(), "\nin.yaml (document 3): document has no kind") {
+	if !strings.Contains(err.Error(), "in.yaml:13: invalid YAML") || !strings.Contains(err.Error(), "\nin.yaml:15: document has no kind") {
 		t.Errorf("message = %q, want both failures, one a line", err)
 	}
 	var names []string
