@@ -145,7 +145,8 @@ func imagePolicyResult(p *imagepolicy.Policy, rule string, res Resource, img ima
 // verifies each image against every policy whose match (resource, labels)
 // and globs cover it; in the mutate phase it pins their tags to digests.
 func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Input, req *request) []Result {
-	if len(set.Images) == 0 || in.Resource == nil || req.subresource != "" ||
+	if len(set.Images) == 0 || in.Resource == nil ||
+		(req.subresource != "" && !(req.subresource == SubresourceEphemeralContainers && req.kind == "Pod")) ||
 		(req.operation != "CREATE" && req.operation != "UPDATE") {
 		return nil
 	}

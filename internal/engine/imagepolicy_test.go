@@ -196,6 +196,27 @@ spec:
 			t.Fatalf("warn policy: decision = %+v, want allowed with a warning", d)
 		}
 	})
+	t.Run("ephemeral container and image changed on UPDATE checked", func(t *testing.T) {
+		// kubectl debug: UPDATE of pods/ephemeralcontainers carries the Pod.
+		debug := cipPod(t, "", f.signed)
+		debug["spec"].(map[string]any)["ephemeralContainers"] = []any{map[string]any{"name": "debugger", "image": f.unsigned}}
+		for _, in := range []Input{
+			{Resource: debug, OldResource: cipPod(t, "", f.signed), Subresource: "ephemeralcontainers", Operation: "UPDATE"},
+			{Resource: cipPod(t, "", f.unsigned), OldResource: cipPod(t, "", f.signed), Operation: "UPDATE"},
+		} {
+			rs, err := f.eng.Evaluate(ctx, f.enforce, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := Decide(f.enforce, rs)
+			if d.Allowed || !strings.Contains(d.Message, f.unsigned) {
+				t.Fatalf("UPDATE %q: decision = %+v, results %+v; want the unsigned image denied", in.Subresource, d, rs)
+			}
+		}
+		if !strings.Contains(fmt.Sprint(Decide(f.enforce, must(f.eng.Evaluate(ctx, f.enforce, Input{Resource: debug, Subresource: "ephemeralcontainers", Operation: "UPDATE"}))).Message), "spec.ephemeralContainers[0].image") {
+			t.Error("ephemeral container denial does not name spec.ephemeralContainers[0].image")
+		}
+	})
 	t.Run("delete and subresources are not checked", func(t *testing.T) {
 		for _, in := range []Input{
 			{Resource: cipPod(t, "", f.unsigned), Operation: "DELETE"},
@@ -393,4 +414,12 @@ spec:
 	if strings.Contains(dec.Message, "s3cret") || strings.Contains(dec.Message, auth) {
 		t.Fatal("the denial leaks the credentials")
 	}
+}
+
+// must returns v, panicking on err (test helper for one-line checks).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
