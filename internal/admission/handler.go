@@ -125,8 +125,8 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 	}
 	h.metrics = m
 	h.bufs.New = func() any { return new(bytes.Buffer) }
-	h.validateH = http.HandlerFunc(h.serveValidate)
-	h.mutateH = http.HandlerFunc(h.serveMutate)
+	h.validateH = h.guard(PathValidate, h.serveValidate)
+	h.mutateH = h.guard(PathMutate, h.serveMutate)
 
 	h.mux = http.NewServeMux()
 	h.mux.Handle(PathValidate, h.validateH)
@@ -271,7 +271,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	// validating webhook checks them again (verifyImages from the cache)
 	// so a request that skipped mutation is still verified.
 	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages()) {
-		v := h.evaluate(ctx, set, d, engine.PhaseMutate)
+		v := h.evaluateSafely(ctx, PathMutate, set, d, engine.PhaseMutate)
 		if !v.Allowed {
 			resp.Allowed = false
 			resp.Result = status(&v)
@@ -328,7 +328,7 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	v := h.evaluate(ctx, set, d, engine.PhaseValidate)
+	v := h.evaluateSafely(ctx, PathValidate, set, d, engine.PhaseValidate)
 
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings,
 		AuditAnnotations: auditAnnotations(&v)}

@@ -18,6 +18,7 @@ type metrics struct {
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	decisions *prometheus.CounterVec
+	panics    *prometheus.CounterVec
 }
 
 // latencyBuckets suit a webhook that answers in milliseconds: 250 µs to
@@ -42,8 +43,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "portcullis", Subsystem: "admission", Name: "policy_results_total",
 			Help: "Rule results of admission evaluations by policy and result (pass, fail, warn, error, skip).",
 		}, []string{"policy", "result"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "portcullis", Subsystem: "admission", Name: "panics_total",
+			Help: "Panics recovered while serving admission requests, by endpoint; each became a failed evaluation (denied under failurePolicy Fail).",
+		}, []string{"path"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.decisions} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.decisions, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

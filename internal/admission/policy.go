@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,7 +22,7 @@ const PathValidatePolicy = "/validate-policy"
 // reports, so the policies in force are never replaced by a broken one.
 // Requests are read, limited and rejected exactly as on /validate.
 func (h *Handler) ValidatePolicy() http.Handler {
-	return http.HandlerFunc(h.serveValidatePolicy)
+	return h.guard(PathValidatePolicy, h.serveValidatePolicy)
 }
 
 func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +41,7 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
 		resp.Result = &metav1.Status{Code: http.StatusBadRequest, Message: "request has no policy object"}
 	default:
 		doc := manifest.Document{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}
-		if _, err := policy.Compile([]manifest.Document{doc}, policy.Options{}); err != nil {
+		if err := h.compileSafely(r.Context(), req, doc); err != nil {
 			var msgs []string
 			for _, e := range policy.AsErrors(err) {
 				e.File, e.Document = "", 0
@@ -53,4 +54,19 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.respond(w, r, resp)
+}
+
+// compileSafely compiles the policy of a /validate-policy request; a panic
+// while compiling it refuses the policy (it could not be checked) with
+// the panic as its error.
+func (h *Handler) compileSafely(ctx context.Context, req *admissionv1.AdmissionRequest, doc manifest.Document) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p := asPanicError(r)
+			h.panicked(ctx, PathValidatePolicy, req, p)
+			err = p
+		}
+	}()
+	_, err = policy.Compile([]manifest.Document{doc}, policy.Options{})
+	return err
 }
