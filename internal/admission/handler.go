@@ -396,6 +396,8 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 			Groups:   req.UserInfo.Groups,
 		},
 		Phase: phase,
+		// What the validating webhook admits must be what was verified.
+		RequireDigests: phase == engine.PhaseValidate,
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).

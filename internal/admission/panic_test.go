@@ -71,7 +71,10 @@ spec:
   images: [{glob: "**"}]
   authorities: [{static: {action: pass}}]
 `
-	twoImages := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: gcr.io/a:1}\n  - {name: b, image: gcr.io/b:1}\n  - {name: c, image: gcr.io/c:1}\n"
+	// Three images by digest (checked on /validate) and one tag (pinned on /mutate).
+	dg := "@sha256:" + strings.Repeat("a", 64)
+	images := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: gcr.io/a" + dg +
+		"}\n  - {name: b, image: gcr.io/b" + dg + "}\n  - {name: c, image: gcr.io/c" + dg + "}\n  - {name: d, image: gcr.io/d:1}\n  - {name: e, image: gcr.io/e:1}\n"
 	tests := []struct {
 		name     string
 		set      *policy.Set
@@ -100,7 +103,7 @@ spec:
 				Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			srv := newTLSServer(t, h)
 			for i := range 2 { // the server survives the first panic
-				resp := admit(t, srv, tt.path, reviewReq{uid: "p", kind: "Pod", namespace: "shop", name: "web", object: twoImages})
+				resp := admit(t, srv, tt.path, reviewReq{uid: "p", kind: "Pod", namespace: "shop", name: "web", object: images})
 				if resp.Allowed != tt.allowed || len(resp.Warnings) != tt.warnings {
 					t.Fatalf("request %d: allowed = %v, warnings %q, result %+v; want allowed=%v with %d warnings", i, resp.Allowed, resp.Warnings, resp.Result, tt.allowed, tt.warnings)
 				}

@@ -182,9 +182,23 @@ func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Inp
 	if in.Phase == PhaseMutate {
 		return e.pinImages(ctx, pols, in, req, images)
 	}
-	return e.verifyImages(ctx, pols, res, images, func() ([]imageverify.CallOption, []string) {
+	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, func() ([]imageverify.CallOption, []string) {
 		return e.credentials(ctx, req, in.Resource)
 	})
+}
+
+// MsgMustBeDigest words the denial of a tag reference under an enforce
+// ClusterImagePolicy at admission: what was verified must be what runs.
+const MsgMustBeDigest = "image %s must be an image digest: ClusterImagePolicy %s is enforced and the tag was not pinned to the verified digest (the mutating webhook is off or could not resolve it)"
+
+// isDigest reports whether ref (a valid reference) names a digest.
+func isDigest(ref string) bool {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	_, ok := r.(name.Digest)
+	return ok
 }
 
 func phaseRule(p Phase) string {
@@ -202,15 +216,20 @@ func (e *Engine) EvaluateImages(ctx context.Context, set *policy.Set, refs []str
 	var out []Result
 	for _, ref := range refs {
 		res := Resource{Kind: "Image", Name: ref}
-		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, nil)...)
+		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, false, nil)...)
 	}
 	return out
 }
 
 // verifyImages verifies images against the policies covering them, in
 // parallel. An image reference that does not parse fails closed (no glob
-// can match it, so it would slip past every policy otherwise).
-func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, creds func() ([]imageverify.CallOption, []string)) []Result {
+// can match it, so it would slip past every policy otherwise). With
+// requireDigest (Input.RequireDigests), a tag that satisfies an enforce
+// policy still fails, as in policy-controller: the kubelet could pull
+// something else under that tag than what was verified (the mutating
+// webhook pins covered tags to digests first). It is verified all the
+// same, so that a failing tag is denied for its real reason.
+func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, creds func() ([]imageverify.CallOption, []string)) []Result {
 	type job struct {
 		img  image
 		pols []*imagepolicy.Policy
@@ -282,6 +301,8 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 			r := imagePolicyResult(p, RuleVerifyImage, res, img)
 			r.Digest = v.Digest
 			switch {
+			case pr.Passed && requireDigest && r.Enforce && !isDigest(img.ref):
+				r = r.with(StatusFail, fmt.Sprintf(MsgMustBeDigest, img.describe(), pr.Policy), img.pointer)
 			case pr.Passed:
 				r = r.with(StatusPass, fmt.Sprintf("image %s satisfies ClusterImagePolicy %s (authority %s)", img.describe(), pr.Policy, pr.Authority), img.pointer)
 			case r.Enforce:

@@ -160,7 +160,7 @@ type run struct {
 
 // image verifies one image selected by imageReferences.
 func (r *run) image(ctx context.Context, im image) engine.ImageOutcome {
-	io := engine.ImageOutcome{Image: im.name, Path: im.pointer}
+	io := engine.ImageOutcome{Image: im.name, Path: im.pointer, DigestRequired: r.iv.VerifyDigestEnabled()}
 	digest := ""
 	switch {
 	case matchAny(r.iv.SkipImageReferences, im.name):

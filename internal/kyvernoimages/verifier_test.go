@@ -418,3 +418,39 @@ func TestSecretKeys(t *testing.T) {
 		t.Fatalf("missing secret: %s %q", r.Status, r.Message)
 	}
 }
+
+// TestVerifyDigestAtAdmission: in the validating webhook (RequireDigests),
+// a signed tag that the mutating phase did not pin fails under
+// verifyDigest (what is verified must be what runs), the pinned image
+// passes, verifyDigest: false keeps admitting the tag, and evaluation
+// outside admission still verifies and pins the tag.
+func TestVerifyDigestAtAdmission(t *testing.T) {
+	reg := registrytest.Start(t)
+	signer := registrytest.NewKey(t)
+	d := reg.PushRandom(t, "app/signed", "v1")
+	reg.Sign(t, "app/signed", d, signer, nil)
+	tag := reg.Ref("app/signed", "v1")
+	attestors := "      - entries:\n" + keyEntry(signer)
+	admit := func(set *policy.Set, image string) engine.Result {
+		t.Helper()
+		eng := engine.New(engine.WithImageVerifier(New(imageverify.New(imageverify.Options{}), Options{})))
+		res, err := eng.Evaluate(withTimeout(t, 20*time.Second), set, engine.Input{Resource: pod(image), RequireDigests: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return one(t, res)
+	}
+	set := loadPolicy(t, keysPolicy(reg.Host+"/*", "", attestors))
+	if r := admit(set, tag); r.Status != engine.StatusFail || !strings.HasPrefix(r.Message, "missing digest for "+tag) || r.JSONPatch != "" {
+		t.Fatalf("unpinned tag at admission: %s %q (patch %q), want fail: missing digest", r.Status, r.Message, r.JSONPatch)
+	}
+	if r := admit(set, tag+"@"+d.String()); r.Status != engine.StatusPass {
+		t.Fatalf("pinned image at admission: %s %q, want pass", r.Status, r.Message)
+	}
+	if r := admit(loadPolicy(t, keysPolicy(reg.Host+"/*", "      verifyDigest: false\n", attestors)), tag); r.Status != engine.StatusPass {
+		t.Fatalf("verifyDigest false: %s %q, want pass", r.Status, r.Message)
+	}
+	if r := one(t, evaluate(t, set, pod(tag), Options{})); r.Status != engine.StatusPass || r.JSONPatch == "" {
+		t.Fatalf("outside admission: %s %q, want pass with the pin", r.Status, r.Message)
+	}
+}
