@@ -191,6 +191,17 @@ func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Inp
 // ClusterImagePolicy at admission: what was verified must be what runs.
 const MsgMustBeDigest = "image %s must be an image digest: ClusterImagePolicy %s is enforced and the tag was not pinned to the verified digest (the mutating webhook is off or could not resolve it)"
 
+// refError says why ref is not an image reference (nil when it parses):
+// go-containerregistry's reason for the digest or tag form it has.
+func refError(ref string) error {
+	if strings.Contains(ref, "@") {
+		_, err := name.NewDigest(ref)
+		return err
+	}
+	_, err := name.NewTag(ref)
+	return err
+}
+
 // isDigest reports whether ref (a valid reference) names a digest.
 func isDigest(ref string) bool {
 	r, err := name.ParseReference(ref)
@@ -241,6 +252,9 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 			msg := fmt.Sprintf("image %q (%s) is not a valid image reference", img.ref, img.field)
 			if img.field == "" {
 				msg = fmt.Sprintf("image %q is not a valid image reference", img.ref)
+			}
+			if why := refError(img.ref); why != nil {
+				msg += ": " + why.Error()
 			}
 			for _, p := range pols {
 				r := imagePolicyResult(p, RuleVerifyImage, res, img)

@@ -467,3 +467,38 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestImagePolicyInvalidReferences: under a ClusterImagePolicy with a
+// "**" glob, an image reference that does not parse (uppercase
+// repository, trailing space, truncated digest) is denied, naming the
+// reference, its field and why; under warn mode it warns. No registry is
+// needed: the reference is refused before any check.
+func TestImagePolicyInvalidReferences(t *testing.T) {
+	t.Parallel()
+	doc := func(mode string) *policy.Set {
+		return cipSet(t, `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: everything}
+spec:
+  mode: `+mode+`
+  images: [{glob: "**"}]
+  authorities: [{static: {action: pass}}]
+`)
+	}
+	for _, tc := range []struct{ ref, why string }{
+		{"ghcr.io/Org/App:1.2", "repository can only contain"},
+		{"ghcr.io/org/app:1.2 ", "tag can only contain"},
+		{"ghcr.io/org/app@sha256:abc", "digest"},
+	} {
+		for _, mode := range []string{"enforce", "warn"} {
+			set := doc(mode)
+			rs := must(New().Evaluate(context.Background(), set, Input{Resource: cipPod(t, "", fmt.Sprintf("%q", tc.ref)), RequireDigests: true}))
+			d := Decide(set, rs)
+			want := fmt.Sprintf("image %q (spec.containers[0].image) is not a valid image reference", tc.ref)
+			text := d.Message + strings.Join(d.Warnings, "\n")
+			if d.Allowed != (mode == "warn") || !strings.Contains(text, want) || !strings.Contains(text, tc.why) {
+				t.Errorf("%s %q: decision %+v, want allowed=%v naming %q and %q", mode, tc.ref, d, mode == "warn", want, tc.why)
+			}
+		}
+	}
+}

@@ -454,3 +454,25 @@ func TestVerifyDigestAtAdmission(t *testing.T) {
 		t.Fatalf("outside admission: %s %q, want pass with the pin", r.Status, r.Message)
 	}
 }
+
+// TestInvalidReferenceDenied: under an Enforce verifyImages rule with
+// imageReferences ["*"], an image reference that does not parse is a
+// failure naming the reference and why, so it is denied even under
+// failurePolicy Ignore (as an evaluation error it was admitted there).
+func TestInvalidReferenceDenied(t *testing.T) {
+	t.Parallel()
+	key := registrytest.NewKey(t)
+	doc := strings.Replace(keysPolicy("*", "", "      - entries:\n"+keyEntry(key)), "validationFailureAction: Enforce",
+		"validationFailureAction: Enforce\n  failurePolicy: Ignore", 1)
+	set := loadPolicy(t, doc)
+	for _, tc := range []struct{ ref, why string }{
+		{"ghcr.io/Org/App:1.2", "repository name must be lowercase"},
+		{"ghcr.io/org/app@sha256:abc", `invalid digest "sha256:abc"`},
+	} {
+		res := evaluate(t, set, pod(tc.ref), Options{})
+		d := engine.Decide(set, res)
+		if d.Allowed || !strings.Contains(d.Message, tc.ref) || !strings.Contains(d.Message, tc.why) {
+			t.Errorf("%q: decision %+v, want denied naming the reference and %q", tc.ref, d, tc.why)
+		}
+	}
+}

@@ -1,0 +1,45 @@
+package admission
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/kyvernoimages"
+)
+
+// TestInvalidImageReferenceDenied: through /validate, an image reference
+// that does not parse is denied (403) under an enforce ClusterImagePolicy
+// with a "**" glob and under an Enforce verifyImages rule on "*" (even
+// with failurePolicy Ignore), the message naming the reference and why.
+func TestInvalidImageReferenceDenied(t *testing.T) {
+	t.Parallel()
+	cip := compile(t, `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: everything}
+spec:
+  images: [{glob: "**"}]
+  authorities: [{static: {action: pass}}]
+`)
+	kyv := compile(t, strings.ReplaceAll(verifyImagesPolicy, "%s", "Ignore"))
+	for _, tc := range []struct{ name, ref, why string }{
+		{"uppercase repository", "ghcr.io/Org/App:1.2", "Org/App"},
+		{"truncated digest", "ghcr.io/org/app@sha256:abc", "digest"},
+	} {
+		for policyName, h := range map[string]*Handler{
+			"ClusterImagePolicy": newHandler(t, HandlerOptions{Policies: NewAtomicSource(cip)}),
+			"verifyImages": newHandler(t, HandlerOptions{Policies: NewAtomicSource(kyv),
+				Engine: engine.New(engine.WithImageVerifier(kyvernoimages.New(imageverify.New(imageverify.Options{}), kyvernoimages.Options{})))}),
+		} {
+			srv := newTLSServer(t, h)
+			obj := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: \"" + tc.ref + "\"}\n"
+			resp := admit(t, srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: obj})
+			if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusForbidden ||
+				!strings.Contains(resp.Result.Message, tc.ref) || !strings.Contains(resp.Result.Message, tc.why) {
+				t.Errorf("%s, %s: response %+v, want 403 naming %q and %q", policyName, tc.name, resp.Result, tc.ref, tc.why)
+			}
+		}
+	}
+}
