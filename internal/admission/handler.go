@@ -321,12 +321,10 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	timeout := h.requestTimeout(r)
-	if len(set.Images) > 0 {
-		// Image checks must leave time to deny with a clear message.
-		timeout = imageBudget(timeout)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	// One deadline for the whole evaluation (rules, CEL, JMESPath, image
+	// checks of ClusterImagePolicies and verifyImages rules alike), short
+	// of the API server's so the answer arrives before it gives up.
+	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
 	defer cancel()
 	v := h.evaluateSafely(ctx, PathValidate, set, d, engine.PhaseValidate)
 

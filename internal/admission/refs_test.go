@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
+	"github.com/portcullis/portcullis/internal/testing/registrytest"
 )
 
 // TestInvalidImageReferenceDenied: through /validate, an image reference
@@ -41,5 +43,29 @@ spec:
 				t.Errorf("%s, %s: response %+v, want 403 naming %q and %q", policyName, tc.name, resp.Result, tc.ref, tc.why)
 			}
 		}
+	}
+}
+
+// TestOneDeadlineAnswersBeforeTheAPIServer: with a registry slower than
+// the request's ?timeout, a verifyImages rule (no ClusterImagePolicy in
+// the set) is answered with a denial before the API server's timeout, not
+// at it: the whole evaluation runs under the timeout minus a margin.
+func TestOneDeadlineAnswersBeforeTheAPIServer(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t)
+	reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 5 * time.Second })
+	set := compile(t, strings.ReplaceAll(verifyImagesPolicy, "%s", "Fail"))
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(set),
+		Engine: engine.New(engine.WithImageVerifier(kyvernoimages.New(imageverify.New(imageverify.Options{}), kyvernoimages.Options{})))})
+	srv := newTLSServer(t, h)
+	obj := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: \"" + reg.Ref("team/app", "sha256:"+strings.Repeat("a", 64)) + "\"}\n"
+	start := time.Now()
+	resp := admit(t, srv, PathValidate+"?timeout=1s", reviewReq{kind: "Pod", namespace: "shop", name: "web", object: obj})
+	elapsed := time.Since(start)
+	if resp.Allowed {
+		t.Fatalf("admitted with the registry down: %+v", resp)
+	}
+	if elapsed >= 950*time.Millisecond {
+		t.Fatalf("answered after %v: the API server (timeout 1s) would have given up", elapsed)
 	}
 }
