@@ -125,8 +125,8 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 	}
 	h.metrics = m
 	h.bufs.New = func() any { return new(bytes.Buffer) }
-	h.validateH = http.HandlerFunc(h.serveValidate)
-	h.mutateH = http.HandlerFunc(h.serveMutate)
+	h.validateH = h.guard(PathValidate, h.serveValidate)
+	h.mutateH = h.guard(PathMutate, h.serveMutate)
 
 	h.mux = http.NewServeMux()
 	h.mux.Handle(PathValidate, h.validateH)
@@ -271,7 +271,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	// validating webhook checks them again (verifyImages from the cache)
 	// so a request that skipped mutation is still verified.
 	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages()) {
-		v := h.evaluate(ctx, set, d, engine.PhaseMutate)
+		v := h.evaluateSafely(ctx, PathMutate, set, d, engine.PhaseMutate)
 		if !v.Allowed {
 			resp.Allowed = false
 			resp.Result = status(&v)
@@ -321,14 +321,12 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	timeout := h.requestTimeout(r)
-	if len(set.Images) > 0 {
-		// Image checks must leave time to deny with a clear message.
-		timeout = imageBudget(timeout)
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	// One deadline for the whole evaluation (rules, CEL, JMESPath, image
+	// checks of ClusterImagePolicies and verifyImages rules alike), short
+	// of the API server's so the answer arrives before it gives up.
+	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
 	defer cancel()
-	v := h.evaluate(ctx, set, d, engine.PhaseValidate)
+	v := h.evaluateSafely(ctx, PathValidate, set, d, engine.PhaseValidate)
 
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings,
 		AuditAnnotations: auditAnnotations(&v)}
@@ -396,6 +394,8 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 			Groups:   req.UserInfo.Groups,
 		},
 		Phase: phase,
+		// What the validating webhook admits must be what was verified.
+		RequireDigests: phase == engine.PhaseValidate,
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).

@@ -22,9 +22,12 @@ type imageFixture struct {
 	reg              *registrytest.Registry
 	signed, unsigned string
 	digest           string
-	srv              *httptestServer
-	verifier         *imageverify.Verifier
-	key              registrytest.Key
+	// signedPin and unsignedPin are the tags pinned to their digests, as
+	// the mutating webhook leaves them for /validate.
+	signedPin, unsignedPin string
+	srv                    *httptestServer
+	verifier               *imageverify.Verifier
+	key                    registrytest.Key
 }
 
 // startImageAdmission serves a Handler with one enforce ClusterImagePolicy
@@ -35,7 +38,7 @@ func startImageAdmission(t testing.TB, set *policy.Set) *imageFixture {
 	key := registrytest.NewKey(t)
 	d := reg.PushRandom(t, "team/app", "signed")
 	reg.Sign(t, "team/app", d, key, nil)
-	reg.PushRandom(t, "team/app", "unsigned")
+	ud := reg.PushRandom(t, "team/app", "unsigned")
 	cip := fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
 metadata: {name: team-signed}
@@ -65,6 +68,7 @@ spec:
 	return &imageFixture{
 		reg: reg, signed: reg.Ref("team/app", "signed"), unsigned: reg.Ref("team/app", "unsigned"),
 		digest: d.String(), srv: newTLSServer(t, h), verifier: v, key: key,
+		signedPin: reg.Ref("team/app", "signed") + "@" + d.String(), unsignedPin: reg.Ref("team/app", "unsigned") + "@" + ud.String(),
 	}
 }
 
@@ -76,13 +80,19 @@ func TestImagePolicies(t *testing.T) {
 	f := startImageAdmission(t, &policy.Set{})
 
 	t.Run("signed image admitted", func(t *testing.T) {
-		resp := admit(t, f.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.signed)})
+		resp := admit(t, f.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.signedPin)})
 		if !resp.Allowed {
 			t.Fatalf("denied: %+v", resp.Result)
 		}
 	})
+	t.Run("tag not pinned by the mutating webhook denied", func(t *testing.T) {
+		resp := admit(t, f.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.signed)})
+		if resp.Allowed || !strings.Contains(resp.Result.Message, f.signed+" (spec.containers[0].image) must be an image digest") {
+			t.Fatalf("response = %+v, want the signed tag denied as not a digest", resp.Result)
+		}
+	})
 	t.Run("unsigned image denied with image, policy and reason", func(t *testing.T) {
-		resp := admit(t, f.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.unsigned)})
+		resp := admit(t, f.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.unsignedPin)})
 		if resp.Allowed || resp.Result == nil || resp.Result.Code != http.StatusForbidden {
 			t.Fatalf("response = %+v, want 403", resp)
 		}
@@ -115,7 +125,7 @@ func TestImagePolicies(t *testing.T) {
 	t.Run("registry rate limiting denies with a clear message within the deadline", func(t *testing.T) {
 		f.reg.SetFault(func(*http.Request) (int, time.Duration) { return http.StatusTooManyRequests, 0 })
 		defer f.reg.SetFault(nil)
-		img := f.reg.Ref("team/app", "other-tag") // not cached
+		img := f.reg.Ref("team/app", "sha256:"+strings.Repeat("a", 64)) // not cached
 		start := time.Now()
 		resp := admit(t, f.srv, PathValidate+"?timeout=2s", reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(img)})
 		if resp.Allowed || !strings.Contains(resp.Result.Message, "registry unreachable") || !strings.Contains(resp.Result.Message, "429") {
@@ -127,7 +137,7 @@ func TestImagePolicies(t *testing.T) {
 	})
 	t.Run("rule denial and image denial both reported", func(t *testing.T) {
 		g := startImageAdmission(t, pssSet(t, policy.Enforce))
-		obj := podWithImage(g.unsigned) + "    securityContext: {privileged: true}\n"
+		obj := podWithImage(g.unsignedPin) + "    securityContext: {privileged: true}\n"
 		resp := admit(t, g.srv, PathValidate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: obj})
 		if resp.Allowed || !strings.Contains(resp.Result.Message, "privileged") || !strings.Contains(resp.Result.Message, "team-key: no signature") {
 			t.Fatalf("message = %q, want both the rule and the image denial", resp.Result.Message)
@@ -143,7 +153,7 @@ func TestConcurrentAdmissionsOneFetch(t *testing.T) {
 	f.reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 20 * time.Millisecond })
 	f.reg.Reset()
 	const n = 100
-	body := reviewBody(t, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.signed)})
+	body := reviewBody(t, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: podWithImage(f.signedPin)})
 	var wg sync.WaitGroup
 	denied := make(chan string, n)
 	for i := 0; i < n; i++ {
@@ -162,15 +172,15 @@ func TestConcurrentAdmissionsOneFetch(t *testing.T) {
 	for d := range denied {
 		t.Errorf("admission not allowed: %s", d)
 	}
-	// ping, HEAD manifest, GET .sig manifest, GET signature blob: at most
-	// these four, and at least the three that verify the signature (a
-	// path that never reaches the registry must not pass).
+	// ping, GET .sig manifest, GET signature blob (the digest needs no
+	// resolution): at most four, and at least the two that verify the
+	// signature (a path that never reaches the registry must not pass).
 	log := f.reg.Log()
 	if got := f.reg.Count(); got > 4 {
 		t.Errorf("registry requests = %d for %d concurrent admissions of one image, want <= 4: %v", got, n, log)
 	}
 	sig := "/v2/team/app/manifests/" + strings.Replace(f.digest, ":", "-", 1) + ".sig"
-	for _, want := range []string{"/v2/team/app/manifests/signed", sig, "/v2/team/app/blobs/sha256:"} {
+	for _, want := range []string{sig, "/v2/team/app/blobs/sha256:"} {
 		if !slices.ContainsFunc(log, func(req string) bool { return strings.Contains(req, " "+want) }) {
 			t.Errorf("no registry request for %s: the image was not verified against the registry: %v", want, log)
 		}

@@ -21,6 +21,7 @@ type metrics struct {
 	requests  requestCounter
 	latency   latencyHistogram
 	decisions *prometheus.CounterVec
+	panics    *prometheus.CounterVec
 }
 
 // labelOther replaces a label value outside its allowlist. A request's
@@ -117,8 +118,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "portcullis", Subsystem: "admission", Name: "policy_results_total",
 			Help: "Rule results of admission evaluations by policy and result (pass, fail, warn, error, skip).",
 		}, []string{"policy", "result"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "portcullis", Subsystem: "admission", Name: "panics_total",
+			Help: "Panics recovered while serving admission requests, by endpoint; each became a failed evaluation (denied under failurePolicy Fail).",
+		}, []string{"path"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests.vec, m.latency.vec, m.decisions} {
+	for _, c := range []prometheus.Collector{m.requests.vec, m.latency.vec, m.decisions, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

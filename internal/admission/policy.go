@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -28,7 +29,7 @@ func (h *Handler) ValidatePolicy() http.Handler {
 // returns for a policy that compiles refuses it too (for example what the
 // serving process cannot enforce as written).
 func (h *Handler) ValidatePolicyWith(check func(manifest.Document) []*policy.Error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serveValidatePolicy(w, r, check) })
+	return h.guard(PathValidatePolicy, func(w http.ResponseWriter, r *http.Request) { h.serveValidatePolicy(w, r, check) })
 }
 
 func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request, check func(manifest.Document) []*policy.Error) {
@@ -47,7 +48,7 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request, ch
 		resp.Result = &metav1.Status{Code: http.StatusBadRequest, Message: "request has no policy object"}
 	default:
 		doc := manifest.Document{Source: req.Kind.Kind + "/" + req.Name, Index: 1, Object: d.obj}
-		_, err := policy.Compile([]manifest.Document{doc}, policy.Options{})
+		err := h.compileSafely(r.Context(), req, doc)
 		problems := policy.AsErrors(err)
 		if check != nil && err == nil {
 			problems = check(doc)
@@ -65,4 +66,19 @@ func (h *Handler) serveValidatePolicy(w http.ResponseWriter, r *http.Request, ch
 		}
 	}
 	h.respond(w, r, resp)
+}
+
+// compileSafely compiles the policy of a /validate-policy request; a panic
+// while compiling it refuses the policy (it could not be checked) with
+// the panic as its error.
+func (h *Handler) compileSafely(ctx context.Context, req *admissionv1.AdmissionRequest, doc manifest.Document) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p := asPanicError(r)
+			h.panicked(ctx, PathValidatePolicy, req, p)
+			err = p
+		}
+	}()
+	_, err = policy.Compile([]manifest.Document{doc}, policy.Options{})
+	return err
 }

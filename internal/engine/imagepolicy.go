@@ -145,7 +145,8 @@ func imagePolicyResult(p *imagepolicy.Policy, rule string, res Resource, img ima
 // verifies each image against every policy whose match (resource, labels)
 // and globs cover it; in the mutate phase it pins their tags to digests.
 func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Input, req *request) []Result {
-	if len(set.Images) == 0 || in.Resource == nil || req.subresource != "" ||
+	if len(set.Images) == 0 || in.Resource == nil ||
+		(req.subresource != "" && !(req.subresource == SubresourceEphemeralContainers && req.kind == "Pod")) ||
 		(req.operation != "CREATE" && req.operation != "UPDATE") {
 		return nil
 	}
@@ -181,9 +182,34 @@ func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Inp
 	if in.Phase == PhaseMutate {
 		return e.pinImages(ctx, pols, in, req, images)
 	}
-	return e.verifyImages(ctx, pols, res, images, func() ([]imageverify.CallOption, []string) {
+	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, func() ([]imageverify.CallOption, []string) {
 		return e.credentials(ctx, req, in.Resource)
 	})
+}
+
+// MsgMustBeDigest words the denial of a tag reference under an enforce
+// ClusterImagePolicy at admission: what was verified must be what runs.
+const MsgMustBeDigest = "image %s must be an image digest: ClusterImagePolicy %s is enforced and the tag was not pinned to the verified digest (the mutating webhook is off or could not resolve it)"
+
+// refError says why ref is not an image reference (nil when it parses):
+// go-containerregistry's reason for the digest or tag form it has.
+func refError(ref string) error {
+	if strings.Contains(ref, "@") {
+		_, err := name.NewDigest(ref)
+		return err
+	}
+	_, err := name.NewTag(ref)
+	return err
+}
+
+// isDigest reports whether ref (a valid reference) names a digest.
+func isDigest(ref string) bool {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	_, ok := r.(name.Digest)
+	return ok
 }
 
 func phaseRule(p Phase) string {
@@ -201,15 +227,20 @@ func (e *Engine) EvaluateImages(ctx context.Context, set *policy.Set, refs []str
 	var out []Result
 	for _, ref := range refs {
 		res := Resource{Kind: "Image", Name: ref}
-		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, nil)...)
+		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, false, nil)...)
 	}
 	return out
 }
 
 // verifyImages verifies images against the policies covering them, in
 // parallel. An image reference that does not parse fails closed (no glob
-// can match it, so it would slip past every policy otherwise).
-func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, creds func() ([]imageverify.CallOption, []string)) []Result {
+// can match it, so it would slip past every policy otherwise). With
+// requireDigest (Input.RequireDigests), a tag that satisfies an enforce
+// policy still fails, as in policy-controller: the kubelet could pull
+// something else under that tag than what was verified (the mutating
+// webhook pins covered tags to digests first). It is verified all the
+// same, so that a failing tag is denied for its real reason.
+func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, creds func() ([]imageverify.CallOption, []string)) []Result {
 	type job struct {
 		img  image
 		pols []*imagepolicy.Policy
@@ -221,6 +252,9 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 			msg := fmt.Sprintf("image %q (%s) is not a valid image reference", img.ref, img.field)
 			if img.field == "" {
 				msg = fmt.Sprintf("image %q is not a valid image reference", img.ref)
+			}
+			if why := refError(img.ref); why != nil {
+				msg += ": " + why.Error()
 			}
 			for _, p := range pols {
 				r := imagePolicyResult(p, RuleVerifyImage, res, img)
@@ -281,6 +315,8 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 			r := imagePolicyResult(p, RuleVerifyImage, res, img)
 			r.Digest = v.Digest
 			switch {
+			case pr.Passed && requireDigest && r.Enforce && !isDigest(img.ref):
+				r = r.with(StatusFail, fmt.Sprintf(MsgMustBeDigest, img.describe(), pr.Policy), img.pointer)
 			case pr.Passed:
 				r = r.with(StatusPass, fmt.Sprintf("image %s satisfies ClusterImagePolicy %s (authority %s)", img.describe(), pr.Policy, pr.Authority), img.pointer)
 			case r.Enforce:

@@ -63,12 +63,15 @@ func cipPod(t *testing.T, labels string, images ...string) map[string]any {
 }
 
 type cipFixture struct {
-	reg               *registrytest.Registry
-	signed, unsigned  string // tag references through the proxy
-	signedDigest      string
-	key               registrytest.Key
-	enforce, warnOnly *policy.Set
-	eng               *Engine
+	reg              *registrytest.Registry
+	signed, unsigned string // tag references through the proxy
+	signedDigest     string
+	// signedPin and unsignedPin are the tags pinned to their digests, as
+	// the mutating webhook leaves them for validation.
+	signedPin, unsignedPin string
+	key                    registrytest.Key
+	enforce, warnOnly      *policy.Set
+	eng                    *Engine
 }
 
 func setupCIP(t *testing.T) *cipFixture {
@@ -77,7 +80,7 @@ func setupCIP(t *testing.T) *cipFixture {
 	key := registrytest.NewKey(t)
 	d := reg.PushRandom(t, "team/app", "signed")
 	reg.Sign(t, "team/app", d, key, nil)
-	reg.PushRandom(t, "team/app", "unsigned")
+	ud := reg.PushRandom(t, "team/app", "unsigned")
 	doc := func(name, mode, match string) string {
 		return fmt.Sprintf(`apiVersion: policy.sigstore.dev/v1beta1
 kind: ClusterImagePolicy
@@ -96,9 +99,10 @@ spec:
 		reg: reg, key: key,
 		signed: reg.Ref("team/app", "signed"), unsigned: reg.Ref("team/app", "unsigned"),
 		signedDigest: d.String(),
-		enforce:      cipSet(t, doc("team-signed", "enforce", "")),
-		warnOnly:     cipSet(t, doc("team-warn", "warn", "")),
-		eng:          New(WithImagePolicyVerifier(imageverify.New(imageverify.Options{}), ImagePolicyOptions{})),
+		signedPin:    reg.Ref("team/app", "signed") + "@" + d.String(), unsignedPin: reg.Ref("team/app", "unsigned") + "@" + ud.String(),
+		enforce:  cipSet(t, doc("team-signed", "enforce", "")),
+		warnOnly: cipSet(t, doc("team-warn", "warn", "")),
+		eng:      New(WithImagePolicyVerifier(imageverify.New(imageverify.Options{}), ImagePolicyOptions{})),
 	}
 }
 
@@ -122,24 +126,24 @@ func TestImagePolicyValidate(t *testing.T) {
 	f := setupCIP(t)
 	ctx := cipCtx(t)
 	t.Run("signed image admitted", func(t *testing.T) {
-		d, rs := decideCIP(t, ctx, f.eng, f.enforce, cipPod(t, "", f.signed), PhaseValidate)
+		d, rs := decideCIP(t, ctx, f.eng, f.enforce, cipPod(t, "", f.signedPin), PhaseValidate)
 		if !d.Allowed || len(rs) != 1 {
 			t.Fatalf("decision = %+v, results %+v, want allowed with 1 image checked", d, rs)
 		}
 		want := Result{Policy: "team-signed", PolicyKind: KindClusterImagePolicy, Rule: RuleVerifyImage,
 			Resource: Resource{APIVersion: "v1", Kind: "Pod", Namespace: "ns", Name: "p"}, Status: StatusPass,
-			Message: fmt.Sprintf("image %s (spec.containers[0].image) satisfies ClusterImagePolicy team-signed (authority team-key)", f.signed),
-			Path:    "/spec/containers/0/image", Enforce: true, Image: f.signed, Digest: f.signedDigest}
+			Message: fmt.Sprintf("image %s (spec.containers[0].image) satisfies ClusterImagePolicy team-signed (authority team-key)", f.signedPin),
+			Path:    "/spec/containers/0/image", Enforce: true, Image: f.signedPin, Digest: f.signedDigest}
 		if rs[0] != want {
 			t.Fatalf("result =\n\t%+v\nwant\n\t%+v", rs[0], want)
 		}
 	})
 	t.Run("unsigned image denied naming image, field, policy and reason", func(t *testing.T) {
-		d, rs := decideCIP(t, ctx, f.eng, f.enforce, cipPod(t, "", f.signed, f.unsigned), PhaseValidate)
+		d, rs := decideCIP(t, ctx, f.eng, f.enforce, cipPod(t, "", f.signedPin, f.unsignedPin), PhaseValidate)
 		if d.Allowed || len(rs) != 2 || rs[1].Status != StatusFail || rs[1].Path != "/spec/containers/1/image" {
 			t.Fatalf("decision = %+v, results %+v, want one denial", d, rs)
 		}
-		for _, want := range []string{"resource Pod/ns/p was blocked by image policies:\n- image " + f.unsigned, "spec.containers[1].image", "ClusterImagePolicy team-signed", "team-key: no signature"} {
+		for _, want := range []string{"resource Pod/ns/p was blocked by image policies:\n- image " + f.unsignedPin, "spec.containers[1].image", "ClusterImagePolicy team-signed", "team-key: no signature"} {
 			if !strings.Contains(d.Message, want) {
 				t.Errorf("denial %q does not contain %q", d.Message, want)
 			}
@@ -155,7 +159,7 @@ func TestImagePolicyValidate(t *testing.T) {
 		}
 	})
 	t.Run("warn mode warns", func(t *testing.T) {
-		d, rs := decideCIP(t, ctx, f.eng, f.warnOnly, cipPod(t, "", f.unsigned), PhaseValidate)
+		d, rs := decideCIP(t, ctx, f.eng, f.warnOnly, cipPod(t, "", f.unsignedPin), PhaseValidate)
 		if !d.Allowed || len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0], "team-warn") || rs[0].Status != StatusWarn || rs[0].Enforce {
 			t.Fatalf("decision = %+v, results %+v, want allowed with a warning", d, rs)
 		}
@@ -169,7 +173,7 @@ spec:
     spec:
       initContainers: [{name: init, image: %q}]
       containers: [{name: app, image: %q}]
-`, f.unsigned, f.signed))
+`, f.unsignedPin, f.signedPin))
 		d, _ := decideCIP(t, ctx, f.eng, f.enforce, dep, PhaseValidate)
 		if d.Allowed || strings.Count(d.Message, "\n- ") != 1 || !strings.Contains(d.Message, "spec.template.spec.initContainers[0].image") {
 			t.Fatalf("decision = %+v, want the init container denied", d)
@@ -196,10 +200,31 @@ spec:
 			t.Fatalf("warn policy: decision = %+v, want allowed with a warning", d)
 		}
 	})
+	t.Run("ephemeral container and image changed on UPDATE checked", func(t *testing.T) {
+		// kubectl debug: UPDATE of pods/ephemeralcontainers carries the Pod.
+		debug := cipPod(t, "", f.signedPin)
+		debug["spec"].(map[string]any)["ephemeralContainers"] = []any{map[string]any{"name": "debugger", "image": f.unsignedPin}}
+		for _, in := range []Input{
+			{Resource: debug, OldResource: cipPod(t, "", f.signedPin), Subresource: "ephemeralcontainers", Operation: "UPDATE"},
+			{Resource: cipPod(t, "", f.unsignedPin), OldResource: cipPod(t, "", f.signedPin), Operation: "UPDATE"},
+		} {
+			rs, err := f.eng.Evaluate(ctx, f.enforce, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := Decide(f.enforce, rs)
+			if d.Allowed || !strings.Contains(d.Message, f.unsignedPin) {
+				t.Fatalf("UPDATE %q: decision = %+v, results %+v; want the unsigned image denied", in.Subresource, d, rs)
+			}
+		}
+		if !strings.Contains(fmt.Sprint(Decide(f.enforce, must(f.eng.Evaluate(ctx, f.enforce, Input{Resource: debug, Subresource: "ephemeralcontainers", Operation: "UPDATE"}))).Message), "spec.ephemeralContainers[0].image") {
+			t.Error("ephemeral container denial does not name spec.ephemeralContainers[0].image")
+		}
+	})
 	t.Run("delete and subresources are not checked", func(t *testing.T) {
 		for _, in := range []Input{
-			{Resource: cipPod(t, "", f.unsigned), Operation: "DELETE"},
-			{Resource: cipPod(t, "", f.unsigned), Subresource: "status", Operation: "UPDATE"},
+			{Resource: cipPod(t, "", f.unsignedPin), Operation: "DELETE"},
+			{Resource: cipPod(t, "", f.unsignedPin), Subresource: "status", Operation: "UPDATE"},
 		} {
 			rs, err := f.eng.Evaluate(ctx, f.enforce, in)
 			if err != nil || len(rs) != 0 {
@@ -236,6 +261,46 @@ spec:
 	}
 }
 
+// TestImagePolicyTagNotPinned: at admission, a tag covered by an enforce
+// policy is denied with policy-controller's reason (the kubelet could pull
+// another image under it than the one verified) unless the mutating
+// phase pinned it; a warn policy still verifies the tag; bare references
+// (verify) and offline scans keep checking tags as given; and the normal
+// path (mutate pins, validate sees the digest) admits.
+func TestImagePolicyTagNotPinned(t *testing.T) {
+	f := setupCIP(t)
+	ctx := cipCtx(t)
+	admit := func(set *policy.Set, obj map[string]any) (Decision, []Result) {
+		t.Helper()
+		rs := must(f.eng.Evaluate(ctx, set, Input{Resource: obj, RequireDigests: true}))
+		return Decide(set, rs), rs
+	}
+	d, rs := admit(f.enforce, cipPod(t, "", f.signed))
+	want := fmt.Sprintf(MsgMustBeDigest, f.signed+" (spec.containers[0].image)", "team-signed")
+	if d.Allowed || len(rs) != 1 || rs[0].Status != StatusFail || rs[0].Message != want {
+		t.Fatalf("signed tag under enforce: decision %+v, results %+v; want denied: %s", d, rs, want)
+	}
+	if d, rs := admit(f.warnOnly, cipPod(t, "", f.signed)); !d.Allowed || len(rs) != 1 || rs[0].Status != StatusPass {
+		t.Fatalf("signed tag under warn: decision %+v, results %+v; want verified and admitted", d, rs)
+	}
+	if rs := f.eng.EvaluateImages(ctx, f.enforce, []string{f.signed}); len(rs) != 1 || rs[0].Status != StatusPass {
+		t.Fatalf("bare tag (verify): %+v, want verified", rs)
+	}
+	if d, rs := decideCIP(t, ctx, f.eng, f.enforce, cipPod(t, "", f.signed), PhaseValidate); !d.Allowed || rs[0].Status != StatusPass {
+		t.Fatalf("without RequireDigests (scan, test): %+v, want the tag verified", rs)
+	}
+	// Mutate pins, then validation of the patched pod admits.
+	pod := cipPod(t, "", f.signed)
+	md, _ := decideCIP(t, ctx, f.eng, f.enforce, pod, PhaseMutate)
+	if len(md.Patches) != 1 {
+		t.Fatalf("mutate: %+v, want one pin", md)
+	}
+	pod["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["image"] = md.Patches[0].Value
+	if d, _ := admit(f.enforce, pod); !d.Allowed {
+		t.Fatalf("pinned pod: %+v, want admitted", d)
+	}
+}
+
 func TestImagePolicyRegistryFailures(t *testing.T) {
 	f := setupCIP(t)
 	for _, tc := range []struct {
@@ -255,15 +320,15 @@ func TestImagePolicyRegistryFailures(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			d, _ := decideCIP(t, ctx, eng, f.enforce, cipPod(t, "", f.signed), PhaseValidate)
-			if d.Allowed || !strings.Contains(d.Message, tc.want) || !strings.Contains(d.Message, f.signed) {
+			d, _ := decideCIP(t, ctx, eng, f.enforce, cipPod(t, "", f.signedPin), PhaseValidate)
+			if d.Allowed || !strings.Contains(d.Message, tc.want) || !strings.Contains(d.Message, f.signedPin) {
 				t.Fatalf("decision = %+v, want denied with %q", d, tc.want)
 			}
 			if elapsed := time.Since(start); elapsed > 3*time.Second {
 				t.Errorf("took %v: the deadline must bound it", elapsed)
 			}
 			// The same failure under a warn policy admits with a warning.
-			wd, _ := decideCIP(t, ctx, eng, f.warnOnly, cipPod(t, "", f.signed), PhaseValidate)
+			wd, _ := decideCIP(t, ctx, eng, f.warnOnly, cipPod(t, "", f.signedPin), PhaseValidate)
 			if !wd.Allowed || len(wd.Warnings) != 1 {
 				t.Fatalf("warn decision = %+v, want allowed with a warning", wd)
 			}
@@ -378,7 +443,7 @@ spec:
 		return New(WithImagePolicyVerifier(imageverify.New(imageverify.Options{}),
 			ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(regauth.ClientsetReader(cs))}))
 	}
-	img := reg.Ref("team/app", "signed")
+	img := reg.Ref("team/app", "signed") + "@" + d.String()
 	with := cipObject(t, fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"ns"},"spec":{"imagePullSecrets":[{"name":"pull"}],"containers":[{"name":"c","image":%q}]}}`, img))
 	if dec, _ := decideCIP(t, cipCtx(t), newEngine(), set, with, PhaseValidate); !dec.Allowed {
 		t.Fatalf("with the pull secret: %+v", dec)
@@ -392,5 +457,48 @@ spec:
 	}
 	if strings.Contains(dec.Message, "s3cret") || strings.Contains(dec.Message, auth) {
 		t.Fatal("the denial leaks the credentials")
+	}
+}
+
+// must returns v, panicking on err (test helper for one-line checks).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestImagePolicyInvalidReferences: under a ClusterImagePolicy with a
+// "**" glob, an image reference that does not parse (uppercase
+// repository, trailing space, truncated digest) is denied, naming the
+// reference, its field and why; under warn mode it warns. No registry is
+// needed: the reference is refused before any check.
+func TestImagePolicyInvalidReferences(t *testing.T) {
+	t.Parallel()
+	doc := func(mode string) *policy.Set {
+		return cipSet(t, `apiVersion: policy.sigstore.dev/v1beta1
+kind: ClusterImagePolicy
+metadata: {name: everything}
+spec:
+  mode: `+mode+`
+  images: [{glob: "**"}]
+  authorities: [{static: {action: pass}}]
+`)
+	}
+	for _, tc := range []struct{ ref, why string }{
+		{"ghcr.io/Org/App:1.2", "repository can only contain"},
+		{"ghcr.io/org/app:1.2 ", "tag can only contain"},
+		{"ghcr.io/org/app@sha256:abc", "digest"},
+	} {
+		for _, mode := range []string{"enforce", "warn"} {
+			set := doc(mode)
+			rs := must(New().Evaluate(context.Background(), set, Input{Resource: cipPod(t, "", fmt.Sprintf("%q", tc.ref)), RequireDigests: true}))
+			d := Decide(set, rs)
+			want := fmt.Sprintf("image %q (spec.containers[0].image) is not a valid image reference", tc.ref)
+			text := d.Message + strings.Join(d.Warnings, "\n")
+			if d.Allowed != (mode == "warn") || !strings.Contains(text, want) || !strings.Contains(text, tc.why) {
+				t.Errorf("%s %q: decision %+v, want allowed=%v naming %q and %q", mode, tc.ref, d, mode == "warn", want, tc.why)
+			}
+		}
 	}
 }

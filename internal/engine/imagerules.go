@@ -62,7 +62,15 @@ type ImageOutcome struct {
 	Enforce bool
 	// Patches rewrite the image to its digest (mutateDigest).
 	Patches []Patch
+	// DigestRequired is the entry's verifyDigest: the image is admitted
+	// only by digest. In PhaseValidate an outcome that still carries a
+	// digest patch (a tag the mutating phase did not pin) then fails.
+	DigestRequired bool
 }
+
+// MsgMissingDigest words the failure of a tag that verifyDigest requires
+// by digest at validation (Kyverno's "missing digest for <image>").
+const MsgMissingDigest = "missing digest for %s: verifyDigest requires the image by digest and the tag was not pinned to the verified digest (the mutating webhook is off or could not resolve it)"
 
 // Patches decodes r.JSONPatch (nil when there is none).
 func (r Result) Patches() ([]Patch, error) {
@@ -114,6 +122,11 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	out := e.images.VerifyImages(ctx, r, in.Resource, c)
 	results := make([]Result, 0, len(out.Images))
 	for _, io := range out.Images {
+		if in.RequireDigests && in.Phase == PhaseValidate && io.DigestRequired && len(io.Patches) > 0 && io.Status == StatusPass {
+			// Verified by tag, but what runs is what the tag names when
+			// the kubelet pulls: only the pinned digest is admitted.
+			io.Status, io.Message, io.Patches = StatusFail, fmt.Sprintf(MsgMissingDigest, io.Image), nil
+		}
 		ir := res.with(io.Status, io.Message, io.Path)
 		ir.Enforce, ir.Image = io.Enforce, io.Image
 		if ir.Status == StatusFail && !r.Policy.Scored {

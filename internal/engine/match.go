@@ -76,6 +76,24 @@ func ruleApplies(r *policy.Rule, req *request) bool {
 	return false
 }
 
+// SubresourceEphemeralContainers is the Pod subresource `kubectl debug`
+// updates to add an ephemeral container: the request carries the whole
+// Pod.
+const SubresourceEphemeralContainers = "ephemeralcontainers"
+
+// kindMatches reports whether the kind selector selects the request. As in
+// Kyverno (and the Pod Security admission), a selector of the Pod itself
+// also selects an UPDATE of pods/ephemeralcontainers, whose object is the
+// Pod with its new ephemeral containers: otherwise every Pod rule could be
+// bypassed by adding an ephemeral container.
+func kindMatches(k policy.KindSelector, req *request) bool {
+	if k.Matches(req.apiVersion, req.kind, req.subresource) {
+		return true
+	}
+	return req.subresource == SubresourceEphemeralContainers && req.kind == "Pod" && k.Subresource == "" &&
+		k.Matches(req.apiVersion, req.kind, "")
+}
+
 // filterMatches reports whether every condition the filter sets holds. An
 // empty filter matches nothing.
 func filterMatches(f *policy.Filter, req *request) bool {
@@ -86,7 +104,7 @@ func filterMatches(f *policy.Filter, req *request) bool {
 	if len(f.Kinds) > 0 {
 		ok := false
 		for _, k := range f.Kinds {
-			if k.Matches(req.apiVersion, req.kind, req.subresource) {
+			if kindMatches(k, req) {
 				ok = true
 				break
 			}

@@ -162,6 +162,14 @@ type Input struct {
 	// (request.userInfo, match by subjects or roles) are skipped, as Kyverno's
 	// background scans skip them.
 	Background bool
+	// RequireDigests is set by the validating webhook: what is verified
+	// must be what runs, so in PhaseValidate an image by tag fails under
+	// an enforce ClusterImagePolicy covering it, and under a verifyImages
+	// entry with verifyDigest, as in policy-controller and Kyverno (the
+	// mutating phase pins covered tags to their digests first). Offline
+	// evaluation (scan, test, verify) leaves it unset and checks tags as
+	// given.
+	RequireDigests bool
 }
 
 // Phase is the admission phase an evaluation serves.

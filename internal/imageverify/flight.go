@@ -2,8 +2,11 @@ package imageverify
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/workpool"
 )
 
 // flight deduplicates concurrent calls that share a key: the first caller
@@ -18,6 +21,11 @@ type flightCall[T any] struct {
 	done chan struct{}
 	val  T
 	err  error
+	// panicked is the panic of fn (parsing hostile registry content), or
+	// nil: it is raised again in every waiter's goroutine, where the
+	// caller's recovery (a per-request recover) handles it, instead of
+	// killing the process from the flight's goroutine.
+	panicked *workpool.Panic
 }
 
 // start returns the in-progress call for key, or starts fn for it.
@@ -36,6 +44,9 @@ func (g *flight[T]) start(key string, fn func() (T, error)) *flightCall[T] {
 
 	go func() {
 		defer func() {
+			if v := recover(); v != nil {
+				c.panicked = &workpool.Panic{Value: v, Stack: debug.Stack()}
+			}
 			g.mu.Lock()
 			delete(g.calls, key)
 			g.mu.Unlock()
@@ -47,10 +58,15 @@ func (g *flight[T]) start(key string, fn func() (T, error)) *flightCall[T] {
 }
 
 // wait blocks until the call ends or ctx is done; in the latter case it
-// returns ctx.Err() and the call goes on for the other waiters.
+// returns ctx.Err() and the call goes on for the other waiters. If the
+// call panicked, wait panics with the *workpool.Panic in the caller's
+// goroutine.
 func (c *flightCall[T]) wait(ctx context.Context) (T, error) {
 	select {
 	case <-c.done:
+		if c.panicked != nil {
+			panic(c.panicked)
+		}
 		return c.val, c.err
 	case <-ctx.Done():
 		var zero T

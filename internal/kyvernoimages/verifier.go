@@ -75,7 +75,11 @@ func (v *Verifier) VerifyImages(ctx context.Context, rule *policy.Rule, resource
 	var out engine.ImageRuleOutcome
 	images, err := resourceImages(resource)
 	if err != nil {
-		out.Images = append(out.Images, engine.ImageOutcome{Status: engine.StatusError,
+		// An image that does not parse (uppercase repository, truncated
+		// digest, ...) matches no imageReferences pattern reliably: it is a
+		// failure, not an evaluation error that failurePolicy Ignore would
+		// admit, so an Enforce rule denies it (fails closed).
+		out.Images = append(out.Images, engine.ImageOutcome{Status: engine.StatusFail,
 			Message: fmt.Sprintf("failed to extract images: %v", err), Enforce: rule.FailureAction == policy.Enforce})
 		return out
 	}
@@ -160,7 +164,7 @@ type run struct {
 
 // image verifies one image selected by imageReferences.
 func (r *run) image(ctx context.Context, im image) engine.ImageOutcome {
-	io := engine.ImageOutcome{Image: im.name, Path: im.pointer}
+	io := engine.ImageOutcome{Image: im.name, Path: im.pointer, DigestRequired: r.iv.VerifyDigestEnabled()}
 	digest := ""
 	switch {
 	case matchAny(r.iv.SkipImageReferences, im.name):

@@ -421,6 +421,64 @@ func TestSecretKeys(t *testing.T) {
 	}
 }
 
+// TestVerifyDigestAtAdmission: in the validating webhook (RequireDigests),
+// a signed tag that the mutating phase did not pin fails under
+// verifyDigest (what is verified must be what runs), the pinned image
+// passes, verifyDigest: false keeps admitting the tag, and evaluation
+// outside admission still verifies and pins the tag.
+func TestVerifyDigestAtAdmission(t *testing.T) {
+	reg := registrytest.Start(t)
+	signer := registrytest.NewKey(t)
+	d := reg.PushRandom(t, "app/signed", "v1")
+	reg.Sign(t, "app/signed", d, signer, nil)
+	tag := reg.Ref("app/signed", "v1")
+	attestors := "      - entries:\n" + keyEntry(signer)
+	admit := func(set *policy.Set, image string) engine.Result {
+		t.Helper()
+		eng := engine.New(engine.WithImageVerifier(New(imageverify.New(imageverify.Options{}), Options{})))
+		res, err := eng.Evaluate(withTimeout(t, 20*time.Second), set, engine.Input{Resource: pod(image), RequireDigests: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return one(t, res)
+	}
+	set := loadPolicy(t, keysPolicy(reg.Host+"/*", "", attestors))
+	if r := admit(set, tag); r.Status != engine.StatusFail || !strings.HasPrefix(r.Message, "missing digest for "+tag) || r.JSONPatch != "" {
+		t.Fatalf("unpinned tag at admission: %s %q (patch %q), want fail: missing digest", r.Status, r.Message, r.JSONPatch)
+	}
+	if r := admit(set, tag+"@"+d.String()); r.Status != engine.StatusPass {
+		t.Fatalf("pinned image at admission: %s %q, want pass", r.Status, r.Message)
+	}
+	if r := admit(loadPolicy(t, keysPolicy(reg.Host+"/*", "      verifyDigest: false\n", attestors)), tag); r.Status != engine.StatusPass {
+		t.Fatalf("verifyDigest false: %s %q, want pass", r.Status, r.Message)
+	}
+	if r := one(t, evaluate(t, set, pod(tag), Options{})); r.Status != engine.StatusPass || r.JSONPatch == "" {
+		t.Fatalf("outside admission: %s %q, want pass with the pin", r.Status, r.Message)
+	}
+}
+
+// TestInvalidReferenceDenied: under an Enforce verifyImages rule with
+// imageReferences ["*"], an image reference that does not parse is a
+// failure naming the reference and why, so it is denied even under
+// failurePolicy Ignore (as an evaluation error it was admitted there).
+func TestInvalidReferenceDenied(t *testing.T) {
+	t.Parallel()
+	key := registrytest.NewKey(t)
+	doc := strings.Replace(keysPolicy("*", "", "      - entries:\n"+keyEntry(key)), "validationFailureAction: Enforce",
+		"validationFailureAction: Enforce\n  failurePolicy: Ignore", 1)
+	set := loadPolicy(t, doc)
+	for _, tc := range []struct{ ref, why string }{
+		{"ghcr.io/Org/App:1.2", "repository name must be lowercase"},
+		{"ghcr.io/org/app@sha256:abc", `invalid digest "sha256:abc"`},
+	} {
+		res := evaluate(t, set, pod(tc.ref), Options{})
+		d := engine.Decide(set, res)
+		if d.Allowed || !strings.Contains(d.Message, tc.ref) || !strings.Contains(d.Message, tc.why) {
+			t.Errorf("%q: decision %+v, want denied naming the reference and %q", tc.ref, d, tc.why)
+		}
+	}
+}
+
 // TestKeyScope: at admission a namespaced Policy's key Secret reference,
 // resolved from variables, must stay in the policy's namespace (an error
 // result, the Secret never read), and SecretKeys never reads files.

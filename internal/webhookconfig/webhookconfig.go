@@ -114,7 +114,27 @@ func (rs ruleSet) add(group, version, resource string, ops ...admissionregistrat
 	}
 }
 
+// ephemeralContainers is the Pod subresource `kubectl debug` updates.
+const ephemeralContainers = "pods/ephemeralcontainers"
+
+// coverEphemeralContainers registers UPDATE of pods/ephemeralcontainers
+// wherever Pods are registered (by name or a wildcard resource): its
+// object is the Pod, evaluated by every rule on Pods as Kyverno and the
+// Pod Security admission do. Without it an ephemeral container (any
+// image, privileged) bypasses every policy.
+func (rs ruleSet) coverEphemeralContainers() {
+	for k := range rs {
+		parts := strings.SplitN(k, "|", 3)
+		group, resource := parts[0], parts[2]
+		if (group == "" || group == "*") && (resource == "pods" || resource == "*") {
+			rs.add("", "v1", ephemeralContainers, admissionregistrationv1.Update)
+			return
+		}
+	}
+}
+
 func (rs ruleSet) rules() []admissionregistrationv1.RuleWithOperations {
+	rs.coverEphemeralContainers()
 	keys := make([]string, 0, len(rs))
 	for k := range rs {
 		keys = append(keys, k)

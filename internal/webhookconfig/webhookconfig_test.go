@@ -1,6 +1,7 @@
 package webhookconfig
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -51,8 +52,8 @@ func TestDesired(t *testing.T) {
 		}
 	}
 	fail := byName["validate-fail-10s.portcullis.dev"]
-	if len(fail.Rules) != 8 || *fail.FailurePolicy != admissionregistrationv1.Fail {
-		t.Fatalf("fail group = %+v, want pods plus the 7 autogen controllers", fail.Rules)
+	if len(fail.Rules) != 9 || *fail.FailurePolicy != admissionregistrationv1.Fail {
+		t.Fatalf("fail group = %+v, want pods, pods/ephemeralcontainers and the 7 autogen controllers", fail.Rules)
 	}
 	ignore := byName["validate-ignore-5s.portcullis.dev"]
 	if len(ignore.Rules) != 1 || ignore.Rules[0].APIGroups[0] != "networking.k8s.io" || ignore.Rules[0].Resources[0] != "ingresses" ||
@@ -102,5 +103,67 @@ func TestDefaultFailurePolicy(t *testing.T) {
 	// policy webhook itself always fails closed.
 	if got := strings.Join(names, ","); got != "validate-ignore-5s.portcullis.dev,validate-ignore-10s.portcullis.dev,validate-policies.portcullis.dev" {
 		t.Fatalf("webhooks = %s", got)
+	}
+}
+
+// ruleFor is the rule of w registering resource, if any.
+func ruleFor(rules []admissionregistrationv1.RuleWithOperations, group, resource string) (admissionregistrationv1.RuleWithOperations, bool) {
+	for _, r := range rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				if g == group && res == resource {
+					return r, true
+				}
+			}
+		}
+	}
+	return admissionregistrationv1.RuleWithOperations{}, false
+}
+
+// TestEphemeralContainersRegistered: every webhook that receives Pods
+// (validate rules on Pods, a wildcard kind, image policies, the mutating
+// webhook) also receives UPDATE of pods/ephemeralcontainers, and a group
+// without Pods does not.
+func TestEphemeralContainersRegistered(t *testing.T) {
+	t.Parallel()
+	const wildcard = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: everything}
+spec:
+  failurePolicy: Ignore
+  webhookTimeoutSeconds: 7
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: ["*"]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`
+	set, err := policy.LoadBytes("p.yaml", []byte(policies+"---\n"+wildcard), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{URL: "https://x", ImagePolicies: true}
+	cfg := Desired(set, nil, o)
+	want := map[string]bool{
+		"validate-fail-10s.portcullis.dev":  true,  // Pod rule + image policies
+		"validate-ignore-7s.portcullis.dev": true,  // kinds: ["*"]
+		"validate-ignore-5s.portcullis.dev": false, // Ingress only
+		"validate-policies.portcullis.dev":  false,
+	}
+	for _, w := range cfg.Webhooks {
+		r, ok := ruleFor(w.Rules, "", "pods/ephemeralcontainers")
+		if ok != want[w.Name] {
+			t.Errorf("%s: pods/ephemeralcontainers registered = %v, want %v (%+v)", w.Name, ok, want[w.Name], w.Rules)
+			continue
+		}
+		if ok && (len(r.Operations) != 1 || r.Operations[0] != admissionregistrationv1.Update) {
+			t.Errorf("%s: pods/ephemeralcontainers operations %v, want UPDATE", w.Name, r.Operations)
+		}
+		if p, ok := ruleFor(w.Rules, "", "pods"); ok && !strings.Contains(fmt.Sprint(p.Operations), "UPDATE") {
+			t.Errorf("%s: pods operations %v lack UPDATE (image changes in place)", w.Name, p.Operations)
+		}
+	}
+	m := DesiredMutating(nil, o)
+	if _, ok := ruleFor(m.Webhooks[0].Rules, "", "pods/ephemeralcontainers"); !ok {
+		t.Errorf("mutating webhook rules %+v lack pods/ephemeralcontainers", m.Webhooks[0].Rules)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
@@ -135,6 +136,27 @@ spec:
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("denial %q lacks %q", err, want)
 			}
+		}
+	})
+	t.Run("unsigned ephemeral container and image swapped on UPDATE denied", func(t *testing.T) {
+		var p corev1.Pod
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "signed"}, &p); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := kubernetes.NewForConfig(env.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbg := p.DeepCopy()
+		dbg.Spec.EphemeralContainers = append(dbg.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: unsigned}})
+		_, err = cs.CoreV1().Pods("shop").UpdateEphemeralContainers(ctx, "signed", dbg, metav1.UpdateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "spec.ephemeralContainers[0].image") || !strings.Contains(err.Error(), "team-signed") {
+			t.Fatalf("kubectl debug with an unsigned image: err = %v, want a denial naming the ephemeral container", err)
+		}
+		p.Spec.Containers[0].Image = unsigned
+		if err := env.Client.Update(ctx, &p); err == nil || !strings.Contains(err.Error(), "team-signed") {
+			t.Fatalf("image swapped to an unsigned one on UPDATE: err = %v, want a denial by team-signed", err)
 		}
 	})
 	t.Run("deployment with an unsigned template denied", func(t *testing.T) {
