@@ -120,6 +120,9 @@ certificate is available.`,
 			if err != nil {
 				return withCode(ExitInvalid, fmt.Errorf("kubernetes client configuration: %w", err))
 			}
+			// On by default; without the report CRDs it is then skipped
+			// with a warning, while an explicit --background=true fails.
+			o.BackgroundOptional = !cmd.Flags().Changed("background")
 			if o.ClusterName == "" {
 				// The kubeconfig's current context names the cluster; in a
 				// cluster there is none.
@@ -164,7 +167,7 @@ certificate is available.`,
 	f.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving this long with /readyz failing before draining in-flight requests (in a cluster: time for the endpoints to drop the pod)")
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
-	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart)")
+	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart; without them it is off with a warning unless --background is given explicitly)")
 	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
 	f.StringVar(&o.EventsSink, "events-sink", "", "URL receiving a CloudEvent (HTTP binary mode) for each compliance change seen by the background controller: dev.portcullis.violation.v1 and dev.portcullis.resolution.v1")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name, the source of the CloudEvents (default: the kubeconfig's current context, or in-cluster)")

@@ -153,12 +153,13 @@ func (c *fieldChecker) value(path string, v any, t reflect.Type) {
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		f, ok := v.(float64)
-		if !ok || f != float64(int64(f)) {
+		// YAML and JSON decoders give float64; objects from the API
+		// server (unstructured) give int64.
+		if f, ok := number(v); !ok || f != float64(int64(f)) {
 			c.fail(path, "want an integer, got %s", jsonType(v))
 		}
 	case reflect.Float32, reflect.Float64:
-		if _, ok := v.(float64); !ok {
+		if _, ok := number(v); !ok {
 			c.fail(path, "want a number, got %s", jsonType(v))
 		}
 	}
@@ -246,6 +247,29 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// number returns v as a float64 when it is any numeric Go value a decoder
+// produces.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
 func jsonType(v any) string {
 	switch v.(type) {
 	case map[string]any:
@@ -254,7 +278,7 @@ func jsonType(v any) string {
 		return "a list"
 	case string:
 		return "a string"
-	case float64:
+	case float64, float32, int64, int32, int, uint64, json.Number:
 		return "a number"
 	case bool:
 		return "a boolean"

@@ -98,3 +98,27 @@ func TestSplitLines(t *testing.T) {
 		t.Fatalf("bad separator error = %v, want one at f.yaml:2", err)
 	}
 }
+
+// TestCheckFieldsObjectsFromTheAPIServer: objects read from the API server
+// (unstructured, as the policy watcher gets them) carry int64 numbers and
+// full metadata; they are as valid as the same YAML.
+func TestCheckFieldsObjectsFromTheAPIServer(t *testing.T) {
+	t.Parallel()
+	type withMeta struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name       string `json:"name"`
+			Generation int64  `json:"generation,omitempty"`
+		} `json:"metadata"`
+		Spec strictSpec `json:"spec"`
+	}
+	obj := map[string]any{"kind": "X", "metadata": map[string]any{"name": "p", "generation": int64(3)},
+		"spec": map[string]any{"name": "n", "count": int64(2)}}
+	if errs := CheckFields(obj, withMeta{}, StrictOptions{}); len(errs) != 0 {
+		t.Fatalf("int64 numbers refused: %v", errs)
+	}
+	obj["spec"].(map[string]any)["count"] = "two"
+	if errs := CheckFields(obj, withMeta{}, StrictOptions{}); len(errs) != 1 || !strings.Contains(errs[0].Msg, "want an integer") {
+		t.Fatalf("a string for an integer: %v", errs)
+	}
+}

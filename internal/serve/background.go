@@ -22,6 +22,10 @@ func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *po
 		return nil
 	}
 	if err := requireReportCRDs(cfg); err != nil {
+		if o.BackgroundOptional {
+			o.Logger.Warn("continuous verification is off: "+err.Error(), "component", "background")
+			return nil
+		}
 		return err
 	}
 	var observer background.Observer

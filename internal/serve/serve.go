@@ -134,6 +134,11 @@ type Options struct {
 	// leader: every object the policies match is evaluated and kept in
 	// wgpolicyk8s.io PolicyReports (the CRDs must be installed).
 	Background bool
+	// BackgroundOptional runs without the background controller (with a
+	// warning in the log) when the report CRDs are not installed, instead
+	// of failing: the default of the command line, where --background was
+	// not asked for explicitly.
+	BackgroundOptional bool
 	// BackgroundInterval re-evaluates everything (default 1h).
 	BackgroundInterval time.Duration
 	// ReportPasses lists passing and skipped results in the reports.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -310,4 +311,28 @@ func TestBackgroundNeedsReportCRDs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CRDs are not installed") || !strings.Contains(err.Error(), "--background=false") {
 		t.Fatalf("serve without report CRDs: %v", err)
 	}
+	// The command line's default (not asked for explicitly): serve runs,
+	// admission works, continuous verification is off with a warning.
+	var logs syncBuffer
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	ready := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		errc <- serve.Run(rctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+			DNSNames: []string{"127.0.0.1"}, Background: true, BackgroundOptional: true,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}, func(serve.Running) { close(ready) })
+	}()
+	select {
+	case <-ready:
+	case err := <-errc:
+		t.Fatalf("serve with the default --background and no report CRDs: %v", err)
+	case <-time.After(25 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	if !strings.Contains(logs.String(), "continuous verification is off") {
+		t.Errorf("no warning that continuous verification is off:\n%s", logs.String())
+	}
+	rcancel()
+	<-errc
 }
