@@ -1,6 +1,7 @@
 package background
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"maps"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,11 +17,13 @@ import (
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/sink/policyreport"
+	"github.com/portcullis/portcullis/internal/workpool"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -57,6 +61,10 @@ type Observer interface {
 	Changed(uid string, object map[string]any, results []engine.Result, now time.Time)
 	// Deleted says a resource is gone.
 	Deleted(uid string, resource engine.Resource, now time.Time)
+	// PolicyDeleted says a policy is gone (kind as engine.Result.PolicyKind,
+	// policy its key): its results leave every resource without a
+	// Changed call.
+	PolicyDeleted(kind, policy string, now time.Time)
 }
 
 // Options configure a Controller.
@@ -65,6 +73,13 @@ type Options struct {
 	Cache cache.Cache
 	// Mapper resolves the kinds the policies name.
 	Mapper meta.RESTMapper
+	// Scheme, if set, gives typed objects for the kinds it knows: their
+	// informers hold Go structs, a fraction of the memory of unstructured
+	// maps (10,000 Pods); they are converted for each evaluation. Fields
+	// the Go types do not know (an API server newer than Portcullis) are
+	// then not seen by background evaluations. Other kinds are
+	// unstructured.
+	Scheme *runtime.Scheme
 	// Client writes the reports (a direct client: reports are not cached).
 	Client client.Client
 	// Policies is the policy set to evaluate.
@@ -93,11 +108,18 @@ type key struct {
 	namespace, name string
 }
 
+// work is what a queued object needs: a full evaluation, or only against
+// the policies in ids (after those were added or edited).
+type work struct {
+	full bool
+	ids  map[string]bool
+}
+
 // entry is the latest evaluation of one object.
 type entry struct {
 	uid     string
 	res     engine.Resource
-	results []engine.Result
+	results []stored
 	since   time.Time
 }
 
@@ -112,6 +134,7 @@ type Controller struct {
 	mu      sync.Mutex
 	entries map[string]map[key]*entry // by namespace ("" : cluster scoped)
 	dirty   map[string]bool
+	pending map[key]*work
 	watched map[schema.GroupVersionKind]bool
 	prints  map[string]policyPrint
 }
@@ -139,7 +162,7 @@ func New(opts Options) (*Controller, error) {
 		return nil, err
 	}
 	return &Controller{opts: opts, log: log.With("component", "background"), writer: &policyreport.Writer{Client: opts.Client},
-		metrics: m, entries: map[string]map[key]*entry{}, dirty: map[string]bool{}, watched: map[schema.GroupVersionKind]bool{}}, nil
+		metrics: m, entries: map[string]map[key]*entry{}, dirty: map[string]bool{}, pending: map[key]*work{}, watched: map[schema.GroupVersionKind]bool{}}, nil
 }
 
 // NeedLeaderElection makes the controller run on the elected leader only.
@@ -209,7 +232,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		case <-flush.C:
 			c.flush(ctx)
 		case <-resync.C:
-			c.enqueueWhere(queue, func(schema.GroupVersionKind) bool { return true })
+			c.enqueueWhere(queue, func(schema.GroupVersionKind) bool { return true }, nil)
 		case <-policies:
 			set := c.opts.Policies.Current()
 			if err := c.watch(ctx, set, queue); err != nil {
@@ -217,12 +240,18 @@ func (c *Controller) Start(ctx context.Context) error {
 			}
 			cur := prints(set, c.opts.Mapper)
 			c.mu.Lock()
-			ks, n := changedKinds(c.prints, cur)
+			d := diff(c.prints, cur)
 			c.prints = cur
 			c.mu.Unlock()
-			if n > 0 {
-				c.log.Info("policies changed: re-evaluating what they match", "policies", n)
-				c.enqueueWhere(queue, ks.has)
+			if d.empty() {
+				continue
+			}
+			c.log.Info("policies changed: re-evaluating what they match against them", "changed", len(d.changed), "removed", len(d.removed))
+			if len(d.removed) > 0 {
+				c.dropPolicies(d.removed)
+			}
+			if len(d.changed) > 0 {
+				c.enqueueWhere(queue, d.kinds.has, d.changed)
 			}
 		}
 	}
@@ -239,9 +268,7 @@ func (c *Controller) watch(ctx context.Context, set *policy.Set, queue workqueue
 		if seen {
 			continue
 		}
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(gvk)
-		inf, err := c.opts.Cache.GetInformer(ctx, obj)
+		inf, err := c.opts.Cache.GetInformer(ctx, c.newObject(gvk))
 		if err != nil {
 			c.log.Warn("cannot watch a kind the policies match", "kind", gvk.String(), "error", err)
 			continue
@@ -251,7 +278,7 @@ func (c *Controller) watch(ctx context.Context, set *policy.Set, queue workqueue
 				o = d.Obj
 			}
 			if m, ok := o.(metav1Object); ok {
-				queue.Add(key{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()})
+				c.enqueue(queue, key{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()}, nil)
 			}
 		}
 		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -265,35 +292,126 @@ func (c *Controller) watch(ctx context.Context, set *policy.Set, queue workqueue
 	return nil
 }
 
+// newObject returns an empty object of kind gvk to cache and read: typed
+// when the scheme knows the kind, unstructured otherwise.
+func (c *Controller) newObject(gvk schema.GroupVersionKind) client.Object {
+	if c.opts.Scheme != nil && c.opts.Scheme.Recognizes(gvk) {
+		if o, err := c.opts.Scheme.New(gvk); err == nil {
+			if co, ok := o.(client.Object); ok {
+				return co
+			}
+		}
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u
+}
+
+// asUnstructured returns obj as the engine reads it (JSON-shaped maps).
+func asUnstructured(obj client.Object, gvk schema.GroupVersionKind) (*unstructured.Unstructured, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u, nil
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, fmt.Errorf("convert %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	u := &unstructured.Unstructured{Object: m}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
 type metav1Object interface {
 	GetNamespace() string
 	GetName() string
+}
+
+// enqueue queues k for a full evaluation (ids nil) or for an evaluation
+// against the policies ids only; a full evaluation pending wins.
+func (c *Controller) enqueue(queue workqueue.TypedRateLimitingInterface[key], k key, ids map[string]bool) {
+	c.mu.Lock()
+	c.addPending(k, ids)
+	c.mu.Unlock()
+	queue.Add(k)
+}
+
+// addPending records what k needs; c.mu is held.
+func (c *Controller) addPending(k key, ids map[string]bool) {
+	w := c.pending[k]
+	switch {
+	case w == nil && ids == nil:
+		c.pending[k] = &work{full: true}
+	case w == nil:
+		c.pending[k] = &work{ids: ids} // shared, never written
+	case ids == nil:
+		w.full, w.ids = true, nil
+	case !w.full:
+		merged := maps.Clone(w.ids)
+		maps.Copy(merged, ids)
+		w.ids = merged
+	}
 }
 
 // enqueueNamespace queues every known object of namespace.
 func (c *Controller) enqueueNamespace(queue workqueue.TypedRateLimitingInterface[key], namespace string) {
 	c.mu.Lock()
 	keys := slices.Collect(maps.Keys(c.entries[namespace]))
+	for _, k := range keys {
+		c.addPending(k, nil)
+	}
 	c.mu.Unlock()
 	for _, k := range keys {
 		queue.Add(k)
 	}
 }
 
-// enqueueWhere queues every known object whose kind matches.
-func (c *Controller) enqueueWhere(queue workqueue.TypedRateLimitingInterface[key], match func(schema.GroupVersionKind) bool) {
+// enqueueWhere queues every known object whose kind matches, for a full
+// evaluation (ids nil) or against the policies ids.
+func (c *Controller) enqueueWhere(queue workqueue.TypedRateLimitingInterface[key], match func(schema.GroupVersionKind) bool, ids map[string]bool) {
 	c.mu.Lock()
 	var keys []key
 	for _, ns := range c.entries {
 		for k := range ns {
 			if match(k.gvk) {
 				keys = append(keys, k)
+				c.addPending(k, ids)
 			}
 		}
 	}
 	c.mu.Unlock()
 	for _, k := range keys {
 		queue.Add(k)
+	}
+}
+
+// dropPolicies removes the results of the deleted policies (by policyID)
+// from every object: nothing is evaluated again.
+func (c *Controller) dropPolicies(removed map[string]bool) {
+	now := time.Now()
+	if c.opts.Observer != nil {
+		for id := range removed {
+			kind, key, _ := strings.Cut(id, "/")
+			c.opts.Observer.PolicyDeleted(kind, key, now)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ns, m := range c.entries {
+		for k, e := range m {
+			if !slices.ContainsFunc(e.results, func(r stored) bool { return removed[r.policyID()] }) {
+				continue
+			}
+			kept := make([]stored, 0, len(e.results))
+			for _, r := range e.results {
+				if !removed[r.policyID()] {
+					kept = append(kept, r)
+				}
+			}
+			// Entries are replaced, never edited: flush reads their
+			// results outside the lock.
+			m[k] = &entry{uid: e.uid, res: e.res, results: kept, since: now}
+			c.dirty[ns] = true
+		}
 	}
 }
 
@@ -316,9 +434,8 @@ func (c *Controller) next(ctx context.Context, queue workqueue.TypedRateLimiting
 
 // process evaluates one object (or forgets it when it is gone).
 func (c *Controller) process(ctx context.Context, k key) error {
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(k.gvk)
-	err := c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, obj)
+	cached := c.newObject(k.gvk)
+	err := c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, cached)
 	if apierrors.IsNotFound(err) {
 		c.forget(k)
 		return nil
@@ -326,10 +443,20 @@ func (c *Controller) process(ctx context.Context, k key) error {
 	if err != nil {
 		return err
 	}
+	obj, err := asUnstructured(cached, k.gvk)
+	if err != nil {
+		return err
+	}
 	set := c.opts.Policies.Current()
 	if set == nil {
 		return nil
 	}
+	uid := string(obj.GetUID())
+	c.mu.Lock()
+	w := c.pending[k]
+	delete(c.pending, k)
+	base := c.entries[k.namespace][k]
+	c.mu.Unlock()
 	in := engine.Input{Resource: obj.Object, Background: true}
 	if k.namespace != "" {
 		ns := &corev1.Namespace{}
@@ -338,12 +465,26 @@ func (c *Controller) process(ctx context.Context, k key) error {
 		}
 	}
 	start := time.Now()
-	results := c.evaluate(ctx, set, in, obj)
+	var results []engine.Result
+	if w != nil && !w.full && base != nil && base.uid == uid {
+		// Only some policies changed: evaluate against those and keep
+		// the other policies' results.
+		fresh := c.evaluate(ctx, set.Select(func(kind, key string) bool { return w.ids[policyID(kind, key)] }), in, obj)
+		results = make([]engine.Result, 0, len(base.results)+len(fresh))
+		for _, r := range base.results {
+			if !w.ids[r.policyID()] {
+				results = append(results, r.result(base.res))
+			}
+		}
+		results = append(results, fresh...)
+	} else {
+		results = c.evaluate(ctx, set, in, obj)
+	}
+	sortResults(results)
 	c.metrics.evaluated.WithLabelValues(k.gvk.Kind).Inc()
 	c.metrics.duration.Observe(time.Since(start).Seconds())
 
 	res := engine.Resource{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
-	uid := string(obj.GetUID())
 	now := time.Now()
 	c.mu.Lock()
 	ns := c.entries[k.namespace]
@@ -352,9 +493,10 @@ func (c *Controller) process(ctx context.Context, k key) error {
 		c.entries[k.namespace] = ns
 	}
 	prev := ns[k]
-	changed := prev == nil || prev.uid != uid || !slices.Equal(prev.results, results)
+	packed := pack(results)
+	changed := prev == nil || prev.uid != uid || !slices.Equal(prev.results, packed)
 	if changed {
-		ns[k] = &entry{uid: uid, res: res, results: results, since: now}
+		ns[k] = &entry{uid: uid, res: res, results: packed, since: now}
 		c.dirty[k.namespace] = true
 	}
 	c.mu.Unlock()
@@ -388,8 +530,17 @@ func (c *Controller) evaluate(ctx context.Context, set *policy.Set, in engine.In
 	return results
 }
 
+// sortResults orders results by policy, keeping the engine's order within
+// a policy: a partial and a full evaluation give the same order.
+func sortResults(results []engine.Result) {
+	slices.SortStableFunc(results, func(a, b engine.Result) int {
+		return cmp.Or(cmp.Compare(a.PolicyKind, b.PolicyKind), cmp.Compare(a.Policy, b.Policy))
+	})
+}
+
 func (c *Controller) forget(k key) {
 	c.mu.Lock()
+	delete(c.pending, k)
 	prev := c.entries[k.namespace][k]
 	if prev != nil {
 		delete(c.entries[k.namespace], k)
@@ -404,20 +555,28 @@ func (c *Controller) forget(k key) {
 	}
 }
 
+// flushWorkers is how many namespaces' reports are written at once.
+const flushWorkers = 4
+
 // flush writes the reports of the namespaces whose results changed.
 func (c *Controller) flush(ctx context.Context) {
 	c.mu.Lock()
-	dirty := c.dirty
+	dirty := slices.Collect(maps.Keys(c.dirty))
 	c.dirty = map[string]bool{}
-	work := map[string][]policyreport.Entry{}
-	for ns := range dirty {
-		for _, e := range c.entries[ns] {
-			work[ns] = append(work[ns], policyreport.Entry{Resource: e.res, UID: e.uid, Results: e.results, Since: e.since})
-		}
+	// Entries are replaced, never edited: they are read outside the lock,
+	// and unpacked one namespace per worker at a time.
+	work := make([][]*entry, len(dirty))
+	for i, ns := range dirty {
+		work[i] = slices.Collect(maps.Values(c.entries[ns]))
 	}
 	c.mu.Unlock()
-	for ns := range dirty {
-		st, err := c.writer.Sync(ctx, ns, policyreport.Build(ns, work[ns], c.opts.Reports))
+	workpool.Run(len(dirty), flushWorkers, func(i int) {
+		ns := dirty[i]
+		entries := make([]policyreport.Entry, len(work[i]))
+		for j, e := range work[i] {
+			entries[j] = policyreport.Entry{Resource: e.res, UID: e.uid, Results: unpack(e.results, e.res), Since: e.since}
+		}
+		st, err := c.writer.Sync(ctx, ns, policyreport.Build(ns, entries, c.opts.Reports))
 		c.metrics.writes.WithLabelValues("created").Add(float64(st.Created))
 		c.metrics.writes.WithLabelValues("updated").Add(float64(st.Updated))
 		c.metrics.writes.WithLabelValues("deleted").Add(float64(st.Deleted))
@@ -430,34 +589,67 @@ func (c *Controller) flush(ctx context.Context) {
 			c.dirty[ns] = true // again at the next flush
 			c.mu.Unlock()
 		}
-	}
+	})
 	if len(dirty) > 0 {
 		c.updateGauges()
 	}
 }
 
+// maxNamespaceLabels bounds the namespaces named in the violations gauge:
+// the namespaces with the most violations keep their name, the others
+// are summed under namespace "other" (cluster-scoped objects: "").
+const maxNamespaceLabels = 50
+
 // updateGauges recomputes the violation and resource gauges.
 func (c *Controller) updateGauges() {
-	type pk struct{ policy, severity string }
+	type pk struct{ policy, severity, namespace string }
 	counts := map[pk]int{}
+	perNamespace := map[string]int{}
 	total := 0
 	c.mu.Lock()
-	for _, ns := range c.entries {
-		for _, e := range ns {
+	for ns, m := range c.entries {
+		for _, e := range m {
 			total++
 			for _, r := range e.results {
-				if r.Status == engine.StatusFail {
-					counts[pk{r.Policy, r.Severity}]++
+				if r.status == engine.StatusFail {
+					m := r.meta.Value()
+					counts[pk{m.Policy, m.Severity, ns}]++
+					perNamespace[ns]++
 				}
 			}
 		}
 	}
 	c.mu.Unlock()
-	c.metrics.violations.Reset()
+	named := namedNamespaces(perNamespace, maxNamespaceLabels)
+	merged := map[pk]int{}
 	for k, n := range counts {
-		c.metrics.violations.WithLabelValues(k.policy, k.severity).Set(float64(n))
+		if !named[k.namespace] {
+			k.namespace = "other"
+		}
+		merged[k] += n
+	}
+	c.metrics.violations.Reset()
+	for k, n := range merged {
+		c.metrics.violations.WithLabelValues(k.policy, k.severity, k.namespace).Set(float64(n))
 	}
 	c.metrics.resources.Set(float64(total))
+}
+
+// namedNamespaces returns the (at most limit) namespaces with the most
+// violations, ties broken by name; cluster scope ("") is always named.
+func namedNamespaces(perNamespace map[string]int, limit int) map[string]bool {
+	names := slices.Collect(maps.Keys(perNamespace))
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(perNamespace[b], perNamespace[a]), cmp.Compare(a, b))
+	})
+	named := map[string]bool{"": true}
+	for _, ns := range names {
+		if len(named) > limit {
+			break
+		}
+		named[ns] = true
+	}
+	return named
 }
 
 // seed hands the failing results of the existing reports to the observer.

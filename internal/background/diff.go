@@ -21,57 +21,71 @@ func hashOf(v any) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// prints fingerprints every policy of set by "kind/key".
+// policyID names a policy in prints and results: "kind/key", the kind
+// as engine.Result.PolicyKind and policy.Set.Select name it.
+func policyID(kind, key string) string { return kind + "/" + key }
+
+// prints fingerprints every policy of set by policyID.
 func prints(set *policy.Set, mapper meta.RESTMapper) map[string]policyPrint {
 	out := map[string]policyPrint{}
 	if set == nil {
 		return out
 	}
 	for _, p := range set.Policies {
-		out["kyverno/"+p.Key()] = policyPrint{kindsOfPolicy(p, mapper), hashOf(struct {
+		out[policyID(p.Kind(), p.Key())] = policyPrint{kindsOfPolicy(p, mapper), hashOf(struct {
 			Spec        any
 			Annotations map[string]string
 		}{p.Spec.Spec, p.Spec.Annotations})}
 	}
 	for _, vp := range set.Validating {
-		out["vpol/"+vp.Name()] = policyPrint{resourceRuleKinds(vp.Spec.Spec.MatchConstraints, mapper), hashOf(vp.Spec.Spec)}
+		out[policyID(policy.KindValidatingPolicy, vp.Name())] = policyPrint{resourceRuleKinds(vp.Spec.Spec.MatchConstraints, mapper), hashOf(vp.Spec.Spec)}
 	}
 	for _, ap := range set.Admission {
 		specs := []any{ap.Spec.Spec}
 		for _, b := range ap.Bindings {
 			specs = append(specs, b.Spec.Spec)
 		}
-		out["vap/"+ap.Name()] = policyPrint{resourceRuleKinds(ap.Spec.Spec.MatchConstraints, mapper), hashOf(specs)}
+		out[policyID(policy.KindValidatingAdmissionPolicy, ap.Name())] = policyPrint{resourceRuleKinds(ap.Spec.Spec.MatchConstraints, mapper), hashOf(specs)}
 	}
 	for _, ip := range set.Images {
 		// Image policies cover the pod kinds, which are always watched.
-		out["cip/"+ip.Name()] = policyPrint{kindSet{all: true}, hashOf(ip.Object.Spec)}
+		out[policyID(policy.KindClusterImagePolicy, ip.Name())] = policyPrint{kindSet{all: true}, hashOf(ip.Object.Spec)}
 	}
 	return out
 }
 
-// changedKinds returns the kinds whose objects must be evaluated again
-// when the set goes from old to cur: those matched by an added, removed
-// or changed policy (before or after the change).
-func changedKinds(old, cur map[string]policyPrint) (kindSet, int) {
-	var ks kindSet
-	changed := 0
-	for k, c := range cur {
-		o, ok := old[k]
+// policyDelta is what changed between two fingerprints of the policies.
+type policyDelta struct {
+	// changed are the added or edited policies (by policyID); kinds what
+	// they match, before or after the edit: those objects are evaluated
+	// again against these policies only.
+	changed map[string]bool
+	kinds   kindSet
+	// removed are the deleted policies: their results are dropped, no
+	// evaluation is needed.
+	removed map[string]bool
+}
+
+func (d policyDelta) empty() bool { return len(d.changed) == 0 && len(d.removed) == 0 }
+
+// diff returns what changed when the policies go from old to cur.
+func diff(old, cur map[string]policyPrint) policyDelta {
+	d := policyDelta{changed: map[string]bool{}, removed: map[string]bool{}}
+	for id, c := range cur {
+		o, ok := old[id]
 		if ok && o.hash == c.hash {
 			continue
 		}
-		changed++
-		ks.merge(c.kinds)
+		d.changed[id] = true
+		d.kinds.merge(c.kinds)
 		if ok {
-			ks.merge(o.kinds)
+			d.kinds.merge(o.kinds)
 		}
 	}
-	for k, o := range old {
-		if _, ok := cur[k]; !ok {
-			changed++
-			ks.merge(o.kinds)
+	for id := range old {
+		if _, ok := cur[id]; !ok {
+			d.removed[id] = true
 		}
 	}
-	return ks, changed
+	return d
 }

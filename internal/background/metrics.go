@@ -7,7 +7,8 @@ import (
 )
 
 // metrics of the controller; label sets are bounded: kinds are the watched
-// kinds (named by the policies), policies the loaded policies.
+// kinds (named by the policies), policies the loaded policies, namespaces
+// at most maxNamespaceLabels+2 values.
 type metrics struct {
 	evaluated  *prometheus.CounterVec
 	duration   prometheus.Histogram
@@ -24,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "portcullis_background_evaluation_seconds",
 			Help: "Time to evaluate one object in the background.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
 		violations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "portcullis_background_violations",
-			Help: "Failing results of the objects in the cluster, by policy and severity."}, []string{"policy", "severity"}),
+			Help: "Failing results of the objects in the cluster, by policy, severity and namespace (the 50 namespaces with the most; the rest summed as \"other\"; \"\" for cluster-scoped objects)."}, []string{"policy", "severity", "namespace"}),
 		resources: prometheus.NewGauge(prometheus.GaugeOpts{Name: "portcullis_background_resources",
 			Help: "Objects the background controller holds results for."}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portcullis_background_report_writes_total",

@@ -178,13 +178,9 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 
 // ruleResult is the Result of Kyverno rule r on req, before its outcome.
 func ruleResult(r *policy.Rule, req *request) Result {
-	kind := KindClusterPolicy
-	if r.Policy.Spec.IsNamespaced() {
-		kind = KindPolicy
-	}
 	return Result{
 		Policy:     r.Policy.Key(),
-		PolicyKind: kind,
+		PolicyKind: r.Policy.Kind(),
 		Rule:       r.Name(),
 		Resource:   req.resource(),
 		Severity:   r.Policy.Severity,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/portcullis/portcullis/internal/lang/cel"
+	"github.com/portcullis/portcullis/internal/policy"
 )
 
 // Status is the outcome of one rule on one resource, as Kyverno reports it.
@@ -34,13 +35,13 @@ func (r Resource) String() string {
 	return fmt.Sprintf("%s/%s", r.Kind, r.Name)
 }
 
-// Policy kinds (Result.PolicyKind).
+// Policy kinds (Result.PolicyKind), as policy.Set.Select names them.
 const (
-	KindClusterPolicy             = "ClusterPolicy"
-	KindPolicy                    = "Policy"
-	KindValidatingPolicy          = "ValidatingPolicy"
-	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
-	KindClusterImagePolicy        = "ClusterImagePolicy"
+	KindClusterPolicy             = policy.KindClusterPolicy
+	KindPolicy                    = policy.KindPolicy
+	KindValidatingPolicy          = policy.KindValidatingPolicy
+	KindValidatingAdmissionPolicy = policy.KindValidatingAdmissionPolicy
+	KindClusterImagePolicy        = policy.KindClusterImagePolicy
 )
 
 // Result is the outcome of one rule on one resource. Every sink consumes it.

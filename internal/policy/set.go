@@ -302,3 +302,52 @@ func (s *Set) Only(p *Policy) *Set {
 	out.buildIndex(false)
 	return out
 }
+
+// Policy kinds as Select names them (the Kubernetes kinds of the
+// policies' documents).
+const (
+	KindClusterPolicy             = "ClusterPolicy"
+	KindPolicy                    = "Policy"
+	KindValidatingPolicy          = "ValidatingPolicy"
+	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
+	KindClusterImagePolicy        = "ClusterImagePolicy"
+)
+
+// Kind returns KindPolicy for a namespaced Policy, KindClusterPolicy
+// otherwise.
+func (p *Policy) Kind() string {
+	if p.Spec.IsNamespaced() {
+		return KindPolicy
+	}
+	return KindClusterPolicy
+}
+
+// Select returns a Set of the policies of s for which keep returns true,
+// each named by its kind (the Kind* constants) and key ("name", or
+// "namespace/name" for a Policy). Compiled rules are shared with s, in
+// the same order, as with Only.
+func (s *Set) Select(keep func(kind, key string) bool) *Set {
+	out := &Set{}
+	for _, p := range s.Policies {
+		if keep(p.Kind(), p.Key()) {
+			out.Policies = append(out.Policies, p)
+		}
+	}
+	for _, p := range s.Validating {
+		if keep(KindValidatingPolicy, p.Name()) {
+			out.Validating = append(out.Validating, p)
+		}
+	}
+	for _, p := range s.Admission {
+		if keep(KindValidatingAdmissionPolicy, p.Name()) {
+			out.Admission = append(out.Admission, p)
+		}
+	}
+	for _, p := range s.Images {
+		if keep(KindClusterImagePolicy, p.Name()) {
+			out.Images = append(out.Images, p)
+		}
+	}
+	out.buildIndex(false)
+	return out
+}

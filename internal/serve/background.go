@@ -46,6 +46,7 @@ func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *po
 	c, err := background.New(background.Options{
 		Cache:    mgr.GetCache(),
 		Mapper:   mgr.GetRESTMapper(),
+		Scheme:   mgr.GetScheme(),
 		Client:   direct,
 		Policies: watcher,
 		Engine:   eng,

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,16 +23,29 @@ import (
 // in ce-* headers, data in the body).
 type ceReceiver struct {
 	mu     sync.Mutex
-	events []string // "type source subject policy/rule"
+	events []string // "type source subject policy/rule[ (reason)]"
+	// down makes it answer 503 Service Unavailable (and record nothing);
+	// attempts counts every request.
+	down     atomic.Bool
+	attempts atomic.Int64
 }
 
 func (r *ceReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.attempts.Add(1)
 	body, _ := io.ReadAll(req.Body)
-	var data struct{ Policy, Rule string }
+	if r.down.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	var data struct{ Policy, Rule, Reason string }
 	_ = json.Unmarshal(body, &data)
+	ev := fmt.Sprintf("%s %s %s %s/%s", req.Header.Get("ce-type"), req.Header.Get("ce-source"),
+		req.Header.Get("ce-subject"), data.Policy, data.Rule)
+	if data.Reason != "" {
+		ev += " (" + data.Reason + ")"
+	}
 	r.mu.Lock()
-	r.events = append(r.events, fmt.Sprintf("%s %s %s %s/%s", req.Header.Get("ce-type"), req.Header.Get("ce-source"),
-		req.Header.Get("ce-subject"), data.Policy, data.Rule))
+	r.events = append(r.events, ev)
 	r.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -43,9 +57,11 @@ func (r *ceReceiver) all() []string {
 }
 
 // TestBackgroundEvents: a Pod running before an Audit policy is announced
-// once as a violation to a real HTTP CloudEvents receiver; a restarted
+// once as a violation to a real HTTP CloudEvents receiver (down at first:
+// retried until it is up, not lost); a restarted
 // serve (as after a leader change) does not announce it again; fixing the
-// Pod sends exactly one resolution.
+// Pod sends exactly one resolution; deleting the policy resolves what
+// still failed it with reason policyDeleted.
 func TestBackgroundEvents(t *testing.T) {
 	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
 		te.CRDs = PolicyCRDs("portcullis.dev")
@@ -90,13 +106,19 @@ func TestBackgroundEvents(t *testing.T) {
 		}
 	}
 	stop := run()
+	// The receiver is down at first: the violation is retried, not lost.
+	recv.down.Store(true)
 	for _, p := range decodeAll(t, teamLabelPolicy) {
 		if err := env.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
+	eventually(t, 20*time.Second, "three delivery attempts to the receiver that is down", func() (bool, string) {
+		return recv.attempts.Load() >= 3, fmt.Sprint(recv.attempts.Load(), " attempts")
+	})
+	recv.down.Store(false)
 	const violation = "dev.portcullis.violation.v1 test-cluster apps/Pod/web require-team/team-label"
-	eventually(t, 10*time.Second, "one violation event", func() (bool, string) {
+	eventually(t, 20*time.Second, "one violation event", func() (bool, string) {
 		got := recv.all()
 		return len(got) == 1 && got[0] == violation, fmt.Sprint(got)
 	})
@@ -129,6 +151,34 @@ func TestBackgroundEvents(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	if got := recv.all(); len(got) != 2 {
 		t.Fatalf("events = %v, want exactly one violation and one resolution", got)
+	}
+
+	// A second failing Pod, then the policy goes: its violation is
+	// resolved because the policy was deleted (no re-evaluation needed).
+	if err := env.Client.Create(ctx, pod("api", "apps", "gcr.io/app:1", true, true)); err != nil {
+		t.Fatal(err)
+	}
+	apiViolation := "dev.portcullis.violation.v1 test-cluster apps/Pod/api require-team/team-label"
+	eventually(t, 10*time.Second, "a violation for the second Pod", func() (bool, string) {
+		got := recv.all()
+		return len(got) == 3 && got[2] == apiViolation, fmt.Sprint(got)
+	})
+	for _, p := range decodeAll(t, teamLabelPolicy) {
+		if err := env.Client.Delete(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "a resolution for the deleted policy", func() (bool, string) {
+		got := recv.all()
+		return len(got) == 4 && got[3] == strings.Replace(apiViolation, "violation", "resolution", 1)+" (policyDeleted)", fmt.Sprint(got)
+	})
+	eventually(t, 10*time.Second, "the report without the policy", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "apps")
+		return len(got) == 0, fmt.Sprint(got)
+	})
+	time.Sleep(2 * time.Second)
+	if got := recv.all(); len(got) != 4 {
+		t.Fatalf("events = %v, want no more after the policy's deletion", got)
 	}
 	stop()
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -213,10 +214,30 @@ func add(s *v1alpha2.Summary, o v1alpha2.Summary) {
 }
 
 // groupKey is what a result says, without the resource it is about and
-// the time.
+// the time: each field length-prefixed, properties in key order.
 func groupKey(r *v1alpha2.Result) string {
-	b, _ := json.Marshal([]any{r.Policy, r.Rule, r.Result, r.Message, r.Category, r.Severity, r.Scored, r.Properties})
-	return string(b)
+	var b strings.Builder
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	field(r.Policy)
+	field(r.Rule)
+	field(r.Result)
+	field(r.Message)
+	field(r.Category)
+	field(string(r.Severity))
+	if r.Scored {
+		b.WriteByte('1')
+	} else {
+		b.WriteByte('0')
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Properties)) {
+		field(k)
+		field(r.Properties[k])
+	}
+	return b.String()
 }
 
 func refSize(r *corev1.ObjectReference) int {

@@ -6,8 +6,10 @@ import (
 
 	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -35,9 +37,10 @@ func (w *Writer) Sync(ctx context.Context, namespace string, reports []*v1alpha2
 	if namespace == "" {
 		kind = v1alpha2.KindClusterPolicyReport
 	}
-	list := &unstructured.UnstructuredList{}
-	list.SetAPIVersion(v1alpha2.APIVersion)
-	list.SetKind(kind + "List")
+	// Only the metadata: the hash annotation says whether a report
+	// changed, its results (up to MaxBytes each) need not be read.
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(schema.GroupVersionKind{Group: v1alpha2.Group, Version: v1alpha2.Version, Kind: kind + "List"})
 	opts := []client.ListOption{client.MatchingLabels{ManagedByLabel: ManagedBy}}
 	if namespace != "" {
 		opts = append(opts, client.InNamespace(namespace))
@@ -45,7 +48,7 @@ func (w *Writer) Sync(ctx context.Context, namespace string, reports []*v1alpha2
 	if err := w.Client.List(ctx, list, opts...); err != nil {
 		return st, fmt.Errorf("list %ss in %q: %w", kind, namespace, err)
 	}
-	existing := map[string]*unstructured.Unstructured{}
+	existing := map[string]*metav1.PartialObjectMetadata{}
 	for i := range list.Items {
 		existing[list.Items[i].GetName()] = &list.Items[i]
 	}

@@ -1,0 +1,275 @@
+package background
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+)
+
+var (
+	podGVK    = schema.GroupVersionKind{Version: "v1", Kind: "Pod"}
+	deployGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
+	cmGVK     = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+)
+
+func kindsOf(gvks ...schema.GroupVersionKind) kindSet {
+	var ks kindSet
+	for _, g := range gvks {
+		ks.add(g)
+	}
+	return ks
+}
+
+// TestDiff: an edited policy is re-evaluated on what it matched before and
+// after the edit, an added one on what it matches, an unchanged one not at
+// all; a deleted one needs no evaluation (its results are dropped).
+func TestDiff(t *testing.T) {
+	old := map[string]policyPrint{
+		"ClusterPolicy/same":    {kindsOf(cmGVK), [32]byte{1}},
+		"ClusterPolicy/edited":  {kindsOf(podGVK), [32]byte{2}},
+		"Policy/team/gone":      {kindsOf(deployGVK), [32]byte{3}},
+		"ClusterImagePolicy/ip": {kindSet{all: true}, [32]byte{4}},
+	}
+	cur := map[string]policyPrint{
+		"ClusterPolicy/same":    {kindsOf(cmGVK), [32]byte{1}},
+		"ClusterPolicy/edited":  {kindsOf(deployGVK), [32]byte{9}},
+		"ClusterPolicy/added":   {kindsOf(podGVK), [32]byte{5}},
+		"ClusterImagePolicy/ip": {kindSet{all: true}, [32]byte{4}},
+	}
+	d := diff(old, cur)
+	if want := []string{"ClusterPolicy/added", "ClusterPolicy/edited"}; !slices.Equal(slices.Sorted(maps.Keys(d.changed)), want) {
+		t.Errorf("changed = %v, want %v", slices.Sorted(maps.Keys(d.changed)), want)
+	}
+	if want := []string{"Policy/team/gone"}; !slices.Equal(slices.Sorted(maps.Keys(d.removed)), want) {
+		t.Errorf("removed = %v, want %v", slices.Sorted(maps.Keys(d.removed)), want)
+	}
+	if !d.kinds.has(podGVK) || !d.kinds.has(deployGVK) || d.kinds.has(cmGVK) || d.kinds.all {
+		t.Errorf("kinds = %+v, want Pods and Deployments only (the edited policy before and after, the added one)", d.kinds)
+	}
+	if d := diff(cur, cur); !d.empty() {
+		t.Errorf("no change gave %+v", d)
+	}
+	// An image policy edit re-evaluates every watched kind.
+	edited := maps.Clone(cur)
+	edited["ClusterImagePolicy/ip"] = policyPrint{kindSet{all: true}, [32]byte{8}}
+	if d := diff(cur, edited); !d.kinds.all {
+		t.Errorf("an image policy edit gave kinds %+v, want all", d.kinds)
+	}
+}
+
+// TestPending: a full evaluation queued for an object wins over policy
+// subsets; subsets queued one after the other add up, without writing to
+// the map shared by every object of one policy change.
+func TestPending(t *testing.T) {
+	c := &Controller{pending: map[key]*work{}}
+	k1 := key{gvk: podGVK, namespace: "a", name: "one"}
+	k2 := key{gvk: podGVK, namespace: "a", name: "two"}
+	first := map[string]bool{"ClusterPolicy/x": true}
+	c.addPending(k1, first)
+	c.addPending(k2, first)
+	c.addPending(k1, map[string]bool{"ClusterPolicy/y": true})
+	if w := c.pending[k1]; w.full || !w.ids["ClusterPolicy/x"] || !w.ids["ClusterPolicy/y"] {
+		t.Errorf("k1 = %+v, want x and y", w)
+	}
+	if len(first) != 1 || !maps.Equal(c.pending[k2].ids, map[string]bool{"ClusterPolicy/x": true}) {
+		t.Errorf("the shared map was written: %v, k2 = %+v", first, c.pending[k2])
+	}
+	c.addPending(k2, nil)
+	c.addPending(k2, map[string]bool{"ClusterPolicy/z": true})
+	if w := c.pending[k2]; !w.full {
+		t.Errorf("k2 = %+v, want a full evaluation", w)
+	}
+}
+
+type recordingObserver struct{ deleted []string }
+
+func (o *recordingObserver) Seed(string, []engine.Result)                               {}
+func (o *recordingObserver) Changed(string, map[string]any, []engine.Result, time.Time) {}
+func (o *recordingObserver) Deleted(string, engine.Resource, time.Time)                 {}
+func (o *recordingObserver) PolicyDeleted(kind, policy string, _ time.Time) {
+	o.deleted = append(o.deleted, kind+" "+policy)
+}
+
+// TestDropPolicies: deleting a policy drops its results from every object
+// (a namespaced Policy's key keeps its slash), marks those namespaces
+// dirty, tells the observer, and leaves untouched entries as they were.
+func TestDropPolicies(t *testing.T) {
+	obs := &recordingObserver{}
+	c := &Controller{opts: Options{Observer: obs}, pending: map[key]*work{}, dirty: map[string]bool{},
+		entries: map[string]map[key]*entry{}}
+	r := func(kind, pol, rule string) engine.Result {
+		return engine.Result{PolicyKind: kind, Policy: pol, Rule: rule, Status: engine.StatusFail}
+	}
+	hit := &entry{uid: "1", results: pack([]engine.Result{r("ClusterPolicy", "keep", "a"), r("Policy", "team/gone", "b"), r("ClusterPolicy", "keep", "c")})}
+	miss := &entry{uid: "2", results: pack([]engine.Result{r("ClusterPolicy", "keep", "a")})}
+	before := slices.Clone(hit.results)
+	c.entries["team"] = map[key]*entry{{gvk: podGVK, namespace: "team", name: "hit"}: hit}
+	c.entries["other"] = map[key]*entry{{gvk: podGVK, namespace: "other", name: "miss"}: miss}
+
+	c.dropPolicies(map[string]bool{"Policy/team/gone": true})
+
+	got := c.entries["team"][key{gvk: podGVK, namespace: "team", name: "hit"}]
+	if want := []engine.Result{r("ClusterPolicy", "keep", "a"), r("ClusterPolicy", "keep", "c")}; !slices.Equal(unpack(got.results, engine.Resource{}), want) {
+		t.Errorf("results = %+v, want %+v", unpack(got.results, engine.Resource{}), want)
+	}
+	if !slices.Equal(hit.results, before) {
+		t.Error("the old entry's results were edited in place (a flush may be reading them)")
+	}
+	if c.entries["other"][key{gvk: podGVK, namespace: "other", name: "miss"}] != miss {
+		t.Error("an entry without the policy's results was replaced")
+	}
+	if !c.dirty["team"] || c.dirty["other"] {
+		t.Errorf("dirty = %v, want team only", c.dirty)
+	}
+	if want := []string{"Policy team/gone"}; !slices.Equal(obs.deleted, want) {
+		t.Errorf("observer heard %v, want %v", obs.deleted, want)
+	}
+}
+
+// TestSortResults: results kept from an earlier evaluation followed by a
+// partial evaluation's come out in the order of a full evaluation.
+func TestSortResults(t *testing.T) {
+	r := func(kind, pol, rule string) engine.Result {
+		return engine.Result{PolicyKind: kind, Policy: pol, Rule: rule}
+	}
+	full := []engine.Result{r("ClusterPolicy", "a", "2"), r("ClusterPolicy", "a", "1"), r("ClusterPolicy", "b", "1"),
+		r("ClusterImagePolicy", "img", "x")}
+	sortResults(full)
+	partial := []engine.Result{r("ClusterPolicy", "a", "2"), r("ClusterPolicy", "a", "1"), r("ClusterImagePolicy", "img", "x"),
+		r("ClusterPolicy", "b", "1")}
+	sortResults(partial)
+	if !slices.Equal(full, partial) {
+		t.Errorf("full %v != partial %v", full, partial)
+	}
+	if full[1].Rule != "2" || full[2].Rule != "1" {
+		t.Errorf("the engine's rule order within a policy was not kept: %v", full)
+	}
+}
+
+// TestViolationsByNamespace: the violations gauge names at most
+// maxNamespaceLabels namespaces (those with the most violations), sums
+// the rest as "other", and keeps cluster scope apart.
+func TestViolationsByNamespace(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Controller{metrics: m, entries: map[string]map[key]*entry{}}
+	fail := engine.Result{Policy: "p", Severity: "high", Status: engine.StatusFail}
+	for i := range maxNamespaceLabels + 10 {
+		ns := fmt.Sprintf("ns-%03d", i)
+		n := 1
+		if i < 5 {
+			n = 3 // the five busiest namespaces
+		}
+		c.entries[ns] = map[key]*entry{{gvk: podGVK, namespace: ns, name: "x"}: {results: pack(slices.Repeat([]engine.Result{fail}, n))}}
+	}
+	c.entries[""] = map[key]*entry{{gvk: cmGVK, name: "x"}: {results: pack([]engine.Result{fail})}}
+	c.updateGauges()
+	if got := testutil.CollectAndCount(m.violations); got != maxNamespaceLabels+2 {
+		t.Errorf("%d series, want %d (named namespaces, cluster scope, other)", got, maxNamespaceLabels+2)
+	}
+	for ns, want := range map[string]float64{"ns-000": 3, "": 1} {
+		if got := testutil.ToFloat64(m.violations.WithLabelValues("p", "high", ns)); got != want {
+			t.Errorf("namespace %q: %v violations, want %v", ns, got, want)
+		}
+	}
+	// 60 namespaces: the 5 busiest and 45 others named, 10 summed.
+	if got := testutil.ToFloat64(m.violations.WithLabelValues("p", "high", "other")); got != 10 {
+		t.Errorf("other = %v, want 10", got)
+	}
+}
+
+// TestTypedObjects: kinds the scheme knows are cached typed and read by
+// the engine exactly as the API server's JSON would decode; others stay
+// unstructured.
+func TestTypedObjects(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c := &Controller{opts: Options{Scheme: scheme}}
+	obj := c.newObject(podGVK)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		t.Fatalf("a Pod is cached as %T, want *v1.Pod", obj)
+	}
+	if _, ok := c.newObject(schema.GroupVersionKind{Group: "example.com", Version: "v1", Kind: "Widget"}).(*unstructured.Unstructured); !ok {
+		t.Error("an unknown kind is not unstructured")
+	}
+	const podJSON = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"shop","uid":"u1",
+	"creationTimestamp":"2026-12-05T10:00:00Z","labels":{"app":"web"}},
+	"spec":{"containers":[{"name":"a","image":"nginx:1","ports":[{"containerPort":80,"protocol":"TCP"}],
+	"securityContext":{"privileged":true,"runAsUser":1000}}],"hostNetwork":true},"status":{"phase":"Running"}}`
+	if err := json.Unmarshal([]byte(podJSON), pod); err != nil {
+		t.Fatal(err)
+	}
+	pod.TypeMeta = metav1.TypeMeta{} // as the cache gives it
+	got, err := asUnstructured(pod, podGVK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the API server sends it (its JSON is encoded from the same Go
+	// types: "resources": {} included) and an unstructured object decodes
+	// it (numbers as int64).
+	typed := pod.DeepCopy()
+	typed.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}
+	wire, err := json.Marshal(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mustUnstructured(t, string(wire))
+	if !equality.Semantic.DeepEqual(got.Object, want) {
+		t.Errorf("converted Pod:\n%v\nwant\n%v", got.Object, want)
+	}
+}
+
+func mustUnstructured(t *testing.T, s string) map[string]any {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	return u.Object
+}
+
+// TestPackKeepsWhatReportsRead: a packed result comes back as it was (the
+// resource is the entry's), except what the background does not keep
+// (JSON patches, audit annotations); equal messages share one string.
+func TestPackKeepsWhatReportsRead(t *testing.T) {
+	res := engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "shop", Name: "web"}
+	in := []engine.Result{
+		{Policy: "team/p", PolicyKind: "Policy", Rule: "r", Resource: res, Status: engine.StatusFail, Message: "bad " + fmt.Sprint(1),
+			Path: "/spec/x", Severity: "high", Category: "c", Enforce: true, Autogen: true, Image: "i", Digest: "d"},
+		{Policy: "ip", PolicyKind: "ClusterImagePolicy", Rule: "x", Resource: res, Status: engine.StatusPass, Message: "bad " + fmt.Sprint(1),
+			JSONPatch: `[{"op":"add"}]`, AuditAnnotations: `{"a":"b"}`},
+	}
+	got := unpack(pack(in), res)
+	want := slices.Clone(in)
+	want[1].JSONPatch, want[1].AuditAnnotations = "", ""
+	if !slices.Equal(got, want) {
+		t.Errorf("unpack(pack) =\n%+v\nwant\n%+v", got, want)
+	}
+	if p := pack(in); unsafe.StringData(p[0].message) != unsafe.StringData(p[1].message) {
+		t.Error("equal messages are not interned")
+	}
+	if got := pack(in)[0].policyID(); got != "Policy/team/p" {
+		t.Errorf("policyID = %q", got)
+	}
+}
