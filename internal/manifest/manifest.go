@@ -180,6 +180,19 @@ func Split(source string, data []byte) ([]Chunk, error) {
 	var cur []byte
 	flush := func() {
 		if len(cur) > 0 && !isBlank(cur) {
+			// The document starts at its first line of content: leading
+			// blank and comment lines ("# Source: ..." in helm template
+			// output) are dropped, so its line is that of its first field.
+			for {
+				i := bytes.IndexByte(cur, '\n')
+				if i < 0 {
+					break
+				}
+				if t := bytes.TrimSpace(cur[:i]); len(t) > 0 && t[0] != '#' {
+					break
+				}
+				cur, start, startOffset = cur[i+1:], start+1, startOffset+i+1
+			}
 			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start, Offset: startOffset})
 		}
 		cur = nil
