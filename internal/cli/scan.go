@@ -75,7 +75,10 @@ resources at all unless --allow-empty).`,
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
 
-  # from a pipeline
+  # a repository: leave out test data, validate custom resources with their CRDs
+  portcullis scan . --exclude '**/testdata/' --crd ./config/crd
+
+  # from a pipeline (Helm chart templates in a directory are skipped: render them)
   helm template ./chart | portcullis scan -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -283,4 +284,40 @@ spec:
 		runCLI(t, "", "scan", filepath.Join(dir, "widget.yaml"), "--crd", filepath.Join(dir, "good.yaml")))
 	check{code: cli.ExitInvalid, stderr: []string{"cannot be combined with --no-schema"}}.verify(t,
 		runCLI(t, "", "scan", filepath.Join(dir, "widget.yaml"), "--crd", filepath.Join(dir, "crd"), "--no-schema"))
+}
+
+// Hostile input: a deeply nested document and one with thousands of
+// unknown fields among valid ones finish quickly with bounded reports.
+func TestScanHostileInputs(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("{a: ", 2000) + "1" + strings.Repeat("}", 2000)
+	var wide strings.Builder
+	for i := 0; i < 3000; i++ {
+		wide.WriteString("  field" + strconv.Itoa(i) + ": 1\n")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"a-good.yaml": compliantPodYAML,
+		"b-deep.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: deep, namespace: apps}\nspec:\n  containers: [{name: c, image: gcr.io/x/y:1}]\n  nested: " + deep + "\n",
+		"c-wide.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: wide, namespace: apps}\nspec:\n  containers: [{name: c, image: gcr.io/x/y:1}]\n" + wide.String(),
+		"d-crd.yaml":  "apiVersion: example.com/v1\nkind: Deep\nmetadata: {name: d}\nspec: " + deep + "\n",
+	})
+	got := runCLI(t, "", "scan", dir, "-o", "json", "--set", "pss-baseline")
+	if got.code != cli.ExitFindings {
+		t.Fatalf("exit code %d\nstderr:\n%s", got.code, got.stderr)
+	}
+	var out scanJSON
+	if err := json.Unmarshal([]byte(got.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]int{}
+	for _, r := range out.Results {
+		if r.Policy == "kubernetes-schema" {
+			byName[r.Resource.Name]++
+		}
+	}
+	// deep: one unknown field; wide: 50 problems and a count of the rest.
+	if byName["deep"] != 1 || byName["wide"] != 51 || byName["good"] != 0 || out.Summary.Resources != 4 {
+		t.Errorf("schema results by resource %v, %d resources", byName, out.Summary.Resources)
+	}
 }
