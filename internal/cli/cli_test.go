@@ -354,6 +354,31 @@ func containsLine(out, sub string) bool {
 	return false
 }
 
+// Lint errors name the line of the failing field, counted from the start
+// of the file in every document (comments before a document included),
+// and bytes YAML refuses by their offset.
+func TestLintLines(t *testing.T) {
+	t.Parallel()
+	got := runCLI(t, "", "lint", "testdata/policies/lines/multi.yaml")
+	check{code: cli.ExitInvalid}.verify(t, got)
+	for _, l := range []string{
+		`testdata/policies/lines/multi.yaml:26: policy "second": rule "r": spec.rules[0].validate.cel.expressions[1].expression: invalid CEL at 1:1: undeclared reference to 'objekt'`,
+		`testdata/policies/lines/multi.yaml:41: policy "vap": spec.validations[1].expression: invalid CEL at 1:3: found no matching overload for '_+_'`,
+	} {
+		if !containsLine(got.stderr, l) {
+			t.Errorf("stderr has no line containing %q:\n%s", l, got.stderr)
+		}
+	}
+	checkProblemCount(t, got.stderr)
+
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(bin, []byte("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\n---\nmetadata:\n  name: \"x\xff\xfe\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check{code: cli.ExitInvalid, stderr: []string{bin + ":5: cannot parse document: invalid YAML", "(byte offset 70: 0xff)"}}.verify(t, runCLI(t, "", "lint", bin))
+}
+
 func TestLintEmptyDirectory(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -450,8 +475,9 @@ func TestScan(t *testing.T) {
 			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/malformed.yaml:12: invalid YAML", "invalid YAML"}}},
 		{name: "malformed manifest on stdin", stdin: "kind: Pod\nmetadata: {name: a}\n---\nkind: [\n", args: []string{"-"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"-:4: invalid YAML"}}},
-		{name: "document without kind", args: []string{noKindYAML},
-			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/no-kind.yaml:6: document has no kind", "no kind"}}},
+		{name: "document without kind is skipped", args: []string{noKindYAML},
+			want: check{code: cli.ExitOK, stderr: []string{"notice: skipped testdata/manifests/no-kind.yaml:6: no kind: not a Kubernetes resource"},
+				stdout: []string{"Scanned 1 resource "}}},
 		{name: "missing manifest", args: []string{"testdata/manifests/does-not-exist.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"does-not-exist.yaml", "no such file or directory"}}},
 		{name: "unknown output format", args: []string{examplesDir, "-o", "yaml"},

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/schema"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"github.com/portcullis/portcullis/internal/source/files"
 	"github.com/spf13/cobra"
@@ -27,6 +29,9 @@ type scanOptions struct {
 	output     string
 	all        bool
 	allowEmpty bool
+	exclude    []string
+	crds       []string
+	noSchema   bool
 }
 
 func newScanCommand() *cobra.Command {
@@ -38,7 +43,19 @@ func newScanCommand() *cobra.Command {
 
 PATH is a file, a directory (walked recursively for .yaml, .yml and .json files)
 or - for standard input. Files may hold several YAML documents or JSON, and List
-kinds are expanded.
+kinds are expanded. In a directory, what --exclude and the directory's
+.portcullisignore name (gitignore-like globs, ** for any depth, ! to re-include)
+is left out, and so are hidden directories and the templates/ of Helm charts
+(render them: helm template CHART | portcullis scan -). Documents that are not
+Kubernetes resources (no kind: values.yaml, Chart.yaml, CI workflows; kustomize
+and Kyverno CLI files) are skipped with a notice on stderr, listed in -o json.
+
+Every resource is first validated against the schema of its kind (built-in
+kinds from k8s.io/api, custom resources from --crd): unknown fields, wrong
+types and missing required fields are failures of their own (policy
+kubernetes-schema, severity critical) and policies are not evaluated on that
+document. Kinds without a schema are evaluated with a notice. --no-schema
+turns validation off.
 
 Without --policy, the built-in control library is used: Pod Security Standards
 baseline (11 rules) and restricted (6 rules), plus three runbook policies
@@ -58,7 +75,10 @@ resources at all unless --allow-empty).`,
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
 
-  # from a pipeline
+  # a repository: leave out test data, validate custom resources with their CRDs
+  portcullis scan . --exclude '**/testdata/' --crd ./config/crd
+
+  # from a pipeline (Helm chart templates in a directory are skipped: render them)
   helm template ./chart | portcullis scan -`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +92,9 @@ resources at all unless --allow-empty).`,
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out paths matching this glob, relative to each directory scanned (repeatable; ** matches any depth; as in .portcullisignore)")
+	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")
+	f.BoolVar(&o.noSchema, "no-schema", false, "do not validate resources against the schema of their kind; evaluate every document")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
@@ -96,12 +119,23 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	chunks, err := files.Read(args, cmd.InOrStdin())
+	chunks, skippedFiles, err := files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
 	if err != nil {
 		// The errors name the files ("read x.yaml: ..."); no prefix.
 		return withCode(ExitInvalid, err)
 	}
-	ev := &files.Evaluator{Engine: engine.New(), Set: set}
+	ev := &files.Evaluator{Engine: engine.New(), Set: set, SkipNonResources: true}
+	if !o.noSchema {
+		ev.Schema = schema.New()
+		if len(o.crds) > 0 {
+			if err := ev.Schema.LoadCRDs(o.crds); err != nil {
+				return withCode(ExitInvalid, fmt.Errorf("--crd: %w", err))
+			}
+		}
+	} else if len(o.crds) > 0 {
+		return withCode(ExitInvalid, errors.New("--crd gives schemas to validate with; it cannot be combined with --no-schema"))
+	}
+	notices := newInputNotices(cmd.ErrOrStderr(), skippedFiles)
 	var env files.Env
 	if len(o.registries) > 0 {
 		v := map[string]any{AllowedRegistriesVariable: strings.Join(o.registries, " | ")}
@@ -125,6 +159,9 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	ev.Inputs = env
 	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
 	sink := files.SinkFunc(func(r files.Outcome) {
+		if notices.put(r) {
+			return
+		}
 		scan.Resources++
 		scan.Add(r.Results, o.all)
 	})
@@ -144,8 +181,13 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		}
 		return withCode(ExitInvalid, err)
 	}
+	scan.Skipped = notices.skipped
 	if scan.Resources == 0 && !o.allowEmpty {
-		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
+		skipped := ""
+		if n := len(notices.skipped); n > 0 {
+			skipped = fmt.Sprintf("; %d %s skipped", n, plural(n, "file", "files"))
+		}
+		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected%s)", strings.Join(args, ", "), skipped))
 	}
 	out := cmd.OutOrStdout()
 	if o.output == "json" {
@@ -190,6 +232,62 @@ func loadScanPolicies(o scanOptions) (*policy.Set, error) {
 		return nil, fmt.Errorf("built-in policies: %w", err)
 	}
 	return set, nil
+}
+
+// inputNotices tells, on stderr, what a scan left out: each skipped file
+// once (Helm chart templates once per chart), and each kind evaluated
+// without a schema once. It keeps the skipped files for the JSON output.
+type inputNotices struct {
+	w       io.Writer
+	skipped []manifest.Skipped
+	byFile  map[string]int // index in skipped
+	kinds   map[string]bool
+}
+
+func newInputNotices(w io.Writer, skipped []manifest.Skipped) *inputNotices {
+	n := &inputNotices{w: w, byFile: map[string]int{}, kinds: map[string]bool{}}
+	charts := map[string]int{}
+	var order []string
+	for _, s := range skipped {
+		dir := filepath.Dir(s.Path)
+		if _, ok := charts[dir]; !ok {
+			order = append(order, dir)
+		}
+		charts[dir]++
+		n.add(s)
+	}
+	for _, dir := range order {
+		fmt.Fprintf(w, "notice: skipped %s: %d %s (render the chart: helm template CHART | portcullis scan -)\n",
+			dir, charts[dir], plural(charts[dir], "Helm chart template", "Helm chart templates"))
+	}
+	return n
+}
+
+func (n *inputNotices) add(s manifest.Skipped) {
+	n.byFile[s.Path] = len(n.skipped)
+	n.skipped = append(n.skipped, s)
+}
+
+// put notes what o says about the input and reports whether o is a
+// skipped document (no resource).
+func (n *inputNotices) put(o files.Outcome) bool {
+	if o.Skipped != "" {
+		if i, ok := n.byFile[o.Document.Source]; ok {
+			n.skipped[i].Documents++
+			return true
+		}
+		n.add(manifest.Skipped{Path: o.Document.Source, Reason: o.Skipped, Documents: 1})
+		fmt.Fprintf(n.w, "notice: skipped %s: %s\n", o.Document.Location(), o.Skipped)
+		return true
+	}
+	if o.Unvalidated {
+		key := o.Document.APIVersion() + " " + o.Document.Kind()
+		if !n.kinds[key] {
+			n.kinds[key] = true
+			fmt.Fprintf(n.w, "notice: no schema for %s (first at %s): evaluated without schema validation (give its CustomResourceDefinition with --crd)\n", key, o.Document.Location())
+		}
+	}
+	return false
 }
 
 // progressWriter returns stderr when it is a terminal (progress is shown

@@ -72,7 +72,12 @@ type ParseError struct {
 	Index  int
 	// Line is the 1-based line of Source the problem is on (0 when unknown).
 	Line int
-	Err  error
+	// Offset is the 0-based byte offset in Source of a byte the YAML
+	// parser refused (invalid UTF-8, a control character), when
+	// HasOffset; the parser names no line for those.
+	Offset    int
+	HasOffset bool
+	Err       error
 }
 
 func (e *ParseError) Error() string {
@@ -96,6 +101,8 @@ type Chunk struct {
 	Data []byte
 	// Line is the 1-based line of Source where Data starts.
 	Line int
+	// Offset is the 0-based byte offset in Source where Data starts.
+	Offset int
 }
 
 // Decode decodes the chunk. A List kind is expanded into its items; a
@@ -103,6 +110,17 @@ type Chunk struct {
 // mapping or does not parse is a *ParseError.
 func (c Chunk) Decode() ([]Document, error) {
 	docs, _, err := c.decode()
+	return docs, err
+}
+
+// DecodeKeepingText is Decode, with a document that is not a List keeping
+// the chunk's text (Document.Raw) so that its fields can be located by
+// line (FieldLine).
+func (c Chunk) DecodeKeepingText() ([]Document, error) {
+	docs, list, err := c.decode()
+	if len(docs) == 1 && !list {
+		docs[0].Raw = c.Data
+	}
 	return docs, err
 }
 
@@ -132,12 +150,22 @@ var yamlLineRE = regexp.MustCompile(`\bline (\d+): `)
 // parseError locates a decoding error in the file: the YAML parser counts
 // lines from the start of the document, so its line is moved to the
 // file's (and dropped from the message, which the line then precedes).
+// When the parser names no line (invalid UTF-8, control characters), the
+// first byte it cannot read is found and named by line and byte offset.
 func (c Chunk) parseError(err error) *ParseError {
 	pe := &ParseError{Source: c.Source, Index: c.Index, Line: c.Line, Err: err}
 	if m := yamlLineRE.FindStringSubmatchIndex(err.Error()); m != nil && c.Line > 0 {
 		n, _ := strconv.Atoi(err.Error()[m[2]:m[3]])
 		pe.Line = c.Line + n - 1
 		pe.Err = errors.New(err.Error()[:m[0]] + err.Error()[m[1]:])
+		return pe
+	}
+	if off := firstBadByte(c.Data); off >= 0 {
+		pe.Offset, pe.HasOffset = c.Offset+off, true
+		if c.Line > 0 {
+			pe.Line = c.Line + bytes.Count(c.Data[:off], []byte("\n"))
+		}
+		pe.Err = fmt.Errorf("%w (byte offset %d: 0x%02x)", err, pe.Offset, c.Data[off])
 	}
 	return pe
 }
@@ -148,11 +176,24 @@ func (c Chunk) parseError(err error) *ParseError {
 // and comment-only documents are dropped.
 func Split(source string, data []byte) ([]Chunk, error) {
 	var chunks []Chunk
-	start, line := 1, 0
+	start, line, offset, startOffset := 1, 0, 0, 0
 	var cur []byte
 	flush := func() {
 		if len(cur) > 0 && !isBlank(cur) {
-			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start})
+			// The document starts at its first line of content: leading
+			// blank and comment lines ("# Source: ..." in helm template
+			// output) are dropped, so its line is that of its first field.
+			for {
+				i := bytes.IndexByte(cur, '\n')
+				if i < 0 {
+					break
+				}
+				if t := bytes.TrimSpace(cur[:i]); len(t) > 0 && t[0] != '#' {
+					break
+				}
+				cur, start, startOffset = cur[i+1:], start+1, startOffset+i+1
+			}
+			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start, Offset: startOffset})
 		}
 		cur = nil
 	}
@@ -163,6 +204,7 @@ func Split(source string, data []byte) ([]Chunk, error) {
 			l = data[:i+1]
 		}
 		data = data[len(l):]
+		offset += len(l)
 		if bytes.HasPrefix(l, []byte("---")) {
 			rest := bytes.TrimSpace(l[3:])
 			if len(rest) > 0 && rest[0] != '#' {
@@ -170,7 +212,7 @@ func Split(source string, data []byte) ([]Chunk, error) {
 					Err: fmt.Errorf("invalid YAML document separator: %q", strings.TrimSpace(string(l)))}
 			}
 			flush()
-			start = line + 1
+			start, startOffset = line+1, offset
 			continue
 		}
 		cur = append(cur, l...)
@@ -194,8 +236,11 @@ func Decode(source string, data []byte) ([]Document, error) {
 	workpool.Run(len(chunks), 0, func(i int) {
 		var list bool
 		out[i], list, errs[i] = chunks[i].decode()
-		if len(out[i]) == 1 && !list {
+		switch {
+		case len(out[i]) == 1 && !list:
 			out[i][0].Raw = chunks[i].Data
+		case list:
+			locateItems(out[i], chunks[i])
 		}
 	})
 	var docs []Document
@@ -332,6 +377,31 @@ func typeName(v any) string {
 	}
 }
 
+// locateItems sets the line of the items of a List decoded from c (top
+// level items only; items of nested Lists keep the List's line).
+func locateItems(items []Document, c Chunk) {
+	for i := range items {
+		items[i].Line = c.Line
+	}
+	obj, err := decodeOne(c.Data)
+	top, _ := obj["items"].([]any)
+	if err != nil || len(top) != len(items) {
+		return // items that are not objects, or nested Lists: not aligned
+	}
+	for _, it := range top {
+		if m, ok := it.(map[string]any); !ok || isList(Document{Object: m}) {
+			return
+		}
+	}
+	paths := make([]string, len(items))
+	for i := range items {
+		paths[i] = fmt.Sprintf("items[%d]", i)
+	}
+	for i, l := range FieldLines(c.Data, c.Line, paths) {
+		items[i].Line = l
+	}
+}
+
 func isList(d Document) bool {
 	_, ok := d.Object["items"].([]any)
 	return ok && strings.HasSuffix(d.Kind(), "List")
@@ -345,7 +415,7 @@ func expand(d Document) []Document {
 	out := make([]Document, 0, len(items))
 	for _, it := range items {
 		if m, ok := it.(map[string]any); ok {
-			out = append(out, expand(Document{Source: d.Source, Index: d.Index, Object: m})...)
+			out = append(out, expand(Document{Source: d.Source, Index: d.Index, Object: m, Line: d.Line})...)
 		}
 	}
 	return out

@@ -199,14 +199,21 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// nearest returns the known name closest to k: the same name in another
-// case, or one within a small edit distance; "" when none is close.
+// nearest returns the known name closest to k (see Nearest).
 func nearest(k string, known map[string]reflect.Type) string {
-	best, bestDist := "", len(k)/3+2
 	names := make([]string, 0, len(known))
 	for n := range known {
 		names = append(names, n)
 	}
+	return Nearest(k, names)
+}
+
+// Nearest returns the name of known closest to k: the same name in
+// another case, or one within a small edit distance; "" when none is
+// close. It suggests the field meant by a misspelt one.
+func Nearest(k string, known []string) string {
+	best, bestDist := "", len(k)/3+2
+	names := append([]string(nil), known...)
 	sort.Strings(names)
 	for _, n := range names {
 		if strings.EqualFold(n, k) {
@@ -291,15 +298,34 @@ func jsonType(v any) string {
 // that raw starts on line start; the line of the deepest existing parent
 // when the path does not exist, 0 when raw does not parse.
 func FieldLine(raw []byte, start int, path string) int {
+	return FieldLines(raw, start, []string{path})[0]
+}
+
+// FieldLines is FieldLine for several paths of one document, which is
+// parsed once.
+func FieldLines(raw []byte, start int, paths []string) []int {
+	out := make([]int, len(paths))
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) == 0 {
-		return 0
+		return out
 	}
 	if start < 1 {
 		start = 1
 	}
-	n, line := doc.Content[0], doc.Content[0].Line
+	for i, p := range paths {
+		out[i] = start + nodeLine(doc.Content[0], p) - 1
+	}
+	return out
+}
+
+// nodeLine returns the line of path below root (see FieldLine), counted
+// from the start of the document.
+func nodeLine(root *yaml.Node, path string) int {
+	n, line := root, root.Line
 	for _, seg := range pathSegments(path) {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
 		next := (*yaml.Node)(nil)
 		switch {
 		case seg.index >= 0 && n.Kind == yaml.SequenceNode && seg.index < len(n.Content):
@@ -318,7 +344,7 @@ func FieldLine(raw []byte, start int, path string) int {
 		}
 		n = next
 	}
-	return start + line - 1
+	return line
 }
 
 type pathSegment struct {

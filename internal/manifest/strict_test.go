@@ -91,8 +91,10 @@ func TestSplitLines(t *testing.T) {
 	for _, c := range chunks {
 		got = append(got, c.Line)
 	}
-	if len(got) != 3 || got[0] != 3 || got[1] != 6 || got[2] != 9 {
-		t.Fatalf("chunk lines = %v, want [3 6 9]", got)
+	// A document's line is that of its first content line (the blank line
+	// after the separator is not the document's line).
+	if len(got) != 3 || got[0] != 3 || got[1] != 7 || got[2] != 9 {
+		t.Fatalf("chunk lines = %v, want [3 7 9]", got)
 	}
 	if _, err := Split("f.yaml", []byte("a: 1\n--- b\n")); err == nil || !strings.Contains(err.Error(), "f.yaml:2:") {
 		t.Fatalf("bad separator error = %v, want one at f.yaml:2", err)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -75,7 +76,7 @@ func (c *compiler) compileCELRule(r kyvernov1.Rule, field string) (*cel.Program,
 		Validations: toCELValidations(body.Expressions), AuditAnnotations: toCELAnnotations(body.AuditAnnotations)}
 	prog, err := cc.Compile(spec)
 	if err != nil {
-		return nil, nil, Errors{{Rule: r.Name, Field: field, Msg: "invalid CEL", Err: err}}
+		return nil, nil, celErrors(Error{Rule: r.Name, Field: field}, err)
 	}
 	return prog, &body, nil
 }
@@ -205,7 +206,7 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 			Variables: toCELVariables(v.spec.Variables), MatchConditions: toCELConditions(v.spec.MatchConditions),
 			Validations: toCELValidations(v.spec.Validations), AuditAnnotations: toCELAnnotations(v.spec.AuditAnnotations)})
 		if cerr != nil {
-			errs = append(errs, &Error{Policy: name, Field: prefix, Msg: "invalid CEL", Err: cerr})
+			errs = append(errs, celErrors(Error{Policy: name, Field: prefix}, cerr)...)
 		}
 		if len(errs) > 0 {
 			// Errors of the policy itself say it all; its autogen
@@ -218,4 +219,30 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 		return nil, errs
 	}
 	return vp, nil
+}
+
+// celErrors turns a CEL compile error into one error per problem, each
+// naming the expression's field (so that its line is found) and the
+// line:column in the expression; other errors are one error at base.Field.
+func celErrors(base Error, err error) Errors {
+	var ce *cel.CompileError
+	if !errors.As(err, &ce) || len(ce.Problems) == 0 {
+		e := base
+		e.Msg, e.Err = "invalid CEL", err
+		return Errors{&e}
+	}
+	out := make(Errors, 0, len(ce.Problems))
+	for _, p := range ce.Problems {
+		e := base
+		if p.Field != "" {
+			e.Field = p.Field
+		}
+		e.Msg = "invalid CEL"
+		if p.Line > 0 {
+			e.Msg = fmt.Sprintf("invalid CEL at %d:%d", p.Line, p.Column)
+		}
+		e.Err = errors.New(p.Message)
+		out = append(out, &e)
+	}
+	return out
 }

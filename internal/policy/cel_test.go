@@ -43,7 +43,7 @@ spec:
         expressions:
         - expression: "object.spec.replicas + 'x'"
 `,
-			field: "spec.rules[0].validate.cel", msgHas: "expressions[0].expression",
+			field: "spec.rules[0].validate.cel.expressions[0].expression", msgHas: "must evaluate to bool",
 		},
 		{
 			name: "unknown variable in validate.cel",
@@ -59,7 +59,7 @@ spec:
         expressions:
         - expression: "objekt.spec.containers.size() > 0"
 `,
-			field: "spec.rules[0].validate.cel", msgHas: "undeclared reference to 'objekt'",
+			field: "spec.rules[0].validate.cel.expressions[0].expression", msgHas: "undeclared reference to 'objekt'",
 		},
 		{
 			name: "paramKind without paramRef",
@@ -90,7 +90,7 @@ spec:
   validations:
   - expression: "object.metadata.name"
 `,
-			field: "spec", msgHas: "validations[0].expression",
+			field: "spec.validations[0].expression", msgHas: "must evaluate to bool",
 		},
 		{
 			name: "ValidatingPolicy malformed matchConstraints",
@@ -195,8 +195,8 @@ spec:
 		{"deny and warn", binding("  policyName: vap\n  validationActions: [Deny, Warn]\n"), "spec.validationActions", "may not be used together"},
 		{"paramRef name and selector", binding("  policyName: vap\n  validationActions: [Deny]\n  paramRef: {name: a, selector: {matchLabels: {x: z}}, parameterNotFoundAction: Deny}\n"), "spec.paramRef", "not both"},
 		{"unknown policy", binding("  policyName: nope\n  validationActions: [Deny]\n"), "spec.policyName", "not loaded"},
-		{"type error in policy", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: typed}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"1 + 'a'\"\n", "spec", "validations[0].expression"},
-		{"multi-line message refused", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: ml}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"true\"\n    message: \"a\\nb\"\n", "spec", "line breaks"},
+		{"type error in policy", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: typed}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"1 + 'a'\"\n", "spec.validations[0].expression", "no matching overload"},
+		{"multi-line message refused", "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: ml}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: \"true\"\n    message: \"a\\nb\"\n", "spec.validations[0].message", "line breaks"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,7 +102,7 @@ func (c *compiler) compileVAP(d manifest.Document) (*AdmissionPolicy, Errors) {
 		Variables: toCELVariables(s.Variables), MatchConditions: toCELConditions(s.MatchConditions),
 		Validations: toCELValidations(s.Validations), AuditAnnotations: toCELAnnotations(s.AuditAnnotations)})
 	if err != nil {
-		errs = append(errs, fail("spec", "invalid CEL", err)...)
+		errs = append(errs, celErrors(Error{Policy: name, Field: "spec"}, err)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/manifest"
 )
 
 // Severity levels, lowest first.
@@ -46,6 +47,9 @@ type Scan struct {
 	Policies int             `json:"policies"`
 	Rules    int             `json:"rules"`
 	Results  []engine.Result `json:"results"`
+	// Skipped are the input files (or their documents) that were not
+	// scanned, with the reason: no Kubernetes resource, Helm templates.
+	Skipped []manifest.Skipped `json:"skipped,omitempty"`
 	// Omitted counts results left out of Results (passes and skips when
 	// only findings are kept); they still count in the summary.
 	Omitted map[engine.Status]int `json:"-"`
@@ -176,10 +180,11 @@ func (s *Scan) WriteJSON(w io.Writer) error {
 	sortResults(rows)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	head, err := json.MarshalIndent(struct {
-		Summary  Summary `json:"summary"`
-		Policies int     `json:"policies"`
-		Rules    int     `json:"rules"`
-	}{s.Summarize(), s.Policies, s.Rules}, "", "  ")
+		Summary  Summary            `json:"summary"`
+		Policies int                `json:"policies"`
+		Rules    int                `json:"rules"`
+		Skipped  []manifest.Skipped `json:"skipped,omitempty"`
+	}{s.Summarize(), s.Policies, s.Rules, s.Skipped}, "", "  ")
 	if err != nil {
 		return err
 	}

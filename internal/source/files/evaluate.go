@@ -3,11 +3,14 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/schema"
 	"github.com/portcullis/portcullis/internal/workpool"
 )
 
@@ -17,9 +20,15 @@ type Outcome struct {
 	Item int
 	// Document is the evaluated document.
 	Document manifest.Document
-	// Results are the engine's results for it (nil when no rule applied).
-	// The sink owns them.
+	// Results are the engine's results for it (nil when no rule applied),
+	// or its schema problems (see Evaluator.Schema). The sink owns them.
 	Results []engine.Result
+	// Skipped says why the document was not evaluated: it is no resource
+	// (see NotResource and Evaluator.SkipNonResources); "" when it was.
+	Skipped string
+	// Unvalidated is true when Evaluator.Schema has no schema for the
+	// document's kind: it was evaluated without schema validation.
+	Unvalidated bool
 }
 
 // Sink receives the outcome of every document that was evaluated, in
@@ -51,6 +60,14 @@ type Evaluator struct {
 	Inputs Inputs
 	// Workers bounds the goroutines evaluating at once; 0 means GOMAXPROCS.
 	Workers int
+	// SkipNonResources delivers the documents that are not resources (see
+	// NotResource) as skipped outcomes; otherwise a document without a
+	// kind is an error (ErrNoKind) and the others are evaluated.
+	SkipNonResources bool
+	// Schema, when set, validates every document against the schema of
+	// its kind first: a document with schema problems is not evaluated;
+	// its outcome carries one failing result per problem (SchemaResults).
+	Schema *schema.Validator
 	// Progress, when set, is called after each item is delivered with the
 	// number of items delivered so far and the stream's length, from one
 	// goroutine at a time.
@@ -75,10 +92,9 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 		inputs = Env{}
 	}
 	type item struct {
-		done    bool
-		docs    []manifest.Document
-		results [][]engine.Result
-		err     *Error
+		done     bool
+		outcomes []Outcome
+		err      *Error
 	}
 	var (
 		mu    sync.Mutex
@@ -89,7 +105,7 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 	workpool.Run(n, e.Workers, func(i int) {
 		var it item
 		if ctx.Err() == nil {
-			it.docs, it.results, it.err = e.evaluate(ctx, stream, inputs, i)
+			it.outcomes, it.err = e.evaluate(ctx, stream, inputs, i)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -104,8 +120,8 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 			if cur.err != nil {
 				errs = append(errs, cur.err)
 			}
-			for j, d := range cur.docs {
-				sink.Put(Outcome{Item: next, Document: d, Results: cur.results[j]})
+			for _, o := range cur.outcomes {
+				sink.Put(o)
 			}
 			next++
 			if e.Progress != nil {
@@ -123,22 +139,124 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 }
 
 // evaluate decodes item i and evaluates its documents. On failure it
-// returns no documents.
-func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, i int) ([]manifest.Document, [][]engine.Result, *Error) {
+// returns no outcomes.
+func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, i int) ([]Outcome, *Error) {
 	docs, err := stream.Decode(i)
 	if err != nil {
-		return nil, nil, &Error{Item: i, Err: err}
+		return nil, &Error{Item: i, Err: err}
 	}
-	results := make([][]engine.Result, len(docs))
+	out := make([]Outcome, len(docs))
 	for j, d := range docs {
+		raw := d.Raw
+		d.Raw = nil // the sink gets no text
+		out[j] = Outcome{Item: i, Document: d}
+		if e.SkipNonResources {
+			if why := NotResource(d); why != "" {
+				out[j].Skipped = why
+				continue
+			}
+		}
 		if d.Kind() == "" {
-			return nil, nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
+			return nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
+		}
+		if e.Schema != nil {
+			problems, known := e.Schema.Validate(d.Object)
+			out[j].Unvalidated = !known
+			if len(problems) > 0 {
+				d.Raw = raw
+				out[j].Results = SchemaResults(d, problems)
+				continue
+			}
 		}
 		rs, err := e.Engine.Evaluate(ctx, e.Set, inputs.Input(d))
 		if err != nil {
-			return nil, nil, &Error{Item: i, Location: d.Location(), Err: err}
+			return nil, &Error{Item: i, Location: d.Location(), Err: err}
 		}
-		results[j] = rs
+		out[j].Results = rs
 	}
-	return docs, results, nil
+	return out, nil
+}
+
+// Schema results: a document that does not match the schema of its kind
+// gets one failing result per problem, from this pseudo-policy.
+const (
+	// SchemaPolicy is the Policy of schema results.
+	SchemaPolicy = "kubernetes-schema"
+	// SchemaPolicyKind is their PolicyKind.
+	SchemaPolicyKind = "Schema"
+	// SchemaSeverity is their severity: the API server would refuse the
+	// document, so any --fail-on but none fails on it.
+	SchemaSeverity = "critical"
+)
+
+// SchemaResults turns the schema problems of doc into failing results:
+// Rule names the schema (apiVersion/kind), Path the field as a JSON
+// pointer, and Message the file and line of the field (found in doc.Raw
+// when it is kept, else the document's line), the field and the problem.
+func SchemaResults(doc manifest.Document, problems []manifest.FieldError) []engine.Result {
+	paths := make([]string, len(problems))
+	for k, p := range problems {
+		paths[k] = p.Path
+	}
+	lines := make([]int, len(problems))
+	if doc.Raw != nil {
+		lines = manifest.FieldLines(doc.Raw, doc.Line, paths)
+	}
+	res := engine.Resource{APIVersion: doc.APIVersion(), Kind: doc.Kind(),
+		Namespace: manifest.MetaString(doc.Object, "namespace"), Name: doc.Name()}
+	rule := doc.APIVersion() + "/" + doc.Kind()
+	if doc.APIVersion() == "" {
+		rule = doc.Kind()
+	}
+	out := make([]engine.Result, len(problems))
+	for k, p := range problems {
+		line := lines[k]
+		if line == 0 {
+			line = doc.Line
+		}
+		loc := doc.Source
+		if line > 0 {
+			loc = fmt.Sprintf("%s:%d", doc.Source, line)
+		}
+		msg := p.Msg
+		if p.Path != "" {
+			msg = p.Path + ": " + p.Msg
+		}
+		out[k] = engine.Result{Policy: SchemaPolicy, PolicyKind: SchemaPolicyKind, Rule: rule,
+			Resource: res, Status: engine.StatusFail, Severity: SchemaSeverity, Category: "Schema",
+			Message: loc + ": " + msg, Path: pointer(p.Path)}
+	}
+	return out
+}
+
+// pointer turns "spec.containers[0].image" into "/spec/containers/0/image".
+func pointer(path string) string {
+	if path == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, part := range strings.Split(path, ".") {
+		for part != "" {
+			i := strings.IndexByte(part, '[')
+			if i < 0 {
+				b.WriteString("/" + escape(part))
+				break
+			}
+			if i > 0 {
+				b.WriteString("/" + escape(part[:i]))
+			}
+			j := strings.IndexByte(part[i:], ']')
+			if j < 0 {
+				b.WriteString("/" + escape(part[i:]))
+				break
+			}
+			b.WriteString("/" + part[i+1:i+j])
+			part = part[i+j+1:]
+		}
+	}
+	return b.String()
+}
+
+func escape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }

@@ -3,6 +3,7 @@ package files
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/errlist"
@@ -29,9 +30,11 @@ type Chunks []manifest.Chunk
 func (c Chunks) Len() int { return len(c) }
 
 // Decode implements Stream: it decodes chunk i (a List kind yields its
-// items) and releases the chunk's raw text. Errors are *manifest.ParseError.
+// items) and releases the chunk's raw text, which a single document keeps
+// (Document.Raw) until it is evaluated, so that schema problems can be
+// located by line. Errors are *manifest.ParseError.
 func (c Chunks) Decode(i int) ([]manifest.Document, error) {
-	docs, err := c[i].Decode()
+	docs, err := c[i].DecodeKeepingText()
 	c[i].Data = nil // decoded: let the raw text go
 	return docs, err
 }
@@ -68,6 +71,58 @@ func Read(paths []string, stdin io.Reader) (Chunks, error) {
 	}
 	chunks, err := manifest.ReadChunks(paths, stdin)
 	return Chunks(chunks), err
+}
+
+// Options tune ReadTree.
+type Options struct {
+	// Exclude are gitignore-like patterns matched against paths relative
+	// to each directory read (see manifest.Ignore); the directory's
+	// .portcullisignore adds its own.
+	Exclude []string
+	// SkipCharts leaves out the templates of Helm charts.
+	SkipCharts bool
+}
+
+// ReadTree is Read for a scan of real repositories: directories are read
+// without what o.Exclude and their .portcullisignore exclude, and (with
+// o.SkipCharts) without the templates of Helm charts, which are returned
+// as skipped files.
+func ReadTree(paths []string, stdin io.Reader, o Options) (Chunks, []manifest.Skipped, error) {
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	chunks, skipped, err := manifest.ReadTree(paths, stdin, manifest.TreeOptions{Exclude: o.Exclude, SkipCharts: o.SkipCharts})
+	return Chunks(chunks), skipped, err
+}
+
+// NotResource says why doc is not a Kubernetes resource to evaluate, or
+// returns "" when it is one: a document without a kind (a Helm values
+// file, Chart.yaml, a CI workflow), a kustomize configuration, a Kyverno
+// CLI file (test, values, user info).
+func NotResource(doc manifest.Document) string {
+	group, _, _ := strings.Cut(doc.APIVersion(), "/")
+	if !strings.Contains(doc.APIVersion(), "/") {
+		group = ""
+	}
+	switch {
+	case doc.Kind() == "" && filepath.Base(doc.Source) == "Chart.yaml":
+		return "Helm chart metadata (Chart.yaml), not a resource"
+	case group == "kustomize.config.k8s.io" || isKustomization(doc.Source) && doc.Kind() == "":
+		return "kustomize configuration, not a resource (render it: kustomize build DIR | portcullis scan -)"
+	case group == "cli.kyverno.io":
+		return "Kyverno CLI file (" + doc.Kind() + "), not a resource"
+	case doc.Kind() == "":
+		return "no kind: not a Kubernetes resource"
+	}
+	return ""
+}
+
+func isKustomization(source string) bool {
+	switch filepath.Base(source) {
+	case "kustomization.yaml", "kustomization.yml", "Kustomization":
+		return true
+	}
+	return false
 }
 
 // Resources returns a store answering CEL lookups (resource.Get/List,

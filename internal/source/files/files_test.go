@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/schema"
 	"github.com/portcullis/portcullis/internal/source/files"
 )
 
@@ -298,5 +299,77 @@ metadata: {name: nokind-is-skipped}
 	got, err := store.Get(context.Background(), "v1", "pods", "ns", "p")
 	if err != nil || manifest.MetaString(got, "name") != "p" {
 		t.Fatalf("store.Get(pods/ns/p) = %v, %v", got, err)
+	}
+}
+
+// With SkipNonResources and a schema, the evaluator skips what is no
+// resource, reports schema problems instead of evaluating, and marks kinds
+// it has no schema for; a Raw text never reaches the sink.
+func TestRunSkipsAndValidates(t *testing.T) {
+	t.Parallel()
+	text := pod("good", true) + "---\nreplicaCount: 1\n---\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n---\n" +
+		"apiVersion: v1\nkind: Pod\nmetadata:\n  name: typo\n  labels: {team: a}\nspec:\n  containerz: []\n---\n" +
+		"apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: inlist}\n"
+	chunks, err := manifest.Split("in.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &files.Evaluator{Engine: engine.New(), Set: compile(t, teamPolicy), SkipNonResources: true, Schema: schema.New()}
+	var c collect
+	if err := ev.Run(context.Background(), files.Chunks(chunks), &c); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range c.outcomes {
+		if o.Document.Raw != nil {
+			t.Errorf("%s: the sink got the document's text", o.Document.Location())
+		}
+		s := o.Document.Location() + " "
+		switch {
+		case o.Skipped != "":
+			s += "skipped: " + o.Skipped
+		case o.Unvalidated:
+			s += "unvalidated"
+		}
+		for _, r := range o.Results {
+			s += fmt.Sprintf(" [%s %s %s %s]", r.Policy, r.Status, r.Path, r.Message)
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"in.yaml:1  [require-team-label pass  validation rule 'check-team' passed.]",
+		"in.yaml:13 skipped: no kind: not a Kubernetes resource",
+		"in.yaml:15 skipped: kustomize configuration, not a resource (render it: kustomize build DIR | portcullis scan -)",
+		"in.yaml:18  [kubernetes-schema fail /spec/containers in.yaml:23: spec.containers: required field is missing]" +
+			" [kubernetes-schema fail /spec/containerz in.yaml:24: spec.containerz: unknown field; did you mean containers?]",
+		"in.yaml:26 unvalidated",
+		"in.yaml:30  [kubernetes-schema fail /spec in.yaml:30: spec: required field is missing]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("outcomes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Without SkipNonResources a document without a kind is an error.
+	ev.SkipNonResources = false
+	chunks, _ = manifest.Split("in.yaml", []byte(text))
+	var errs files.Errors
+	if err := ev.Run(context.Background(), files.Chunks(chunks), &collect{}); !errors.As(err, &errs) || len(errs) != 1 || !errors.Is(errs[0], files.ErrNoKind) {
+		t.Errorf("Run without SkipNonResources = %v", err)
+	}
+}
+
+func TestSchemaResultsPointer(t *testing.T) {
+	t.Parallel()
+	doc := manifest.Document{Source: "-", Line: 3, Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}}}
+	rs := files.SchemaResults(doc, []manifest.FieldError{
+		{Path: "metadata.annotations.a/b~c", Msg: "want a string, got a number"},
+		{Path: "spec.list[12].x", Msg: "m"},
+		{Msg: "and 3 more schema problems"},
+	})
+	want := []string{"/metadata/annotations/a~1b~0c -:3: metadata.annotations.a/b~c: want a string, got a number",
+		"/spec/list/12/x -:3: spec.list[12].x: m", " -:3: and 3 more schema problems"}
+	for i, r := range rs {
+		if got := r.Path + " " + r.Message; got != want[i] || r.Rule != "v1/ConfigMap" || r.Resource.Name != "c" {
+			t.Errorf("result %d = %q (rule %s), want %q", i, got, r.Rule, want[i])
+		}
 	}
 }
