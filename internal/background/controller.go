@@ -421,7 +421,13 @@ func (c *Controller) next(ctx context.Context, queue workqueue.TypedRateLimiting
 		return false
 	}
 	defer queue.Done(k)
-	if err := c.process(ctx, k); err != nil {
+	stale, err := c.process(ctx, k)
+	if stale {
+		// The policies changed while it was evaluated, before its entry
+		// existed for the change to re-queue it.
+		c.enqueue(queue, k, nil)
+	}
+	if err != nil {
 		if ctx.Err() == nil && queue.NumRequeues(k) < 5 {
 			queue.AddRateLimited(k)
 		}
@@ -432,24 +438,25 @@ func (c *Controller) next(ctx context.Context, queue workqueue.TypedRateLimiting
 	return true
 }
 
-// process evaluates one object (or forgets it when it is gone).
-func (c *Controller) process(ctx context.Context, k key) error {
+// process evaluates one object (or forgets it when it is gone); stale says
+// the policy set changed during the evaluation.
+func (c *Controller) process(ctx context.Context, k key) (stale bool, err error) {
 	cached := c.newObject(k.gvk)
-	err := c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, cached)
+	err = c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, cached)
 	if apierrors.IsNotFound(err) {
 		c.forget(k)
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	obj, err := asUnstructured(cached, k.gvk)
 	if err != nil {
-		return err
+		return false, err
 	}
 	set := c.opts.Policies.Current()
 	if set == nil {
-		return nil
+		return false, nil
 	}
 	uid := string(obj.GetUID())
 	c.mu.Lock()
@@ -506,7 +513,7 @@ func (c *Controller) process(ctx context.Context, k key) error {
 		}
 		c.opts.Observer.Changed(uid, obj.Object, results, now)
 	}
-	return nil
+	return c.opts.Policies.Current() != set, nil
 }
 
 // evaluate runs the engine; a failure or a panic becomes an error result,
