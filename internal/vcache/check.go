@@ -58,8 +58,9 @@ type Verdicts struct {
 	record *Record
 	// covered maps a child image reference to the record's image.
 	covered map[string]Image
-	// all is true when every image of the child is covered.
-	all bool
+	// all is true when every image of the child is covered; exact when
+	// each is a record reference as written (no tag resolved by it).
+	all, exact bool
 }
 
 // Check decides what record r may answer for child c. A record that
@@ -94,7 +95,7 @@ func Check(r *Record, c Child) (*Verdicts, Reason) {
 	}
 	// Only references written with a tag and a digest say what the tag
 	// resolved to ("repo@sha256:…" says nothing about "repo:latest").
-	v := &Verdicts{record: r, covered: make(map[string]Image, len(c.Images)), all: true}
+	v := &Verdicts{record: r, covered: make(map[string]Image, len(c.Images)), all: true, exact: true}
 	var reason Reason
 	for _, ref := range c.Images {
 		if img, ok := byRef[ref]; ok {
@@ -107,6 +108,7 @@ func Check(r *Record, c Child) (*Verdicts, Reason) {
 		case !byDigest && known && hasTag(name):
 			// A tag the record resolved: it names the verified digest.
 			v.covered[ref] = img
+			v.exact = false
 			continue
 		case byDigest && known && img.Digest != digest:
 			reason = ReasonDigestMismatch
@@ -165,11 +167,12 @@ func (v *Verdicts) ImagePolicy(ref, kind, policy string) (Result, bool) {
 
 // Rule returns the verdicts of a Kyverno verifyImages rule (by its name
 // without an autogen prefix) of the policy (kind, key) on the child, when
-// every image of the child is covered and the rule was applied: the rule
-// then sees exactly the images it saw when the record was made. Each
-// result's Image is the child's reference. False otherwise.
+// every image of the child is exactly a record reference and the rule was
+// applied: the rule then sees exactly the images it saw when the record
+// was made (and has no tag left to pin). Each result's Image is the
+// child's reference. False otherwise.
 func (v *Verdicts) Rule(kind, policy, rule string) ([]Result, bool) {
-	if v == nil || !v.all {
+	if v == nil || !v.all || !v.exact {
 		return nil, false
 	}
 	applied := false

@@ -90,6 +90,9 @@ func TestSealOpenHit(t *testing.T) {
 	if d, ok := got.Digest("reg.example/team/app:v1"); reason != "" || !ok || d != digestA {
 		t.Fatalf("tag: reason %q, digest %q %v", reason, d, ok)
 	}
+	if _, ok := got.Rule(kyv.Kind, kyv.Name, "check-signature"); ok {
+		t.Fatal("a Kyverno rule answered for a tag it would have to pin")
+	}
 	// Sealing is deterministic whatever the list order.
 	r := testRecord()
 	r.Results[0], r.Results[1] = r.Results[1], r.Results[0]
