@@ -361,7 +361,7 @@ func cachedImagePolicies(verified VerifiedImages, img image, pols []*imagepolicy
 // rule as a fresh verification.
 func imagePolicyOutcome(p *imagepolicy.Policy, res Resource, img image, v Verdict, requireDigest bool) Result {
 	r := imagePolicyResult(p, RuleVerifyImage, res, img)
-	r.Digest = v.Digest
+	r.Digest, r.Cached = v.Digest, true
 	status := v.Status
 	if status == StatusPass && requireDigest && r.Enforce && !isDigest(img.ref) {
 		return r.with(StatusFail, fmt.Sprintf(MsgMustBeDigest, img.describe(), p.Name()), img.pointer)

@@ -149,6 +149,18 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	return results
 }
 
+// BaseRule is the name of the rule r is about without an autogen prefix
+// (see BaseRuleName), from the kind of its resource.
+func (r Result) BaseRule() string {
+	if !r.Autogen {
+		return r.Rule
+	}
+	if r.Resource.Kind == "CronJob" {
+		return strings.TrimPrefix(r.Rule, "autogen-cronjob-")
+	}
+	return strings.TrimPrefix(r.Rule, "autogen-")
+}
+
 // BaseRuleName is the name of the rule an autogen rule was generated
 // from ("autogen-check" and "autogen-cronjob-check" are "check"): the
 // same verifyImages body, whatever the kind it was applied to.
@@ -193,7 +205,7 @@ func (e *Engine) cachedImageRule(r *policy.Rule, in *Input, req *request) ([]Res
 			return nil, false
 		}
 		ir := res.with(v.Status, v.Message, path)
-		ir.Enforce, ir.Image, ir.Digest = v.Enforce, v.Image, v.Digest
+		ir.Enforce, ir.Image, ir.Digest, ir.Cached = v.Enforce, v.Image, v.Digest, true
 		out = append(out, ir)
 	}
 	return out, true

@@ -82,6 +82,9 @@ type Result struct {
 	// action, ValidationFailureAnnotation. A string so Result stays
 	// comparable; Annotations decodes it.
 	AuditAnnotations string `json:"auditAnnotations,omitempty"`
+	// Cached is true when an image verdict came from Input.Verified
+	// instead of the registry.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // ValidationFailureAnnotation is the audit annotation the API server
