@@ -176,6 +176,10 @@ func (vc *verificationCache) lookup(ctx context.Context, h *Handler, set *policy
 	if !vc.enabled() || d.obj == nil {
 		return nil
 	}
+	hashes := vc.policyHashes(set)
+	if len(hashes) == 0 {
+		return nil // no image policy: nothing to verify, nothing to count
+	}
 	kind, _ := d.obj["kind"].(string)
 	value, ok := recordAnnotation(kind, d.obj)
 	if !ok {
@@ -193,7 +197,7 @@ func (vc *verificationCache) lookup(ctx context.Context, h *Handler, set *policy
 	}
 	images, _ := podImageRefs(kind, d.obj)
 	verdicts, reason := vcache.Check(rec, vcache.Child{Namespace: namespaceOf(d), Images: images,
-		Policies: vc.policyHashes(set), Now: now})
+		Policies: hashes, Now: now})
 	if reason != "" {
 		h.logRequest(ctx, slog.LevelDebug, d.req, "verification record ignored", slog.String("reason", string(reason)))
 	}
