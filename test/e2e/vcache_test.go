@@ -33,6 +33,7 @@ type vcacheEnv struct {
 	signed, unsigned, other  string // tags
 	signedPin, unsignedPin   string
 	otherPin                 string // another signed repository
+	kyvPin                   string // signed, under the Kyverno verifyImages policy
 	cip                      string // the ClusterImagePolicy's YAML
 	overlap, resync, keyWait time.Duration
 }
@@ -46,7 +47,9 @@ func startVCache(t *testing.T) *vcacheEnv {
 	ud := reg.PushRandom(t, "team/app", "unsigned")
 	od := reg.PushRandom(t, "team/other", "v1")
 	reg.Sign(t, "team/other", od, key, nil)
-	v := &vcacheEnv{reg: reg, key: key,
+	kd := reg.PushRandom(t, "kyv/app", "signed")
+	reg.Sign(t, "kyv/app", kd, key, nil)
+	v := &vcacheEnv{reg: reg, key: key, kyvPin: reg.Ref("kyv/app", "signed") + "@" + kd.String(),
 		signed: reg.Ref("team/app", "signed"), unsigned: reg.Ref("team/app", "unsigned"), other: reg.Ref("team/other", "v1"),
 		signedPin: reg.Ref("team/app", "signed") + "@" + d.String(), unsignedPin: reg.Ref("team/app", "unsigned") + "@" + ud.String(),
 		otherPin: reg.Ref("team/other", "v1") + "@" + od.String(),
@@ -73,7 +76,25 @@ spec:
       data: |
         %s
 `, reg.Host, strings.ReplaceAll(strings.TrimSpace(string(key.PublicPEM)), "\n", "\n        "))
-	for _, p := range decodeAll(t, v.cip) {
+	kyv := fmt.Sprintf(`apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: kyverno-signed}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: check-signature
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["%s/kyv/*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+              %s
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+`, reg.Host, strings.ReplaceAll(strings.TrimSpace(string(key.PublicPEM)), "\n", "\n              "))
+	for _, p := range decodeAll(t, v.cip+"---\n"+kyv) {
 		if err := v.env.Client.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}
@@ -216,6 +237,29 @@ func TestVerificationCache(t *testing.T) {
 	}
 	t.Logf("Deployment: %d registry requests; ReplicaSet and 3 Pods: 0", depRequests)
 
+	t.Run("Kyverno verifyImages: ReplicaSet and Pods need no registry request", func(t *testing.T) {
+		v.reg.Reset()
+		dep := vcacheDeployment("shop", "kyv", v.kyvPin)
+		if err := c.Create(ctx, dep); err != nil {
+			t.Fatalf("signed Deployment denied: %v", err)
+		}
+		if v.reg.Count() == 0 || dep.Spec.Template.Annotations[vcache.Annotation] == "" {
+			t.Fatalf("Deployment: %d registry requests, record %q", v.reg.Count(), dep.Spec.Template.Annotations[vcache.Annotation])
+		}
+		v.reg.Reset()
+		rs := replicaSetOf(dep, "k1")
+		if err := c.Create(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if err := c.Create(ctx, podOf(rs, i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := v.reg.Count(); n != 0 {
+			t.Fatalf("ReplicaSet and 3 Pods made %d registry requests, want 0: %v", n, v.reg.Log())
+		}
+	})
 	t.Run("copied to a Pod with an unsigned image: verified and denied", func(t *testing.T) {
 		v.reg.Reset()
 		err := c.Create(ctx, annotatedPod("shop", "copied-unsigned", v.unsignedPin, ann))
