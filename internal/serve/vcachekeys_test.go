@@ -143,7 +143,7 @@ func TestKeyStoreRotation(t *testing.T) {
 	case string(sec.Data[keyRotateData]) != "2026-12-05":
 		t.Fatalf("rotation request not recorded: %q", sec.Data[keyRotateData])
 	}
-	if d := after.Previous[0].RetiresAt.Sub(time.Now()); d < 59*time.Minute || d > time.Hour {
+	if d := time.Until(after.Previous[0].RetiresAt); d < 59*time.Minute || d > time.Hour {
 		t.Fatalf("previous key retires in %v, want the 1h overlap", d)
 	}
 	// The same request does not rotate again.

@@ -26,16 +26,16 @@ const vcacheKeySecret = "portcullis-verification-key"
 // against a real registry, the verifier's in-process cache off (every
 // admission a cold replica).
 type vcacheEnv struct {
-	env                      *Env
-	cs                       *kubernetes.Clientset
-	reg                      *registrytest.Registry
-	key                      registrytest.Key
-	signed, unsigned, other  string // tags
-	signedPin, unsignedPin   string
-	otherPin                 string // another signed repository
-	kyvPin                   string // signed, under the Kyverno verifyImages policy
-	cip                      string // the ClusterImagePolicy's YAML
-	overlap, resync, keyWait time.Duration
+	env                     *Env
+	cs                      *kubernetes.Clientset
+	reg                     *registrytest.Registry
+	key                     registrytest.Key
+	signed, unsigned, other string // tags
+	signedPin, unsignedPin  string
+	otherPin                string // another signed repository
+	kyvPin                  string // signed, under the Kyverno verifyImages policy
+	cip                     string // the ClusterImagePolicy's YAML
+	overlap, resync         time.Duration
 }
 
 func startVCache(t *testing.T) *vcacheEnv {
