@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/testing/registrytest"
 	"github.com/portcullis/portcullis/internal/vcache"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 )
@@ -104,7 +105,7 @@ func startCacheFixture(t testing.TB) *cacheFixture {
 	}
 	f.keys = &keyBox{ks: ks}
 	f.src = NewAtomicSource(f.policies(t, "team-key"))
-	v := imageverify.New(imageverify.Options{TTL: -1, NegativeTTL: -1, TagTTL: -1})
+	v := imageverify.New(imageverify.Options{TTL: -1, NegativeTTL: -1, TagTTL: -1, Transport: CountRegistryRequests(nil)})
 	eng := engine.New(engine.WithImagePolicyVerifier(v, engine.ImagePolicyOptions{}))
 	f.h = newHandler(t, HandlerOptions{Policies: f.src, Engine: eng,
 		VerificationCache: &VerificationCacheOptions{Keys: f.keys.Get, TTL: time.Hour, Now: f.clock.Now}})
@@ -223,6 +224,14 @@ func TestVerificationCacheParentAndChildren(t *testing.T) {
 	if got := testutil.ToFloat64(f.h.vc.hits) - hits; got != 5 {
 		t.Fatalf("hits = %v, want 5", got)
 	}
+	// Registry requests per admission: the mutation of the Deployment
+	// made them all, the five validations none.
+	if sum := registrySum(t, f.h, PathValidate); sum != 0 {
+		t.Fatalf("portcullis_verification_registry_requests{endpoint=/validate} sums %v, want 0", sum)
+	}
+	if sum := registrySum(t, f.h, PathMutate); sum == 0 {
+		t.Fatal("portcullis_verification_registry_requests{endpoint=/mutate} counted no request of the Deployment")
+	}
 	// The mutating webhook leaves a recorded child alone, without asking
 	// the registry (nothing to pin, nothing to re-sign).
 	f.reg.Reset()
@@ -235,6 +244,53 @@ func TestVerificationCacheParentAndChildren(t *testing.T) {
 	resp = admit(t, f.srv, PathMutate, reviewReq{kind: "Pod", namespace: "shop", name: "web", object: childJSON("Pod", "shop", ann, f.signed)})
 	if !resp.Allowed || !strings.Contains(string(resp.Patch), f.signedPin) || f.reg.Count() != 0 {
 		t.Fatalf("tag pinned from the record: patch %s, %d registry requests", resp.Patch, f.reg.Count())
+	}
+}
+
+// registrySum is the sum of portcullis_verification_registry_requests for
+// endpoint.
+func registrySum(t *testing.T, h *Handler, endpoint string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(h.vc.registry); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" && l.GetValue() == endpoint {
+					return m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	t.Fatalf("no portcullis_verification_registry_requests{endpoint=%q}", endpoint)
+	return 0
+}
+
+func TestAnnotationPatch(t *testing.T) {
+	for _, tc := range []struct {
+		kind, obj, want string
+	}{
+		{"Deployment", `{"spec":{"template":{"spec":{}}}}`, `[{"op":"add","path":"/spec/template/metadata","value":{"annotations":{"portcullis.dev/verified":"V"}}}]`},
+		{"Deployment", `{"spec":{"template":{"metadata":{"labels":{"a":"b"}}}}}`, `[{"op":"add","path":"/spec/template/metadata/annotations","value":{"portcullis.dev/verified":"V"}}]`},
+		{"CronJob", `{"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"x":"y"}}}}}}}`, `[{"op":"add","path":"/spec/jobTemplate/spec/template/metadata/annotations/portcullis.dev~1verified","value":"V"}]`},
+	} {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(tc.obj), &obj); err != nil {
+			t.Fatal(err)
+		}
+		p, err := annotationPatch(tc.kind, obj, "V")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := json.Marshal(p); string(got) != tc.want {
+			t.Errorf("%s %s:\n got %s\nwant %s", tc.kind, tc.obj, got, tc.want)
+		}
 	}
 }
 
