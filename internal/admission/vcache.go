@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -449,6 +450,13 @@ func (h *Handler) recordVerification(ctx context.Context, set *policy.Set, d *de
 		h.logRequest(ctx, slog.LevelDebug, req, "verification not recorded", slog.String("error", err.Error()))
 		return nil
 	}
+	if req.Operation == "UPDATE" && sameTemplate(kind, obj, d.oldObj) {
+		// Writing a record into an unchanged template would change it,
+		// and so start a rollout of every Pod: an expired or missing
+		// record stays so until the template changes anyway (its
+		// children are verified from the registry meanwhile).
+		return nil
+	}
 	pinned := &decoded{req: req, obj: obj, oldObj: d.oldObj}
 	if v := h.evaluateSafely(ctx, PathMutate, set, pinned, engine.PhaseVerifyImages); !v.Allowed {
 		return nil
@@ -467,6 +475,19 @@ func (h *Handler) recordVerification(ctx context.Context, set *policy.Set, d *de
 	}
 	h.logRequest(ctx, slog.LevelWarn, req, "verification not recorded", slog.String("error", err.Error()))
 	return nil
+}
+
+// sameTemplate reports whether the pod template of obj (as it will be
+// stored) equals that of old.
+func sameTemplate(kind string, obj, old map[string]any) bool {
+	path, ok := podspec.MetadataPath(kind)
+	if !ok || old == nil || len(path) < 2 {
+		return false
+	}
+	parent := path[:len(path)-1]
+	a, errA := podspec.Lookup(obj, parent)
+	b, errB := podspec.Lookup(old, parent)
+	return errA == nil && errB == nil && a != nil && reflect.DeepEqual(a, b)
 }
 
 // applyReplacePatches returns a copy of obj with the replace operations

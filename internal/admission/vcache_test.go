@@ -388,6 +388,35 @@ func TestVerificationCacheForgeries(t *testing.T) {
 	})
 }
 
+// TestVerificationCacheNoRolloutOnUpdate: an UPDATE that leaves the pod
+// template as it is (a scale, a label on the Deployment) must not write a
+// fresh record into it, which would roll every Pod; one that changes the
+// template anyway gets one.
+func TestVerificationCacheNoRolloutOnUpdate(t *testing.T) {
+	f := startCacheFixture(t)
+	ann, _ := f.mutateDeployment(t, "shop", f.signed)
+	f.clock.Add(2 * time.Hour) // the record expired
+	stored := deploymentJSON("shop", ann, f.signedPin)
+	resp := admit(t, f.srv, PathMutate, reviewReq{op: "UPDATE", kind: "Deployment", namespace: "shop", name: "web",
+		object: strings.Replace(stored, `"replicas":3`, `"replicas":5`, 1), oldObject: stored})
+	if !resp.Allowed || resp.Patch != nil {
+		t.Fatalf("scaling a Deployment with an expired record: patch %s, want none", resp.Patch)
+	}
+	changed := deploymentJSON("shop", ann, f.signed) // kubectl apply of the tag: pinned again, same template
+	resp = admit(t, f.srv, PathMutate, reviewReq{op: "UPDATE", kind: "Deployment", namespace: "shop", name: "web", object: changed, oldObject: stored})
+	if strings.Contains(string(resp.Patch), "annotations") {
+		t.Fatalf("re-applying the same template wrote a record: %s", resp.Patch)
+	}
+	restarted := strings.Replace(stored, `"labels":{"app":"web"}}`, `"labels":{"app":"web","restarted":"1"}}`, 1)
+	if restarted == stored {
+		t.Fatal("test object not changed")
+	}
+	resp = admit(t, f.srv, PathMutate, reviewReq{op: "UPDATE", kind: "Deployment", namespace: "shop", name: "web", object: restarted, oldObject: stored})
+	if !strings.Contains(string(resp.Patch), vcache.Annotation[strings.Index(vcache.Annotation, "/")+1:]) {
+		t.Fatalf("a changed template with an expired record got no fresh record: %s", resp.Patch)
+	}
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
