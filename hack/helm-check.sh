@@ -544,8 +544,23 @@ func checkRBAC(byKind map[string][]doc) {
 				}
 				rules = r.Rules
 				if *certManager {
-					if slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "secrets") }) {
-						failf("Role %s: Secret access although the certificate is mounted", r.Name)
+					// Only the verification cache's key Secret, by name
+					// (get, update), and create (which resourceNames
+					// cannot restrict).
+					keyOnly := func(r rbacv1.PolicyRule) bool {
+						if !slices.Contains(r.Resources, "secrets") {
+							return true
+						}
+						if len(r.ResourceNames) == 0 {
+							return slices.Equal(r.Verbs, []string{"create"})
+						}
+						return len(r.ResourceNames) == 1 && strings.HasSuffix(r.ResourceNames[0], "-verification-key") &&
+							!slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "update" })
+					}
+					for _, rule := range rules {
+						if !keyOnly(rule) {
+							failf("Role %s: Secret access beyond the verification key Secret although the certificate is mounted: %v", r.Name, rule)
+						}
 					}
 				} else {
 					// The leader creates and rotates the Secret; every

@@ -27,4 +27,12 @@
 // warning per rule and an event; rule errors deny for Enforce rules unless
 // the policy's failurePolicy is Ignore; ClusterImagePolicies deny with the
 // image, its field, the policy and the reason.
+//
+// With HandlerOptions.VerificationCache, /mutate records the image
+// verdicts of an admitted pod controller in its pod template (a record of
+// internal/vcache, sealed with the caller's keys), and both webhooks hand
+// the engine the verdicts of a valid record of the object under admission
+// (engine.Input.Verified), so its images need no registry request; the
+// metrics portcullis_verification_cache_hits_total, _misses_total{reason}
+// and portcullis_verification_registry_requests count what it saved.
 package admission

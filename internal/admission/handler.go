@@ -69,6 +69,12 @@ type HandlerOptions struct {
 	// DefaultTimeout bounds evaluation when the request has no ?timeout
 	// (default DefaultTimeout).
 	DefaultTimeout time.Duration
+	// VerificationCache, when set, turns on the signed verification
+	// cache: the mutating webhook records the image verdicts of pod
+	// controllers in their pod template (vcache.Annotation), and objects
+	// carrying a valid record are admitted on it without registry
+	// verification of the images it covers.
+	VerificationCache *VerificationCacheOptions
 }
 
 // Handler serves the admission endpoints: PathValidate, PathMutate,
@@ -86,6 +92,7 @@ type Handler struct {
 	bufs      sync.Pool
 	validateH http.Handler
 	mutateH   http.Handler
+	vc        *verificationCache
 }
 
 // NewHandler returns a Handler. It fails when opts.Policies is nil or the
@@ -124,6 +131,9 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		return nil, fmt.Errorf("admission: register metrics: %w", err)
 	}
 	h.metrics = m
+	if h.vc, err = newVerificationCache(opts.VerificationCache, reg); err != nil {
+		return nil, fmt.Errorf("admission: register metrics: %w", err)
+	}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
 	h.validateH = h.guard(PathValidate, h.serveValidate)
 	h.mutateH = h.guard(PathMutate, h.serveMutate)
@@ -172,6 +182,10 @@ type decoded struct {
 	req    *admissionv1.AdmissionRequest
 	obj    map[string]any
 	oldObj map[string]any
+	// verified are verdicts of a signed verification record of obj
+	// (nil when none); results are the last evaluation's.
+	verified engine.VerifiedImages
+	results  []engine.Result
 }
 
 // readReview checks and decodes an AdmissionReview request. It never
@@ -265,12 +279,17 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	var patches []engine.Patch
 	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
 	defer cancel()
+	ctx, registryRequests := withRegistryCounter(ctx)
 
 	// Kyverno verifyImages rules verify and pin images here, as in Kyverno,
 	// and ClusterImagePolicies pin the tags they cover to digests; the
 	// validating webhook checks them again (verifyImages from the cache)
 	// so a request that skipped mutation is still verified.
 	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages()) {
+		use := h.vc.lookup(ctx, h, set, d)
+		if use != nil && use.verdicts != nil {
+			d.verified = verified{use.verdicts}
+		}
 		v := h.evaluateSafely(ctx, PathMutate, set, d, engine.PhaseMutate)
 		if !v.Allowed {
 			resp.Allowed = false
@@ -278,7 +297,13 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Warnings = append(resp.Warnings, v.Warnings...)
 		patches = v.Patches
+		if resp.Allowed && (use == nil || use.reason != "" || !use.verdicts.All()) {
+			if p := h.recordVerification(ctx, set, d, patches); p != nil {
+				patches = append(patches, p...)
+			}
+		}
 	}
+	h.vc.registry.WithLabelValues(PathMutate).Observe(float64(registryRequests.n.Load()))
 	result := resultAllowed
 	if !resp.Allowed {
 		result = resultDenied
@@ -326,7 +351,14 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	// of the API server's so the answer arrives before it gives up.
 	ctx, cancel := context.WithTimeout(r.Context(), imageBudget(h.requestTimeout(r)))
 	defer cancel()
+	ctx, registryRequests := withRegistryCounter(ctx)
+	use := h.vc.lookup(ctx, h, set, d)
+	if use != nil && use.verdicts != nil {
+		d.verified = verified{use.verdicts}
+	}
 	v := h.evaluateSafely(ctx, PathValidate, set, d, engine.PhaseValidate)
+	h.vc.account(use, d.results)
+	h.vc.registry.WithLabelValues(PathValidate).Observe(float64(registryRequests.n.Load()))
 
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: v.Allowed, Warnings: v.Warnings,
 		AuditAnnotations: auditAnnotations(&v)}
@@ -396,6 +428,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		Phase: phase,
 		// What the validating webhook admits must be what was verified.
 		RequireDigests: phase == engine.PhaseValidate,
+		Verified:       d.verified,
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).
@@ -411,6 +444,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		in.NamespaceLabels = labels
 	}
 	results, err := h.engine.Evaluate(ctx, set, in)
+	d.results = results
 	for i := range results {
 		h.metrics.decisions.WithLabelValues(results[i].Policy, string(results[i].Status)).Inc()
 	}

@@ -57,6 +57,13 @@ Without --tls-cert-file, a CA and serving certificate are generated and rotated:
 --tls-secret they are kept in that Secret and shared by every replica, otherwise each process
 keeps its own (run a single replica then).
 
+With --verification-cache (the default), the mutating webhook writes the image verdicts of an
+admitted pod controller (Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet) into the
+annotation portcullis.dev/verified of its pod template, signed with HMAC-SHA256 by a key kept in
+--verification-key-secret; the ReplicaSets, Jobs and Pods created from the template are admitted
+on it without registry requests, as long as the namespace, images, digests and policy versions
+match and --verification-cache-ttl has not passed. Anything else is verified from the registry.
+
 With --leader-elect (the Helm chart's default), the replicas elect a leader through the Lease
 --leader-election-id in --leader-election-namespace (default --namespace). Every replica serves
 admission requests and watches the policies; only the leader writes the webhook configurations
@@ -171,6 +178,10 @@ certificate is available.`,
 	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
 	f.StringVar(&o.EventsSink, "events-sink", "", "URL receiving a CloudEvent (HTTP binary mode) for each compliance change seen by the background controller: dev.portcullis.violation.v1 and dev.portcullis.resolution.v1")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name, the source of the CloudEvents (default: the kubeconfig's current context, or in-cluster)")
+	f.BoolVar(&o.VerificationCache, "verification-cache", true, "signed verification cache: the mutating webhook records the image verdicts of a pod controller in an annotation of its pod template (portcullis.dev/verified, signed with a key only Portcullis holds), and the ReplicaSets, Jobs and Pods created from it are admitted without registry requests; acts only while image policies exist")
+	f.DurationVar(&o.VerificationCacheTTL, "verification-cache-ttl", time.Hour, "how long a recorded verification stands in for the registry")
+	f.StringVar(&o.VerificationKeySecret, "verification-key-secret", "", "Secret (in --namespace) holding the verification cache's signing keys, shared by all replicas; created when absent, rotated when its portcullis.dev/rotate-key annotation changes (empty: a key in memory, one replica only)")
+	f.DurationVar(&o.VerificationKeyOverlap, "verification-key-overlap", 0, "how long records signed by a rotated-out key stay valid (default --verification-cache-ttl)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

@@ -7,6 +7,9 @@
 // with its bindings, and sigstore ClusterImagePolicy (images of Pods and
 // pod templates verified through an ImagePolicyVerifier, tags pinned to
 // digests in PhaseMutate). Statuses are pass, fail, warn, error and skip.
+// Image verdicts established earlier (Input.Verified, a VerifiedImages)
+// stand in for the registry where they answer; the engine does not know
+// where they come from.
 //
 // Decide turns the results of one resource into a Decision (allowed or
 // denied with Kyverno's wording, warnings, events, patches, which failure

@@ -69,6 +69,10 @@ func phaseHandlers() map[Phase][]handler {
 			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
 			imagePolicies{},
 		},
+		PhaseVerifyImages: {
+			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
+			imagePolicies{},
+		},
 	}
 }
 

@@ -182,7 +182,7 @@ func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Inp
 	if in.Phase == PhaseMutate {
 		return e.pinImages(ctx, pols, in, req, images)
 	}
-	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, func() ([]imageverify.CallOption, []string) {
+	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, in.Verified, func() ([]imageverify.CallOption, []string) {
 		return e.credentials(ctx, req, in.Resource)
 	})
 }
@@ -227,7 +227,7 @@ func (e *Engine) EvaluateImages(ctx context.Context, set *policy.Set, refs []str
 	var out []Result
 	for _, ref := range refs {
 		res := Resource{Kind: "Image", Name: ref}
-		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, false, nil)...)
+		out = append(out, e.verifyImages(ctx, set.Images, res, []image{{ref: ref}}, false, nil, nil)...)
 	}
 	return out
 }
@@ -239,8 +239,10 @@ func (e *Engine) EvaluateImages(ctx context.Context, set *policy.Set, refs []str
 // policy still fails, as in policy-controller: the kubelet could pull
 // something else under that tag than what was verified (the mutating
 // webhook pins covered tags to digests first). It is verified all the
-// same, so that a failing tag is denied for its real reason.
-func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, creds func() ([]imageverify.CallOption, []string)) []Result {
+// same, so that a failing tag is denied for its real reason. An image
+// whose every covering policy has a verdict in verified is not sent to
+// the verifier: the verdicts stand in for the registry's.
+func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, verified VerifiedImages, creds func() ([]imageverify.CallOption, []string)) []Result {
 	type job struct {
 		img  image
 		pols []*imagepolicy.Policy
@@ -272,9 +274,16 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 				matched = append(matched, p)
 			}
 		}
-		if len(matched) > 0 {
-			jobs = append(jobs, job{img, matched})
+		if len(matched) == 0 {
+			continue
 		}
+		if cached, ok := cachedImagePolicies(verified, img, matched); ok {
+			for i, p := range matched {
+				out = append(out, imagePolicyOutcome(p, res, img, cached[i], requireDigest))
+			}
+			continue
+		}
+		jobs = append(jobs, job{img, matched})
 	}
 	if len(jobs) == 0 {
 		return out
@@ -328,6 +337,36 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 		}
 	}
 	return out
+}
+
+// cachedImagePolicies returns the verdicts of every policy of pols on
+// img from verified, or false when one of them has none.
+func cachedImagePolicies(verified VerifiedImages, img image, pols []*imagepolicy.Policy) ([]Verdict, bool) {
+	if verified == nil {
+		return nil, false
+	}
+	out := make([]Verdict, len(pols))
+	for i, p := range pols {
+		v, ok := verified.ImagePolicy(img.ref, p.Name())
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
+}
+
+// imagePolicyOutcome is the Result of policy p on img from a verdict
+// established earlier: its status and message, under the same digest
+// rule as a fresh verification.
+func imagePolicyOutcome(p *imagepolicy.Policy, res Resource, img image, v Verdict, requireDigest bool) Result {
+	r := imagePolicyResult(p, RuleVerifyImage, res, img)
+	r.Digest, r.Cached = v.Digest, true
+	status := v.Status
+	if status == StatusPass && requireDigest && r.Enforce && !isDigest(img.ref) {
+		return r.with(StatusFail, fmt.Sprintf(MsgMustBeDigest, img.describe(), p.Name()), img.pointer)
+	}
+	return r.with(status, v.Message, img.pointer)
 }
 
 func policyNamed(pols []*imagepolicy.Policy, name string) *imagepolicy.Policy {
@@ -386,6 +425,14 @@ func (e *Engine) pinImages(ctx context.Context, pols []*imagepolicy.Policy, in *
 		if _, err := name.ParseReference(todo[i].img.ref); err != nil {
 			errs[i] = err
 			return
+		}
+		if in.Verified != nil {
+			// A tag a signed verification resolved: pinned to what was
+			// verified, without asking the registry what it names now.
+			if d, ok := in.Verified.Digest(todo[i].img.ref); ok {
+				digests[i] = d
+				return
+			}
 		}
 		digests[i], errs[i] = e.cips.Resolve(ctx, todo[i].img.ref, opts...)
 	})

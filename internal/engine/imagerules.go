@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/lang/variables"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -116,6 +117,9 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	if !ok {
 		return []Result{res.with(StatusSkip, "preconditions not met", "")}
 	}
+	if cached, ok := e.cachedImageRule(r, in, req); ok {
+		return cached
+	}
 	if e.images == nil {
 		return []Result{res.with(StatusError, MsgImageVerificationOffline, "")}
 	}
@@ -143,4 +147,66 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 		results = append(results, ir)
 	}
 	return results
+}
+
+// BaseRule is the name of the rule r is about without an autogen prefix
+// (see BaseRuleName), from the kind of its resource.
+func (r Result) BaseRule() string {
+	if !r.Autogen {
+		return r.Rule
+	}
+	if r.Resource.Kind == "CronJob" {
+		return strings.TrimPrefix(r.Rule, "autogen-cronjob-")
+	}
+	return strings.TrimPrefix(r.Rule, "autogen-")
+}
+
+// BaseRuleName is the name of the rule an autogen rule was generated
+// from ("autogen-check" and "autogen-cronjob-check" are "check"): the
+// same verifyImages body, whatever the kind it was applied to.
+func BaseRuleName(r *policy.Rule) string {
+	name := r.Name()
+	switch r.Autogen {
+	case policy.AutogenCronJob:
+		return strings.TrimPrefix(name, "autogen-cronjob-")
+	case policy.AutogenControllers:
+		return strings.TrimPrefix(name, "autogen-")
+	}
+	return name
+}
+
+// cachedImageRule gives the results of verifyImages rule r from
+// in.Verified, when it answers for the rule on every image of the
+// resource: one Result per cached verdict, at the image's place in this
+// resource.
+func (e *Engine) cachedImageRule(r *policy.Rule, in *Input, req *request) ([]Result, bool) {
+	if in.Verified == nil {
+		return nil, false
+	}
+	res := ruleResult(r, req)
+	verdicts, ok := in.Verified.ImageRule(res.PolicyKind, res.Policy, BaseRuleName(r))
+	if !ok {
+		return nil, false
+	}
+	images, err := podImages(req.kind, in.Resource)
+	if err != nil {
+		return nil, false
+	}
+	pointer := make(map[string]string, len(images))
+	for _, img := range images {
+		if _, seen := pointer[img.ref]; !seen {
+			pointer[img.ref] = img.pointer
+		}
+	}
+	out := make([]Result, 0, len(verdicts))
+	for _, v := range verdicts {
+		path, ok := pointer[v.Image]
+		if !ok {
+			return nil, false
+		}
+		ir := res.with(v.Status, v.Message, path)
+		ir.Enforce, ir.Image, ir.Digest, ir.Cached = v.Enforce, v.Image, v.Digest, true
+		out = append(out, ir)
+	}
+	return out, true
 }

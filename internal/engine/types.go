@@ -83,6 +83,9 @@ type Result struct {
 	// action, ValidationFailureAnnotation. A string so Result stays
 	// comparable; Annotations decodes it.
 	AuditAnnotations string `json:"auditAnnotations,omitempty"`
+	// Cached is true when an image verdict came from Input.Verified
+	// instead of the registry.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // ValidationFailureAnnotation is the audit annotation the API server
@@ -171,6 +174,40 @@ type Input struct {
 	// evaluation (scan, test, verify) leaves it unset and checks tags as
 	// given.
 	RequireDigests bool
+	// Verified answers image verdicts established earlier (the signed
+	// verification cache of a parent object, see internal/vcache):
+	// ClusterImagePolicy and verifyImages handlers take a verdict from it
+	// instead of asking the registry. Whatever it does not answer is
+	// verified normally. Nil: everything is verified.
+	Verified VerifiedImages
+}
+
+// VerifiedImages answers image verdicts established earlier, so that
+// image handlers need not ask the registry again. The engine knows
+// nothing of where they come from; the caller vouches for them.
+type VerifiedImages interface {
+	// Digest returns the digest the tag reference ref was verified at.
+	Digest(ref string) (string, bool)
+	// ImagePolicy returns the verdict of ClusterImagePolicy policy on the
+	// image reference ref.
+	ImagePolicy(ref, policy string) (Verdict, bool)
+	// ImageRule returns the verdicts of the verifyImages rule (by name
+	// without autogen prefix) of the Kyverno policy (PolicyKind and key)
+	// on the resource's images, when it answers for all of them.
+	ImageRule(policyKind, policy, rule string) ([]Verdict, bool)
+}
+
+// Verdict is one image verdict given by VerifiedImages.
+type Verdict struct {
+	// Image is the reference as the resource writes it (ImageRule).
+	Image string
+	// Digest is the verified digest.
+	Digest string
+	// Status is pass, warn or (an Audit failure) fail.
+	Status  Status
+	Message string
+	// Enforce is whether a failure of the policy denies.
+	Enforce bool
 }
 
 // Phase is the admission phase an evaluation serves.
@@ -185,6 +222,11 @@ const (
 	// patches) and ClusterImagePolicy tag-to-digest pinning. Validate
 	// rules and CEL policies are skipped.
 	PhaseMutate
+	// PhaseVerifyImages evaluates image verification only: verifyImages
+	// rules and ClusterImagePolicy verification, as in PhaseValidate
+	// (the mutating webhook records their verdicts in the verification
+	// cache).
+	PhaseVerifyImages
 )
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

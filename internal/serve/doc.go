@@ -9,7 +9,9 @@
 //   - the webhook-configuration reconciler and the certificate issuer,
 //     the work that must have a single writer, run only on the elected
 //     leader (every replica when leader election is off);
-//   - Kubernetes Events come from the manager's event broadcaster.
+//   - Kubernetes Events come from the manager's event broadcaster;
+//   - with the verification cache, the signing keys are read (and created
+//     or rotated) from a Secret by every replica (vcachekeys.go).
 //
 // Readiness (/readyz) reports the policy set loaded and a serving
 // certificate available; liveness (/healthz) that the process answers.

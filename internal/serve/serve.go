@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-logr/logr"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
@@ -105,6 +106,25 @@ type Options struct {
 	MutatingConfigurationName string
 	// Images configures registry access for image verification.
 	Images imageverify.Options
+	// VerificationCache turns on the signed verification cache: the
+	// mutating webhook records the image verdicts of pod controllers in
+	// their pod template (annotation portcullis.dev/verified), and the
+	// ReplicaSets, Jobs and Pods created from them are admitted on it
+	// without registry requests (see internal/vcache).
+	VerificationCache bool
+	// VerificationCacheTTL is how long a record is valid (default 1h).
+	VerificationCacheTTL time.Duration
+	// VerificationKeySecret names the Secret in Namespace holding the
+	// signing keys, shared by the replicas (created when absent). Empty:
+	// a key in memory, for one replica only.
+	VerificationKeySecret string
+	// VerificationKeyOverlap is how long a rotated-out key still verifies
+	// (default VerificationCacheTTL: every record it signed expires
+	// within it).
+	VerificationKeyOverlap time.Duration
+	// VerificationKeyResync is how often each replica re-reads the key
+	// Secret (default DefaultVerificationKeyResync).
+	VerificationKeyResync time.Duration
 	// KubeAPIQPS and KubeAPIBurst set the API clients' client-side rate
 	// limit (defaults DefaultKubeAPIQPS and DefaultKubeAPIBurst; see
 	// clients.go). ObjectCacheTTL is how long admission serves
@@ -184,6 +204,15 @@ func (o Options) withDefaults() Options {
 	if o.ResyncInterval <= 0 {
 		o.ResyncInterval = 5 * time.Minute
 	}
+	if o.VerificationCacheTTL <= 0 {
+		o.VerificationCacheTTL = admission.DefaultVerificationCacheTTL
+	}
+	if o.VerificationKeyOverlap <= 0 {
+		o.VerificationKeyOverlap = o.VerificationCacheTTL
+	}
+	if o.VerificationKeyResync <= 0 {
+		o.VerificationKeyResync = DefaultVerificationKeyResync
+	}
 	return o
 }
 
@@ -219,6 +248,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if o.LeaderElection && o.LeaderElectionNamespace == "" {
 		return errors.New("serve: --leader-elect needs --namespace or --leader-election-namespace")
 	}
+	if o.VerificationCache && o.VerificationKeySecret != "" && o.Namespace == "" {
+		return errors.New("serve: --verification-key-secret needs --namespace")
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return err
@@ -247,7 +279,15 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err != nil {
 		return err
 	}
-	h, err := newHandler(o, watcher, mgr, cs)
+	var keys *keyStore
+	if o.VerificationCache {
+		keys = &keyStore{cs: cs, namespace: o.Namespace, name: o.VerificationKeySecret, overlap: o.VerificationKeyOverlap,
+			resync: o.VerificationKeyResync, log: log, now: time.Now}
+		if err := mgr.Add(keys); err != nil {
+			return err
+		}
+	}
+	h, err := newHandler(o, watcher, mgr, cs, keys)
 	if err != nil {
 		return err
 	}
@@ -516,7 +556,7 @@ type handler struct {
 
 // newHandler builds the admission handler: the engine with Kyverno
 // verifyImages, ClusterImagePolicies, namespace labels and events.
-func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, cs kubernetes.Interface) (*handler, error) {
+func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, cs kubernetes.Interface, keys *keyStore) (*handler, error) {
 	// Secrets (keys, pull secrets) and service accounts: see clients.go.
 	objects := admissionObjects(mgr, o)
 	iopts := o.Images
@@ -524,19 +564,30 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 		iopts.Secrets = objects
 		iopts.SecretNamespace = o.Namespace
 	}
+	// Registry requests count per admission request (metrics).
+	base := iopts.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	iopts.Transport = admission.CountRegistryRequests(base)
 	verifier := imageverify.New(iopts)
 	// Kyverno verifyImages rules share the verifier (and its cache).
 	kyvernoImages := kyvernoimages.New(verifier, kyvernoimages.Options{
 		Certificates: kyvernoimages.OfflineTrust(), Keys: kyvernoimages.SecretKeys(objects)})
 	eng := engine.New(engine.WithImageVerifier(kyvernoImages),
 		engine.WithImagePolicyVerifier(verifier, engine.ImagePolicyOptions{Keychain: regauth.PullSecretsKeychain(objects)}))
+	var vc *admission.VerificationCacheOptions
+	if keys != nil {
+		vc = &admission.VerificationCacheOptions{Keys: keys.Keys, TTL: o.VerificationCacheTTL}
+	}
 	h, err := admission.NewHandler(admission.HandlerOptions{
-		Policies:        readySource{watcher},
-		Engine:          eng,
-		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
-		Recorder:        eventRecorder{mgr.GetEventRecorder("portcullis")},
-		Logger:          o.Logger,
-		Registry:        o.Registry,
+		Policies:          readySource{watcher},
+		Engine:            eng,
+		NamespaceLabels:   admission.NamespaceLabelsFromClient(cs, 30*time.Second),
+		Recorder:          eventRecorder{mgr.GetEventRecorder("portcullis")},
+		Logger:            o.Logger,
+		Registry:          o.Registry,
+		VerificationCache: vc,
 	})
 	if err != nil {
 		return nil, err

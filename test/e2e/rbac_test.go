@@ -129,7 +129,7 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 		tb.Fatalf("chart Deployment args %q, want serve ...", args)
 	}
 	// The CLI's defaults.
-	o := serve.Options{ImagePolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour}
+	o := serve.Options{ImagePolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour, VerificationCache: true}
 	for _, a := range args[1:] {
 		name, val, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		switch name {
@@ -163,6 +163,20 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 			o.LeaderElectionID = val
 		case "leader-election-namespace":
 			o.LeaderElectionNamespace = val
+		case "verification-cache":
+			o.VerificationCache = val == "true"
+		case "verification-key-secret":
+			o.VerificationKeySecret = val
+		case "verification-cache-ttl", "verification-key-overlap":
+			d, err := time.ParseDuration(val)
+			if err != nil {
+				tb.Fatalf("chart argument %q: %v", a, err)
+			}
+			if name == "verification-cache-ttl" {
+				o.VerificationCacheTTL = d
+			} else {
+				o.VerificationKeyOverlap = d
+			}
 		case "shutdown-delay":
 			d, err := time.ParseDuration(val)
 			if err != nil {

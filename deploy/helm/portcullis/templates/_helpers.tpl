@@ -49,6 +49,10 @@ app.kubernetes.io/part-of: portcullis
 {{- printf "%s-tls" (include "portcullis.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{- define "portcullis.verificationKeySecretName" -}}
+{{- printf "%s-verification-key" (include "portcullis.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "portcullis.metricsServiceName" -}}
 {{- printf "%s-metrics" (include "portcullis.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
