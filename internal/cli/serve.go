@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/serve"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -171,6 +172,9 @@ certificate is available.`,
 	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
 	f.StringVar(&o.EventsSink, "events-sink", "", "URL receiving a CloudEvent (HTTP binary mode) for each compliance change seen by the background controller: dev.portcullis.violation.v1 and dev.portcullis.resolution.v1")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name, the source of the CloudEvents (default: the kubeconfig's current context, or in-cluster)")
+	f.StringVar(&o.Store, "store", "", "findings store: postgres://USER:PASSWORD@HOST/DB, or a SQLite file (sqlite://PATH or a path); records the background controller's results and compliance transitions (default: SQLite under --data-dir when it is set, else none)")
+	f.StringVar(&o.DataDir, "data-dir", "", "directory of the embedded SQLite findings store ("+store.DefaultFile+"), when --store is not set")
+	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

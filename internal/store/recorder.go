@@ -225,3 +225,32 @@ func (s *ScanRecord) Write(ctx context.Context, st Store, finished time.Time) er
 	}
 	return nil
 }
+
+// PolicySource gives the current policy set and says when it changes
+// (policysource.Watcher).
+type PolicySource interface {
+	Current() *policy.Set
+	// Subscribe returns a channel that receives a value after each swap.
+	Subscribe() <-chan struct{}
+	// Loaded is closed once the first set is compiled.
+	Loaded() <-chan struct{}
+}
+
+// FollowPolicies records the policies of src once loaded and again after
+// every change, until ctx ends.
+func (r *Recorder) FollowPolicies(ctx context.Context, src PolicySource) error {
+	changed := src.Subscribe()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-src.Loaded():
+	}
+	for {
+		r.Policies(src.Current(), time.Now())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
