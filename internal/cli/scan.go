@@ -27,6 +27,7 @@ type scanOptions struct {
 	output     string
 	all        bool
 	allowEmpty bool
+	store      string
 }
 
 func newScanCommand() *cobra.Command {
@@ -72,6 +73,7 @@ resources at all unless --allow-empty).`,
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
+	f.StringVar(&o.store, "store", "", "record the scan in a findings store: postgres://... or a SQLite file (the source is named scan:PATHS; scanning the same paths again records what changed)")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
@@ -123,10 +125,16 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		stream = files.Documents(docs)
 	}
 	ev.Inputs = env
+	recorded, err := openScanStore(cmd.Context(), o.store, args, set)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	defer recorded.close()
 	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
 	sink := files.SinkFunc(func(r files.Outcome) {
 		scan.Resources++
 		scan.Add(r.Results, o.all)
+		recorded.add(r)
 	})
 	if w := progressWriter(cmd); w != nil {
 		ev.Progress = func(done, total int) {
@@ -146,6 +154,9 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	if scan.Resources == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
+	}
+	if err := recorded.write(cmd.Context()); err != nil {
+		return withCode(ExitInvalid, err)
 	}
 	out := cmd.OutOrStdout()
 	if o.output == "json" {
