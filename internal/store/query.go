@@ -105,7 +105,7 @@ func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) 
 	for i, k := range keys {
 		sel[i] = fmt.Sprintf("%s AS k%d", k, i+1)
 	}
-	qq := &query{}
+	qq := s.newQuery()
 	qq.w("SELECT ", names, ", g.status, g.n FROM (SELECT ", strings.Join(sel, ", "), ", res.status AS status, COUNT(*) AS n FROM results res WHERE 1=1")
 	if !q.where(qq) {
 		return nil, nil
@@ -172,7 +172,7 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 // Violations lists current failing results, most severe first, then the
 // oldest.
 func (s *db) Violations(ctx context.Context, q ViolationQuery) ([]Violation, error) {
-	qq := &query{}
+	qq := s.newQuery()
 	qq.w("SELECT ", violationColumns, " FROM results res", violationJoins, " WHERE res.status IN ('fail', 'warn'")
 	if q.Errors {
 		qq.w(", 'error'")
@@ -212,7 +212,7 @@ func (s *db) History(ctx context.Context, q HistoryQuery) (*ResourceHistory, err
 	if q.Namespaces != nil && len(q.Namespaces) == 0 {
 		return nil, nil
 	}
-	qq := &query{}
+	qq := s.newQuery()
 	qq.w(`SELECT r.id, c.name, r.uid, r.api_version, r.kind, n.name, r.name, r.first_seen, r.last_seen, r.deleted_at
 FROM resources r JOIN clusters c ON c.id = r.cluster_id JOIN namespaces n ON n.id = r.namespace_id WHERE c.name = `, qq.arg(q.Cluster))
 	if q.UID != "" {
@@ -324,7 +324,7 @@ func (s *db) Trends(ctx context.Context, q TrendQuery) ([]DayPoint, error) {
 
 	// Daily counts of each namespace: those of the range and the last one
 	// before it, carried forward over days without writes.
-	qq := &query{}
+	qq := s.newQuery()
 	qq.w(`SELECT res.cluster_id, res.namespace_id, res.day, res.pass, res.fail, res.warn, res.error, res.skip FROM daily res
 WHERE res.day <= `, qq.arg(d1), ` AND (res.day >= `, qq.arg(d0), ` OR res.day = (SELECT MAX(d2.day) FROM daily d2
   WHERE d2.cluster_id = res.cluster_id AND d2.namespace_id = res.namespace_id AND d2.day < `, qq.arg(d0), `))`)
@@ -379,7 +379,7 @@ WHERE res.day <= `, qq.arg(d1), ` AND (res.day >= `, qq.arg(d0), ` OR res.day = 
 	}
 
 	// Violations opened and resolved per day.
-	qq = &query{}
+	qq = s.newQuery()
 	qq.w(`SELECT res.day, res.type, COUNT(*) FROM transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
 	if !q.whereTransitions(qq) {
 		return nil, nil
@@ -429,7 +429,7 @@ func (f Filter) whereTransitions(q *query) bool {
 // Images lists the images of current (not deleted) resources, with the
 // worst verification verdict any rule gave them.
 func (s *db) Images(ctx context.Context, q ImageQuery) ([]ImageRow, error) {
-	qq := &query{}
+	qq := s.newQuery()
 	// res is the resources table here: Filter's cluster and namespace
 	// columns have the same names.
 	qq.w(`SELECT i.ref, i.digest, COUNT(DISTINCT i.resource_id) FROM resource_images i JOIN resources res ON res.id = i.resource_id
@@ -462,7 +462,7 @@ WHERE res.deleted_at IS NULL`)
 		return nil, fmt.Errorf("store: images: %w", err)
 	}
 
-	qq = &query{}
+	qq = s.newQuery()
 	qq.w(`SELECT v.ref, v.digest, v.status, COUNT(*), MAX(v.at) FROM image_verdicts v WHERE 1=1`)
 	if len(q.Clusters) > 0 {
 		qq.w(" AND v.cluster_id IN (SELECT id FROM clusters WHERE name IN ", qq.in(q.Clusters), ")")
@@ -527,7 +527,7 @@ WHERE res.deleted_at IS NULL`)
 
 // Scans lists recorded scans, newest first.
 func (s *db) Scans(ctx context.Context, q ScanQuery) ([]ScanRow, error) {
-	qq := &query{}
+	qq := s.newQuery()
 	qq.w(`SELECT s.id, c.name, s.source, s.started, s.finished, s.resources, s.pass, s.fail, s.warn, s.error, s.skip
 FROM scans s JOIN clusters c ON c.id = s.cluster_id WHERE 1=1`)
 	if len(q.Clusters) > 0 {

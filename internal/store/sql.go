@@ -237,15 +237,25 @@ func (s *db) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // query builds a parameterised statement: values are always arguments,
-// never text of the statement.
+// never text of the statement. Placeholders are written in the order of
+// their arguments: "$N" for PostgreSQL, "?" for SQLite (whose parser and
+// binder look named and numbered parameters up linearly, which made
+// statements of thousands of parameters quadratic).
 type query struct {
 	sb   strings.Builder
 	args []any
+	anon bool
 }
+
+// newQuery returns an empty query in the database's placeholder style.
+func (s *db) newQuery() *query { return &query{anon: s.dialect == dialectSQLite} }
 
 // arg adds a value and returns its placeholder.
 func (q *query) arg(v any) string {
 	q.args = append(q.args, v)
+	if q.anon {
+		return "?"
+	}
 	return "$" + strconv.Itoa(len(q.args))
 }
 

@@ -57,6 +57,7 @@ const batchRows = 400
 
 // txw writes one batch inside one transaction.
 type txw struct {
+	*db
 	ctx   context.Context
 	tx    *sql.Tx
 	ids   *idCache
@@ -95,7 +96,7 @@ func (s *db) Write(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	w := &txw{ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{}}
+	w := &txw{db: s, ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{}}
 	if err := w.apply(b); err != nil {
 		tx.Rollback() //nolint:errcheck // the write error is what matters
 		s.ids = newIDCache()
@@ -462,7 +463,7 @@ func (w *txw) flushResults() error {
 	if len(w.results) == 0 {
 		return nil
 	}
-	q := &query{}
+	q := w.newQuery()
 	q.w(`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, category,
   message, path, digest, enforce, since, written) VALUES `)
 	values(q, w.results)
@@ -480,7 +481,7 @@ ON CONFLICT (resource_id, rule_id, image, ord) DO UPDATE SET cluster_id = exclud
 func (w *txw) flushStale() error {
 	for len(w.observed) > 0 {
 		n := min(len(w.observed), batchRows)
-		q := &query{}
+		q := w.newQuery()
 		q.w(`DELETE FROM results WHERE written <> `, q.arg(w.token), ` AND resource_id IN (`)
 		for i, id := range w.observed[:n] {
 			if i > 0 {
@@ -501,7 +502,7 @@ func (w *txw) flushTransitions() error {
 	if len(w.transitions) == 0 {
 		return nil
 	}
-	q := &query{}
+	q := w.newQuery()
 	q.w(`INSERT INTO transitions (cluster_id, namespace_id, resource_id, rule_id, type, status, severity, message, path, image, reason, at, day) VALUES `)
 	values(q, w.transitions)
 	w.transitions = w.transitions[:0]
@@ -515,7 +516,7 @@ func (w *txw) flushVerdicts() error {
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), batchRows)
-		q := &query{}
+		q := w.newQuery()
 		q.w(`INSERT INTO image_verdicts (cluster_id, ref, digest, rule_id, status, message, at) VALUES `)
 		values(q, rows[:n])
 		q.w(` ON CONFLICT (cluster_id, ref, digest, rule_id) DO UPDATE SET status = excluded.status, message = excluded.message, at = excluded.at`)
