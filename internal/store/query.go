@@ -106,7 +106,8 @@ func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) 
 		sel[i] = fmt.Sprintf("%s AS k%d", k, i+1)
 	}
 	qq := s.newQuery()
-	qq.w("SELECT ", names, ", g.status, g.n FROM (SELECT ", strings.Join(sel, ", "), ", res.status AS status, COUNT(*) AS n FROM results res WHERE 1=1")
+	// posture holds the current results counted per namespace and rule.
+	qq.w("SELECT ", names, ", g.status, g.n FROM (SELECT ", strings.Join(sel, ", "), ", res.status AS status, SUM(res.n) AS n FROM posture res WHERE 1=1")
 	if !q.where(qq) {
 		return nil, nil
 	}
@@ -147,7 +148,7 @@ func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) 
 }
 
 // severityOrder sorts critical first; unknown severities last.
-const severityOrder = `CASE res.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 WHEN 'info' THEN 4 ELSE 5 END`
+const severityOrder = `res.severity_rank`
 
 const violationColumns = `c.name, r.uid, r.api_version, r.kind, n.name, r.name, p.kind, p.name, ru.name, res.status, res.severity,
   res.category, res.message, res.path, res.image, res.digest, res.enforce, res.since`

@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +47,7 @@ type resKey struct {
 type resRow struct {
 	id, namespace int64
 	images        string // fingerprint of the recorded images
+	results       string // resultsHash of the recorded results
 }
 
 func newIDCache() *idCache {
@@ -266,21 +270,25 @@ func (w *txw) resource(cluster int64, uid string, r engine.Resource, at time.Tim
 	stmt := `INSERT INTO resources (cluster_id, namespace_id, uid, api_version, kind, name, first_seen, last_seen)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 ON CONFLICT (cluster_id, uid) DO UPDATE SET namespace_id = excluded.namespace_id, api_version = excluded.api_version,
-  kind = excluded.kind, name = excluded.name, last_seen = excluded.last_seen, deleted_at = NULL RETURNING id`
+  kind = excluded.kind, name = excluded.name, last_seen = excluded.last_seen, deleted_at = NULL RETURNING id, results_hash`
 	if !live {
 		stmt = `INSERT INTO resources (cluster_id, namespace_id, uid, api_version, kind, name, first_seen, last_seen)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 ON CONFLICT (cluster_id, uid) DO UPDATE SET uid = excluded.uid RETURNING id, namespace_id`
 	}
-	dest := []any{&id}
+	var hash string
+	dest := []any{&id, &hash}
 	if !live {
-		dest = append(dest, &ns)
+		dest = []any{&id, &ns}
 	}
 	if err := w.tx.QueryRowContext(w.ctx, stmt, cluster, ns, uid, r.APIVersion, r.Kind, r.Name, ms(at)).Scan(dest...); err != nil {
 		return resRow{}, fmt.Errorf("store: record resource: %w", err)
 	}
 	row := w.ids.resources[k]
 	row.id, row.namespace = id, ns
+	if live {
+		row.results = hash
+	}
 	w.ids.resources[k] = row
 	return row, nil
 }
@@ -318,6 +326,15 @@ func (w *txw) observe(o *Observation) error {
 		row.images = p
 		w.ids.resources[resKey{cl, o.UID}] = row
 	}
+	if h := resultsHash(o.Results); h == row.results {
+		return nil // the same results: nothing to write
+	} else {
+		if err := w.exec("record results digest", `UPDATE resources SET results_hash = $1 WHERE id = $2`, h, row.id); err != nil {
+			return err
+		}
+		row.results = h
+		w.ids.resources[resKey{cl, o.UID}] = row
+	}
 	type slot struct {
 		rule  int64
 		image string
@@ -337,7 +354,7 @@ func (w *txw) observe(o *Observation) error {
 		ord := ords[sl]
 		ords[sl] = ord + 1
 		w.results = append(w.results, []any{row.id, rule, r.Image, ord, cl, row.namespace, p.id, string(r.Status),
-			r.Severity, r.Category, r.Message, r.Path, r.Digest, r.Enforce, ms(o.At), w.token})
+			r.Severity, severityRank(r.Severity), r.Category, r.Message, r.Path, r.Digest, r.Enforce, ms(o.At), w.token})
 		if r.Image != "" {
 			w.verdicts[verdictKey{cl, r.Image, r.Digest, "", rule}] = []any{cl, r.Image, r.Digest, rule, string(r.Status), r.Message, ms(o.At)}
 		}
@@ -366,8 +383,12 @@ func (w *txw) delete(d *Deletion) error {
 	if err := w.exec("delete results", `DELETE FROM results WHERE resource_id = $1`, row.id); err != nil {
 		return err
 	}
-	if err := w.exec("mark deleted", `UPDATE resources SET deleted_at = $1, last_seen = $1 WHERE id = $2`, ms(d.At), row.id); err != nil {
+	if err := w.exec("mark deleted", `UPDATE resources SET deleted_at = $1, last_seen = $1, results_hash = '' WHERE id = $2`, ms(d.At), row.id); err != nil {
 		return err
+	}
+	if row, ok := w.ids.resources[resKey{cl, d.UID}]; ok {
+		row.results = ""
+		w.ids.resources[resKey{cl, d.UID}] = row
 	}
 	w.touch(cl, row.namespace, d.At)
 	return nil
@@ -464,12 +485,13 @@ func (w *txw) flushResults() error {
 		return nil
 	}
 	q := w.newQuery()
-	q.w(`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, category,
-  message, path, digest, enforce, since, written) VALUES `)
+	q.w(`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, severity_rank,
+  category, message, path, digest, enforce, since, written) VALUES `)
 	values(q, w.results)
 	q.w(`
 ON CONFLICT (resource_id, rule_id, image, ord) DO UPDATE SET cluster_id = excluded.cluster_id, namespace_id = excluded.namespace_id,
-  policy_id = excluded.policy_id, status = excluded.status, severity = excluded.severity, category = excluded.category,
+  policy_id = excluded.policy_id, status = excluded.status, severity = excluded.severity, severity_rank = excluded.severity_rank,
+  category = excluded.category,
   message = excluded.message, path = excluded.path, digest = excluded.digest, enforce = excluded.enforce,
   since = CASE WHEN results.status = excluded.status THEN results.since ELSE excluded.since END, written = excluded.written`)
 	w.results = w.results[:0]
@@ -528,12 +550,20 @@ func (w *txw) flushVerdicts() error {
 	return nil
 }
 
-// flushDaily recomputes the day's counts of every namespace the batch
-// touched.
+// flushDaily recomputes the posture counts of every namespace the batch
+// touched, and from them the namespace's counts of the day.
 func (w *txw) flushDaily() error {
 	for k, at := range w.touched {
-		ns := k.ns
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT status, COUNT(*) FROM results WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY status`, k.cluster, ns)
+		if err := w.exec("recount posture", `DELETE FROM posture WHERE cluster_id = $1 AND namespace_id = $2`, k.cluster, k.ns); err != nil {
+			return err
+		}
+		if err := w.exec("recount posture", `INSERT INTO posture (cluster_id, namespace_id, policy_id, rule_id, severity, category, status, n)
+SELECT cluster_id, namespace_id, policy_id, rule_id, severity, category, status, COUNT(*) FROM results
+WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY cluster_id, namespace_id, policy_id, rule_id, severity, category, status`,
+			k.cluster, k.ns); err != nil {
+			return err
+		}
+		rows, err := w.tx.QueryContext(w.ctx, `SELECT status, SUM(n) FROM posture WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY status`, k.cluster, k.ns)
 		if err != nil {
 			return fmt.Errorf("store: count results: %w", err)
 		}
@@ -554,11 +584,42 @@ func (w *txw) flushDaily() error {
 		if err := w.exec("record daily counts", `INSERT INTO daily (cluster_id, namespace_id, day, pass, fail, warn, error, skip)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (day, cluster_id, namespace_id) DO UPDATE SET pass = excluded.pass, fail = excluded.fail, warn = excluded.warn,
-  error = excluded.error, skip = excluded.skip`, k.cluster, ns, dayOf(at), c.Pass, c.Fail, c.Warn, c.Error, c.Skip); err != nil {
+  error = excluded.error, skip = excluded.skip`, k.cluster, k.ns, dayOf(at), c.Pass, c.Fail, c.Warn, c.Error, c.Skip); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resultsHash is a digest of what the store keeps of results.
+func resultsHash(results []engine.Result) string {
+	h := sha256.New()
+	for i := range results {
+		r := &results[i]
+		for _, f := range []string{r.PolicyKind, r.Policy, r.Rule, string(r.Status), r.Severity, r.Category, r.Message, r.Path,
+			r.Image, r.Digest, strconv.FormatBool(r.Enforce)} {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// severityRank orders severities, most severe first.
+func severityRank(s string) int {
+	switch s {
+	case "critical":
+		return 0
+	case "high":
+		return 1
+	case "medium":
+		return 2
+	case "low":
+		return 3
+	case "info":
+		return 4
+	}
+	return 5
 }
 
 // Failing returns the current failing results of a cluster by resource
