@@ -16,8 +16,11 @@
 // with digests), policies and rules (with generation and content hash),
 // the current results of every resource, every compliance transition (the
 // violations and resolutions of internal/sink/events' Tracker, the same
-// ones that become CloudEvents), image verification verdicts, daily
-// posture counts and offline scans.
+// ones that become CloudEvents), image verification verdicts, posture
+// counts per namespace and rule (kept current at each write, so posture
+// queries do not read every result), daily counts per namespace and
+// offline scans. A resource whose results did not change since the last
+// write costs one row update.
 //
 // Writes are batched off the evaluation path: a Writer keeps a bounded
 // queue that Record never blocks on (when it is full the oldest entry is

@@ -148,6 +148,11 @@ func migrate(ctx context.Context, s *sql.DB, d dialect) error {
 	if err != nil {
 		return err
 	}
+	return migrateTo(ctx, s, d, ms)
+}
+
+// migrateTo applies the migrations of ms the database lacks.
+func migrateTo(ctx context.Context, s *sql.DB, d dialect, ms []migration) error {
 	if _, err := s.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
   version    INTEGER PRIMARY KEY,
   name       TEXT    NOT NULL,

@@ -58,7 +58,7 @@ type Store interface {
 
 // ErrSchemaTooNew is returned by Open when the database was migrated by a
 // newer binary.
-var ErrSchemaTooNew = errors.New("store: the database schema is newer than this binary")
+var ErrSchemaTooNew = errors.New("the database schema is newer than this binary")
 
 // Config selects and opens a store.
 type Config struct {

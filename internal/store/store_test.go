@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -94,6 +96,7 @@ func flush(t *testing.T, w *Writer) {
 func TestStore(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		t.Run("migrations", func(t *testing.T) { testMigrations(t, b) })
+		t.Run("upgrade", func(t *testing.T) { testUpgrade(t, b) })
 		t.Run("queries", func(t *testing.T) { testQueries(t, b) })
 		t.Run("batching", func(t *testing.T) { testBatching(t, b) })
 		t.Run("retention", func(t *testing.T) { testRetention(t, b) })
@@ -711,5 +714,60 @@ func testScan(t *testing.T, b backend) {
 	vs, _ := s.Violations(ctx, ViolationQuery{Filter: Filter{Clusters: []string{"scan"}}})
 	if len(vs) != 1 || vs[0].Resource.Name != "c" {
 		t.Errorf("violations of the scan: %+v", vs)
+	}
+}
+
+// testUpgrade: a database at schema 1 holding results is migrated to the
+// latest schema when opened, its posture counts computed from them.
+func testUpgrade(t *testing.T, b backend) {
+	ctx := context.Background()
+	url := b.fresh(t)
+	d, driver, dsn := dialectSQLite, "sqlite", "file:"+url
+	if b.name == "postgres" {
+		d, driver, dsn = dialectPostgres, "pgx", url
+	} else if err := os.MkdirAll(filepath.Dir(url), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	ms, err := migrations(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(ctx, raw, d, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`INSERT INTO clusters (id, name, first_seen, last_seen) VALUES (1, 'c', 0, 0)`,
+		`INSERT INTO namespaces (id, cluster_id, name) VALUES (1, 1, 'ns')`,
+		`INSERT INTO resources (id, cluster_id, namespace_id, uid, api_version, kind, name, first_seen, last_seen) VALUES (1, 1, 1, 'u', 'v1', 'Pod', 'p', 0, 0)`,
+		`INSERT INTO policies (id, cluster_id, kind, name, first_seen, last_seen) VALUES (1, 1, 'ClusterPolicy', 'pol', 0, 0)`,
+		`INSERT INTO rules (id, policy_id, name) VALUES (1, 1, 'a'), (2, 1, 'b')`,
+		`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, category, message, path, digest, enforce, since, written)
+		 VALUES (1, 1, '', 0, 1, 1, 1, 'fail', 'high', '', 'm', '', '', false, 0, 0), (1, 2, '', 0, 1, 1, 1, 'pass', 'high', '', '', '', '', false, 0, 0)`,
+	} {
+		if _, err := raw.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	raw.Close()
+
+	s := open(t, url)
+	if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchema() || v < 2 {
+		t.Fatalf("after opening: schema %d %v, want %d", v, err, LatestSchema())
+	}
+	rows, err := s.Posture(ctx, PostureQuery{By: ByControl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Key != "pol/a" || rows[0].Fail != 1 || rows[1].Pass != 1 {
+		t.Fatalf("posture after the upgrade %+v, want the schema-1 results counted", rows)
+	}
+	vs, err := s.Violations(ctx, ViolationQuery{})
+	if err != nil || len(vs) != 1 || vs[0].Message != "m" {
+		t.Fatalf("violations after the upgrade %+v %v", vs, err)
 	}
 }
