@@ -171,10 +171,12 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 }
 
 // Violations lists current failing results, most severe first, then the
-// oldest.
+// oldest. The page is chosen on the results table alone (its index
+// orders by status, severity and since); names are joined to that page
+// only.
 func (s *db) Violations(ctx context.Context, q ViolationQuery) ([]Violation, error) {
 	qq := s.newQuery()
-	qq.w("SELECT ", violationColumns, " FROM results res", violationJoins, " WHERE res.status IN ('fail', 'warn'")
+	qq.w("SELECT ", violationColumns, " FROM (SELECT * FROM results res WHERE res.status IN ('fail', 'warn'")
 	if q.Errors {
 		qq.w(", 'error'")
 	}
@@ -183,13 +185,13 @@ func (s *db) Violations(ctx context.Context, q ViolationQuery) ([]Violation, err
 		return nil, nil
 	}
 	if q.Rule != "" {
-		qq.w(" AND ru.name = ", qq.arg(q.Rule))
+		qq.w(" AND res.rule_id IN (SELECT id FROM rules WHERE name = ", qq.arg(q.Rule), ")")
 	}
 	if q.Kind != "" {
-		qq.w(" AND r.kind = ", qq.arg(q.Kind))
+		qq.w(" AND res.resource_id IN (SELECT id FROM resources WHERE kind = ", qq.arg(q.Kind), ")")
 	}
-	qq.w(" ORDER BY ", severityOrder, ", res.since, c.name, n.name, r.kind, r.name, p.name, ru.name, res.image, res.ord")
-	qq.w(" LIMIT ", qq.arg(limitOf(q.Limit, DefaultLimit)), " OFFSET ", qq.arg(max(q.Offset, 0)))
+	const order = " ORDER BY res.severity_rank, res.since, res.resource_id, res.rule_id, res.image, res.ord"
+	qq.w(order, " LIMIT ", qq.arg(limitOf(q.Limit, DefaultLimit)), " OFFSET ", qq.arg(max(q.Offset, 0)), ") res", violationJoins, order)
 	rows, err := s.sql.QueryContext(ctx, qq.String(), qq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: violations: %w", err)
