@@ -20,3 +20,5 @@ INSERT INTO posture (cluster_id, namespace_id, policy_id, rule_id, severity, cat
 ALTER TABLE results ADD COLUMN severity_rank INTEGER NOT NULL DEFAULT 5;
 UPDATE results SET severity_rank = CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 WHEN 'info' THEN 4 ELSE 5 END;
 CREATE INDEX results_violations ON results (status, severity_rank, since);
+-- Trends and retention find a namespace's daily counts by series.
+CREATE INDEX daily_series ON daily (cluster_id, namespace_id, day);
