@@ -62,8 +62,8 @@ type Observer interface {
 	// Deleted says a resource is gone.
 	Deleted(uid string, resource engine.Resource, now time.Time)
 	// PolicyDeleted says a policy is gone (kind as engine.Result.PolicyKind,
-	// policy its key): its results leave every resource without a
-	// Changed call.
+	// policy its key); the objects it had results for are then given to
+	// Changed without them.
 	PolicyDeleted(kind, policy string, now time.Time)
 }
 
@@ -248,7 +248,7 @@ func (c *Controller) Start(ctx context.Context) error {
 			}
 			c.log.Info("policies changed: re-evaluating what they match against them", "changed", len(d.changed), "removed", len(d.removed))
 			if len(d.removed) > 0 {
-				c.dropPolicies(d.removed)
+				c.announce(ctx, c.dropPolicies(d.removed), time.Now())
 			}
 			if len(d.changed) > 0 {
 				c.enqueueWhere(queue, d.kinds.has, d.changed)
@@ -386,7 +386,8 @@ func (c *Controller) enqueueWhere(queue workqueue.TypedRateLimitingInterface[key
 
 // dropPolicies removes the results of the deleted policies (by policyID)
 // from every object: nothing is evaluated again.
-func (c *Controller) dropPolicies(removed map[string]bool) {
+// It returns the objects whose results changed.
+func (c *Controller) dropPolicies(removed map[string]bool) []dropped {
 	now := time.Now()
 	if c.opts.Observer != nil {
 		for id := range removed {
@@ -394,6 +395,7 @@ func (c *Controller) dropPolicies(removed map[string]bool) {
 			c.opts.Observer.PolicyDeleted(kind, key, now)
 		}
 	}
+	var changed []dropped
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for ns, m := range c.entries {
@@ -411,7 +413,34 @@ func (c *Controller) dropPolicies(removed map[string]bool) {
 			// results outside the lock.
 			m[k] = &entry{uid: e.uid, res: e.res, results: kept, since: now}
 			c.dirty[ns] = true
+			changed = append(changed, dropped{k, m[k]})
 		}
+	}
+	return changed
+}
+
+// dropped is an object whose results dropPolicies changed.
+type dropped struct {
+	k key
+	e *entry
+}
+
+// announce gives the observer the new results of the objects dropPolicies
+// changed (read from the cache: the observer wants the object too).
+func (c *Controller) announce(ctx context.Context, changed []dropped, now time.Time) {
+	if c.opts.Observer == nil {
+		return
+	}
+	for _, d := range changed {
+		cached := c.newObject(d.k.gvk)
+		if err := c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: d.k.namespace, Name: d.k.name}, cached); err != nil {
+			continue // gone meanwhile: its deletion is reported
+		}
+		obj, err := asUnstructured(cached, d.k.gvk)
+		if err != nil || string(obj.GetUID()) != d.e.uid {
+			continue
+		}
+		c.opts.Observer.Changed(d.e.uid, obj.Object, unpack(d.e.results, d.e.res), now)
 	}
 }
 

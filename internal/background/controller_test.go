@@ -121,7 +121,9 @@ func TestDropPolicies(t *testing.T) {
 	c.entries["team"] = map[key]*entry{{gvk: podGVK, namespace: "team", name: "hit"}: hit}
 	c.entries["other"] = map[key]*entry{{gvk: podGVK, namespace: "other", name: "miss"}: miss}
 
-	c.dropPolicies(map[string]bool{"Policy/team/gone": true})
+	if got := c.dropPolicies(map[string]bool{"Policy/team/gone": true}); len(got) != 1 || got[0].e.uid != "1" {
+		t.Errorf("changed objects = %+v, want the one with the policy's results", got)
+	}
 
 	got := c.entries["team"][key{gvk: podGVK, namespace: "team", name: "hit"}]
 	if want := []engine.Result{r("ClusterPolicy", "keep", "a"), r("ClusterPolicy", "keep", "c")}; !slices.Equal(unpack(got.results, engine.Resource{}), want) {

@@ -32,6 +32,7 @@ type scanOptions struct {
 	exclude    []string
 	crds       []string
 	noSchema   bool
+	store      string
 }
 
 func newScanCommand() *cobra.Command {
@@ -95,6 +96,7 @@ resources at all unless --allow-empty).`,
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out paths matching this glob, relative to each directory scanned (repeatable; ** matches any depth; as in .portcullisignore)")
 	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")
 	f.BoolVar(&o.noSchema, "no-schema", false, "do not validate resources against the schema of their kind; evaluate every document")
+	f.StringVar(&o.store, "store", "", "record the scan in a findings store: postgres://... or a SQLite file (the source is named scan:PATHS; scanning the same paths again records what changed)")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
@@ -157,6 +159,11 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		stream = files.Documents(docs)
 	}
 	ev.Inputs = env
+	recorded, err := openScanStore(cmd.Context(), o.store, args, set)
+	if err != nil {
+		return withCode(ExitInvalid, err)
+	}
+	defer recorded.close()
 	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
 	sink := files.SinkFunc(func(r files.Outcome) {
 		if notices.put(r) {
@@ -164,6 +171,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		}
 		scan.Resources++
 		scan.Add(r.Results, o.all)
+		recorded.add(r)
 	})
 	if w := progressWriter(cmd); w != nil {
 		ev.Progress = func(done, total int) {
@@ -188,6 +196,9 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 			skipped = fmt.Sprintf("; %d %s skipped", n, plural(n, "file", "files"))
 		}
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected%s)", strings.Join(args, ", "), skipped))
+	}
+	if err := recorded.write(cmd.Context()); err != nil {
+		return withCode(ExitInvalid, err)
 	}
 	out := cmd.OutOrStdout()
 	if o.output == "json" {

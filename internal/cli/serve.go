@@ -10,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/serve"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -182,6 +183,9 @@ certificate is available.`,
 	f.DurationVar(&o.VerificationCacheTTL, "verification-cache-ttl", time.Hour, "how long a recorded verification stands in for the registry")
 	f.StringVar(&o.VerificationKeySecret, "verification-key-secret", "", "Secret (in --namespace) holding the verification cache's signing keys, shared by all replicas; created when absent, rotated when its portcullis.dev/rotate-key annotation changes (empty: a key in memory, one replica only)")
 	f.DurationVar(&o.VerificationKeyOverlap, "verification-key-overlap", 0, "how long records signed by a rotated-out key stay valid (default --verification-cache-ttl)")
+	f.StringVar(&o.Store, "store", "", "findings store: postgres://USER:PASSWORD@HOST/DB, or a SQLite file (sqlite://PATH or a path); records the background controller's results and compliance transitions (default: SQLite under --data-dir when it is set, else none)")
+	f.StringVar(&o.DataDir, "data-dir", "", "directory of the embedded SQLite findings store ("+store.DefaultFile+"), when --store is not set")
+	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

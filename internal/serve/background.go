@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
 	"github.com/portcullis/portcullis/internal/background"
@@ -9,6 +11,7 @@ import (
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/sink/events"
 	"github.com/portcullis/portcullis/internal/sink/policyreport"
+	"github.com/portcullis/portcullis/internal/store"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -16,32 +19,77 @@ import (
 )
 
 // addBackground adds the continuous-verification controller (leader only)
-// when o.Background is set; the report CRDs must be served.
-func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *policysource.Watcher, eng *engine.Engine, direct client.Client) error {
+// when o.Background is set; the report CRDs must be served. With a
+// findings store (o.Store or o.DataDir) it opens the store, whose close
+// function the caller runs after the manager stops.
+func addBackground(ctx context.Context, cfg *rest.Config, mgr manager.Manager, o Options, watcher *policysource.Watcher, eng *engine.Engine, direct client.Client) (closeStore func(), err error) {
+	closeStore = func() {}
+	storeOn := o.Store != "" || o.DataDir != ""
 	if !o.Background {
-		return nil
+		if storeOn {
+			o.Logger.Warn("the findings store records what the background controller sees; it is off with --background=false", "component", "store")
+		}
+		return closeStore, nil
 	}
 	if err := requireReportCRDs(cfg); err != nil {
 		if o.BackgroundOptional {
 			o.Logger.Warn("continuous verification is off: "+err.Error(), "component", "background")
-			return nil
+			return closeStore, nil
 		}
-		return err
+		return closeStore, err
+	}
+	name := o.ClusterName
+	if name == "" {
+		name = "in-cluster"
 	}
 	var observer background.Observer
+	var observers fanOut
 	if o.EventsSink != "" {
-		name := o.ClusterName
-		if name == "" {
-			name = "in-cluster"
-		}
 		sender, err := events.New(events.Options{Sink: o.EventsSink, Source: name, Registry: o.Registry, Logger: o.Logger})
 		if err != nil {
-			return fmt.Errorf("serve: --events-sink: %w", err)
+			return closeStore, fmt.Errorf("serve: --events-sink: %w", err)
 		}
 		if err := mgr.Add(leaderOnly{sender}); err != nil {
-			return err
+			return closeStore, err
 		}
-		observer = events.Notifier{Tracker: events.NewTracker(), Sender: sender}
+		observers = append(observers, events.Notifier{Tracker: events.NewTracker(), Sender: sender})
+	}
+	var recorder *store.Recorder
+	var st store.Store
+	if storeOn {
+		st, err = store.Open(ctx, store.Config{URL: o.Store, DataDir: o.DataDir})
+		if err != nil {
+			return closeStore, fmt.Errorf("serve: findings store: %w", err)
+		}
+		closeStore = func() {
+			if err := st.Close(); err != nil {
+				o.Logger.Warn("close the findings store", "component", "store", "error", err)
+			}
+		}
+		w, err := store.NewWriter(st, store.WriterOptions{Retention: o.Retention, Registry: o.Registry, Logger: o.Logger})
+		if err != nil {
+			closeStore()
+			return func() {}, err
+		}
+		if err := mgr.Add(w); err != nil { // leader only, like the controller
+			closeStore()
+			return func() {}, err
+		}
+		recorder = store.NewRecorder(name, w)
+		if err := mgr.Add(leaderOnly{manager.RunnableFunc(func(ctx context.Context) error {
+			return recorder.FollowPolicies(ctx, watcher)
+		})}); err != nil {
+			closeStore()
+			return func() {}, err
+		}
+		observers = append(observers, recorder)
+	}
+	switch len(observers) {
+	case 0:
+	case 1:
+		observer = observers[0]
+	default:
+		observer = observers
 	}
 	c, err := background.New(background.Options{
 		Cache:    mgr.GetCache(),
@@ -57,9 +105,55 @@ func addBackground(cfg *rest.Config, mgr manager.Manager, o Options, watcher *po
 		Logger:   o.Logger,
 	})
 	if err != nil {
-		return err
+		closeStore()
+		return func() {}, err
 	}
-	return mgr.Add(c)
+	if recorder == nil {
+		return closeStore, mgr.Add(c)
+	}
+	// On the leader, before the controller evaluates anything, the
+	// recorder resumes from the store's current failures.
+	err = mgr.Add(leaderOnly{manager.RunnableFunc(func(ctx context.Context) error {
+		start := time.Now()
+		n, err := recorder.Resume(ctx, st)
+		if err != nil {
+			return fmt.Errorf("serve: resume from the findings store: %w", err)
+		}
+		o.Logger.Info("resumed from the findings store", "component", "store", "failingResources", n, "took", time.Since(start).String())
+		return c.Start(ctx)
+	})})
+	if err != nil {
+		closeStore()
+		return func() {}, err
+	}
+	return closeStore, nil
+}
+
+// fanOut hands compliance changes to several observers in turn.
+type fanOut []background.Observer
+
+func (f fanOut) Seed(uid string, failing []engine.Result) {
+	for _, o := range f {
+		o.Seed(uid, failing)
+	}
+}
+
+func (f fanOut) Changed(uid string, object map[string]any, results []engine.Result, now time.Time) {
+	for _, o := range f {
+		o.Changed(uid, object, results, now)
+	}
+}
+
+func (f fanOut) Deleted(uid string, resource engine.Resource, now time.Time) {
+	for _, o := range f {
+		o.Deleted(uid, resource, now)
+	}
+}
+
+func (f fanOut) PolicyDeleted(kind, policy string, now time.Time) {
+	for _, o := range f {
+		o.PolicyDeleted(kind, policy, now)
+	}
 }
 
 // requireReportCRDs fails with a clear message when the wgpolicyk8s.io

@@ -166,9 +166,18 @@ type Options struct {
 	// EventsSink, when set, receives a CloudEvent (HTTP binary mode) for
 	// every compliance change the background controller sees.
 	EventsSink string
-	// ClusterName is the events' source (default: the kubeconfig context
-	// name, or "in-cluster").
+	// ClusterName is the events' source and the cluster's name in the
+	// findings store (default: the kubeconfig context name, or
+	// "in-cluster").
 	ClusterName string
+	// Store and DataDir enable the findings store (internal/store): Store
+	// is a postgres:// URL or a SQLite file (sqlite://PATH or a path);
+	// without it the SQLite file DataDir/portcullis.db. The background
+	// controller's results and compliance transitions are recorded there.
+	Store, DataDir string
+	// Retention is how long the store keeps history (default 90 days;
+	// negative: forever).
+	Retention time.Duration
 	// ShutdownDelay is how long the webhook keeps serving after ctx ends,
 	// with /readyz already failing, before it stops accepting and drains
 	// the requests in flight (default 0).
@@ -411,9 +420,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err := mgr.Add(leaderOnly{rec}); err != nil {
 		return err
 	}
-	if err := addBackground(cfg, mgr, o, watcher, h.engine, direct); err != nil {
+	closeStore, err := addBackground(ctx, cfg, mgr, o, watcher, h.engine, direct)
+	if err != nil {
 		return err
 	}
+	defer closeStore()
 	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
 		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {
 		return err
