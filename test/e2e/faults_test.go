@@ -6,9 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -364,10 +368,13 @@ func TestAPIServerRestartDuringAdmission(t *testing.T) {
 	before := load.created.Load() + load.denied.Load()
 	apiserver := env.Environment.ControlPlane.GetAPIServer()
 	t0 := time.Now()
+	// SIGKILL: a crash, and envtest's Stop (SIGTERM) waits for a graceful
+	// shutdown longer than its stop timeout while requests are in flight.
+	killProcess(t, "kube-apiserver", apiserver.CertDir)
 	if err := apiserver.Stop(); err != nil {
 		t.Fatalf("stopping kube-apiserver: %v", err)
 	}
-	t.Logf("kube-apiserver stopped in %s after %d decided creates", time.Since(t0).Round(time.Millisecond), before)
+	t.Logf("kube-apiserver killed in %s after %d decided creates", time.Since(t0).Round(time.Millisecond), before)
 	time.Sleep(3 * time.Second)
 	t0 = time.Now()
 	if err := apiserver.Start(); err != nil {
@@ -414,6 +421,35 @@ func TestAPIServerRestartDuringAdmission(t *testing.T) {
 		t.Fatalf("serve stopped during the restart: %v", err)
 	default:
 	}
+}
+
+// killProcess sends SIGKILL to the process named name whose command line
+// contains marker (a directory of this test), and waits for it to go.
+func killProcess(t *testing.T, name, marker string) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("finding %s: %v", name, err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmd), "\x00")
+		if filepath.Base(args[0]) != name || !strings.Contains(string(cmd), marker) {
+			continue
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("killing %s (pid %d): %v", name, pid, err)
+		}
+		return
+	}
+	t.Fatalf("no %s process with %q in its command line", name, marker)
 }
 
 // rrProxy is a TCP round-robin proxy on 127.0.0.1 standing in for a
