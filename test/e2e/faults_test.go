@@ -277,8 +277,8 @@ spec:
 	}
 }
 
-// apiServerPods creates Pods in a loop from a few goroutines until stop is
-// closed, half of them violating require-limits; it counts what happens.
+// podLoad counts the outcomes of Pod creates made in a loop by a few
+// goroutines, half of them violating require-limits.
 type podLoad struct {
 	created, denied, failed atomic.Int64
 	wrongAdmits             atomic.Int64
