@@ -90,7 +90,7 @@ func (d GroupDefaults) WithDefaults() GroupDefaults {
 // the default failure policy and timeout).
 func (d GroupDefaults) Default() WebhookGroup {
 	d = d.WithDefaults()
-	return WebhookGroup{FailurePolicy: d.FailurePolicy, TimeoutSeconds: d.TimeoutSeconds}
+	return WebhookGroup(d)
 }
 
 // PolicyGroup is the group of a Kyverno ClusterPolicy or Policy: its
