@@ -5,8 +5,11 @@
 //
 // The pieces:
 //
-//   - Handler (NewHandler) routes /validate, /mutate, /healthz, /readyz and
-//     /metrics. It reads the current policy.Set from a PolicySource on every
+//   - Handler (NewHandler) routes /validate, /validate/<group>, /mutate,
+//     /healthz, /readyz and /metrics. Each webhook of the validating
+//     configuration (one per failurePolicy and timeout: WebhookGroup) calls
+//     its group's path, which evaluates that group's policies only (a
+//     policy.Set.Select cached per set); plain /validate evaluates all. It reads the current policy.Set from a PolicySource on every
 //     request (AtomicSource is a ready-made one the caller swaps when
 //     policies change), namespace labels through a NamespaceLabelsFunc, and
 //     reports Audit failures to a Recorder.

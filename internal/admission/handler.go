@@ -75,9 +75,15 @@ type HandlerOptions struct {
 	// carrying a valid record are admitted on it without registry
 	// verification of the images it covers.
 	VerificationCache *VerificationCacheOptions
+	// WebhookDefaults are the failure policy and timeout of policies that
+	// set none: they decide which policies a group path
+	// (WebhookGroup.Path) evaluates, and must be those the validating
+	// configuration was built with (default Fail, 10 s).
+	WebhookDefaults GroupDefaults
 }
 
-// Handler serves the admission endpoints: PathValidate, PathMutate,
+// Handler serves the admission endpoints: PathValidate (every policy),
+// PathValidate/<group> (the policies of one WebhookGroup), PathMutate,
 // PathHealthz, PathReadyz and PathMetrics. It is safe for concurrent use.
 type Handler struct {
 	policies  PolicySource
@@ -93,6 +99,8 @@ type Handler struct {
 	validateH http.Handler
 	mutateH   http.Handler
 	vc        *verificationCache
+	// groups caches the policies of each webhook group.
+	groups *groupSets
 }
 
 // NewHandler returns a Handler. It fails when opts.Policies is nil or the
@@ -109,6 +117,7 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		log:      opts.Logger,
 		maxBytes: opts.MaxRequestBytes,
 		timeout:  opts.DefaultTimeout,
+		groups:   &groupSets{defaults: opts.WebhookDefaults.WithDefaults()},
 	}
 	if h.engine == nil {
 		h.engine = engine.New()
@@ -135,11 +144,13 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		return nil, fmt.Errorf("admission: register metrics: %w", err)
 	}
 	h.bufs.New = func() any { return new(bytes.Buffer) }
-	h.validateH = h.guard(PathValidate, h.serveValidate)
+	h.validateH = h.guard(PathValidate, func(w http.ResponseWriter, r *http.Request) { h.serveValidate(w, r, "") })
+	validateGroup := h.guard(PathValidate, func(w http.ResponseWriter, r *http.Request) { h.serveValidate(w, r, r.PathValue("group")) })
 	h.mutateH = h.guard(PathMutate, h.serveMutate)
 
 	h.mux = http.NewServeMux()
 	h.mux.Handle(PathValidate, h.validateH)
+	h.mux.Handle(PathValidate+"/{group}", validateGroup)
 	h.mux.Handle(PathMutate, h.mutateH)
 	h.mux.HandleFunc(PathHealthz, func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	h.mux.HandleFunc(PathReadyz, h.serveReadyz)
@@ -328,8 +339,21 @@ func imageBudget(timeout time.Duration) time.Duration {
 	return timeout - margin
 }
 
-func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
+// serveValidate evaluates a request against the policies of the webhook
+// group named by groupID (WebhookGroup.ID), or against every policy when
+// groupID is "" (plain PathValidate, kept for configurations written
+// before groups had their own paths).
+func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request, groupID string) {
 	start := time.Now()
+	var group WebhookGroup
+	if groupID != "" {
+		g, err := ParseWebhookGroup(groupID)
+		if err != nil {
+			h.reject(w, r, PathValidate, start, &requestError{http.StatusNotFound, err.Error()})
+			return
+		}
+		group = g
+	}
 	d, rerr := h.readReview(w, r)
 	if rerr != nil {
 		h.reject(w, r, PathValidate, start, rerr)
@@ -337,6 +361,9 @@ func (h *Handler) serveValidate(w http.ResponseWriter, r *http.Request) {
 	}
 	req := d.req
 	set := h.policies.Current()
+	if set != nil && groupID != "" {
+		set = h.groups.get(set, group)
+	}
 	if set == nil {
 		// Not ready: let the API server apply the webhook's failurePolicy.
 		writeText(w, http.StatusServiceUnavailable, "no policy set loaded yet")

@@ -126,8 +126,18 @@ func stringMap(v any) map[string]string {
 	return out
 }
 
-func (e *Engine) newContext(in *Input, req *request) *variables.Context {
-	c := variables.NewContext(e.jp)
+// searchFunc adapts a function to variables.Searcher.
+type searchFunc func(expr string, data any) (any, error)
+
+// Search implements variables.Searcher.
+func (f searchFunc) Search(expr string, data any) (any, error) { return f(expr, data) }
+
+// newContext returns the variable context of one evaluation; its JMESPath
+// queries stop when ctx ends (and at the interpreter's cost budget).
+func (e *Engine) newContext(ctx context.Context, in *Input, req *request) *variables.Context {
+	c := variables.NewContext(searchFunc(func(expr string, data any) (any, error) {
+		return e.jp.SearchContext(ctx, expr, data)
+	}))
 	vreq := variables.Request{
 		Operation:    req.operation,
 		Object:       in.Resource,

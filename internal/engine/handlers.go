@@ -39,10 +39,12 @@ type evaluation struct {
 	cin  *cel.Input
 }
 
-// vars is the variable context of Kyverno rules.
-func (ev *evaluation) vars(e *Engine) *variables.Context {
+// vars is the variable context of Kyverno rules. Its JMESPath queries
+// run under ctx, the evaluation's deadline, which is the same for every
+// rule of one Evaluate call.
+func (ev *evaluation) vars(ctx context.Context, e *Engine) *variables.Context {
 	if ev.vctx == nil {
-		ev.vctx = e.newContext(ev.in, ev.req)
+		ev.vctx = e.newContext(ctx, ev.in, ev.req)
 	}
 	return ev.vctx
 }
@@ -144,7 +146,7 @@ func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *p
 	if r.CEL != nil {
 		cin = ev.celInput()
 	}
-	res := e.evalRule(ctx, r, ev.in, ev.req, ev.vars(e), cin)
+	res := e.evalRule(ctx, r, ev.in, ev.req, ev.vars(ctx, e), cin)
 	if res.Status == "" {
 		// No response, as Kyverno gives none (a pattern on a deleted resource).
 		return out
@@ -159,7 +161,7 @@ type verifyImagesRule struct{}
 func (verifyImagesRule) handles(r *policy.Rule) bool { return len(r.Spec.VerifyImages) > 0 }
 
 func (verifyImagesRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule, out []Result) []Result {
-	return append(out, e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(e))...)
+	return append(out, e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(ctx, e))...)
 }
 
 // validatingPolicies evaluates ValidatingPolicies.

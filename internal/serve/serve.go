@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/internal/regauth"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/fields"
@@ -599,6 +600,9 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 		Logger:            o.Logger,
 		Registry:          o.Registry,
 		VerificationCache: vc,
+		// Each webhook group's path evaluates the policies the validating
+		// configuration (reconcile.go) registered for it.
+		WebhookDefaults: admission.GroupDefaults{FailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy), TimeoutSeconds: o.TimeoutSeconds},
 	})
 	if err != nil {
 		return nil, err

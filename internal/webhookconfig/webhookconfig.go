@@ -43,8 +43,8 @@ type Options struct {
 	// DefaultFailurePolicy applies to policies that set none (default Fail).
 	DefaultFailurePolicy admissionregistrationv1.FailurePolicyType
 	// ImagePolicies is true when ClusterImagePolicies are in force: Pods
-	// and workloads are then sent to /validate (under the default failure
-	// policy and timeout), the ClusterImagePolicy resources to
+	// and workloads are then sent to the default group's path (under the
+	// default failure policy and timeout), the ClusterImagePolicy resources to
 	// /validate-policy, and the MutatingWebhookConfiguration pins their
 	// images to digests.
 	ImagePolicies bool
@@ -94,11 +94,6 @@ func (o Options) withDefaults() Options {
 		o.DefaultFailurePolicy = admissionregistrationv1.Fail
 	}
 	return o
-}
-
-type groupKey struct {
-	failurePolicy admissionregistrationv1.FailurePolicyType
-	timeout       int32
 }
 
 // ruleSet accumulates group/version/resource triples with operations.
@@ -161,10 +156,23 @@ func (rs ruleSet) rules() []admissionregistrationv1.RuleWithOperations {
 
 var defaultOps = []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 
-// Desired returns the configuration for set. Policies with no admission
-// rules (background only) contribute nothing.
+// Defaults are the failure policy and timeout of policies that set none,
+// as the admission handler must know them (admission.HandlerOptions.
+// WebhookDefaults) to route each group's path to its policies.
+func (o Options) Defaults() admission.GroupDefaults {
+	o = o.withDefaults()
+	return admission.GroupDefaults{FailurePolicy: o.DefaultFailurePolicy, TimeoutSeconds: o.DefaultTimeoutSeconds}
+}
+
+// Desired returns the configuration for set: one webhook per group of
+// policies sharing a failurePolicy and timeout (admission.WebhookGroup),
+// each calling its own path (admission.WebhookGroup.Path) so that it
+// evaluates its own policies only, under its own timeout. Policies with
+// no admission rules (background only) contribute nothing.
 func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	o = o.withDefaults()
+	defaults := o.Defaults()
+	type groupKey = admission.WebhookGroup
 	groups := map[groupKey]ruleSet{}
 	get := func(k groupKey) ruleSet {
 		if groups[k] == nil {
@@ -176,14 +184,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		if p.Spec.Spec.Admission != nil && !*p.Spec.Spec.Admission {
 			continue
 		}
-		k := groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}
-		if fp := p.Spec.Spec.FailurePolicy; fp != nil {
-			k.failurePolicy = admissionregistrationv1.FailurePolicyType(*fp)
-		}
-		if t := p.Spec.Spec.WebhookTimeoutSeconds; t != nil && *t > 0 {
-			k.timeout = *t
-		}
-		rs := get(k)
+		rs := get(defaults.PolicyGroup(p))
 		for _, r := range p.Rules {
 			if r.Spec.Validation == nil || r.Match == nil {
 				continue
@@ -203,14 +204,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		}
 	}
 	for _, vp := range set.Validating {
-		k := groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}
-		if fp := vp.Spec.Spec.FailurePolicy; fp != nil {
-			k.failurePolicy = *fp
-		}
-		if wc := vp.Spec.Spec.WebhookConfiguration; wc != nil && wc.TimeoutSeconds != nil {
-			k.timeout = *wc.TimeoutSeconds
-		}
-		rs := get(k)
+		rs := get(defaults.ValidatingGroup(vp))
 		addMatchConstraints(rs, vp.Spec.Spec.MatchConstraints)
 		if len(vp.Variants) > 1 {
 			rs.add("apps", "v1", "daemonsets", defaultOps...)
@@ -222,7 +216,8 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		}
 	}
 	if o.ImagePolicies {
-		addPodResources(get(groupKey{o.DefaultFailurePolicy, o.DefaultTimeoutSeconds}))
+		// ClusterImagePolicies belong to the default group.
+		addPodResources(get(defaults.Default()))
 	}
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
@@ -233,18 +228,18 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].failurePolicy != keys[j].failurePolicy {
-			return keys[i].failurePolicy < keys[j].failurePolicy
+		if keys[i].FailurePolicy != keys[j].FailurePolicy {
+			return keys[i].FailurePolicy < keys[j].FailurePolicy
 		}
-		return keys[i].timeout < keys[j].timeout
+		return keys[i].TimeoutSeconds < keys[j].TimeoutSeconds
 	})
 	for _, k := range keys {
 		rules := groups[k].rules()
 		if len(rules) == 0 {
 			continue
 		}
-		name := fmt.Sprintf("validate-%s-%ds.%s", strings.ToLower(string(k.failurePolicy)), k.timeout, o.PolicyGroup)
-		cfg.Webhooks = append(cfg.Webhooks, webhook(name, ValidatePath, rules, k.failurePolicy, k.timeout, caBundle, o))
+		name := "validate-" + k.ID() + "." + o.PolicyGroup
+		cfg.Webhooks = append(cfg.Webhooks, webhook(name, k.Path(), rules, k.FailurePolicy, k.TimeoutSeconds, caBundle, o))
 	}
 	// The policies themselves are validated before they are stored.
 	scope := admissionregistrationv1.AllScopes

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 )
@@ -66,6 +67,44 @@ func TestDesired(t *testing.T) {
 	}
 }
 
+// TestGroupPaths: each failurePolicy/timeout group calls its own path,
+// which the admission handler parses back to the same group; the policy
+// webhook keeps its path.
+func TestGroupPaths(t *testing.T) {
+	t.Parallel()
+	set, err := policy.LoadBytes("p.yaml", []byte(policies), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{{Service: "portcullis", Namespace: "portcullis-system"}, {URL: "https://127.0.0.1:9443/"}} {
+		cfg := Desired(set, nil, o)
+		paths := map[string]string{}
+		for _, w := range cfg.Webhooks {
+			var path string
+			if s := w.ClientConfig.Service; s != nil {
+				path = *s.Path
+			} else {
+				path = strings.TrimPrefix(*w.ClientConfig.URL, "https://127.0.0.1:9443")
+			}
+			paths[w.Name] = path
+			if id, ok := strings.CutPrefix(path, ValidatePath+"/"); ok {
+				g, err := admission.ParseWebhookGroup(id)
+				if err != nil || g.FailurePolicy != *w.FailurePolicy || g.TimeoutSeconds != *w.TimeoutSeconds {
+					t.Errorf("%s: path %s parses to %+v, %v; want the webhook's %s/%ds", w.Name, path, g, err, *w.FailurePolicy, *w.TimeoutSeconds)
+				}
+			}
+		}
+		want := map[string]string{
+			"validate-fail-10s.portcullis.dev":  "/validate/fail-10s",
+			"validate-ignore-5s.portcullis.dev": "/validate/ignore-5s",
+			"validate-policies.portcullis.dev":  ValidatePolicyPath,
+		}
+		if fmt.Sprint(paths) != fmt.Sprint(want) {
+			t.Errorf("paths = %v, want %v", paths, want)
+		}
+	}
+}
+
 func TestDesiredIncludesAutogenControllers(t *testing.T) {
 	t.Parallel()
 	set, err := policy.LoadBytes("p.yaml", []byte(policies), policy.Options{})
@@ -83,7 +122,7 @@ func TestDesiredIncludesAutogenControllers(t *testing.T) {
 			t.Errorf("rules %s lack %s", got, want)
 		}
 	}
-	if u := *cfg.Webhooks[0].ClientConfig.URL; u != "https://127.0.0.1:9443/validate" {
+	if u := *cfg.Webhooks[0].ClientConfig.URL; u != "https://127.0.0.1:9443/validate/fail-10s" {
 		t.Errorf("url = %s", u)
 	}
 }

@@ -1,6 +1,7 @@
 package jmespath
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -26,6 +27,7 @@ type Interpreter struct {
 	caller   *gojmespath.FunctionCaller
 	opt      gojmespath.InterpreterOption
 	infos    []FunctionInfo
+	maxCost  int64
 
 	cacheSize int
 	mu        sync.RWMutex
@@ -39,8 +41,13 @@ type Interpreter struct {
 // compiled it. Safe for concurrent use.
 type Query struct {
 	expr string
-	jp   *gojmespath.JMESPath
+	ast  gojmespath.ASTNode
 	opt  gojmespath.InterpreterOption
+	// bounded is true when the expression has cost checkpoints to place
+	// (projections, filters, flattens, multi-selects, function calls);
+	// a plain path runs as is.
+	bounded bool
+	maxCost int64
 }
 
 // Option configures an Interpreter.
@@ -79,9 +86,10 @@ func WithCacheSize(n int) Option {
 // New returns an Interpreter with every Kyverno custom function registered
 // on top of the standard JMESPath builtins. Options: WithClock (default
 // time.Now), WithDefaultRegistry (default "docker.io"), WithCacheSize
-// (default 4096).
+// (default 4096), WithMaxCost (default DefaultMaxCost).
 func New(opts ...Option) *Interpreter {
 	i := &Interpreter{
+		maxCost:   DefaultMaxCost,
 		clock:     time.Now,
 		registry:  defaultRegistry,
 		cacheSize: defaultCacheSize,
@@ -102,6 +110,7 @@ func New(opts ...Option) *Interpreter {
 			i.infos = append(i.infos, s.info())
 		}
 	}
+	i.caller.Register(costEntry())
 	sort.Slice(i.infos, func(a, b int) bool { return i.infos[a].Name < i.infos[b].Name })
 	i.opt = gojmespath.WithFunctionCaller(i.caller)
 	return i
@@ -110,20 +119,21 @@ func New(opts ...Option) *Interpreter {
 // Compile parses expr once. Syntax errors are returned wrapped with the
 // expression text; the underlying error is the fork's SyntaxError.
 func (i *Interpreter) Compile(expr string) (*Query, error) {
-	jp, err := compileSafe(expr)
+	ast, err := compileSafe(expr)
 	if err != nil {
 		return nil, fmt.Errorf("invalid JMESPath expression %q: %w", expr, err)
 	}
-	return &Query{expr: expr, jp: jp, opt: i.opt}, nil
+	_, bounded := instrument(ast, nil)
+	return &Query{expr: expr, ast: ast, opt: i.opt, bounded: bounded, maxCost: i.maxCost}, nil
 }
 
-func compileSafe(expr string) (jp *gojmespath.JMESPath, err error) {
+func compileSafe(expr string) (ast gojmespath.ASTNode, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			jp, err = nil, fmt.Errorf("parser panic: %v", r)
+			ast, err = gojmespath.ASTNode{}, fmt.Errorf("parser panic: %v", r)
 		}
 	}()
-	return gojmespath.Compile(expr)
+	return gojmespath.NewParser().Parse(expr)
 }
 
 // Expression returns the source text of the query.
@@ -133,24 +143,55 @@ func (q *Query) Expression() string { return q.expr }
 // the evaluation: the fork's NotFoundError for a missing key (see the package
 // documentation and IsNotFound), "JMESPath function '<name>': ..." errors
 // from custom functions, and the library's own errors for builtins. A panic
-// inside the library is recovered and returned as an error.
+// inside the library is recovered and returned as an error. The
+// evaluation is bounded by the interpreter's cost budget (WithMaxCost).
 func (q *Query) Search(data any) (result any, err error) {
+	return q.SearchContext(context.Background(), data)
+}
+
+// SearchContext is Search bounded by ctx as well: like CEL's cost limit,
+// the evaluation checks its budget and ctx at every projected, filtered
+// or flattened element and every function call and multi-select, and
+// fails with an error wrapping ErrCostExceeded or ctx's error instead of
+// running on past the request's deadline.
+func (q *Query) SearchContext(ctx context.Context, data any) (result any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			result, err = nil, fmt.Errorf("JMESPath evaluation of %q panicked: %v", q.expr, r)
 		}
 	}()
-	return q.jp.Search(data, q.opt)
+	return q.search(ctx, data)
+}
+
+// search is SearchContext without its recover.
+func (q *Query) search(ctx context.Context, data any) (any, error) {
+	if !q.bounded {
+		return gojmespath.NewInterpreter().Execute(q.ast, data, q.opt)
+	}
+	b := &budget{ctx: ctx, max: q.maxCost}
+	ast, _ := instrument(q.ast, b)
+	result, err := gojmespath.NewInterpreter().Execute(ast, data, q.opt)
+	if b.err != nil {
+		// Some nodes swallow their operands' errors: the budget's
+		// verdict stands whatever the expression made of it.
+		return nil, fmt.Errorf("JMESPath expression %q: %w", q.expr, b.err)
+	}
+	return result, err
 }
 
 // Search compiles expr (through a bounded cache keyed by the expression text)
 // and runs it on data. Errors are those of Compile and Query.Search.
 func (i *Interpreter) Search(expr string, data any) (any, error) {
+	return i.SearchContext(context.Background(), expr, data)
+}
+
+// SearchContext is Search under ctx (see Query.SearchContext).
+func (i *Interpreter) SearchContext(ctx context.Context, expr string, data any) (any, error) {
 	q, err := i.cached(expr)
 	if err != nil {
 		return nil, err
 	}
-	return q.Search(data)
+	return q.SearchContext(ctx, data)
 }
 
 func (i *Interpreter) cached(expr string) (*Query, error) {

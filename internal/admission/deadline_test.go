@@ -1,0 +1,65 @@
+package admission
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageverify"
+	"github.com/portcullis/portcullis/internal/kyvernoimages"
+	"github.com/portcullis/portcullis/internal/lang/jmespath"
+	"github.com/portcullis/portcullis/internal/testing/registrytest"
+)
+
+// hostileJMESPathPolicy doubles the Pod's containers 40 times (2^40
+// elements) in a deny condition.
+var hostileJMESPathPolicy = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: hostile}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: explode
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: never
+      deny:
+        conditions:
+          any:
+          - key: "{{ length(request.object.spec.containers[*].[@, @][]` + strings.Repeat(".[@, @][]", 40) + `) }}"
+            operator: Equals
+            value: -1
+`
+
+// TestOneDeadlineBoundsJMESPathAndImages: a hostile JMESPath rule stops
+// at its cost budget (an error: the Enforce policy denies), and the
+// verifyImages rule after it gets what remains of the request's deadline,
+// not a fresh timeout: the request is answered, denied, before the API
+// server's ?timeout=1s.
+func TestOneDeadlineBoundsJMESPathAndImages(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t)
+	reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 5 * time.Second })
+	set := compile(t, hostileJMESPathPolicy+"---\n"+strings.ReplaceAll(verifyImagesPolicy, "%s", "Fail"))
+	eng := engine.New(engine.WithInterpreter(jmespath.New()),
+		engine.WithImageVerifier(kyvernoimages.New(imageverify.New(imageverify.Options{}), kyvernoimages.Options{})))
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(set), Engine: eng})
+	srv := newTLSServer(t, h)
+	obj := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: \"" + reg.Ref("team/app", "sha256:"+strings.Repeat("a", 64)) + "\"}\n"
+	start := time.Now()
+	resp := admit(t, srv, PathValidate+"?timeout=1s", reviewReq{kind: "Pod", namespace: "shop", name: "web", object: obj})
+	elapsed := time.Since(start)
+	if resp.Allowed {
+		t.Fatalf("admitted: %+v", resp)
+	}
+	if elapsed >= 950*time.Millisecond {
+		t.Fatalf("answered after %v: the API server (timeout 1s) would have given up", elapsed)
+	}
+	for _, p := range []string{"hostile", "signed-images"} {
+		if !strings.Contains(resp.Result.Message, p) {
+			t.Errorf("denial %q does not name %s", resp.Result.Message, p)
+		}
+	}
+}
