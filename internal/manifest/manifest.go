@@ -35,9 +35,9 @@ type Document struct {
 	// Line is the 1-based line of Source where the document starts (0
 	// when unknown).
 	Line int
-	// Raw is the document's text, kept by Decode (policy files, where
-	// problems are located by line) and nil on the streaming paths; items
-	// of a List do not keep it.
+	// Raw is the document's text, kept so that problems found later can
+	// be located by line (FieldLine, Lines); items of a List do not keep
+	// it.
 	Raw []byte
 }
 
@@ -101,28 +101,25 @@ type Chunk struct {
 // Decode decodes the chunk. A List kind is expanded into its items; a
 // document holding only null yields nothing. A document that is not a
 // mapping or does not parse is a *ParseError.
+//
+// A document that is not a List keeps its text (Document.Raw).
 func (c Chunk) Decode() ([]Document, error) {
-	docs, _, err := c.decode()
-	return docs, err
-}
-
-// decode is Decode, also reporting whether the document was a List.
-func (c Chunk) decode() ([]Document, bool, error) {
 	if len(c.Data) > MaxDocumentBytes {
-		return nil, false, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
+		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
 	obj, err := decodeOne(c.Data)
 	if err != nil {
-		return nil, false, c.parseError(err)
+		return nil, c.parseError(err)
 	}
 	if obj == nil {
-		return nil, false, nil
+		return nil, nil
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		return expand(d), true, nil
+		return expand(d), nil
 	}
-	return []Document{d}, false, nil
+	d.Raw = c.Data
+	return []Document{d}, nil
 }
 
 // yamlLineRE finds the line a YAML parser error names ("yaml: line 3: ..."),
@@ -191,13 +188,7 @@ func Decode(source string, data []byte) ([]Document, error) {
 	chunks, err := Split(source, data)
 	out := make([][]Document, len(chunks))
 	errs := make([]error, len(chunks))
-	workpool.Run(len(chunks), 0, func(i int) {
-		var list bool
-		out[i], list, errs[i] = chunks[i].decode()
-		if len(out[i]) == 1 && !list {
-			out[i][0].Raw = chunks[i].Data
-		}
-	})
+	workpool.Run(len(chunks), 0, func(i int) { out[i], errs[i] = chunks[i].Decode() })
 	var docs []Document
 	for _, d := range out {
 		docs = append(docs, d...)

@@ -20,6 +20,15 @@ type Outcome struct {
 	// Results are the engine's results for it (nil when no rule applied).
 	// The sink owns them.
 	Results []engine.Result
+	// Line and Lines are set when Evaluator.Locate is: Line is the line of
+	// the document's first field in its file (past leading comments), and
+	// Lines[k] the line of the field Results[k] failed at (its Path; the
+	// document's line when the path is unknown). They are computed only
+	// for documents with a failure, warning or error; otherwise Line is
+	// the document's start line and Lines is nil. Both are 0 when the
+	// document's text is not known (items of a List).
+	Line  int
+	Lines []int
 }
 
 // Sink receives the outcome of every document that was evaluated, in
@@ -51,6 +60,10 @@ type Evaluator struct {
 	Inputs Inputs
 	// Workers bounds the goroutines evaluating at once; 0 means GOMAXPROCS.
 	Workers int
+	// Locate asks for Outcome.Line and Outcome.Lines: the file lines of
+	// each document and of the fields its findings name, worked out on
+	// the workers (one parse of the document's text when it has one).
+	Locate bool
 	// Progress, when set, is called after each item is delivered with the
 	// number of items delivered so far and the stream's length, from one
 	// goroutine at a time.
@@ -75,10 +88,9 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 		inputs = Env{}
 	}
 	type item struct {
-		done    bool
-		docs    []manifest.Document
-		results [][]engine.Result
-		err     *Error
+		done bool
+		docs []outcome
+		err  *Error
 	}
 	var (
 		mu    sync.Mutex
@@ -89,7 +101,7 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 	workpool.Run(n, e.Workers, func(i int) {
 		var it item
 		if ctx.Err() == nil {
-			it.docs, it.results, it.err = e.evaluate(ctx, stream, inputs, i)
+			it.docs, it.err = e.evaluate(ctx, stream, inputs, i)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -104,8 +116,8 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 			if cur.err != nil {
 				errs = append(errs, cur.err)
 			}
-			for j, d := range cur.docs {
-				sink.Put(Outcome{Item: next, Document: d, Results: cur.results[j]})
+			for _, d := range cur.docs {
+				sink.Put(Outcome{Item: next, Document: d.doc, Results: d.results, Line: d.line, Lines: d.lines})
 			}
 			next++
 			if e.Progress != nil {
@@ -122,23 +134,61 @@ func (e *Evaluator) Run(ctx context.Context, stream Stream, sink Sink) error {
 	return nil
 }
 
+// outcome is one evaluated document of an item.
+type outcome struct {
+	doc     manifest.Document
+	results []engine.Result
+	line    int
+	lines   []int
+}
+
 // evaluate decodes item i and evaluates its documents. On failure it
 // returns no documents.
-func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, i int) ([]manifest.Document, [][]engine.Result, *Error) {
+func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, i int) ([]outcome, *Error) {
 	docs, err := stream.Decode(i)
 	if err != nil {
-		return nil, nil, &Error{Item: i, Err: err}
+		return nil, &Error{Item: i, Err: err}
 	}
-	results := make([][]engine.Result, len(docs))
+	out := make([]outcome, len(docs))
 	for j, d := range docs {
 		if d.Kind() == "" {
-			return nil, nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
+			return nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
 		}
 		rs, err := e.Engine.Evaluate(ctx, e.Set, inputs.Input(d))
 		if err != nil {
-			return nil, nil, &Error{Item: i, Location: d.Location(), Err: err}
+			return nil, &Error{Item: i, Location: d.Location(), Err: err}
 		}
-		results[j] = rs
+		out[j] = outcome{doc: d, results: rs, line: d.Line}
+		if e.Locate {
+			out[j].line, out[j].lines = locate(d, rs)
+		}
+		// The text is only needed to locate findings: let it go.
+		out[j].doc.Raw = nil
 	}
-	return docs, results, nil
+	return out, nil
+}
+
+// locate returns the line of d's first field and of the field each
+// result names, when d has a finding (see Outcome.Lines).
+func locate(d manifest.Document, rs []engine.Result) (int, []int) {
+	finding := false
+	for _, r := range rs {
+		if r.Status == engine.StatusFail || r.Status == engine.StatusWarn || r.Status == engine.StatusError {
+			finding = true
+			break
+		}
+	}
+	if !finding || d.Raw == nil {
+		return d.Line, nil
+	}
+	l := manifest.NewLines(d.Raw, d.Line)
+	line := l.Line("")
+	lines := make([]int, len(rs))
+	for k, r := range rs {
+		lines[k] = line
+		if r.Path != "" {
+			lines[k] = l.Line(r.Path)
+		}
+	}
+	return line, lines
 }
