@@ -27,6 +27,9 @@ type scanOptions struct {
 	output     string
 	all        bool
 	allowEmpty bool
+	noColor    bool
+	verbose    bool
+	width      int
 }
 
 func newScanCommand() *cobra.Command {
@@ -70,7 +73,10 @@ resources at all unless --allow-empty).`,
 	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default all", strings.Join(controls.Sets(), ", ")))
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or sarif (SARIF 2.1.0, for code scanning)")
+	f.BoolVar(&o.noColor, "no-color", false, "never colour the table (colours are used only on a terminal, and never with NO_COLOR set or TERM=dumb)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "table: print messages whole, with each finding's policy, rule and path")
+	f.IntVar(&o.width, "width", -1, "table: cut lines to this many columns (0 never cuts); default the terminal's width, or $COLUMNS, else whole lines")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
@@ -81,8 +87,10 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	if o.output != "table" && o.output != "json" {
-		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", o.output))
+	switch o.output {
+	case "table", "json", "sarif":
+	default:
+		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table, json or sarif)", o.output))
 	}
 	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
 		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
@@ -123,38 +131,58 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		stream = files.Documents(docs)
 	}
 	ev.Inputs = env
-	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
+	ev.Locate = true
+	scan := report.NewScan(set.Len(), set.NumRules(), scanCatalog(set))
+	out := cmd.OutOrStdout()
+	w := scanWriter(out, scan, o)
+	var prog *progress
+	if errOut := cmd.ErrOrStderr(); isTTY(errOut) {
+		prog = newProgress(errOut, chunkSizes(stream))
+	}
+	// With the table on the same terminal as the progress line, the line
+	// is cleared before each resource's group and the group written out.
+	interleaved := prog != nil && isTTY(out)
+	var writeErr error
 	sink := files.SinkFunc(func(r files.Outcome) {
-		scan.Resources++
-		scan.Add(r.Results, o.all)
-	})
-	if w := progressWriter(cmd); w != nil {
-		ev.Progress = func(done, total int) {
-			if done%1000 == 0 || (done == total && total >= 1000) {
-				fmt.Fprintf(w, "\rscanned %d/%d documents", done, total)
-			}
-			if done == total && total >= 1000 {
-				fmt.Fprintln(w)
+		if interleaved {
+			prog.Clear()
+		}
+		d := r.Document
+		if err := w.Put(&report.Resource{File: d.Source, Line: r.Line, Document: d.Index, Results: r.Results, Lines: r.Lines}); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		if interleaved {
+			if err := w.Flush(); err != nil && writeErr == nil {
+				writeErr = err
 			}
 		}
+	})
+	if prog != nil {
+		ev.Progress = func(done, total int) { prog.Update(scan.Resources(), done, total) }
 	}
-	if err := ev.Run(cmd.Context(), stream, sink); err != nil {
+	runErr := ev.Run(cmd.Context(), stream, sink)
+	if prog != nil {
+		prog.Clear()
+	}
+	if runErr != nil {
 		if ctxErr := cmd.Context().Err(); ctxErr != nil {
 			return withCode(ExitInvalid, fmt.Errorf("scan interrupted: %w", ctxErr))
 		}
-		return withCode(ExitInvalid, err)
+		if scan.Resources() > 0 {
+			// What was scanned is reported (a complete document), the
+			// documents that failed make the run fail.
+			_ = w.Close()
+		}
+		return withCode(ExitInvalid, runErr)
 	}
-	if scan.Resources == 0 && !o.allowEmpty {
+	if scan.Resources() == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
-	out := cmd.OutOrStdout()
-	if o.output == "json" {
-		err = scan.WriteJSON(out)
-	} else {
-		err = scan.WriteTable(out, report.TableOptions{All: o.all, Color: isTerminal(out)})
+	if err := w.Close(); err != nil {
+		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
-	if err != nil {
-		return withCode(ExitInvalid, err)
+	if writeErr != nil {
+		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
 	if scan.FailsAt(failRank) {
 		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
@@ -192,11 +220,74 @@ func loadScanPolicies(o scanOptions) (*policy.Set, error) {
 	return set, nil
 }
 
-// progressWriter returns stderr when it is a terminal (progress is shown
-// there), nil otherwise.
-func progressWriter(cmd *cobra.Command) io.Writer {
-	if w := cmd.ErrOrStderr(); isTerminal(w) {
-		return w
+// scanWriter returns the report writer of o.output on out.
+func scanWriter(out io.Writer, scan *report.Scan, o scanOptions) report.Writer {
+	switch o.output {
+	case "json":
+		return report.NewJSONWriter(out, scan, o.all)
+	case "sarif":
+		return report.NewSARIFWriter(out, scan, report.Build{Name: "portcullis", Version: Build().Version})
 	}
-	return nil
+	width := o.width
+	if width < 0 {
+		width = terminalWidth(out)
+	}
+	return report.NewTableWriter(out, scan, report.TableOptions{All: o.all, Color: colorEnabled(out, o.noColor),
+		Width: width, Verbose: o.verbose})
+}
+
+// annotationDescription is the policy annotation with its description.
+const annotationDescription = "policies.kyverno.io/description"
+
+// scanCatalog describes the policies of set for the report: control IDs,
+// titles and rule counts.
+func scanCatalog(set *policy.Set) report.Catalog {
+	c := report.Catalog{}
+	for _, p := range set.Policies {
+		kind := engine.KindClusterPolicy
+		if p.Spec.IsNamespaced() {
+			kind = engine.KindPolicy
+		}
+		written, longest := 0, 0
+		for _, r := range p.Rules {
+			if r.Autogen == "" {
+				written++
+			}
+			longest = max(longest, len(r.Name()))
+		}
+		c[report.CatalogKey(kind, p.Key())] = report.PolicyInfo{ControlID: p.Spec.Annotations[policy.AnnotationControlID],
+			Title: p.Title, Description: p.Spec.Annotations[annotationDescription], Severity: p.Severity,
+			Rules: written, LongestRule: longest}
+	}
+	for _, p := range set.Validating {
+		c[report.CatalogKey(engine.KindValidatingPolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Spec.Annotations[policy.AnnotationControlID], Title: p.Title,
+			Description: p.Spec.Annotations[annotationDescription], Severity: p.Severity, Rules: 1}
+	}
+	for _, p := range set.Admission {
+		c[report.CatalogKey(engine.KindValidatingAdmissionPolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Spec.Annotations[policy.AnnotationControlID], Rules: len(p.Bindings)}
+	}
+	for _, p := range set.Images {
+		c[report.CatalogKey(engine.KindClusterImagePolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Object.Annotations[policy.AnnotationControlID], Rules: 1}
+	}
+	return c
+}
+
+// chunkSizes returns, for a stream of undecoded chunks, the bytes of input
+// up to and including each chunk (for the progress line); nil for other
+// streams.
+func chunkSizes(s files.Stream) []int64 {
+	chunks, ok := s.(files.Chunks)
+	if !ok {
+		return nil
+	}
+	sizes := make([]int64, len(chunks))
+	var n int64
+	for i, c := range chunks {
+		n += int64(len(c.Data))
+		sizes[i] = n
+	}
+	return sizes
 }

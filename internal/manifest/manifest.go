@@ -37,8 +37,19 @@ type Document struct {
 	Line int
 	// Raw is the document's text, kept so that problems found later can
 	// be located by line (FieldLine, Lines); items of a List do not keep
-	// it.
+	// it, Item locates them instead.
 	Raw []byte
+	// Item locates an item of a List in the List's text; nil for a
+	// document that is no List item.
+	Item *ListItem
+}
+
+// ListItem is where an item of a List is: the List document's text, the
+// line of Source it starts on, and the item's path in it ("/items/2/").
+type ListItem struct {
+	Raw  []byte
+	Line int
+	Path string
 }
 
 // Location describes where the document came from, for error messages:
@@ -116,7 +127,7 @@ func (c Chunk) Decode() ([]Document, error) {
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		return expand(d), nil
+		return expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"}), nil
 	}
 	d.Raw = c.Data
 	return []Document{d}, nil
@@ -328,15 +339,23 @@ func isList(d Document) bool {
 	return ok && strings.HasSuffix(d.Kind(), "List")
 }
 
-func expand(d Document) []Document {
+// expand returns the items of a List document (recursively), each
+// located in the List's text when at is set (at.Path is the path of d).
+func expand(d Document, at *ListItem) []Document {
 	items, ok := d.Object["items"].([]any)
 	if !ok || !strings.HasSuffix(d.Kind(), "List") {
 		return []Document{d}
 	}
 	out := make([]Document, 0, len(items))
-	for _, it := range items {
+	for i, it := range items {
 		if m, ok := it.(map[string]any); ok {
-			out = append(out, expand(Document{Source: d.Source, Index: d.Index, Object: m})...)
+			item := Document{Source: d.Source, Index: d.Index, Object: m}
+			var in *ListItem
+			if at != nil {
+				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/"}
+				item.Item = in
+			}
+			out = append(out, expand(item, in)...)
 		}
 	}
 	return out

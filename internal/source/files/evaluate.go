@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/portcullis/portcullis/internal/engine"
@@ -163,7 +164,7 @@ func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, 
 			out[j].line, out[j].lines = locate(d, rs)
 		}
 		// The text is only needed to locate findings: let it go.
-		out[j].doc.Raw = nil
+		out[j].doc.Raw, out[j].doc.Item = nil, nil
 	}
 	return out, nil
 }
@@ -178,16 +179,26 @@ func locate(d manifest.Document, rs []engine.Result) (int, []int) {
 			break
 		}
 	}
-	if !finding || d.Raw == nil {
+	if !finding {
 		return d.Line, nil
 	}
-	l := manifest.NewLines(d.Raw, d.Line)
-	line := l.Line("")
+	var l *manifest.Lines
+	prefix := ""
+	switch {
+	case d.Raw != nil:
+		l = manifest.NewLines(d.Raw, d.Line)
+	case d.Item != nil:
+		// An item of a List: its fields are found below its path.
+		l, prefix = manifest.NewLines(d.Item.Raw, d.Item.Line), strings.TrimSuffix(d.Item.Path, "/")
+	default:
+		return d.Line, nil
+	}
+	line := l.Line(prefix)
 	lines := make([]int, len(rs))
 	for k, r := range rs {
 		lines[k] = line
 		if r.Path != "" {
-			lines[k] = l.Line(r.Path)
+			lines[k] = l.Line(prefix + r.Path)
 		}
 	}
 	return line, lines
