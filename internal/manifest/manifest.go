@@ -154,23 +154,23 @@ func (c Chunk) parseError(err error) *ParseError {
 // recording the line each starts on. Documents are separated by lines
 // starting with "---" (followed by nothing but spaces or a comment); blank
 // and comment-only documents are dropped.
+//
+// Chunks share data (they are slices of it, not copies).
 func Split(source string, data []byte) ([]Chunk, error) {
 	var chunks []Chunk
 	start, line := 1, 0
-	var cur []byte
+	from, off := 0, 0 // the current document is data[from:off]
 	flush := func() {
-		if len(cur) > 0 && !isBlank(cur) {
+		if cur := data[from:off:off]; len(cur) > 0 && !isBlank(cur) {
 			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start})
 		}
-		cur = nil
 	}
-	for len(data) > 0 {
+	for off < len(data) {
 		line++
-		l := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l = data[:i+1]
+		l := data[off:]
+		if i := bytes.IndexByte(l, '\n'); i >= 0 {
+			l = l[:i+1]
 		}
-		data = data[len(l):]
 		if bytes.HasPrefix(l, []byte("---")) {
 			rest := bytes.TrimSpace(l[3:])
 			if len(rest) > 0 && rest[0] != '#' {
@@ -178,10 +178,11 @@ func Split(source string, data []byte) ([]Chunk, error) {
 					Err: fmt.Errorf("invalid YAML document separator: %q", strings.TrimSpace(string(l)))}
 			}
 			flush()
-			start = line + 1
+			off += len(l)
+			from, start = off, line+1
 			continue
 		}
-		cur = append(cur, l...)
+		off += len(l)
 	}
 	flush()
 	return chunks, nil

@@ -12,7 +12,7 @@ import (
 // catalog describes the policies of the fixtures: two with control IDs,
 // one without, one with several rules.
 var catalog = Catalog{
-	"ClusterPolicy/disallow-host-namespaces": {ControlID: "PSS-B-02", Title: "Disallow Host Namespaces", Severity: "high", Rules: 1},
+	"ClusterPolicy/disallow-host-namespaces":  {ControlID: "PSS-B-02", Title: "Disallow Host Namespaces", Severity: "high", Rules: 1},
 	"ClusterPolicy/restrict-image-registries": {ControlID: "RUNBOOK-02", Title: "Restrict Image Registries", Severity: "medium", Rules: 1},
 	"ClusterPolicy/require-team-label":        {Title: "Team label", Severity: "low", Rules: 1},
 	"ClusterPolicy/best-practices":            {Severity: "medium", Rules: 2, LongestRule: 9},
