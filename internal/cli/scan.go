@@ -49,6 +49,13 @@ baseline (11 rules) and restricted (6 rules), plus three runbook policies
 context). Pod rules also apply to Deployments, DaemonSets, StatefulSets,
 ReplicaSets, Jobs and CronJobs (Kyverno autogen).
 
+The table groups findings by resource (file:line, Kind/namespace/name), one
+line per failed rule with its control ID, severity, the line of the failing
+field and a short message, cut to the terminal's width (--verbose for whole
+messages), then the failed controls and the score. -o json and -o sarif
+(SARIF 2.1.0) carry every detail. Output is written as the scan goes; on a
+terminal, a progress line on stderr shows how far a long scan is.
+
 Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
 2 invalid input (unreadable manifest, malformed policy, bad flag, or no
 resources at all unless --allow-empty).`,
@@ -60,6 +67,9 @@ resources at all unless --allow-empty).`,
 
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
+
+  # SARIF for code scanning
+  portcullis scan ./manifests -o sarif > portcullis.sarif
 
   # from a pipeline
   helm template ./chart | portcullis scan -`,
