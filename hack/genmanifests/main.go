@@ -37,19 +37,21 @@ func main() {
 	n := flag.Int("n", 1000, "number of resources (YAML documents) to generate")
 	out := flag.String("o", "-", "output: a file, a directory (existing, or ending in /) for files of 1000 documents, or - for standard output")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed and -n give the same output")
+	pods := flag.Bool("pods", false, "only small bare Pods (one container, about 600 bytes each; every other one breaks 14 built-in controls), like a dump of a namespace's Pods: -n 84000 is 50 MB")
 	flag.Parse()
 	if *n < 0 || flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*n, *out, *seed); err != nil {
+	if err := run(*n, *out, *seed, *pods); err != nil {
 		fmt.Fprintln(os.Stderr, "genmanifests:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, out string, seed uint64) error {
+func run(n int, out string, seed uint64, pods bool) error {
 	g := newGenerator(seed)
+	g.pods = pods
 	if out == "-" || out == "" {
 		w := bufio.NewWriter(os.Stdout)
 		if err := g.write(w, 0, n); err != nil {
@@ -92,6 +94,8 @@ func writeFile(name string, fill func(io.Writer) error) error {
 // generator produces documents from one random stream.
 type generator struct {
 	r *rand.Rand
+	// pods makes every resource a small bare Pod (smallPod).
+	pods bool
 }
 
 func newGenerator(seed uint64) *generator {
@@ -101,6 +105,12 @@ func newGenerator(seed uint64) *generator {
 // write writes count documents, numbered from start, separated by "---".
 func (g *generator) write(w io.Writer, start, count int) error {
 	for i := start; i < start+count; i++ {
+		if g.pods {
+			if _, err := io.WriteString(w, g.smallPod(i)); err != nil {
+				return err
+			}
+			continue
+		}
 		data, err := yaml.Marshal(g.resource(i))
 		if err != nil {
 			return err
@@ -388,4 +398,74 @@ func (g *generator) container(p profile, name string, init bool) obj {
 		c["securityContext"] = sc
 	}
 	return c
+}
+
+// smallPod returns Pod i of the -pods set as a YAML document (with its
+// "---" separator): even Pods are debugging shells with host access that
+// break most controls, odd ones hardened web servers that pass them all.
+func (g *generator) smallPod(i int) string {
+	ns := namespaces[g.r.IntN(len(namespaces))]
+	if i%2 == 0 {
+		return fmt.Sprintf(`---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: debugger-%06d
+  namespace: %s
+  labels:
+    app.kubernetes.io/name: debugger
+    team: %s
+spec:
+  hostNetwork: true
+  securityContext:
+    runAsUser: 0
+  containers:
+  - name: shell
+    image: docker.io/library/ubuntu:24.04
+    command: ["sleep", "infinity"]
+    ports:
+    - containerPort: 2222
+      hostPort: 2222
+    securityContext:
+      privileged: true
+      capabilities:
+        add: ["SYS_ADMIN"]
+    volumeMounts:
+    - name: host-root
+      mountPath: /host
+  volumes:
+  - name: host-root
+    hostPath:
+      path: /
+`, i, ns, ns)
+	}
+	return fmt.Sprintf(`---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web-%06d
+  namespace: %s
+  labels:
+    app.kubernetes.io/name: web
+    team: %s
+spec:
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile:
+      type: RuntimeDefault
+  containers:
+  - name: web
+    image: gcr.io/acme-prod/web:1.%d.0
+    ports:
+    - containerPort: 8080
+    resources:
+      requests: {cpu: 100m, memory: 128Mi}
+      limits: {cpu: 500m, memory: 256Mi}
+    securityContext:
+      allowPrivilegeEscalation: false
+      readOnlyRootFilesystem: true
+      runAsNonRoot: true
+      capabilities:
+        drop: ["ALL"]
+`, i, ns, ns, g.r.IntN(20))
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,15 +91,36 @@ func (c check) verify(t *testing.T, got outcome) {
 	}
 }
 
-// hasRow reports whether a line of out has the given leading columns.
+// hasRow reports whether a line of out, or a row of the grouped scan
+// table (see scanRows), has the given leading columns.
 func hasRow(out string, cols []string) bool {
-	for _, line := range strings.Split(out, "\n") {
+	for _, line := range append(strings.Split(out, "\n"), scanRows(out)...) {
 		f := strings.Fields(line)
 		if len(f) >= len(cols) && equalStrings(f[:len(cols)], cols) {
 			return true
 		}
 	}
 	return false
+}
+
+// scanRows flattens the grouped scan table: each finding line
+// ("  FAIL  high  PSS-B-03  L27  message") becomes the resource of its
+// group followed by the line's fields with the status in lower case
+// ("Pod/default/node-debugger fail high PSS-B-03 L27 message").
+func scanRows(out string) []string {
+	var rows []string
+	resource := ""
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case !strings.HasPrefix(line, " ") && len(f) >= 2 && strings.Contains(f[0], "/"):
+			resource = f[0]
+		case strings.HasPrefix(line, "  ") && resource != "" && slices.Contains([]string{"FAIL", "WARN", "ERROR", "PASS", "SKIP"}, f[0]):
+			rows = append(rows, resource+" "+strings.ToLower(f[0])+" "+strings.Join(f[1:], " "))
+		}
+	}
+	return rows
 }
 
 func equalStrings(a, b []string) bool {
@@ -391,15 +413,18 @@ func TestScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Rows the examples are documented to produce.
+	// Rows the examples are documented to produce: resource, status,
+	// severity, control ID and the line of the failing field (see
+	// scanRows). The registry failure names the image's line, not the
+	// element-relative /image/ path.
 	knownFailures := [][]string{
-		{"Pod/default/node-debugger", "disallow-privileged-containers", "privileged-containers", "high", "fail"},
-		{"Pod/default/node-debugger", "disallow-host-namespaces", "host-namespaces", "high", "fail"},
-		{"Pod/default/node-debugger", "restrict-image-registries", "validate-registries", "medium", "fail"},
-		{"DaemonSet/logging/log-shipper", "disallow-host-path", "autogen-host-path", "high", "fail"},
-		{"DaemonSet/logging/log-shipper", "restrict-volume-types", "autogen-restricted-volumes", "medium", "fail"},
-		{"Deployment/shop/storefront", "require-requests-limits", "autogen-validate-resources", "medium", "fail"},
-		{"Deployment/shop/storefront", "disallow-privilege-escalation", "autogen-privilege-escalation", "medium", "fail"},
+		{"Pod/default/node-debugger", "fail", "high", "PSS-B-03", "L27"},       // disallow-privileged-containers
+		{"Pod/default/node-debugger", "fail", "high", "PSS-B-02", "L13"},       // disallow-host-namespaces
+		{"Pod/default/node-debugger", "fail", "medium", "RUNBOOK-02", "L21"},   // restrict-image-registries
+		{"DaemonSet/logging/log-shipper", "fail", "high", "PSS-B-05", "L81"},   // disallow-host-path, in a List
+		{"DaemonSet/logging/log-shipper", "fail", "medium", "PSS-R-01", "L81"}, // restrict-volume-types
+		{"Deployment/shop/storefront", "fail", "medium", "RUNBOOK-01", "L47"},  // require-requests-limits
+		{"Deployment/shop/storefront", "fail", "medium", "PSS-R-02", "L38"},    // disallow-privilege-escalation
 	}
 	// Compliant resources never show up among the failures.
 	compliant := []string{"Deployment/payments/payments-api", "CronJob/batch/nightly-report", "ConfigMap/batch/report-settings", "Service/shop/storefront"}
@@ -408,17 +433,22 @@ func TestScan(t *testing.T) {
 		stdin string
 		args  []string
 		want  check
+		// partial: the input mixes readable and unreadable documents.
+		partial bool
 	}{
 		{name: "examples with built-in policies", args: []string{examplesDir},
-			want: check{code: cli.ExitFindings, stdoutRows: knownFailures, notStdout: compliant,
-				stdout: []string{"RESOURCE", "Scanned 7 resources with ", "Failures by severity: high "},
-				stderr: []string{"policy failures at or above severity low"}}},
+			want: check{code: cli.ExitFindings, stdoutRows: knownFailures,
+				stdout: []string{"Pod/default/node-debugger  ../../examples/manifests/noncompliant-pod.yaml:5\n",
+					"DaemonSet/logging/log-shipper  ../../examples/manifests/workloads-list.yaml:49\n",
+					"Failed controls:", "Scanned 7 resources with ", "Failures by severity: high "},
+				notStdout: append([]string{" - ", "validation error:", "failed at path", "/image/"}, compliant...),
+				stderr:    []string{"policy failures at or above severity low"}}},
 		{name: "fail-on none", args: []string{examplesDir, "--fail-on", "none"},
 			want: check{code: cli.ExitOK, stdoutRows: knownFailures}},
 		{name: "fail-on high with high failures", args: []string{examplesDir, "--fail-on", "high"},
 			want: check{code: cli.ExitFindings, stderr: []string{"at or above severity high"}}},
 		{name: "fail-on high with only medium failures", args: []string{webAndDeploy, compliantDeploy, "--fail-on", "high"},
-			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Deployment/shop/storefront", "require-requests-limits"}},
+			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Deployment/shop/storefront", "fail", "medium", "RUNBOOK-01"}},
 				stdout: []string{"Failures by severity: medium "}}},
 		{name: "fail-on medium with only medium failures", args: []string{webAndDeploy, "--fail-on", "medium"},
 			want: check{code: cli.ExitFindings}},
@@ -427,38 +457,38 @@ func TestScan(t *testing.T) {
 		{name: "fail-on is case-insensitive", args: []string{examplesDir, "--fail-on", "HIGH"},
 			want: check{code: cli.ExitFindings}},
 		{name: "compliant deployment passes", args: []string{compliantDeploy},
-			want: check{code: cli.ExitOK, stdout: []string{"Scanned 1 resource ", " 0 failed", "Score 100.0%"}, notStdout: []string{"RESOURCE"}}},
+			want: check{code: cli.ExitOK, stdout: []string{"Scanned 1 resource ", " 0 failed", "Score 100.0%"}, notStdout: []string{"Failed controls", "payments-api"}}},
 		{name: "all lists passing results", args: []string{compliantDeploy, "--all"},
-			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Deployment/payments/payments-api", "disallow-host-path", "autogen-host-path", "high", "pass"}}}},
+			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Deployment/payments/payments-api", "pass", "high", "PSS-B-05"}}}},
 		{name: "stdin", stdin: string(noncompliant), args: []string{"-"},
 			want: check{code: cli.ExitFindings, stdoutRows: knownFailures[:3], stdout: []string{"Scanned 1 resource "}}},
 		{name: "stdin and a file", stdin: string(noncompliant), args: []string{"-", compliantDeploy},
 			want: check{code: cli.ExitFindings, stdoutRows: knownFailures[:3], stdout: []string{"Scanned 2 resources"}}},
 		{name: "custom policy", args: []string{podsManifest, "--policy", validPolicyDir},
 			want: check{code: cli.ExitFindings,
-				stdoutRows: [][]string{{"Pod/apps/unlabelled", "require-team-label", "check-team", "high", "fail", "/metadata/labels/"}},
+				stdoutRows: [][]string{{"Pod/apps/unlabelled", "fail", "high", "require-team-label"}},
 				notStdout:  []string{"Pod/apps/labelled", "disallow-", "restrict-"},
 				stdout:     []string{"Scanned 2 resources with 1 policy", "1 passed, 1 failed"}}},
 		{name: "custom policy below fail-on", args: []string{podsManifest, "-p", validPolicyDir + "/require-team-label.yaml", "--fail-on", "critical"},
-			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Pod/apps/unlabelled", "require-team-label"}}}},
+			want: check{code: cli.ExitOK, stdoutRows: [][]string{{"Pod/apps/unlabelled", "fail", "high", "require-team-label"}}}},
 		{name: "custom policy is the only policy", args: []string{noncompliantPod, "--policy", validPolicyDir},
-			want: check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/default/node-debugger", "require-team-label"}},
+			want: check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/default/node-debugger", "fail", "high", "require-team-label"}},
 				noRows: knownFailures}},
 		{name: "malformed custom policy", args: []string{podsManifest, "--policy", invalidPolicies + "/unknown-operator.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"load policies", "unknown-operator.yaml", `unknown operator "IsKindOf"`}}},
 		{name: "custom policy file without policies", args: []string{podsManifest, "--policy", podsManifest},
 			want: check{code: cli.ExitInvalid, stderr: []string{"no policies found in testdata/manifests/pods.yaml"}}},
 		{name: "default registries", args: []string{webAndDeploy, "--set", "runbook"},
-			want: check{code: cli.ExitFindings, noRows: [][]string{{"Deployment/shop/storefront", "restrict-image-registries"}}}},
+			want: check{code: cli.ExitFindings, noRows: [][]string{{"Deployment/shop/storefront", "fail", "medium", "RUNBOOK-02"}}}},
 		{name: "allowed-registry replaces the defaults", args: []string{webAndDeploy, "--set", "runbook", "--allowed-registry", "registry.example.com/*"},
-			want: check{code: cli.ExitFindings, stdoutRows: [][]string{{"Deployment/shop/storefront", "restrict-image-registries", "autogen-validate-registries", "medium", "fail"}}}},
+			want: check{code: cli.ExitFindings, stdoutRows: [][]string{{"Deployment/shop/storefront", "fail", "medium", "RUNBOOK-02"}}}},
 		{name: "allowed-registry approves an image", args: []string{noncompliantPod, "--allowed-registry", "ubuntu:*"},
-			want: check{code: cli.ExitFindings, stdoutRows: knownFailures[:2], noRows: [][]string{{"Pod/default/node-debugger", "restrict-image-registries"}}}},
+			want: check{code: cli.ExitFindings, stdoutRows: knownFailures[:2], noRows: [][]string{{"Pod/default/node-debugger", "fail", "medium", "RUNBOOK-02"}}}},
 		{name: "allowed-registry is repeatable", args: []string{examplesDir, "--set", "runbook", "--allowed-registry", "ubuntu:*", "--allowed-registry", "ghcr.io/org/*"},
 			want: check{code: cli.ExitFindings,
-				noRows: [][]string{{"Pod/default/node-debugger", "restrict-image-registries"}, {"Deployment/shop/storefront", "restrict-image-registries"}},
+				noRows: [][]string{{"Pod/default/node-debugger", "fail", "medium", "RUNBOOK-02"}, {"Deployment/shop/storefront", "fail", "medium", "RUNBOOK-02"}},
 				// gcr.io is no longer approved, and log-shipper pulls from Docker Hub.
-				stdoutRows: [][]string{{"DaemonSet/logging/log-shipper", "restrict-image-registries"}, {"Deployment/payments/payments-api", "restrict-image-registries"}}}},
+				stdoutRows: [][]string{{"DaemonSet/logging/log-shipper", "fail", "medium", "RUNBOOK-02"}, {"Deployment/payments/payments-api", "fail", "medium", "RUNBOOK-02"}}}},
 		{name: "empty allowed-registry", args: []string{examplesDir, "--allowed-registry", ""},
 			want: check{code: cli.ExitInvalid, stderr: []string{`invalid --allowed-registry ""`}}},
 		{name: "allowed-registry with alternatives", args: []string{examplesDir, "--allowed-registry", "gcr.io/* | docker.io/*"},
@@ -472,16 +502,16 @@ func TestScan(t *testing.T) {
 		{name: "unknown set", args: []string{examplesDir, "--set", "pss-extreme"},
 			want: check{code: cli.ExitInvalid, stderr: []string{`unknown control set "pss-extreme"`}}},
 		{name: "malformed manifest", args: []string{malformedYAML},
-			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/malformed.yaml:12: invalid YAML", "invalid YAML"}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{"testdata/manifests/malformed.yaml:12: invalid YAML", "invalid YAML"}}, partial: true},
 		{name: "malformed manifest on stdin", stdin: "kind: Pod\nmetadata: {name: a}\n---\nkind: [\n", args: []string{"-"},
-			want: check{code: cli.ExitInvalid, stderr: []string{"-:4: invalid YAML"}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{"-:4: invalid YAML"}}, partial: true},
 		{name: "document without kind is skipped", args: []string{noKindYAML},
 			want: check{code: cli.ExitOK, stderr: []string{"notice: skipped testdata/manifests/no-kind.yaml:6: no kind: not a Kubernetes resource"},
 				stdout: []string{"Scanned 1 resource "}}},
 		{name: "missing manifest", args: []string{"testdata/manifests/does-not-exist.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"does-not-exist.yaml", "no such file or directory"}}},
 		{name: "unknown output format", args: []string{examplesDir, "-o", "yaml"},
-			want: check{code: cli.ExitInvalid, stderr: []string{`unknown output format "yaml"`}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{`unknown output format "yaml" (want table, json or sarif)`}}},
 		{name: "empty stdin", args: []string{"-"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"no resources found in -", "--allow-empty"}, notStdout: []string{"Score"}}},
 		{name: "comment-only stdin", stdin: "# nothing rendered\n---\n", args: []string{"-"},
@@ -498,8 +528,14 @@ func TestScan(t *testing.T) {
 			t.Parallel()
 			got := runCLI(t, tt.stdin, append([]string{"scan"}, tt.args...)...)
 			tt.want.verify(t, got)
-			if got.code == cli.ExitInvalid && got.stdout != "" {
+			// Results stream as documents are evaluated: when some
+			// documents cannot be read, the others are still reported in
+			// full (the run fails with exit 2); otherwise nothing is.
+			if got.code == cli.ExitInvalid && got.stdout != "" && !tt.partial {
 				t.Errorf("stdout should be empty on invalid input, got:\n%s", got.stdout)
+			}
+			if tt.partial && !strings.Contains(got.stdout, "Scanned ") {
+				t.Errorf("the readable documents are not reported:\n%s", got.stdout)
 			}
 		})
 	}

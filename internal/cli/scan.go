@@ -33,6 +33,9 @@ type scanOptions struct {
 	crds       []string
 	noSchema   bool
 	store      string
+	noColor    bool
+	verbose    bool
+	width      int
 }
 
 func newScanCommand() *cobra.Command {
@@ -49,7 +52,8 @@ kinds are expanded. In a directory, what --exclude and the directory's
 is left out, and so are hidden directories and the templates/ of Helm charts
 (render them: helm template CHART | portcullis scan -). Documents that are not
 Kubernetes resources (no kind: values.yaml, Chart.yaml, CI workflows; kustomize
-and Kyverno CLI files) are skipped with a notice on stderr, listed in -o json.
+and Kyverno CLI files) are skipped with a notice on stderr, counted in the
+table and listed in -o json and -o sarif.
 
 Every resource is first validated against the schema of its kind (built-in
 kinds from k8s.io/api, custom resources from --crd): unknown fields, wrong
@@ -64,6 +68,13 @@ baseline (11 rules) and restricted (6 rules), plus three runbook policies
 context). Pod rules also apply to Deployments, DaemonSets, StatefulSets,
 ReplicaSets, Jobs and CronJobs (Kyverno autogen).
 
+The table groups findings by resource (file:line, Kind/namespace/name), one
+line per failed rule with its control ID, severity, the line of the failing
+field and a short message, cut to the terminal's width (--verbose for whole
+messages), then the failed controls and the score. -o json and -o sarif
+(SARIF 2.1.0) carry every detail. Output is written as the scan goes; on a
+terminal, a progress line on stderr shows how far a long scan is.
+
 Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
 2 invalid input (unreadable manifest, malformed policy, bad flag, or no
 resources at all unless --allow-empty).`,
@@ -75,6 +86,9 @@ resources at all unless --allow-empty).`,
 
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
+
+  # SARIF for code scanning
+  portcullis scan ./manifests -o sarif > portcullis.sarif
 
   # a repository: leave out test data, validate custom resources with their CRDs
   portcullis scan . --exclude '**/testdata/' --crd ./config/crd
@@ -91,7 +105,10 @@ resources at all unless --allow-empty).`,
 	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default all", strings.Join(controls.Sets(), ", ")))
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or sarif (SARIF 2.1.0, for code scanning)")
+	f.BoolVar(&o.noColor, "no-color", false, "never colour the table (colours are used only on a terminal, and never with NO_COLOR set or TERM=dumb)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "table: print messages whole, with each finding's policy, rule and path")
+	f.IntVar(&o.width, "width", -1, "table: cut lines to this many columns (0 never cuts); default the terminal's width, or $COLUMNS, else whole lines")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out paths matching this glob, relative to each directory scanned (repeatable; ** matches any depth; as in .portcullisignore)")
 	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")
@@ -106,8 +123,10 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	if o.output != "table" && o.output != "json" {
-		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", o.output))
+	switch o.output {
+	case "table", "json", "sarif":
+	default:
+		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table, json or sarif)", o.output))
 	}
 	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
 		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
@@ -159,38 +178,62 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		stream = files.Documents(docs)
 	}
 	ev.Inputs = env
+	ev.Locate = true
 	recorded, err := openScanStore(cmd.Context(), o.store, args, set)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
 	defer recorded.close()
-	scan := &report.Scan{Policies: set.Len(), Rules: set.NumRules()}
+	scan := report.NewScan(set.Len(), set.NumRules(), scanCatalog(set, ev.Schema != nil))
+	out := cmd.OutOrStdout()
+	w := scanWriter(out, scan, o)
+	var prog *progress
+	if errOut := cmd.ErrOrStderr(); isTTY(errOut) {
+		prog = newProgress(errOut, chunkSizes(stream))
+		notices.clear = prog.Clear // notices share stderr with the progress line
+	}
+	// With the table on the same terminal as the progress line, the line
+	// is cleared before each resource's group and the group written out.
+	interleaved := prog != nil && isTTY(out)
+	var writeErr error
 	sink := files.SinkFunc(func(r files.Outcome) {
 		if notices.put(r) {
 			return
 		}
-		scan.Resources++
-		scan.Add(r.Results, o.all)
 		recorded.add(r)
-	})
-	if w := progressWriter(cmd); w != nil {
-		ev.Progress = func(done, total int) {
-			if done%1000 == 0 || (done == total && total >= 1000) {
-				fmt.Fprintf(w, "\rscanned %d/%d documents", done, total)
-			}
-			if done == total && total >= 1000 {
-				fmt.Fprintln(w)
+		if interleaved {
+			prog.Clear()
+		}
+		d := r.Document
+		if err := w.Put(&report.Resource{File: d.Source, Line: r.Line, Document: d.Index, Results: r.Results, Lines: r.Lines}); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		if interleaved {
+			if err := w.Flush(); err != nil && writeErr == nil {
+				writeErr = err
 			}
 		}
+	})
+	if prog != nil {
+		ev.Progress = func(done, total int) { prog.Update(scan.Resources(), done, total) }
 	}
-	if err := ev.Run(cmd.Context(), stream, sink); err != nil {
+	runErr := ev.Run(cmd.Context(), stream, sink)
+	if prog != nil {
+		prog.Clear()
+	}
+	scan.Skipped = notices.skipped
+	if runErr != nil {
 		if ctxErr := cmd.Context().Err(); ctxErr != nil {
 			return withCode(ExitInvalid, fmt.Errorf("scan interrupted: %w", ctxErr))
 		}
-		return withCode(ExitInvalid, err)
+		if scan.Resources() > 0 {
+			// What was scanned is reported (a complete document), the
+			// documents that failed make the run fail.
+			_ = w.Close()
+		}
+		return withCode(ExitInvalid, runErr)
 	}
-	scan.Skipped = notices.skipped
-	if scan.Resources == 0 && !o.allowEmpty {
+	if scan.Resources() == 0 && !o.allowEmpty {
 		skipped := ""
 		if n := len(notices.skipped); n > 0 {
 			skipped = fmt.Sprintf("; %d %s skipped", n, plural(n, "file", "files"))
@@ -200,14 +243,11 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if err := recorded.write(cmd.Context()); err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	out := cmd.OutOrStdout()
-	if o.output == "json" {
-		err = scan.WriteJSON(out)
-	} else {
-		err = scan.WriteTable(out, report.TableOptions{All: o.all, Color: isTerminal(out)})
+	if err := w.Close(); err != nil {
+		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
-	if err != nil {
-		return withCode(ExitInvalid, err)
+	if writeErr != nil {
+		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
 	if scan.FailsAt(failRank) {
 		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
@@ -253,6 +293,9 @@ type inputNotices struct {
 	skipped []manifest.Skipped
 	byFile  map[string]int // index in skipped
 	kinds   map[string]bool
+	// clear, when set, is called before a notice is written (it erases
+	// the progress line).
+	clear func()
 }
 
 func newInputNotices(w io.Writer, skipped []manifest.Skipped) *inputNotices {
@@ -288,6 +331,7 @@ func (n *inputNotices) put(o files.Outcome) bool {
 			return true
 		}
 		n.add(manifest.Skipped{Path: o.Document.Source, Reason: o.Skipped, Documents: 1})
+		n.before()
 		fmt.Fprintf(n.w, "notice: skipped %s: %s\n", o.Document.Location(), o.Skipped)
 		return true
 	}
@@ -295,17 +339,95 @@ func (n *inputNotices) put(o files.Outcome) bool {
 		key := o.Document.APIVersion() + " " + o.Document.Kind()
 		if !n.kinds[key] {
 			n.kinds[key] = true
+			n.before()
 			fmt.Fprintf(n.w, "notice: no schema for %s (first at %s): evaluated without schema validation (give its CustomResourceDefinition with --crd)\n", key, o.Document.Location())
 		}
 	}
 	return false
 }
 
-// progressWriter returns stderr when it is a terminal (progress is shown
-// there), nil otherwise.
-func progressWriter(cmd *cobra.Command) io.Writer {
-	if w := cmd.ErrOrStderr(); isTerminal(w) {
-		return w
+// before erases the progress line, if any, before a notice.
+func (n *inputNotices) before() {
+	if n.clear != nil {
+		n.clear()
 	}
-	return nil
+}
+
+// scanWriter returns the report writer of o.output on out.
+func scanWriter(out io.Writer, scan *report.Scan, o scanOptions) report.Writer {
+	switch o.output {
+	case "json":
+		return report.NewJSONWriter(out, scan, o.all)
+	case "sarif":
+		return report.NewSARIFWriter(out, scan, report.Build{Name: "portcullis", Version: Build().Version})
+	}
+	width := o.width
+	if width < 0 {
+		width = terminalWidth(out)
+	}
+	return report.NewTableWriter(out, scan, report.TableOptions{All: o.all, Color: colorEnabled(out, o.noColor),
+		Width: width, Verbose: o.verbose})
+}
+
+// annotationDescription is the policy annotation with its description.
+const annotationDescription = "policies.kyverno.io/description"
+
+// scanCatalog describes the policies of set for the report: control IDs,
+// titles and rule counts; with schemas, also the pseudo-policy of schema
+// results (files.SchemaPolicy), so that SARIF lists them under a rule.
+func scanCatalog(set *policy.Set, schemas bool) report.Catalog {
+	c := report.Catalog{}
+	if schemas {
+		c[report.CatalogKey(files.SchemaPolicyKind, files.SchemaPolicy)] = report.PolicyInfo{
+			Title:       "Kubernetes schema",
+			Description: "The resource matches the schema of its kind (built-in kinds from k8s.io/api, custom resources from --crd): no unknown fields, wrong types or missing required fields.",
+			Severity:    files.SchemaSeverity, Rules: 1}
+	}
+	for _, p := range set.Policies {
+		kind := engine.KindClusterPolicy
+		if p.Spec.IsNamespaced() {
+			kind = engine.KindPolicy
+		}
+		written, longest := 0, 0
+		for _, r := range p.Rules {
+			if r.Autogen == "" {
+				written++
+			}
+			longest = max(longest, len(r.Name()))
+		}
+		c[report.CatalogKey(kind, p.Key())] = report.PolicyInfo{ControlID: p.Spec.Annotations[policy.AnnotationControlID],
+			Title: p.Title, Description: p.Spec.Annotations[annotationDescription], Severity: p.Severity,
+			Rules: written, LongestRule: longest}
+	}
+	for _, p := range set.Validating {
+		c[report.CatalogKey(engine.KindValidatingPolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Spec.Annotations[policy.AnnotationControlID], Title: p.Title,
+			Description: p.Spec.Annotations[annotationDescription], Severity: p.Severity, Rules: 1}
+	}
+	for _, p := range set.Admission {
+		c[report.CatalogKey(engine.KindValidatingAdmissionPolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Spec.Annotations[policy.AnnotationControlID], Rules: len(p.Bindings)}
+	}
+	for _, p := range set.Images {
+		c[report.CatalogKey(engine.KindClusterImagePolicy, p.Name())] = report.PolicyInfo{
+			ControlID: p.Object.Annotations[policy.AnnotationControlID], Rules: 1}
+	}
+	return c
+}
+
+// chunkSizes returns, for a stream of undecoded chunks, the bytes of input
+// up to and including each chunk (for the progress line); nil for other
+// streams.
+func chunkSizes(s files.Stream) []int64 {
+	chunks, ok := s.(files.Chunks)
+	if !ok {
+		return nil
+	}
+	sizes := make([]int64, len(chunks))
+	var n int64
+	for i, c := range chunks {
+		n += int64(len(c.Data))
+		sizes[i] = n
+	}
+	return sizes
 }

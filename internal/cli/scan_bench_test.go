@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/cli"
 )
@@ -95,6 +98,85 @@ func BenchmarkScan10k(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(scanBenchResources*b.N)/b.Elapsed().Seconds(), "resources/s")
+		})
+	}
+}
+
+// largePods is how many Pods BenchmarkScanLargePods scans: 50 MB of YAML.
+const largePods = 84_000
+
+var largePodManifests = sync.OnceValues(func() ([]byte, error) {
+	cmd := exec.Command("go", "run", "../../hack/genmanifests", "-pods", "-n", strconv.Itoa(largePods), "-seed", "1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, &genError{err: err, stderr: stderr.String()}
+	}
+	return out, nil
+})
+
+// peakHeap samples the bytes of live and not yet collected heap objects
+// while it runs, and returns the highest sample once stopped.
+func peakHeap() (stop func() uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	done := make(chan struct{})
+	peak := make(chan uint64)
+	go func() {
+		var hi uint64
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			hi = max(hi, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				peak <- hi
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-peak }
+}
+
+// BenchmarkScanLargePods runs `portcullis scan - --fail-on none` on 84,000
+// small Pods (hack/genmanifests -pods -n 84000 -seed 1: 50 MB of YAML,
+// 588,000 failures) through cli.Main, output discarded, for the table,
+// -o json and -o sarif. It reports the peak heap (peak-heap-MiB): the
+// report streams, so memory must stay bounded by the input, not grow with
+// the findings. Run it with -benchtime 1x; one scan of each output is
+// checked first.
+func BenchmarkScanLargePods(b *testing.B) {
+	data, err := largePodManifests()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := scanBenchOnce(b, data, []string{"scan", "-", "--fail-on", "none"})
+	want := fmt.Sprintf("Scanned %d resources with 20 policies (60 rules): 1092000 passed, 588000 failed,", largePods)
+	if !bytes.Contains(out, []byte(want)) {
+		b.Fatalf("table lacks %q:\n%s", want, out[max(0, len(out)-2000):])
+	}
+	for _, output := range []string{"table", "json", "sarif"} {
+		b.Run(output, func(b *testing.B) {
+			args := []string{"scan", "-", "--fail-on", "none", "-o", output}
+			ctx := context.Background()
+			var stderr bytes.Buffer
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			var peak uint64
+			for b.Loop() {
+				stderr.Reset()
+				runtime.GC()
+				stop := peakHeap()
+				code := cli.Main(ctx, args, bytes.NewReader(data), io.Discard, &stderr)
+				peak = max(peak, stop())
+				if code != cli.ExitOK {
+					b.Fatalf("exit code %d: %s", code, stderr.String())
+				}
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(largePods*b.N)/b.Elapsed().Seconds(), "resources/s")
 		})
 	}
 }

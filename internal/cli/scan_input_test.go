@@ -271,14 +271,16 @@ spec:
 	if !strings.Contains(got.stderr, "notice: no schema for example.com/v1 Widget") {
 		t.Errorf("no notice for the Widget kind:\n%s", got.stderr)
 	}
-	// The table names them too and the score counts them as failures.
-	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/apps/broken", "kubernetes-schema", "v1/Pod", "critical", "fail", "/spec/containers/0/image"}},
-		stdout: []string{"Failures by severity: critical 4"}}.verify(t, runCLI(t, "", append([]string{"scan", "--set", "pss-baseline"}, files...)...))
+	// The table names them too, at the line of each field, and the score
+	// counts them as failures.
+	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/apps/broken", "fail", "critical", "kubernetes-schema", "L18", "spec.containers[0].image:"},
+		{"Pod/bare", "fail", "critical", "kubernetes-schema", "L22", "apiVersion:"}},
+		stdout: []string{"Failures by severity: critical 4"}, notStdout: []string{mixed + ":18:"}}.verify(t, runCLI(t, "", append([]string{"scan", "--set", "pss-baseline"}, files...)...))
 	// --no-schema evaluates the policies on every document instead.
-	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/apps/broken", "disallow-privileged-containers"}},
+	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Pod/apps/broken", "fail", "high", "PSS-B-03"}},
 		notStdout: []string{"kubernetes-schema"}}.verify(t, runCLI(t, "", append([]string{"scan", "--no-schema"}, files...)...))
 	// With its CRD, the Widget is validated too.
-	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Widget/w", "kubernetes-schema", "example.com/v1/Widget", "critical", "fail", "/spec/size"}}}.verify(t,
+	check{code: cli.ExitFindings, stdoutRows: [][]string{{"Widget/w", "fail", "critical", "kubernetes-schema", "L4", "spec.size:"}}}.verify(t,
 		runCLI(t, "", "scan", filepath.Join(dir, "widget.yaml"), "--crd", filepath.Join(dir, "crd")))
 	check{code: cli.ExitInvalid, stderr: []string{"no CustomResourceDefinition found"}}.verify(t,
 		runCLI(t, "", "scan", filepath.Join(dir, "widget.yaml"), "--crd", filepath.Join(dir, "good.yaml")))
@@ -319,5 +321,101 @@ func TestScanHostileInputs(t *testing.T) {
 	// deep: one unknown field; wide: 50 problems and a count of the rest.
 	if byName["deep"] != 1 || byName["wide"] != 51 || byName["good"] != 0 || out.Summary.Resources != 4 {
 		t.Errorf("schema results by resource %v, %d resources", byName, out.Summary.Resources)
+	}
+}
+
+// Skipped files and schema problems go through every streamed output: the
+// table counts the skipped files, SARIF lists schema problems at their
+// field's line under a kubernetes-schema rule and the skipped files as
+// notifications, JSON lists both.
+func TestScanSkippedAndSchemaOutputs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"values.yaml": "replicaCount: 1\n",
+		"pod.yaml":    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: typo\n  namespace: apps\nspec:\n  containers:\n  - name: app\n    image: 5\n",
+	})
+	check{code: cli.ExitFindings, stdout: []string{"Skipped 1 file (not scanned"},
+		stdoutRows: [][]string{{"Pod/apps/typo", "fail", "critical", "kubernetes-schema", "L9"}}}.verify(t, runCLI(t, "", "scan", dir))
+
+	got := runCLI(t, "", "scan", dir, "-o", "sarif")
+	if got.code != cli.ExitFindings {
+		t.Fatalf("exit code %d: %s", got.code, got.stderr)
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID string `json:"id"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID  string `json:"ruleId"`
+				Message struct {
+					Text string `json:"text"`
+				} `json:"message"`
+				Locations []struct {
+					PhysicalLocation struct {
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+			Invocations []struct {
+				Notifications []struct {
+					Message struct {
+						Text string `json:"text"`
+					} `json:"message"`
+					Locations []struct {
+						PhysicalLocation struct {
+							ArtifactLocation struct {
+								URI string `json:"uri"`
+							} `json:"artifactLocation"`
+						} `json:"physicalLocation"`
+					} `json:"locations"`
+				} `json:"toolExecutionNotifications"`
+			} `json:"invocations"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(got.stdout), &log); err != nil || len(log.Runs) != 1 {
+		t.Fatalf("invalid SARIF (%v):\n%s", err, got.stdout)
+	}
+	run := log.Runs[0]
+	found := false
+	for _, r := range run.Results {
+		// The pseudo-policy has no control ID: its rule is named by kind and name.
+		if r.RuleID == "Schema/kubernetes-schema" && len(r.Locations) == 1 && r.Locations[0].PhysicalLocation.Region.StartLine == 9 &&
+			r.Message.Text == "spec.containers[0].image: want a string, got a number" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no kubernetes-schema result at line 9 (message without the location):\n%s", got.stdout)
+	}
+	if len(run.Invocations) != 1 || len(run.Invocations[0].Notifications) != 1 ||
+		!strings.HasSuffix(run.Invocations[0].Notifications[0].Locations[0].PhysicalLocation.ArtifactLocation.URI, "/values.yaml") ||
+		!strings.Contains(run.Invocations[0].Notifications[0].Message.Text, "no kind") {
+		t.Errorf("skipped files not notified:\n%s", got.stdout)
+	}
+
+	got = runCLI(t, "", "scan", dir, "-o", "json")
+	var out struct {
+		Results []struct {
+			Policy string `json:"policy"`
+			Line   int    `json:"line"`
+		} `json:"results"`
+		Skipped []struct {
+			Path string `json:"path"`
+		} `json:"skipped"`
+	}
+	if err := json.Unmarshal([]byte(got.stdout), &out); err != nil {
+		t.Fatalf("invalid JSON (%v):\n%s", err, got.stdout)
+	}
+	if len(out.Skipped) != 1 || filepath.Base(out.Skipped[0].Path) != "values.yaml" || len(out.Results) != 1 ||
+		out.Results[0].Policy != "kubernetes-schema" || out.Results[0].Line != 9 {
+		t.Errorf("JSON results %+v, skipped %+v", out.Results, out.Skipped)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strconv"
 	"strings"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
@@ -327,6 +329,9 @@ type validator struct {
 	c        *variables.Context
 	resource map[string]any
 	values   map[string]any
+	// located is set once a failing foreach element's path has been
+	// made a path in the resource (see elementPath).
+	located bool
 	// deleting is set for a DELETE request: Kyverno does not validate
 	// patterns or podSecurity against the deleted resource.
 	deleting bool
@@ -589,6 +594,7 @@ func (v *validator) forEachElements(fe kyvernov1.ForEach, elements []any, depth 
 		if scoped {
 			target = elemMap
 		}
+		v.located = false
 		o := v.forEachElement(fe, target, depth)
 		switch o.status {
 		case StatusSkip:
@@ -599,12 +605,73 @@ func (v *validator) forEachElements(fe kyvernov1.ForEach, elements []any, depth 
 			if i < len(elements)-1 {
 				continue
 			}
-			return outcome{StatusError, "validation failure: " + o.msg, o.path}, applied
+			return outcome{StatusError, "validation failure: " + o.msg, v.elementPath(el, scoped, o.path)}, applied
 		default:
-			return outcome{StatusFail, "validation failure: " + o.msg, o.path}, applied
+			return outcome{StatusFail, "validation failure: " + o.msg, v.elementPath(el, scoped, o.path)}, applied
 		}
 	}
 	return outcome{StatusPass, "", ""}, applied
+}
+
+// elementPath turns the path of a foreach element's failure into a path
+// in the resource: a scoped element's pattern fails at a path relative to
+// the element ("/image/"), and a deny names no path at all, so the
+// element's own place in the resource ("/spec/containers/0/") is put in
+// front. A path a nested foreach already located (v.located), or that an
+// unscoped pattern found on the whole resource, is kept, as is the path
+// of an element that is no object of the resource.
+func (v *validator) elementPath(el any, scoped bool, path string) string {
+	m, ok := el.(map[string]any)
+	if !ok || v.located || (!scoped && path != "") {
+		return path
+	}
+	prefix, found := objectPath(v.resource, m, 0)
+	if !found {
+		return path
+	}
+	v.located = true
+	return prefix + strings.TrimPrefix(path, "/")
+}
+
+// objectPath finds target inside node by identity (foreach elements are
+// the resource's own maps, returned by JMESPath without copying) and
+// returns its path, "/spec/containers/0/".
+func objectPath(node any, target map[string]any, depth int) (string, bool) {
+	if depth > 32 {
+		return "", false
+	}
+	switch n := node.(type) {
+	case map[string]any:
+		if len(n) > 0 && len(target) > 0 && reflect.ValueOf(n).UnsafePointer() == reflect.ValueOf(target).UnsafePointer() {
+			return "/", true
+		}
+		for k, c := range n {
+			if !isContainer(c) {
+				continue
+			}
+			if p, ok := objectPath(c, target, depth+1); ok {
+				return "/" + k + p, true
+			}
+		}
+	case []any:
+		for i, c := range n {
+			if !isContainer(c) {
+				continue
+			}
+			if p, ok := objectPath(c, target, depth+1); ok {
+				return "/" + strconv.Itoa(i) + p, true
+			}
+		}
+	}
+	return "", false
+}
+
+func isContainer(v any) bool {
+	switch v.(type) {
+	case map[string]any, []any:
+		return true
+	}
+	return false
 }
 
 func (v *validator) forEachElement(fe kyvernov1.ForEach, target map[string]any, depth int) outcome {

@@ -553,13 +553,15 @@ func TestForEach(t *testing.T) {
 			name:     "violations",
 			resource: "pod-foreach.yaml",
 			want: map[string]want{
-				"no-latest":     {StatusFail, "validation failure: container 1 (proxy) uses a latest tag", ""},
-				"image-pattern": {StatusFail, "validation failure: validation error: images must come from registry.example.com. rule image-pattern failed at path /image/", "/image/"},
+				"no-latest":     {StatusFail, "validation failure: container 1 (proxy) uses a latest tag", "/spec/containers/1/"},
+				"image-pattern": {StatusFail, "validation failure: validation error: images must come from registry.example.com. rule image-pattern failed at path /image/", "/spec/containers/2/image/"},
 				// Nested foreach: element0 is the container, element1 the port.
-				"privileged-ports": {StatusFail, "validation failure: validation failure: container sidecar-log port 443 is privileged", ""},
+				// Paths are the failing element's place in the Pod (the
+				// message keeps Kyverno's element-relative wording).
+				"privileged-ports": {StatusFail, "validation failure: validation failure: container sidecar-log port 443 is privileged", "/spec/containers/2/ports/0/"},
 				"whole-resource":   {StatusPass, "rule passed", ""},
-				"sidecars-only":    {StatusFail, "validation failure: validation error: sidecars must set resource limits. rule sidecars-only failed at path /resources/", "/resources/"},
-				"init-containers":  {StatusFail, "validation failure: validation error: init containers must not be privileged. rule init-containers failed at path /securityContext/privileged/", "/securityContext/privileged/"},
+				"sidecars-only":    {StatusFail, "validation failure: validation error: sidecars must set resource limits. rule sidecars-only failed at path /resources/", "/spec/containers/2/resources/"},
+				"init-containers":  {StatusFail, "validation failure: validation error: init containers must not be privileged. rule init-containers failed at path /securityContext/privileged/", "/spec/initContainers/0/securityContext/privileged/"},
 			},
 		},
 		{

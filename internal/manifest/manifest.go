@@ -35,10 +35,21 @@ type Document struct {
 	// Line is the 1-based line of Source where the document starts (0
 	// when unknown).
 	Line int
-	// Raw is the document's text, kept by Decode (policy files, where
-	// problems are located by line) and nil on the streaming paths; items
-	// of a List do not keep it.
+	// Raw is the document's text, kept so that problems found later can
+	// be located by line (FieldLine, Lines); items of a List do not keep
+	// it, Item locates them instead.
 	Raw []byte
+	// Item locates an item of a List in the List's text; nil for a
+	// document that is no List item.
+	Item *ListItem
+}
+
+// ListItem is where an item of a List is: the List document's text, the
+// line of Source it starts on, and the item's path in it ("/items/2/").
+type ListItem struct {
+	Raw  []byte
+	Line int
+	Path string
 }
 
 // Location describes where the document came from, for error messages:
@@ -108,39 +119,25 @@ type Chunk struct {
 // Decode decodes the chunk. A List kind is expanded into its items; a
 // document holding only null yields nothing. A document that is not a
 // mapping or does not parse is a *ParseError.
+//
+// A document that is not a List keeps its text (Document.Raw).
 func (c Chunk) Decode() ([]Document, error) {
-	docs, _, err := c.decode()
-	return docs, err
-}
-
-// DecodeKeepingText is Decode, with a document that is not a List keeping
-// the chunk's text (Document.Raw) so that its fields can be located by
-// line (FieldLine).
-func (c Chunk) DecodeKeepingText() ([]Document, error) {
-	docs, list, err := c.decode()
-	if len(docs) == 1 && !list {
-		docs[0].Raw = c.Data
-	}
-	return docs, err
-}
-
-// decode is Decode, also reporting whether the document was a List.
-func (c Chunk) decode() ([]Document, bool, error) {
 	if len(c.Data) > MaxDocumentBytes {
-		return nil, false, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
+		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
 	obj, err := decodeOne(c.Data)
 	if err != nil {
-		return nil, false, c.parseError(err)
+		return nil, c.parseError(err)
 	}
 	if obj == nil {
-		return nil, false, nil
+		return nil, nil
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		return expand(d), true, nil
+		return expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"}), nil
 	}
-	return []Document{d}, false, nil
+	d.Raw = c.Data
+	return []Document{d}, nil
 }
 
 // yamlLineRE finds the line a YAML parser error names ("yaml: line 3: ..."),
@@ -174,15 +171,18 @@ func (c Chunk) parseError(err error) *ParseError {
 // recording the line each starts on. Documents are separated by lines
 // starting with "---" (followed by nothing but spaces or a comment); blank
 // and comment-only documents are dropped.
+//
+// Chunks share data (they are slices of it, not copies).
 func Split(source string, data []byte) ([]Chunk, error) {
 	var chunks []Chunk
-	start, line, offset, startOffset := 1, 0, 0, 0
-	var cur []byte
+	start, line := 1, 0
+	from, off := 0, 0 // the current document is data[from:off]
 	flush := func() {
-		if len(cur) > 0 && !isBlank(cur) {
+		if cur := data[from:off:off]; len(cur) > 0 && !isBlank(cur) {
 			// The document starts at its first line of content: leading
 			// blank and comment lines ("# Source: ..." in helm template
 			// output) are dropped, so its line is that of its first field.
+			startOffset := from
 			for {
 				i := bytes.IndexByte(cur, '\n')
 				if i < 0 {
@@ -195,16 +195,13 @@ func Split(source string, data []byte) ([]Chunk, error) {
 			}
 			chunks = append(chunks, Chunk{Source: source, Index: len(chunks) + 1, Data: cur, Line: start, Offset: startOffset})
 		}
-		cur = nil
 	}
-	for len(data) > 0 {
+	for off < len(data) {
 		line++
-		l := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l = data[:i+1]
+		l := data[off:]
+		if i := bytes.IndexByte(l, '\n'); i >= 0 {
+			l = l[:i+1]
 		}
-		data = data[len(l):]
-		offset += len(l)
 		if bytes.HasPrefix(l, []byte("---")) {
 			rest := bytes.TrimSpace(l[3:])
 			if len(rest) > 0 && rest[0] != '#' {
@@ -212,10 +209,11 @@ func Split(source string, data []byte) ([]Chunk, error) {
 					Err: fmt.Errorf("invalid YAML document separator: %q", strings.TrimSpace(string(l)))}
 			}
 			flush()
-			start, startOffset = line+1, offset
+			off += len(l)
+			from, start = off, line+1
 			continue
 		}
-		cur = append(cur, l...)
+		off += len(l)
 	}
 	flush()
 	return chunks, nil
@@ -234,12 +232,8 @@ func Decode(source string, data []byte) ([]Document, error) {
 	out := make([][]Document, len(chunks))
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
-		var list bool
-		out[i], list, errs[i] = chunks[i].decode()
-		switch {
-		case len(out[i]) == 1 && !list:
-			out[i][0].Raw = chunks[i].Data
-		case list:
+		out[i], errs[i] = chunks[i].Decode()
+		if len(out[i]) > 0 && out[i][0].Item != nil {
 			locateItems(out[i], chunks[i])
 		}
 	})
@@ -407,15 +401,23 @@ func isList(d Document) bool {
 	return ok && strings.HasSuffix(d.Kind(), "List")
 }
 
-func expand(d Document) []Document {
+// expand returns the items of a List document (recursively), each
+// located in the List's text when at is set (at.Path is the path of d).
+func expand(d Document, at *ListItem) []Document {
 	items, ok := d.Object["items"].([]any)
 	if !ok || !strings.HasSuffix(d.Kind(), "List") {
 		return []Document{d}
 	}
 	out := make([]Document, 0, len(items))
-	for _, it := range items {
+	for i, it := range items {
 		if m, ok := it.(map[string]any); ok {
-			out = append(out, expand(Document{Source: d.Source, Index: d.Index, Object: m, Line: d.Line})...)
+			item := Document{Source: d.Source, Index: d.Index, Object: m, Line: d.Line}
+			var in *ListItem
+			if at != nil {
+				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/"}
+				item.Item = in
+			}
+			out = append(out, expand(item, in)...)
 		}
 	}
 	return out

@@ -1,11 +1,8 @@
 package report
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
@@ -39,35 +36,206 @@ func ParseFailOn(s string) (int, error) {
 	return 0, fmt.Errorf("unknown severity %q (want low, medium, high, critical or none)", s)
 }
 
-// Scan is the outcome of scanning manifests.
-type Scan struct {
-	// Resources is how many resources were evaluated.
-	Resources int `json:"resources"`
-	// Policies and Rules count what was applied.
-	Policies int             `json:"policies"`
-	Rules    int             `json:"rules"`
-	Results  []engine.Result `json:"results"`
-	// Skipped are the input files (or their documents) that were not
-	// scanned, with the reason: no Kubernetes resource, Helm templates.
-	Skipped []manifest.Skipped `json:"skipped,omitempty"`
-	// Omitted counts results left out of Results (passes and skips when
-	// only findings are kept); they still count in the summary.
-	Omitted map[engine.Status]int `json:"-"`
+func severityName(s string) string {
+	return severities[SeverityRank(s)-1]
 }
 
-// Add records results; when keepAll is false, passing and skipped results
-// are only counted, which keeps memory flat on large scans.
-func (s *Scan) Add(results []engine.Result, keepAll bool) {
-	for _, r := range results {
-		if !keepAll && (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) {
-			if s.Omitted == nil {
-				s.Omitted = map[engine.Status]int{}
-			}
-			s.Omitted[r.Status]++
+// PolicyInfo is what the report shows about a policy beyond its results.
+type PolicyInfo struct {
+	// ControlID is the control the policy implements (the
+	// portcullis.dev/control-id annotation), "" when none.
+	ControlID string
+	// Title, Description and Severity come from the policy's
+	// annotations ("" when absent).
+	Title, Description, Severity string
+	// Rules is how many rules the policy has as written (autogen rules
+	// not counted); rows name the rule when there are several.
+	Rules int
+	// LongestRule is the length of the longest rule name, autogen rules
+	// included (it sizes the table's ID column).
+	LongestRule int
+}
+
+// Catalog describes the policies of a scan, by CatalogKey.
+type Catalog map[string]PolicyInfo
+
+// CatalogKey is the key of a policy in a Catalog: its kind and its key
+// ("ClusterPolicy/name", "Policy/namespace/name").
+func CatalogKey(kind, key string) string { return kind + "/" + key }
+
+// lookup returns the policy of r.
+func (c Catalog) lookup(r *engine.Result) PolicyInfo {
+	return c[CatalogKey(r.PolicyKind, r.Policy)]
+}
+
+// ID returns the name a result is listed under: the control ID of its
+// policy, else the policy key, followed by "/rule" when the policy has
+// several rules.
+func (c Catalog) ID(r *engine.Result) string {
+	info := c.lookup(r)
+	if info.ControlID != "" {
+		return info.ControlID
+	}
+	if info.Rules > 1 {
+		return r.Policy + "/" + r.Rule
+	}
+	return r.Policy
+}
+
+// Resource is one evaluated resource, as a report writer receives it.
+type Resource struct {
+	// File names the file the resource came from ("-" for stdin).
+	File string
+	// Line is the line of the resource's first field in File; 0 when
+	// unknown, Document then locates it.
+	Line int
+	// Document is the 1-based position of the resource's document in File.
+	Document int
+	// Results are the engine's results for the resource.
+	Results []engine.Result
+	// Lines[k] is the line in File of the field Results[k] failed at, 0
+	// when unknown; nil when no line is known.
+	Lines []int
+}
+
+// Location is "FILE:LINE", or "FILE (document N)" when the line is not
+// known.
+func (r *Resource) Location() string {
+	if r.Line > 0 {
+		return fmt.Sprintf("%s:%d", r.File, r.Line)
+	}
+	return fmt.Sprintf("%s (document %d)", r.File, r.Document)
+}
+
+// line returns the line of result k: its field's, else the resource's.
+func (r *Resource) line(k int) int {
+	if k < len(r.Lines) && r.Lines[k] > 0 {
+		return r.Lines[k]
+	}
+	return r.Line
+}
+
+// Finding is one result with where it is and what the report calls it.
+type finding struct {
+	*engine.Result
+	line int
+	id   string
+}
+
+// findings returns the results of r a report lists (failures, warnings
+// and errors; every result when all is set), most severe first, then by
+// ID, policy and rule.
+func (r *Resource) findings(c Catalog, all bool) []finding {
+	var out []finding
+	for k := range r.Results {
+		res := &r.Results[k]
+		if !all && !isFinding(res.Status) {
 			continue
 		}
-		s.Results = append(s.Results, r)
+		out = append(out, finding{Result: res, line: r.line(k), id: c.ID(res)})
 	}
+	slices.SortStableFunc(out, func(a, b finding) int {
+		if d := statusRank(a.Status) - statusRank(b.Status); d != 0 {
+			return d
+		}
+		if d := SeverityRank(b.Severity) - SeverityRank(a.Severity); d != 0 {
+			return d
+		}
+		if a.id != b.id {
+			return strings.Compare(a.id, b.id)
+		}
+		if a.Policy != b.Policy {
+			return strings.Compare(a.Policy, b.Policy)
+		}
+		return strings.Compare(a.Rule, b.Rule)
+	})
+	return out
+}
+
+func isFinding(s engine.Status) bool {
+	return s == engine.StatusFail || s == engine.StatusWarn || s == engine.StatusError
+}
+
+// statusRank orders statuses in a resource's listing: failures first.
+func statusRank(s engine.Status) int {
+	switch s {
+	case engine.StatusFail:
+		return 0
+	case engine.StatusError:
+		return 1
+	case engine.StatusWarn:
+		return 2
+	case engine.StatusPass:
+		return 3
+	}
+	return 4
+}
+
+// Scan is the running tally of a scan: counts only, so its size does not
+// grow with the number of resources or findings. Writers add each
+// resource to it as they write it.
+type Scan struct {
+	// Policies and Rules count what was applied.
+	Policies, Rules int
+	// Catalog describes the policies (control IDs, titles).
+	Catalog Catalog
+	// Skipped are the input files (or their documents) that were not
+	// scanned, with the reason: no Kubernetes resource, Helm templates.
+	// Documents are found skipped as the scan goes: set it before Close,
+	// which lists them (table: a count, JSON: "skipped", SARIF: a
+	// notification each).
+	Skipped []manifest.Skipped
+
+	resources  int
+	counts     map[engine.Status]int
+	bySeverity map[string]int
+	controls   map[string]*ControlSummary
+	worst      int // highest severity rank of a failure or error
+}
+
+// NewScan starts the tally of a scan applying policies and rules.
+func NewScan(policies, rules int, c Catalog) *Scan {
+	return &Scan{Policies: policies, Rules: rules, Catalog: c,
+		counts: map[engine.Status]int{}, bySeverity: map[string]int{}, controls: map[string]*ControlSummary{}}
+}
+
+// Add counts the results of one resource.
+func (s *Scan) Add(r *Resource) {
+	s.resources++
+	var seen []*ControlSummary
+	for k := range r.Results {
+		res := &r.Results[k]
+		s.counts[res.Status]++
+		if res.Status == engine.StatusFail || res.Status == engine.StatusError {
+			s.worst = max(s.worst, SeverityRank(res.Severity))
+		}
+		if res.Status != engine.StatusFail {
+			continue
+		}
+		sev := severityName(res.Severity)
+		s.bySeverity[sev]++
+		id := s.Catalog.ID(res)
+		cs := s.controls[id]
+		if cs == nil {
+			info := s.Catalog.lookup(res)
+			cs = &ControlSummary{ID: id, Policy: res.Policy, Title: info.Title, Severity: sev}
+			s.controls[id] = cs
+		}
+		cs.Failures++
+		if !slices.Contains(seen, cs) {
+			seen = append(seen, cs)
+			cs.Resources++
+		}
+	}
+}
+
+// Resources is how many resources were added.
+func (s *Scan) Resources() int { return s.resources }
+
+// FailsAt reports whether any failure (or error) has a severity at or above
+// rank (0 never fails).
+func (s *Scan) FailsAt(rank int) bool {
+	return rank > 0 && s.worst >= rank
 }
 
 // Summary counts results.
@@ -79,29 +247,42 @@ type Summary struct {
 	Error      int            `json:"error"`
 	Skip       int            `json:"skip"`
 	BySeverity map[string]int `json:"failuresBySeverity"`
+	// Controls are the failed controls (or policies without a control
+	// ID), most severe first.
+	Controls []ControlSummary `json:"controls"`
 	// Score is the percentage of passing results among pass+fail+warn.
 	Score float64 `json:"score"`
 }
 
-// Summarize counts results by status, and failures by severity.
+// ControlSummary counts the failures of one control.
+type ControlSummary struct {
+	// ID is the control ID, or the policy key (and rule) without one.
+	ID       string `json:"id"`
+	Policy   string `json:"policy"`
+	Title    string `json:"title,omitempty"`
+	Severity string `json:"severity"`
+	// Failures counts failed results; Resources the resources failing.
+	Failures  int `json:"failures"`
+	Resources int `json:"resources"`
+}
+
+// Summarize returns the counts so far.
 func (s *Scan) Summarize() Summary {
-	sum := Summary{Resources: s.Resources, BySeverity: map[string]int{},
-		Pass: s.Omitted[engine.StatusPass], Skip: s.Omitted[engine.StatusSkip]}
-	for _, r := range s.Results {
-		switch r.Status {
-		case engine.StatusPass:
-			sum.Pass++
-		case engine.StatusFail:
-			sum.Fail++
-			sum.BySeverity[severityName(r.Severity)]++
-		case engine.StatusWarn:
-			sum.Warn++
-		case engine.StatusError:
-			sum.Error++
-		case engine.StatusSkip:
-			sum.Skip++
-		}
+	sum := Summary{Resources: s.resources, BySeverity: map[string]int{},
+		Pass: s.counts[engine.StatusPass], Fail: s.counts[engine.StatusFail], Warn: s.counts[engine.StatusWarn],
+		Error: s.counts[engine.StatusError], Skip: s.counts[engine.StatusSkip], Controls: []ControlSummary{}}
+	for k, v := range s.bySeverity {
+		sum.BySeverity[k] = v
 	}
+	for _, c := range s.controls {
+		sum.Controls = append(sum.Controls, *c)
+	}
+	slices.SortFunc(sum.Controls, func(a, b ControlSummary) int {
+		if d := SeverityRank(b.Severity) - SeverityRank(a.Severity); d != 0 {
+			return d
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	if n := sum.Pass + sum.Fail + sum.Warn; n > 0 {
 		sum.Score = float64(int(float64(sum.Pass)/float64(n)*1000+0.5)) / 10
 	} else {
@@ -110,141 +291,80 @@ func (s *Scan) Summarize() Summary {
 	return sum
 }
 
-func severityName(s string) string {
-	return severities[SeverityRank(s)-1]
+// Writer writes a scan as its resources arrive: Put each resource in
+// order (it is added to the Scan the writer was made with), then Close.
+// A writer keeps no resource once Put returns, writes nothing before the
+// first Put or Close, and buffers its output until Flush or Close.
+type Writer interface {
+	Put(r *Resource) error
+	Flush() error
+	Close() error
 }
 
-// FailsAt reports whether any failure (or error) has a severity at or above
-// rank (0 never fails).
-func (s *Scan) FailsAt(rank int) bool {
-	if rank == 0 {
-		return false
-	}
-	for _, r := range s.Results {
-		if (r.Status == engine.StatusFail || r.Status == engine.StatusError) && SeverityRank(r.Severity) >= rank {
-			return true
+// ShortMessage returns r's message for people: on one line, without the
+// "validation failure: validation error:" prefixes Kyverno stacks and
+// without the "rule X failed at path /..." parts (the report names the
+// field's line instead). The full message stays in Result.Message.
+func ShortMessage(r *engine.Result) string {
+	m := oneLine(r.Message)
+	short := m
+	for {
+		if t, ok := strings.CutPrefix(short, "validation failure:"); ok {
+			short = strings.TrimLeft(t, " ")
+		} else if t, ok := strings.CutPrefix(short, "validation error:"); ok {
+			short = strings.TrimLeft(t, " ")
+		} else {
+			break
 		}
 	}
-	return false
+	short = dropPathClauses(short)
+	if short == "" {
+		return m
+	}
+	return short
 }
 
-// TableOptions control the table.
-type TableOptions struct {
-	// All includes passing and skipped results (default: only fail, warn, error).
-	All bool
-	// Color uses ANSI colours.
-	Color bool
-}
-
-// WriteTable prints one row per reported result, sorted by resource,
-// policy and rule, then the summary.
-func (s *Scan) WriteTable(w io.Writer, o TableOptions) error {
-	rows := make([]engine.Result, 0, len(s.Results))
-	for _, r := range s.Results {
-		if o.All || r.Status == engine.StatusFail || r.Status == engine.StatusWarn || r.Status == engine.StatusError {
-			rows = append(rows, r)
-		}
+// dropPathClauses removes every " rule NAME failed at path PATH" from s.
+func dropPathClauses(s string) string {
+	const failed = " failed at path "
+	if !strings.Contains(s, failed) {
+		return s
 	}
-	sortResults(rows)
-	if len(rows) > 0 {
-		t := NewTable(w, "RESOURCE", "POLICY", "RULE", "SEVERITY", "RESULT", "PATH", "MESSAGE")
-		for _, r := range rows {
-			t.Row(r.Resource.String(), r.Policy, r.Rule, severityName(r.Severity),
-				Colorize(string(r.Status), r.Status, o.Color), dash(r.Path), oneLine(r.Message))
-		}
-		if err := t.Flush(); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-	}
-	sum := s.Summarize()
-	fmt.Fprintf(w, "Scanned %s with %s (%s): %d passed, %d failed, %d warnings, %d errors, %d skipped. Score %.1f%%.\n",
-		plural(s.Resources, "resource", "resources"), plural(s.Policies, "policy", "policies"), plural(s.Rules, "rule", "rules"),
-		sum.Pass, sum.Fail, sum.Warn, sum.Error, sum.Skip, sum.Score)
-	if sum.Fail > 0 {
-		var parts []string
-		for i := len(severities) - 1; i >= 0; i-- {
-			if n := sum.BySeverity[severities[i]]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", severities[i], n))
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "rule ")
+		if i < 0 || (i > 0 && s[i-1] != ' ') {
+			if i < 0 {
+				b.WriteString(s)
+				break
 			}
+			b.WriteString(s[:i+5])
+			s = s[i+5:]
+			continue
 		}
-		fmt.Fprintf(w, "Failures by severity: %s.\n", strings.Join(parts, ", "))
+		name := s[i+5:]
+		j := strings.IndexByte(name, ' ')
+		if j < 0 || !strings.HasPrefix(name[j:], failed) {
+			b.WriteString(s[:i+5])
+			s = s[i+5:]
+			continue
+		}
+		rest := name[j+len(failed):]
+		k := strings.IndexByte(rest, ' ')
+		if k < 0 {
+			k = len(rest)
+		}
+		b.WriteString(strings.TrimRight(s[:i], " "))
+		s = rest[k:]
 	}
-	return nil
+	return strings.TrimSpace(b.String())
 }
 
-// WriteJSON prints the scan with its summary. Results are encoded one at
-// a time, so a large scan is never held in memory as one JSON document.
-func (s *Scan) WriteJSON(w io.Writer) error {
-	rows := append([]engine.Result(nil), s.Results...)
-	sortResults(rows)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	head, err := json.MarshalIndent(struct {
-		Summary  Summary            `json:"summary"`
-		Policies int                `json:"policies"`
-		Rules    int                `json:"rules"`
-		Skipped  []manifest.Skipped `json:"skipped,omitempty"`
-	}{s.Summarize(), s.Policies, s.Rules, s.Skipped}, "", "  ")
-	if err != nil {
-		return err
-	}
-	// Reopen the object to append the results array.
-	bw.Write(head[:len(head)-2])
-	bw.WriteString(",\n  \"results\": [")
-	for i, r := range rows {
-		b, err := json.MarshalIndent(r, "    ", "  ")
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			bw.WriteString(",")
-		}
-		bw.WriteString("\n    ")
-		bw.Write(b)
-	}
-	if len(rows) > 0 {
-		bw.WriteString("\n  ")
-	}
-	bw.WriteString("]\n}\n")
-	return bw.Flush()
-}
-
-// sortResults orders rows by resource, policy and rule; resource keys are
-// formatted once, not per comparison.
-func sortResults(rows []engine.Result) {
-	keys := make([]string, len(rows))
-	for i := range rows {
-		keys[i] = rows[i].Resource.String()
-	}
-	idx := make([]int, len(rows))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(i, j int) bool {
-		a, b := idx[i], idx[j]
-		if keys[a] != keys[b] {
-			return keys[a] < keys[b]
-		}
-		if rows[a].Policy != rows[b].Policy {
-			return rows[a].Policy < rows[b].Policy
-		}
-		return rows[a].Rule < rows[b].Rule
-	})
-	sorted := make([]engine.Result, len(rows))
-	for i, k := range idx {
-		sorted[i] = rows[k]
-	}
-	copy(rows, sorted)
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
+// oneLine joins the lines of s and collapses runs of spaces.
 func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\t\r") && !strings.Contains(s, "  ") {
+		return strings.TrimSpace(s)
+	}
 	return strings.Join(strings.Fields(s), " ")
 }
 

@@ -29,6 +29,15 @@ type Outcome struct {
 	// Unvalidated is true when Evaluator.Schema has no schema for the
 	// document's kind: it was evaluated without schema validation.
 	Unvalidated bool
+	// Line and Lines are set when Evaluator.Locate is: Line is the line of
+	// the document's first field in its file (past leading comments), and
+	// Lines[k] the line of the field Results[k] failed at (its Path; the
+	// document's line when the path is unknown). They are computed only
+	// for documents with a failure, warning or error (schema problems
+	// included); otherwise Line is the document's start line and Lines is
+	// nil.
+	Line  int
+	Lines []int
 }
 
 // Sink receives the outcome of every document that was evaluated, in
@@ -68,6 +77,10 @@ type Evaluator struct {
 	// its kind first: a document with schema problems is not evaluated;
 	// its outcome carries one failing result per problem (SchemaResults).
 	Schema *schema.Validator
+	// Locate asks for Outcome.Line and Outcome.Lines: the file lines of
+	// each document and of the fields its findings name, worked out on
+	// the workers (one parse of the document's text when it has one).
+	Locate bool
 	// Progress, when set, is called after each item is delivered with the
 	// number of items delivered so far and the stream's length, from one
 	// goroutine at a time.
@@ -147,9 +160,10 @@ func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, 
 	}
 	out := make([]Outcome, len(docs))
 	for j, d := range docs {
-		raw := d.Raw
-		d.Raw = nil // the sink gets no text
-		out[j] = Outcome{Item: i, Document: d}
+		// The sink gets no text: it is only needed to locate findings.
+		text := d
+		d.Raw, d.Item = nil, nil
+		out[j] = Outcome{Item: i, Document: d, Line: d.Line}
 		if e.SkipNonResources {
 			if why := NotResource(d); why != "" {
 				out[j].Skipped = why
@@ -159,22 +173,60 @@ func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, 
 		if d.Kind() == "" {
 			return nil, &Error{Item: i, Location: d.Location(), Err: ErrNoKind}
 		}
+		var rs []engine.Result
 		if e.Schema != nil {
 			problems, known := e.Schema.Validate(d.Object)
 			out[j].Unvalidated = !known
 			if len(problems) > 0 {
-				d.Raw = raw
-				out[j].Results = SchemaResults(d, problems)
-				continue
+				rs = SchemaResults(text, problems)
 			}
 		}
-		rs, err := e.Engine.Evaluate(ctx, e.Set, inputs.Input(d))
-		if err != nil {
-			return nil, &Error{Item: i, Location: d.Location(), Err: err}
+		if rs == nil {
+			if rs, err = e.Engine.Evaluate(ctx, e.Set, inputs.Input(d)); err != nil {
+				return nil, &Error{Item: i, Location: d.Location(), Err: err}
+			}
 		}
 		out[j].Results = rs
+		if e.Locate {
+			out[j].Line, out[j].Lines = locate(text, rs)
+		}
 	}
 	return out, nil
+}
+
+// locate returns the line of d's first field and of the field each
+// result names, when d has a finding (see Outcome.Lines).
+func locate(d manifest.Document, rs []engine.Result) (int, []int) {
+	finding := false
+	for _, r := range rs {
+		if r.Status == engine.StatusFail || r.Status == engine.StatusWarn || r.Status == engine.StatusError {
+			finding = true
+			break
+		}
+	}
+	if !finding {
+		return d.Line, nil
+	}
+	var l *manifest.Lines
+	prefix := ""
+	switch {
+	case d.Raw != nil:
+		l = manifest.NewLines(d.Raw, d.Line)
+	case d.Item != nil:
+		// An item of a List: its fields are found below its path.
+		l, prefix = manifest.NewLines(d.Item.Raw, d.Item.Line), strings.TrimSuffix(d.Item.Path, "/")
+	default:
+		return d.Line, nil
+	}
+	line := l.Line(prefix)
+	lines := make([]int, len(rs))
+	for k, r := range rs {
+		lines[k] = line
+		if r.Path != "" {
+			lines[k] = l.Line(prefix + r.Path)
+		}
+	}
+	return line, lines
 }
 
 // Schema results: a document that does not match the schema of its kind

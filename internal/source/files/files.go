@@ -34,7 +34,7 @@ func (c Chunks) Len() int { return len(c) }
 // (Document.Raw) until it is evaluated, so that schema problems can be
 // located by line. Errors are *manifest.ParseError.
 func (c Chunks) Decode(i int) ([]manifest.Document, error) {
-	docs, err := c[i].DecodeKeepingText()
+	docs, err := c[i].Decode()
 	c[i].Data = nil // decoded: let the raw text go
 	return docs, err
 }

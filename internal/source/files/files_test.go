@@ -348,6 +348,19 @@ func TestRunSkipsAndValidates(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("outcomes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// With Locate, schema problems are located like findings: each at the
+	// line of its field.
+	ev.Locate = true
+	chunks, _ = manifest.Split("in.yaml", []byte(text))
+	c = collect{}
+	if err := ev.Run(context.Background(), files.Chunks(chunks), &c); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range c.outcomes {
+		if o.Document.Name() == "typo" && (o.Line != 18 || !slices.Equal(o.Lines, []int{23, 24})) {
+			t.Errorf("schema problems of typo located at %d, %v; want 18, [23 24]", o.Line, o.Lines)
+		}
+	}
 	// Without SkipNonResources a document without a kind is an error.
 	ev.SkipNonResources = false
 	chunks, _ = manifest.Split("in.yaml", []byte(text))
@@ -370,6 +383,67 @@ func TestSchemaResultsPointer(t *testing.T) {
 	for i, r := range rs {
 		if got := r.Path + " " + r.Message; got != want[i] || r.Rule != "v1/ConfigMap" || r.Resource.Name != "c" {
 			t.Errorf("result %d = %q (rule %s), want %q", i, got, r.Rule, want[i])
+		}
+	}
+}
+
+// TestRunLocate checks Evaluator.Locate: each finding names the line of
+// its field in the file, in a plain document (after leading comments) and
+// in an item of a List; documents without findings are not parsed again.
+func TestRunLocate(t *testing.T) {
+	t.Parallel()
+	text := `apiVersion: v1
+kind: Pod
+metadata:
+  name: labelled
+  namespace: ns
+  labels:
+    team: a
+---
+# An unlabelled Pod, after a comment.
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bare
+  namespace: ns
+spec: {}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: listed
+    namespace: ns
+`
+	chunks, err := manifest.Split("pods.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &files.Evaluator{Engine: engine.New(), Set: compile(t, teamPolicy), Locate: true}
+	var got collect
+	if err := ev.Run(context.Background(), files.Chunks(chunks), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		line  int
+		lines []int
+	}{
+		"labelled": {line: 1},                    // passes: not located further
+		"bare":     {line: 10, lines: []int{12}}, // the pattern fails at /metadata/labels/: its parent, metadata
+		"listed":   {line: 20, lines: []int{22}}, // in the List: the item's line, its metadata
+	}
+	if len(got.outcomes) != len(want) {
+		t.Fatalf("%d outcomes, want %d", len(got.outcomes), len(want))
+	}
+	for _, o := range got.outcomes {
+		w := want[o.Document.Name()]
+		if o.Line != w.line || !slices.Equal(o.Lines, w.lines) {
+			t.Errorf("%s: line %d, lines %v; want %d, %v (results %+v)", o.Document.Name(), o.Line, o.Lines, w.line, w.lines, o.Results)
+		}
+		if o.Document.Raw != nil || o.Document.Item != nil {
+			t.Errorf("%s: the document's text is still held after evaluation", o.Document.Name())
 		}
 	}
 }
