@@ -100,6 +100,14 @@ func (c *cachedReader) get(ctx context.Context, k cacheKey, read func(context.Co
 	}
 	flight := string(k.kind) + "/" + k.namespace + "/" + k.name
 	ch := c.group.DoChan(flight, func() (any, error) {
+		// A flight that completed between the look-up above and this
+		// one has stored the object: use it rather than read again.
+		c.mu.Lock()
+		e, ok := c.entries[k]
+		c.mu.Unlock()
+		if ok && c.o.Now().Before(e.expires) {
+			return e.obj, e.err
+		}
 		// The read outlives a caller that gives up (its result serves the
 		// others), but not forever.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
