@@ -95,7 +95,7 @@ func (c *fieldChecker) value(path string, v any, t reflect.Type) {
 	case reflect.Struct:
 		m, ok := v.(map[string]any)
 		if !ok {
-			c.fail(path, "want an object, got %s", jsonType(v))
+			c.fail(path, "want an object, got %s", JSONType(v))
 			return
 		}
 		fields := structFields(t)
@@ -122,7 +122,7 @@ func (c *fieldChecker) value(path string, v any, t reflect.Type) {
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
-			c.fail(path, "want an object, got %s", jsonType(v))
+			c.fail(path, "want an object, got %s", JSONType(v))
 			return
 		}
 		for k, x := range m {
@@ -131,13 +131,13 @@ func (c *fieldChecker) value(path string, v any, t reflect.Type) {
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
 			if _, ok := v.(string); !ok {
-				c.fail(path, "want a base64 string, got %s", jsonType(v))
+				c.fail(path, "want a base64 string, got %s", JSONType(v))
 			}
 			return
 		}
 		l, ok := v.([]any)
 		if !ok {
-			c.fail(path, "want a list, got %s", jsonType(v))
+			c.fail(path, "want a list, got %s", JSONType(v))
 			return
 		}
 		for i, x := range l {
@@ -145,22 +145,22 @@ func (c *fieldChecker) value(path string, v any, t reflect.Type) {
 		}
 	case reflect.String:
 		if _, ok := v.(string); !ok {
-			c.fail(path, "want a string, got %s", jsonType(v))
+			c.fail(path, "want a string, got %s", JSONType(v))
 		}
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
-			c.fail(path, "want a boolean, got %s", jsonType(v))
+			c.fail(path, "want a boolean, got %s", JSONType(v))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		// YAML and JSON decoders give float64; objects from the API
 		// server (unstructured) give int64.
-		if f, ok := number(v); !ok || f != float64(int64(f)) {
-			c.fail(path, "want an integer, got %s", jsonType(v))
+		if f, ok := Number(v); !ok || f != float64(int64(f)) {
+			c.fail(path, "want an integer, got %s", JSONType(v))
 		}
 	case reflect.Float32, reflect.Float64:
-		if _, ok := number(v); !ok {
-			c.fail(path, "want a number, got %s", jsonType(v))
+		if _, ok := Number(v); !ok {
+			c.fail(path, "want a number, got %s", JSONType(v))
 		}
 	}
 }
@@ -254,9 +254,9 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// number returns v as a float64 when it is any numeric Go value a decoder
-// produces.
-func number(v any) (float64, bool) {
+// Number returns a decoded JSON/YAML number as a float64 (every numeric
+// type decoders and the API server's objects use); false when v is none.
+func Number(v any) (float64, bool) {
 	switch n := v.(type) {
 	case float64:
 		return n, true
@@ -277,7 +277,9 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func jsonType(v any) string {
+// JSONType names the JSON type of a decoded value for error messages
+// ("an object", "a list", "a string", "a number", "a boolean").
+func JSONType(v any) string {
 	switch v.(type) {
 	case map[string]any:
 		return "an object"

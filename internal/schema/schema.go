@@ -240,7 +240,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case kindObject:
 		m, ok := v.(map[string]any)
 		if !ok {
-			w.fail(path, "want an object, got %s", jsonKind(v))
+			w.fail(path, "want an object, got %s", manifest.JSONType(v))
 			return
 		}
 		keys := make([]string, 0, len(m))
@@ -270,7 +270,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case kindMap:
 		m, ok := v.(map[string]any)
 		if !ok {
-			w.fail(path, "want an object, got %s", jsonKind(v))
+			w.fail(path, "want an object, got %s", manifest.JSONType(v))
 			return
 		}
 		keys := make([]string, 0, len(m))
@@ -284,7 +284,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case kindList:
 		l, ok := v.([]any)
 		if !ok {
-			w.fail(path, "want a list, got %s", jsonKind(v))
+			w.fail(path, "want a list, got %s", manifest.JSONType(v))
 			return
 		}
 		for i, x := range l {
@@ -293,7 +293,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case kindString:
 		s, ok := v.(string)
 		if !ok {
-			w.fail(path, "want a string, got %s", jsonKind(v))
+			w.fail(path, "want a string, got %s", manifest.JSONType(v))
 			return
 		}
 		if len(n.enum) > 0 && !contains(n.enum, s) {
@@ -302,7 +302,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 	case kindBytes:
 		s, ok := v.(string)
 		if !ok {
-			w.fail(path, "want a base64 string, got %s", jsonKind(v))
+			w.fail(path, "want a base64 string, got %s", manifest.JSONType(v))
 			return
 		}
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
@@ -310,22 +310,22 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		}
 	case kindBool:
 		if _, ok := v.(bool); !ok {
-			w.fail(path, "want a boolean, got %s", jsonKind(v))
+			w.fail(path, "want a boolean, got %s", manifest.JSONType(v))
 		}
 	case kindInt:
-		if f, ok := number(v); !ok || f != float64(int64(f)) {
-			w.fail(path, "want an integer, got %s", jsonKind(v))
+		if f, ok := manifest.Number(v); !ok || f != float64(int64(f)) {
+			w.fail(path, "want an integer, got %s", manifest.JSONType(v))
 		}
 	case kindNumber:
-		if _, ok := number(v); !ok {
-			w.fail(path, "want a number, got %s", jsonKind(v))
+		if _, ok := manifest.Number(v); !ok {
+			w.fail(path, "want a number, got %s", manifest.JSONType(v))
 		}
 	case kindIntOrString:
 		if _, ok := v.(string); ok {
 			return
 		}
-		if f, ok := number(v); !ok || f != float64(int64(f)) {
-			w.fail(path, "want an integer or a string, got %s", jsonKind(v))
+		if f, ok := manifest.Number(v); !ok || f != float64(int64(f)) {
+			w.fail(path, "want an integer or a string, got %s", manifest.JSONType(v))
 		}
 	case kindCustom:
 		data, err := json.Marshal(v)
@@ -352,35 +352,4 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case float64, int64, int, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return fmt.Sprintf("%T", v)
 }
