@@ -86,6 +86,13 @@ type Result struct {
 	// Cached is true when an image verdict came from Input.Verified
 	// instead of the registry.
 	Cached bool `json:"cached,omitempty"`
+	// Control is the ID of the control the result belongs to, when the
+	// policy is part of a control library ("C-0017" for a Kubescape
+	// control, the built-in library's own IDs), "" otherwise.
+	Control string `json:"control,omitempty"`
+	// Remediation tells how to fix a failure, when the policy or control
+	// says (a control's remediation text), "" otherwise.
+	Remediation string `json:"remediation,omitempty"`
 }
 
 // ValidationFailureAnnotation is the audit annotation the API server
