@@ -19,6 +19,7 @@ const (
 	AnnotationCategory           = "policies.kyverno.io/category"
 	AnnotationTitle              = "policies.kyverno.io/title"
 	AnnotationControlID          = "portcullis.dev/control-id"
+	AnnotationRemediation        = "portcullis.dev/remediation"
 )
 
 // Failure actions.
@@ -69,6 +70,10 @@ type Policy struct {
 	FailureAction string
 	// Severity, Category and Title come from the policy's annotations.
 	Severity, Category, Title string
+	// Control and Remediation come from the portcullis.dev/control-id and
+	// portcullis.dev/remediation annotations ("" when absent); the engine
+	// copies them into every result of the policy.
+	Control, Remediation string
 }
 
 // Name returns the policy name.
