@@ -37,6 +37,14 @@ const (
 // knownSets lists the sets in the order Sets reports them.
 var knownSets = [...]string{SetPSSBaseline, SetPSSRestricted, SetRunbook, SetHardening}
 
+// DefaultSets are the sets `portcullis scan` applies when it is given no
+// --set, --framework or --control: the Pod Security Standards and the
+// runbook. The hardening set runs when named or selected through a
+// framework ("nsa", "cis") or its control IDs.
+func DefaultSets() []string {
+	return []string{SetPSSBaseline, SetPSSRestricted, SetRunbook}
+}
+
 // ErrUnknownSet is returned (wrapped) by Files when asked for a set that
 // does not exist.
 var ErrUnknownSet = errors.New("unknown control set")

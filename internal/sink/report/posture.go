@@ -123,7 +123,7 @@ func (s *Scan) scores(sum *Summary) {
 	for id, t := range tallies {
 		cs := ControlScore{ID: id, Name: t.title, Severity: t.severity, Remediation: t.remediation,
 			Failed: t.Failed, Passed: t.Passed, Total: t.Total(), Skipped: t.Skipped, Status: "passed"}
-		if c, ok := s.Posture.Control(id); ok {
+		if c, ok := s.control(id); ok {
 			if c.Name != "" {
 				cs.Name = c.Name
 			}
@@ -192,4 +192,21 @@ func frameworkControls(fws []posture.Framework) [][]string {
 		out[i] = f.Controls
 	}
 	return out
+}
+
+// control looks id up in the posture catalog, when there is one.
+func (s *Scan) control(id string) (posture.Control, bool) {
+	if s.Posture == nil {
+		return posture.Control{}, false
+	}
+	return s.Posture.Control(id)
+}
+
+// ComplianceScore is the scan's compliance score so far: the average of
+// the compliance scores of every control that ran (Kubescape's summary
+// score), with or without the framework view; 100 when none ran.
+func (s *Scan) ComplianceScore() float64 {
+	var sum Summary
+	s.scores(&sum)
+	return *sum.ComplianceScore
 }
