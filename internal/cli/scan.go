@@ -375,6 +375,11 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if writeErr != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
+	// A partial scan is no verdict: exit 2 whatever it found, unless
+	// accepted.
+	if n := len(scan.NotScanned); n > 0 && !o.allowPartial {
+		return withCode(ExitInvalid, fmt.Errorf("%s of the cluster could not be listed (see the warnings; --allow-partial accepts a partial scan)", plural(n, "kind", "kinds")))
+	}
 	if scan.FailsAt(failRank) {
 		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
 	}
@@ -382,9 +387,6 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		if score := scan.ComplianceScore(); score < o.complianceThreshold {
 			return withCode(ExitFindings, fmt.Errorf("compliance score %.1f%% is below --compliance-threshold %v%%", score, o.complianceThreshold))
 		}
-	}
-	if n := len(scan.NotScanned); n > 0 && !o.allowPartial {
-		return withCode(ExitInvalid, fmt.Errorf("%s of the cluster could not be listed (see the warnings; --allow-partial accepts a partial scan)", plural(n, "kind", "kinds")))
 	}
 	return nil
 }
