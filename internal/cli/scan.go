@@ -437,8 +437,15 @@ func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if view != nil {
 		sel := posture.Selection{Controls: view.controls}
 		set = set.Select(func(kind, key string) bool {
-			p := set.Policy(key)
-			return p != nil && sel.Has(p.Control)
+			switch kind {
+			case policy.KindValidatingPolicy:
+				p := set.ValidatingPolicy(key)
+				return p != nil && sel.Has(p.Control)
+			case policy.KindClusterPolicy, policy.KindPolicy:
+				p := set.Policy(key)
+				return p != nil && sel.Has(p.Control)
+			}
+			return false
 		})
 	}
 	return set, view, nil

@@ -40,6 +40,9 @@ var rbacKinds = []schema.GroupVersionKind{
 	{Version: "v1", Kind: "Namespace"},
 }
 
+// networkPolicyKind is listed for the lookups of CEL policies.
+var networkPolicyKind = schema.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"}
+
 // clusterOptions says which cluster to scan.
 type clusterOptions struct {
 	kubeconfig, context string
@@ -107,6 +110,12 @@ func readCluster(ctx context.Context, set *policy.Set, o clusterOptions, status 
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	kinds := background.Kinds(set, mapper)
+	if set.UsesCEL() {
+		// CEL policies look objects up (resource.List): the built-in
+		// network policy control reads the NetworkPolicies of each
+		// namespace.
+		o.extraKinds = append(o.extraKinds, networkPolicyKind)
+	}
 	for _, g := range append(slices.Clone(o.extraKinds), rbacKinds...) {
 		if !slices.Contains(kinds, g) && (slices.Contains(o.extraKinds, g) || setMatches(set, g.Kind)) {
 			kinds = append(kinds, g)

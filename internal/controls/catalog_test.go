@@ -14,8 +14,8 @@ func TestCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(c.Controls()); n != 28 {
-		t.Errorf("%d controls, want 28 (every built-in policy)", n)
+	if n := len(c.Controls()); n != 29 {
+		t.Errorf("%d controls, want 29 (every built-in policy)", n)
 	}
 	for _, name := range []string{"nsa", "cis"} {
 		sel, err := posture.Select(c, []string{name}, nil)
@@ -33,7 +33,7 @@ func TestCatalog(t *testing.T) {
 		}
 	}
 	cis, _ := posture.Select(c, []string{"cis"}, nil)
-	for _, id := range []string{"PC-0001", "PC-0002", "PC-0003", "PC-0004", "PC-0005", "PC-0006", "PC-0007", "PC-0008"} {
+	for _, id := range []string{"PC-0001", "PC-0002", "PC-0003", "PC-0004", "PC-0005", "PC-0006", "PC-0007", "PC-0008", "PC-0009"} {
 		if !cis.Has(id) {
 			t.Errorf("cis lacks %s", id)
 		}

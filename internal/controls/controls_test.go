@@ -51,6 +51,7 @@ var wantPolicies = map[string]map[string]string{
 		"disallow-default-service-account": "default-service-account",
 		"disallow-secrets-in-env":          "secrets-in-env",
 		"disallow-default-namespace":       "default-namespace",
+		"require-network-policy":           "",
 	},
 }
 
@@ -59,7 +60,12 @@ var wantPolicies = map[string]map[string]string{
 var rbacPolicies = map[string]bool{
 	"disallow-cluster-admin-binding": true, "restrict-wildcard-rbac": true,
 	"restrict-secret-access": true, "restrict-pod-create": true,
+	"require-network-policy": true,
 }
+
+// validatingPolicies are the hardening policies written as Kyverno
+// ValidatingPolicies (CEL, with resource.List lookups).
+var validatingPolicies = map[string]bool{"require-network-policy": true}
 
 // noAutogen are the Pod policies that match pod controllers themselves
 // (autogen-controllers: none).
@@ -240,6 +246,15 @@ func TestPolicyDocuments(t *testing.T) {
 	for set, docs := range loadPolicies(t) {
 		for p, doc := range docs {
 			t.Run(p, func(t *testing.T) {
+				if validatingPolicies[doc.Metadata.Name] {
+					if doc.APIVersion != "policies.kyverno.io/v1" || doc.Kind != "ValidatingPolicy" {
+						t.Errorf("apiVersion/kind = %s/%s, want policies.kyverno.io/v1/ValidatingPolicy", doc.APIVersion, doc.Kind)
+					}
+					if id := doc.Metadata.Annotations["portcullis.dev/control-id"]; !controlIDPattern[set].MatchString(id) {
+						t.Errorf("control id %q does not match %s", id, controlIDPattern[set])
+					}
+					return
+				}
 				if doc.APIVersion != "kyverno.io/v1" || doc.Kind != "ClusterPolicy" {
 					t.Errorf("apiVersion/kind = %s/%s, want kyverno.io/v1/ClusterPolicy", doc.APIVersion, doc.Kind)
 				}

@@ -15,7 +15,8 @@
 //     Benchmark's section 5 (PC-0001 …): cluster-admin bindings, wildcard
 //     roles, secret access, pod creation, token automount, the default
 //     service account, secrets in environment variables, the default
-//     namespace.
+//     namespace, a NetworkPolicy per namespace (PC-0009, a ValidatingPolicy
+//     using resource.List).
 //
 // Catalog describes the library as a posture.Catalog: each control's ID,
 // title, severity, description and remediation (portcullis.dev/remediation)

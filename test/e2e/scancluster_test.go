@@ -131,13 +131,14 @@ func TestScanCluster(t *testing.T) {
 			"PC-0001 ClusterRoleBinding//ops-admin",
 			"PC-0002 ClusterRole//all-verbs",
 			"PSS-B-03 Pod/apps/priv",
+			"PC-0009 Namespace//apps",
 		} {
 			if !got[want] {
 				t.Errorf("no failure %s in %v", want, got)
 			}
 		}
 		for k := range got {
-			if strings.Contains(k, "/ignored/") || strings.Contains(k, "ClusterRole//reader") ||
+			if strings.Contains(k, "/ignored/") || strings.HasSuffix(k, "Namespace//ignored") || strings.Contains(k, "ClusterRole//reader") ||
 				strings.Contains(k, "ClusterRoleBinding//cluster-admin") {
 				t.Errorf("unexpected failure %s", k)
 			}
@@ -154,6 +155,7 @@ func TestScanCluster(t *testing.T) {
 			Rules: []rbacv1.PolicyRule{
 				{APIGroups: []string{"", "apps", "batch"}, Resources: []string{"*"}, Verbs: []string{"get", "list"}},
 				{APIGroups: []string{rbacGroup}, Resources: []string{"roles", "rolebindings", "clusterrolebindings"}, Verbs: []string{"get", "list"}},
+				{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list"}},
 			}}
 		binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "scanner"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: role.Name},
