@@ -201,7 +201,44 @@ func applyConfiguration(obj map[string]any, val ref.Val) (map[string]any, error)
 	if !ok {
 		return nil, fmt.Errorf("the patched object is a %T", patched)
 	}
-	return copyJSON(u.Object)
+	out, err := copyJSON(u.Object)
+	if err != nil {
+		return nil, err
+	}
+	dropNewNulls(out, obj)
+	return out, nil
+}
+
+// dropNewNulls removes the null fields of patched that original does not
+// have. Structured merge diff turns an empty list or map of the apply
+// configuration into null; the API server drops those when it decodes the
+// result into its typed object (omitempty), so a field the object did not
+// have does not appear as null. Lists are walked by index where both
+// sides have the entry.
+func dropNewNulls(patched, original map[string]any) {
+	for k, v := range patched {
+		ov, had := original[k]
+		switch v := v.(type) {
+		case nil:
+			if !had {
+				delete(patched, k)
+			}
+		case map[string]any:
+			om, _ := ov.(map[string]any)
+			dropNewNulls(v, om)
+		case []any:
+			ol, _ := ov.([]any)
+			for i, x := range v {
+				if m, ok := x.(map[string]any); ok {
+					var om map[string]any
+					if i < len(ol) {
+						om, _ = ol[i].(map[string]any)
+					}
+					dropNewNulls(m, om)
+				}
+			}
+		}
+	}
 }
 
 // builtinTypes is the type converter of the kinds client-go knows, with

@@ -173,3 +173,37 @@ func TestApplyCustomKindUsesDeducedSchema(t *testing.T) {
 		t.Errorf("got  %v\nwant %v", got, want)
 	}
 }
+
+func TestApplyConfigurationEmptyListAddsNoNull(t *testing.T) {
+	// Structured merge diff turns the empty initContainers list into null;
+	// the API server's typed decoding drops it, and so does Apply (the
+	// corpus' replace-image-registry expects no initContainers field).
+	p := mustCompile(t, Spec{Dialect: cel.Kyverno, Mutations: []cel.Mutation{{PatchType: cel.ApplyConfiguration, Expression: `
+Object{spec: Object.spec{
+  containers: object.spec.containers.map(c, Object.spec.containers{name: c.name, image: "r/" + c.image}),
+  initContainers: has(object.spec.initContainers) ? object.spec.initContainers.map(c, Object.spec.initContainers{name: c.name}) : []
+}}`}}})
+	got, err := p.Apply(context.Background(), cel.Input{Object: mustYAML(t, podYAML)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := got["spec"].(map[string]any)
+	if v, ok := spec["initContainers"]; ok {
+		t.Errorf("initContainers = %#v, want no field", v)
+	}
+	if img := spec["containers"].([]any)[0].(map[string]any)["image"]; img != "r/nginx" {
+		t.Errorf("image = %v", img)
+	}
+	// A null the object already had stays.
+	p = mustCompile(t, Spec{Dialect: cel.Kyverno, Mutations: []cel.Mutation{{PatchType: cel.ApplyConfiguration,
+		Expression: `Object{spec: Object.spec{initContainers: []}}`}}})
+	obj := mustYAML(t, podYAML)
+	obj["spec"].(map[string]any)["initContainers"] = nil
+	got, err = p.Apply(context.Background(), cel.Input{Object: obj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got["spec"].(map[string]any)["initContainers"]; !ok || v != nil {
+		t.Errorf("existing null initContainers = %#v, %v", v, ok)
+	}
+}
