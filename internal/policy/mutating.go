@@ -193,8 +193,15 @@ func (c *compiler) compileMutatingPolicy(d manifest.Document) (*MutatingPolicy, 
 	if e := checkReinvocation(p.Spec.ReinvocationPolicy, false); e != nil {
 		errs = append(errs, e)
 	}
-	if ev := p.Spec.Evaluation; ev != nil && ev.Mode != "" && ev.Mode != "Kubernetes" && ev.Mode != "JSON" {
-		errs = append(errs, &Error{Field: "spec.evaluation.mode", Msg: fmt.Sprintf("unknown evaluation mode %q (want Kubernetes or JSON)", ev.Mode)})
+	if ev := p.Spec.Evaluation; ev != nil {
+		switch ev.Mode {
+		case "", "Kubernetes":
+		case "JSON":
+			// JSON mode mutates arbitrary JSON payloads, not resources.
+			errs = append(errs, &Error{Field: "spec.evaluation.mode", Msg: "evaluation mode JSON is not supported yet"})
+		default:
+			errs = append(errs, &Error{Field: "spec.evaluation.mode", Msg: fmt.Sprintf("unknown evaluation mode %q (want Kubernetes or JSON)", ev.Mode)})
+		}
 	}
 	if _, merrs := toCELMutations(p.Spec.Mutations, "spec"); len(merrs) > 0 {
 		errs = append(errs, merrs...)
@@ -223,7 +230,8 @@ func (c *compiler) compileMutatingPolicy(d manifest.Document) (*MutatingPolicy, 
 		}
 		muts, _ := toCELMutations(v.spec.Mutations, prefix)
 		prog, cerr := mutating.Compile(cc, mutating.Spec{Dialect: cel.Kyverno, FieldPrefix: prefix + ".",
-			Variables: toCELVariables(v.spec.Variables), MatchConditions: toCELConditions(v.spec.MatchConditions), Mutations: muts})
+			Variables: toCELVariables(v.spec.Variables), MatchConditions: toCELConditions(v.spec.MatchConditions), Mutations: muts,
+			ServerSideApply: v.spec.Evaluation != nil && v.spec.Evaluation.UseServerSideApply})
 		if cerr != nil {
 			errs = append(errs, celErrors(Error{Policy: name, Field: prefix}, cerr)...)
 		}

@@ -110,6 +110,8 @@ func TestLoadMutatingPolicyRejects(t *testing.T) {
 			wantErr{field: "spec.mutations[1].applyConfiguration", policy: "add-labels", msg: "needs applyConfiguration"}},
 		{"wrong result type", `'[JSONPatch{op: "add", path: "/metadata/labels", value: {"a": "b"}}]'`, `'Object{}'`,
 			wantErr{field: "spec.mutations[1].jsonPatch.expression", policy: "add-labels", msg: "invalid CEL", err: "must evaluate to list(JSONPatch)"}},
+		{"JSON mode", "reinvocationPolicy: IfNeeded", "evaluation: {mode: JSON}",
+			wantErr{field: "spec.evaluation.mode", policy: "add-labels", msg: "evaluation mode JSON is not supported yet"}},
 		{"no matchConstraints", "  matchConstraints:\n    resourceRules:", "  matchConstraintz:\n    resourceRules:",
 			wantErr{field: "spec.matchConstraintz", policy: "add-labels", msg: "unknown field"}},
 	} {

@@ -18,7 +18,8 @@
 //     typed by the object's schema: the built-in kinds' schemas from
 //     client-go, and a deduced schema (maps merged, lists atomic) for
 //     other kinds; an apply configuration that sets an atomic list, map or
-//     struct is refused, as in the API server.
+//     struct is refused, as in the API server (with Spec.ServerSideApply,
+//     Kyverno's useServerSideApply, it replaces them instead).
 //
 // Each expression evaluation is cost-bounded (internal/lang/cel's per-call
 // limit and runtime budget). Objects are decoded JSON; the patched object

@@ -18,12 +18,14 @@ import (
 	"github.com/portcullis/portcullis/internal/lang/cel"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
 	"k8s.io/apiserver/pkg/cel/mutation"
 	"k8s.io/apiserver/pkg/cel/mutation/dynamic"
 	"k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 )
 
 // Spec is everything of a mutating policy that is CEL.
@@ -38,11 +40,16 @@ type Spec struct {
 	Variables       []cel.Variable
 	MatchConditions []cel.MatchCondition
 	Mutations       []cel.Mutation
+	// ServerSideApply merges apply configurations with server-side apply
+	// semantics: atomic lists, maps and structs are replaced as a whole
+	// instead of refused (Kyverno's evaluation.useServerSideApply).
+	ServerSideApply bool
 }
 
 // Program is a compiled Spec. It is immutable and safe for concurrent use.
 type Program struct {
-	prog *cel.Program
+	prog            *cel.Program
+	serverSideApply bool
 }
 
 // Compile type-checks every expression of s (mutations must evaluate to
@@ -57,7 +64,7 @@ func Compile(c *cel.Compiler, s Spec) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Program{prog: prog}, nil
+	return &Program{prog: prog, serverSideApply: s.ServerSideApply}, nil
 }
 
 // Match evaluates the match conditions (see cel.Program.Match).
@@ -87,7 +94,7 @@ func (p *Program) Apply(ctx context.Context, in cel.Input) (map[string]any, erro
 		case cel.JSONPatch:
 			obj, err = applyJSONPatch(obj, val)
 		case cel.ApplyConfiguration:
-			obj, err = applyConfiguration(obj, val)
+			obj, err = applyConfiguration(obj, val, p.serverSideApply)
 		default:
 			err = fmt.Errorf("unknown patch type %v", pt)
 		}
@@ -170,7 +177,7 @@ func PatchOps(val ref.Val) (jsonpatch.Patch, error) {
 
 // applyConfiguration merges an Object value into obj with structured
 // merge diff, as the API server's apply-configuration patcher does.
-func applyConfiguration(obj map[string]any, val ref.Val) (map[string]any, error) {
+func applyConfiguration(obj map[string]any, val ref.Val, serverSideApply bool) (map[string]any, error) {
 	objVal, ok := val.(*dynamic.ObjectVal)
 	if !ok {
 		return nil, fmt.Errorf("unsupported return type from ApplyConfiguration expression: %v", val.Type())
@@ -193,7 +200,11 @@ func applyConfiguration(obj map[string]any, val ref.Val) (map[string]any, error)
 	}
 	applied := &unstructured.Unstructured{Object: value}
 	applied.SetGroupVersionKind(gvk)
-	patched, err := patch.ApplyStructuredMergeDiff(typeConverterFor(original), original, applied)
+	merge := patch.ApplyStructuredMergeDiff
+	if serverSideApply {
+		merge = mergeReplacingAtomics
+	}
+	patched, err := merge(typeConverterFor(original), original, applied)
 	if err != nil {
 		return nil, fmt.Errorf("error applying patch: %w", err)
 	}
@@ -239,6 +250,28 @@ func dropNewNulls(patched, original map[string]any) {
 			}
 		}
 	}
+}
+
+// mergeReplacingAtomics is ApplyStructuredMergeDiff without its refusal
+// of atomic values: the apply configuration replaces an atomic list, map
+// or struct as a whole, as server-side apply does.
+func mergeReplacingAtomics(tc managedfields.TypeConverter, original runtime.Object, applied *unstructured.Unstructured) (runtime.Object, error) {
+	if applied.GroupVersionKind() != original.GetObjectKind().GroupVersionKind() {
+		return nil, fmt.Errorf("patch (%v) and original object (%v) are not of the same gvk", applied.GroupVersionKind(), original.GetObjectKind().GroupVersionKind())
+	}
+	appliedTyped, err := tc.ObjectToTyped(applied)
+	if err != nil {
+		return nil, fmt.Errorf("failed to convert patch object to typed object: %w", err)
+	}
+	liveTyped, err := tc.ObjectToTyped(original, typed.AllowDuplicates)
+	if err != nil {
+		return nil, fmt.Errorf("failed to convert original object to typed object: %w", err)
+	}
+	merged, err := liveTyped.Merge(appliedTyped)
+	if err != nil {
+		return nil, fmt.Errorf("failed to merge patch: %w", err)
+	}
+	return tc.TypedToObject(merged)
 }
 
 // builtinTypes is the type converter of the kinds client-go knows, with

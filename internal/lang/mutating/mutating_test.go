@@ -93,6 +93,17 @@ Object{spec: Object.spec{containers: [Object.spec.containers{name: "app", args: 
 	if err == nil || !strings.Contains(err.Error(), "may not mutate atomic") {
 		t.Fatalf("err = %v, want the atomic refusal", err)
 	}
+	// Kyverno's evaluation.useServerSideApply replaces the atomic value.
+	p = mustCompile(t, Spec{Dialect: cel.Kyverno, ServerSideApply: true, Mutations: []cel.Mutation{{PatchType: cel.ApplyConfiguration, Expression: `
+Object{spec: Object.spec{containers: [Object.spec.containers{name: "app", args: ["x"]}]}}`}}})
+	got, err := p.Apply(context.Background(), cel.Input{Object: mustYAML(t, podYAML)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+	if !reflect.DeepEqual(c["args"], []any{"x"}) || c["image"] != "nginx" {
+		t.Errorf("container = %v", c)
+	}
 }
 
 func TestJSONPatchInOrderAndTestOp(t *testing.T) {
