@@ -163,6 +163,20 @@ func mutate(ctx context.Context, prog *mutating.Program, ci cel.Input, res Resul
 	if err != nil {
 		return failure(res, failOpen, err.Error()), ci.Object, true
 	}
+	after := ci
+	after.Object = patched
+	annotations, err := prog.Annotations(ctx, after)
+	if err != nil {
+		return failure(res, failOpen, fmt.Sprintf("failed to evaluate auditAnnotations: %v", err)), ci.Object, true
+	}
+	if len(annotations) > 0 {
+		named := make(map[string]string, len(annotations))
+		for k, v := range annotations {
+			named[name+"/"+k] = v
+		}
+		data, _ := json.Marshal(named)
+		res.AuditAnnotations = string(data)
+	}
 	res.JSONPatch = patch
 	return res.with(StatusPass, fmt.Sprintf("policy %s applied.", name), ""), patched, true
 }

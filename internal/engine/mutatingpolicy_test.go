@@ -81,6 +81,8 @@ spec:
   - patchType: ApplyConfiguration
     applyConfiguration:
       expression: 'Object{metadata: Object.metadata{labels: {"seen-team": object.metadata.labels.team}}, spec: Object.spec{securityContext: Object.spec.securityContext{runAsNonRoot: true}}}'
+  auditAnnotations:
+  - {key: root, valueExpression: 'string(object.spec.securityContext.runAsNonRoot)'}
 `
 
 func mpolPod(labels map[string]any, n any) map[string]any {
@@ -120,6 +122,10 @@ func TestMutatingPoliciesChainInOrder(t *testing.T) {
 	}
 	if _, ok := obj["spec"].(map[string]any)["securityContext"]; ok {
 		t.Error("the input object was modified")
+	}
+	// Audit annotations are evaluated on the patched object.
+	if got := results[1].AuditAnnotations; got != `{"b-security/root":"true"}` {
+		t.Errorf("audit annotations = %s", got)
 	}
 }
 

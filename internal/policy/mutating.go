@@ -231,7 +231,8 @@ func (c *compiler) compileMutatingPolicy(d manifest.Document) (*MutatingPolicy, 
 		muts, _ := toCELMutations(v.spec.Mutations, prefix)
 		prog, cerr := mutating.Compile(cc, mutating.Spec{Dialect: cel.Kyverno, FieldPrefix: prefix + ".",
 			Variables: toCELVariables(v.spec.Variables), MatchConditions: toCELConditions(v.spec.MatchConditions), Mutations: muts,
-			ServerSideApply: v.spec.Evaluation != nil && v.spec.Evaluation.UseServerSideApply})
+			ServerSideApply:  v.spec.Evaluation != nil && v.spec.Evaluation.UseServerSideApply,
+			AuditAnnotations: toCELAnnotations(v.spec.AuditAnnotations)})
 		if cerr != nil {
 			errs = append(errs, celErrors(Error{Policy: name, Field: prefix}, cerr)...)
 		}

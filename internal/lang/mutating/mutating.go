@@ -40,6 +40,9 @@ type Spec struct {
 	Variables       []cel.Variable
 	MatchConditions []cel.MatchCondition
 	Mutations       []cel.Mutation
+	// AuditAnnotations (MutatingPolicy) are evaluated on the patched
+	// object by Annotations.
+	AuditAnnotations []cel.AuditAnnotation
 	// ServerSideApply merges apply configurations with server-side apply
 	// semantics: atomic lists, maps and structs are replaced as a whole
 	// instead of refused (Kyverno's evaluation.useServerSideApply).
@@ -50,6 +53,7 @@ type Spec struct {
 type Program struct {
 	prog            *cel.Program
 	serverSideApply bool
+	annotations     bool
 }
 
 // Compile type-checks every expression of s (mutations must evaluate to
@@ -60,11 +64,35 @@ func Compile(c *cel.Compiler, s Spec) (*Program, error) {
 		return nil, &cel.CompileError{Problems: []cel.Problem{{Field: s.FieldPrefix + "mutations", Message: "at least one mutation is required"}}}
 	}
 	prog, err := c.Compile(cel.Spec{Dialect: s.Dialect, HasParams: s.HasParams, FieldPrefix: s.FieldPrefix,
-		Variables: s.Variables, MatchConditions: s.MatchConditions, Mutations: s.Mutations})
+		Variables: s.Variables, MatchConditions: s.MatchConditions, Mutations: s.Mutations, AuditAnnotations: s.AuditAnnotations})
 	if err != nil {
 		return nil, err
 	}
-	return &Program{prog: prog, serverSideApply: s.ServerSideApply}, nil
+	return &Program{prog: prog, serverSideApply: s.ServerSideApply, annotations: len(s.AuditAnnotations) > 0}, nil
+}
+
+// Annotations evaluates the audit annotations on in (whose Object is the
+// patched object, as Kyverno evaluates them after the mutations): the
+// published ones by key (a null or empty value is not published). nil
+// when the Spec has none; an expression error is an error.
+func (p *Program) Annotations(ctx context.Context, in cel.Input) (map[string]string, error) {
+	if !p.annotations {
+		return nil, nil
+	}
+	res, err := p.prog.Validate(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, a := range res.AuditAnnotations {
+		if a.Error != "" {
+			return nil, fmt.Errorf("auditAnnotation %q: %s", a.Key, a.Error)
+		}
+		if a.Publish {
+			out[a.Key] = a.Value
+		}
+	}
+	return out, nil
 }
 
 // Match evaluates the match conditions (see cel.Program.Match).
