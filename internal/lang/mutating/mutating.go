@@ -68,6 +68,14 @@ func Compile(c *cel.Compiler, s Spec) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, m := range s.Mutations {
+		if m.PatchType == cel.ApplyConfiguration {
+			// Parse the built-in schemas now (about a second, once per
+			// process) rather than in the first request that needs them.
+			builtinTypes()
+			break
+		}
+	}
 	return &Program{prog: prog, serverSideApply: s.ServerSideApply, annotations: len(s.AuditAnnotations) > 0}, nil
 }
 
