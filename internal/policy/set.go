@@ -41,6 +41,12 @@ type Set struct {
 	// (policy.sigstore.dev/v1beta1), compiled by internal/imagepolicy, by
 	// name.
 	Images []*imagepolicy.Policy
+	// Mutating are the compiled policies.kyverno.io MutatingPolicies, by
+	// name.
+	Mutating []*MutatingPolicy
+	// MutatingAdmission are the native MutatingAdmissionPolicies, with
+	// their bindings, by name.
+	MutatingAdmission []*MutatingAdmissionPolicy
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
@@ -160,7 +166,7 @@ type Filter struct {
 
 // Len returns the number of policies of every kind.
 func (s *Set) Len() int {
-	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images)
+	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images) + len(s.Mutating) + len(s.MutatingAdmission)
 }
 
 // ImagePolicy returns the ClusterImagePolicy with the given name.
@@ -181,10 +187,11 @@ func (s *Set) OnlyImage(p *imagepolicy.Policy) *Set {
 }
 
 // UsesCEL reports whether any policy is evaluated with CEL
-// (ValidatingPolicy, ValidatingAdmissionPolicy or validate.cel rules):
-// those may look up other resources and params.
+// (ValidatingPolicy, ValidatingAdmissionPolicy, MutatingPolicy,
+// MutatingAdmissionPolicy or validate.cel rules): those may look up other
+// resources and params.
 func (s *Set) UsesCEL() bool {
-	if len(s.Validating) > 0 || len(s.Admission) > 0 {
+	if len(s.Validating) > 0 || len(s.Admission) > 0 || len(s.Mutating) > 0 || len(s.MutatingAdmission) > 0 {
 		return true
 	}
 	for _, p := range s.Policies {
@@ -316,6 +323,8 @@ const (
 	KindValidatingPolicy          = "ValidatingPolicy"
 	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
 	KindClusterImagePolicy        = "ClusterImagePolicy"
+	KindMutatingPolicy            = "MutatingPolicy"
+	KindMutatingAdmissionPolicy   = "MutatingAdmissionPolicy"
 )
 
 // Kind returns KindPolicy for a namespaced Policy, KindClusterPolicy
@@ -351,6 +360,16 @@ func (s *Set) Select(keep func(kind, key string) bool) *Set {
 	for _, p := range s.Images {
 		if keep(KindClusterImagePolicy, p.Name()) {
 			out.Images = append(out.Images, p)
+		}
+	}
+	for _, p := range s.Mutating {
+		if keep(KindMutatingPolicy, p.Name()) {
+			out.Mutating = append(out.Mutating, p)
+		}
+	}
+	for _, p := range s.MutatingAdmission {
+		if keep(KindMutatingAdmissionPolicy, p.Name()) {
+			out.MutatingAdmission = append(out.MutatingAdmission, p)
 		}
 	}
 	out.buildIndex(false)

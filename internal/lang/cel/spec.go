@@ -66,6 +66,10 @@ type Spec struct {
 	MatchConditions  []MatchCondition
 	Validations      []Validation
 	AuditAnnotations []AuditAnnotation
+	// Mutations are the mutations of a MutatingAdmissionPolicy or
+	// MutatingPolicy; with any, every expression of the Spec is compiled
+	// in the environment with the mutation types (see Mutation).
+	Mutations []Mutation
 }
 
 // Program is a compiled Spec. It is immutable and safe for concurrent use.
@@ -78,6 +82,7 @@ type Program struct {
 	matchConditions  []compiledCondition
 	validations      []compiledValidation
 	auditAnnotations []compiledAnnotation
+	mutations        []compiledMutation
 }
 
 type compiledVariable struct {
@@ -109,7 +114,7 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 		return nil, fmt.Errorf("unknown dialect %v", s.Dialect)
 	}
 	hasParams := s.HasParams && s.Dialect == Kubernetes
-	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams})
+	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, patchTypes: len(s.Mutations) > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +194,8 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 			p.auditAnnotations = append(p.auditAnnotations, compiledAnnotation{key: a.Key, expr: expr})
 		}
 	}
+
+	cc.compileMutations(p, s.Mutations)
 
 	if len(cc.problems) > 0 {
 		return nil, &CompileError{Problems: cc.problems}
