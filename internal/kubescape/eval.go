@@ -29,13 +29,15 @@ func (d Data) store() storage.Store {
 	})
 }
 
-// denyQuery is what every rule is asked: the responses of its deny set.
-const denyQuery = "data.armo_builtins.deny"
+// packageQuery is what every rule is asked: its whole package. As in
+// Kubescape, every rule of the package (deny, or any other name) holds
+// responses.
+const packageQuery = "data.armo_builtins"
 
 // prepare builds the query of one compiled rule module over data.
 func (l *Library) prepare(ctx context.Context, c *ast.Compiler, d Data) (rego.PreparedEvalQuery, error) {
 	opts := []func(*rego.Rego){
-		rego.Query(denyQuery),
+		rego.Query(packageQuery),
 		rego.Compiler(c),
 		rego.Store(d.store()),
 		rego.SetRegoVersion(ast.RegoV0),
@@ -64,7 +66,33 @@ func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Valu
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil
 	}
-	return decodeResponses(rs[0].Expressions[0].Value)
+	return packageResponses(rs[0].Expressions[0].Value)
+}
+
+// packageResponses collects the responses of every rule of the package
+// value, in rule name order. A rule whose value is not a list of
+// responses is an error, as it is for Kubescape.
+func packageResponses(v any) ([]Response, error) {
+	pkg, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil
+	}
+	names := make([]string, 0, len(pkg))
+	for n := range pkg {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out []Response
+	var errs []error
+	for _, n := range names {
+		rs, err := decodeResponses(pkg[n])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("rule %s: %w", n, err))
+			continue
+		}
+		out = append(out, rs...)
+	}
+	return out, errors.Join(errs...)
 }
 
 // EvalRule evaluates the rule's raw.rego (filter false) or filter.rego
@@ -83,7 +111,7 @@ func (l *Library) EvalRule(ctx context.Context, r *Rule, objects []map[string]an
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
-	input, err := inputValue(aggregate(r, objects), nil)
+	input, err := inputValue(aggregate(r, envelopes(objects)), nil)
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
@@ -218,4 +246,44 @@ func matches(ms []Match, obj map[string]any) bool {
 
 func anyOf(list []string, v string) bool {
 	return slices.Contains(list, "*") || slices.Contains(list, v)
+}
+
+// hostSensorGroup is the API group of the host sensor's objects.
+const hostSensorGroup = "hostdata.kubescape.cloud"
+
+// envelopes returns objects as Kubescape hands them to rules: host sensor
+// objects are reduced to their envelope (apiVersion, kind, metadata.name,
+// data), others are unchanged.
+func envelopes(objs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for i, o := range objs {
+		e, changed := envelope(o)
+		if out == nil && changed {
+			out = append(make([]map[string]any, 0, len(objs)), objs[:i]...)
+		}
+		if out != nil {
+			out = append(out, e)
+		}
+	}
+	if out == nil {
+		return objs
+	}
+	return out
+}
+
+// envelope returns o as a rule sees it, and whether that differs from o.
+func envelope(o map[string]any) (map[string]any, bool) {
+	apiVersion, _ := o["apiVersion"].(string)
+	if group, _, _ := strings.Cut(apiVersion, "/"); group != hostSensorGroup {
+		return o, false
+	}
+	kind, _ := o["kind"].(string)
+	md, _ := o["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	return map[string]any{
+		"apiVersion": apiVersion,
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name},
+		"data":       o["data"],
+	}, true
 }
