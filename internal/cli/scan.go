@@ -36,6 +36,11 @@ type scanOptions struct {
 	noColor    bool
 	verbose    bool
 	width      int
+	// library is a Kubescape control library directory (--library, or
+	// $PORTCULLIS_LIBRARY); controlConfig overrides its configuration
+	// inputs (--control-config).
+	library       string
+	controlConfig string
 }
 
 func newScanCommand() *cobra.Command {
@@ -114,11 +119,18 @@ resources at all unless --allow-empty).`,
 	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")
 	f.BoolVar(&o.noSchema, "no-schema", false, "do not validate resources against the schema of their kind; evaluate every document")
 	f.StringVar(&o.store, "store", "", "record the scan in a findings store: postgres://... or a SQLite file (the source is named scan:PATHS; scanning the same paths again records what changed)")
+	f.StringVar(&o.library, "library", "", "scan with the Kubescape control library in DIR (frameworks/, controls/, rules/; default $"+LibraryEnv+") instead of policies")
+	f.StringVar(&o.controlConfig, "control-config", "", "with --library: control configuration inputs (a Kubescape controls-config JSON file) replacing the library's defaults")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
 
 func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
+	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 {
+		return runLibraryScan(cmd, args, o, dir)
+	} else if o.controlConfig != "" && dir == "" {
+		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
+	}
 	failRank, err := report.ParseFailOn(o.failOn)
 	if err != nil {
 		return withCode(ExitInvalid, err)

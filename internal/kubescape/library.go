@@ -80,17 +80,20 @@ type Rule struct {
 	// external names the non-Kubernetes data the rule needs ("" when
 	// none): host sensor or cloud provider objects.
 	external string
+	// signatures is set when the rule calls the cosign builtins.
+	signatures bool
 }
 
 // Library is a loaded control library. It is safe for concurrent use.
 type Library struct {
 	Dir        string
-	Frameworks []*Framework          // by name
-	Controls   map[string]*Control   // by ID
-	Rules      map[string]*Rule      // by name
-	Inputs     map[string][]string   // postureControlInputs in use
+	Frameworks []*Framework        // by name
+	Controls   map[string]*Control // by ID
+	Rules      map[string]*Rule    // by name
+	Inputs     map[string][]string // postureControlInputs in use
 	sig        ImageSignatures
-	prepared   sync.Map // preparedKey -> *preparedEntry
+	// preparedQueries holds a *preparedEntry per rule (and filter).
+	preparedQueries sync.Map
 }
 
 // Option configures Load.
@@ -354,6 +357,7 @@ func loadRule(dir string) (*Rule, error) {
 	if r.raw, err = compileRule(rawFile, r.Raw); err != nil {
 		return nil, err
 	}
+	r.signatures = callsPrefix(r.raw, "cosign.")
 	filterFile := filepath.Join(dir, "filter.rego")
 	filter, err := os.ReadFile(filterFile)
 	switch {
@@ -394,6 +398,21 @@ func compileRule(file, src string) (*ast.Compiler, error) {
 		return nil, fmt.Errorf("compile: %w", c.Errors)
 	}
 	return c, nil
+}
+
+// callsPrefix reports whether a module of c calls a function whose name
+// starts with prefix.
+func callsPrefix(c *ast.Compiler, prefix string) bool {
+	found := false
+	for _, m := range c.Modules {
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			if e.IsCall() && strings.HasPrefix(e.Operator().String(), prefix) {
+				found = true
+			}
+			return found
+		})
+	}
+	return found
 }
 
 // externalData names what a rule needs beyond Kubernetes objects: objects
