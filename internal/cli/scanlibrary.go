@@ -98,8 +98,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		for _, f := range perDoc[i] {
 			rs.Results = append(rs.Results, f.Result)
 			line := 0
-			if f.Path != "" && d.Raw != nil {
-				line = manifest.FieldLine(d.Raw, d.Line, f.Path)
+			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
+				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
 			}
 			rs.Lines = append(rs.Lines, line)
 		}
