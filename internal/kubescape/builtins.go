@@ -150,7 +150,7 @@ func NormalizeImageName(s string) (string, error) {
 		out += "@" + digest
 	}
 	// The grammar (characters, lengths, digest form) is go-containerregistry's.
-	if _, err := name.ParseReference(out, name.StrictValidation); err != nil {
+	if _, err := name.ParseReference(out, name.WeakValidation); err != nil {
 		return "", fmt.Errorf("invalid reference format: %w", err)
 	}
 	return out, nil

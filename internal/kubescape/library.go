@@ -35,7 +35,11 @@ type Control struct {
 	Rules    []string `json:"rules"` // rule names
 	// ManualReview is set for controls Kubescape leaves to a person
 	// (attributes.actionRequired "manual review").
-	ManualReview bool   `json:"manualReview,omitempty"`
+	ManualReview bool `json:"manualReview,omitempty"`
+	// WholeCluster is set for controls whose rules join objects across
+	// namespaces (attributes.requiresWholeClusterInput): large scans do
+	// not split their input by namespace.
+	WholeCluster bool   `json:"wholeCluster,omitempty"`
 	File         string `json:"-"`
 }
 
@@ -264,9 +268,16 @@ func (l *Library) loadControls() error {
 			continue
 		}
 		action, _ := raw.Attributes["actionRequired"].(string)
+		whole := false
+		switch v := raw.Attributes[wholeClusterAttribute].(type) {
+		case bool:
+			whole = v
+		case string:
+			whole = strings.EqualFold(v, "true")
+		}
 		l.Controls[raw.ControlID] = &Control{ID: raw.ControlID, Name: raw.Name, Description: raw.Description,
 			Remediation: raw.Remediation, BaseScore: raw.BaseScore, Severity: Severity(raw.BaseScore),
-			Rules: raw.RulesNames, ManualReview: action == "manual review", File: f}
+			Rules: raw.RulesNames, ManualReview: action == "manual review", WholeCluster: whole, File: f}
 	}
 	return errors.Join(errs...)
 }

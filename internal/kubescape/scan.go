@@ -30,6 +30,9 @@ type ScanOptions struct {
 	RuleTimeout time.Duration
 	// Workers evaluates this many rules at once (default GOMAXPROCS).
 	Workers int
+	// RuleDone, when set, hears each rule's wall time (filter and rule,
+	// input conversion included), from the rule's goroutine.
+	RuleDone func(rule string, took time.Duration)
 }
 
 // Finding is one result of a scan with the rule response behind it
@@ -76,13 +79,66 @@ func (l *Library) ControlsOf(frameworks ...string) ([]string, error) {
 	return out, nil
 }
 
+// LargeScan is the number of objects above which a scan evaluates rules
+// one namespace at a time, as Kubescape does for clusters above its
+// large-cluster size: each namespace's objects together with the objects
+// of no namespace, so that joins stay within a namespace. Controls with
+// the attribute requiresWholeClusterInput always see every object.
+const LargeScan = 2500
+
+// wholeClusterAttribute marks a control whose rules join objects across
+// namespaces.
+const wholeClusterAttribute = "requiresWholeClusterInput"
+
 // ruleOutcome is what one rule gave on a scan's objects.
 type ruleOutcome struct {
-	skip      string            // the rule was not evaluated: why
+	skip      string            // the rule (or a scope of it) was not evaluated: why
 	skipped   []engine.Resource // with skip: the inputs it would have judged
 	responses []Response
 	failed    [][]engine.Resource // per response: the resources it fails
 	passed    []engine.Resource
+}
+
+// merge adds the outcome of another scope: a resource failed in one scope
+// fails, a response seen in several scopes (about objects of no
+// namespace) counts once.
+func (o *ruleOutcome) merge(p *ruleOutcome, seen map[string]bool) {
+	if p.skip != "" && o.skip == "" {
+		o.skip = p.skip
+	}
+	o.skipped = append(o.skipped, p.skipped...)
+	for i := range p.responses {
+		key := fmt.Sprint(p.responses[i].AlertMessage, p.responses[i].FailedPaths, p.responses[i].FixPaths, p.failed[i])
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		o.responses = append(o.responses, p.responses[i])
+		o.failed = append(o.failed, p.failed[i])
+	}
+	o.passed = append(o.passed, p.passed...)
+}
+
+// settle drops from the passes what failed or was skipped in any scope,
+// and duplicates.
+func (o *ruleOutcome) settle() {
+	bad := map[engine.Resource]bool{}
+	for _, ids := range o.failed {
+		for _, id := range ids {
+			bad[id] = true
+		}
+	}
+	for _, id := range o.skipped {
+		bad[id] = true
+	}
+	passed := o.passed[:0]
+	for _, id := range o.passed {
+		if !bad[id] {
+			bad[id] = true
+			passed = append(passed, id)
+		}
+	}
+	o.passed = passed
 }
 
 // Scan runs the selected controls on objects (decoded Kubernetes objects,
@@ -99,8 +155,12 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		ids = l.ControlIDs()
 	}
 	var controls []*Control
-	var ruleNames []string
-	seen := map[string]bool{}
+	type job struct {
+		rule  string
+		whole bool
+	}
+	var jobs []job
+	seen := map[job]bool{}
 	for _, id := range ids {
 		c, ok := l.Controls[id]
 		if !ok {
@@ -108,15 +168,16 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		}
 		controls = append(controls, c)
 		for _, r := range c.Rules {
-			if !seen[r] {
-				seen[r] = true
-				ruleNames = append(ruleNames, r)
+			j := job{r, c.WholeCluster || len(objects) <= LargeScan}
+			if !seen[j] {
+				seen[j] = true
+				jobs = append(jobs, j)
 			}
 		}
 	}
 	slices.SortFunc(controls, func(a, b *Control) int { return strings.Compare(a.ID, b.ID) })
 	s := newScanState(l, envelopes(objects), o)
-	outcomes := make(map[string]*ruleOutcome, len(ruleNames))
+	outcomes := make(map[job]*ruleOutcome, len(jobs))
 	var mu sync.Mutex
 	workers := o.Workers
 	if workers <= 0 {
@@ -124,8 +185,8 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	}
 	sem := make(chan struct{}, workers)
 	var wg sync.WaitGroup
-	for _, name := range ruleNames {
-		r, ok := l.Rules[name]
+	for _, j := range jobs {
+		r, ok := l.Rules[j.rule]
 		if !ok {
 			continue
 		}
@@ -134,9 +195,13 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out := s.runRule(ctx, r)
+			start := time.Now()
+			out := s.runRuleScoped(ctx, r, j.whole)
+			if o.RuleDone != nil {
+				o.RuleDone(j.rule, time.Since(start))
+			}
 			mu.Lock()
-			outcomes[name] = out
+			outcomes[j] = out
 			mu.Unlock()
 		}()
 	}
@@ -157,15 +222,16 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		for _, rn := range c.Rules {
 			res := base
 			res.Rule = rn
-			out, ok := outcomes[rn]
+			out, ok := outcomes[job{rn, c.WholeCluster || len(objects) <= LargeScan}]
 			if !ok {
 				res.Status, res.Message = engine.StatusSkip, fmt.Sprintf("rule %s is not in the library", rn)
 				fs = append(fs, Finding{Result: res})
 				continue
 			}
 			if out.skip != "" {
+				res := res
 				res.Status, res.Message = engine.StatusSkip, out.skip
-				if len(out.skipped) == 0 {
+				if len(out.skipped) == 0 && len(out.responses) == 0 && len(out.passed) == 0 {
 					fs = append(fs, Finding{Result: res})
 				}
 				for _, id := range out.skipped {
@@ -173,7 +239,6 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 					r.Resource = id
 					fs = append(fs, Finding{Result: r})
 				}
-				continue
 			}
 			for i := range out.responses {
 				resp := &out.responses[i]
@@ -196,12 +261,16 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 // scanState is one scan's objects and their Rego values, converted once
 // and shared by every rule.
 type scanState struct {
-	l       *Library
-	objs    []map[string]any
-	timeout time.Duration
-	once    []sync.Once
-	values  []ast.Value
-	errs    []error
+	l    *Library
+	objs []map[string]any
+	// scopes are the objects of each namespace (sorted by namespace), and
+	// resident those of none; only for large scans.
+	scopes   [][]int
+	resident []int
+	timeout  time.Duration
+	once     []sync.Once
+	values   []ast.Value
+	errs     []error
 }
 
 func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
@@ -209,8 +278,74 @@ func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
 	if t <= 0 {
 		t = DefaultRuleTimeout
 	}
-	return &scanState{l: l, objs: objs, timeout: t, once: make([]sync.Once, len(objs)),
+	s := &scanState{l: l, objs: objs, timeout: t, once: make([]sync.Once, len(objs)),
 		values: make([]ast.Value, len(objs)), errs: make([]error, len(objs))}
+	if len(objs) > LargeScan {
+		byNS := map[string][]int{}
+		for i, o := range objs {
+			if ns := scopeOf(o); ns == "" {
+				s.resident = append(s.resident, i)
+			} else {
+				byNS[ns] = append(byNS[ns], i)
+			}
+		}
+		names := make([]string, 0, len(byNS))
+		for ns := range byNS {
+			names = append(names, ns)
+		}
+		slices.Sort(names)
+		for _, ns := range names {
+			s.scopes = append(s.scopes, byNS[ns])
+		}
+	}
+	return s
+}
+
+// scopeOf is the namespace scope of an object as Kubescape partitions a
+// large cluster: its namespace, a Namespace's own name, "" (resident) for
+// the others.
+func scopeOf(o map[string]any) string {
+	md, _ := o["metadata"].(map[string]any)
+	if o["kind"] == "Namespace" {
+		name, _ := md["name"].(string)
+		return name
+	}
+	ns, _ := md["namespace"].(string)
+	return ns
+}
+
+// runRuleScoped evaluates a rule on every object (whole, or a small scan)
+// or scope by scope: the resident objects alone, then each namespace that
+// has objects the rule matches with the resident ones.
+func (s *scanState) runRuleScoped(ctx context.Context, r *Rule, whole bool) *ruleOutcome {
+	if whole || s.scopes == nil {
+		all := make([]int, len(s.objs))
+		for i := range all {
+			all[i] = i
+		}
+		out := s.runRule(ctx, r, all)
+		out.settle()
+		return out
+	}
+	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
+	out := &ruleOutcome{}
+	seen := map[string]bool{}
+	out.merge(s.runRule(ctx, r, s.resident), seen)
+	for _, scope := range s.scopes {
+		own := false
+		for _, i := range scope {
+			if matches(ms, s.objs[i]) {
+				own = true
+				break
+			}
+		}
+		if !own {
+			continue
+		}
+		out.merge(s.runRule(ctx, r, append(slices.Clone(scope), s.resident...)), seen)
+	}
+	out.settle()
+	return out
 }
 
 func (s *scanState) value(i int) (ast.Value, error) {
@@ -218,8 +353,8 @@ func (s *scanState) value(i int) (ast.Value, error) {
 	return s.values[i], s.errs[i]
 }
 
-// runRule evaluates one rule on the scan's objects.
-func (s *scanState) runRule(ctx context.Context, r *Rule) (out *ruleOutcome) {
+// runRule evaluates one rule on the scan's objects of index set.
+func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleOutcome) {
 	out = &ruleOutcome{}
 	defer func() {
 		if p := recover(); p != nil {
@@ -229,8 +364,8 @@ func (s *scanState) runRule(ctx context.Context, r *Rule) (out *ruleOutcome) {
 	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
 	var idx []int
 	external := false
-	for i, o := range s.objs {
-		if matches(ms, o) {
+	for _, i := range set {
+		if o := s.objs[i]; matches(ms, o) {
 			idx = append(idx, i)
 			external = external || isExternal(o)
 		}
@@ -290,13 +425,10 @@ func (s *scanState) runRule(ctx context.Context, r *Rule) (out *ruleOutcome) {
 	if err != nil {
 		return skipAll(out, r, judged, err)
 	}
-	failed := map[engine.Resource]bool{}
 	out.failed = make([][]engine.Resource, len(rs))
 	for i := range rs {
 		for _, obj := range rs[i].Objects() {
-			id := resourceOf(obj)
-			out.failed[i] = append(out.failed[i], id)
-			failed[id] = true
+			out.failed[i] = append(out.failed[i], resourceOf(obj))
 		}
 	}
 	keepReportFields(rs)
@@ -304,7 +436,7 @@ func (s *scanState) runRule(ctx context.Context, r *Rule) (out *ruleOutcome) {
 	passed := map[engine.Resource]bool{}
 	for _, obj := range judged {
 		id := resourceOf(obj)
-		if !failed[id] && !passed[id] {
+		if !passed[id] {
 			passed[id] = true
 			out.passed = append(out.passed, id)
 		}
