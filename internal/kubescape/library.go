@@ -404,7 +404,11 @@ func compileRule(file, src string) (*ast.Compiler, error) {
 		return nil, fmt.Errorf("%s: package %s, want armo_builtins", file, strings.TrimPrefix(m.Package.Path.String(), "data."))
 	}
 	modules[file] = m
-	c := ast.NewCompiler().WithBuiltins(builtinDecls()).WithDefaultRegoVersion(ast.RegoV0)
+	caps := ast.CapabilitiesForThisVersion()
+	for _, b := range builtinDecls() {
+		caps.Builtins = append(caps.Builtins, b)
+	}
+	c := ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV0)
 	if c.Compile(modules); c.Failed() {
 		return nil, fmt.Errorf("compile: %w", c.Errors)
 	}
