@@ -93,6 +93,9 @@ func TestScanLibrary(t *testing.T) {
 	if got := runCLI(t, "", "scan", manifest, "--control-config", filepath.Join(t.TempDir(), "none.json")); got.code != 2 {
 		t.Errorf("missing --control-config: exit %d, want 2", got.code)
 	}
+	if got := runCLI(t, "", "scan", manifest, "--library", lib, "--policy", manifest); got.code != 2 || !strings.Contains(got.stderr, "cannot be combined") {
+		t.Errorf("--library with --policy: exit %d, stderr %s", got.code, got.stderr)
+	}
 	t.Setenv("PORTCULLIS_LIBRARY", "")
 	if got := runCLI(t, "", "scan", manifest, "--control-config", manifest); got.code != 2 || !strings.Contains(got.stderr, "give --library") {
 		t.Errorf("--control-config without a library: exit %d, stderr %s", got.code, got.stderr)

@@ -126,7 +126,10 @@ resources at all unless --allow-empty).`,
 }
 
 func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
-	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 {
+	if o.library != "" && (len(o.policies) > 0 || len(o.sets) > 0) {
+		return withCode(ExitInvalid, errors.New("--library scans with a control library; it cannot be combined with --policy or --set"))
+	}
+	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
 		return runLibraryScan(cmd, args, o, dir)
 	} else if o.controlConfig != "" && dir == "" {
 		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
