@@ -479,11 +479,12 @@ func slicesCompact(s []string) []string {
 }
 
 // readInputs reads postureControlInputs from a Kubescape configuration
-// file (settings.postureControlInputs) or, when bare is false, also a bare
-// {"postureControlInputs": ...} or a plain map.
-func readInputs(file string, required bool) (map[string][]string, error) {
+// file (settings.postureControlInputs) or a bare {"postureControlInputs":
+// ...}. A missing library default (library true) is no inputs; a missing
+// --control-config file is an error.
+func readInputs(file string, library bool) (map[string][]string, error) {
 	data, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) && !required {
+	if errors.Is(err, os.ErrNotExist) && !library {
 		return nil, err
 	}
 	if errors.Is(err, os.ErrNotExist) {
