@@ -49,6 +49,11 @@ type scanOptions struct {
 	kubeconfig   string
 	kubeContext  string
 	allowPartial bool
+	// library is a Kubescape control library directory (--library, or
+	// $PORTCULLIS_LIBRARY); controlConfig overrides its configuration
+	// inputs (--control-config).
+	library       string
+	controlConfig string
 }
 
 func newScanCommand() *cobra.Command {
@@ -171,6 +176,8 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
 	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")
 	f.BoolVar(&o.noSchema, "no-schema", false, "do not validate resources against the schema of their kind; evaluate every document")
 	f.StringVar(&o.store, "store", "", "record the scan in a findings store: postgres://... or a SQLite file (the source is named scan:PATHS; scanning the same paths again records what changed)")
+	f.StringVar(&o.library, "library", "", "scan with the Kubescape control library in DIR (frameworks/, controls/, rules/; default $"+LibraryEnv+") instead of policies")
+	f.StringVar(&o.controlConfig, "control-config", "", "with --library: control configuration inputs (a Kubescape controls-config JSON file) replacing the library's defaults")
 	f.BoolVar(&o.all, "all", false, "list passing and skipped results too (table and JSON); by default they are only counted")
 	return cmd
 }
@@ -181,6 +188,14 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 			return withCode(ExitInvalid, errors.New("--severity-threshold and --fail-on are the same setting; give one"))
 		}
 		o.failOn = o.severityThreshold
+	}
+	if o.library != "" && (len(o.policies) > 0 || len(o.sets) > 0) {
+		return withCode(ExitInvalid, errors.New("--library scans with a control library; it cannot be combined with --policy or --set"))
+	}
+	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
+		return runLibraryScan(cmd, args, o, dir)
+	} else if o.controlConfig != "" && dir == "" {
+		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
 	}
 	failRank, err := report.ParseFailOn(o.failOn)
 	if err != nil {

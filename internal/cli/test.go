@@ -23,7 +23,13 @@ func newTestCommand() *cobra.Command {
 Test naming policies, resources, optional values/variables and userinfo files, and
 the expected result (pass, fail, skip, warn, error) of each policy rule on each
 resource. Each (result entry, resource) pair counts as one test, as kyverno test
-counts them. Exits 1 when any test fails.`,
+counts them. Exits 1 when any test fails.
+
+A Kubescape control library (a DIR with rules/<rule>/test/<case>/, or one rule
+directory) runs its rule tests instead: each case gives the rule its input/
+objects (and data.json configuration inputs) and passes when the responses equal
+expected.json (and the filter's, expected-filter.json) once both lists are
+sorted, as the library's own test runner compares them. One case is one test.`,
 		Example: `  # run every suite below a directory
   portcullis test ./policies
 
@@ -36,6 +42,9 @@ counts them. Exits 1 when any test fails.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
 				return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table or json)", output))
+			}
+			if isLibraryTest(args) {
+				return runLibraryTests(cmd, args, failOnly, detailedResults, output)
 			}
 			files, err := kyvernotest.Discover(args, fileName)
 			if err != nil {

@@ -42,6 +42,10 @@ const (
 	KindValidatingPolicy          = policy.KindValidatingPolicy
 	KindValidatingAdmissionPolicy = policy.KindValidatingAdmissionPolicy
 	KindClusterImagePolicy        = policy.KindClusterImagePolicy
+	// KindKubescapeControl is a control of a Kubescape control library
+	// (internal/kubescape): Policy and Control are the control ID, Rule
+	// the library rule.
+	KindKubescapeControl = "KubescapeControl"
 )
 
 // Result is the outcome of one rule on one resource. Every sink consumes it.

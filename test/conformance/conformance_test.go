@@ -1,7 +1,8 @@
-// Package conformance runs the Kyverno policy-library compatibility corpus
-// (../shared/conformance/kyverno-policies, located by internal/testing/corpus)
-// through `portcullis test` semantics and asserts the exact figures per
-// class (see expected).
+// Package conformance runs the compatibility corpora (located by
+// internal/testing/corpus) through `portcullis test` semantics: the Kyverno
+// policy library (../shared/conformance/kyverno-policies), asserting the
+// exact figures per class (see expected), and the Kubescape control library
+// (kubescape-regolibrary, see TestKubescapeCorpus).
 package conformance
 
 import (

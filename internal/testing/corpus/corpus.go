@@ -102,3 +102,15 @@ func repoRoot(start string) (string, error) {
 		dir = parent
 	}
 }
+
+// Kubescape returns the Kubescape control-library corpus directory
+// (<shared>/conformance/kubescape-regolibrary), failing tb when the corpus
+// is there without it. Absence of the corpus is handled as in Dir.
+func Kubescape(tb testing.TB) string {
+	tb.Helper()
+	dir := filepath.Join(Dir(tb), "kubescape-regolibrary")
+	if _, err := os.Stat(dir); err != nil {
+		tb.Fatalf("conformance corpus without kubescape-regolibrary: %v", err)
+	}
+	return dir
+}

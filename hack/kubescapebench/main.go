@@ -1,0 +1,101 @@
+// Command kubescapebench times a Kubescape control-library scan of
+// manifests, phase by phase and rule by rule (docs/benchmarks.md):
+//
+//	go run ./hack/kubescapebench -library DIR -framework NSA,MITRE FILE...
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/kubescape"
+	"github.com/portcullis/portcullis/internal/source/files"
+)
+
+func main() {
+	library := flag.String("library", "", "control library directory")
+	frameworks := flag.String("framework", "NSA,MITRE", "frameworks to run, comma-separated (empty: every control)")
+	top := flag.Int("top", 15, "rules to list, costliest first")
+	flag.Parse()
+	if *library == "" || flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*library, *frameworks, *top, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, frameworks string, top int, paths []string) error {
+	ctx := context.Background()
+	t0 := time.Now()
+	lib, err := kubescape.Load(dir)
+	if err != nil {
+		return err
+	}
+	tLoad := time.Since(t0)
+	var ids []string
+	if frameworks != "" {
+		if ids, err = lib.ControlsOf(strings.Split(frameworks, ",")...); err != nil {
+			return err
+		}
+	}
+	t1 := time.Now()
+	chunks, _, err := files.ReadTree(paths, os.Stdin, files.Options{})
+	if err != nil {
+		return err
+	}
+	docs, err := chunks.DecodeAll()
+	if err != nil {
+		return err
+	}
+	objs := make([]map[string]any, 0, len(docs))
+	for _, d := range docs {
+		objs = append(objs, d.Object)
+	}
+	chunks, docs = nil, nil
+	tRead := time.Since(t1)
+	var mu sync.Mutex
+	took := map[string]time.Duration{}
+	t2 := time.Now()
+	fs, err := lib.Scan(ctx, objs, kubescape.ScanOptions{Controls: ids, RuleDone: func(rule string, d time.Duration) {
+		mu.Lock()
+		took[rule] = d
+		mu.Unlock()
+	}})
+	if err != nil {
+		return err
+	}
+	tScan := time.Since(t2)
+	count := map[engine.Status]int{}
+	for _, f := range fs {
+		count[f.Status]++
+	}
+	fmt.Printf("objects %d, controls %d, rules %d\n", len(objs), len(ids), len(took))
+	fmt.Printf("load+compile %s, read+decode %s, scan %s, total %s\n", tLoad.Round(time.Millisecond),
+		tRead.Round(time.Millisecond), tScan.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("findings: %d fail, %d pass, %d skip\n", count[engine.StatusFail], count[engine.StatusPass], count[engine.StatusSkip])
+	names := make([]string, 0, len(took))
+	var sum time.Duration
+	for n, d := range took {
+		names = append(names, n)
+		sum += d
+	}
+	sort.Slice(names, func(i, j int) bool { return took[names[i]] > took[names[j]] })
+	fmt.Printf("rule time (summed over workers) %s; costliest:\n", sum.Round(time.Millisecond))
+	for i, n := range names {
+		if i == top {
+			break
+		}
+		fmt.Printf("  %-60s %s\n", n, took[n].Round(time.Millisecond))
+	}
+	return nil
+}

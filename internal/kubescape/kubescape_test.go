@@ -1,0 +1,465 @@
+package kubescape
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/engine"
+)
+
+// lib is a small control library written into a temporary directory.
+type lib map[string]string // relative path -> content
+
+func (l lib) write(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range l {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const podMatch = `"match": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["Pod"]}]`
+
+const privilegedRego = `package armo_builtins
+
+deny[msga] {
+	pod := input[_]
+	pod.kind == "Pod"
+	container := pod.spec.containers[i]
+	container.securityContext.privileged == true
+	path := sprintf("spec.containers[%v].securityContext.privileged", [i])
+	msga := {
+		"alertMessage": sprintf("the following pods are defined as privileged: %v", [pod.metadata.name]),
+		"packagename": "armo_builtins",
+		"alertScore": 3,
+		"failedPaths": [path],
+		"fixPaths": [],
+		"alertObject": {"k8sApiObjects": [pod]},
+	}
+}
+`
+
+// baseLib is a library with one control (C-9001, baseScore 7.5) and its rule.
+func baseLib() lib {
+	return lib{
+		"frameworks/test.json":                     `{"name": "TestFW", "activeControls": [{"controlID": "C-9001"}]}`,
+		"controls/C-9001.json":                     `{"controlID": "C-9001", "name": "Privileged container", "baseScore": 7.5, "remediation": "Remove privileged.", "rulesNames": ["rule-privileged"]}`,
+		"rules/rule-privileged/rule.metadata.json": `{"name": "rule-privileged", "ruleLanguage": "Rego", ` + podMatch + `}`,
+		"rules/rule-privileged/raw.rego":           privilegedRego,
+		"default-config-inputs.json":               `{"settings": {"postureControlInputs": {"x": ["default"]}}}`,
+	}
+}
+
+func pod(name string, privileged bool) map[string]any {
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": name, "namespace": "ns"},
+		"spec": map[string]any{"containers": []any{map[string]any{
+			"name": "c", "image": "nginx",
+			"securityContext": map[string]any{"privileged": privileged},
+		}}},
+	}
+}
+
+func load(t *testing.T, l lib, opts ...Option) *Library {
+	t.Helper()
+	got, err := Load(l.write(t), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestLoadCatalog(t *testing.T) {
+	l := load(t, baseLib())
+	fw := l.Framework("testfw")
+	if fw == nil || len(fw.Controls) != 1 || fw.Controls[0] != "C-9001" {
+		t.Fatalf("framework = %+v", fw)
+	}
+	c := l.Controls["C-9001"]
+	if c == nil || c.Severity != "high" || c.Name != "Privileged container" || c.Rules[0] != "rule-privileged" {
+		t.Fatalf("control = %+v", c)
+	}
+	if _, err := l.ControlsOf("nope"); err == nil || !strings.Contains(err.Error(), "TestFW") {
+		t.Fatalf("unknown framework: %v", err)
+	}
+}
+
+func TestLoadReportsBadFiles(t *testing.T) {
+	cases := map[string]struct {
+		edit func(lib)
+		want []string
+	}{
+		"malformed metadata": {func(l lib) {
+			l["rules/rule-privileged/rule.metadata.json"] = "{\n\"name\": \"rule-privileged\",\n\"match\": [\n}"
+		}, []string{"rule-privileged/rule.metadata.json", "line 4"}},
+		"rego syntax error": {func(l lib) {
+			l["rules/rule-privileged/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tmsga := \n"
+		}, []string{"rule-privileged/raw.rego:"}},
+		"rego that does not compile": {func(l lib) {
+			l["rules/rule-privileged/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tmsga := no_such_function(input)\n}\n"
+		}, []string{"rule-privileged/raw.rego:4", "no_such_function"}},
+		"missing raw.rego": {func(l lib) {
+			delete(l, "rules/rule-privileged/raw.rego")
+		}, []string{"rule rule-privileged without raw.rego"}},
+		"missing metadata": {func(l lib) {
+			delete(l, "rules/rule-privileged/rule.metadata.json")
+		}, []string{"rule-privileged: rule without rule.metadata.json"}},
+		"wrong package": {func(l lib) {
+			l["rules/rule-privileged/raw.rego"] = strings.Replace(privilegedRego, "armo_builtins", "other", 1)
+		}, []string{"raw.rego: package other, want armo_builtins"}},
+		"malformed control": {func(l lib) {
+			l["controls/C-9001.json"] = `{"controlID": `
+		}, []string{"controls/C-9001.json"}},
+		"malformed framework": {func(l lib) {
+			l["frameworks/test.json"] = `[]`
+		}, []string{"frameworks/test.json"}},
+		"malformed config inputs": {func(l lib) {
+			l["default-config-inputs.json"] = `{"settings": {"postureControlInputs": {"x": "not a list"}}}`
+		}, []string{"default-config-inputs.json"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := baseLib()
+			tc.edit(l)
+			_, err := Load(l.write(t))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestScanResults(t *testing.T) {
+	l := load(t, baseLib())
+	cm := map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "cm"}}
+	fs, err := l.Scan(context.Background(), []map[string]any{pod("bad", true), pod("good", false), cm}, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 2 {
+		t.Fatalf("%d findings, want 2 (the ConfigMap is not matched): %+v", len(fs), fs)
+	}
+	bad, good := fs[0], fs[1]
+	want := engine.Result{Policy: "C-9001", PolicyKind: engine.KindKubescapeControl, Control: "C-9001", Rule: "rule-privileged",
+		Resource: engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "ns", Name: "bad"}, Status: engine.StatusFail,
+		Message: "the following pods are defined as privileged: bad", Path: "/spec/containers/0/securityContext/privileged/",
+		Severity: "high", Remediation: "Remove privileged."}
+	if bad.Result != want {
+		t.Errorf("fail result\n got %+v\nwant %+v", bad.Result, want)
+	}
+	if bad.Response == nil || bad.Response.FailedPaths[0] != "spec.containers[0].securityContext.privileged" || bad.Response.AlertScore != 3 {
+		t.Errorf("response = %+v", bad.Response)
+	}
+	if good.Status != engine.StatusPass || good.Resource.Name != "good" || good.Response != nil {
+		t.Errorf("pass result = %+v", good)
+	}
+}
+
+func TestScanSkipsWhatItCannotEvaluate(t *testing.T) {
+	l := baseLib()
+	l["controls/C-9002.json"] = `{"controlID": "C-9002", "name": "Kubelet", "baseScore": 4, "rulesNames": ["kubelet-rule"]}`
+	l["rules/kubelet-rule/rule.metadata.json"] = `{"name": "kubelet-rule", "match": [{"apiGroups": [], "apiVersions": [], "resources": []}],
+		"dynamicMatch": [{"apiGroups": ["hostdata.kubescape.cloud"], "apiVersions": ["v1beta0"], "resources": ["KubeletInfo"]}]}`
+	l["rules/kubelet-rule/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tobj := input[_]\n\tobj.kind == \"KubeletInfo\"\n\tnot obj.data.ok\n\tmsga := {\"alertMessage\": \"kubelet\", \"alertObject\": {\"externalObjects\": obj}}\n}\n"
+	l["controls/C-9003.json"] = `{"controlID": "C-9003", "name": "Absent", "baseScore": 4, "rulesNames": ["not-here"]}`
+	l["controls/C-9004.json"] = `{"controlID": "C-9004", "name": "Signed", "baseScore": 4, "rulesNames": ["signed"]}`
+	l["rules/signed/rule.metadata.json"] = `{"name": "signed", ` + podMatch + `}`
+	l["rules/signed/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tpod := input[_]\n\tnot cosign.has_signature(pod.spec.containers[0].image)\n\tmsga := {\"alertMessage\": \"unsigned\", \"alertObject\": {\"k8sApiObjects\": [pod]}}\n}\n"
+	lb := load(t, l)
+	fs, err := lb.Scan(context.Background(), []map[string]any{pod("p", false)}, ScanOptions{Controls: []string{"C-9002", "C-9003", "C-9004"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMsg := map[string]string{
+		"C-9002": "needs host sensor data (hostdata.kubescape.cloud)",
+		"C-9003": "rule not-here is not in the library",
+		"C-9004": "need registry access",
+	}
+	for _, f := range fs {
+		if f.Status != engine.StatusSkip {
+			t.Errorf("%s: %s, want skip (never pass)", f.Control, f.Status)
+		}
+		if !strings.Contains(f.Message, wantMsg[f.Control]) {
+			t.Errorf("%s: message %q, want %q", f.Control, f.Message, wantMsg[f.Control])
+		}
+		delete(wantMsg, f.Control)
+	}
+	if len(wantMsg) != 0 {
+		t.Errorf("no findings for %v", wantMsg)
+	}
+	// With the host sensor's object, the rule runs.
+	kubelet := map[string]any{"apiVersion": "hostdata.kubescape.cloud/v1beta0", "kind": "KubeletInfo", "metadata": map[string]any{"name": "node1"}, "data": map[string]any{}}
+	fs, err = lb.Scan(context.Background(), []map[string]any{kubelet}, ScanOptions{Controls: []string{"C-9002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusFail || fs[0].Resource.Name != "node1" {
+		t.Fatalf("with host data: %+v", fs)
+	}
+}
+
+func TestScanBoundsRuleCost(t *testing.T) {
+	l := baseLib()
+	l["rules/rule-privileged/raw.rego"] = `package armo_builtins
+
+deny[msga] {
+	pod := input[_]
+	count([x | x := numbers.range(1, 200000000)[_]; x < 0]) == 0
+	msga := {"alertMessage": "slow", "alertObject": {"k8sApiObjects": [pod]}}
+}
+`
+	lb := load(t, l)
+	start := time.Now()
+	fs, err := lb.Scan(context.Background(), []map[string]any{pod("p", true)}, ScanOptions{RuleTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("scan took %s with a 200ms rule timeout", took)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusSkip || !strings.Contains(fs[0].Message, "exceeded 200ms") || fs[0].Resource.Name != "p" {
+		t.Fatalf("findings = %+v", fs)
+	}
+	// A cancelled scan is an error, not results.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := lb.Scan(ctx, []map[string]any{pod("p", true)}, ScanOptions{}); err == nil {
+		t.Error("cancelled scan returned no error")
+	}
+}
+
+func TestScanHostileObjects(t *testing.T) {
+	l := load(t, baseLib())
+	deep := map[string]any{}
+	cur := deep
+	for range 5000 {
+		next := map[string]any{}
+		cur["x"] = next
+		cur = next
+	}
+	objs := []map[string]any{
+		{"apiVersion": "v1", "kind": "Pod", "metadata": "not a map", "spec": deep},
+		{"apiVersion": 5, "kind": []any{"Pod"}},
+		{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": strings.Repeat("n", 1<<20)},
+			"spec": map[string]any{"containers": "not a list"}},
+		{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "odd", "namespace": 7},
+			"spec": map[string]any{"containers": []any{nil, 3, map[string]any{"securityContext": map[string]any{"privileged": true}}}}},
+		pod("ok", false),
+	}
+	fs, err := l.Scan(context.Background(), objs, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fails, passes int
+	for _, f := range fs {
+		switch f.Status {
+		case engine.StatusFail:
+			fails++
+		case engine.StatusPass:
+			passes++
+		}
+	}
+	// The Pod with junk containers and a privileged third one fails; the
+	// others pass or are not matched.
+	if fails != 1 || passes == 0 {
+		t.Errorf("%d failures (want 1), %d passes (want some)", fails, passes)
+	}
+}
+
+func TestControlConfig(t *testing.T) {
+	l := baseLib()
+	l["rules/rule-privileged/rule.metadata.json"] = `{"name": "rule-privileged", ` + podMatch + `,
+		"controlConfigInputs": [{"path": "settings.postureControlInputs.x", "name": "x"}]}`
+	l["rules/rule-privileged/raw.rego"] = `package armo_builtins
+
+deny[msga] {
+	pod := input[_]
+	v := data.postureControlInputs.x[_]
+	msga := {"alertMessage": sprintf("x=%v", [v]), "alertObject": {"k8sApiObjects": [pod]}}
+}
+`
+	dir := l.write(t)
+	for _, tc := range []struct {
+		opts []Option
+		want string
+	}{
+		{nil, "x=default"},
+		{[]Option{WithControlConfig(writeFile(t, `{"settings": {"postureControlInputs": {"x": ["mine"]}}}`))}, "x=mine"},
+		{[]Option{WithControlConfig(writeFile(t, `{"postureControlInputs": {"x": ["bare"]}}`))}, "x=bare"},
+	} {
+		lb, err := Load(dir, tc.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := lb.Scan(context.Background(), []map[string]any{pod("p", false)}, ScanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) != 1 || fs[0].Message != tc.want {
+			t.Errorf("findings %+v, want message %q", fs, tc.want)
+		}
+	}
+	if _, err := Load(dir, WithControlConfig(filepath.Join(t.TempDir(), "missing.json"))); err == nil {
+		t.Error("a missing --control-config loaded")
+	}
+}
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLargeScanSplitsByNamespace(t *testing.T) {
+	// A join rule: a Pod fails when a ConfigMap has its name. Above
+	// LargeScan objects, joins stay within a namespace unless the control
+	// asks for the whole cluster.
+	l := baseLib()
+	l["rules/rule-privileged/rule.metadata.json"] = `{"name": "rule-privileged", "match": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["Pod", "ConfigMap"]}]}`
+	l["rules/rule-privileged/raw.rego"] = `package armo_builtins
+
+deny[msga] {
+	pod := input[_]
+	pod.kind == "Pod"
+	cm := input[_]
+	cm.kind == "ConfigMap"
+	cm.metadata.name == pod.metadata.name
+	msga := {"alertMessage": "shadowed", "alertObject": {"k8sApiObjects": [pod]}}
+}
+`
+	l["controls/C-9005.json"] = `{"controlID": "C-9005", "name": "Whole", "baseScore": 4, "rulesNames": ["rule-privileged"], "attributes": {"requiresWholeClusterInput": true}}`
+	lb := load(t, l)
+	objs := []map[string]any{pod("x", false)} // namespace ns
+	for i := range LargeScan {
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "x", "namespace": "other" + string(rune('a'+i%3))}})
+	}
+	fs, err := lb.Scan(context.Background(), objs, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]engine.Status{}
+	for _, f := range fs {
+		if f.Resource.Kind == "Pod" {
+			status[f.Control] = f.Status
+		}
+	}
+	if status["C-9001"] != engine.StatusPass || status["C-9005"] != engine.StatusFail {
+		t.Errorf("per-namespace control %s (want pass), whole-cluster control %s (want fail)", status["C-9001"], status["C-9005"])
+	}
+}
+
+func TestNormalizeImageName(t *testing.T) {
+	for in, want := range map[string]string{
+		"nginx":                          "docker.io/library/nginx",
+		"nginx:1.27":                     "docker.io/library/nginx:1.27",
+		"bitnami/redis":                  "docker.io/bitnami/redis",
+		"index.docker.io/bitnami/redis":  "docker.io/bitnami/redis",
+		"quay.io/org/app:v1":             "quay.io/org/app:v1",
+		"localhost:5000/app":             "localhost:5000/app",
+		"gcr.io/p/app@sha256:" + hex64(): "gcr.io/p/app@sha256:" + hex64(),
+	} {
+		got, err := NormalizeImageName(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeImageName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "Nginx", "nginx:", "a b", "gcr.io/p/app@sha256:xyz"} {
+		if got, err := NormalizeImageName(in); err == nil {
+			t.Errorf("NormalizeImageName(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+func hex64() string { return strings.Repeat("ab", 32) }
+
+func TestImageBuiltinInRule(t *testing.T) {
+	l := baseLib()
+	l["rules/rule-privileged/raw.rego"] = `package armo_builtins
+
+deny[msga] {
+	pod := input[_]
+	name := image.parse_normalized_name(pod.spec.containers[0].image)
+	msga := {"alertMessage": name, "alertObject": {"k8sApiObjects": [pod]}}
+}
+`
+	lb := load(t, l)
+	fs, err := lb.Scan(context.Background(), []map[string]any{pod("p", false)}, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Message != "docker.io/library/nginx" {
+		t.Fatalf("findings = %+v", fs)
+	}
+}
+
+func TestPointer(t *testing.T) {
+	for in, want := range map[string]string{
+		"spec.containers[0].image":                "/spec/containers/0/image/",
+		"metadata.annotations[\"a.b/c\"]":         "/metadata/annotations/a.b/c/",
+		"spec.template.spec.volumes[12].hostPath": "/spec/template/spec/volumes/12/hostPath/",
+		"": "",
+	} {
+		if got := Pointer(in); got != want {
+			t.Errorf("Pointer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRunTests(t *testing.T) {
+	l := baseLib()
+	l["rules/rule-privileged/test/fails/input/pod.yaml"] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  namespace: ns\nspec:\n  containers:\n  - name: c\n    securityContext:\n      privileged: true\n"
+	l["rules/rule-privileged/test/fails/expected.json"] = `[{"alertMessage": "the following pods are defined as privileged: bad", "failedPaths": ["spec.containers[0].securityContext.privileged"],
+		"fixPaths": [], "ruleStatus": "", "packagename": "armo_builtins", "alertScore": 3,
+		"alertObject": {"k8sApiObjects": [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bad"}}]}}]`
+	l["rules/rule-privileged/test/wrong/input/pod.yaml"] = l["rules/rule-privileged/test/fails/input/pod.yaml"]
+	l["rules/rule-privileged/test/wrong/expected.json"] = `[]`
+	l["rules/rule-privileged/test/passes/input/pod.json"] = `{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "good"}, "spec": {"containers": [{"name": "c"}]}}`
+	l["rules/rule-privileged/test/passes/expected.json"] = `[]`
+	dir := l.write(t)
+	if !IsTestLibrary(dir) || !IsTestLibrary(filepath.Join(dir, "rules", "rule-privileged")) || IsTestLibrary(t.TempDir()) {
+		t.Fatal("IsTestLibrary")
+	}
+	rep, err := RunTests(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Pass != 2 || rep.Fail != 1 {
+		t.Fatalf("pass %d fail %d, want 2 and 1: %+v", rep.Pass, rep.Fail, rep.Cases)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf, true, true, false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, w := range []string{"rule-privileged  wrong", "expected.json differs", "expected:\n[]\nactual:\n[{\"alertMessage\"",
+		"Test Summary: 2 tests passed and 1 tests failed\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "passes") {
+		t.Errorf("--fail-only output lists a passing case:\n%s", out)
+	}
+}

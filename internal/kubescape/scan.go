@@ -1,0 +1,551 @@
+package kubescape
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/portcullis/portcullis/internal/engine"
+)
+
+// DefaultRuleTimeout bounds one rule's evaluation on a scan's objects
+// when ScanOptions.RuleTimeout is zero.
+const DefaultRuleTimeout = 2 * time.Minute
+
+// ScanOptions select what a scan runs.
+type ScanOptions struct {
+	// Controls are the control IDs to run; empty runs every control.
+	Controls []string
+	// RuleTimeout bounds each rule's evaluation (its filter and its
+	// rule); a rule that runs out of it is skipped with that reason.
+	RuleTimeout time.Duration
+	// Workers evaluates this many rules at once (default GOMAXPROCS).
+	Workers int
+	// RuleDone, when set, hears each rule's wall time (filter and rule,
+	// input conversion included), from the rule's goroutine.
+	RuleDone func(rule string, took time.Duration)
+}
+
+// Finding is one result of a scan with the rule response behind it
+// (nil for passes and skips). A skip with a zero Resource is about the
+// control as a whole (its rule needs data the scan does not have, or is
+// not in the library).
+type Finding struct {
+	engine.Result
+	Response *Response `json:"response,omitempty"`
+}
+
+// Results returns the results of findings.
+func Results(fs []Finding) []engine.Result {
+	out := make([]engine.Result, len(fs))
+	for i := range fs {
+		out[i] = fs[i].Result
+	}
+	return out
+}
+
+// ControlsOf returns the controls of the named frameworks, in ID order
+// without duplicates; an unknown framework is an error naming the known
+// ones.
+func (l *Library) ControlsOf(frameworks ...string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range frameworks {
+		fw := l.Framework(name)
+		if fw == nil {
+			names := make([]string, len(l.Frameworks))
+			for i, f := range l.Frameworks {
+				names[i] = f.Name
+			}
+			return nil, fmt.Errorf("unknown framework %q (the library has %s)", name, strings.Join(names, ", "))
+		}
+		for _, id := range fw.Controls {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// LargeScan is the number of objects above which a scan evaluates rules
+// one namespace at a time, as Kubescape does for clusters above its
+// large-cluster size: each namespace's objects together with the objects
+// of no namespace, so that joins stay within a namespace. Controls with
+// the attribute requiresWholeClusterInput always see every object.
+const LargeScan = 2500
+
+// wholeClusterAttribute marks a control whose rules join objects across
+// namespaces.
+const wholeClusterAttribute = "requiresWholeClusterInput"
+
+// ruleOutcome is what one rule gave on a scan's objects.
+type ruleOutcome struct {
+	skip      string            // the rule (or a scope of it) was not evaluated: why
+	skipped   []engine.Resource // with skip: the inputs it would have judged
+	responses []Response
+	failed    [][]engine.Resource // per response: the resources it fails
+	passed    []engine.Resource
+}
+
+// merge adds the outcome of another scope: a resource failed in one scope
+// fails, a response seen in several scopes (about objects of no
+// namespace) counts once.
+func (o *ruleOutcome) merge(p *ruleOutcome, seen map[string]bool) {
+	if p.skip != "" && o.skip == "" {
+		o.skip = p.skip
+	}
+	o.skipped = append(o.skipped, p.skipped...)
+	for i := range p.responses {
+		key := fmt.Sprint(p.responses[i].AlertMessage, p.responses[i].FailedPaths, p.responses[i].FixPaths, p.failed[i])
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		o.responses = append(o.responses, p.responses[i])
+		o.failed = append(o.failed, p.failed[i])
+	}
+	o.passed = append(o.passed, p.passed...)
+}
+
+// settle drops from the passes what failed or was skipped in any scope,
+// and duplicates.
+func (o *ruleOutcome) settle() {
+	bad := map[engine.Resource]bool{}
+	for _, ids := range o.failed {
+		for _, id := range ids {
+			bad[id] = true
+		}
+	}
+	for _, id := range o.skipped {
+		bad[id] = true
+	}
+	passed := o.passed[:0]
+	for _, id := range o.passed {
+		if !bad[id] {
+			bad[id] = true
+			passed = append(passed, id)
+		}
+	}
+	o.passed = passed
+}
+
+// Scan runs the selected controls on objects (decoded Kubernetes objects,
+// and host sensor or cloud objects when a source has them) the way
+// Kubescape does, and returns one finding per (control, rule, resource):
+// fail for every object a response names, pass for every other input of
+// the rule, skip when the rule could not be evaluated (an error, the
+// timeout, data the scan does not have). Findings come in control ID
+// order, then rule order. The error is for an unknown control or a
+// cancelled ctx; rule problems are skips.
+func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOptions) ([]Finding, error) {
+	ids := o.Controls
+	if len(ids) == 0 {
+		ids = l.ControlIDs()
+	}
+	var controls []*Control
+	type job struct {
+		rule  string
+		whole bool
+	}
+	var jobs []job
+	seen := map[job]bool{}
+	for _, id := range ids {
+		c, ok := l.Controls[id]
+		if !ok {
+			return nil, fmt.Errorf("unknown control %q", id)
+		}
+		controls = append(controls, c)
+		for _, r := range c.Rules {
+			j := job{r, c.WholeCluster || len(objects) <= LargeScan}
+			if !seen[j] {
+				seen[j] = true
+				jobs = append(jobs, j)
+			}
+		}
+	}
+	slices.SortFunc(controls, func(a, b *Control) int { return strings.Compare(a.ID, b.ID) })
+	s := newScanState(l, envelopes(objects), o)
+	outcomes := make(map[job]*ruleOutcome, len(jobs))
+	var mu sync.Mutex
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		r, ok := l.Rules[j.rule]
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			out := s.runRuleScoped(ctx, r, j.whole)
+			if o.RuleDone != nil {
+				o.RuleDone(j.rule, time.Since(start))
+			}
+			mu.Lock()
+			outcomes[j] = out
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	var fs []Finding
+	for _, c := range controls {
+		base := engine.Result{Policy: c.ID, PolicyKind: engine.KindKubescapeControl, Control: c.ID,
+			Severity: c.Severity, Remediation: c.Remediation}
+		if c.ManualReview {
+			res := base
+			res.Status, res.Message = engine.StatusSkip, "the control needs a manual review"
+			fs = append(fs, Finding{Result: res})
+			continue
+		}
+		for _, rn := range c.Rules {
+			res := base
+			res.Rule = rn
+			out, ok := outcomes[job{rn, c.WholeCluster || len(objects) <= LargeScan}]
+			if !ok {
+				res.Status, res.Message = engine.StatusSkip, fmt.Sprintf("rule %s is not in the library", rn)
+				fs = append(fs, Finding{Result: res})
+				continue
+			}
+			if out.skip != "" {
+				res := res
+				res.Status, res.Message = engine.StatusSkip, out.skip
+				if len(out.skipped) == 0 && len(out.responses) == 0 && len(out.passed) == 0 {
+					fs = append(fs, Finding{Result: res})
+				}
+				for _, id := range out.skipped {
+					r := res
+					r.Resource = id
+					fs = append(fs, Finding{Result: r})
+				}
+			}
+			for i := range out.responses {
+				resp := &out.responses[i]
+				for _, id := range out.failed[i] {
+					r := res
+					r.Resource, r.Status, r.Message, r.Path = id, engine.StatusFail, resp.AlertMessage, Pointer(resp.FirstPath())
+					fs = append(fs, Finding{Result: r, Response: resp})
+				}
+			}
+			for _, id := range out.passed {
+				r := res
+				r.Resource, r.Status = id, engine.StatusPass
+				fs = append(fs, Finding{Result: r})
+			}
+		}
+	}
+	return fs, nil
+}
+
+// scanState is one scan's objects and their Rego values, converted once
+// and shared by every rule.
+type scanState struct {
+	l    *Library
+	objs []map[string]any
+	// scopes are the objects of each namespace (sorted by namespace), and
+	// resident those of none; only for large scans.
+	scopes   [][]int
+	resident []int
+	timeout  time.Duration
+	once     []sync.Once
+	values   []ast.Value
+	errs     []error
+}
+
+func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
+	t := o.RuleTimeout
+	if t <= 0 {
+		t = DefaultRuleTimeout
+	}
+	s := &scanState{l: l, objs: objs, timeout: t, once: make([]sync.Once, len(objs)),
+		values: make([]ast.Value, len(objs)), errs: make([]error, len(objs))}
+	if len(objs) > LargeScan {
+		byNS := map[string][]int{}
+		for i, o := range objs {
+			if ns := scopeOf(o); ns == "" {
+				s.resident = append(s.resident, i)
+			} else {
+				byNS[ns] = append(byNS[ns], i)
+			}
+		}
+		names := make([]string, 0, len(byNS))
+		for ns := range byNS {
+			names = append(names, ns)
+		}
+		slices.Sort(names)
+		for _, ns := range names {
+			s.scopes = append(s.scopes, byNS[ns])
+		}
+	}
+	return s
+}
+
+// scopeOf is the namespace scope of an object as Kubescape partitions a
+// large cluster: its namespace, a Namespace's own name, "" (resident) for
+// the others.
+func scopeOf(o map[string]any) string {
+	md, _ := o["metadata"].(map[string]any)
+	if o["kind"] == "Namespace" {
+		name, _ := md["name"].(string)
+		return name
+	}
+	ns, _ := md["namespace"].(string)
+	return ns
+}
+
+// runRuleScoped evaluates a rule on every object (whole, or a small scan)
+// or scope by scope: the resident objects alone, then each namespace that
+// has objects the rule matches with the resident ones.
+func (s *scanState) runRuleScoped(ctx context.Context, r *Rule, whole bool) *ruleOutcome {
+	if whole || s.scopes == nil {
+		all := make([]int, len(s.objs))
+		for i := range all {
+			all[i] = i
+		}
+		out := s.runRule(ctx, r, all)
+		out.settle()
+		return out
+	}
+	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
+	out := &ruleOutcome{}
+	seen := map[string]bool{}
+	out.merge(s.runRule(ctx, r, s.resident), seen)
+	for _, scope := range s.scopes {
+		own := false
+		for _, i := range scope {
+			if matches(ms, s.objs[i]) {
+				own = true
+				break
+			}
+		}
+		if !own {
+			continue
+		}
+		out.merge(s.runRule(ctx, r, append(slices.Clone(scope), s.resident...)), seen)
+	}
+	out.settle()
+	return out
+}
+
+func (s *scanState) value(i int) (ast.Value, error) {
+	s.once[i].Do(func() { s.values[i], s.errs[i] = ast.InterfaceToValue(s.objs[i]) })
+	return s.values[i], s.errs[i]
+}
+
+// runRule evaluates one rule on the scan's objects of index set.
+func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleOutcome) {
+	out = &ruleOutcome{}
+	defer func() {
+		if p := recover(); p != nil {
+			out = &ruleOutcome{skip: fmt.Sprintf("rule %s: evaluation failed: %v", r.Name, p)}
+		}
+	}()
+	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
+	var idx []int
+	external := false
+	for _, i := range set {
+		if o := s.objs[i]; matches(ms, o) {
+			idx = append(idx, i)
+			external = external || isExternal(o)
+		}
+	}
+	if r.external != "" && !external {
+		out.skip = fmt.Sprintf("rule %s needs %s, which this scan does not have", r.Name, r.external)
+		return out
+	}
+	if r.signatures && s.l.sig == nil {
+		out.skip = fmt.Sprintf("rule %s: %v", r.Name, errNoSignatures)
+		return out
+	}
+	matched := make([]map[string]any, len(idx))
+	for j, i := range idx {
+		matched[j] = s.objs[i]
+	}
+	inputs := aggregate(r, matched)
+	if len(inputs) == 0 {
+		return out
+	}
+	// Objects of the scan keep their converted value; aggregated ones are
+	// converted here.
+	pos := make(map[unsafe.Pointer]int, len(idx))
+	for j, i := range idx {
+		pos[reflect.ValueOf(matched[j]).UnsafePointer()] = i
+	}
+	input, err := inputValue(inputs, func(m map[string]any) (ast.Value, error) {
+		if i, ok := pos[reflect.ValueOf(m).UnsafePointer()]; ok {
+			return s.value(i)
+		}
+		return ast.InterfaceToValue(m)
+	})
+	if err != nil {
+		return skipAll(out, r, inputs, err)
+	}
+	d := s.l.ruleData(r)
+	judged := inputs
+	if r.filter != nil {
+		pq, err := s.l.prepared(ctx, r, true, d)
+		if err != nil {
+			return skipAll(out, r, inputs, err)
+		}
+		rs, err := s.eval(ctx, pq, input)
+		if err != nil {
+			return skipAll(out, r, inputs, err)
+		}
+		judged = nil
+		for i := range rs {
+			judged = append(judged, rs[i].Objects()...)
+		}
+	}
+	pq, err := s.l.prepared(ctx, r, false, d)
+	if err != nil {
+		return skipAll(out, r, judged, err)
+	}
+	rs, err := s.eval(ctx, pq, input)
+	if err != nil {
+		return skipAll(out, r, judged, err)
+	}
+	out.failed = make([][]engine.Resource, len(rs))
+	for i := range rs {
+		for _, obj := range rs[i].Objects() {
+			out.failed[i] = append(out.failed[i], resourceOf(obj))
+		}
+	}
+	keepReportFields(rs)
+	out.responses = rs
+	passed := map[engine.Resource]bool{}
+	for _, obj := range judged {
+		id := resourceOf(obj)
+		if !passed[id] {
+			passed[id] = true
+			out.passed = append(out.passed, id)
+		}
+	}
+	return out
+}
+
+func (s *scanState) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) ([]Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	rs, err := evalPrepared(ctx, pq, input)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("evaluation exceeded %s", s.timeout)
+	}
+	return rs, err
+}
+
+func skipAll(out *ruleOutcome, r *Rule, objs []map[string]any, err error) *ruleOutcome {
+	out.skip = fmt.Sprintf("rule %s: %v", r.Name, err)
+	for _, o := range objs {
+		out.skipped = append(out.skipped, resourceOf(o))
+	}
+	return out
+}
+
+// isExternal reports whether o comes from outside the Kubernetes API (the
+// host sensor, a cloud provider, an image scanner).
+func isExternal(o map[string]any) bool {
+	apiVersion, _ := o["apiVersion"].(string)
+	group, _, _ := strings.Cut(apiVersion, "/")
+	return externalGroup(group) != ""
+}
+
+// resourceOf identifies an object: a Kubernetes object by its metadata, an
+// object built by a rule (a subject) by its own name and namespace.
+func resourceOf(o map[string]any) engine.Resource {
+	var id engine.Resource
+	id.APIVersion, _ = o["apiVersion"].(string)
+	id.Kind, _ = o["kind"].(string)
+	if md, ok := o["metadata"].(map[string]any); ok {
+		id.Name, _ = md["name"].(string)
+		id.Namespace, _ = md["namespace"].(string)
+	} else {
+		id.Name, _ = o["name"].(string)
+		id.Namespace, _ = o["namespace"].(string)
+	}
+	return id
+}
+
+// keepReportFields strips the Kubernetes objects of responses to kind,
+// apiVersion and metadata name, namespace and labels: scans keep what
+// reports show, not whole objects.
+func keepReportFields(rs []Response) {
+	for i := range rs {
+		for j, o := range rs[i].AlertObject.K8sAPIObjects {
+			kept := map[string]any{}
+			for _, k := range []string{"kind", "apiVersion"} {
+				if v, ok := o[k]; ok {
+					kept[k] = v
+				}
+			}
+			if md, ok := o["metadata"].(map[string]any); ok {
+				m := map[string]any{}
+				for _, k := range []string{"name", "namespace", "labels"} {
+					if v, ok := md[k]; ok {
+						m[k] = v
+					}
+				}
+				kept["metadata"] = m
+			}
+			rs[i].AlertObject.K8sAPIObjects[j] = kept
+		}
+	}
+}
+
+// ruleData is the data of a rule in a scan: the configuration inputs its
+// controlConfigInputs name ("settings.postureControlInputs.<name>"), as
+// Kubescape gives them, and no cloud provider.
+func (l *Library) ruleData(r *Rule) Data {
+	d := Data{PostureControlInputs: map[string][]string{}, DataControlInputs: map[string]string{"cloudProvider": ""}}
+	for _, in := range r.Metadata.ControlConfigInputs {
+		parts := strings.Split(in.Path, ".")
+		if len(parts) != 3 {
+			continue
+		}
+		if v, ok := l.Inputs[parts[2]]; ok && v != nil {
+			d.PostureControlInputs[parts[2]] = v
+		}
+	}
+	return d
+}
+
+// preparedEntry is a rule query prepared once per library.
+type preparedEntry struct {
+	once sync.Once
+	pq   rego.PreparedEvalQuery
+	err  error
+}
+
+// prepared returns the rule's (or its filter's) query over d, prepared
+// on first use. d must be l.ruleData(r).
+func (l *Library) prepared(ctx context.Context, r *Rule, filter bool, d Data) (rego.PreparedEvalQuery, error) {
+	key := r.Name
+	c := r.raw
+	if filter {
+		key, c = key+"\x00filter", r.filter
+	}
+	v, _ := l.preparedQueries.LoadOrStore(key, &preparedEntry{})
+	e := v.(*preparedEntry)
+	e.once.Do(func() { e.pq, e.err = l.prepare(context.WithoutCancel(ctx), c, d) })
+	return e.pq, e.err
+}
