@@ -77,6 +77,30 @@ func wrapErr(what string, err error) error {
 	return nil
 }
 
+// Namespaces lists the namespace names of clusters (all when empty).
+func (s *db) Namespaces(ctx context.Context, clusters []string) ([]string, error) {
+	qq := s.newQuery()
+	qq.w(`SELECT DISTINCT n.name FROM namespaces n`)
+	if len(clusters) > 0 {
+		qq.w(` JOIN clusters c ON c.id = n.cluster_id WHERE c.name IN `, qq.in(clusters))
+	}
+	qq.w(` ORDER BY n.name`)
+	rows, err := s.sql.QueryContext(ctx, qq.String(), qq.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list namespaces: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: list namespaces: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, wrapErr("list namespaces", rows.Err())
+}
+
 // Posture counts the current results grouped by q.By, ordered by the
 // number of failures (most first), then key.
 func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) {
@@ -151,7 +175,7 @@ func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) 
 const severityOrder = `res.severity_rank`
 
 const violationColumns = `c.name, r.uid, r.api_version, r.kind, n.name, r.name, p.kind, p.name, ru.name, res.status, res.severity,
-  res.category, res.message, res.path, res.image, res.digest, res.enforce, res.since`
+  res.category, res.message, res.path, res.image, res.digest, res.enforce, res.control, res.remediation, res.since`
 
 const violationJoins = ` JOIN resources r ON r.id = res.resource_id
 JOIN namespaces n ON n.id = res.namespace_id
@@ -165,7 +189,7 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 	var since int64
 	err := rows.Scan(&v.Resource.Cluster, &v.Resource.UID, &v.Resource.APIVersion, &v.Resource.Kind, &v.Resource.Namespace,
 		&v.Resource.Name, &v.PolicyKind, &v.Policy, &v.Rule, &status, &v.Severity, &v.Category, &v.Message, &v.Path,
-		&v.Image, &v.Digest, &v.Enforce, &since)
+		&v.Image, &v.Digest, &v.Enforce, &v.Control, &v.Remediation, &since)
 	v.Status, v.Since = engine.Status(status), fromMS(since)
 	return v, err
 }
@@ -176,11 +200,14 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 // only.
 func (s *db) Violations(ctx context.Context, q ViolationQuery) ([]Violation, error) {
 	qq := s.newQuery()
-	qq.w("SELECT ", violationColumns, " FROM (SELECT * FROM results res WHERE res.status IN ('fail', 'warn'")
+	// failing = 1 is fail and warn: the index results_violations then
+	// gives the page in order.
+	qq.w("SELECT ", violationColumns, " FROM (SELECT * FROM results res WHERE res.failing ")
 	if q.Errors {
-		qq.w(", 'error'")
+		qq.w("IN (1, 2)")
+	} else {
+		qq.w("= 1")
 	}
-	qq.w(")")
 	if !q.where(qq) {
 		return nil, nil
 	}
@@ -280,7 +307,8 @@ FROM resources r JOIN clusters c ON c.id = r.cluster_id JOIN namespaces n ON n.i
 		return nil, fmt.Errorf("store: history: results: %w", err)
 	}
 
-	rows, err = s.sql.QueryContext(ctx, `SELECT t.type, p.kind, p.name, ru.name, t.status, t.severity, t.message, t.path, t.image, t.reason, t.at
+	rows, err = s.sql.QueryContext(ctx, `SELECT t.type, p.kind, p.name, ru.name, t.status, t.severity, t.message, t.path, t.image,
+  t.control, t.remediation, t.reason, t.at
 FROM transitions t JOIN rules ru ON ru.id = t.rule_id JOIN policies p ON p.id = ru.policy_id
 WHERE t.resource_id = $1 ORDER BY t.at DESC, t.id DESC LIMIT $2`, id, limitOf(q.Limit, 1000))
 	if err != nil {
@@ -291,7 +319,8 @@ WHERE t.resource_id = $1 ORDER BY t.at DESC, t.id DESC LIMIT $2`, id, limitOf(q.
 		var t TransitionRow
 		var status string
 		var at int64
-		if err := rows.Scan(&t.Type, &t.PolicyKind, &t.Policy, &t.Rule, &status, &t.Severity, &t.Message, &t.Path, &t.Image, &t.Reason, &at); err != nil {
+		if err := rows.Scan(&t.Type, &t.PolicyKind, &t.Policy, &t.Rule, &status, &t.Severity, &t.Message, &t.Path, &t.Image,
+			&t.Control, &t.Remediation, &t.Reason, &at); err != nil {
 			return nil, fmt.Errorf("store: history: transitions: %w", err)
 		}
 		t.Status, t.At = engine.Status(status), fromMS(at)
@@ -381,13 +410,24 @@ WHERE res.day <= `, qq.arg(d1), ` AND (res.day >= `, qq.arg(d0), ` OR res.day = 
 		return nil, fmt.Errorf("store: trends: %w", err)
 	}
 
-	// Violations opened and resolved per day.
+	// Violations opened and resolved per day: the writer's counts per
+	// namespace and day, or, filtered by policy or severity, the
+	// transitions themselves.
 	qq = s.newQuery()
-	qq.w(`SELECT res.day, res.type, COUNT(*) FROM transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
-	if !q.whereTransitions(qq) {
-		return nil, nil
+	if q.Policy == "" && q.Severity == "" {
+		qq.w(`SELECT res.day, 'violation', SUM(res.opened) FROM daily_transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		f.where(qq)
+		qq.w(` GROUP BY res.day UNION ALL SELECT res.day, 'resolution', SUM(res.resolved) FROM daily_transitions res WHERE res.day >= `,
+			qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		f.where(qq)
+		qq.w(" GROUP BY res.day")
+	} else {
+		qq.w(`SELECT res.day, res.type, COUNT(*) FROM transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		if !q.whereTransitions(qq) {
+			return nil, nil
+		}
+		qq.w(" GROUP BY res.day, res.type")
 	}
-	qq.w(" GROUP BY res.day, res.type")
 	rows, err = s.sql.QueryContext(ctx, qq.String(), qq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: trends: transitions: %w", err)
