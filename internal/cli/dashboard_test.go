@@ -74,7 +74,7 @@ func TestDashboardShowsScan(t *testing.T) {
 			if mode == "https" && (!lines.Scan() || !strings.Contains(lines.Text(), "SHA-256 fingerprint")) {
 				t.Errorf("no fingerprint printed: %q", lines.Text())
 			}
-			go io.Copy(io.Discard, pr) //nolint:errcheck
+			go io.Copy(io.Discard, pr)                                                                                                       //nolint:errcheck
 			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a self-signed test server
 			fetch := func(path, tok string) (int, string) {
 				req, _ := http.NewRequest(http.MethodGet, url+strings.TrimPrefix(path, "/"), nil)

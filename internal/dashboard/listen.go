@@ -26,10 +26,10 @@ type ServeOptions struct {
 	// Addr is HOST:PORT to listen on (port 0 picks one).
 	Addr string
 	// CertFile and KeyFile name the serving certificate and key (PEM),
-	// reloaded when they change. GetCertificate, instead, supplies it (the
-	// webhook's certificate machinery in `serve`). Without either, a
-	// self-signed certificate for the address' host, localhost and the
-	// loopback addresses is generated.
+	// reloaded when they change. GetCertificate, instead, supplies it.
+	// Without either, a self-signed certificate for the address' host,
+	// localhost and the loopback addresses is generated, and its
+	// fingerprint given to Listening.
 	CertFile, KeyFile string
 	GetCertificate    func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// InsecureHTTP serves plain HTTP; only a loopback Addr is accepted.
