@@ -10,6 +10,8 @@ ALTER TABLE transitions ADD COLUMN remediation TEXT NOT NULL DEFAULT '';
 ALTER TABLE results ADD COLUMN failing INTEGER NOT NULL DEFAULT 0;
 UPDATE results SET failing = CASE status WHEN 'fail' THEN 1 WHEN 'warn' THEN 1 WHEN 'error' THEN 2 ELSE 0 END;
 DROP INDEX results_violations;
+-- (status, severity) served the violations before failing; it misleads the planner now.
+DROP INDEX results_status;
 CREATE INDEX results_violations ON results (failing, severity_rank, since, resource_id, rule_id, image, ord);
 CREATE INDEX results_namespace_violations ON results (namespace_id, failing, severity_rank, since);
 -- Violations opened and resolved per namespace and day, kept by the writer:
