@@ -98,15 +98,17 @@ func (b *browser) login(token string) {
 
 func (b *browser) count(sel string) int {
 	b.t.Helper()
-	return run(b, chromedp.Evaluate[int](`document.querySelectorAll(` + jsString(sel) + `).length`))
+	return run(b, chromedp.Evaluate[int](`document.querySelectorAll(`+jsString(sel)+`).length`))
 }
 
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	return run(b, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(` + jsString(sel) + `)).map(e => e.textContent).join("\n")`))
+	return run(b, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(`+jsString(sel)+`)).map(e => e.textContent).join("\n")`))
 }
 
-func jsString(s string) string { return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"` }
+func jsString(s string) string {
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}
 
 // screenshot saves the page as NAME.png in the directory
 // PORTCULLIS_SCREENSHOTS names (docs/screenshots), when it is set.
