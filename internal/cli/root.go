@@ -127,7 +127,7 @@ Exit codes: 0 success, 1 findings or failed tests, 2 invalid input.`,
 		Version:       Build().String(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand(), newServeCommand(), newVerifyCommand())
+	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand(), newServeCommand(), newVerifyCommand(), newDashboardCommand())
 	return root
 }
 

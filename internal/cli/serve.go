@@ -186,6 +186,7 @@ certificate is available.`,
 	f.StringVar(&o.Store, "store", "", "findings store: postgres://USER:PASSWORD@HOST/DB, or a SQLite file (sqlite://PATH or a path); records the background controller's results and compliance transitions (default: SQLite under --data-dir when it is set, else none)")
 	f.StringVar(&o.DataDir, "data-dir", "", "directory of the embedded SQLite findings store ("+store.DefaultFile+"), when --store is not set")
 	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
+	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
 }

@@ -179,6 +179,13 @@ type Options struct {
 	// Retention is how long the store keeps history (default 90 days;
 	// negative: forever).
 	Retention time.Duration
+	// DashboardAddr, when set, serves the findings dashboard
+	// (internal/dashboard) of the store (Store or DataDir) on this
+	// address, on every replica, over HTTPS with the webhook's
+	// certificate: callers authenticate with Kubernetes tokens
+	// (TokenReview) and see the namespaces where they may list
+	// PolicyReports (SubjectAccessReview).
+	DashboardAddr string
 	// ShutdownDelay is how long the webhook keeps serving after ctx ends,
 	// with /readyz already failing, before it stops accepting and drains
 	// the requests in flight (default 0).
@@ -232,6 +239,8 @@ type Running struct {
 	Addr string
 	// MetricsAddr is the plain-HTTP health and metrics address ("" when none).
 	MetricsAddr string
+	// DashboardAddr is the dashboard's HTTPS address ("" when off).
+	DashboardAddr string
 	// Policies is the watcher serving the current policy set.
 	Policies *policysource.Watcher
 	// Elected is closed once this process leads: at once without leader
@@ -426,6 +435,22 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return err
 	}
 	defer closeStore()
+	var dashboardAddr string
+	if o.DashboardAddr != "" {
+		dash := dashboardTLS{getCertificate: so.GetCertificate}
+		if o.CertFile != "" {
+			dash.certFile, dash.keyFile = o.CertFile, o.KeyFile
+		}
+		if dash.getCertificate == nil && dash.certFile == "" {
+			dash.dnsNames = dashboardHosts(o)
+		}
+		addr, closeDashboard, err := addDashboard(ctx, mgr, o, cs, dash)
+		if err != nil {
+			return err
+		}
+		defer closeDashboard()
+		dashboardAddr = addr
+	}
 	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
 		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {
 		return err
@@ -434,7 +459,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return fmt.Errorf("serve: metrics: %w", err)
 	}
 	if started != nil {
-		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, Policies: watcher,
+		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, DashboardAddr: dashboardAddr, Policies: watcher,
 			Elected: mgr.Elected(), Applied: rec.applied}
 		wait := []<-chan struct{}{watcher.Loaded()}
 		if loader != nil {

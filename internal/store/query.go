@@ -77,6 +77,30 @@ func wrapErr(what string, err error) error {
 	return nil
 }
 
+// Namespaces lists the namespace names of clusters (all when empty).
+func (s *db) Namespaces(ctx context.Context, clusters []string) ([]string, error) {
+	qq := s.newQuery()
+	qq.w(`SELECT DISTINCT n.name FROM namespaces n`)
+	if len(clusters) > 0 {
+		qq.w(` JOIN clusters c ON c.id = n.cluster_id WHERE c.name IN `, qq.in(clusters))
+	}
+	qq.w(` ORDER BY n.name`)
+	rows, err := s.sql.QueryContext(ctx, qq.String(), qq.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list namespaces: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: list namespaces: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, wrapErr("list namespaces", rows.Err())
+}
+
 // Posture counts the current results grouped by q.By, ordered by the
 // number of failures (most first), then key.
 func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) {
@@ -151,7 +175,7 @@ func (s *db) Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error) 
 const severityOrder = `res.severity_rank`
 
 const violationColumns = `c.name, r.uid, r.api_version, r.kind, n.name, r.name, p.kind, p.name, ru.name, res.status, res.severity,
-  res.category, res.message, res.path, res.image, res.digest, res.enforce, res.since`
+  res.category, res.message, res.path, res.image, res.digest, res.enforce, res.control, res.remediation, res.since`
 
 const violationJoins = ` JOIN resources r ON r.id = res.resource_id
 JOIN namespaces n ON n.id = res.namespace_id
@@ -165,7 +189,7 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 	var since int64
 	err := rows.Scan(&v.Resource.Cluster, &v.Resource.UID, &v.Resource.APIVersion, &v.Resource.Kind, &v.Resource.Namespace,
 		&v.Resource.Name, &v.PolicyKind, &v.Policy, &v.Rule, &status, &v.Severity, &v.Category, &v.Message, &v.Path,
-		&v.Image, &v.Digest, &v.Enforce, &since)
+		&v.Image, &v.Digest, &v.Enforce, &v.Control, &v.Remediation, &since)
 	v.Status, v.Since = engine.Status(status), fromMS(since)
 	return v, err
 }
@@ -176,11 +200,21 @@ func scanViolation(rows *sql.Rows) (Violation, error) {
 // only.
 func (s *db) Violations(ctx context.Context, q ViolationQuery) ([]Violation, error) {
 	qq := s.newQuery()
-	qq.w("SELECT ", violationColumns, " FROM (SELECT * FROM results res WHERE res.status IN ('fail', 'warn'")
-	if q.Errors {
-		qq.w(", 'error'")
+	// failing = 1 is fail and warn: the index results_violations then
+	// gives the page in order. For some namespaces, the unary plus keeps
+	// SQLite from that index (it would walk every failing row in order to
+	// find those of the namespaces): results_namespace_violations finds
+	// them, and the page is sorted.
+	qq.w("SELECT ", violationColumns, " FROM (SELECT * FROM results res WHERE ")
+	if q.Namespaces != nil {
+		qq.w("+")
 	}
-	qq.w(")")
+	qq.w("res.failing ")
+	if q.Errors {
+		qq.w("IN (1, 2)")
+	} else {
+		qq.w("= 1")
+	}
 	if !q.where(qq) {
 		return nil, nil
 	}
@@ -280,7 +314,8 @@ FROM resources r JOIN clusters c ON c.id = r.cluster_id JOIN namespaces n ON n.i
 		return nil, fmt.Errorf("store: history: results: %w", err)
 	}
 
-	rows, err = s.sql.QueryContext(ctx, `SELECT t.type, p.kind, p.name, ru.name, t.status, t.severity, t.message, t.path, t.image, t.reason, t.at
+	rows, err = s.sql.QueryContext(ctx, `SELECT t.type, p.kind, p.name, ru.name, t.status, t.severity, t.message, t.path, t.image,
+  t.control, t.remediation, t.reason, t.at
 FROM transitions t JOIN rules ru ON ru.id = t.rule_id JOIN policies p ON p.id = ru.policy_id
 WHERE t.resource_id = $1 ORDER BY t.at DESC, t.id DESC LIMIT $2`, id, limitOf(q.Limit, 1000))
 	if err != nil {
@@ -291,7 +326,8 @@ WHERE t.resource_id = $1 ORDER BY t.at DESC, t.id DESC LIMIT $2`, id, limitOf(q.
 		var t TransitionRow
 		var status string
 		var at int64
-		if err := rows.Scan(&t.Type, &t.PolicyKind, &t.Policy, &t.Rule, &status, &t.Severity, &t.Message, &t.Path, &t.Image, &t.Reason, &at); err != nil {
+		if err := rows.Scan(&t.Type, &t.PolicyKind, &t.Policy, &t.Rule, &status, &t.Severity, &t.Message, &t.Path, &t.Image,
+			&t.Control, &t.Remediation, &t.Reason, &at); err != nil {
 			return nil, fmt.Errorf("store: history: transitions: %w", err)
 		}
 		t.Status, t.At = engine.Status(status), fromMS(at)
@@ -381,13 +417,24 @@ WHERE res.day <= `, qq.arg(d1), ` AND (res.day >= `, qq.arg(d0), ` OR res.day = 
 		return nil, fmt.Errorf("store: trends: %w", err)
 	}
 
-	// Violations opened and resolved per day.
+	// Violations opened and resolved per day: the writer's counts per
+	// namespace and day, or, filtered by policy or severity, the
+	// transitions themselves.
 	qq = s.newQuery()
-	qq.w(`SELECT res.day, res.type, COUNT(*) FROM transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
-	if !q.whereTransitions(qq) {
-		return nil, nil
+	if q.Policy == "" && q.Severity == "" {
+		qq.w(`SELECT res.day, 'violation', SUM(res.opened) FROM daily_transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		f.where(qq)
+		qq.w(` GROUP BY res.day UNION ALL SELECT res.day, 'resolution', SUM(res.resolved) FROM daily_transitions res WHERE res.day >= `,
+			qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		f.where(qq)
+		qq.w(" GROUP BY res.day")
+	} else {
+		qq.w(`SELECT res.day, res.type, COUNT(*) FROM transitions res WHERE res.day >= `, qq.arg(d0), ` AND res.day <= `, qq.arg(d1))
+		if !q.whereTransitions(qq) {
+			return nil, nil
+		}
+		qq.w(" GROUP BY res.day, res.type")
 	}
-	qq.w(" GROUP BY res.day, res.type")
 	rows, err = s.sql.QueryContext(ctx, qq.String(), qq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: trends: transitions: %w", err)
@@ -430,35 +477,49 @@ func (f Filter) whereTransitions(q *query) bool {
 }
 
 // Images lists the images of current (not deleted) resources, with the
-// worst verification verdict any rule gave them.
+// worst verification verdict any rule gave them. Both reads are plain
+// scans aggregated here: grouping in SQL (temporary B-trees for GROUP BY
+// and COUNT(DISTINCT)) cost several times more.
 func (s *db) Images(ctx context.Context, q ImageQuery) ([]ImageRow, error) {
 	qq := s.newQuery()
 	// res is the resources table here: Filter's cluster and namespace
 	// columns have the same names.
-	qq.w(`SELECT i.ref, i.digest, COUNT(DISTINCT i.resource_id) FROM resource_images i JOIN resources res ON res.id = i.resource_id
+	qq.w(`SELECT i.resource_id, i.ref, i.digest FROM resource_images i JOIN resources res ON res.id = i.resource_id
 WHERE res.deleted_at IS NULL`)
 	f := q.Filter
 	f.Policy, f.Severity = "", ""
 	if !f.where(qq) {
 		return nil, nil
 	}
-	qq.w(" GROUP BY i.ref, i.digest")
 	rows, err := s.sql.QueryContext(ctx, qq.String(), qq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: images: %w", err)
 	}
 	type ik struct{ ref, digest string }
+	type use struct {
+		resource int64
+		ik
+	}
 	at := map[ik]int{}
+	seen := map[use]bool{}
 	var out []ImageRow
 	for rows.Next() {
-		var r ImageRow
-		if err := rows.Scan(&r.Ref, &r.Digest, &r.Resources); err != nil {
+		var u use
+		if err := rows.Scan(&u.resource, &u.ref, &u.digest); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: images: %w", err)
 		}
-		r.Status = ImageUnverified
-		at[ik{r.Ref, r.Digest}] = len(out)
-		out = append(out, r)
+		if seen[u] { // the same image twice in one resource
+			continue
+		}
+		seen[u] = true
+		i, ok := at[u.ik]
+		if !ok {
+			i = len(out)
+			at[u.ik] = i
+			out = append(out, ImageRow{Ref: u.ref, Digest: u.digest, Status: ImageUnverified})
+		}
+		out[i].Resources++
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -466,11 +527,10 @@ WHERE res.deleted_at IS NULL`)
 	}
 
 	qq = s.newQuery()
-	qq.w(`SELECT v.ref, v.digest, v.status, COUNT(*), MAX(v.at) FROM image_verdicts v WHERE 1=1`)
+	qq.w(`SELECT v.ref, v.digest, v.status, v.at FROM image_verdicts v WHERE 1=1`)
 	if len(q.Clusters) > 0 {
 		qq.w(" AND v.cluster_id IN (SELECT id FROM clusters WHERE name IN ", qq.in(q.Clusters), ")")
 	}
-	qq.w(" GROUP BY v.ref, v.digest, v.status")
 	rows, err = s.sql.QueryContext(ctx, qq.String(), qq.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: images: verdicts: %w", err)
@@ -479,8 +539,8 @@ WHERE res.deleted_at IS NULL`)
 	rank := map[string]int{ImageUnverified: 0, ImageVerified: 1, ImageError: 2, ImageFailed: 3}
 	for rows.Next() {
 		var ref, digest, status string
-		var n, last int64
-		if err := rows.Scan(&ref, &digest, &status, &n, &last); err != nil {
+		var last int64
+		if err := rows.Scan(&ref, &digest, &status, &last); err != nil {
 			return nil, fmt.Errorf("store: images: verdicts: %w", err)
 		}
 		// A verdict about a tag applies to the pod's image as written;
@@ -498,14 +558,14 @@ WHERE res.deleted_at IS NULL`)
 			st = ImageVerified
 		case engine.StatusFail, engine.StatusWarn:
 			st = ImageFailed
-			r.Failed += n
+			r.Failed++
 		case engine.StatusError:
 			st = ImageError
-			r.Failed += n
+			r.Failed++
 		default:
 			continue // skipped: not a verdict
 		}
-		r.Checks += n
+		r.Checks++
 		if rank[st] > rank[r.Status] {
 			r.Status = st
 		}

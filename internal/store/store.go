@@ -36,6 +36,9 @@ type Store interface {
 
 	// Clusters lists the known clusters (and scan sources).
 	Clusters(ctx context.Context) ([]Cluster, error)
+	// Namespaces lists the names of the namespaces of clusters (every
+	// cluster when empty), sorted; "" is the cluster-scoped resources.
+	Namespaces(ctx context.Context, clusters []string) ([]string, error)
 	// Posture counts the current results grouped by one dimension.
 	Posture(ctx context.Context, q PostureQuery) ([]PostureRow, error)
 	// Violations lists current failing results.
@@ -209,7 +212,7 @@ func (c Counts) Score() float64 {
 
 // PruneStats counts what Prune deleted.
 type PruneStats struct {
-	Transitions, Daily, Scans, Verdicts, Resources int64
+	Transitions, DailyTransitions, Daily, Scans, Verdicts, Resources int64
 }
 
 // Cluster is one cluster or scan source.
@@ -294,7 +297,11 @@ type Violation struct {
 	Image      string        `json:"image,omitempty"`
 	Digest     string        `json:"digest,omitempty"`
 	Enforce    bool          `json:"enforce"`
-	Since      time.Time     `json:"since"`
+	// Control names the control of a control library the rule
+	// implements; Remediation tells how to fix the failure.
+	Control     string    `json:"control,omitempty"`
+	Remediation string    `json:"remediation,omitempty"`
+	Since       time.Time `json:"since"`
 }
 
 // HistoryQuery names a resource by cluster and UID, or by cluster,
@@ -322,17 +329,19 @@ type ResourceHistory struct {
 
 // TransitionRow is one recorded transition.
 type TransitionRow struct {
-	Type       string        `json:"type"`
-	PolicyKind string        `json:"policyKind"`
-	Policy     string        `json:"policy"`
-	Rule       string        `json:"rule"`
-	Status     engine.Status `json:"status"`
-	Severity   string        `json:"severity,omitempty"`
-	Message    string        `json:"message,omitempty"`
-	Path       string        `json:"path,omitempty"`
-	Image      string        `json:"image,omitempty"`
-	Reason     string        `json:"reason,omitempty"`
-	At         time.Time     `json:"at"`
+	Type        string        `json:"type"`
+	PolicyKind  string        `json:"policyKind"`
+	Policy      string        `json:"policy"`
+	Rule        string        `json:"rule"`
+	Status      engine.Status `json:"status"`
+	Severity    string        `json:"severity,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	Path        string        `json:"path,omitempty"`
+	Image       string        `json:"image,omitempty"`
+	Control     string        `json:"control,omitempty"`
+	Remediation string        `json:"remediation,omitempty"`
+	Reason      string        `json:"reason,omitempty"`
+	At          time.Time     `json:"at"`
 }
 
 // TrendQuery asks for the days from From to To (UTC days, inclusive;

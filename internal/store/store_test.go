@@ -104,6 +104,7 @@ func TestStore(t *testing.T) {
 		t.Run("injection", func(t *testing.T) { testInjection(t, b) })
 		t.Run("concurrent", func(t *testing.T) { testConcurrent(t, b) })
 		t.Run("scan", func(t *testing.T) { testScan(t, b) })
+		t.Run("dashboard fields", func(t *testing.T) { testDashboardFields(t, b) })
 	})
 }
 
@@ -748,6 +749,9 @@ func testUpgrade(t *testing.T, b backend) {
 		`INSERT INTO rules (id, policy_id, name) VALUES (1, 1, 'a'), (2, 1, 'b')`,
 		`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, category, message, path, digest, enforce, since, written)
 		 VALUES (1, 1, '', 0, 1, 1, 1, 'fail', 'high', '', 'm', '', '', false, 0, 0), (1, 2, '', 0, 1, 1, 1, 'pass', 'high', '', '', '', '', false, 0, 0)`,
+		`INSERT INTO transitions (cluster_id, namespace_id, resource_id, rule_id, type, status, severity, message, path, image, reason, at, day)
+		 VALUES (1, 1, 1, 1, 'violation', 'fail', 'high', 'm', '', '', '', 0, 0), (1, 1, 1, 2, 'violation', 'fail', 'high', 'm', '', '', '', 1, 0),
+		 (1, 1, 1, 2, 'resolution', 'pass', 'high', '', '', '', '', 2, 0)`,
 	} {
 		if _, err := raw.ExecContext(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -769,5 +773,61 @@ func testUpgrade(t *testing.T, b backend) {
 	vs, err := s.Violations(ctx, ViolationQuery{})
 	if err != nil || len(vs) != 1 || vs[0].Message != "m" {
 		t.Fatalf("violations after the upgrade %+v %v", vs, err)
+	}
+	// Schema 3 counts the transitions already recorded per day.
+	days, err := s.Trends(ctx, TrendQuery{From: time.Unix(0, 0), To: time.Unix(0, 0)})
+	if err != nil || len(days) != 1 || days[0].Opened != 2 || days[0].Resolved != 1 {
+		t.Fatalf("trends after the upgrade %+v %v, want 2 opened and 1 resolved", days, err)
+	}
+}
+
+// testDashboardFields: the control and remediation of results and
+// transitions are kept; trends by policy (from the transitions) and
+// without (from the per-day counts) agree; namespaces are listed.
+func testDashboardFields(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := open(t, b.fresh(t))
+	w := newWriter(t, s, WriterOptions{})
+	rec := NewRecorder("prod", w)
+	web := resource("web", "Pod", "frontend")
+	r := result(web, "pss", "run-as-non-root", engine.StatusFail, "high")
+	r.Control, r.Remediation = "C-0013", "set securityContext.runAsNonRoot: true"
+	rec.Changed("uid-1", podObject(web, "uid-1"), []engine.Result{r, result(web, "pss", "errs", engine.StatusError, "low")}, t0)
+	flush(t, w)
+	vs, err := s.Violations(ctx, ViolationQuery{})
+	if err != nil || len(vs) != 1 || vs[0].Control != "C-0013" || vs[0].Remediation != r.Remediation {
+		t.Fatalf("violations %+v %v, want the control and remediation", vs, err)
+	}
+	if vs, _ := s.Violations(ctx, ViolationQuery{Errors: true}); len(vs) != 2 {
+		t.Errorf("violations with errors: %d, want 2", len(vs))
+	}
+	h, err := s.History(ctx, HistoryQuery{Cluster: "prod", UID: "uid-1"})
+	if err != nil || h == nil || len(h.Transitions) != 1 || h.Transitions[0].Remediation != r.Remediation || h.Transitions[0].Control != "C-0013" {
+		t.Fatalf("history %+v %v, want the transition's control and remediation", h, err)
+	}
+	// Fixed the next day.
+	r.Status = engine.StatusPass
+	rec.Changed("uid-1", podObject(web, "uid-1"), []engine.Result{r}, t0.Add(24*time.Hour))
+	flush(t, w)
+	all, err := s.Trends(ctx, TrendQuery{From: t0, To: t0.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byPolicy, err := s.Trends(ctx, TrendQuery{From: t0, To: t0.Add(24 * time.Hour), Filter: Filter{Policy: "pss"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Opened != 1 || all[1].Resolved != 1 || byPolicy[0].Opened != 1 || byPolicy[1].Resolved != 1 {
+		t.Errorf("trends %+v by policy %+v, want 1 opened then 1 resolved", all, byPolicy)
+	}
+	if none, _ := s.Trends(ctx, TrendQuery{From: t0, To: t0.Add(24 * time.Hour), Filter: Filter{Namespaces: []string{"other"}}}); none[0].Opened != 0 {
+		t.Errorf("trends of another namespace %+v", none)
+	}
+	ns, err := s.Namespaces(ctx, nil)
+	if err != nil || !slices.Equal(ns, []string{"web"}) {
+		t.Errorf("namespaces %q %v", ns, err)
+	}
+	if ns, _ := s.Namespaces(ctx, []string{"dev"}); len(ns) != 0 {
+		t.Errorf("namespaces of an unknown cluster %q", ns)
 	}
 }

@@ -71,8 +71,11 @@ type txw struct {
 	observed    []int64 // resources whose results were rewritten
 	transitions [][]any
 	verdicts    map[verdictKey][]any
-	touched     map[nsID]time.Time // namespaces whose daily counts change
+	touched     map[nsID]time.Time  // namespaces whose daily counts change
+	dayCounts   map[dayKey][2]int64 // violations opened and resolved
 }
+
+type dayKey struct{ cluster, ns, day int64 }
 
 type nsID struct{ cluster, ns int64 }
 
@@ -100,7 +103,8 @@ func (s *db) Write(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	w := &txw{db: s, ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{}}
+	w := &txw{db: s, ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{},
+		dayCounts: map[dayKey][2]int64{}}
 	if err := w.apply(b); err != nil {
 		tx.Rollback() //nolint:errcheck // the write error is what matters
 		s.ids = newIDCache()
@@ -177,6 +181,9 @@ func (w *txw) apply(b *Batch) error {
 		return err
 	}
 	if err := w.flushTransitions(); err != nil {
+		return err
+	}
+	if err := w.flushDayCounts(); err != nil {
 		return err
 	}
 	if err := w.flushVerdicts(); err != nil {
@@ -353,8 +360,8 @@ func (w *txw) observe(o *Observation) error {
 		sl := slot{rule, r.Image}
 		ord := ords[sl]
 		ords[sl] = ord + 1
-		w.results = append(w.results, []any{row.id, rule, r.Image, ord, cl, row.namespace, p.id, string(r.Status),
-			r.Severity, severityRank(r.Severity), r.Category, r.Message, r.Path, r.Digest, r.Enforce, ms(o.At), w.token})
+		w.results = append(w.results, []any{row.id, rule, r.Image, ord, cl, row.namespace, p.id, string(r.Status), failingOf(r.Status),
+			r.Severity, severityRank(r.Severity), r.Category, r.Message, r.Path, r.Digest, r.Enforce, r.Control, r.Remediation, ms(o.At), w.token})
 		if r.Image != "" {
 			w.verdicts[verdictKey{cl, r.Image, r.Digest, "", rule}] = []any{cl, r.Image, r.Digest, rule, string(r.Status), r.Message, ms(o.At)}
 		}
@@ -423,7 +430,15 @@ func (w *txw) transition(t *Transition) error {
 		typ = TypeViolation
 	}
 	w.transitions = append(w.transitions, []any{cl, row.namespace, row.id, rule, typ, string(r.Status), r.Severity, r.Message,
-		r.Path, r.Image, t.Reason, ms(t.Time), dayOf(t.Time)})
+		r.Path, r.Image, r.Control, r.Remediation, t.Reason, ms(t.Time), dayOf(t.Time)})
+	k := dayKey{cl, row.namespace, dayOf(t.Time)}
+	c := w.dayCounts[k]
+	if typ == TypeViolation {
+		c[0]++
+	} else {
+		c[1]++
+	}
+	w.dayCounts[k] = c
 	return nil
 }
 
@@ -485,13 +500,13 @@ func (w *txw) flushResults() error {
 		return nil
 	}
 	q := w.newQuery()
-	q.w(`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, severity_rank,
-  category, message, path, digest, enforce, since, written) VALUES `)
+	q.w(`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, failing, severity, severity_rank,
+  category, message, path, digest, enforce, control, remediation, since, written) VALUES `)
 	values(q, w.results)
 	q.w(`
 ON CONFLICT (resource_id, rule_id, image, ord) DO UPDATE SET cluster_id = excluded.cluster_id, namespace_id = excluded.namespace_id,
-  policy_id = excluded.policy_id, status = excluded.status, severity = excluded.severity, severity_rank = excluded.severity_rank,
-  category = excluded.category,
+  policy_id = excluded.policy_id, status = excluded.status, failing = excluded.failing, severity = excluded.severity,
+  severity_rank = excluded.severity_rank, category = excluded.category, control = excluded.control, remediation = excluded.remediation,
   message = excluded.message, path = excluded.path, digest = excluded.digest, enforce = excluded.enforce,
   since = CASE WHEN results.status = excluded.status THEN results.since ELSE excluded.since END, written = excluded.written`)
 	w.results = w.results[:0]
@@ -525,10 +540,46 @@ func (w *txw) flushTransitions() error {
 		return nil
 	}
 	q := w.newQuery()
-	q.w(`INSERT INTO transitions (cluster_id, namespace_id, resource_id, rule_id, type, status, severity, message, path, image, reason, at, day) VALUES `)
+	q.w(`INSERT INTO transitions (cluster_id, namespace_id, resource_id, rule_id, type, status, severity, message, path, image,
+  control, remediation, reason, at, day) VALUES `)
 	values(q, w.transitions)
 	w.transitions = w.transitions[:0]
 	return w.exec("record transitions", q.String(), q.args...)
+}
+
+// flushDayCounts adds the batch's transitions to the per-day counts of
+// opened and resolved violations (one row per namespace and day).
+func (w *txw) flushDayCounts() error {
+	rows := make([][]any, 0, len(w.dayCounts))
+	for k, c := range w.dayCounts {
+		rows = append(rows, []any{k.cluster, k.ns, k.day, c[0], c[1]})
+	}
+	clear(w.dayCounts)
+	for len(rows) > 0 {
+		n := min(len(rows), batchRows)
+		q := w.newQuery()
+		q.w(`INSERT INTO daily_transitions (cluster_id, namespace_id, day, opened, resolved) VALUES `)
+		values(q, rows[:n])
+		q.w(` ON CONFLICT (day, cluster_id, namespace_id) DO UPDATE SET opened = daily_transitions.opened + excluded.opened,
+  resolved = daily_transitions.resolved + excluded.resolved`)
+		rows = rows[n:]
+		if err := w.exec("count transitions per day", q.String(), q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failingOf is the results.failing column: 1 for a violation (fail or
+// warn), 2 for an error, 0 otherwise.
+func failingOf(s engine.Status) int {
+	switch s {
+	case engine.StatusFail, engine.StatusWarn:
+		return 1
+	case engine.StatusError:
+		return 2
+	}
+	return 0
 }
 
 func (w *txw) flushVerdicts() error {
@@ -597,7 +648,7 @@ func resultsHash(results []engine.Result) string {
 	for i := range results {
 		r := &results[i]
 		for _, f := range []string{r.PolicyKind, r.Policy, r.Rule, string(r.Status), r.Severity, r.Category, r.Message, r.Path,
-			r.Image, r.Digest, strconv.FormatBool(r.Enforce)} {
+			r.Image, r.Digest, strconv.FormatBool(r.Enforce), r.Control, r.Remediation} {
 			h.Write([]byte(f))
 			h.Write([]byte{0})
 		}
@@ -626,7 +677,7 @@ func severityRank(s string) int {
 // UID.
 func (s *db) Failing(ctx context.Context, cluster string) (map[string][]engine.Result, error) {
 	rows, err := s.sql.QueryContext(ctx, `SELECT r.uid, r.api_version, r.kind, n.name, r.name, p.kind, p.name, ru.name,
-  res.status, res.severity, res.category, res.message, res.path, res.image, res.digest, res.enforce
+  res.status, res.severity, res.category, res.message, res.path, res.image, res.digest, res.enforce, res.control, res.remediation
 FROM results res
 JOIN resources r ON r.id = res.resource_id
 JOIN namespaces n ON n.id = res.namespace_id
@@ -643,7 +694,8 @@ ORDER BY r.uid, res.rule_id, res.image, res.ord`, cluster)
 		var uid, status string
 		var r engine.Result
 		if err := rows.Scan(&uid, &r.Resource.APIVersion, &r.Resource.Kind, &r.Resource.Namespace, &r.Resource.Name,
-			&r.PolicyKind, &r.Policy, &r.Rule, &status, &r.Severity, &r.Category, &r.Message, &r.Path, &r.Image, &r.Digest, &r.Enforce); err != nil {
+			&r.PolicyKind, &r.Policy, &r.Rule, &status, &r.Severity, &r.Category, &r.Message, &r.Path, &r.Image, &r.Digest, &r.Enforce,
+			&r.Control, &r.Remediation); err != nil {
 			return nil, fmt.Errorf("store: read failing results: %w", err)
 		}
 		r.Status = engine.Status(status)
@@ -695,6 +747,7 @@ func (s *db) Prune(ctx context.Context, before time.Time) (PruneStats, error) {
 		arg  int64
 	}{
 		{&st.Transitions, "transitions", `DELETE FROM transitions WHERE at < $1`, cut},
+		{&st.DailyTransitions, "daily transition counts", `DELETE FROM daily_transitions WHERE day < $1`, dayOf(before)},
 		// The last counts of a namespace stay: trends carry them forward.
 		{&st.Daily, "daily counts", `DELETE FROM daily WHERE day < $1 AND day < (SELECT MAX(d2.day) FROM daily d2
   WHERE d2.cluster_id = daily.cluster_id AND d2.namespace_id = daily.namespace_id)`, dayOf(before)},
