@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -197,6 +198,9 @@ type decoded struct {
 	// (nil when none); results are the last evaluation's.
 	verified engine.VerifiedImages
 	results  []engine.Result
+	// failed is set when the last evaluation could not complete (its
+	// decision is engine.DecideFailed's).
+	failed bool
 }
 
 // readReview checks and decodes an AdmissionReview request. It never
@@ -301,7 +305,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 		if use != nil && use.verdicts != nil {
 			d.verified = verified{use.verdicts}
 		}
-		v := h.evaluateSafely(ctx, PathMutate, set, d, engine.PhaseMutate)
+		v := h.evaluateMutate(ctx, set, d)
 		if !v.Allowed {
 			resp.Allowed = false
 			resp.Result = status(&v)
@@ -329,6 +333,67 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, resp)
 	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, result).Inc()
 	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
+}
+
+// evaluateMutate evaluates the mutating phase with each policy under its
+// own webhook timeout. The mutating webhook is one webhook with one
+// timeout, but a policy's verifyImages rules must not wait for a registry
+// longer than its webhookTimeoutSeconds allows, as on its validating group
+// path: the policies of each group (WebhookGroup) are evaluated
+// concurrently, each group under its image budget within the request's
+// deadline, and the results are decided together.
+func (h *Handler) evaluateMutate(ctx context.Context, set *policy.Set, d *decoded) engine.Decision {
+	groups := h.groups.list(set)
+	budget := func(g WebhookGroup) time.Duration { return imageBudget(time.Duration(g.TimeoutSeconds) * time.Second) }
+	if len(groups) == 1 {
+		gctx, cancel := context.WithTimeout(ctx, budget(groups[0]))
+		defer cancel()
+		return h.evaluateSafely(gctx, PathMutate, set, d, engine.PhaseMutate)
+	}
+	decisions := make([]engine.Decision, len(groups))
+	parts := make([]*decoded, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		sub := h.groups.get(set, g)
+		parts[i] = &decoded{req: d.req, obj: d.obj, oldObj: d.oldObj, verified: d.verified}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gctx, cancel := context.WithTimeout(ctx, budget(g))
+			defer cancel()
+			decisions[i] = h.evaluateSafely(gctx, PathMutate, sub, parts[i], engine.PhaseMutate)
+		}()
+	}
+	wg.Wait()
+	d.results = nil
+	failed := false
+	for i := range parts {
+		d.results = append(d.results, parts[i].results...)
+		failed = failed || parts[i].failed || decisions[i].EvaluationFailed
+	}
+	if !failed {
+		return engine.Decide(set, d.results)
+	}
+	// A group could not be evaluated: its decision (fail closed or a
+	// warning) stands beside the others'.
+	out := engine.Decision{Allowed: true}
+	var msgs []string
+	for _, v := range decisions {
+		if !v.Allowed {
+			out.Allowed = false
+			out.EvaluationFailed = out.EvaluationFailed || v.EvaluationFailed
+			msgs = append(msgs, v.Message)
+			out.Blocked = append(out.Blocked, v.Blocked...)
+		}
+		out.Warnings = append(out.Warnings, v.Warnings...)
+		out.Events = append(out.Events, v.Events...)
+		out.Patches = append(out.Patches, v.Patches...)
+	}
+	out.Message = strings.Join(msgs, "; ")
+	if !out.Allowed {
+		out.Patches = nil
+	}
+	return out
 }
 
 // imageBudget is the part of the request's timeout image checks may use:
@@ -465,6 +530,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		labels, err := h.nsLabels(ctx, req.Namespace)
 		if err != nil {
 			h.logRequest(ctx, slog.LevelWarn, req, "namespace labels unavailable", slog.String("error", err.Error()))
+			d.failed = true
 			return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), nil,
 				fmt.Errorf("labels of namespace %s unavailable: %w", req.Namespace, err))
 		}
@@ -477,6 +543,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 	}
 	if err != nil && !errors.Is(err, engine.ErrNoResource) {
 		h.logRequest(ctx, slog.LevelWarn, req, "evaluation failed", slog.String("error", err.Error()))
+		d.failed = true
 		return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), results, err)
 	}
 	return engine.Decide(set, results)
