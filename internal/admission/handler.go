@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -57,6 +58,11 @@ type HandlerOptions struct {
 	// NamespaceLabels looks up the labels of a request's namespace, for
 	// namespaceSelector and CEL namespaceObject. Nil: no labels.
 	NamespaceLabels NamespaceLabelsFunc
+	// Cluster answers what policies read from the cluster at admission:
+	// Kyverno configMap and apiCall context entries (engine
+	// Input.Cluster) and CEL resource.Get/List (Input.Resources). Nil:
+	// those entries are left to values and CEL lookups find nothing.
+	Cluster cel.ResourceStore
 	// Recorder receives an event per failed Audit rule. Nil: no events.
 	Recorder Recorder
 	// Logger receives structured logs (default: discarded). Logs carry the
@@ -90,6 +96,7 @@ type Handler struct {
 	policies  PolicySource
 	engine    *engine.Engine
 	nsLabels  NamespaceLabelsFunc
+	cluster   cel.ResourceStore
 	recorder  Recorder
 	log       *slog.Logger
 	metrics   *metrics
@@ -114,6 +121,7 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		policies: opts.Policies,
 		engine:   opts.Engine,
 		nsLabels: opts.NamespaceLabels,
+		cluster:  opts.Cluster,
 		recorder: opts.Recorder,
 		log:      opts.Logger,
 		maxBytes: opts.MaxRequestBytes,
@@ -521,6 +529,9 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		// What the validating webhook admits must be what was verified.
 		RequireDigests: phase == engine.PhaseValidate,
 		Verified:       d.verified,
+	}
+	if h.cluster != nil {
+		in.Cluster, in.Resources = h.cluster, h.cluster
 	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).
