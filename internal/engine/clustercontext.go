@@ -108,7 +108,7 @@ func ParseAPIPath(p string) (APIPath, error) {
 	case len(segs) >= 4 && segs[0] == "apis":
 		out.APIVersion, segs = segs[1]+"/"+segs[2], segs[3:]
 	default:
-		return APIPath{}, fmt.Errorf("urlPath %q: want /api/v1/... or /apis/GROUP/VERSION/...", p)
+		return APIPath{}, fmt.Errorf("urlPath %q: want a path under /api/v1 or /apis/GROUP/VERSION", p)
 	}
 	if len(segs) >= 3 && segs[0] == "namespaces" {
 		out.Namespace, segs = segs[1], segs[2:]

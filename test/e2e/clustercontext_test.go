@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ spec:
 // configMap entries have no default); an apiCall default is taken when its
 // object is missing, and the object once it exists.
 func TestClusterContextAtAdmission(t *testing.T) {
-	env := Start(t, Options{Configure: func(te *envtest.Environment) {
+	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
 		te.CRDs = append(te.CRDs, PolicyCRDs("portcullis.dev")...)
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -104,7 +105,7 @@ func TestClusterContextAtAdmission(t *testing.T) {
 	// Accepted by the policy validation webhook once serve runs, and
 	// loaded (not reported broken).
 	r, _ := startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()})
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Background: true, ReportPasses: true})
 	waitUntil(t, "the validation webhook in force", 30*time.Second, func() bool {
 		probe := decodeAll(t, strings.Replace(clusterContextPolicies, "kind: ClusterPolicy\nmetadata: {name: cm-registry}", "kind: ClusterPolicy\nmetadata: {name: probe}", 1))[0]
 		probe.Object["spec"].(map[string]any)["rules"].([]any)[0].(map[string]any)["context"] = []any{map[string]any{"name": "g", "globalReference": map[string]any{"name": "x"}}}
@@ -166,6 +167,21 @@ func TestClusterContextAtAdmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDenied(ctx, t, env.Client, 10*time.Second, imagePodIn("ctx-default", "second", "app:1"), "namespace closed (quota open=no)")
+
+	// The background controller reads the same cache: the Pod admitted
+	// under quay.io passes there too (evaluated without the ConfigMap, the
+	// `|| 'none'` default would fail it), the one admitted under ghcr.io
+	// fails now.
+	eventually(t, 60*time.Second, "background results from the ConfigMap", func() (bool, string) {
+		results, _ := reportResults(ctx, t, env.Client, "ctx-cm")
+		want := []string{"Pod/quay cm-registry/registry pass", "Pod/ghcr cm-registry/registry fail"}
+		for _, w := range want {
+			if !slices.Contains(results, w) {
+				return false, fmt.Sprintf("results %v, want %v", results, want)
+			}
+		}
+		return true, ""
+	})
 }
 
 func imagePodIn(ns, name, image string) *corev1.Pod {
