@@ -67,9 +67,8 @@ func newFaultMemory(ttl time.Duration, max int, now func() time.Time) *faultMemo
 }
 
 // check returns the remembered fault of repo as an error naming ref, or
-// nil when the caller should ask the registry. budget is the time the
-// caller's fetch would have (its context's remaining time, or the fetch
-// timeout without a deadline).
+// nil when the caller should ask the registry. The caller's budget is its
+// context's remaining time, or fetchTimeout when it has no deadline.
 func (f *faultMemory) check(ctx context.Context, repo, ref string, fetchTimeout time.Duration) error {
 	if f.ttl <= 0 {
 		return nil
