@@ -71,3 +71,40 @@ func TestOneDeadlineBoundsJMESPathAndImages(t *testing.T) {
 		}
 	}
 }
+
+// TestMutateHonoursPolicyTimeout: the mutating webhook is one webhook
+// (here with the API server's ?timeout=10s), but a verifyImages policy
+// with webhookTimeoutSeconds: 2 must not wait for a hanging registry
+// longer than its own budget (1.8 s), as on its validating group path.
+// Before, /mutate waited the request's whole budget (9 s).
+func TestMutateHonoursPolicyTimeout(t *testing.T) {
+	t.Parallel()
+	reg := registrytest.Start(t)
+	reg.SetFault(func(*http.Request) (int, time.Duration) { return 0, 30 * time.Second })
+	short := strings.Replace(strings.ReplaceAll(verifyImagesPolicy, "%s", "Fail"), "  failurePolicy: Fail\n", "  failurePolicy: Fail\n  webhookTimeoutSeconds: 2\n", 1)
+	if !strings.Contains(short, "webhookTimeoutSeconds: 2") {
+		t.Fatal("policy not edited")
+	}
+	other := strings.NewReplacer("name: signed-images", "name: other-images", `imageReferences: ["*"]`, `imageReferences: ["other.example/*"]`).
+		Replace(strings.ReplaceAll(verifyImagesPolicy, "%s", "Fail"))
+	set := compile(t, short+"---\n"+other)
+	eng := engine.New(engine.WithImageVerifier(kyvernoimages.New(imageverify.New(imageverify.Options{}), kyvernoimages.Options{})))
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(set), Engine: eng})
+	srv := newTLSServer(t, h)
+	obj := "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers:\n  - {name: a, image: \"" + reg.Ref("team/app", "v1") + "\"}\n"
+	start := time.Now()
+	resp := admit(t, srv, PathMutate+"?timeout=10s", reviewReq{kind: "Pod", namespace: "shop", name: "web", object: obj})
+	elapsed := time.Since(start)
+	if resp.Allowed {
+		t.Fatalf("admitted: %+v", resp)
+	}
+	if !strings.Contains(resp.Result.Message, "signed-images") || !strings.Contains(resp.Result.Message, "deadline exceeded") {
+		t.Errorf("denial %q should name signed-images and the deadline", resp.Result.Message)
+	}
+	// 1.8 s expected; 5 s is far from both that and the 9 s of the
+	// request's whole budget.
+	if elapsed >= 5*time.Second {
+		t.Fatalf("answered after %v: the policy's 2 s timeout was not honoured", elapsed)
+	}
+	t.Logf("denied after %v", elapsed.Round(time.Millisecond))
+}

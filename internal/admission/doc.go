@@ -21,7 +21,11 @@
 //
 // Both webhooks evaluate through engine.Evaluate (/mutate in
 // engine.PhaseMutate: verifyImages rules and ClusterImagePolicy digest
-// pinning) and decide with engine.Decide; this package only turns the
+// pinning, each WebhookGroup's policies concurrently under that group's
+// timeout, so webhookTimeoutSeconds holds there as on the group paths)
+// and decide with engine.Decide; what policies read from the cluster
+// (configMap and apiCall context entries, CEL resource.Get/List) comes
+// from HandlerOptions.Cluster; this package only turns the
 // engine.Decision into an AdmissionResponse (403 for a policy denial, 500
 // when evaluation could not run), records its events and logs it.
 // Decisions follow Kyverno: a failing rule of an Enforce policy denies with

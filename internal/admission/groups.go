@@ -2,6 +2,7 @@ package admission
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,4 +167,32 @@ func (c *groupSets) get(set *policy.Set, g WebhookGroup) *policy.Set {
 	})
 	c.subsets[g] = sub
 	return sub
+}
+
+// list returns the distinct groups of set's policies, the default group
+// first (it holds ClusterImagePolicies and native policies), the others
+// by failure policy and timeout.
+func (c *groupSets) list(set *policy.Set) []WebhookGroup {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set != set {
+		c.set, c.groups, c.subsets = set, c.defaults.groups(set), map[WebhookGroup]*policy.Set{}
+	}
+	def := c.defaults.Default()
+	out := []WebhookGroup{def}
+	seen := map[WebhookGroup]bool{def: true}
+	for _, g := range c.groups {
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out[1:], func(i, j int) bool {
+		a, b := out[1+i], out[1+j]
+		if a.FailurePolicy != b.FailurePolicy {
+			return a.FailurePolicy < b.FailurePolicy
+		}
+		return a.TimeoutSeconds < b.TimeoutSeconds
+	})
+	return out
 }

@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,6 +58,11 @@ type HandlerOptions struct {
 	// NamespaceLabels looks up the labels of a request's namespace, for
 	// namespaceSelector and CEL namespaceObject. Nil: no labels.
 	NamespaceLabels NamespaceLabelsFunc
+	// Cluster answers what policies read from the cluster at admission:
+	// Kyverno configMap and apiCall context entries (engine
+	// Input.Cluster) and CEL resource.Get/List (Input.Resources). Nil:
+	// those entries are left to values and CEL lookups find nothing.
+	Cluster cel.ResourceStore
 	// Recorder receives an event per failed Audit rule. Nil: no events.
 	Recorder Recorder
 	// Logger receives structured logs (default: discarded). Logs carry the
@@ -89,6 +96,7 @@ type Handler struct {
 	policies  PolicySource
 	engine    *engine.Engine
 	nsLabels  NamespaceLabelsFunc
+	cluster   cel.ResourceStore
 	recorder  Recorder
 	log       *slog.Logger
 	metrics   *metrics
@@ -113,6 +121,7 @@ func NewHandler(opts HandlerOptions) (*Handler, error) {
 		policies: opts.Policies,
 		engine:   opts.Engine,
 		nsLabels: opts.NamespaceLabels,
+		cluster:  opts.Cluster,
 		recorder: opts.Recorder,
 		log:      opts.Logger,
 		maxBytes: opts.MaxRequestBytes,
@@ -197,6 +206,9 @@ type decoded struct {
 	// (nil when none); results are the last evaluation's.
 	verified engine.VerifiedImages
 	results  []engine.Result
+	// failed is set when the last evaluation could not complete (its
+	// decision is engine.DecideFailed's).
+	failed bool
 }
 
 // readReview checks and decodes an AdmissionReview request. It never
@@ -301,7 +313,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 		if use != nil && use.verdicts != nil {
 			d.verified = verified{use.verdicts}
 		}
-		v := h.evaluateSafely(ctx, PathMutate, set, d, engine.PhaseMutate)
+		v := h.evaluateMutate(ctx, set, d)
 		if !v.Allowed {
 			resp.Allowed = false
 			resp.Result = status(&v)
@@ -329,6 +341,67 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, resp)
 	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, result).Inc()
 	h.metrics.latency.WithLabelValues(PathMutate).Observe(time.Since(start).Seconds())
+}
+
+// evaluateMutate evaluates the mutating phase with each policy under its
+// own webhook timeout. The mutating webhook is one webhook with one
+// timeout, but a policy's verifyImages rules must not wait for a registry
+// longer than its webhookTimeoutSeconds allows, as on its validating group
+// path: the policies of each group (WebhookGroup) are evaluated
+// concurrently, each group under its image budget within the request's
+// deadline, and the results are decided together.
+func (h *Handler) evaluateMutate(ctx context.Context, set *policy.Set, d *decoded) engine.Decision {
+	groups := h.groups.list(set)
+	budget := func(g WebhookGroup) time.Duration { return imageBudget(time.Duration(g.TimeoutSeconds) * time.Second) }
+	if len(groups) == 1 {
+		gctx, cancel := context.WithTimeout(ctx, budget(groups[0]))
+		defer cancel()
+		return h.evaluateSafely(gctx, PathMutate, set, d, engine.PhaseMutate)
+	}
+	decisions := make([]engine.Decision, len(groups))
+	parts := make([]*decoded, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		sub := h.groups.get(set, g)
+		parts[i] = &decoded{req: d.req, obj: d.obj, oldObj: d.oldObj, verified: d.verified}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gctx, cancel := context.WithTimeout(ctx, budget(g))
+			defer cancel()
+			decisions[i] = h.evaluateSafely(gctx, PathMutate, sub, parts[i], engine.PhaseMutate)
+		}()
+	}
+	wg.Wait()
+	d.results = nil
+	failed := false
+	for i := range parts {
+		d.results = append(d.results, parts[i].results...)
+		failed = failed || parts[i].failed || decisions[i].EvaluationFailed
+	}
+	if !failed {
+		return engine.Decide(set, d.results)
+	}
+	// A group could not be evaluated: its decision (fail closed or a
+	// warning) stands beside the others'.
+	out := engine.Decision{Allowed: true}
+	var msgs []string
+	for _, v := range decisions {
+		if !v.Allowed {
+			out.Allowed = false
+			out.EvaluationFailed = out.EvaluationFailed || v.EvaluationFailed
+			msgs = append(msgs, v.Message)
+			out.Blocked = append(out.Blocked, v.Blocked...)
+		}
+		out.Warnings = append(out.Warnings, v.Warnings...)
+		out.Events = append(out.Events, v.Events...)
+		out.Patches = append(out.Patches, v.Patches...)
+	}
+	out.Message = strings.Join(msgs, "; ")
+	if !out.Allowed {
+		out.Patches = nil
+	}
+	return out
 }
 
 // imageBudget is the part of the request's timeout image checks may use:
@@ -457,6 +530,9 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		RequireDigests: phase == engine.PhaseValidate,
 		Verified:       d.verified,
 	}
+	if h.cluster != nil {
+		in.Cluster, in.Resources = h.cluster, h.cluster
+	}
 	if in.Resource == nil && in.OldResource == nil {
 		// Nothing to evaluate (a CONNECT without options, for example).
 		return engine.Decision{Allowed: true}
@@ -465,6 +541,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 		labels, err := h.nsLabels(ctx, req.Namespace)
 		if err != nil {
 			h.logRequest(ctx, slog.LevelWarn, req, "namespace labels unavailable", slog.String("error", err.Error()))
+			d.failed = true
 			return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), nil,
 				fmt.Errorf("labels of namespace %s unavailable: %w", req.Namespace, err))
 		}
@@ -477,6 +554,7 @@ func (h *Handler) evaluate(ctx context.Context, set *policy.Set, d *decoded, pha
 	}
 	if err != nil && !errors.Is(err, engine.ErrNoResource) {
 		h.logRequest(ctx, slog.LevelWarn, req, "evaluation failed", slog.String("error", err.Error()))
+		d.failed = true
 		return engine.DecideFailed(set, req.Kind.Kind, resourceOf(req), results, err)
 	}
 	return engine.Decide(set, results)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/sink/policyreport"
 	"github.com/portcullis/portcullis/internal/workpool"
@@ -73,6 +74,10 @@ type Options struct {
 	Cache cache.Cache
 	// Mapper resolves the kinds the policies name.
 	Mapper meta.RESTMapper
+	// Cluster answers what policies read from the cluster (configMap and
+	// apiCall context entries, CEL resource.Get/List), as at admission;
+	// nil leaves those entries to values.
+	Cluster cel.ResourceStore
 	// Scheme, if set, gives typed objects for the kinds it knows: their
 	// informers hold Go structs, a fraction of the memory of unstructured
 	// maps (10,000 Pods); they are converted for each evaluation. Fields
@@ -494,6 +499,9 @@ func (c *Controller) process(ctx context.Context, k key) (stale bool, err error)
 	base := c.entries[k.namespace][k]
 	c.mu.Unlock()
 	in := engine.Input{Resource: obj.Object, Background: true}
+	if c.opts.Cluster != nil {
+		in.Cluster, in.Resources = c.opts.Cluster, c.opts.Cluster
+	}
 	if k.namespace != "" {
 		ns := &corev1.Namespace{}
 		if err := c.opts.Cache.Get(ctx, types.NamespacedName{Name: k.namespace}, ns); err == nil {

@@ -166,7 +166,7 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 			return res.with(StatusError, fmt.Sprintf("invalid values: %v", err), "")
 		}
 	}
-	if err := e.loadContext(c, r.Spec.Context, values); err != nil {
+	if err := e.loadContext(ctx, c, r.Spec.Context, values, in.Cluster); err != nil {
 		return res.with(StatusError, fmt.Sprintf("failed to load context: %v", err), "")
 	}
 	ok, err := checkPreconditions(c, r.Spec.Preconditions)
@@ -176,7 +176,7 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
-	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values,
+	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values, cluster: in.Cluster,
 		deleting: req.operation == "DELETE" || in.Resource == nil}
 	if cin != nil {
 		v.cin = *cin
@@ -220,18 +220,27 @@ func applyValues(c *variables.Context, values map[string]any) error {
 }
 
 // loadContext evaluates the rule's context entries in order. Entries
-// whose name a values file supplies are taken from there; apiCall,
-// configMap, imageRegistry and globalReference entries need a cluster or
-// a registry and are left to values when evaluating offline.
-func (e *Engine) loadContext(c *variables.Context, entries []kyvernov1.ContextEntry, values map[string]any) error {
+// whose name a values file supplies are taken from there. configMap and
+// apiCall entries are read from cluster when it is given (admission, see
+// Input.Cluster); offline (cluster nil) they are left to values, as
+// imageRegistry and globalReference entries always are.
+func (e *Engine) loadContext(ctx context.Context, c *variables.Context, entries []kyvernov1.ContextEntry, values map[string]any, cluster cel.ResourceStore) error {
 	for _, ce := range entries {
 		if _, given := values[ce.Name]; given {
 			continue
 		}
-		if ce.Variable == nil {
+		var val any
+		var err error
+		switch {
+		case ce.Variable != nil:
+			val, err = e.loadVariable(ctx, c, ce)
+		case ce.ConfigMap != nil && cluster != nil:
+			val, err = loadConfigMap(ctx, c, ce.ConfigMap, cluster)
+		case ce.APICall != nil && cluster != nil:
+			val, err = e.loadAPICall(ctx, c, ce.APICall, cluster)
+		default:
 			continue
 		}
-		val, err := e.loadVariable(c, ce)
 		if err != nil {
 			return fmt.Errorf("context entry %q: %w", ce.Name, err)
 		}
@@ -242,7 +251,7 @@ func (e *Engine) loadContext(c *variables.Context, entries []kyvernov1.ContextEn
 	return nil
 }
 
-func (e *Engine) loadVariable(c *variables.Context, ce kyvernov1.ContextEntry) (any, error) {
+func (e *Engine) loadVariable(ctx context.Context, c *variables.Context, ce kyvernov1.ContextEntry) (any, error) {
 	v := ce.Variable
 	path := ""
 	if v.JMESPath != "" {
@@ -271,7 +280,7 @@ func (e *Engine) loadVariable(c *variables.Context, ce kyvernov1.ContextEntry) (
 			return nil, fmt.Errorf("substitute variables in value: %w", err)
 		}
 		if path != "" {
-			r, err := e.jp.Search(path, val)
+			r, err := e.jp.SearchContext(ctx, path, val)
 			if err != nil {
 				if def == nil {
 					return nil, fmt.Errorf("apply jmesPath %q: %w", path, err)
@@ -331,6 +340,8 @@ type validator struct {
 	c        *variables.Context
 	resource map[string]any
 	values   map[string]any
+	// cluster answers configMap and apiCall context entries (nil offline).
+	cluster cel.ResourceStore
 	// located is set once a failing foreach element's path has been
 	// made a path in the resource (see elementPath).
 	located bool
@@ -358,7 +369,7 @@ func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre
 		}
 		return v.patterns(v.resource, val.Pattern, val.AnyPattern, pre, preAny, pattern.Options{})
 	case len(val.ForEach) > 0:
-		return v.forEach(val.ForEach, 0)
+		return v.forEach(ctx, val.ForEach, 0)
 	case val.PodSecurity != nil:
 		if v.deleting {
 			return outcome{}
@@ -531,14 +542,14 @@ func (v *validator) buildErrorMessage(err error, path string) string {
 }
 
 // forEach evaluates validate.foreach (and nested foreach at depth > 0).
-func (v *validator) forEach(list []kyvernov1.ForEach, depth int) outcome {
+func (v *validator) forEach(ctx context.Context, list []kyvernov1.ForEach, depth int) outcome {
 	applied := 0
 	for _, fe := range list {
 		elements, err := v.evaluateList(fe.List)
 		if err != nil {
 			continue
 		}
-		o, n := v.forEachElements(fe, elements, depth)
+		o, n := v.forEachElements(ctx, fe, elements, depth)
 		if o.status != StatusPass {
 			return o
 		}
@@ -574,7 +585,7 @@ func (v *validator) evaluateList(expr string) ([]any, error) {
 	return list, nil
 }
 
-func (v *validator) forEachElements(fe kyvernov1.ForEach, elements []any, depth int) (outcome, int) {
+func (v *validator) forEachElements(ctx context.Context, fe kyvernov1.ForEach, elements []any, depth int) (outcome, int) {
 	v.c.Checkpoint()
 	defer v.c.Restore()
 	applied := 0
@@ -597,7 +608,7 @@ func (v *validator) forEachElements(fe kyvernov1.ForEach, elements []any, depth 
 			target = elemMap
 		}
 		v.located = false
-		o := v.forEachElement(fe, target, depth)
+		o := v.forEachElement(ctx, fe, target, depth)
 		switch o.status {
 		case StatusSkip:
 			continue
@@ -676,8 +687,8 @@ func isContainer(v any) bool {
 	return false
 }
 
-func (v *validator) forEachElement(fe kyvernov1.ForEach, target map[string]any, depth int) outcome {
-	if err := v.e.loadContext(v.c, fe.Context, v.values); err != nil {
+func (v *validator) forEachElement(ctx context.Context, fe kyvernov1.ForEach, target map[string]any, depth int) outcome {
+	if err := v.e.loadContext(ctx, v.c, fe.Context, v.values, v.cluster); err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to load context: %v", err), ""}
 	}
 	ok, err := checkPreconditions(v.c, fe.Preconditions)
@@ -694,7 +705,7 @@ func (v *validator) forEachElement(fe kyvernov1.ForEach, target map[string]any, 
 		// Kyverno sees foreach elements as decoded JSON, with float numbers.
 		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil, pattern.Options{FloatNumbers: true})
 	case len(fe.ForEach) > 0:
-		return v.forEach(fe.ForEach, depth+1)
+		return v.forEach(ctx, fe.ForEach, depth+1)
 	}
 	return outcome{StatusError, "foreach has no pattern, anyPattern, deny or foreach", ""}
 }

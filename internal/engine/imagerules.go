@@ -107,7 +107,7 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 			return []Result{res.with(StatusError, fmt.Sprintf("invalid values: %v", err), "")}
 		}
 	}
-	if err := e.loadContext(c, r.Spec.Context, values); err != nil {
+	if err := e.loadContext(ctx, c, r.Spec.Context, values, in.Cluster); err != nil {
 		return []Result{res.with(StatusError, fmt.Sprintf("failed to load context: %v", err), "")}
 	}
 	ok, err := checkPreconditions(c, r.Spec.Preconditions)

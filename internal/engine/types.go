@@ -164,6 +164,13 @@ type Input struct {
 	Resources     cel.ResourceStore
 	Images        cel.ImageStore
 	GlobalContext cel.GlobalContextStore
+	// Cluster answers the Kyverno context entries that read the cluster
+	// (configMap, and apiCall GETs of a resource or collection by urlPath)
+	// at admission. Nil (offline) leaves those entries to Values, as
+	// `kyverno test` does. A failed read (not found, forbidden, not
+	// synced by the deadline) is an error result, so the policy's failure
+	// mode decides, except for an apiCall with a `default`.
+	Cluster cel.ResourceStore
 	// Params are the parameters of validate.cel rules that declare a
 	// paramKind (nil when none were resolved).
 	Params map[string]any

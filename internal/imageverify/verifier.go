@@ -86,7 +86,8 @@ type Options struct {
 	TTL time.Duration
 	// NegativeTTL is how long a verification failure (ErrNoSignatures,
 	// ErrSignatureMismatch) is cached (default DefaultNegativeTTL; negative
-	// disables). Registry errors and not-found are never cached.
+	// disables). Registry errors and not-found are never cached as
+	// verdicts (registry faults are remembered briefly: FaultTTL).
 	NegativeTTL time.Duration
 	// MaxEntries bounds the cache (default DefaultMaxEntries).
 	MaxEntries int
@@ -103,6 +104,14 @@ type Options struct {
 	// TrustRoots are sigstore trusted_root.json documents by name, for
 	// keyless authorities' trustRootRef.
 	TrustRoots map[string][]byte
+	// FaultTTL is how long a registry fault (unreachable, no answer, 429,
+	// 5xx) is remembered per repository so that the next caller fails at
+	// once with the same message instead of waiting again (default
+	// DefaultFaultTTL; negative disables). Answers that depend on the
+	// caller's credentials are never remembered, and a timeout fails fast
+	// only callers with at most twice the time already waited (see
+	// faultMemory).
+	FaultTTL time.Duration
 	// Secrets reads the Secrets of key.secretRef authorities (nil: such
 	// authorities fail). SecretNamespace is used for a secretRef without
 	// a namespace (policy-controller reads them from its own namespace).
@@ -136,6 +145,7 @@ type Verifier struct {
 	keyless  keylessCache
 	policies policyCache
 	keys     keyFingerprints
+	faults   *faultMemory
 }
 
 type resolved struct {
@@ -171,7 +181,11 @@ func New(opts Options) *Verifier {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Verifier{opts: opts, cache: newCache(opts.MaxEntries, opts.Now), tags: newCache(opts.MaxEntries, opts.Now)}
+	if opts.FaultTTL == 0 {
+		opts.FaultTTL = DefaultFaultTTL
+	}
+	return &Verifier{opts: opts, cache: newCache(opts.MaxEntries, opts.Now), tags: newCache(opts.MaxEntries, opts.Now),
+		faults: newFaultMemory(opts.FaultTTL, defaultMaxFaults, opts.Now)}
 }
 
 // CacheLen reports the number of cached verdicts (expired ones included
@@ -196,20 +210,10 @@ func (v *Verifier) Resolve(ctx context.Context, ref string, opts ...CallOption) 
 	if d, ok := v.knownDigest(r); ok {
 		return d.DigestStr(), nil
 	}
-	rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
-		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
-		defer cancel()
-		p, rec, err := v.newPuller(call.keychain)
-		if err != nil {
-			return resolved{}, err
-		}
-		d, err := v.resolveWith(fctx, r, p)
-		if err != nil {
-			return resolved{}, classify(ref, err, rec, fctx)
-		}
-		v.rememberTag(r, d)
-		return resolved{digest: d, puller: p, rec: rec}, nil
-	})
+	rc, err := v.startResolve(ctx, r, ref, call)
+	if err != nil {
+		return "", err
+	}
 	res, err := rc.wait(ctx)
 	if err != nil {
 		return "", classify(ref, err, nil, ctx)
@@ -262,21 +266,10 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 	// fetch sequence.
 	var res resolved
 	if !known {
-		rc := v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
-			fctx, cancel := detach(ctx, v.opts.FetchTimeout)
-			defer cancel()
-			p, rec, err := v.newPuller(call.keychain)
-			if err != nil {
-				return resolved{}, err
-			}
-			d, err := v.resolveWith(fctx, r, p)
-			if err != nil {
-				return resolved{}, classify(ref, err, rec, fctx)
-			}
-			v.rememberTag(r, d)
-			return resolved{digest: d, puller: p, rec: rec}, nil
-		})
-		var err error
+		rc, err := v.startResolve(ctx, r, ref, call)
+		if err != nil {
+			return Result{}, err
+		}
 		if res, err = rc.wait(ctx); err != nil {
 			return Result{}, classify(ref, err, nil, ctx)
 		}
@@ -288,9 +281,14 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 		res.Cached = true
 		return res, err
 	}
+	repo := d.Context().String()
+	if err := v.faults.check(ctx, repo, ref, v.opts.FetchTimeout); err != nil {
+		return Result{Digest: d.DigestStr()}, err
+	}
 	vc := v.verify.start(key, func() (Result, error) {
 		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
 		defer cancel()
+		start := v.opts.Now()
 		p, rec := res.puller, res.rec
 		if p == nil {
 			var err error
@@ -299,6 +297,11 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 			}
 		}
 		out, err := v.verifyDigest(fctx, ref, d, c, p, rec)
+		if errors.Is(err, ErrRegistry) {
+			v.faults.record(fctx, repo, start, err)
+		} else {
+			v.faults.forget(repo)
+		}
 		switch {
 		case err == nil:
 			v.cache.put(key, out, nil, v.opts.TTL)
@@ -312,6 +315,33 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 		return Result{Digest: d.DigestStr()}, classify(ref, err, nil, ctx)
 	}
 	return out, err
+}
+
+// startResolve starts (or joins) the shared resolution of r, unless a
+// fault of its repository is remembered: then it returns that fault.
+func (v *Verifier) startResolve(ctx context.Context, r name.Reference, ref string, call callOptions) (*flightCall[resolved], error) {
+	repo := r.Context().String()
+	if err := v.faults.check(ctx, repo, ref, v.opts.FetchTimeout); err != nil {
+		return nil, err
+	}
+	return v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
+		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
+		defer cancel()
+		start := v.opts.Now()
+		p, rec, err := v.newPuller(call.keychain)
+		if err != nil {
+			return resolved{}, err
+		}
+		d, err := v.resolveWith(fctx, r, p)
+		if err != nil {
+			err = classify(ref, err, rec, fctx)
+			v.faults.record(fctx, repo, start, err)
+			return resolved{}, err
+		}
+		v.faults.forget(repo)
+		v.rememberTag(r, d)
+		return resolved{digest: d, puller: p, rec: rec}, nil
+	}), nil
 }
 
 // knownDigest returns the digest of a digest reference, or of a tag
@@ -630,7 +660,9 @@ func classify(ref string, err error, rec *recorder, ctx context.Context) error {
 	}
 	// Anything else (network errors, 429, 5xx, 401/403, malformed
 	// responses) means the registry could not give a usable answer.
-	if s := statusOf(err); s != 0 {
+	if s := statusOf(err); s == http.StatusUnauthorized || s == http.StatusForbidden {
+		return fmt.Errorf("imageverify: %s: %w (HTTP %d %s, %w): %v", ref, ErrRegistry, s, http.StatusText(s), errCredentials, err)
+	} else if s != 0 {
 		return fmt.Errorf("imageverify: %s: %w (HTTP %d %s): %v", ref, ErrRegistry, s, http.StatusText(s), err)
 	}
 	return fmt.Errorf("imageverify: %s: %w: %v", ref, ErrRegistry, err)

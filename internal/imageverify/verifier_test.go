@@ -282,7 +282,7 @@ func TestRegistryFaults(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := New(Options{})
+			v := New(Options{FaultTTL: 100 * time.Millisecond})
 			reg.SetFault(tc.fault)
 			start := time.Now()
 			res, err := v.VerifyKey(withTimeout(t, tc.deadline), tc.ref, key.PublicPEM)
@@ -305,9 +305,10 @@ func TestRegistryFaults(t *testing.T) {
 			}
 			t.Logf("%v after %v", err, elapsed.Round(time.Millisecond))
 			if strings.Contains(tc.ref, reg.Host) {
-				// Registry errors are not cached: once the fault is gone the
-				// same Verifier verifies.
-				time.Sleep(50 * time.Millisecond) // let the detached fetch end
+				// Registry errors are not cached as verdicts: once the fault
+				// is gone and no longer remembered (FaultTTL) the same
+				// Verifier verifies.
+				time.Sleep(150 * time.Millisecond) // the detached fetch ends, FaultTTL passes
 				if res, err := v.VerifyKey(withTimeout(t, 10*time.Second), tc.ref, key.PublicPEM); err != nil || !res.Verified || res.Cached {
 					t.Errorf("after the fault: %+v, %v; want a fresh verification", res, err)
 				}

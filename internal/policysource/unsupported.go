@@ -2,17 +2,45 @@ package policysource
 
 import (
 	"fmt"
+	"regexp"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 )
 
-// clusterContextKinds are the Kyverno context entry kinds whose value
-// comes from the cluster or a registry at admission. serve does not load
-// them yet: evaluated without them, a rule would see nothing (and a
-// `||` default would pass), so such policies are refused instead.
-var clusterContextKinds = []string{"configMap", "apiCall", "globalReference", "imageRegistry"}
+// unservedContextKinds are the Kyverno context entry kinds serve does not
+// load at admission: evaluated without them, a rule would see nothing
+// (and a `||` default would pass), so such policies are refused instead.
+// configMap entries and apiCall GETs of the API server by urlPath are
+// served from the informer cache (internal/serve clusterStore); apiCall
+// entries that call a service, use another method or a path that is not
+// a resource or collection are refused too (apiCallProblem).
+var unservedContextKinds = []string{"globalReference", "imageRegistry"}
+
+// apiCallProblem says why serve cannot answer an apiCall entry, or "".
+func apiCallProblem(call any) string {
+	m, _ := call.(map[string]any)
+	if _, ok := m["service"]; ok {
+		return "apiCall service calls are not supported in serve yet (only urlPath GETs of the API server)"
+	}
+	if method, _ := m["method"].(string); method != "" && method != "GET" {
+		return fmt.Sprintf("apiCall method %s is not supported in serve yet (only GET)", method)
+	}
+	path, _ := m["urlPath"].(string)
+	if path == "" {
+		return "apiCall without urlPath is not supported in serve yet"
+	}
+	// Variables are substituted at admission: check the path's shape with
+	// a placeholder in their place.
+	if _, err := engine.ParseAPIPath(variablePattern.ReplaceAllString(path, "x")); err != nil {
+		return fmt.Sprintf("apiCall urlPath %q is not supported in serve yet (only GETs of one resource or a collection under /api or /apis: no query, no subresource)", path)
+	}
+	return ""
+}
+
+var variablePattern = regexp.MustCompile(`\{\{[^}]*\}\}`)
 
 // Unsupported returns why serve cannot enforce the Kyverno ClusterPolicy
 // or Policy in d as written: every context entry (of a rule or of a
@@ -33,12 +61,19 @@ func Unsupported(d manifest.Document) []*policy.Error {
 			list, _ := entries.([]any)
 			for j, e := range list {
 				entry, _ := e.(map[string]any)
-				for _, k := range clusterContextKinds {
+				en, _ := entry["name"].(string)
+				for _, k := range unservedContextKinds {
 					if _, ok := entry[k]; ok {
-						en, _ := entry["name"].(string)
 						errs = append(errs, &policy.Error{File: d.Source, Document: d.Index, Policy: d.Name(), Rule: name,
 							Field: fmt.Sprintf("%s[%d].%s", field, j, k),
 							Msg:   fmt.Sprintf("context entry %q: %s context entries are not supported in serve yet (the rule would be evaluated without its value)", en, k)})
+					}
+				}
+				if call, ok := entry["apiCall"]; ok {
+					if why := apiCallProblem(call); why != "" {
+						errs = append(errs, &policy.Error{File: d.Source, Document: d.Index, Policy: d.Name(), Rule: name,
+							Field: fmt.Sprintf("%s[%d].apiCall", field, j),
+							Msg:   fmt.Sprintf("context entry %q: %s (the rule would be evaluated without its value)", en, why)})
 					}
 				}
 			}

@@ -21,7 +21,7 @@ func TestUnsupported(t *testing.T) {
 		yaml string
 		want []string // "field: kind" of each problem
 	}{
-		{"configMap and apiCall in a rule", `apiVersion: kyverno.io/v1
+		{"configMap and urlPath GETs are served", `apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: p}
 spec:
@@ -31,8 +31,32 @@ spec:
     - {name: v, variable: {value: 1}}
     - {name: cm, configMap: {name: c, namespace: default}}
     - {name: api, apiCall: {urlPath: /api/v1/namespaces}}
+    - {name: pods, apiCall: {urlPath: "/api/v1/namespaces/{{ request.namespace }}/pods", jmesPath: "items | length(@)"}}
+    - {name: dep, apiCall: {urlPath: "/apis/apps/v1/namespaces/{{ request.namespace }}/deployments/{{ request.object.metadata.name }}", method: GET}}
     validate: {deny: {conditions: {any: [{key: "{{ cm.data.x || 'ok' }}", operator: Equals, value: no}]}}}
-`, []string{"spec.rules[0].context[1].configMap", "spec.rules[0].context[2].apiCall"}},
+`, nil},
+		{"apiCall service, POST, query, subresource, non-resource path", `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+  - name: r
+    context:
+    - {name: a, apiCall: {service: {url: "https://x.example/check"}}}
+    - {name: b, apiCall: {urlPath: /api/v1/namespaces, method: POST}}
+    - {name: c, apiCall: {urlPath: "/api/v1/pods?labelSelector=app"}}
+    - {name: d, apiCall: {urlPath: "/api/v1/namespaces/{{ request.namespace }}/pods/x/log"}}
+    - {name: e, apiCall: {urlPath: /version}}
+`, []string{"spec.rules[0].context[0].apiCall", "spec.rules[0].context[1].apiCall", "spec.rules[0].context[2].apiCall", "spec.rules[0].context[3].apiCall", "spec.rules[0].context[4].apiCall"}},
+		{"imageRegistry in a rule", `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+  - name: r
+    context:
+    - {name: img, imageRegistry: {reference: "{{ element.image }}"}}
+`, []string{"spec.rules[0].context[0].imageRegistry"}},
 		{"globalReference in a nested foreach", `apiVersion: portcullis.dev/v1
 kind: Policy
 metadata: {name: p, namespace: n}

@@ -92,9 +92,12 @@ func addBackground(ctx context.Context, cfg *rest.Config, mgr manager.Manager, o
 		observer = observers
 	}
 	c, err := background.New(background.Options{
-		Cache:    mgr.GetCache(),
-		Mapper:   mgr.GetRESTMapper(),
-		Scheme:   mgr.GetScheme(),
+		Cache:  mgr.GetCache(),
+		Mapper: mgr.GetRESTMapper(),
+		Scheme: mgr.GetScheme(),
+		// The same informer cache admission reads for configMap and
+		// apiCall context entries (clusterstore.go).
+		Cluster:  newClusterStore(mgr.GetCache(), mgr.GetAPIReader(), mgr.GetRESTMapper(), mgr.GetScheme()),
 		Client:   direct,
 		Policies: watcher,
 		Engine:   eng,

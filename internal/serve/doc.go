@@ -11,7 +11,11 @@
 //     leader (every replica when leader election is off);
 //   - Kubernetes Events come from the manager's event broadcaster;
 //   - with the verification cache, the signing keys are read (and created
-//     or rotated) from a Secret by every replica (vcachekeys.go).
+//     or rotated) from a Secret by every replica (vcachekeys.go);
+//   - what policies read from the cluster at admission (configMap and
+//     apiCall context entries, CEL resource.Get/List) is answered from the
+//     manager's informer cache, an informer per kind started on first use
+//     (clusterstore.go).
 //
 // Readiness (/readyz) reports the policy set loaded and a serving
 // certificate available; liveness (/healthz) that the process answers.

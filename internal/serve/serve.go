@@ -618,9 +618,12 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 		vc = &admission.VerificationCacheOptions{Keys: keys.Keys, TTL: o.VerificationCacheTTL}
 	}
 	h, err := admission.NewHandler(admission.HandlerOptions{
-		Policies:          readySource{watcher},
-		Engine:            eng,
-		NamespaceLabels:   admission.NamespaceLabelsFromClient(cs, 30*time.Second),
+		Policies:        readySource{watcher},
+		Engine:          eng,
+		NamespaceLabels: admission.NamespaceLabelsFromClient(cs, 30*time.Second),
+		// configMap / apiCall context entries and CEL resource.Get/List
+		// from the informer cache (clusterstore.go).
+		Cluster:           newClusterStore(mgr.GetCache(), mgr.GetAPIReader(), mgr.GetRESTMapper(), mgr.GetScheme()),
 		Recorder:          eventRecorder{mgr.GetEventRecorder("portcullis")},
 		Logger:            o.Logger,
 		Registry:          o.Registry,
@@ -634,8 +637,9 @@ func newHandler(o Options, watcher *policysource.Watcher, mgr manager.Manager, c
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
-	// Policies that serve cannot enforce as written (context entries from
-	// the cluster) are refused before they are stored.
+	// Policies that serve cannot enforce as written (globalReference and
+	// imageRegistry context entries, apiCall service calls) are refused
+	// before they are stored.
 	mux.Handle(webhookconfig.ValidatePolicyPath, h.ValidatePolicyWith(policysource.Unsupported))
 	return &handler{admission: h, mux: mux, engine: eng}, nil
 }

@@ -54,9 +54,9 @@ spec:
   authorities: [{name: nothing}]
 `
 
-// configMapPolicy reads a ConfigMap through a context entry, with a
-// default: evaluated without the ConfigMap it would always pass.
-const configMapPolicy = `apiVersion: portcullis.dev/v1
+// globalRefPolicy reads a Kyverno GlobalContextEntry, which serve does not
+// load, with a default: evaluated without the entry it would always pass.
+const globalRefPolicy = `apiVersion: portcullis.dev/v1
 kind: ClusterPolicy
 metadata: {name: NAME}
 spec:
@@ -66,12 +66,12 @@ spec:
     match: {any: [{resources: {kinds: [Pod]}}]}
     context:
     - name: teams
-      configMap: {name: allowed-teams, namespace: portcullis-system}
+      globalReference: {name: allowed-teams, jmesPath: "data.allowed"}
     validate:
       message: team not allowed
       deny:
         conditions:
-          any: [{key: "{{ request.object.metadata.labels.team || '' }}", operator: AnyNotIn, value: "{{ teams.data.allowed || 'a' }}"}]
+          any: [{key: "{{ request.object.metadata.labels.team || '' }}", operator: AnyNotIn, value: "{{ teams || 'a' }}"}]
 `
 
 // TestBrokenPolicyInCluster: a policy that stops compiling after it was
@@ -140,8 +140,8 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 	if err := env.Client.Create(ctx, decodeAll(t, brokenImagePolicy)[0]); err != nil {
 		t.Fatal(err)
 	}
-	// serve cannot load configMap context entries: refused at load.
-	if err := env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(configMapPolicy, "NAME", "cm-lookup"))[0]); err != nil {
+	// serve cannot load globalReference context entries: refused at load.
+	if err := env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(globalRefPolicy, "NAME", "cm-lookup"))[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, "three policies reported broken", 10*time.Second, func() bool { return len(r.Policies.Broken()) == 3 })
@@ -151,12 +151,12 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 		if b.Fallback != want {
 			t.Errorf("%s: fallback %s, want %s (%s)", b.Key, b.Fallback, want, b.Message())
 		}
-		if b.Name == "cm-lookup" && !strings.Contains(b.Message(), "configMap context entries are not supported in serve yet") {
+		if b.Name == "cm-lookup" && !strings.Contains(b.Message(), "globalReference context entries are not supported in serve yet") {
 			t.Errorf("cm-lookup: %s", b.Message())
 		}
 	}
 	if r.Policies.Current().Policy("cm-lookup") != nil {
-		t.Error("a policy with a configMap context entry is in force (evaluated without its ConfigMap)")
+		t.Error("a policy with a globalReference context entry is in force (evaluated without its entry)")
 	}
 	if p := r.Policies.Current().Policy("require-team"); p == nil {
 		t.Fatal("the last good version of require-team is not in force")
@@ -183,9 +183,9 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 		t.Errorf("image covered by the broken ClusterImagePolicy: err = %v, want a denial naming it", err)
 	}
 	// ...and refused at apply time, with the reason.
-	err = env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(configMapPolicy, "NAME", "cm-lookup-2"))[0])
-	if err == nil || !strings.Contains(err.Error(), "configMap context entries are not supported in serve yet") {
-		t.Errorf("policy with a configMap context entry: err = %v, want refusal with the reason", err)
+	err = env.Client.Create(ctx, decodeAll(t, strings.ReplaceAll(globalRefPolicy, "NAME", "cm-lookup-2"))[0])
+	if err == nil || !strings.Contains(err.Error(), "globalReference context entries are not supported in serve yet") {
+		t.Errorf("policy with a globalReference context entry: err = %v, want refusal with the reason", err)
 	}
 	other := pod("other", "apps", "gcr.io/app:1", true, true)
 	other.Labels = map[string]string{"team": "a"}
