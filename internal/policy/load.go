@@ -14,6 +14,7 @@ import (
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	kyvernov2 "github.com/portcullis/portcullis/api/kyverno/v2"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -124,7 +125,8 @@ func parseErrors(err error) Errors {
 
 // Compile validates and compiles decoded policy documents into a Set:
 // Kyverno ClusterPolicy/Policy, ValidatingPolicy, ValidatingAdmissionPolicy
-// with bindings, and sigstore ClusterImagePolicy (through internal/imagepolicy).
+// with bindings, sigstore ClusterImagePolicy (through internal/imagepolicy)
+// and PolicyExceptions (kyverno.io and policies.kyverno.io).
 // Documents that are not policies are ignored (a policy file may carry
 // other resources); unsupported policy kinds are reported unless
 // opts.SkipUnsupported. The returned Set holds every valid policy even
@@ -187,6 +189,13 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		case imagepolicy.IsClusterImagePolicy(d):
 			imageDocs = append(imageDocs, d)
 			continue
+		case isException(kind, group):
+			x, xerrs := c.compileException(d)
+			errs = append(errs, located(xerrs, d)...)
+			if x != nil && unique("PolicyException/"+group+"/"+x.Key(), d) {
+				set.Exceptions = append(set.Exceptions, x)
+			}
+			continue
 		case isPolicyKind(kind, group):
 			if opts.SkipUnsupported {
 				set.Unsupported = append(set.Unsupported, Unsupported{File: d.Source, Kind: kind, Name: d.Name()})
@@ -212,6 +221,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
 	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
+	sort.SliceStable(set.Exceptions, func(i, j int) bool { return set.Exceptions[i].Key() < set.Exceptions[j].Key() })
 	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
 	images, err := imagepolicy.Load(imageDocs)
 	errs = append(errs, AsErrors(err)...)
@@ -265,6 +275,8 @@ var schemas = []struct {
 	{policiesv1.KindValidatingPolicy, policiesv1.Group, &policiesv1.ValidatingPolicy{}, []string{"status"}},
 	{kindVAP, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicy{}, nil},
 	{kindVAPBinding, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, nil},
+	{kyvernov2.KindPolicyException, kyvernov2.Group, &kyvernov2.PolicyException{}, []string{"status"}},
+	{policiesv1.KindPolicyException, policiesv1.Group, &policiesv1.PolicyException{}, []string{"status"}},
 }
 
 // checkSchema checks a policy document strictly against its Go type (see

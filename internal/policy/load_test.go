@@ -957,7 +957,7 @@ metadata: {name: mpol}
 spec: {}
 ---
 apiVersion: kyverno.io/v2
-kind: PolicyException
+kind: CleanupPolicy
 metadata: {name: exc}
 spec: {}
 ---
@@ -971,7 +971,7 @@ metadata: {name: web}
 		set, es := loadErrors(t, "mixed.yaml", data, Options{})
 		want := []wantErr{
 			{field: "kind", policy: "mpol", msg: "MutatingPolicy is not supported yet"},
-			{field: "kind", policy: "exc", msg: "PolicyException is not supported yet"},
+			{field: "kind", policy: "exc", msg: "CleanupPolicy is not supported yet"},
 		}
 		if len(es) != len(want) {
 			t.Fatalf("got %d errors, want %d:%s", len(es), len(want), formatErrs(es))
@@ -999,7 +999,7 @@ metadata: {name: web}
 		}
 		want := []Unsupported{
 			{File: "mixed.yaml", Kind: "MutatingPolicy", Name: "mpol"},
-			{File: "mixed.yaml", Kind: "PolicyException", Name: "exc"},
+			{File: "mixed.yaml", Kind: "CleanupPolicy", Name: "exc"},
 		}
 		if !slices.Equal(set.Unsupported, want) {
 			t.Errorf("Unsupported = %v, want %v", set.Unsupported, want)
