@@ -101,7 +101,6 @@ func badPodIn(t *testing.T, ns string) map[string]any {
 	return resource(t, strings.Replace(badPod, "%s", ns, 1))
 }
 
-
 func resultOf(t *testing.T, results []Result, policy, rule string) Result {
 	t.Helper()
 	for _, r := range results {
