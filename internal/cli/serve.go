@@ -166,6 +166,7 @@ certificate is available.`,
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
 	f.BoolVar(&o.Mutating, "mutating", true, "manage the MutatingWebhookConfiguration that pins images covered by image policies to digests")
 	f.StringVar(&o.MutatingConfigurationName, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (default: the validating configuration's name)")
+	f.StringSliceVar(&o.ExceptionNamespaces, "exceptions-namespace", nil, "namespace whose kyverno.io/v2 PolicyExceptions are honoured (repeatable or comma-separated; the PolicyException CRD must be installed). Default: none, exceptions are off. '*' honours exceptions in every namespace: WARNING, anyone who can create a PolicyException anywhere can then exempt their own resources from any policy")
 	f.BoolVar(&o.ImagePolicies, "image-policies", true, "watch sigstore ClusterImagePolicies (policy.sigstore.dev/v1beta1; the CRD must be installed) and verify Pod and workload images against them")
 	f.StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless ClusterImagePolicy authorities name in trustRootRef (repeatable)")
 	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")
