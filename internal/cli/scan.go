@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/controls"
@@ -23,6 +24,7 @@ const AllowedRegistriesVariable = "allowedRegistries"
 
 type scanOptions struct {
 	policies   []string
+	exceptions []string
 	sets       []string
 	registries []string
 	failOn     string
@@ -87,6 +89,9 @@ resources at all unless --allow-empty).`,
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
 
+  # with the PolicyExceptions of a directory (exempted rules are skipped)
+  portcullis scan ./manifests --policy ./policies --exceptions ./exceptions
+
   # SARIF for code scanning
   portcullis scan ./manifests -o sarif > portcullis.sarif
 
@@ -102,6 +107,7 @@ resources at all unless --allow-empty).`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.policies, "policy", "p", nil, "policy file or directory (repeatable); default: the built-in control library")
+	f.StringArrayVar(&o.exceptions, "exceptions", nil, "file or directory of PolicyExceptions (kyverno.io/v2, policies.kyverno.io) applied to the policies (repeatable); exempted rules are reported as skipped, naming the exception")
 	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default all", strings.Join(controls.Sets(), ", ")))
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
@@ -256,6 +262,21 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 }
 
 func loadScanPolicies(o scanOptions) (*policy.Set, error) {
+	set, err := loadScanPolicySet(o)
+	if err != nil || len(o.exceptions) == 0 {
+		return set, err
+	}
+	xs, err := policy.LoadExceptions(o.exceptions)
+	if err != nil {
+		return nil, fmt.Errorf("load exceptions: %w", err)
+	}
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("no PolicyExceptions found in %s", strings.Join(o.exceptions, ", "))
+	}
+	return set.WithExceptions(append(slices.Clip(set.Exceptions), xs...)), nil
+}
+
+func loadScanPolicySet(o scanOptions) (*policy.Set, error) {
 	if len(o.policies) > 0 {
 		set, err := policy.LoadFiles(o.policies, policy.Options{})
 		if err != nil {

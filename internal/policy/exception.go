@@ -338,3 +338,24 @@ func (s *Set) OnlyExceptionsIn(keep func(*Exception) bool) *Set {
 	}
 	return s.WithExceptions(xs)
 }
+
+// LoadExceptions reads the PolicyExceptions of files and directories
+// (`portcullis scan --exceptions`, the exceptions files of a kyverno
+// test); other documents of those files are not loaded. Problems are
+// *Error values in Errors; the exceptions that loaded are returned too.
+func LoadExceptions(paths []string) ([]*Exception, error) {
+	docs, errs := ReadFiles(paths)
+	var only []manifest.Document
+	for _, d := range docs {
+		group, _, _ := strings.Cut(d.APIVersion(), "/")
+		if isException(d.Kind(), group) {
+			only = append(only, d)
+		}
+	}
+	set, err := Compile(only, Options{})
+	errs = append(errs, AsErrors(err)...)
+	if len(errs) > 0 {
+		return set.Exceptions, errs
+	}
+	return set.Exceptions, nil
+}
