@@ -50,6 +50,12 @@ requires, checked against the image's registry (results cached per digest); a de
 image, the policy and what failed (no signature, wrong key, registry unreachable). With
 --mutating (the default), a MutatingWebhookConfiguration pins those images' tags to digests.
 
+Kyverno PolicyExceptions (kyverno.io/v2) are off unless --exceptions-namespace names the
+namespaces whose exceptions are honoured: an exception elsewhere is ignored and reported (log,
+portcullis_policy_exceptions_ignored), so a tenant cannot exempt itself. An exempted rule is
+skipped. '*' honours every namespace: then anyone who can create a PolicyException can exempt
+their own resources from any policy.
+
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
 Out of cluster (--webhook-url without --service-name) it listens on the URL's host and port
 (--webhook-bind-address and --webhook-port override them), and a generated certificate covers
