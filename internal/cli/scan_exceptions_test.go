@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/cli"
@@ -18,4 +19,23 @@ func TestScanExceptions(t *testing.T) {
 	check{code: cli.ExitOK, stdout: []string{`"status":"skip"`, `"exceptions":"exceptions/debug-tools"`, "rule is skipped due to policy exception exceptions/debug-tools"}}.
 		verify(t, runCLI(t, "", append(base, "--exceptions", dir, "-o", "json", "--all")...))
 	check{code: cli.ExitInvalid, stderr: []string{"no PolicyExceptions found"}}.verify(t, runCLI(t, "", append(base, "--exceptions", dir+"pods.yaml")...))
+}
+
+// TestLintExceptions: lint checks PolicyExceptions as strictly as
+// policies, and a file holding only exceptions is not "no policies".
+func TestLintExceptions(t *testing.T) {
+	t.Parallel()
+	check{code: cli.ExitOK, stdout: []string{"1 policy valid (1 PolicyException)"}}.verify(t, runCLI(t, "", "lint", "testdata/exceptions/exception.yaml"))
+	bad := t.TempDir() + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte(`apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: bad, namespace: x}
+spec:
+  exceptions: [{policyName: p, ruleNames: [r]}]
+  match: {any: [{resources: {kinds: [Pod]}}]}
+  podSecurity: [{controlName: Host Namespace}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check{code: cli.ExitInvalid, stderr: []string{"bad.yaml:7", `unknown control "Host Namespace"`}}.verify(t, runCLI(t, "", "lint", bad))
 }
