@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,10 +57,11 @@ func hostIPCPod(name string) *corev1.Pod {
 // policy-exceptions against a real API server: a PolicyException in that
 // namespace admits the Pod it exempts; an identical one in the tenant's
 // own namespace is ignored (reported, not honoured); deleting the honoured
-// exception denies the Pod again; a malformed exception is refused when
-// it is created.
+// exception denies the Pod again; the background controller reports a
+// running excepted Pod skipped, and failing once the exception is gone; a
+// malformed exception is refused when it is created.
 func TestWebhook_exceptions(t *testing.T) {
-	env := Start(t, Options{Configure: func(te *envtest.Environment) {
+	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
 		te.CRDs = append(PolicyCRDs("portcullis.dev"), PolicyExceptionCRD())
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,7 +80,7 @@ func TestWebhook_exceptions(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Background: false,
+			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Background: true,
 			ExceptionNamespaces: []string{"policy-exceptions"}}, func(r serve.Running) { ready <- r })
 	}()
 	var running serve.Running
@@ -138,13 +141,29 @@ func TestWebhook_exceptions(t *testing.T) {
 		t.Errorf("a pod the exception does not match: err = %v, want denied", err)
 	}
 
-	// Deleting the exception denies again.
+	// A Pod admitted under the exception is reported skipped by the
+	// background controller, naming the exception.
+	if err := env.Client.Create(ctx, hostIPCPod("debug-running")); err != nil {
+		t.Fatalf("excepted pod: %v", err)
+	}
+	const skipped, failed = "Pod/debug-running no-host-ipc/host-ipc skip", "Pod/debug-running no-host-ipc/host-ipc fail"
+	eventually(t, 10*time.Second, "the running excepted pod reported skipped", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "apps")
+		return slices.Contains(got, skipped), fmt.Sprint(got)
+	})
+
+	// Deleting the exception denies again, and the running Pod is
+	// re-evaluated: it fails.
 	if err := env.Client.Delete(ctx, allowed); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "the pod is denied again once the exception is deleted", func() (bool, string) {
 		err := create()
 		return denied(err), "last: " + errString(err)
+	})
+	eventually(t, 10*time.Second, "the running pod reported failing once the exception is deleted", func() (bool, string) {
+		got, _ := reportResults(ctx, t, env.Client, "apps")
+		return slices.Contains(got, failed) && !slices.Contains(got, skipped), fmt.Sprint(got)
 	})
 
 	// A malformed exception is refused by /validate-policy.
