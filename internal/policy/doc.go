@@ -1,8 +1,9 @@
 // Package policy loads, validates, compiles and indexes every policy kind
 // into one Set: Kyverno kyverno.io/v1 ClusterPolicy and Policy,
-// ValidatingPolicy, ValidatingAdmissionPolicy with bindings, and sigstore
+// ValidatingPolicy, ValidatingAdmissionPolicy with bindings, sigstore
 // ClusterImagePolicy (compiled by internal/imagepolicy, underneath this
-// package).
+// package), and the PolicyExceptions (kyverno.io/v2 and policies.kyverno.io)
+// the engine applies to them.
 //
 // Loading is strict: a malformed policy is refused with an *Error naming
 // the file, the policy, the rule and the field, and every problem in a
