@@ -916,8 +916,9 @@ fi
 CASES=(
   "default||-group=portcullis.dev -crds=3 -policies=$POLICIES"
   "cert-manager|--set certManager.enabled=true|-group=portcullis.dev -crds=3 -cert-manager"
-  "kyverno-group|--set policyGroup=kyverno.io|-group=kyverno.io -crds=3 -policies=$POLICIES"
-  "kyverno-group-cert-manager|--set policyGroup=kyverno.io --set certManager.enabled=true|-group=kyverno.io -crds=3 -cert-manager"
+  "kyverno-group|--set policyGroup=kyverno.io|-group=kyverno.io -crds=4 -policies=$POLICIES"
+  "kyverno-group-cert-manager|--set policyGroup=kyverno.io --set certManager.enabled=true|-group=kyverno.io -crds=4 -cert-manager"
+  "kyverno-exceptions|--set policyGroup=kyverno.io --set exceptions.namespaces={policy-exceptions}|-group=kyverno.io -crds=4"
   "kyverno-present|--set policyGroup=kyverno.io --set kyverno.present=true|-group=kyverno.io -crds=1"
   "no-crds|--set crds.install=false|-group=portcullis.dev -crds=0"
   "no-image-policies|--set imagePolicies.enabled=false --set webhook.mutating=false|-group=portcullis.dev -crds=2"

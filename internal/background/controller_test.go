@@ -258,7 +258,7 @@ func TestPackKeepsWhatReportsRead(t *testing.T) {
 	res := engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "shop", Name: "web"}
 	in := []engine.Result{
 		{Policy: "team/p", PolicyKind: "Policy", Rule: "r", Resource: res, Status: engine.StatusFail, Message: "bad " + fmt.Sprint(1),
-			Path: "/spec/x", Severity: "high", Category: "c", Enforce: true, Autogen: true, Image: "i", Digest: "d"},
+			Path: "/spec/x", Severity: "high", Category: "c", Enforce: true, Autogen: true, Image: "i", Digest: "d", Exceptions: "ns/x"},
 		{Policy: "ip", PolicyKind: "ClusterImagePolicy", Rule: "x", Resource: res, Status: engine.StatusPass, Message: "bad " + fmt.Sprint(1),
 			JSONPatch: `[{"op":"add"}]`, AuditAnnotations: `{"a":"b"}`},
 	}

@@ -35,10 +35,12 @@ func prints(set *policy.Set, mapper meta.RESTMapper) map[string]policyPrint {
 		out[policyID(p.Kind(), p.Key())] = policyPrint{kindsOfPolicy(p, mapper), hashOf(struct {
 			Spec        any
 			Annotations map[string]string
-		}{p.Spec.Spec, p.Spec.Annotations})}
+			Exceptions  []any
+		}{p.Spec.Spec, p.Spec.Annotations, exceptionsOf(set, p)})}
 	}
 	for _, vp := range set.Validating {
-		out[policyID(policy.KindValidatingPolicy, vp.Name())] = policyPrint{resourceRuleKinds(vp.Spec.Spec.MatchConstraints, mapper), hashOf(vp.Spec.Spec)}
+		out[policyID(policy.KindValidatingPolicy, vp.Name())] = policyPrint{resourceRuleKinds(vp.Spec.Spec.MatchConstraints, mapper),
+			hashOf([]any{vp.Spec.Spec, celExceptionsOf(set, vp.Name())})}
 	}
 	for _, ap := range set.Admission {
 		specs := []any{ap.Spec.Spec}
@@ -88,4 +90,30 @@ func diff(old, cur map[string]policyPrint) policyDelta {
 		}
 	}
 	return d
+}
+
+// exceptionsOf returns the specs of the PolicyExceptions naming a rule of
+// p: a policy's print changes with them, so that adding, editing or
+// deleting an exception evaluates the policy's objects again.
+func exceptionsOf(set *policy.Set, p *policy.Policy) []any {
+	var out []any
+	for _, x := range set.Exceptions {
+		for _, r := range p.Rules {
+			if x.Covers(p.Key(), r.Name()) {
+				out = append(out, []any{x.Key(), x.Spec.Spec})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// celExceptionsOf returns the specs of the policies.kyverno.io exceptions
+// naming the ValidatingPolicy name.
+func celExceptionsOf(set *policy.Set, name string) []any {
+	var out []any
+	for _, x := range set.CELExceptionsFor(policy.KindValidatingPolicy, name) {
+		out = append(out, []any{x.Key(), x.CEL.Spec})
+	}
+	return out
 }

@@ -14,14 +14,16 @@ type ruleMeta struct {
 
 // stored is one result as an entry keeps it: the rule's part interned and
 // shared, the resource the entry's, the strings interned (the same message
-// about a thousand Pods is kept once). 88 bytes instead of the 264 of an
-// engine.Result: at 10,000 Pods and 20 rules, 17 MB instead of 53 MB plus
+// about a thousand Pods is kept once). 104 bytes instead of the 320 of an
+// engine.Result: at 10,000 Pods and 20 rules, 21 MB instead of 64 MB plus
 // the messages. What the reports and gauges do not read (JSON patches,
 // audit annotations) is not kept.
 type stored struct {
 	meta                         unique.Handle[ruleMeta]
 	status                       engine.Status
 	message, path, image, digest string
+	// exceptions are the PolicyExceptions that exempted the rule.
+	exceptions string
 }
 
 func intern(s string) string {
@@ -44,6 +46,8 @@ func pack(results []engine.Result) []stored {
 			path:    intern(r.Path),
 			image:   intern(r.Image),
 			digest:  intern(r.Digest),
+			// Interned: one exception usually exempts many objects.
+			exceptions: intern(r.Exceptions),
 		}
 	}
 	return out
@@ -54,7 +58,7 @@ func (s stored) result(res engine.Resource) engine.Result {
 	m := s.meta.Value()
 	return engine.Result{Policy: m.Policy, PolicyKind: m.PolicyKind, Rule: m.Rule, Resource: res, Status: s.status,
 		Message: s.message, Path: s.path, Severity: m.Severity, Category: m.Category, Enforce: m.Enforce,
-		Autogen: m.Autogen, Image: s.image, Digest: s.digest}
+		Autogen: m.Autogen, Image: s.image, Digest: s.digest, Exceptions: s.exceptions}
 }
 
 // policyID is the policyID of the policy s is about.

@@ -32,7 +32,9 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 				n := len(errs)
 				return withCode(ExitInvalid, fmt.Errorf("%d %s found", n, map[bool]string{true: "problem", false: "problems"}[n == 1]))
 			}
-			total := set.Len()
+			// PolicyExceptions are checked as strictly as policies and
+			// counted with them here.
+			total := set.Len() + len(set.Exceptions)
 			if total == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))
 			}
@@ -57,6 +59,7 @@ func describeSet(set *policy.Set) string {
 		{len(set.Validating), "ValidatingPolicy", "ValidatingPolicies"},
 		{len(set.Admission), "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicies"},
 		{len(set.Images), "ClusterImagePolicy", "ClusterImagePolicies"},
+		{len(set.Exceptions), "PolicyException", "PolicyExceptions"},
 	} {
 		if k.n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", k.n, plural(k.n, k.one, k.other)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/controls"
@@ -24,6 +25,7 @@ const AllowedRegistriesVariable = "allowedRegistries"
 
 type scanOptions struct {
 	policies   []string
+	exceptions []string
 	sets       []string
 	registries []string
 	failOn     string
@@ -126,6 +128,9 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
   # your own Kyverno policies, JSON output, fail only on high severity
   portcullis scan deploy.yaml --policy ./policies -o json --fail-on high
 
+  # with the PolicyExceptions of a directory (exempted rules are skipped)
+  portcullis scan ./manifests --policy ./policies --exceptions ./exceptions
+
   # SARIF for code scanning
   portcullis scan ./manifests -o sarif > portcullis.sarif
 
@@ -156,6 +161,7 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.policies, "policy", "p", nil, "policy file or directory (repeatable); default: the built-in control library")
 	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default %s", strings.Join(controls.Sets(), ", "), strings.Join(controls.DefaultSets(), ", ")))
+	f.StringArrayVar(&o.exceptions, "exceptions", nil, "file or directory of PolicyExceptions (kyverno.io/v2, policies.kyverno.io) applied to the policies (repeatable); exempted rules are reported as skipped, naming the exception")
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, sarif (SARIF 2.1.0, for code scanning), junit, html or policyreport")
@@ -414,11 +420,28 @@ type frameworkView struct {
 	controls   []string
 }
 
-// loadScanPolicies compiles the policies of the scan: --policy files, or
+// loadScanPolicies compiles the policies of the scan (see
+// loadScanPolicySet) and adds the --exceptions PolicyExceptions to them.
+func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
+	set, view, err := loadScanPolicySet(o)
+	if err != nil || len(o.exceptions) == 0 {
+		return set, view, err
+	}
+	xs, err := policy.LoadExceptions(o.exceptions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load exceptions: %w", err)
+	}
+	if len(xs) == 0 {
+		return nil, nil, fmt.Errorf("no PolicyExceptions found in %s", strings.Join(o.exceptions, ", "))
+	}
+	return set.WithExceptions(append(slices.Clip(set.Exceptions), xs...)), view, nil
+}
+
+// loadScanPolicySet compiles the policies of the scan: --policy files, or
 // the built-in library (its --set sets, the controls --framework and
 // --control select, else its default sets). With --framework or
 // --control it also returns the framework view.
-func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
+func loadScanPolicySet(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if len(o.policies) > 0 {
 		set, err := policy.LoadFiles(o.policies, policy.Options{})
 		if err != nil {

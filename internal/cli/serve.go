@@ -50,6 +50,12 @@ requires, checked against the image's registry (results cached per digest); a de
 image, the policy and what failed (no signature, wrong key, registry unreachable). With
 --mutating (the default), a MutatingWebhookConfiguration pins those images' tags to digests.
 
+Kyverno PolicyExceptions (kyverno.io/v2) are off unless --exceptions-namespace names the
+namespaces whose exceptions are honoured: an exception elsewhere is ignored and reported (log,
+portcullis_policy_exceptions_ignored), so a tenant cannot exempt itself. An exempted rule is
+skipped. '*' honours every namespace: then anyone who can create a PolicyException can exempt
+their own resources from any policy.
+
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
 Out of cluster (--webhook-url without --service-name) it listens on the URL's host and port
 (--webhook-bind-address and --webhook-port override them), and a generated certificate covers
@@ -166,6 +172,7 @@ certificate is available.`,
 	f.StringVar(&failurePolicy, "failure-policy", "Fail", "webhook failure policy for policies that set no spec.failurePolicy: Fail or Ignore")
 	f.BoolVar(&o.Mutating, "mutating", true, "manage the MutatingWebhookConfiguration that pins images covered by image policies to digests")
 	f.StringVar(&o.MutatingConfigurationName, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (default: the validating configuration's name)")
+	f.StringSliceVar(&o.ExceptionNamespaces, "exceptions-namespace", nil, "namespace whose kyverno.io/v2 PolicyExceptions are honoured (repeatable or comma-separated; the PolicyException CRD must be installed). Default: none, exceptions are off. '*' honours exceptions in every namespace: WARNING, anyone who can create a PolicyException anywhere can then exempt their own resources from any policy")
 	f.BoolVar(&o.ImagePolicies, "image-policies", true, "watch sigstore ClusterImagePolicies (policy.sigstore.dev/v1beta1; the CRD must be installed) and verify Pod and workload images against them")
 	f.StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless ClusterImagePolicy authorities name in trustRootRef (repeatable)")
 	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")

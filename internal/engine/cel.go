@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/lang/cel"
@@ -129,6 +130,17 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 			res := Result{Policy: vp.Name(), PolicyKind: KindValidatingPolicy, Rule: rule, Resource: req.resource(),
 				Severity: vp.Severity, Category: vp.Category, Enforce: vp.Enforce(), Autogen: variant.Name != "",
 				Control: vp.Control, Remediation: vp.Remediation}
+			// policies.kyverno.io exceptions are checked before the
+			// policy's matchConditions, as Kyverno does.
+			xs, err := celExceptions(ctx, set, KindValidatingPolicy, vp.Name(), *cin, time.Now())
+			switch {
+			case err != nil:
+				out = append(out, res.with(StatusError, fmt.Sprintf("failed to evaluate policy exceptions: %v", err), ""))
+				continue
+			case len(xs) > 0:
+				out = append(out, celExempted(res, xs))
+				continue
+			}
 			m, err := variant.Program.Match(ctx, *cin)
 			switch {
 			case err != nil:

@@ -155,7 +155,8 @@ func (e *Engine) newContext(ctx context.Context, in *Input, req *request) *varia
 }
 
 // evalRule evaluates one applicable rule.
-func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context, cin *cel.Input) Result {
+func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, ev *evaluation, c *variables.Context, cin *cel.Input) Result {
+	in, req := ev.in, ev.req
 	res := ruleResult(r, req)
 	c.Checkpoint()
 	defer c.Restore()
@@ -176,12 +177,27 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 	if !ok {
 		return res.with(StatusSkip, "preconditions not met", "")
 	}
+	// PolicyExceptions are checked once the rule's context and
+	// preconditions are in, as Kyverno's rule handlers do.
+	xs := ruleExceptions(ev.set, r, in, req, c)
+	if full := fullExemption(r, xs); len(full) > 0 {
+		return exempted(res, full)
+	}
 	v := &validator{e: e, rule: r, c: c, resource: in.Resource, values: values, cluster: in.Cluster,
 		deleting: req.operation == "DELETE" || in.Resource == nil}
 	if cin != nil {
 		v.cin = *cin
 	}
-	out := v.validate(ctx, r.Spec.Validation, r.Pattern, r.AnyPatterns)
+	var out outcome
+	if len(xs) > 0 {
+		// Only podSecurity exclusions: the other controls still apply.
+		var skipped bool
+		if out, skipped = v.podSecurityExempted(xs); skipped {
+			res.Exceptions = exceptionKeys(xs)
+		}
+	} else {
+		out = v.validate(ctx, r.Spec.Validation, r.Pattern, r.AnyPatterns)
+	}
 	if out.status == StatusFail && !r.Policy.Scored {
 		out.status = StatusWarn
 	}

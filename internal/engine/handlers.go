@@ -146,7 +146,7 @@ func (validateRule) process(ctx context.Context, e *Engine, ev *evaluation, r *p
 	if r.CEL != nil {
 		cin = ev.celInput()
 	}
-	res := e.evalRule(ctx, r, ev.in, ev.req, ev.vars(ctx, e), cin)
+	res := e.evalRule(ctx, r, ev, ev.vars(ctx, e), cin)
 	if res.Status == "" {
 		// No response, as Kyverno gives none (a pattern on a deleted resource).
 		return out
@@ -161,7 +161,7 @@ type verifyImagesRule struct{}
 func (verifyImagesRule) handles(r *policy.Rule) bool { return len(r.Spec.VerifyImages) > 0 }
 
 func (verifyImagesRule) process(ctx context.Context, e *Engine, ev *evaluation, r *policy.Rule, out []Result) []Result {
-	return append(out, e.evalImageRule(ctx, r, ev.in, ev.req, ev.vars(ctx, e))...)
+	return append(out, e.evalImageRule(ctx, r, ev, ev.vars(ctx, e))...)
 }
 
 // validatingPolicies evaluates ValidatingPolicies.

@@ -92,7 +92,8 @@ func WithImageVerifier(iv ImageRuleVerifier) Option {
 }
 
 // evalImageRule evaluates one applicable verifyImages rule.
-func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, req *request, c *variables.Context) []Result {
+func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, ev *evaluation, c *variables.Context) []Result {
+	in, req := ev.in, ev.req
 	if in.Resource == nil || req.operation == "DELETE" {
 		// Kyverno verifies images when they are admitted, not deleted.
 		return nil
@@ -116,6 +117,10 @@ func (e *Engine) evalImageRule(ctx context.Context, r *policy.Rule, in *Input, r
 	}
 	if !ok {
 		return []Result{res.with(StatusSkip, "preconditions not met", "")}
+	}
+	if xs := ruleExceptions(ev.set, r, in, req, c); len(xs) > 0 {
+		// One skip for the rule: no image is verified or pinned.
+		return []Result{exempted(res, xs)}
 	}
 	if cached, ok := e.cachedImageRule(r, in, req); ok {
 		return cached

@@ -28,30 +28,8 @@ func (req *request) resource() Resource {
 // (every filter) or the inline description; exclude.any excludes when
 // one filter matches, exclude.all when every filter does.
 func ruleApplies(r *policy.Rule, req *request) bool {
-	m := r.Match
-	switch {
-	case m == nil:
+	if !matchSelects(r.Match, req) {
 		return false
-	case len(m.Any) > 0:
-		ok := false
-		for i := range m.Any {
-			if filterMatches(&m.Any[i], req) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	default:
-		if len(m.All) == 0 {
-			return false
-		}
-		for i := range m.All {
-			if !filterMatches(&m.All[i], req) {
-				return false
-			}
-		}
 	}
 	ex := r.Exclude
 	if ex == nil {
@@ -74,6 +52,31 @@ func ruleApplies(r *policy.Rule, req *request) bool {
 		}
 	}
 	return false
+}
+
+// matchSelects reports whether a match block selects the request: one
+// filter of any, or every filter of all. A nil or empty block selects
+// nothing.
+func matchSelects(m *policy.Match, req *request) bool {
+	switch {
+	case m == nil:
+		return false
+	case len(m.Any) > 0:
+		for i := range m.Any {
+			if filterMatches(&m.Any[i], req) {
+				return true
+			}
+		}
+		return false
+	case len(m.All) == 0:
+		return false
+	}
+	for i := range m.All {
+		if !filterMatches(&m.All[i], req) {
+			return false
+		}
+	}
+	return true
 }
 
 // SubresourceEphemeralContainers is the Pod subresource `kubectl debug`

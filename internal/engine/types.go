@@ -97,6 +97,9 @@ type Result struct {
 	// Remediation tells how to fix a failure, when the policy or control
 	// says (a control's remediation text), "" otherwise.
 	Remediation string `json:"remediation,omitempty"`
+	// Exceptions lists the PolicyExceptions that exempted the rule
+	// ("namespace/name", comma-separated), "" when none did.
+	Exceptions string `json:"exceptions,omitempty"`
 }
 
 // ValidationFailureAnnotation is the audit annotation the API server

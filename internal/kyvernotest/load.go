@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kinds"
@@ -62,6 +63,17 @@ func load(file string) (*loadedTest, error) {
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("load policies: %w", err))
+	}
+	if len(lt.spec.Exceptions) > 0 {
+		var paths []string
+		for _, p := range lt.spec.Exceptions {
+			paths = append(paths, rel(p))
+		}
+		xs, err := policy.LoadExceptions(paths)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("load exceptions: %w", err))
+		}
+		lt.set = lt.set.WithExceptions(append(slices.Clip(lt.set.Exceptions), xs...))
 	}
 	var resPaths []string
 	for _, p := range lt.spec.Resources {

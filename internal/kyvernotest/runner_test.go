@@ -156,3 +156,20 @@ func TestValuesOperationAndNamespaces(t *testing.T) {
 		t.Fatalf("DELETE row message = %q, want the old object's name", row.Message)
 	}
 }
+
+// TestExceptions: the exceptions files of a test apply to its policies
+// as in kyverno test: exempted rows are skip, counted as passes.
+func TestExceptions(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/exceptions")
+	if rep.Fail != 0 || rep.Passed() != 8 || rep.Skip != 4 {
+		var buf bytes.Buffer
+		_ = rep.WriteText(&buf, RenderOptions{Detailed: true})
+		t.Fatalf("pass=%d skip=%d fail=%d, want 8 passed (4 skips)\n%s", rep.Passed(), rep.Skip, rep.Fail, buf.String())
+	}
+	for _, row := range rep.Tests[0].Rows {
+		if row.Expected == "skip" && !strings.Contains(row.Message, "due to policy exception") {
+			t.Errorf("row %d: message %q does not name the exception", row.ID, row.Message)
+		}
+	}
+}

@@ -17,11 +17,13 @@ type TestFile struct {
 	Values    *ValuesSpec      `json:"values,omitempty"`
 	Results   []ResultSpec     `json:"results"`
 	Checks    []map[string]any `json:"checks,omitempty"`
+	// Exceptions are files of PolicyExceptions applied to every policy
+	// of the test, as kyverno test applies them.
+	Exceptions []string `json:"exceptions,omitempty"`
 	// Fields of kyverno test files Portcullis does not use yet; declared
 	// so that strict decoding accepts them.
 	TargetResources  []string `json:"targetResources,omitempty"`
 	ClusterResources []string `json:"clusterResources,omitempty"`
-	Exceptions       []string `json:"exceptions,omitempty"`
 }
 
 // ResultSpec is one expected result.

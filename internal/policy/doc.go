@@ -2,9 +2,10 @@
 // into one Set: Kyverno kyverno.io/v1 ClusterPolicy and Policy,
 // ValidatingPolicy, MutatingPolicy (its mutations compiled by
 // internal/lang/mutating), ValidatingAdmissionPolicy and
-// MutatingAdmissionPolicy with bindings, and sigstore
+// MutatingAdmissionPolicy with bindings, sigstore
 // ClusterImagePolicy (compiled by internal/imagepolicy, underneath this
-// package).
+// package), and the PolicyExceptions (kyverno.io/v2 and policies.kyverno.io)
+// the engine applies to them.
 //
 // Loading is strict: a malformed policy is refused with an *Error naming
 // the file, the policy, the rule and the field, and every problem in a

@@ -14,6 +14,7 @@ import (
 
 	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	kyvernov2 "github.com/portcullis/portcullis/api/kyverno/v2"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -124,8 +125,9 @@ func parseErrors(err error) Errors {
 
 // Compile validates and compiles decoded policy documents into a Set:
 // Kyverno ClusterPolicy/Policy, ValidatingPolicy, MutatingPolicy,
-// ValidatingAdmissionPolicy and MutatingAdmissionPolicy with bindings, and
-// sigstore ClusterImagePolicy (through internal/imagepolicy).
+// ValidatingAdmissionPolicy and MutatingAdmissionPolicy with bindings,
+// sigstore ClusterImagePolicy (through internal/imagepolicy) and
+// PolicyExceptions (kyverno.io and policies.kyverno.io).
 // Documents that are not policies are ignored (a policy file may carry
 // other resources); unsupported policy kinds are reported unless
 // opts.SkipUnsupported. The returned Set holds every valid policy even
@@ -218,6 +220,13 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 		case imagepolicy.IsClusterImagePolicy(d):
 			imageDocs = append(imageDocs, d)
 			continue
+		case isException(kind, group):
+			x, xerrs := c.compileException(d)
+			errs = append(errs, located(xerrs, d)...)
+			if x != nil && unique("PolicyException/"+group+"/"+x.Key(), d) {
+				set.Exceptions = append(set.Exceptions, x)
+			}
+			continue
 		case isPolicyKind(kind, group):
 			if opts.SkipUnsupported {
 				set.Unsupported = append(set.Unsupported, Unsupported{File: d.Source, Kind: kind, Name: d.Name()})
@@ -245,6 +254,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
 	sort.SliceStable(set.Mutating, func(i, j int) bool { return set.Mutating[i].Name() < set.Mutating[j].Name() })
 	sort.SliceStable(set.MutatingAdmission, func(i, j int) bool { return set.MutatingAdmission[i].Name() < set.MutatingAdmission[j].Name() })
+	sort.SliceStable(set.Exceptions, func(i, j int) bool { return set.Exceptions[i].Key() < set.Exceptions[j].Key() })
 	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
 	errs = append(errs, bindMutatingAdmissionPolicies(set, mapBindings, mapBindingDocs)...)
 	images, err := imagepolicy.Load(imageDocs)
@@ -302,6 +312,8 @@ var schemas = []struct {
 	{policiesv1.KindMutatingPolicy, policiesv1.Group, &policiesv1.MutatingPolicy{}, []string{"status"}},
 	{kindMAP, admissionGroup, &admissionregistrationv1.MutatingAdmissionPolicy{}, nil},
 	{kindMAPBinding, admissionGroup, &admissionregistrationv1.MutatingAdmissionPolicyBinding{}, nil},
+	{kyvernov2.KindPolicyException, kyvernov2.Group, &kyvernov2.PolicyException{}, []string{"status"}},
+	{policiesv1.KindPolicyException, policiesv1.Group, &policiesv1.PolicyException{}, []string{"status"}},
 }
 
 // checkSchema checks a policy document strictly against its Go type (see

@@ -948,7 +948,7 @@ metadata: {name: gpol}
 spec: {}
 ---
 apiVersion: kyverno.io/v2
-kind: PolicyException
+kind: CleanupPolicy
 metadata: {name: exc}
 spec: {}
 ---
@@ -962,7 +962,7 @@ metadata: {name: web}
 		set, es := loadErrors(t, "mixed.yaml", data, Options{})
 		want := []wantErr{
 			{field: "kind", policy: "gpol", msg: "GeneratingPolicy is not supported yet"},
-			{field: "kind", policy: "exc", msg: "PolicyException is not supported yet"},
+			{field: "kind", policy: "exc", msg: "CleanupPolicy is not supported yet"},
 		}
 		if len(es) != len(want) {
 			t.Fatalf("got %d errors, want %d:%s", len(es), len(want), formatErrs(es))
@@ -990,7 +990,7 @@ metadata: {name: web}
 		}
 		want := []Unsupported{
 			{File: "mixed.yaml", Kind: "GeneratingPolicy", Name: "gpol"},
-			{File: "mixed.yaml", Kind: "PolicyException", Name: "exc"},
+			{File: "mixed.yaml", Kind: "CleanupPolicy", Name: "exc"},
 		}
 		if !slices.Equal(set.Unsupported, want) {
 			t.Errorf("Unsupported = %v, want %v", set.Unsupported, want)

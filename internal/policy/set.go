@@ -50,6 +50,10 @@ type Set struct {
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
+	// Exceptions are the PolicyExceptions (kyverno.io and
+	// policies.kyverno.io), by key. They are not policies (Len does not
+	// count them) and every subset of the Set (Only*, Select) keeps them.
+	Exceptions []*Exception
 
 	byKind   map[string][]*Rule
 	anyKind  []*Rule
@@ -181,7 +185,7 @@ func (s *Set) ImagePolicy(name string) *imagepolicy.Policy {
 
 // OnlyImage returns a Set holding just the ClusterImagePolicy p.
 func (s *Set) OnlyImage(p *imagepolicy.Policy) *Set {
-	out := &Set{Images: []*imagepolicy.Policy{p}}
+	out := &Set{Images: []*imagepolicy.Policy{p}, Exceptions: s.Exceptions}
 	out.buildIndex(false)
 	return out
 }
@@ -216,7 +220,7 @@ func (s *Set) AdmissionPolicy(name string) *AdmissionPolicy {
 
 // OnlyAdmission returns a Set holding just the ValidatingAdmissionPolicy p.
 func (s *Set) OnlyAdmission(p *AdmissionPolicy) *Set {
-	out := &Set{Admission: []*AdmissionPolicy{p}}
+	out := &Set{Admission: []*AdmissionPolicy{p}, Exceptions: s.Exceptions}
 	out.buildIndex(false)
 	return out
 }
@@ -303,14 +307,14 @@ func (s *Set) buildIndex(assignOrder bool) {
 
 // OnlyValidating returns a Set holding just the ValidatingPolicy p.
 func (s *Set) OnlyValidating(p *ValidatingPolicy) *Set {
-	out := &Set{Validating: []*ValidatingPolicy{p}}
+	out := &Set{Validating: []*ValidatingPolicy{p}, Exceptions: s.Exceptions}
 	out.buildIndex(false)
 	return out
 }
 
 // Only returns a Set holding just p (which must belong to s).
 func (s *Set) Only(p *Policy) *Set {
-	out := &Set{Policies: []*Policy{p}}
+	out := &Set{Policies: []*Policy{p}, Exceptions: s.Exceptions}
 	out.buildIndex(false)
 	return out
 }
@@ -341,7 +345,7 @@ func (p *Policy) Kind() string {
 // "namespace/name" for a Policy). Compiled rules are shared with s, in
 // the same order, as with Only.
 func (s *Set) Select(keep func(kind, key string) bool) *Set {
-	out := &Set{}
+	out := &Set{Exceptions: s.Exceptions}
 	for _, p := range s.Policies {
 		if keep(p.Kind(), p.Key()) {
 			out.Policies = append(out.Policies, p)

@@ -1,7 +1,8 @@
 // Package policysource keeps the current policy.Set in step with the
 // policies stored in a cluster: it watches the ClusterPolicy and Policy
 // custom resources (Portcullis's own group by default, or kyverno.io), and
-// optionally sigstore ClusterImagePolicies, and recompiles the set (all of
+// optionally sigstore ClusterImagePolicies and the kyverno.io
+// PolicyExceptions of the allowed exceptions namespaces, and recompiles the set (all of
 // them, with policy.Compile) whenever one changes, swapping it atomically so
 // admission requests always see one consistent set.
 package policysource

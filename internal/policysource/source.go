@@ -10,6 +10,7 @@ import (
 	"time"
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	kyvernov2 "github.com/portcullis/portcullis/api/kyverno/v2"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -34,6 +35,13 @@ type Options struct {
 	// ImagePolicies also watches sigstore ClusterImagePolicies
 	// (policy.sigstore.dev/v1beta1); their CRD must be installed.
 	ImagePolicies bool
+	// ExceptionNamespaces are the namespaces whose kyverno.io/v2
+	// PolicyExceptions are honoured ("*": every namespace). Empty: none
+	// are watched and exceptions are off, as in Kyverno by default. An
+	// exception in another namespace is ignored (see IgnoredExceptions),
+	// so that a tenant cannot exempt itself. The PolicyException CRD must
+	// be installed when this is set.
+	ExceptionNamespaces []string
 }
 
 // Watcher serves the current policy set. It is safe for concurrent use.
@@ -49,6 +57,7 @@ type Watcher struct {
 	subs     []chan struct{}
 	problems atomic.Pointer[[]*policy.Error]
 	states   atomic.Pointer[[]PolicyState]
+	ignored  atomic.Pointer[[]Key]
 	// good holds the last version of each policy that compiled (under mu).
 	good map[Key]lastGood
 }
@@ -140,7 +149,34 @@ func (w *Watcher) gvks() []schema.GroupVersionKind {
 	if w.opts.ImagePolicies {
 		out = append(out, imagePolicyGVK)
 	}
+	if len(w.opts.ExceptionNamespaces) > 0 {
+		out = append(out, ExceptionGVK)
+	}
 	return out
+}
+
+// ExceptionGVK is the PolicyException kind the Watcher watches when
+// Options.ExceptionNamespaces is set.
+var ExceptionGVK = schema.GroupVersionKind{Group: kyvernov2.Group, Version: "v2", Kind: kyvernov2.KindPolicyException}
+
+// ExceptionAllowed reports whether a PolicyException in namespace ns is
+// honoured under the allowed namespaces ("*" allows every namespace).
+func ExceptionAllowed(allowed []string, ns string) bool {
+	for _, a := range allowed {
+		if a == "*" || a == ns {
+			return true
+		}
+	}
+	return false
+}
+
+// IgnoredExceptions returns the PolicyExceptions of the cluster that are
+// not honoured because they are outside Options.ExceptionNamespaces.
+func (w *Watcher) IgnoredExceptions() []Key {
+	if p := w.ignored.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 var imagePolicyGVK = schema.GroupVersionKind{Group: sigv1.Group, Version: sigv1.Version, Kind: sigv1.KindClusterImagePolicy}
@@ -206,6 +242,7 @@ func (w *Watcher) poke() {
 // state (States, Broken) says so.
 func (w *Watcher) rebuild(ctx context.Context) error {
 	var objs []cached
+	var ignored []Key
 	for _, gvk := range w.gvks() {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -215,6 +252,11 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 		for i := range list.Items {
 			u := &list.Items[i]
 			key := Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
+			if gvk == ExceptionGVK && !ExceptionAllowed(w.opts.ExceptionNamespaces, key.Namespace) {
+				// Not compiled, not in force: only reported.
+				ignored = append(ignored, key)
+				continue
+			}
 			src := fmt.Sprintf("cluster:%s/%s", gvk.Kind, u.GetName())
 			if key.Namespace != "" {
 				src = fmt.Sprintf("cluster:%s/%s/%s", gvk.Kind, key.Namespace, u.GetName())
@@ -282,6 +324,7 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 		}
 	}
 	sortStates(states)
+	w.reportIgnored(ignored)
 	w.states.Store(&states)
 	w.problems.Store(&problems)
 	w.cur.Store(set)
@@ -294,4 +337,20 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 	}
 	w.mu.Unlock()
 	return nil
+}
+
+// reportIgnored records the exceptions left out and logs the ones not
+// reported before.
+func (w *Watcher) reportIgnored(ignored []Key) {
+	prev := map[Key]bool{}
+	for _, k := range w.IgnoredExceptions() {
+		prev[k] = true
+	}
+	for _, k := range ignored {
+		if !prev[k] {
+			w.opts.Logger.Warn("policy exception ignored: its namespace is not an exceptions namespace (--exceptions-namespace)",
+				"exception", k.Namespace+"/"+k.Name, "namespaces", w.opts.ExceptionNamespaces)
+		}
+	}
+	w.ignored.Store(&ignored)
 }

@@ -184,3 +184,19 @@ func (b brokenPolicies) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(brokenDesc, prometheus.GaugeValue, float64(v), k.kind, k.fallback)
 	}
 }
+
+// ignoredExceptions exports the number of PolicyExceptions outside the
+// exceptions namespaces, which are not honoured.
+type ignoredExceptions struct{ w *policysource.Watcher }
+
+var ignoredExceptionsDesc = prometheus.NewDesc("portcullis_policy_exceptions_ignored",
+	"PolicyExceptions in the cluster that are not honoured because their namespace is not an exceptions namespace (--exceptions-namespace).",
+	nil, nil)
+
+// Describe implements prometheus.Collector.
+func (i ignoredExceptions) Describe(ch chan<- *prometheus.Desc) { ch <- ignoredExceptionsDesc }
+
+// Collect implements prometheus.Collector.
+func (i ignoredExceptions) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(ignoredExceptionsDesc, prometheus.GaugeValue, float64(len(i.w.IgnoredExceptions())))
+}

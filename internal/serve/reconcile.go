@@ -165,6 +165,7 @@ func (r *reconciler) apply(ctx context.Context) error {
 		DefaultFailurePolicy: admissionregistrationv1.FailurePolicyType(o.FailurePolicy),
 		ImagePolicies:        len(r.watcher.ImagePolicies()) > 0 || r.watcher.Current().HasVerifyImages(),
 		WatchImagePolicies:   o.ImagePolicies,
+		WatchExceptions:      len(o.ExceptionNamespaces) > 0,
 	}
 	desired := webhookconfig.Desired(r.watcher.Current(), ca, wo)
 	var owners []metav1.OwnerReference

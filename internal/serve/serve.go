@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,6 +101,10 @@ type Options struct {
 	// images of Pods and workloads against them (their CRD must be
 	// installed).
 	ImagePolicies bool
+	// ExceptionNamespaces are the namespaces whose kyverno.io/v2
+	// PolicyExceptions are honoured ("*": all). Empty: exceptions are off
+	// (not watched). See policysource.Options.ExceptionNamespaces.
+	ExceptionNamespaces []string
 	// Mutating manages a MutatingWebhookConfiguration (named
 	// MutatingConfigurationName, default ConfigurationName) that pins the
 	// images image policies cover to digests.
@@ -294,7 +299,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err != nil {
 		return fmt.Errorf("serve: clientset: %w", err)
 	}
-	watcher, err := policysource.New(mgr.GetCache(), policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies})
+	watcher, err := policysource.New(mgr.GetCache(), policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies,
+		ExceptionNamespaces: o.ExceptionNamespaces})
 	if err != nil {
 		return err
 	}
@@ -454,6 +460,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
 		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {
 		return err
+	}
+	if slices.Contains(o.ExceptionNamespaces, "*") {
+		log.Warn("PolicyExceptions are honoured in every namespace (--exceptions-namespace='*'): anyone who can create one can exempt their own resources from any policy")
+	}
+	if err := o.Registry.Register(ignoredExceptions{watcher}); err != nil {
+		return fmt.Errorf("serve: register metrics: %w", err)
 	}
 	if err := o.Registry.Register(brokenPolicies{watcher}); err != nil {
 		return fmt.Errorf("serve: metrics: %w", err)

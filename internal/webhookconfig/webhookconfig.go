@@ -52,6 +52,10 @@ type Options struct {
 	// all (their resources are then validated before they are stored, even
 	// while none exists).
 	WatchImagePolicies bool
+	// WatchExceptions is true when kyverno.io PolicyExceptions are
+	// watched: they are then validated (/validate-policy) before they are
+	// stored.
+	WatchExceptions bool
 }
 
 // MutatePath is where the mutating webhook is served.
@@ -253,6 +257,13 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 			Operations: defaultOps,
 			Rule: admissionregistrationv1.Rule{APIGroups: []string{"policy.sigstore.dev"}, APIVersions: []string{"v1beta1"},
 				Resources: []string{"clusterimagepolicies"}, Scope: &scope},
+		})
+	}
+	if o.WatchExceptions {
+		policyRules = append(policyRules, admissionregistrationv1.RuleWithOperations{
+			Operations: defaultOps,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{"kyverno.io"}, APIVersions: []string{"v2", "v2beta1"},
+				Resources: []string{"policyexceptions"}, Scope: &scope},
 		})
 	}
 	cfg.Webhooks = append(cfg.Webhooks, webhook("validate-policies."+o.PolicyGroup, ValidatePolicyPath, policyRules,

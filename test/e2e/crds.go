@@ -61,3 +61,25 @@ func ImagePolicyCRD() *apiextensionsv1.CustomResourceDefinition {
 		},
 	}
 }
+
+// PolicyExceptionCRD returns a minimal kyverno.io PolicyException CRD
+// (v2 stored, v2beta1 served, namespaced, schema preserving every field).
+func PolicyExceptionCRD() *apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	schema := &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+		Type: "object", XPreserveUnknownFields: &preserve,
+	}}
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "policyexceptions.kyverno.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "kyverno.io",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: "PolicyException", ListKind: "PolicyExceptionList",
+				Plural: "policyexceptions", Singular: "policyexception", ShortNames: []string{"polex"}},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{
+				{Name: "v2", Served: true, Storage: true, Schema: schema},
+				{Name: "v2beta1", Served: true, Storage: false, Schema: schema},
+			},
+		},
+	}
+}

@@ -147,7 +147,9 @@ func convert(e Entry, passes bool) ([]v1alpha2.Result, v1alpha2.Summary) {
 		Namespace: e.Resource.Namespace, Name: e.Resource.Name, UID: types.UID(e.UID)}
 	for _, r := range e.Results {
 		count(&sum, r.Status)
-		if (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) && !passes {
+		if (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) && !passes && r.Exceptions == "" {
+			// Results a PolicyException exempted are listed anyway: they
+			// are the audit trail of the exceptions in use.
 			continue
 		}
 		res := v1alpha2.Result{
@@ -171,6 +173,9 @@ func convert(e Entry, passes bool) ([]v1alpha2.Result, v1alpha2.Summary) {
 			if v != "" {
 				props[k] = v
 			}
+		}
+		if r.Exceptions != "" {
+			props["exceptions"] = exceptionNames(r.Exceptions)
 		}
 		if len(props) > 0 {
 			res.Properties = props
@@ -260,4 +265,16 @@ func contentHash(r *v1alpha2.PolicyReport) string {
 	}{r.Summary, r.Results})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
+}
+
+// exceptionNames turns Result.Exceptions ("ns/a, ns/b") into the names
+// Kyverno lists in a result's exceptions property ("a,b").
+func exceptionNames(keys string) string {
+	parts := strings.Split(keys, ", ")
+	for i, k := range parts {
+		if j := strings.LastIndexByte(k, '/'); j >= 0 {
+			parts[i] = k[j+1:]
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -175,3 +175,22 @@ func TestBuildGroupsTheSameResultAcrossResources(t *testing.T) {
 		t.Errorf("Failing read %d results (first %+v)", len(got), got[0])
 	}
 }
+
+// TestBuildListsExemptedResults: a result a PolicyException exempted is
+// listed even without ReportPasses, with the exceptions' names in the
+// exceptions property, as Kyverno reports it.
+func TestBuildListsExemptedResults(t *testing.T) {
+	t.Parallel()
+	e := entry("a", engine.StatusSkip, engine.StatusSkip)
+	e.Results[0].Exceptions = "exceptions/allow-a, exceptions/allow-b"
+	r := Build("ns", []Entry{e}, Options{})[0]
+	if len(r.Results) != 1 || r.Results[0].Rule != "rule-a" || r.Results[0].Result != v1alpha2.StatusSkip {
+		t.Fatalf("listed = %+v, want the exempted skip only", r.Results)
+	}
+	if got := r.Results[0].Properties["exceptions"]; got != "allow-a,allow-b" {
+		t.Errorf("exceptions property = %q, want allow-a,allow-b", got)
+	}
+	if r.Summary.Skip != 2 {
+		t.Errorf("summary = %+v, want 2 skips", r.Summary)
+	}
+}

@@ -120,6 +120,9 @@ release namespace, without duplicates, as a list. */}}
 {{- if not (has .Values.logLevel (list "debug" "info" "warn" "error")) -}}
 {{- fail (printf "logLevel must be debug, info, warn or error, not %q" (toString .Values.logLevel)) -}}
 {{- end -}}
+{{- if and .Values.exceptions.namespaces (not (or (eq (include "portcullis.policyGroup" .) "kyverno.io") .Values.kyverno.present)) -}}
+{{- fail "exceptions.namespaces needs the kyverno.io PolicyException CRD: set policyGroup=kyverno.io (the chart installs it) or kyverno.present=true (Kyverno's)" -}}
+{{- end -}}
 {{- if and .Values.image.digest (not (hasPrefix "sha256:" .Values.image.digest)) -}}
 {{- fail (printf "image.digest must start with sha256:, not %q" .Values.image.digest) -}}
 {{- end -}}
