@@ -258,7 +258,8 @@ func TestPackKeepsWhatReportsRead(t *testing.T) {
 	res := engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "shop", Name: "web"}
 	in := []engine.Result{
 		{Policy: "team/p", PolicyKind: "Policy", Rule: "r", Resource: res, Status: engine.StatusFail, Message: "bad " + fmt.Sprint(1),
-			Path: "/spec/x", Severity: "high", Category: "c", Enforce: true, Autogen: true, Image: "i", Digest: "d", Exceptions: "ns/x"},
+			Path: "/spec/x", Severity: "high", Category: "c", Enforce: true, Autogen: true, Image: "i", Digest: "d", Exceptions: "ns/x",
+			Control: "PC-0001", Remediation: "fix it"},
 		{Policy: "ip", PolicyKind: "ClusterImagePolicy", Rule: "x", Resource: res, Status: engine.StatusPass, Message: "bad " + fmt.Sprint(1),
 			JSONPatch: `[{"op":"add"}]`, AuditAnnotations: `{"a":"b"}`},
 	}

@@ -9,7 +9,9 @@ import (
 // ruleMeta is what every result of one rule shares, whatever the object.
 type ruleMeta struct {
 	PolicyKind, Policy, Rule, Severity, Category string
-	Enforce, Autogen                             bool
+	// Control and Remediation are the control library's, per rule.
+	Control, Remediation string
+	Enforce, Autogen     bool
 }
 
 // stored is one result as an entry keeps it: the rule's part interned and
@@ -40,7 +42,7 @@ func pack(results []engine.Result) []stored {
 		r := &results[i]
 		out[i] = stored{
 			meta: unique.Make(ruleMeta{PolicyKind: r.PolicyKind, Policy: r.Policy, Rule: r.Rule, Severity: r.Severity,
-				Category: r.Category, Enforce: r.Enforce, Autogen: r.Autogen}),
+				Category: r.Category, Control: r.Control, Remediation: r.Remediation, Enforce: r.Enforce, Autogen: r.Autogen}),
 			status:  engine.Status(intern(string(r.Status))),
 			message: intern(r.Message),
 			path:    intern(r.Path),
@@ -58,7 +60,8 @@ func (s stored) result(res engine.Resource) engine.Result {
 	m := s.meta.Value()
 	return engine.Result{Policy: m.Policy, PolicyKind: m.PolicyKind, Rule: m.Rule, Resource: res, Status: s.status,
 		Message: s.message, Path: s.path, Severity: m.Severity, Category: m.Category, Enforce: m.Enforce,
-		Autogen: m.Autogen, Image: s.image, Digest: s.digest, Exceptions: s.exceptions}
+		Autogen: m.Autogen, Image: s.image, Digest: s.digest, Exceptions: s.exceptions,
+		Control: m.Control, Remediation: m.Remediation}
 }
 
 // policyID is the policyID of the policy s is about.
