@@ -56,9 +56,10 @@ type Decision struct {
 	// (ValidatingAdmissionPolicy auditAnnotations and Audit-action
 	// failures), allowed or not; nil when there are none.
 	AuditAnnotations map[string]string
-	// Patches are the JSON patches of passing results (verifyImages
-	// mutateDigest, ClusterImagePolicy digest pinning), in result order,
-	// one per path.
+	// Patches are the JSON patches of passing results (mutate rules,
+	// verifyImages mutateDigest, ClusterImagePolicy digest pinning), in
+	// result order: every operation of a mutate rule, one image pin per
+	// path.
 	Patches []Patch
 }
 
@@ -107,8 +108,13 @@ func Decide(set *policy.Set, results []Result) Decision {
 		if r.Status == StatusPass && r.JSONPatch != "" {
 			if ps, err := r.Patches(); err == nil {
 				for _, p := range ps {
-					if !seenPatch[p.Path] {
-						seenPatch[p.Path] = true
+					// Image pins of verifyImages rules and ClusterImagePolicies
+					// may pin the same image twice: one per path. A mutate
+					// rule's operations all apply, in order.
+					if r.Image == "" || !seenPatch[p.Path] {
+						if r.Image != "" {
+							seenPatch[p.Path] = true
+						}
 						d.Patches = append(d.Patches, p)
 					}
 				}

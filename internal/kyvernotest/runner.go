@@ -182,7 +182,11 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 				targets[t.key] = t
 				order = append(order, t)
 			}
-			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name))})
+			patched := exp.PatchedResources
+			if patched == "" {
+				patched = exp.PatchedResource
+			}
+			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name)), patched: patched})
 		}
 	}
 	// Evaluate each policy once on the resources its rows name.
@@ -192,6 +196,14 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	for _, c := range checks {
 		row := &tr.Rows[c.row]
 		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
+		if row.OK && c.patched != "" {
+			for _, d := range c.docs {
+				if why := lt.comparePatched(c.patched, lt.resources[d].Object, c.target.results[d]); why != "" {
+					row.OK, row.Reason = false, why
+					break
+				}
+			}
+		}
 	}
 	// A suite that could not be loaded, or checks nothing, fails: it
 	// would otherwise pass with whatever rows it has (possibly none). A
@@ -320,8 +332,8 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 		}
 		return &target{key: "vpol/" + vp.Name(), name: vp.Name(), set: lt.set.OnlyValidating(vp), anyRule: true}, ""
 	}
-	if exp.PatchedResource != "" || exp.GeneratedResource != "" {
-		return nil, "Unsupported: mutate and generate results are not supported yet"
+	if exp.GeneratedResource != "" {
+		return nil, "Unsupported: generate results are not supported yet"
 	}
 	pol := lt.set.Policy(exp.Policy)
 	if pol == nil && lt.set.ImagePolicy(exp.Policy) != nil {
@@ -347,8 +359,8 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 			// not have as not found; it must not pass as excluded.
 			return nil, fmt.Sprintf("Not found: policy %s has no rule named %s", exp.Policy, exp.Rule)
 		}
-		if rule != nil && rule.Spec.Validation == nil {
-			return nil, "Unsupported: only validate rules are supported yet"
+		if rule != nil && rule.Spec.Validation == nil && rule.Spec.Mutation == nil {
+			return nil, "Unsupported: only validate and mutate rules are supported yet"
 		}
 	}
 	return &target{key: pol.Key(), name: pol.Name(), set: lt.set.Only(pol)}, ""
@@ -401,6 +413,8 @@ type check struct {
 	rule   string
 	target *target
 	docs   []int
+	// patched is the entry's patchedResources file, "" when none.
+	patched string
 }
 
 // compare compares the engine results for the row's resources with the
