@@ -17,7 +17,9 @@ import (
 // the file's resource with the same kind, namespace and name (a
 // namespaced resource without a namespace is in "default"), equal as
 // JSON once null values, empty maps and empty lists are removed. It
-// returns "" when they are equal, else why not.
+// returns "" when they are equal, else why not ("Error: ..." when the
+// file cannot be read, "Resource diff: ..." when the resources differ or
+// the file has no such resource).
 func (lt *loadedTest) comparePatched(file string, obj map[string]any, results []engine.Result) string {
 	mutated, err := engine.Mutated(obj, results)
 	if err != nil {
@@ -34,7 +36,7 @@ func (lt *loadedTest) comparePatched(file string, obj map[string]any, results []
 	}
 	want := findResource(docs, mutated)
 	if want == nil {
-		return fmt.Sprintf("Not found: %s has no %s %s", file, mutated["kind"], manifest.MetaString(mutated, "name"))
+		return fmt.Sprintf("Resource diff: %s has no %s %s", file, mutated["kind"], manifest.MetaString(mutated, "name"))
 	}
 	if at := firstDifference("", tidy(defaultNamespace(want)), tidy(mutated)); at != "" {
 		return fmt.Sprintf("Resource diff: the patched resource differs from %s at %s", file, at)

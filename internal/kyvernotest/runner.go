@@ -196,13 +196,8 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	for _, c := range checks {
 		row := &tr.Rows[c.row]
 		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
-		if row.OK && c.patched != "" {
-			for _, d := range c.docs {
-				if why := lt.comparePatched(c.patched, lt.resources[d].Object, c.target.results[d]); why != "" {
-					row.OK, row.Reason = false, why
-					break
-				}
-			}
+		if c.patched != "" && row.Actual != "" && row.Actual != "excluded" {
+			c.checkPatched(lt, row)
 		}
 	}
 	// A suite that could not be loaded, or checks nothing, fails: it
@@ -452,6 +447,29 @@ func (c *check) compare(want string) (actual string, ok bool, reason, message st
 		}
 	}
 	return want, true, "Ok", matched[0].Message
+}
+
+// checkPatched compares the resources of a row with a patchedResources
+// file, as kyverno test does: a resource that does not match makes the
+// row's result fail (which passes when fail was expected); one that
+// matches leaves the rule's status.
+func (c *check) checkPatched(lt *loadedTest, row *Row) {
+	for _, d := range c.docs {
+		why := lt.comparePatched(c.patched, lt.resources[d].Object, c.target.results[d])
+		switch {
+		case why == "":
+			continue
+		case strings.HasPrefix(why, "Error"):
+			row.OK, row.Reason = false, why
+		default:
+			row.Actual, row.OK, row.Reason = "fail", row.Expected == "fail", why
+			if row.OK {
+				row.Reason = "Ok"
+				row.Message = why
+			}
+		}
+		return
+	}
 }
 
 // ruleNameMatches reports whether a result of rule got answers an entry
