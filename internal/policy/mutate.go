@@ -169,3 +169,16 @@ func jsonType(v any) string {
 	}
 	return fmt.Sprintf("%T", v)
 }
+
+// HasMutate reports whether the set has Kyverno mutate rules that apply
+// at admission (rules with targets mutate existing resources instead).
+func (s *Set) HasMutate() bool {
+	for _, p := range s.Policies {
+		for _, r := range p.Rules {
+			if m := r.Spec.Mutation; m != nil && len(m.Targets) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
