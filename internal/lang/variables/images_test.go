@@ -160,3 +160,20 @@ func TestImages(t *testing.T) {
 		t.Errorf("error = %v, want invalid key", err)
 	}
 }
+
+// Kyverno's GetImageInfo takes path from the reference as written with
+// the default registry added (reference.Path, no "library/"), so a policy
+// rebuilding an image as "registry.io/{{path}}:{{tag}}" (the
+// prepend-image-registry sample) gets registry.io/redis:latest.
+func TestImagesPathAsKyvernoGetImageInfo(t *testing.T) {
+	info, err := ParseImage("redis:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info["path"] != "redis" || info["registry"] != "docker.io" || info["tag"] != "latest" {
+		t.Fatalf("ParseImage(redis:latest) = %v, want path redis", info)
+	}
+	if info["reference"] != "docker.io/library/redis:latest" {
+		t.Fatalf("reference = %v, want the normalized docker.io/library/redis:latest", info["reference"])
+	}
+}
