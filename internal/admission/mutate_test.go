@@ -2,6 +2,7 @@ package admission
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/lang/mutate"
@@ -78,5 +79,40 @@ func TestMutateRulesAtAdmission(t *testing.T) {
 	}
 	if resp := admit(t, srv, PathValidate, reviewReq{uid: "v-2", kind: "Pod", namespace: "ops", name: "debugger", object: string(obj)}); !resp.Allowed {
 		t.Fatalf("mutated pod denied: %+v", resp.Result)
+	}
+}
+
+// Kyverno blocks a request whose mutate rule errors, unless the policy's
+// failurePolicy is Ignore (then it warns).
+func TestMutateErrorFollowsFailurePolicy(t *testing.T) {
+	t.Parallel()
+	const broken = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: broken-defaults}
+spec:
+  failurePolicy: FAILURE
+  rules:
+  - name: from-missing
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge:
+        metadata: {labels: {team: "{{ missing.value }}"}}
+`
+	for _, tc := range []struct {
+		failure string
+		allowed bool
+	}{{"Fail", false}, {"Ignore", true}} {
+		set, err := policy.LoadBytes("p.yaml", []byte(strings.ReplaceAll(broken, "FAILURE", tc.failure)), policy.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := newTLSServer(t, newHandler(t, HandlerOptions{Policies: NewAtomicSource(set)}))
+		resp := admit(t, srv, PathMutate, reviewReq{uid: "m-3", kind: "Pod", namespace: "ops", name: "debugger", object: privilegedPod})
+		if resp.Allowed != tc.allowed || resp.Patch != nil {
+			t.Errorf("failurePolicy %s: mutate response = %+v", tc.failure, resp)
+		}
+		if tc.allowed && len(resp.Warnings) == 0 {
+			t.Errorf("failurePolicy Ignore: no warning for the error")
+		}
 	}
 }

@@ -81,7 +81,11 @@ func (ev *evaluation) setResource(obj map[string]any) {
 // when the rule changed nothing).
 func (e *Engine) evalMutateRule(ctx context.Context, r *policy.Rule, ev *evaluation) (Result, map[string]any) {
 	res := ruleResult(r, ev.req)
-	res.Enforce = false // a mutation denies nothing
+	// A mutation that could not be applied denies the request unless the
+	// policy's failurePolicy is Ignore (Kyverno blocks on mutate errors
+	// whatever the validationFailureAction); nothing else a mutate rule
+	// returns denies.
+	res.Enforce = true
 	c := ev.vars(ctx, e)
 	c.Checkpoint()
 	defer c.Restore()
