@@ -308,8 +308,16 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 	// and ClusterImagePolicies pin the tags they cover to digests; the
 	// validating webhook checks them again (verifyImages from the cache)
 	// so a request that skipped mutation is still verified.
-	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages()) {
-		use := h.vc.lookup(ctx, h, set, d)
+	//
+	// Kyverno mutate rules run first, in policy order, each on the object
+	// as the rules before it left it; the pins apply to the mutated
+	// object. Mutate rules with targets are not applied at admission.
+	if set := h.policies.Current(); set != nil && d.obj != nil && (len(set.Images) > 0 || set.HasVerifyImages() || set.HasMutate()) {
+		images := len(set.Images) > 0 || set.HasVerifyImages()
+		var use *cacheUse
+		if images {
+			use = h.vc.lookup(ctx, h, set, d)
+		}
 		if use != nil && use.verdicts != nil {
 			d.verified = verified{use.verdicts}
 		}
@@ -320,7 +328,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Warnings = append(resp.Warnings, v.Warnings...)
 		patches = v.Patches
-		if resp.Allowed && (use == nil || use.reason != "" || !use.verdicts.All()) {
+		if images && resp.Allowed && (use == nil || use.reason != "" || !use.verdicts.All()) {
 			if p := h.recordVerification(ctx, set, d, patches); p != nil {
 				patches = append(patches, p...)
 			}
@@ -336,7 +344,7 @@ func (h *Handler) serveMutate(w http.ResponseWriter, r *http.Request) {
 			pt := admissionv1.PatchTypeJSONPatch
 			resp.Patch, resp.PatchType = patch, &pt
 		}
-		h.logRequest(ctx, slog.LevelDebug, req, "images pinned to digests", slog.Int("patches", len(patches)))
+		h.logRequest(ctx, slog.LevelDebug, req, "patched (mutate rules, image pins)", slog.Int("patches", len(patches)))
 	}
 	h.respond(w, r, resp)
 	h.metrics.requests.WithLabelValues(PathMutate, string(req.Operation), req.Kind.Kind, result).Inc()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/lang/mutate"
 	"github.com/portcullis/portcullis/internal/podspec"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/vcache"
@@ -445,7 +446,7 @@ func (h *Handler) recordVerification(ctx context.Context, set *policy.Set, d *de
 	if !ok {
 		return nil
 	}
-	obj, err := applyReplacePatches(d.obj, patches)
+	obj, err := applyPatches(d.obj, patches)
 	if err != nil {
 		h.logRequest(ctx, slog.LevelDebug, req, "verification not recorded", slog.String("error", err.Error()))
 		return nil
@@ -490,19 +491,19 @@ func sameTemplate(kind string, obj, old map[string]any) bool {
 	return errA == nil && errB == nil && a != nil && reflect.DeepEqual(a, b)
 }
 
-// applyReplacePatches returns a copy of obj with the replace operations
+// applyPatches returns a copy of obj with the replace operations
 // of patches applied (the only operation image pinning makes).
-func applyReplacePatches(obj map[string]any, patches []engine.Patch) (map[string]any, error) {
-	out := runtime.DeepCopyJSON(obj)
-	for _, p := range patches {
-		if p.Op != "replace" {
-			return nil, fmt.Errorf("unexpected patch operation %q at %s", p.Op, p.Path)
-		}
-		if err := replaceAt(out, p.Path, p.Value); err != nil {
-			return nil, err
-		}
+func applyPatches(obj map[string]any, patches []engine.Patch) (map[string]any, error) {
+	if len(patches) == 0 {
+		return runtime.DeepCopyJSON(obj), nil
 	}
-	return out, nil
+	// Mutate rules add and remove fields too: the patch is applied as
+	// the API server applies it.
+	doc, err := json.Marshal(patches)
+	if err != nil {
+		return nil, fmt.Errorf("encode patches: %w", err)
+	}
+	return mutate.ApplyJSONPatch(obj, doc)
 }
 
 // replaceAt replaces the value at the JSON pointer of doc.

@@ -56,9 +56,10 @@ type Decision struct {
 	// (ValidatingAdmissionPolicy auditAnnotations and Audit-action
 	// failures), allowed or not; nil when there are none.
 	AuditAnnotations map[string]string
-	// Patches are the JSON patches of passing results (verifyImages
-	// mutateDigest, ClusterImagePolicy digest pinning), in result order,
-	// one per path.
+	// Patches are the JSON patches of passing results (mutate rules,
+	// verifyImages mutateDigest, ClusterImagePolicy digest pinning), in
+	// result order: every operation of a mutate rule, one image pin per
+	// path.
 	Patches []Patch
 }
 
@@ -107,8 +108,13 @@ func Decide(set *policy.Set, results []Result) Decision {
 		if r.Status == StatusPass && r.JSONPatch != "" {
 			if ps, err := r.Patches(); err == nil {
 				for _, p := range ps {
-					if !seenPatch[p.Path] {
-						seenPatch[p.Path] = true
+					// Image pins of verifyImages rules and ClusterImagePolicies
+					// may pin the same image twice: one per path. A mutate
+					// rule's operations all apply, in order.
+					if mutation := isMutation(set, r); mutation || !seenPatch[p.Path] {
+						if !mutation {
+							seenPatch[p.Path] = true
+						}
 						d.Patches = append(d.Patches, p)
 					}
 				}
@@ -353,4 +359,23 @@ func DecideFailed(set *policy.Set, kind string, res Resource, results []Result, 
 	d.Warnings = append(d.Warnings, fmt.Sprintf("policy evaluation error: %v", err))
 	d.Patches = nil
 	return d
+}
+
+// isMutation reports whether r is the result of a Kyverno mutate rule,
+// whose patch operations all apply in order (image pins are deduplicated
+// by path instead).
+func isMutation(set *policy.Set, r *Result) bool {
+	if set == nil || (r.PolicyKind != KindClusterPolicy && r.PolicyKind != KindPolicy) {
+		return false
+	}
+	p := set.Policy(r.Policy)
+	if p == nil {
+		return false
+	}
+	for _, rule := range p.Rules {
+		if rule.Name() == r.Rule {
+			return rule.Spec.Mutation != nil
+		}
+	}
+	return false
 }

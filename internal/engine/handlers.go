@@ -68,7 +68,15 @@ func phaseHandlers() map[Phase][]handler {
 			imagePolicies{},
 		},
 		PhaseMutate: {
+			mutateRules{},
 			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
+			imagePolicies{},
+		},
+		PhaseScan: {
+			mutateRules{},
+			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}, validateRule{}}},
+			validatingPolicies{},
+			admissionPolicies{},
 			imagePolicies{},
 		},
 		PhaseVerifyImages: {

@@ -19,6 +19,22 @@ type Patch struct {
 	Op    string `json:"op"`
 	Path  string `json:"path"`
 	Value any    `json:"value,omitempty"`
+	// From is the source of a move or copy.
+	From string `json:"from,omitempty"`
+}
+
+// MarshalJSON writes the value of add, replace and test operations even
+// when it is null (a mutate rule may set a field to null).
+func (p Patch) MarshalJSON() ([]byte, error) {
+	type plain Patch
+	if p.Value == nil && (p.Op == "add" || p.Op == "replace" || p.Op == "test") {
+		return json.Marshal(struct {
+			Op    string `json:"op"`
+			Path  string `json:"path"`
+			Value any    `json:"value"`
+		}{p.Op, p.Path, nil})
+	}
+	return json.Marshal(plain(p))
 }
 
 // ImageRuleVerifier evaluates the verifyImages body of a rule that matched

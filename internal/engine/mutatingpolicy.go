@@ -69,7 +69,7 @@ func (e *Engine) evalMutatingPolicies(ctx context.Context, set *policy.Set, in *
 				Severity: mp.Severity, Category: mp.Category, Enforce: !mp.FailOpen(), Autogen: v.Name != ""}
 			ci := *cin
 			ci.Object = obj
-			r, patched, ok := mutate(ctx, v.Program, ci, res, mp.FailOpen(), mp.Name())
+			r, patched, ok := applyMutating(ctx, v.Program, ci, res, mp.FailOpen(), mp.Name())
 			if ok {
 				out = append(out, r)
 				obj = patched
@@ -114,7 +114,7 @@ func (e *Engine) evalMutatingPolicies(ctx context.Context, set *policy.Set, in *
 			for _, p := range params {
 				ci := *cin
 				ci.Object, ci.Params = current, p
-				r, patched, ok := mutate(ctx, mp.Program, ci, res, mp.FailOpen(), mp.Name())
+				r, patched, ok := applyMutating(ctx, mp.Program, ci, res, mp.FailOpen(), mp.Name())
 				if !ok {
 					continue
 				}
@@ -144,10 +144,10 @@ func (e *Engine) evalMutatingPolicies(ctx context.Context, set *policy.Set, in *
 	return out, obj
 }
 
-// mutate runs one compiled mutating program on ci.Object. ok is false
+// applyMutating runs one compiled mutating program on ci.Object. ok is false
 // when the match conditions are false (no result); on an error the
 // result is a failure and patched is ci.Object.
-func mutate(ctx context.Context, prog *mutating.Program, ci cel.Input, res Result, failOpen bool, name string) (r Result, patched map[string]any, ok bool) {
+func applyMutating(ctx context.Context, prog *mutating.Program, ci cel.Input, res Result, failOpen bool, name string) (r Result, patched map[string]any, ok bool) {
 	m, err := prog.Match(ctx, ci)
 	if err != nil {
 		return failure(res, failOpen, fmt.Sprintf("failed to evaluate matchConditions: %v", err)), ci.Object, true

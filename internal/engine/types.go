@@ -239,15 +239,22 @@ const (
 	// verifyImages rules and ClusterImagePolicy verification.
 	PhaseValidate Phase = iota
 	// PhaseMutate evaluates what may change the resource (the mutating
-	// webhook's job): verifyImages rules (verification and mutateDigest
-	// patches) and ClusterImagePolicy tag-to-digest pinning. Validate
-	// rules and CEL policies are skipped.
+	// webhook's job): Kyverno mutate rules in policy order, each on the
+	// object as mutated by the rules before it, then verifyImages rules
+	// (verification and mutateDigest patches) and ClusterImagePolicy
+	// tag-to-digest pinning on the mutated object. Validate rules and CEL
+	// policies are skipped. Mutated applies the results' patches.
 	PhaseMutate
 	// PhaseVerifyImages evaluates image verification only: verifyImages
 	// rules and ClusterImagePolicy verification, as in PhaseValidate
 	// (the mutating webhook records their verdicts in the verification
 	// cache).
 	PhaseVerifyImages
+	// PhaseScan is an offline evaluation (scan, test), as kyverno apply
+	// and kyverno test do it: Kyverno mutate rules first, then everything
+	// PhaseValidate evaluates, on the mutated object. Results of mutate
+	// rules carry their patches (see Mutated).
+	PhaseScan
 )
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

@@ -146,8 +146,9 @@ type Info struct {
 	// Registry is the registry as written, or the default registry
 	// ("docker.io").
 	Registry string
-	// Path is the repository path, with "library/" before a single
-	// component ("library/nginx", also on other registries).
+	// Path is the repository path as written ("nginx", "org/app"), as
+	// Kyverno's GetImageInfo gives it (reference.Path of the reference
+	// with the default registry, which adds no "library/").
 	Path string
 	// Name is the last path component ("nginx").
 	Name string
@@ -183,13 +184,14 @@ func (r Ref) Info() Info {
 		prefix = in.Registry + "/"
 	}
 	in.ReferenceWithTag = prefix + r.path + ":" + in.Tag
-	if !r.hostInPath && !strings.Contains(in.Path, "/") {
-		in.Path = "library/" + in.Path
+	normalized := in.Path
+	if !r.hostInPath && !strings.Contains(normalized, "/") {
+		normalized = "library/" + normalized
 	}
 	if in.Digest != "" {
-		in.Reference = prefix + in.Path + "@" + in.Digest
+		in.Reference = prefix + normalized + "@" + in.Digest
 	} else {
-		in.Reference = prefix + in.Path + ":" + in.Tag
+		in.Reference = prefix + normalized + ":" + in.Tag
 	}
 	return in
 }

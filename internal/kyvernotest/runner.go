@@ -182,7 +182,11 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 				targets[t.key] = t
 				order = append(order, t)
 			}
-			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name))})
+			patched := exp.PatchedResources
+			if patched == "" {
+				patched = exp.PatchedResource
+			}
+			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name)), patched: patched})
 		}
 	}
 	// Evaluate each policy once on the resources its rows name.
@@ -192,6 +196,9 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	for _, c := range checks {
 		row := &tr.Rows[c.row]
 		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
+		if c.patched != "" && row.Actual != "" && row.Actual != "excluded" {
+			c.checkPatched(lt, row)
+		}
 	}
 	// A suite that could not be loaded, or checks nothing, fails: it
 	// would otherwise pass with whatever rows it has (possibly none). A
@@ -320,8 +327,8 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 		}
 		return &target{key: "vpol/" + vp.Name(), name: vp.Name(), set: lt.set.OnlyValidating(vp), anyRule: true}, ""
 	}
-	if exp.PatchedResource != "" || exp.GeneratedResource != "" {
-		return nil, "Unsupported: mutate and generate results are not supported yet"
+	if exp.GeneratedResource != "" {
+		return nil, "Unsupported: generate results are not supported yet"
 	}
 	pol := lt.set.Policy(exp.Policy)
 	if pol == nil && lt.set.ImagePolicy(exp.Policy) != nil {
@@ -347,8 +354,8 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 			// not have as not found; it must not pass as excluded.
 			return nil, fmt.Sprintf("Not found: policy %s has no rule named %s", exp.Policy, exp.Rule)
 		}
-		if rule != nil && rule.Spec.Validation == nil {
-			return nil, "Unsupported: only validate rules are supported yet"
+		if rule != nil && rule.Spec.Validation == nil && rule.Spec.Mutation == nil {
+			return nil, "Unsupported: only validate and mutate rules are supported yet"
 		}
 	}
 	return &target{key: pol.Key(), name: pol.Name(), set: lt.set.Only(pol)}, ""
@@ -401,6 +408,8 @@ type check struct {
 	rule   string
 	target *target
 	docs   []int
+	// patched is the entry's patchedResources file, "" when none.
+	patched string
 }
 
 // compare compares the engine results for the row's resources with the
@@ -438,6 +447,29 @@ func (c *check) compare(want string) (actual string, ok bool, reason, message st
 		}
 	}
 	return want, true, "Ok", matched[0].Message
+}
+
+// checkPatched compares the resources of a row with a patchedResources
+// file, as kyverno test does: a resource that does not match makes the
+// row's result fail (which passes when fail was expected); one that
+// matches leaves the rule's status.
+func (c *check) checkPatched(lt *loadedTest, row *Row) {
+	for _, d := range c.docs {
+		why := lt.comparePatched(c.patched, lt.resources[d].Object, c.target.results[d])
+		switch {
+		case why == "":
+			continue
+		case strings.HasPrefix(why, "Error"):
+			row.OK, row.Reason = false, why
+		default:
+			row.Actual, row.OK, row.Reason = "fail", row.Expected == "fail", why
+			if row.OK {
+				row.Reason = "Ok"
+				row.Message = why
+			}
+		}
+		return
+	}
 }
 
 // ruleNameMatches reports whether a result of rule got answers an entry

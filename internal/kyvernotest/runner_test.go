@@ -173,3 +173,29 @@ func TestExceptions(t *testing.T) {
 		}
 	}
 }
+
+// kyverno test compares the mutated resource with the patchedResources
+// file: equal keeps the rule's status (pass, or skip when nothing was
+// patched), different makes the row's result fail, which passes only
+// when fail was expected.
+func TestPatchedResources(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/mutate")
+	tr := rep.Tests[0]
+	if tr.Class != "mutate" || len(tr.Rows) != 4 {
+		t.Fatalf("test report = %+v", tr)
+	}
+	want := []struct {
+		ok     bool
+		actual string
+	}{{true, "pass"}, {true, "skip"}, {true, "fail"}, {false, "fail"}}
+	for i, w := range want {
+		row := tr.Rows[i]
+		if row.OK != w.ok || row.Actual != w.actual {
+			t.Errorf("row %d = %+v, want ok=%v actual=%s", i+1, row, w.ok, w.actual)
+		}
+	}
+	if r := tr.Rows[3]; !strings.Contains(r.Reason, "/spec/containers/0/imagePullPolicy") {
+		t.Errorf("row 4 reason %q does not name the differing field", r.Reason)
+	}
+}

@@ -38,8 +38,8 @@ type ResultSpec struct {
 	// Status is the legacy name of Result.
 	Status          string `json:"status,omitempty"`
 	PatchedResource string `json:"patchedResource,omitempty"`
-	// PatchedResources is the newer spelling of PatchedResource (not
-	// used yet: mutate results are rows of the unsupported mutate class).
+	// PatchedResources is the newer spelling of PatchedResource: the
+	// file holding the resource as the policy's mutate rules must leave it.
 	PatchedResources            string `json:"patchedResources,omitempty"`
 	GeneratedResource           string `json:"generatedResource,omitempty"`
 	CloneSource                 string `json:"cloneSourceResource,omitempty"`

@@ -97,9 +97,16 @@ func autogenControllers(p *kyvernov1.Policy) ([]string, bool) {
 		if r.Generation != nil {
 			return nil, false
 		}
-		if r.Mutation != nil {
-			if _, ok := r.Mutation["patchesJson6902"]; ok {
+		if m := r.Mutation; m != nil {
+			// Kyverno does not generate rules for JSON patches: their
+			// paths are written for the kind they match.
+			if m.PatchesJSON6902 != "" {
 				return nil, false
+			}
+			for _, fe := range m.ForEach {
+				if fe.PatchesJSON6902 != "" {
+					return nil, false
+				}
 			}
 		}
 		descs := []kyvernov1.ResourceDescription{r.MatchResources.ResourceDescription}
@@ -274,9 +281,20 @@ func wrapRule(r kyvernov1.Rule, name, tplKey string, kinds []string, replaceAllF
 		}
 		cp.Validation = nv
 	case cp.Mutation != nil:
-		if psm, ok := cp.Mutation["patchStrategicMerge"]; ok {
-			cp.Mutation = map[string]any{"patchStrategicMerge": wrap(psm)}
+		// The patches move under the pod template, as Kyverno's autogen
+		// does (foreach patches too; their lists are rewritten with the
+		// rest of the rule's variables).
+		m := *cp.Mutation
+		if m.PatchStrategicMerge != nil {
+			m.PatchStrategicMerge = wrap(m.PatchStrategicMerge)
 		}
+		m.ForEach = append([]kyvernov1.ForEachMutation(nil), m.ForEach...)
+		for i := range m.ForEach {
+			if m.ForEach[i].PatchStrategicMerge != nil {
+				m.ForEach[i].PatchStrategicMerge = wrap(m.ForEach[i].PatchStrategicMerge)
+			}
+		}
+		cp.Mutation = &m
 	case len(cp.VerifyImages) > 0:
 	default:
 		return nil

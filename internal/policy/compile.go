@@ -173,6 +173,9 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 	if len(r.VerifyImages) > 0 {
 		errs = append(errs, c.checkVerifyImages(r.Name, field, r.VerifyImages, pol)...)
 	}
+	if m := r.Mutation; m != nil {
+		errs = append(errs, c.checkMutation(r.Name, field+".mutate", m)...)
+	}
 	if v := r.Validation; v != nil {
 		vf := field + ".validate"
 		if v.FailureAction != nil {

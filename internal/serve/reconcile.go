@@ -185,7 +185,7 @@ func (r *reconciler) apply(ctx context.Context) error {
 		if o.MutatingConfigurationName != "" {
 			wo.Name = o.MutatingConfigurationName
 		}
-		mutating := webhookconfig.DesiredMutating(ca, wo)
+		mutating := webhookconfig.DesiredMutating(r.watcher.Current(), ca, wo)
 		mutating.OwnerReferences = owners
 		if err := webhookconfig.ApplyMutating(ctx, r.cl, mutating); err != nil {
 			return err

@@ -106,8 +106,9 @@ type Options struct {
 	// (not watched). See policysource.Options.ExceptionNamespaces.
 	ExceptionNamespaces []string
 	// Mutating manages a MutatingWebhookConfiguration (named
-	// MutatingConfigurationName, default ConfigurationName) that pins the
-	// images image policies cover to digests.
+	// MutatingConfigurationName, default ConfigurationName) that applies
+	// Kyverno mutate rules and pins the images image policies cover to
+	// digests.
 	Mutating                  bool
 	MutatingConfigurationName string
 	// Images configures registry access for image verification.

@@ -272,19 +272,26 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 }
 
 // DesiredMutating returns the MutatingWebhookConfiguration: one webhook
-// sending Pods and workloads to /mutate while image policies are in force,
-// none otherwise. It has the same name as the validating configuration.
-func DesiredMutating(caBundle []byte, o Options) *admissionregistrationv1.MutatingWebhookConfiguration {
+// sending to /mutate the kinds the set's Kyverno mutate rules match
+// (CREATE and UPDATE, or the operations a match filter names) and, while
+// image policies are in force, Pods and workloads; none when there is
+// nothing to mutate. It has the same name as the validating
+// configuration. Mutate rules with targets (mutate existing resources)
+// are not applied at admission and add no kinds.
+func DesiredMutating(set *policy.Set, caBundle []byte, o Options) *admissionregistrationv1.MutatingWebhookConfiguration {
 	o = o.withDefaults()
 	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "portcullis"}},
 	}
-	if !o.ImagePolicies {
+	rs := ruleSet{}
+	if o.ImagePolicies {
+		addPodResources(rs)
+	}
+	addMutateRules(rs, set)
+	if len(rs.rules()) == 0 {
 		return cfg
 	}
-	rs := ruleSet{}
-	addPodResources(rs)
 	v := webhook("mutate-images."+o.PolicyGroup, MutatePath, rs.rules(), o.DefaultFailurePolicy, o.DefaultTimeoutSeconds, caBundle, o)
 	// Pinning a tag twice gives the same digest; later mutating webhooks
 	// that add containers get their images pinned on reinvocation.
@@ -296,6 +303,36 @@ func DesiredMutating(caBundle []byte, o Options) *admissionregistrationv1.Mutati
 		ReinvocationPolicy: &ifNeeded,
 	}}
 	return cfg
+}
+
+// addMutateRules adds the kinds of the set's mutate rules.
+func addMutateRules(rs ruleSet, set *policy.Set) {
+	if set == nil {
+		return
+	}
+	mutateOps := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
+	for _, p := range set.Policies {
+		if p.Spec.Spec.Admission != nil && !*p.Spec.Spec.Admission {
+			continue
+		}
+		for _, r := range p.Rules {
+			if r.Spec.Mutation == nil || len(r.Spec.Mutation.Targets) > 0 || r.Match == nil {
+				continue
+			}
+			for _, f := range append(append([]policy.Filter{}, r.Match.Any...), r.Match.All...) {
+				ops := mutateOps
+				if len(f.Resource.Operations) > 0 {
+					ops = nil
+					for _, op := range f.Resource.Operations {
+						ops = append(ops, admissionregistrationv1.OperationType(op))
+					}
+				}
+				for _, ks := range f.Kinds {
+					addKind(rs, ks, ops)
+				}
+			}
+		}
+	}
 }
 
 func addKind(rs ruleSet, ks policy.KindSelector, ops []admissionregistrationv1.OperationType) {

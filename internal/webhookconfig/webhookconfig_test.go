@@ -201,8 +201,51 @@ spec:
 			t.Errorf("%s: pods operations %v lack UPDATE (image changes in place)", w.Name, p.Operations)
 		}
 	}
-	m := DesiredMutating(nil, o)
+	m := DesiredMutating(nil, nil, o)
 	if _, ok := ruleFor(m.Webhooks[0].Rules, "", "pods/ephemeralcontainers"); !ok {
 		t.Errorf("mutating webhook rules %+v lack pods/ephemeralcontainers", m.Webhooks[0].Rules)
+	}
+}
+
+// The mutating webhook covers the kinds mutate rules match (and their
+// autogen pod controllers), even without image policies; nothing to
+// mutate means no webhook.
+func TestDesiredMutatingCoversMutateRules(t *testing.T) {
+	set, err := policy.LoadBytes("p.yaml", []byte(`apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: defaults}
+spec:
+  rules:
+  - name: label
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    mutate:
+      patchStrategicMerge: {metadata: {labels: {a: b}}}
+  - name: ns
+    match: {any: [{resources: {kinds: [Namespace], operations: [CREATE]}}]}
+    mutate:
+      patchStrategicMerge: {metadata: {labels: {a: b}}}
+`), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Name: "portcullis", Service: "svc", Namespace: "ns"}
+	m := DesiredMutating(set, nil, o)
+	if len(m.Webhooks) != 1 {
+		t.Fatalf("webhooks %+v", m.Webhooks)
+	}
+	rules := m.Webhooks[0].Rules
+	for _, res := range []string{"pods", "namespaces"} {
+		if _, ok := ruleFor(rules, "*", res); !ok {
+			t.Errorf("rules %+v lack %s", rules, res)
+		}
+	}
+	if r, ok := ruleFor(rules, "*", "namespaces"); ok && fmt.Sprint(r.Operations) != "[CREATE]" {
+		t.Errorf("namespaces operations %v, want [CREATE]", r.Operations)
+	}
+	if _, ok := ruleFor(rules, "*", "deployments"); !ok {
+		t.Errorf("rules %+v lack the autogen deployments", rules)
+	}
+	if got := DesiredMutating(&policy.Set{}, nil, o); len(got.Webhooks) != 0 {
+		t.Errorf("nothing to mutate: webhooks %+v", got.Webhooks)
 	}
 }

@@ -53,7 +53,11 @@ var expected = map[string]class{
 	"validate":         {figures: figures{files: 106, pass: 1307, fail: 5}},
 	"validate.cel":     {figures: figures{files: 79, pass: 1169}},
 	"ValidatingPolicy": {figures: figures{files: 70, pass: 1085}},
-	"mutate":           {figures: figures{files: 21, fail: 43}, floor: true},
+	// 4 mutate rows fail as in kyverno test, for the same reason as the 5
+	// validate rows: istio/add-ambient-mode-namespace names rule
+	// check-ambient-mode-enabled, the policy's rule is
+	// add-ambient-mode-enabled ("Not found"). Every other row passes.
+	"mutate":           {figures: figures{files: 21, pass: 39, fail: 4}, floor: true},
 	"generate":         {figures: figures{files: 3, fail: 4}, floor: true},
 	"MutatingPolicy":   {figures: figures{files: 18, fail: 35}, floor: true},
 	"GeneratingPolicy": {figures: figures{files: 1, fail: 1}, floor: true},

@@ -95,7 +95,7 @@ type Rule struct {
 	Preconditions    any                 `json:"preconditions,omitempty"`
 	CELPreconditions []any               `json:"celPreconditions,omitempty"`
 	Validation       *Validation         `json:"validate,omitempty"`
-	Mutation         map[string]any      `json:"mutate,omitempty"`
+	Mutation         *Mutation           `json:"mutate,omitempty"`
 	Generation       map[string]any      `json:"generate,omitempty"`
 	VerifyImages     []ImageVerification `json:"verifyImages,omitempty"`
 	// SkipBackgroundRequests skips background requests; default true.
@@ -234,4 +234,48 @@ type PodSecurityStandard struct {
 	Images          []string `json:"images,omitempty"`
 	RestrictedField string   `json:"restrictedField,omitempty"`
 	Values          []string `json:"values,omitempty"`
+}
+
+// Mutation is a mutate rule body: one of PatchStrategicMerge,
+// PatchesJSON6902 and ForEach, applied to the admitted resource or, with
+// Targets, to existing resources.
+type Mutation struct {
+	// Targets are existing resources to mutate (mutateExisting).
+	Targets []TargetResource `json:"targets,omitempty"`
+	// MutateExistingOnPolicyUpdate overrides the policy's setting.
+	MutateExistingOnPolicyUpdate *bool `json:"mutateExistingOnPolicyUpdate,omitempty"`
+	// PatchStrategicMerge is a strategic merge patch with anchors and
+	// variables.
+	PatchStrategicMerge any `json:"patchStrategicMerge,omitempty"`
+	// PatchesJSON6902 is an RFC 6902 patch written as a YAML (or JSON)
+	// list of operations, with variables.
+	PatchesJSON6902 string `json:"patchesJson6902,omitempty"`
+	// ForEach applies a patch per element of a list.
+	ForEach []ForEachMutation `json:"foreach,omitempty"`
+}
+
+// ForEachMutation applies a patch for each element of List.
+type ForEachMutation struct {
+	List string `json:"list"`
+	// Order is Ascending or Descending (the default for
+	// patchStrategicMerge is Descending, for patchesJson6902 Ascending).
+	Order               *string        `json:"order,omitempty"`
+	Context             []ContextEntry `json:"context,omitempty"`
+	Preconditions       any            `json:"preconditions,omitempty"`
+	PatchStrategicMerge any            `json:"patchStrategicMerge,omitempty"`
+	PatchesJSON6902     string         `json:"patchesJson6902,omitempty"`
+	// ForEach is a nested foreach.
+	ForEach []ForEachMutation `json:"foreach,omitempty"`
+}
+
+// TargetResource selects existing resources a mutate rule patches.
+type TargetResource struct {
+	APIVersion    string                `json:"apiVersion,omitempty"`
+	Kind          string                `json:"kind,omitempty"`
+	Name          string                `json:"name,omitempty"`
+	Namespace     string                `json:"namespace,omitempty"`
+	Selector      *metav1.LabelSelector `json:"selector,omitempty"`
+	UID           string                `json:"uid,omitempty"`
+	Context       []ContextEntry        `json:"context,omitempty"`
+	Preconditions any                   `json:"preconditions,omitempty"`
 }

@@ -68,3 +68,27 @@ func looksLikeAnchor(key string) bool {
 	}
 	return false
 }
+
+// SplitAnchor splits a pattern or patch key into its anchor modifier and
+// the bare key, as Kyverno's anchor.Parse does: "(" for a conditional
+// anchor "(key)", "<" global, "=" equality, "^" existence, "X" negation,
+// "+" add-if-not-present; "" and key itself for a plain key. The mutate
+// package uses it for the anchors of strategic merge patches.
+func SplitAnchor(key string) (modifier, bare string) {
+	kind, bare := parseAnchor(key)
+	switch kind {
+	case anchorCondition:
+		return "(", bare
+	case anchorGlobal:
+		return "<", bare
+	case anchorEquality:
+		return "=", bare
+	case anchorExistence:
+		return "^", bare
+	case anchorNegation:
+		return "X", bare
+	case anchorAdd:
+		return "+", bare
+	}
+	return "", key
+}

@@ -16,9 +16,9 @@ func TestParseImage(t *testing.T) {
 		wantErr string
 	}{
 		{"bare name", "nginx",
-			`{"name":"nginx","path":"library/nginx","reference":"docker.io/library/nginx:latest","referenceWithTag":"docker.io/nginx:latest","registry":"docker.io","tag":"latest"}`, ""},
+			`{"name":"nginx","path":"nginx","reference":"docker.io/library/nginx:latest","referenceWithTag":"docker.io/nginx:latest","registry":"docker.io","tag":"latest"}`, ""},
 		{"name and tag", "nginx:1.25",
-			`{"name":"nginx","path":"library/nginx","reference":"docker.io/library/nginx:1.25","referenceWithTag":"docker.io/nginx:1.25","registry":"docker.io","tag":"1.25"}`, ""},
+			`{"name":"nginx","path":"nginx","reference":"docker.io/library/nginx:1.25","referenceWithTag":"docker.io/nginx:1.25","registry":"docker.io","tag":"1.25"}`, ""},
 		{"docker hub org", "bitnami/redis:7",
 			`{"name":"redis","path":"bitnami/redis","reference":"docker.io/bitnami/redis:7","referenceWithTag":"docker.io/bitnami/redis:7","registry":"docker.io","tag":"7"}`, ""},
 		{"localhost with port", "localhost:5000/a/b:tag",
@@ -28,13 +28,13 @@ func TestParseImage(t *testing.T) {
 		{"digest only", "ghcr.io/org/app@" + sha,
 			`{"digest":"` + sha + `","name":"app","path":"org/app","reference":"ghcr.io/org/app@` + sha + `","referenceWithTag":"ghcr.io/org/app:","registry":"ghcr.io"}`, ""},
 		{"tag and digest", "nginx:1.0@" + sha,
-			`{"digest":"` + sha + `","name":"nginx","path":"library/nginx","reference":"docker.io/library/nginx@` + sha + `","referenceWithTag":"docker.io/nginx:1.0","registry":"docker.io","tag":"1.0"}`, ""},
-		{"localhost single segment gets library", "localhost/foo",
-			`{"name":"foo","path":"library/foo","reference":"localhost/library/foo:latest","referenceWithTag":"localhost/foo:latest","registry":"localhost","tag":"latest"}`, ""},
+			`{"digest":"` + sha + `","name":"nginx","path":"nginx","reference":"docker.io/library/nginx@` + sha + `","referenceWithTag":"docker.io/nginx:1.0","registry":"docker.io","tag":"1.0"}`, ""},
+		{"localhost single segment: path as written, reference with library/", "localhost/foo",
+			`{"name":"foo","path":"foo","reference":"localhost/library/foo:latest","referenceWithTag":"localhost/foo:latest","registry":"localhost","tag":"latest"}`, ""},
 		{"underscore registry", "my_reg.io/foo",
 			`{"name":"foo","path":"foo","reference":"my_reg.io/foo:latest","referenceWithTag":"my_reg.io/foo:latest","registry":"my_reg.io","tag":"latest"}`, ""},
 		{"upper case registry", "MyReg/foo:v1",
-			`{"name":"foo","path":"library/foo","reference":"MyReg/library/foo:v1","referenceWithTag":"MyReg/foo:v1","registry":"MyReg","tag":"v1"}`, ""},
+			`{"name":"foo","path":"foo","reference":"MyReg/library/foo:v1","referenceWithTag":"MyReg/foo:v1","registry":"MyReg","tag":"v1"}`, ""},
 		{"deep path", "gcr.io/a/b/c/d:x",
 			`{"name":"d","path":"a/b/c/d","reference":"gcr.io/a/b/c/d:x","referenceWithTag":"gcr.io/a/b/c/d:x","registry":"gcr.io","tag":"x"}`, ""},
 		{"upper case path", "Nginx", "", "must be lowercase"},
@@ -75,13 +75,13 @@ func TestImageInfos(t *testing.T) {
 		wantErr  string
 	}{
 		{"pod", podJSON,
-			`{"containers":{"c1":{"jsonPointer":"/spec/containers/0/image","name":"nginx","path":"library/nginx","reference":"docker.io/library/nginx:1.25","referenceWithTag":"docker.io/nginx:1.25","registry":"docker.io","tag":"1.25"},` +
+			`{"containers":{"c1":{"jsonPointer":"/spec/containers/0/image","name":"nginx","path":"nginx","reference":"docker.io/library/nginx:1.25","referenceWithTag":"docker.io/nginx:1.25","registry":"docker.io","tag":"1.25"},` +
 				`"side":{"jsonPointer":"/spec/containers/1/image","name":"b","path":"a/b","reference":"localhost:5000/a/b:tag","referenceWithTag":"localhost:5000/a/b:tag","registry":"localhost:5000","tag":"tag"}},` +
-				`"initContainers":{"init":{"jsonPointer":"/spec/initContainers/0/image","name":"busybox","path":"library/busybox","reference":"docker.io/library/busybox:latest","referenceWithTag":"docker.io/busybox:latest","registry":"docker.io","tag":"latest"}}}`, ""},
+				`"initContainers":{"init":{"jsonPointer":"/spec/initContainers/0/image","name":"busybox","path":"busybox","reference":"docker.io/library/busybox:latest","referenceWithTag":"docker.io/busybox:latest","registry":"docker.io","tag":"latest"}}}`, ""},
 		{"deployment", `{"kind": "Deployment", "spec": {"template": {"spec": {"ephemeralContainers": [{"name": "dbg", "image": "ghcr.io/x/dbg@` + sha + `"}]}}}}`,
 			`{"ephemeralContainers":{"dbg":{"digest":"` + sha + `","jsonPointer":"/spec/template/spec/ephemeralContainers/0/image","name":"dbg","path":"x/dbg","reference":"ghcr.io/x/dbg@` + sha + `","referenceWithTag":"ghcr.io/x/dbg:","registry":"ghcr.io"}}}`, ""},
 		{"cronjob", `{"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "job", "image": "alpine:3"}]}}}}}}`,
-			`{"containers":{"job":{"jsonPointer":"/spec/jobTemplate/spec/template/spec/containers/0/image","name":"alpine","path":"library/alpine","reference":"docker.io/library/alpine:3","referenceWithTag":"docker.io/alpine:3","registry":"docker.io","tag":"3"}}}`, ""},
+			`{"containers":{"job":{"jsonPointer":"/spec/jobTemplate/spec/template/spec/containers/0/image","name":"alpine","path":"alpine","reference":"docker.io/library/alpine:3","referenceWithTag":"docker.io/alpine:3","registry":"docker.io","tag":"3"}}}`, ""},
 		{"unsupported kind", `{"kind": "Service", "spec": {"containers": [{"name": "x", "image": "nginx"}]}}`, `null`, ""},
 		{"no containers", `{"kind": "Pod", "spec": {}}`, `null`, ""},
 		{"missing image skipped", `{"kind": "Pod", "spec": {"containers": [{"name": "a"}, {"name": "b", "image": "  "}]}}`, `null`, ""},
@@ -158,5 +158,22 @@ func TestImages(t *testing.T) {
 	_, err = Images(mustMap(t, `{"kind": "Pod", "spec": {"initContainers": [{"image": "x"}], "containers": 3}}`))
 	if err == nil || err.Error() != "invalid key" {
 		t.Errorf("error = %v, want invalid key", err)
+	}
+}
+
+// Kyverno's GetImageInfo takes path from the reference as written with
+// the default registry added (reference.Path, no "library/"), so a policy
+// rebuilding an image as "registry.io/{{path}}:{{tag}}" (the
+// prepend-image-registry sample) gets registry.io/redis:latest.
+func TestImagesPathAsKyvernoGetImageInfo(t *testing.T) {
+	info, err := ParseImage("redis:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info["path"] != "redis" || info["registry"] != "docker.io" || info["tag"] != "latest" {
+		t.Fatalf("ParseImage(redis:latest) = %v, want path redis", info)
+	}
+	if info["reference"] != "docker.io/library/redis:latest" {
+		t.Fatalf("reference = %v, want the normalized docker.io/library/redis:latest", info["reference"])
 	}
 }

@@ -27,6 +27,8 @@ var (
 // Env is what every evaluation of a stream shares: the admission context
 // an offline document is evaluated in and the stores that answer lookups.
 // The zero Env evaluates each document alone, as a CREATE by nobody.
+// Documents are evaluated in engine.PhaseScan: mutate rules first, then
+// validation of the mutated document, as kyverno apply and test do.
 type Env struct {
 	// Operation is CREATE (the default when empty), UPDATE (the document
 	// is also the old object) or DELETE (the document is only the old
@@ -50,7 +52,7 @@ type Env struct {
 // Input implements Inputs.
 func (e Env) Input(doc manifest.Document) engine.Input {
 	in := engine.Input{Resource: doc.Object, Operation: e.Operation, UserInfo: e.UserInfo,
-		Values: e.Values, Resources: e.Resources, Images: e.Images}
+		Values: e.Values, Resources: e.Resources, Images: e.Images, Phase: engine.PhaseScan}
 	switch e.Operation {
 	case "UPDATE":
 		in.OldResource = doc.Object
