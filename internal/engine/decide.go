@@ -361,10 +361,13 @@ func DecideFailed(set *policy.Set, kind string, res Resource, results []Result, 
 	return d
 }
 
-// isMutation reports whether r is the result of a Kyverno mutate rule,
-// whose patch operations all apply in order (image pins are deduplicated
-// by path instead).
+// isMutation reports whether r is the result of a Kyverno mutate rule or
+// a MutatingPolicy / MutatingAdmissionPolicy, whose patch operations all
+// apply in order (image pins are deduplicated by path instead).
 func isMutation(set *policy.Set, r *Result) bool {
+	if r.PolicyKind == KindMutatingPolicy || r.PolicyKind == KindMutatingAdmissionPolicy {
+		return true
+	}
 	if set == nil || (r.PolicyKind != KindClusterPolicy && r.PolicyKind != KindPolicy) {
 		return false
 	}

@@ -69,11 +69,13 @@ func phaseHandlers() map[Phase][]handler {
 		},
 		PhaseMutate: {
 			mutateRules{},
+			mutatingPolicies{},
 			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
 			imagePolicies{},
 		},
 		PhaseScan: {
 			mutateRules{},
+			mutatingPolicies{},
 			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}, validateRule{}}},
 			validatingPolicies{},
 			admissionPolicies{},

@@ -20,19 +20,25 @@ const (
 )
 
 // mutatingPolicies is the handler of MutatingPolicies and
-// MutatingAdmissionPolicies.
-//
-// TODO(issue 15): register it in phaseHandlers (PhaseMutate, after the
-// Kyverno mutate rules) once the mutation pipeline of engine.Evaluate
-// chains the object between handlers; until then it is reached through
-// evalMutatingPolicies only.
+// MutatingAdmissionPolicies, in PhaseMutate and PhaseScan after the
+// Kyverno mutate rules: it receives the object as they left it, and the
+// handlers after it (image pins, offline validation) see its output.
 type mutatingPolicies struct{}
 
 func (mutatingPolicies) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]Result, error) {
 	if len(ev.set.Mutating) == 0 && len(ev.set.MutatingAdmission) == 0 {
 		return nil, nil
 	}
-	out, _ := e.evalMutatingPolicies(ctx, ev.set, ev.in, ev.req, ev.celInput())
+	if ev.in.Resource == nil {
+		return nil, nil
+	}
+	out, obj := e.evalMutatingPolicies(ctx, ev.set, ev.in, ev.req, ev.celInput())
+	for _, r := range out {
+		if r.JSONPatch != "" {
+			ev.setResource(obj)
+			break
+		}
+	}
 	return out, ctx.Err()
 }
 
