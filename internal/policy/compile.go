@@ -172,6 +172,11 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 	if len(r.VerifyImages) > 0 {
 		errs = append(errs, c.checkVerifyImages(r.Name, field, r.VerifyImages, pol)...)
 	}
+	if r.Generation != nil {
+		g, gerrs := c.compileGenerate(pol, r, field+".generate")
+		errs = append(errs, gerrs...)
+		rule.Generate = g
+	}
 	if v := r.Validation; v != nil {
 		vf := field + ".validate"
 		if v.FailureAction != nil {

@@ -111,6 +111,8 @@ type Compiler struct {
 type envKey struct {
 	dialect   Dialect
 	hasParams bool
+	// generator declares Kyverno's generator library (GeneratingPolicy).
+	generator bool
 }
 
 type envEntry struct {
@@ -172,6 +174,9 @@ func (c *Compiler) buildEnv(key envKey) (*cel.Env, error) {
 	case Kyverno:
 		opts = append(opts, ext.Bindings(), ext.Encoders(), ext.Math())
 		opts = append(opts, kyvernoLibrary(c.opts.Now)...)
+		if key.generator {
+			opts = append(opts, generatorLibrary()...)
+		}
 		declTypes = append(declTypes, serviceAccountDeclType)
 	default:
 		return nil, fmt.Errorf("unknown dialect %v", key.dialect)

@@ -121,6 +121,8 @@ type evaluation struct {
 	object, oldObject, namespace, request, params ref.Val
 	authz, requestAuthz                           ref.Val
 	resource, image, global                       ref.Val
+	// generator collects generator.Apply calls (Program.Generate only).
+	generator *generatorRecv
 	variables                                     *lazy.MapValue
 
 	// variableCost accumulates the cost of variables evaluated since the
@@ -182,6 +184,11 @@ func (e *evaluation) ResolveName(name string) (any, bool) {
 		return e.image, e.image != nil
 	case "globalContext":
 		return e.global, e.global != nil
+	case "generator":
+		if e.generator == nil {
+			return nil, false
+		}
+		return e.generator, true
 	}
 	return nil, false
 }

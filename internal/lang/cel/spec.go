@@ -61,6 +61,10 @@ type Spec struct {
 	// API server refuses them in ValidatingAdmissionPolicy; Kyverno
 	// accepts them in its own policies.
 	MultilineMessages bool
+	// Generations are the generate expressions of a GeneratingPolicy
+	// (Kyverno dialect only): they see Kyverno's generator library and
+	// are evaluated by Program.Generate.
+	Generations []Generation
 
 	Variables        []Variable
 	MatchConditions  []MatchCondition
@@ -78,6 +82,7 @@ type Program struct {
 	matchConditions  []compiledCondition
 	validations      []compiledValidation
 	auditAnnotations []compiledAnnotation
+	generations      []*compiledExpr
 }
 
 type compiledVariable struct {
@@ -109,7 +114,11 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 		return nil, fmt.Errorf("unknown dialect %v", s.Dialect)
 	}
 	hasParams := s.HasParams && s.Dialect == Kubernetes
-	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams})
+	generator := len(s.Generations) > 0
+	if generator && s.Dialect != Kyverno {
+		return nil, fmt.Errorf("generate expressions need the Kyverno dialect")
+	}
+	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, generator: generator})
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +196,12 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 		}
 		if expr, _ := cc.compile(field+".valueExpression", a.ValueExpression, kindStringOrNull); expr != nil {
 			p.auditAnnotations = append(p.auditAnnotations, compiledAnnotation{key: a.Key, expr: expr})
+		}
+	}
+
+	for i, g := range s.Generations {
+		if expr, _ := cc.compile(fmt.Sprintf("generate[%d].expression", i), g.Expression, kindAny); expr != nil {
+			p.generations = append(p.generations, expr)
 		}
 	}
 
