@@ -147,4 +147,3 @@ func (s *Set) HasGenerate() bool {
 	}
 	return false
 }
-

@@ -123,7 +123,7 @@ type evaluation struct {
 	resource, image, global                       ref.Val
 	// generator collects generator.Apply calls (Program.Generate only).
 	generator *generatorRecv
-	variables                                     *lazy.MapValue
+	variables *lazy.MapValue
 
 	// variableCost accumulates the cost of variables evaluated since the
 	// last takeVariableCost.
