@@ -121,13 +121,14 @@ type evaluation struct {
 	object, oldObject, namespace, request, params ref.Val
 	authz, requestAuthz                           ref.Val
 	resource, image, global                       ref.Val
-	// generator collects generator.Apply calls (Program.Generate only).
-	generator *generatorRecv
-	variables *lazy.MapValue
+	variables                                     *lazy.MapValue
 
 	// variableCost accumulates the cost of variables evaluated since the
 	// last takeVariableCost.
 	variableCost int64
+
+	// generator collects generator.Apply calls (Program.Generate only).
+	generator *generatorRecv
 }
 
 var variablesObjectType = types.NewObjectType(variablesTypeName)
