@@ -209,7 +209,7 @@ func (g *generator) pattern(p kyvernov1.GeneratePattern) ([]map[string]any, erro
 		if err != nil {
 			return nil, err
 		}
-		return []map[string]any{target(cloneOf(src), apiVersion, kind, ns, name)}, nil
+		return []map[string]any{target(cloneOf(src, apiVersion, kind), apiVersion, kind, ns, name)}, nil
 	case p.CloneList != nil:
 		srcNS, err := g.str("cloneList.namespace", p.CloneList.Namespace)
 		if err != nil {
@@ -239,7 +239,7 @@ func (g *generator) pattern(p kyvernov1.GeneratePattern) ([]map[string]any, erro
 					continue
 				}
 				srcName, _ := meta["name"].(string)
-				out = append(out, target(cloneOf(src), av, kd, ns, srcName))
+				out = append(out, target(cloneOf(src, av, kd), av, kd, ns, srcName))
 			}
 		}
 		return out, nil
@@ -297,13 +297,33 @@ func target(obj map[string]any, apiVersion, kind, ns, name string) map[string]an
 	return obj
 }
 
+// Labels naming the source of a clone, as Kyverno sets them.
+const (
+	LabelSourceGroup     = "generate.kyverno.io/source-group"
+	LabelSourceVersion   = "generate.kyverno.io/source-version"
+	LabelSourceKind      = "generate.kyverno.io/source-kind"
+	LabelSourceNamespace = "generate.kyverno.io/source-namespace"
+	LabelSourceName      = "generate.kyverno.io/source-name"
+)
+
 // cloneOf copies a clone source without what the API server owns:
 // status, and every metadata field but labels and annotations (Kyverno
-// keeps those; the generate labels are added by the caller).
-func cloneOf(src map[string]any) map[string]any {
+// keeps those), and adds the source-* labels naming the source (the other
+// generate labels are added by internal/generate).
+func cloneOf(src map[string]any, apiVersion, kind string) map[string]any {
 	obj := deepCopyJSON(src).(map[string]any)
 	delete(obj, "status")
 	meta, _ := obj["metadata"].(map[string]any)
+	labels, _ := meta["labels"].(map[string]any)
+	if labels == nil {
+		labels = map[string]any{}
+	}
+	group, version := kinds.GroupVersion(apiVersion)
+	srcNS, _ := meta["namespace"].(string)
+	srcName, _ := meta["name"].(string)
+	labels[LabelSourceGroup], labels[LabelSourceVersion], labels[LabelSourceKind] = group, version, kind
+	labels[LabelSourceNamespace], labels[LabelSourceName] = srcNS, srcName
+	meta["labels"] = labels
 	keep := map[string]any{}
 	for _, k := range []string{"labels", "annotations"} {
 		if v, ok := meta[k]; ok {

@@ -97,7 +97,7 @@ func generateStore(t *testing.T, objs ...string) *cel.MemoryResources {
 // TestGenerateRules checks Kyverno's generate semantics on one Namespace
 // trigger: data with variables substituted (name, namespace, labels in
 // data.metadata), clone of one source (server-owned metadata and status
-// dropped, labels kept), cloneList filtered by its selector (same name
+// dropped, labels kept, Kyverno's source-* labels added), cloneList filtered by its selector (same name
 // in the target namespace) and foreach over a list with the element.
 func TestGenerateRules(t *testing.T) {
 	set := loadSet(t, generatePolicies)
@@ -134,10 +134,12 @@ metadata:
 			"metadata": map[string]any{"name": "default-deny", "namespace": "team-a", "labels": map[string]any{"team": "blue"}},
 			"spec":     map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress"}}}},
 		"clone-cm": {{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": "settings", "namespace": "team-a", "labels": map[string]any{"a": "b"}},
+			"metadata": map[string]any{"name": "settings", "namespace": "team-a", "labels": map[string]any{"a": "b",
+				LabelSourceGroup: "", LabelSourceVersion: "v1", LabelSourceKind: "ConfigMap", LabelSourceNamespace: "default", LabelSourceName: "settings-source"}},
 			"data":     map[string]any{"k": "v"}}},
 		"clone-list": {{"apiVersion": "v1", "kind": "Secret",
-			"metadata": map[string]any{"name": "copied", "namespace": "team-a", "labels": map[string]any{"copy": "true"}},
+			"metadata": map[string]any{"name": "copied", "namespace": "team-a", "labels": map[string]any{"copy": "true",
+				LabelSourceGroup: "", LabelSourceVersion: "v1", LabelSourceKind: "Secret", LabelSourceNamespace: "default", LabelSourceName: "copied"}},
 			"data":     map[string]any{"x": "eQ=="}}},
 		"per-port": {
 			{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "port-80", "namespace": "team-a"}, "data": map[string]any{"port": "80"}},

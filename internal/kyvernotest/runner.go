@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kinds"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/source/files"
@@ -182,7 +183,9 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 				targets[t.key] = t
 				order = append(order, t)
 			}
-			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name))})
+			c := &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name))}
+			c.generated, c.generatedErr = lt.expectedGenerated(exp)
+			checks = append(checks, c)
 		}
 	}
 	// Evaluate each policy once on the resources its rows name.
@@ -252,6 +255,10 @@ type target struct {
 	// results and errs are the outcome of each evaluated resource.
 	results map[int][]engine.Result
 	errs    map[int]error
+	// generate evaluates in engine.PhaseGenerate, with clone sources
+	// looked up in store (see generateTarget).
+	generate bool
+	store    cel.ResourceStore
 }
 
 // need adds resources to evaluate and returns them.
@@ -273,7 +280,16 @@ func (t *target) evaluate(ctx context.Context, eng *engine.Engine, lt *loadedTes
 	for i, d := range t.docs {
 		stream[i] = lt.resources[d]
 	}
-	ev := &files.Evaluator{Engine: eng, Set: t.set, Inputs: lt.inputs(t.name)}
+	inputs := lt.inputs(t.name)
+	if t.generate {
+		base := inputs
+		inputs = files.InputsFunc(func(d manifest.Document) engine.Input {
+			in := base.Input(d)
+			in.Phase, in.Resources = engine.PhaseGenerate, t.store
+			return in
+		})
+	}
+	ev := &files.Evaluator{Engine: eng, Set: t.set, Inputs: inputs}
 	err := ev.Run(ctx, stream, files.SinkFunc(func(o files.Outcome) {
 		t.results[t.docs[o.Item]] = o.Results
 	}))
@@ -296,6 +312,9 @@ func (t *target) evaluate(ctx context.Context, eng *engine.Engine, lt *loadedTes
 // target returns the policy an entry is checked against, or why the
 // entry cannot be checked.
 func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
+	if t, reason, ok := lt.generateTarget(exp, loadErr); ok {
+		return t, reason
+	}
 	if exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
 		return nil, "Unsupported: policy kind not supported yet"
 	}
@@ -401,6 +420,10 @@ type check struct {
 	rule   string
 	target *target
 	docs   []int
+	// generated is the entry's expected generatedResource (nil when
+	// none), or generatedErr why it could not be read.
+	generated    map[string]any
+	generatedErr error
 }
 
 // compare compares the engine results for the row's resources with the
@@ -435,6 +458,14 @@ func (c *check) compare(want string) (actual string, ok bool, reason, message st
 	for _, res := range matched {
 		if string(res.Status) != want {
 			return string(res.Status), false, fmt.Sprintf("Want %s, got %s", want, res.Status), res.Message
+		}
+	}
+	if c.generatedErr != nil {
+		return want, false, "Error: " + c.generatedErr.Error(), ""
+	}
+	if c.generated != nil {
+		if ok, reason := compareGenerated(c.generated, matched); !ok {
+			return want, false, reason, matched[0].Message
 		}
 	}
 	return want, true, "Ok", matched[0].Message
@@ -473,6 +504,9 @@ func classify(set *policy.Set) string {
 	}
 	if len(set.Admission) > 0 {
 		return "ValidatingAdmissionPolicy"
+	}
+	if len(set.Generating) > 0 {
+		return "GeneratingPolicy"
 	}
 	class := "validate"
 	for _, p := range set.Policies {
