@@ -136,11 +136,11 @@ metadata:
 		"clone-cm": {{"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": map[string]any{"name": "settings", "namespace": "team-a", "labels": map[string]any{"a": "b",
 				LabelSourceGroup: "", LabelSourceVersion: "v1", LabelSourceKind: "ConfigMap", LabelSourceNamespace: "default", LabelSourceName: "settings-source"}},
-			"data":     map[string]any{"k": "v"}}},
+			"data": map[string]any{"k": "v"}}},
 		"clone-list": {{"apiVersion": "v1", "kind": "Secret",
 			"metadata": map[string]any{"name": "copied", "namespace": "team-a", "labels": map[string]any{"copy": "true",
 				LabelSourceGroup: "", LabelSourceVersion: "v1", LabelSourceKind: "Secret", LabelSourceNamespace: "default", LabelSourceName: "copied"}},
-			"data":     map[string]any{"x": "eQ=="}}},
+			"data": map[string]any{"x": "eQ=="}}},
 		"per-port": {
 			{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "port-80", "namespace": "team-a"}, "data": map[string]any{"port": "80"}},
 			{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "port-443", "namespace": "team-a"}, "data": map[string]any{"port": "443"}},
