@@ -151,7 +151,7 @@ type Controller struct {
 	// created remembers non-synchronized objects already created:
 	// "uid/ruleID/kind/ns/name".
 	created map[string]bool
-	rules map[string]ruleInfo
+	rules   map[string]ruleInfo
 	// q is the work queue, set by Start before anything is watched.
 	q queue
 }
@@ -939,4 +939,3 @@ func syncOf(set *policy.Set, kind, key, rule string) bool {
 	}
 	return false
 }
-
