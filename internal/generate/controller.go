@@ -219,7 +219,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-resync.C:
-			c.enqueueKinds(ctx, nil)
+			c.enqueueKinds(ctx)
 		case <-policies:
 			c.policiesChanged(ctx)
 		}
@@ -258,7 +258,7 @@ func (c *Controller) policiesChanged(ctx context.Context) {
 	}
 	c.watchTriggers(ctx, set)
 	if changed {
-		c.enqueueKinds(ctx, nil)
+		c.enqueueKinds(ctx)
 	}
 }
 
@@ -389,7 +389,9 @@ func (c *Controller) watch(ctx context.Context, gvk schema.GroupVersionKind) {
 	if seen {
 		return
 	}
-	inf, err := c.opts.Cache.GetInformer(ctx, c.newObject(gvk))
+	// Not blocking: an informer whose list is forbidden (a kind the
+	// chart does not grant) would never sync and hold the caller.
+	inf, err := c.opts.Cache.GetInformer(ctx, c.newObject(gvk), cache.BlockUntilSynced(false))
 	if err != nil {
 		c.log.Warn("cannot watch a kind", "kind", gvk.String(), "error", err)
 		c.mu.Lock()
@@ -453,48 +455,49 @@ func (c *Controller) triggerOf(l map[string]string) (trigKey, bool) {
 		namespace: l[LabelTriggerNamespace], name: l[LabelTriggerName]}, true
 }
 
-// enqueueKinds queues every trigger in the cache of the trigger kinds
-// (only keep, when not nil).
-func (c *Controller) enqueueKinds(ctx context.Context, keep func(schema.GroupVersionKind) bool) {
+// enqueueKinds queues every trigger in the cache of the trigger kinds.
+func (c *Controller) enqueueKinds(ctx context.Context) {
 	c.mu.Lock()
 	var gvks []schema.GroupVersionKind
 	for g := range c.triggers {
-		if keep == nil || keep(g) {
-			gvks = append(gvks, g)
-		}
+		gvks = append(gvks, g)
 	}
 	c.mu.Unlock()
 	for _, gvk := range gvks {
-		l := &unstructured.UnstructuredList{}
-		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		var items []client.Object
-		if c.opts.Scheme != nil && c.opts.Scheme.Recognizes(gvk) {
-			if obj, err := c.opts.Scheme.New(gvk.GroupVersion().WithKind(gvk.Kind + "List")); err == nil {
-				if tl, ok := obj.(client.ObjectList); ok {
-					if err := c.opts.Cache.List(ctx, tl); err != nil {
-						c.log.Warn("list triggers", "kind", gvk.String(), "error", err)
-						continue
-					}
-					_ = meta.EachListItem(tl, func(o runtime.Object) error {
-						if co, ok := o.(client.Object); ok {
-							items = append(items, co)
-						}
-						return nil
-					})
-				}
-			}
-		} else if err := c.opts.Cache.List(ctx, l); err != nil {
-			c.log.Warn("list triggers", "kind", gvk.String(), "error", err)
-			continue
-		} else {
-			for i := range l.Items {
-				items = append(items, &l.Items[i])
-			}
-		}
-		for _, o := range items {
-			c.q.Add(trigKey{gvk: gvk, namespace: o.GetNamespace(), name: o.GetName()})
+		c.enqueueKind(ctx, gvk)
+	}
+}
+
+// listTimeout bounds a read from the cache, which waits for the
+// informer to sync: one whose list is forbidden never does.
+const listTimeout = 10 * time.Second
+
+// enqueueKind queues every trigger of kind gvk in the cache.
+func (c *Controller) enqueueKind(ctx context.Context, gvk schema.GroupVersionKind) {
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	var list client.ObjectList
+	listGVK := gvk.GroupVersion().WithKind(gvk.Kind + "List")
+	if c.opts.Scheme != nil && c.opts.Scheme.Recognizes(gvk) {
+		if obj, err := c.opts.Scheme.New(listGVK); err == nil {
+			list, _ = obj.(client.ObjectList)
 		}
 	}
+	if list == nil {
+		u := &unstructured.UnstructuredList{}
+		u.SetGroupVersionKind(listGVK)
+		list = u
+	}
+	if err := c.opts.Cache.List(ctx, list); err != nil {
+		c.log.Warn("list triggers", "kind", gvk.String(), "error", err)
+		return
+	}
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		if m, ok := o.(client.Object); ok {
+			c.q.Add(trigKey{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()})
+		}
+		return nil
+	})
 }
 
 func (c *Controller) next(ctx context.Context, q queue) bool {
@@ -577,9 +580,11 @@ func (c *Controller) reconcile(ctx context.Context, k trigKey) error {
 	in := engine.Input{Resource: obj, Operation: "CREATE", Resources: c.store}
 	if k.namespace != "" {
 		ns := &corev1.Namespace{}
-		if err := c.opts.Cache.Get(ctx, client.ObjectKey{Name: k.namespace}, ns); err == nil {
+		nctx, cancel := context.WithTimeout(ctx, listTimeout)
+		if err := c.opts.Cache.Get(nctx, client.ObjectKey{Name: k.namespace}, ns); err == nil {
 			in.NamespaceLabels = ns.Labels
 		}
+		cancel()
 	}
 	desired, results, err := Desired(ctx, c.opts.Engine, set, in)
 	if err != nil {
