@@ -770,8 +770,14 @@ func (c *Controller) triggerGone(ctx context.Context, k trigKey) error {
 	} else {
 		delete(c.owned, k)
 		for uid, key := range c.byUID {
-			if key == k {
-				delete(c.byUID, uid)
+			if key != k {
+				continue
+			}
+			delete(c.byUID, uid)
+			for ck := range c.created {
+				if strings.HasPrefix(ck, uid+"/") {
+					delete(c.created, ck)
+				}
 			}
 		}
 	}
