@@ -175,3 +175,10 @@ func watchedKinds(set *policy.Set, mapper meta.RESTMapper) []schema.GroupVersion
 	slices.SortFunc(out, func(a, b schema.GroupVersionKind) int { return strings.Compare(a.String(), b.String()) })
 	return out
 }
+
+// Kinds is every kind the set's policies can match, plus the pod kinds,
+// resolved with mapper and sorted: the kinds the controller watches, and
+// the kinds `portcullis scan --cluster` lists.
+func Kinds(set *policy.Set, mapper meta.RESTMapper) []schema.GroupVersionKind {
+	return watchedKinds(set, mapper)
+}

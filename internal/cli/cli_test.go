@@ -511,7 +511,7 @@ func TestScan(t *testing.T) {
 		{name: "missing manifest", args: []string{"testdata/manifests/does-not-exist.yaml"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"does-not-exist.yaml", "no such file or directory"}}},
 		{name: "unknown output format", args: []string{examplesDir, "-o", "yaml"},
-			want: check{code: cli.ExitInvalid, stderr: []string{`unknown output format "yaml" (want table, json or sarif)`}}},
+			want: check{code: cli.ExitInvalid, stderr: []string{`unknown output format "yaml" (want table, json, sarif, junit, html or policyreport)`}}},
 		{name: "empty stdin", args: []string{"-"},
 			want: check{code: cli.ExitInvalid, stderr: []string{"no resources found in -", "--allow-empty"}, notStdout: []string{"Score"}}},
 		{name: "comment-only stdin", stdin: "# nothing rendered\n---\n", args: []string{"-"},

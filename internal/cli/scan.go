@@ -11,6 +11,7 @@ import (
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
+	"github.com/portcullis/portcullis/internal/posture"
 	"github.com/portcullis/portcullis/internal/schema"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"github.com/portcullis/portcullis/internal/source/files"
@@ -36,12 +37,24 @@ type scanOptions struct {
 	noColor    bool
 	verbose    bool
 	width      int
+
+	// The framework view (Kubescape's terms).
+	frameworks          []string
+	controls            []string
+	excludeNamespaces   []string
+	severityThreshold   string
+	complianceThreshold float64
+	// Live cluster scan.
+	cluster      bool
+	kubeconfig   string
+	kubeContext  string
+	allowPartial bool
 }
 
 func newScanCommand() *cobra.Command {
 	var o scanOptions
 	cmd := &cobra.Command{
-		Use:   "scan PATH...",
+		Use:   "scan [PATH...]",
 		Short: "Evaluate manifests against policies",
 		Long: `Evaluate Kubernetes manifests against policies and report what fails.
 
@@ -75,9 +88,30 @@ messages), then the failed controls and the score. -o json and -o sarif
 (SARIF 2.1.0) carry every detail. Output is written as the scan goes; on a
 terminal, a progress line on stderr shows how far a long scan is.
 
-Exit codes: 0 nothing failed at or above --fail-on, 1 something did,
-2 invalid input (unreadable manifest, malformed policy, bad flag, or no
-resources at all unless --allow-empty).`,
+--framework nsa,cis and --control PC-0001,PSS-B-03 select the controls of a
+library that run (the built-in library has the frameworks nsa and cis) and
+turn on the framework view: a line per control (ID, name, severity,
+failed/total resources, compliance score), a compliance score per framework
+and for the scan, computed as Kubescape computes them (see the README).
+--severity-threshold (the same as --fail-on) and --compliance-threshold
+decide the exit code.
+
+--cluster scans a live cluster instead of files (--kubeconfig, --context):
+every kind the selected policies match is listed page by page, RBAC objects
+included, except the namespaces of --exclude-namespaces. A kind the
+credentials may not list is reported as not scanned and the others are
+still scanned; the exit code is then 2 unless --allow-partial.
+
+Outputs (-o): table, json, sarif (SARIF 2.1.0), junit (JUnit XML: a
+testsuite per control, a testcase per resource), html (one self-contained
+page) and policyreport (wgpolicyk8s.io/v1alpha2 PolicyReports and a
+ClusterPolicyReport, as YAML).
+
+Exit codes: 0 nothing failed at or above --fail-on (and the compliance score
+is not below --compliance-threshold), 1 something did, 2 invalid input
+(unreadable manifest, malformed policy, bad flag, no resources at all unless
+--allow-empty, an unreachable cluster, or kinds not scanned unless
+--allow-partial).`,
 		Example: `  # scan a directory with the built-in controls
   portcullis scan ./manifests
 
@@ -94,18 +128,41 @@ resources at all unless --allow-empty).`,
   portcullis scan . --exclude '**/testdata/' --crd ./config/crd
 
   # from a pipeline (Helm chart templates in a directory are skipped: render them)
-  helm template ./chart | portcullis scan -`,
-		Args: cobra.MinimumNArgs(1),
+  helm template ./chart | portcullis scan -
+
+  # the NSA and CIS frameworks of the built-in library, fail under 80%
+  portcullis scan ./manifests --framework nsa,cis --compliance-threshold 80
+
+  # a live cluster, JUnit for CI
+  portcullis scan --cluster --context prod --framework cis --exclude-namespaces kube-system -o junit`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if o.cluster {
+				if len(args) > 0 {
+					return withCode(ExitInvalid, errors.New("--cluster scans the cluster: give no PATH"))
+				}
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, args, o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.policies, "policy", "p", nil, "policy file or directory (repeatable); default: the built-in control library")
-	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default all", strings.Join(controls.Sets(), ", ")))
+	f.StringArrayVar(&o.sets, "set", nil, fmt.Sprintf("built-in control set to use (repeatable): %s; default %s", strings.Join(controls.Sets(), ", "), strings.Join(controls.DefaultSets(), ", ")))
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
-	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or sarif (SARIF 2.1.0, for code scanning)")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, sarif (SARIF 2.1.0, for code scanning), junit, html or policyreport")
+	f.StringSliceVar(&o.frameworks, "framework", nil, "run the controls of these frameworks (comma-separated or repeated; built-in: nsa, cis) and show the framework view")
+	f.StringSliceVar(&o.controls, "control", nil, "run these controls by ID (comma-separated or repeated, e.g. PC-0001,PSS-B-03) and show the framework view")
+	f.StringSliceVar(&o.excludeNamespaces, "exclude-namespaces", nil, "leave out resources of these namespaces (comma-separated or repeated)")
+	f.StringVar(&o.severityThreshold, "severity-threshold", "", "the same as --fail-on (Kubescape's name): exit 1 only for failures at or above this severity")
+	f.Float64Var(&o.complianceThreshold, "compliance-threshold", 0, "exit 1 when the scan's compliance score (percent, the framework view's) is below this")
+	f.BoolVar(&o.cluster, "cluster", false, "scan the live cluster of the kubeconfig instead of files")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "with --cluster: kubeconfig file (default $KUBECONFIG, ~/.kube/config, or in-cluster)")
+	f.StringVar(&o.kubeContext, "context", "", "with --cluster: kubeconfig context (default the current one)")
+	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: report success even when some kinds could not be listed (they are reported as not scanned)")
 	f.BoolVar(&o.noColor, "no-color", false, "never colour the table (colours are used only on a terminal, and never with NO_COLOR set or TERM=dumb)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "table: print messages whole, with each finding's policy, rule and path")
 	f.IntVar(&o.width, "width", -1, "table: cut lines to this many columns (0 never cuts); default the terminal's width, or $COLUMNS, else whole lines")
@@ -119,31 +176,78 @@ resources at all unless --allow-empty).`,
 }
 
 func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
+	if o.severityThreshold != "" {
+		if cmd.Flags().Changed("fail-on") && !strings.EqualFold(o.failOn, o.severityThreshold) {
+			return withCode(ExitInvalid, errors.New("--severity-threshold and --fail-on are the same setting; give one"))
+		}
+		o.failOn = o.severityThreshold
+	}
 	failRank, err := report.ParseFailOn(o.failOn)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
 	switch o.output {
-	case "table", "json", "sarif":
+	case "table", "json", "sarif", "junit", "html", "policyreport":
 	default:
-		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table, json or sarif)", o.output))
+		return withCode(ExitInvalid, fmt.Errorf("unknown output format %q (want table, json, sarif, junit, html or policyreport)", o.output))
+	}
+	if o.complianceThreshold < 0 || o.complianceThreshold > 100 {
+		return withCode(ExitInvalid, fmt.Errorf("--compliance-threshold %v: want a percentage from 0 to 100", o.complianceThreshold))
+	}
+	if !o.cluster && (o.kubeconfig != "" || o.kubeContext != "" || o.allowPartial) {
+		return withCode(ExitInvalid, errors.New("--kubeconfig, --context and --allow-partial apply to --cluster"))
+	}
+	if o.cluster && (len(o.exclude) > 0 || len(o.crds) > 0) {
+		return withCode(ExitInvalid, errors.New("--exclude and --crd apply to files; they cannot be combined with --cluster"))
 	}
 	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
 		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
+	}
+	if len(o.policies) > 0 && (len(o.frameworks) > 0 || len(o.controls) > 0) {
+		return withCode(ExitInvalid, errors.New("--framework and --control select controls of the built-in library; they cannot be combined with --policy"))
+	}
+	if len(o.sets) > 0 && (len(o.frameworks) > 0 || len(o.controls) > 0) {
+		return withCode(ExitInvalid, errors.New("--set and --framework/--control both select built-in controls; give one"))
 	}
 	for _, r := range o.registries {
 		if r == "" || strings.ContainsAny(r, " |&\t\n") {
 			return withCode(ExitInvalid, fmt.Errorf("invalid --allowed-registry %q: give one image prefix such as registry.example.com/*", r))
 		}
 	}
-	set, err := loadScanPolicies(o)
+	set, view, err := loadScanPolicies(o)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	chunks, skippedFiles, err := files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
-	if err != nil {
-		// The errors name the files ("read x.yaml: ..."); no prefix.
-		return withCode(ExitInvalid, err)
+	var (
+		chunks       files.Chunks
+		skippedFiles []manifest.Skipped
+		cluster      *clusterScan
+	)
+	if o.cluster {
+		var status func(string, int, int, int)
+		var prog *progress
+		if errOut := cmd.ErrOrStderr(); isTTY(errOut) {
+			prog = newProgress(errOut, nil)
+			status = func(kind string, kinds, done, objects int) { prog.Listing(kind, kinds, done, objects) }
+		}
+		cluster, err = readCluster(cmd.Context(), set, clusterOptions{kubeconfig: o.kubeconfig, context: o.kubeContext,
+			excludeNamespaces: o.excludeNamespaces}, status)
+		if prog != nil {
+			prog.Clear()
+		}
+		if err != nil {
+			return withCode(ExitInvalid, err)
+		}
+		for _, n := range cluster.notScanned {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: not scanned: %s: %s\n", n.What, n.Reason)
+		}
+		args = []string{"cluster:" + cluster.name}
+	} else {
+		chunks, skippedFiles, err = files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
+		if err != nil {
+			// The errors name the files ("read x.yaml: ..."); no prefix.
+			return withCode(ExitInvalid, err)
+		}
 	}
 	ev := &files.Evaluator{Engine: engine.New(), Set: set, SkipNonResources: true}
 	if !o.noSchema {
@@ -163,7 +267,16 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 		env.Values = engine.ValuesFunc(func(string, string, string) map[string]any { return v })
 	}
 	var stream files.Stream = chunks
-	if set.UsesCEL() {
+	if cluster != nil {
+		stream = files.Documents(cluster.docs)
+		if set.UsesCEL() {
+			env.Resources, err = files.Resources(cluster.docs)
+			if err != nil {
+				return withCode(ExitInvalid, fmt.Errorf("read the cluster's objects: %w", err))
+			}
+			env.Namespaces = files.Namespaces(cluster.docs)
+		}
+	} else if set.UsesCEL() {
 		// CEL policies may look up other resources (resource.Get, params of
 		// bindings, namespaceObject): serve them from the scanned manifests,
 		// decoded once for both.
@@ -185,6 +298,16 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	defer recorded.close()
 	scan := report.NewScan(set.Len(), set.NumRules(), scanCatalog(set, ev.Schema != nil))
+	if view != nil {
+		scan.Posture, scan.Frameworks, scan.Controls = view.catalog, view.frameworks, view.controls
+	}
+	if cluster != nil {
+		scan.NotScanned = cluster.notScanned
+	}
+	excludedNS := map[string]bool{}
+	for _, ns := range o.excludeNamespaces {
+		excludedNS[ns] = true
+	}
 	out := cmd.OutOrStdout()
 	w := scanWriter(out, scan, o)
 	var prog *progress
@@ -198,6 +321,9 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	var writeErr error
 	sink := files.SinkFunc(func(r files.Outcome) {
 		if notices.put(r) {
+			return
+		}
+		if len(excludedNS) > 0 && excludedNS[manifest.MetaString(r.Document.Object, "namespace")] {
 			return
 		}
 		recorded.add(r)
@@ -249,24 +375,85 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if writeErr != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
+	// A partial scan is no verdict: exit 2 whatever it found, unless
+	// accepted.
+	if n := len(scan.NotScanned); n > 0 && !o.allowPartial {
+		return withCode(ExitInvalid, fmt.Errorf("%s of the cluster could not be listed (see the warnings; --allow-partial accepts a partial scan)", plural(n, "kind", "kinds")))
+	}
 	if scan.FailsAt(failRank) {
 		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
+	}
+	if o.complianceThreshold > 0 {
+		if score := scan.ComplianceScore(); score < o.complianceThreshold {
+			return withCode(ExitFindings, fmt.Errorf("compliance score %.1f%% is below --compliance-threshold %v%%", score, o.complianceThreshold))
+		}
 	}
 	return nil
 }
 
-func loadScanPolicies(o scanOptions) (*policy.Set, error) {
+// frameworkView is what the framework view of a scan needs: the catalog
+// of the library, the frameworks and the controls selected.
+type frameworkView struct {
+	catalog    posture.Catalog
+	frameworks []posture.Framework
+	controls   []string
+}
+
+// loadScanPolicies compiles the policies of the scan: --policy files, or
+// the built-in library (its --set sets, the controls --framework and
+// --control select, else its default sets). With --framework or
+// --control it also returns the framework view.
+func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if len(o.policies) > 0 {
 		set, err := policy.LoadFiles(o.policies, policy.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("load policies: %w", err)
+			return nil, nil, fmt.Errorf("load policies: %w", err)
 		}
 		if set.Len() == 0 {
-			return nil, fmt.Errorf("no policies found in %s", strings.Join(o.policies, ", "))
+			return nil, nil, fmt.Errorf("no policies found in %s", strings.Join(o.policies, ", "))
 		}
-		return set, nil
+		return set, nil, nil
 	}
-	builtin, err := controls.Files(o.sets...)
+	sets := o.sets
+	var view *frameworkView
+	if len(o.frameworks) > 0 || len(o.controls) > 0 {
+		cat, err := controls.Catalog()
+		if err != nil {
+			return nil, nil, err
+		}
+		sel, err := posture.Select(cat, o.frameworks, o.controls)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (the built-in library; see portcullis scan --help)", err)
+		}
+		view = &frameworkView{catalog: cat, frameworks: sel.Frameworks, controls: sel.Controls}
+		sets = controls.Sets()
+	} else if len(sets) == 0 {
+		sets = controls.DefaultSets()
+	}
+	set, err := compileBuiltin(sets)
+	if err != nil {
+		return nil, nil, err
+	}
+	if view != nil {
+		sel := posture.Selection{Controls: view.controls}
+		set = set.Select(func(kind, key string) bool {
+			switch kind {
+			case policy.KindValidatingPolicy:
+				p := set.ValidatingPolicy(key)
+				return p != nil && sel.Has(p.Control)
+			case policy.KindClusterPolicy, policy.KindPolicy:
+				p := set.Policy(key)
+				return p != nil && sel.Has(p.Control)
+			}
+			return false
+		})
+	}
+	return set, view, nil
+}
+
+// compileBuiltin compiles the built-in policies of sets.
+func compileBuiltin(sets []string) (*policy.Set, error) {
+	builtin, err := controls.Files(sets...)
 	if err != nil {
 		return nil, err
 	}
@@ -360,6 +547,12 @@ func scanWriter(out io.Writer, scan *report.Scan, o scanOptions) report.Writer {
 		return report.NewJSONWriter(out, scan, o.all)
 	case "sarif":
 		return report.NewSARIFWriter(out, scan, report.Build{Name: "portcullis", Version: Build().Version})
+	case "junit":
+		return report.NewJUnitWriter(out, scan)
+	case "html":
+		return report.NewHTMLWriter(out, scan, report.Build{Name: "portcullis", Version: Build().Version})
+	case "policyreport":
+		return report.NewPolicyReportWriter(out, scan, o.all)
 	}
 	width := o.width
 	if width < 0 {

@@ -89,6 +89,27 @@ func (p *progress) Update(resources, done, total int) {
 		line += fmt.Sprintf(", document %s of %s", thousands(int64(done)), thousands(int64(total)))
 	}
 	line += fmt.Sprintf(" (%ds)", int(now.Sub(p.start).Seconds()))
+	p.draw(line)
+}
+
+// Listing reports the listing of a cluster: the kind being listed, how
+// many kinds of how many are done and the objects read so far.
+func (p *progress) Listing(kind string, kinds, done, objects int) {
+	now := p.now()
+	if now.Sub(p.start) < p.delay || (p.shown > 0 && now.Sub(p.last) < 100*time.Millisecond && done < kinds) {
+		return
+	}
+	p.last = now
+	line := fmt.Sprintf("listing: %s objects, %d of %d kinds", thousands(int64(objects)), done, kinds)
+	if kind != "" {
+		line += " (" + kind + ")"
+	}
+	line += fmt.Sprintf(" (%ds)", int(now.Sub(p.start).Seconds()))
+	p.draw(line)
+}
+
+// draw writes line over the shown one.
+func (p *progress) draw(line string) {
 	pad := ""
 	if d := p.shown - len(line); d > 0 {
 		pad = strings.Repeat(" ", d)

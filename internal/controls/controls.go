@@ -28,10 +28,22 @@ const (
 	SetPSSRestricted = "pss-restricted"
 	// SetRunbook holds operational best practices.
 	SetRunbook = "runbook"
+	// SetHardening holds the RBAC, service account, secret and namespace
+	// controls of the NSA/CISA Kubernetes Hardening Guide and the CIS
+	// Kubernetes Benchmark's section 5 (PC-0001 ...).
+	SetHardening = "hardening"
 )
 
 // knownSets lists the sets in the order Sets reports them.
-var knownSets = [...]string{SetPSSBaseline, SetPSSRestricted, SetRunbook}
+var knownSets = [...]string{SetPSSBaseline, SetPSSRestricted, SetRunbook, SetHardening}
+
+// DefaultSets are the sets `portcullis scan` applies when it is given no
+// --set, --framework or --control: the Pod Security Standards and the
+// runbook. The hardening set runs when named or selected through a
+// framework ("nsa", "cis") or its control IDs.
+func DefaultSets() []string {
+	return []string{SetPSSBaseline, SetPSSRestricted, SetRunbook}
+}
 
 // ErrUnknownSet is returned (wrapped) by Files when asked for a set that
 // does not exist.
@@ -61,7 +73,7 @@ func FS() fs.FS {
 }
 
 // Sets lists the named built-in sets: "pss-baseline", "pss-restricted",
-// "runbook". The returned slice is a fresh copy.
+// "runbook", "hardening". The returned slice is a fresh copy.
 func Sets() []string {
 	return append([]string(nil), knownSets[:]...)
 }

@@ -42,12 +42,39 @@ var wantPolicies = map[string]map[string]string{
 		"restrict-image-registries": "validate-registries",
 		"require-security-context":  "check-container-security-context",
 	},
+	SetHardening: {
+		"disallow-cluster-admin-binding":   "cluster-admin-binding",
+		"restrict-wildcard-rbac":           "wildcard-rules",
+		"restrict-secret-access":           "secret-read",
+		"restrict-pod-create":              "pod-create",
+		"disable-automount-token":          "automount-token",
+		"disallow-default-service-account": "default-service-account",
+		"disallow-secrets-in-env":          "secrets-in-env",
+		"disallow-default-namespace":       "default-namespace",
+		"require-network-policy":           "",
+	},
 }
+
+// rbacPolicies are the hardening policies on RBAC objects (Roles,
+// ClusterRoles and their bindings) rather than Pods.
+var rbacPolicies = map[string]bool{
+	"disallow-cluster-admin-binding": true, "restrict-wildcard-rbac": true,
+	"restrict-secret-access": true, "restrict-pod-create": true,
+	"require-network-policy": true,
+}
+
+// validatingPolicies are the hardening policies written as Kyverno
+// ValidatingPolicies (CEL, with resource.List lookups).
+var validatingPolicies = map[string]bool{"require-network-policy": true}
+
+// noAutogen are the Pod policies that match pod controllers themselves
+// (autogen-controllers: none).
+var noAutogen = map[string]bool{"disallow-default-namespace": true}
 
 func TestSets(t *testing.T) {
 	t.Parallel()
 	got := Sets()
-	want := []string{"pss-baseline", "pss-restricted", "runbook"}
+	want := []string{"pss-baseline", "pss-restricted", "runbook", "hardening"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Sets() = %v, want %v", got, want)
 	}
@@ -98,7 +125,7 @@ func TestFilesSelection(t *testing.T) {
 		sets []string
 		want []string // sets whose policies must be returned
 	}{
-		{name: "all by default", sets: nil, want: []string{SetPSSBaseline, SetPSSRestricted, SetRunbook}},
+		{name: "all by default", sets: nil, want: []string{SetPSSBaseline, SetPSSRestricted, SetRunbook, SetHardening}},
 		{name: "baseline", sets: []string{SetPSSBaseline}, want: []string{SetPSSBaseline}},
 		{name: "restricted", sets: []string{SetPSSRestricted}, want: []string{SetPSSRestricted}},
 		{name: "runbook", sets: []string{SetRunbook}, want: []string{SetRunbook}},
@@ -209,6 +236,7 @@ var controlIDPattern = map[string]*regexp.Regexp{
 	SetPSSBaseline:   regexp.MustCompile(`^PSS-B-\d\d$`),
 	SetPSSRestricted: regexp.MustCompile(`^PSS-R-\d\d$`),
 	SetRunbook:       regexp.MustCompile(`^RUNBOOK-\d\d$`),
+	SetHardening:     regexp.MustCompile(`^PC-\d{4}$`),
 }
 
 func TestPolicyDocuments(t *testing.T) {
@@ -218,6 +246,15 @@ func TestPolicyDocuments(t *testing.T) {
 	for set, docs := range loadPolicies(t) {
 		for p, doc := range docs {
 			t.Run(p, func(t *testing.T) {
+				if validatingPolicies[doc.Metadata.Name] {
+					if doc.APIVersion != "policies.kyverno.io/v1" || doc.Kind != "ValidatingPolicy" {
+						t.Errorf("apiVersion/kind = %s/%s, want policies.kyverno.io/v1/ValidatingPolicy", doc.APIVersion, doc.Kind)
+					}
+					if id := doc.Metadata.Annotations["portcullis.dev/control-id"]; !controlIDPattern[set].MatchString(id) {
+						t.Errorf("control id %q does not match %s", id, controlIDPattern[set])
+					}
+					return
+				}
 				if doc.APIVersion != "kyverno.io/v1" || doc.Kind != "ClusterPolicy" {
 					t.Errorf("apiVersion/kind = %s/%s, want kyverno.io/v1/ClusterPolicy", doc.APIVersion, doc.Kind)
 				}
@@ -230,6 +267,9 @@ func TestPolicyDocuments(t *testing.T) {
 					"policies.kyverno.io/severity", "policies.kyverno.io/subject",
 					"policies.kyverno.io/description", "portcullis.dev/control-id",
 				} {
+					if set == SetHardening && key == "policies.kyverno.io/subject" {
+						continue
+					}
 					if strings.TrimSpace(ann[key]) == "" {
 						t.Errorf("annotation %s missing or empty", key)
 					}
@@ -237,7 +277,11 @@ func TestPolicyDocuments(t *testing.T) {
 				if s := ann["policies.kyverno.io/severity"]; s != "low" && s != "medium" && s != "high" {
 					t.Errorf("severity %q not in low|medium|high", s)
 				}
-				if s := ann["policies.kyverno.io/subject"]; s != "Pod" {
+				if set == SetHardening {
+					if strings.TrimSpace(ann["portcullis.dev/remediation"]) == "" {
+						t.Error("annotation portcullis.dev/remediation missing or empty")
+					}
+				} else if s := ann["policies.kyverno.io/subject"]; s != "Pod" {
 					t.Errorf("subject %q, want Pod", s)
 				}
 				id := ann["portcullis.dev/control-id"]
@@ -253,7 +297,8 @@ func TestPolicyDocuments(t *testing.T) {
 				if len(doc.Spec.Rules) != 1 {
 					t.Fatalf("%d rules, want exactly 1", len(doc.Spec.Rules))
 				}
-				checkRule(t, doc.Spec.Rules[0], wantPolicies[set][doc.Metadata.Name])
+				checkRule(t, doc.Spec.Rules[0], wantPolicies[set][doc.Metadata.Name],
+					set == SetHardening && (rbacPolicies[doc.Metadata.Name] || noAutogen[doc.Metadata.Name]))
 			})
 			if prev, dup := ids[doc.Metadata.Annotations["portcullis.dev/control-id"]]; dup {
 				t.Errorf("%s and %s share a control id", prev, p)
@@ -270,7 +315,9 @@ func TestPolicyDocuments(t *testing.T) {
 // checkRule verifies the shape every built-in rule must have: a Pod-only
 // match (so autogen applies), a name short enough for the autogen prefixes,
 // and a validate block with a message and exactly one validation style.
-func checkRule(t *testing.T, rule map[string]any, wantName string) {
+// Hardening policies on other kinds (own, true) may match other kinds and
+// use exclude.
+func checkRule(t *testing.T, rule map[string]any, wantName string, own bool) {
 	t.Helper()
 	name, _ := rule["name"].(string)
 	if name != wantName {
@@ -280,7 +327,7 @@ func checkRule(t *testing.T, rule map[string]any, wantName string) {
 		t.Errorf("rule name %q too long: Kyverno truncates autogen names at 63 characters", name)
 	}
 	wantMatch := map[string]any{"any": []any{map[string]any{"resources": map[string]any{"kinds": []any{"Pod"}}}}}
-	if !equalJSON(rule["match"], wantMatch) {
+	if !own && !equalJSON(rule["match"], wantMatch) {
 		t.Errorf("match = %v, want Pod only", rule["match"])
 	}
 	for _, key := range []string{"exclude", "preconditions", "context"} {
@@ -288,6 +335,9 @@ func checkRule(t *testing.T, rule map[string]any, wantName string) {
 			// The registry list is a context variable that
 			// `portcullis scan --allowed-registry` overrides; checked by
 			// TestRegistryListInOnePlace.
+			continue
+		}
+		if key == "exclude" && own {
 			continue
 		}
 		if _, ok := rule[key]; ok {
@@ -328,6 +378,7 @@ func TestRuleCounts(t *testing.T) {
 		{name: "baseline", set: SetPSSBaseline, min: 11, max: 11},
 		{name: "restricted", set: SetPSSRestricted, min: 6, max: 6},
 		{name: "runbook", set: SetRunbook, min: 3, max: 1 << 30},
+		{name: "hardening", set: SetHardening, min: 8, max: 1 << 30},
 	}
 	docs := loadPolicies(t)
 	for _, tt := range tests {

@@ -9,13 +9,28 @@
 //     Standards baseline profile (control IDs PSS-B-01 … PSS-B-11);
 //   - "pss-restricted": the six additional controls of the restricted
 //     profile (PSS-R-01 … PSS-R-06);
-//   - "runbook": operational best practices (RUNBOOK-01 …).
+//   - "runbook": operational best practices (RUNBOOK-01 …);
+//   - "hardening": the RBAC, service-account, secret and namespace controls
+//     of the NSA/CISA Kubernetes Hardening Guide and the CIS Kubernetes
+//     Benchmark's section 5 (PC-0001 …): cluster-admin bindings, wildcard
+//     roles, secret access, pod creation, token automount, the default
+//     service account, secrets in environment variables, the default
+//     namespace, a NetworkPolicy per namespace (PC-0009, a ValidatingPolicy
+//     using resource.List).
+//
+// Catalog describes the library as a posture.Catalog: each control's ID,
+// title, severity, description and remediation (portcullis.dev/remediation)
+// from its annotations, and the built-in frameworks of frameworks.yaml
+// ("nsa", "cis") mapping to control IDs, so `portcullis scan --framework
+// nsa` works without a Kubescape library.
 //
 // Every policy lives in its own directory, <set>/<policy>/<policy>.yaml, next
 // to a `kyverno test` suite in <set>/<policy>/.kyverno-test/ (a
 // kyverno-test.yaml manifest and the resources it refers to). Every rule
-// matches the Pod kind only and relies on Kyverno auto-generation to cover
-// Pod controllers, so the suites expect results for Deployments under the
+// of the Pod Security and runbook sets matches the Pod kind only and relies
+// on Kyverno auto-generation to cover Pod controllers (the hardening set's
+// RBAC rules match Roles, ClusterRoles and bindings, and its namespace rule
+// pod controllers themselves), so the suites expect results for Deployments under the
 // rule name "autogen-<rule>" and for CronJobs under "autogen-cronjob-<rule>".
 //
 // Each policy carries the annotations policies.kyverno.io/title,

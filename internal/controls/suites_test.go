@@ -11,6 +11,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/yaml"
@@ -142,6 +144,13 @@ func loadSuite(t *testing.T, set, policyName string) suite {
 		}
 	}
 	wantRule := map[string]string{"Pod": rule, "Deployment": "autogen-" + rule, "CronJob": "autogen-cronjob-" + rule}
+	own := set == SetHardening && (rbacPolicies[policyName] || noAutogen[policyName])
+	if own {
+		// No autogen: the rule itself matches every kind.
+		for _, k := range []string{"Deployment", "CronJob", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "Namespace"} {
+			wantRule[k] = rule
+		}
+	}
 	for _, res := range kt.Results {
 		if res.Policy != policyName {
 			t.Errorf("%s: result for policy %q", dir, res.Policy)
@@ -166,15 +175,26 @@ func loadSuite(t *testing.T, set, policyName string) suite {
 	}
 	coverage := map[string]bool{}
 	for _, r := range s.resources {
+		if validatingPolicies[policyName] && r.kind == "NetworkPolicy" {
+			continue // what the policy looks up, not what it checks
+		}
 		if r.expected == "" {
 			t.Errorf("%s: resource %s/%s has no expected result", dir, r.kind, r.name)
 		}
-		if want := map[string]string{"pass": "good", "fail": "bad"}[r.expected]; !strings.HasPrefix(r.name, want) {
+		if want := map[string]string{"pass": "good", "fail": "bad"}[r.expected]; !rbacPolicies[policyName] && !strings.HasPrefix(r.name, want) {
 			t.Errorf("%s: %s/%s expected to %s should be named %s...", dir, r.kind, r.name, r.expected, want)
 		}
 		coverage[r.kind+"/"+r.expected] = true
 	}
-	for _, need := range []string{"Pod/pass", "Pod/fail", "Deployment/pass", "Deployment/fail", "CronJob/pass", "CronJob/fail"} {
+	needs := []string{"Pod/pass", "Pod/fail", "Deployment/pass", "Deployment/fail", "CronJob/pass", "CronJob/fail"}
+	if rbacPolicies[policyName] {
+		needs = nil
+		for k := range coverage {
+			kind, _, _ := strings.Cut(k, "/")
+			needs = append(needs, kind+"/pass", kind+"/fail")
+		}
+	}
+	for _, need := range needs {
 		if !coverage[need] {
 			t.Errorf("%s: no %s case", dir, need)
 		}
@@ -190,6 +210,12 @@ func TestSuites(t *testing.T) {
 				t.Parallel()
 				s := loadSuite(t, set, name)
 				for _, r := range s.resources {
+					if rbacPolicies[name] {
+						if err := rbacOf(r); err != nil {
+							t.Errorf("%s/%s: %v", r.kind, r.name, err)
+						}
+						continue
+					}
 					if _, _, err := podOf(r); err != nil {
 						t.Errorf("%s/%s: %v", r.kind, r.name, err)
 					}
@@ -197,6 +223,32 @@ func TestSuites(t *testing.T) {
 			})
 		}
 	}
+}
+
+// rbacOf strictly decodes an RBAC suite resource, which proves it is a
+// valid object of its kind.
+func rbacOf(r *suiteResource) error {
+	var obj any
+	switch r.kind {
+	case "ClusterRole":
+		obj = &rbacv1.ClusterRole{}
+	case "Role":
+		obj = &rbacv1.Role{}
+	case "ClusterRoleBinding":
+		obj = &rbacv1.ClusterRoleBinding{}
+	case "RoleBinding":
+		obj = &rbacv1.RoleBinding{}
+	case "Namespace":
+		obj = &corev1.Namespace{}
+	case "NetworkPolicy":
+		obj = &networkingv1.NetworkPolicy{}
+	default:
+		return fmt.Errorf("unexpected kind %q", r.kind)
+	}
+	if err := yaml.UnmarshalStrict(r.doc, obj); err != nil {
+		return fmt.Errorf("decode %s: %w", r.kind, err)
+	}
+	return nil
 }
 
 // podOf strictly decodes a suite resource and returns the Pod metadata and

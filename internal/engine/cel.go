@@ -127,7 +127,8 @@ func (e *Engine) evalValidating(ctx context.Context, set *policy.Set, in *Input,
 				rule = variant.Name + "-" + vp.Name()
 			}
 			res := Result{Policy: vp.Name(), PolicyKind: KindValidatingPolicy, Rule: rule, Resource: req.resource(),
-				Severity: vp.Severity, Category: vp.Category, Enforce: vp.Enforce(), Autogen: variant.Name != ""}
+				Severity: vp.Severity, Category: vp.Category, Enforce: vp.Enforce(), Autogen: variant.Name != "",
+				Control: vp.Control, Remediation: vp.Remediation}
 			m, err := variant.Program.Match(ctx, *cin)
 			switch {
 			case err != nil:

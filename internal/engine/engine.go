@@ -191,14 +191,16 @@ func (e *Engine) evalRule(ctx context.Context, r *policy.Rule, in *Input, req *r
 // ruleResult is the Result of Kyverno rule r on req, before its outcome.
 func ruleResult(r *policy.Rule, req *request) Result {
 	return Result{
-		Policy:     r.Policy.Key(),
-		PolicyKind: r.Policy.Kind(),
-		Rule:       r.Name(),
-		Resource:   req.resource(),
-		Severity:   r.Policy.Severity,
-		Category:   r.Policy.Category,
-		Enforce:    r.FailureAction == policy.Enforce,
-		Autogen:    r.Autogen != "",
+		Policy:      r.Policy.Key(),
+		PolicyKind:  r.Policy.Kind(),
+		Rule:        r.Name(),
+		Resource:    req.resource(),
+		Severity:    r.Policy.Severity,
+		Category:    r.Policy.Category,
+		Enforce:     r.FailureAction == policy.Enforce,
+		Autogen:     r.Autogen != "",
+		Control:     r.Policy.Control,
+		Remediation: r.Policy.Remediation,
 	}
 }
 

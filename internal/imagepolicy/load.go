@@ -10,6 +10,7 @@ import (
 
 	sigjson "sigs.k8s.io/json"
 
+	sigv1alpha1 "github.com/portcullis/portcullis/api/sigstore/v1alpha1"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -152,15 +153,21 @@ func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
 	fail := func(field, msg string, err error) {
 		errs = append(errs, &policyerr.Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: field, Msg: msg, Err: err})
 	}
-	if d.APIVersion() != sigv1.APIVersion {
-		fail("apiVersion", fmt.Sprintf("unsupported apiVersion %q (want %s)", d.APIVersion(), sigv1.APIVersion), nil)
+	var typ any
+	switch d.APIVersion() {
+	case sigv1.APIVersion:
+		typ = &sigv1.ClusterImagePolicy{}
+	case sigv1alpha1.APIVersion:
+		typ = &sigv1alpha1.ClusterImagePolicy{}
+	default:
+		fail("apiVersion", fmt.Sprintf("unsupported apiVersion %q (want %s or %s)", d.APIVersion(), sigv1.APIVersion, sigv1alpha1.APIVersion), nil)
 		return nil, errs
 	}
 	if d.Name() == "" {
 		fail("metadata.name", "name is required", nil)
 	}
 	// Every unknown or mistyped field, with the nearest known name.
-	if ferrs := manifest.CheckFields(d.Object, &sigv1.ClusterImagePolicy{}, manifest.StrictOptions{}); len(ferrs) > 0 {
+	if ferrs := manifest.CheckFields(d.Object, typ, manifest.StrictOptions{}); len(ferrs) > 0 {
 		for _, fe := range ferrs {
 			fail(fe.Path, fe.Msg, nil)
 		}
@@ -171,8 +178,7 @@ func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
 		fail("", "cannot encode document", err)
 		return nil, errs
 	}
-	var cip sigv1.ClusterImagePolicy
-	strict, err := sigjson.UnmarshalStrict(raw, &cip)
+	strict, err := sigjson.UnmarshalStrict(raw, typ)
 	if err != nil {
 		field, msg := typeErrorField(err.Error())
 		fail(field, msg, nil)
@@ -184,17 +190,32 @@ func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
 			field = fe.FieldPath()
 		}
 		kind, _, _ := strings.Cut(s.Error(), " \"")
-		fail(field, kind+" (not part of "+sigv1.APIVersion+" ClusterImagePolicy)", nil)
+		fail(field, kind+" (not part of "+d.APIVersion()+" ClusterImagePolicy)", nil)
+	}
+	var cip *sigv1.ClusterImagePolicy
+	switch t := typ.(type) {
+	case *sigv1.ClusterImagePolicy:
+		cip = t
+	case *sigv1alpha1.ClusterImagePolicy:
+		// policy-controller converts v1alpha1 to v1beta1 and validates
+		// the same rules.
+		cip = ConvertV1alpha1(t)
 	}
 	v := &validator{opts: opts}
 	v.spec(&cip.Spec)
 	for _, pr := range v.problems {
-		fail(pr.field, pr.msg, nil)
+		field, msg := pr.field, pr.msg
+		if d.APIVersion() == sigv1alpha1.APIVersion && strings.Contains(field, "policy") {
+			// v1alpha1 writes a policy's remote url as policy.url.
+			field = strings.Replace(field, ".remote.url", ".url", 1)
+			msg = strings.ReplaceAll(msg, "remote", "url")
+		}
+		fail(field, msg, nil)
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return build(d, &cip), nil
+	return build(d, cip), nil
 }
 
 // typeErrorField extracts the field from "json: cannot unmarshal X into Go

@@ -80,7 +80,10 @@ func TestLoadRefusals(t *testing.T) {
 		{"second glob invalid", "  images: [{glob: 'ghcr.io/**'}, {glob: 'a b'}]\n" + staticPass, "spec.images[1].glob", "is not allowed"},
 		{"no authorities", "  images: [{glob: '**'}]\n", "spec.authorities", "at least one authority is required"},
 		{"unknown mode", "  images: [{glob: '**'}]\n  mode: audit\n" + staticPass, "spec.mode", `unsupported mode "audit"`},
-		{"authority empty", "  images: [{glob: '**'}]\n  authorities:\n  - name: a\n", "spec.authorities[0]", "expected exactly one of key, keyless, static (or rfc3161timestamp), got none"},
+		{"authority empty", "  images: [{glob: '**'}]\n  authorities:\n  - name: a\n", "spec.authorities[0]", "expected exactly one of key, keyless, static, got none"},
+		// policy-controller: an authority needs key, keyless or static; a
+		// timestamp authority alone does not say who signed.
+		{"timestamp only authority", "  images: [{glob: '**'}]\n  authorities:\n  - rfc3161timestamp: {trustRootRef: tsa}\n", "spec.authorities[0]", "expected exactly one of key, keyless, static, got none"},
 		{"authority key and keyless", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @KEY@}\n    keyless: {identities: [{issuer: i, subject: s}]}\n", "spec.authorities[0]", "got key, keyless"},
 		{"authority key and static", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @KEY@}\n    static: {action: pass}\n", "spec.authorities[0]", "got key, static"},
 		{"authority all three", "  images: [{glob: '**'}]\n  authorities:\n  - key: {data: @KEY@}\n    keyless: {identities: [{issuer: i, subject: s}]}\n    static: {action: pass}\n", "spec.authorities[0]", "got key, keyless, static"},
@@ -164,7 +167,7 @@ func TestLoadDocumentRefusals(t *testing.T) {
 	cases := []struct {
 		name, yaml, field, reason string
 	}{
-		{"old api version", "apiVersion: policy.sigstore.dev/v1alpha1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec: {images: [{glob: '**'}]}\n", "apiVersion", "unsupported apiVersion"},
+		{"unknown api version", "apiVersion: policy.sigstore.dev/v1\nkind: ClusterImagePolicy\nmetadata: {name: p}\nspec: {images: [{glob: '**'}]}\n", "apiVersion", "unsupported apiVersion"},
 		{"no name", "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {}\nspec:\n  images: [{glob: '**'}]\n" + staticPass, "metadata.name", "name is required"},
 		{"duplicate policy", doc("  images: [{glob: '**'}]\n"+staticPass) + "---\n" + doc("  images: [{glob: 'ghcr.io/**'}]\n"+staticPass), "metadata.name", "duplicate ClusterImagePolicy name, already defined in test.yaml:1"},
 	}
@@ -301,10 +304,6 @@ func TestLoadValid(t *testing.T) {
     resource: cronjobs
     selector:
       matchExpressions: [{key: team, operator: In, values: [a, b]}]
-`,
-		"timestamp only authority": `  images: [{glob: "**"}]
-  authorities:
-  - rfc3161timestamp: {trustRootRef: tsa}
 `,
 		"exported with status": `  images: [{glob: "**"}]
   authorities: [{static: {action: pass}}]

@@ -122,8 +122,11 @@ func (v *validator) match(f string, m *sigv1.MatchResource) {
 
 func (v *validator) authority(f string, a *sigv1.Authority) {
 	kinds := present("key", a.Key != nil, "keyless", a.Keyless != nil, "static", a.Static != nil)
-	if len(kinds) == 0 && a.RFC3161Timestamp == nil {
-		v.add(f, "expected exactly one of key, keyless, static (or rfc3161timestamp), got none")
+	if len(kinds) == 0 {
+		// policy-controller refuses an authority with none of the three,
+		// rfc3161timestamp or not: a timestamp verifies when a signature
+		// was made, not who made it.
+		v.add(f, "expected exactly one of key, keyless, static, got none")
 		return
 	}
 	if len(kinds) > 1 {

@@ -499,6 +499,12 @@ func classify(set *policy.Set) string {
 	for _, u := range set.Unsupported {
 		return u.Kind
 	}
+	if len(set.Mutating) > 0 {
+		return "MutatingPolicy"
+	}
+	if len(set.MutatingAdmission) > 0 {
+		return "MutatingAdmissionPolicy"
+	}
 	if len(set.Validating) > 0 {
 		return "ValidatingPolicy"
 	}

@@ -128,6 +128,9 @@ type ValidatingPolicy struct {
 	Actions []admissionregistrationv1.ValidationAction
 	// Severity, Category and Title come from the policy's annotations.
 	Severity, Category, Title string
+	// Control and Remediation come from the portcullis.dev/control-id and
+	// portcullis.dev/remediation annotations ("" when absent).
+	Control, Remediation string
 }
 
 // Name returns the policy name.
@@ -178,7 +181,8 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 		}
 	}
 	vp := &ValidatingPolicy{Spec: &p, File: d.Source, Actions: p.Spec.ValidationActions,
-		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory], Title: p.Annotations[AnnotationTitle]}
+		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory], Title: p.Annotations[AnnotationTitle],
+		Control: p.Annotations[AnnotationControlID], Remediation: p.Annotations[AnnotationRemediation]}
 	if len(vp.Actions) == 0 {
 		vp.Actions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}
 	}

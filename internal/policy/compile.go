@@ -63,7 +63,8 @@ func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 	}
 	pol := &Policy{Spec: p, File: d.Source, Scored: p.Annotations[AnnotationScored] != "false",
 		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory],
-		Title: p.Annotations[AnnotationTitle]}
+		Title: p.Annotations[AnnotationTitle], Control: p.Annotations[AnnotationControlID],
+		Remediation: p.Annotations[AnnotationRemediation]}
 	action, err := normalizeAction(p.Spec.ValidationFailureAction)
 	if err != nil {
 		fail("", "spec.validationFailureAction", err.Error(), nil)

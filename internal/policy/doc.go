@@ -1,6 +1,8 @@
 // Package policy loads, validates, compiles and indexes every policy kind
 // into one Set: Kyverno kyverno.io/v1 ClusterPolicy and Policy,
-// ValidatingPolicy, ValidatingAdmissionPolicy with bindings, and sigstore
+// ValidatingPolicy, MutatingPolicy (its mutations compiled by
+// internal/lang/mutating), ValidatingAdmissionPolicy and
+// MutatingAdmissionPolicy with bindings, and sigstore
 // ClusterImagePolicy (compiled by internal/imagepolicy, underneath this
 // package).
 //

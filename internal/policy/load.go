@@ -123,8 +123,9 @@ func parseErrors(err error) Errors {
 }
 
 // Compile validates and compiles decoded policy documents into a Set:
-// Kyverno ClusterPolicy/Policy, ValidatingPolicy, ValidatingAdmissionPolicy
-// with bindings, and sigstore ClusterImagePolicy (through internal/imagepolicy).
+// Kyverno ClusterPolicy/Policy, ValidatingPolicy, MutatingPolicy,
+// ValidatingAdmissionPolicy and MutatingAdmissionPolicy with bindings, and
+// sigstore ClusterImagePolicy (through internal/imagepolicy).
 // Documents that are not policies are ignored (a policy file may carry
 // other resources); unsupported policy kinds are reported unless
 // opts.SkipUnsupported. The returned Set holds every valid policy even
@@ -137,6 +138,8 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	var bindings []*AdmissionBinding
 	var imageDocs []manifest.Document
 	bindingDocs := map[*AdmissionBinding]manifest.Document{}
+	var mapBindings []*MutatingAdmissionBinding
+	mapBindingDocs := map[*MutatingAdmissionBinding]manifest.Document{}
 	// unique records a policy key; a second definition is an error.
 	unique := func(key string, d manifest.Document) bool {
 		if prev, dup := seen[key]; dup {
@@ -175,6 +178,34 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 			errs = append(errs, located(aerrs, d)...)
 			if ap != nil && unique("ValidatingAdmissionPolicy/"+ap.Name(), d) {
 				set.Admission = append(set.Admission, ap)
+			}
+			continue
+		case group == admissionGroup && (kind == kindMAP || kind == kindMAPBinding):
+			if !hasVersion(mapAPIVersions, apiVersion) {
+				errs = append(errs, &Error{File: d.Source, Document: d.Index, Policy: d.Name(), Field: "apiVersion",
+					Msg: fmt.Sprintf("unsupported apiVersion %q (want one of %s)", apiVersion, strings.Join(mapAPIVersions, ", "))})
+				continue
+			}
+			if kind == kindMAPBinding {
+				b, berrs := compileMAPBinding(d)
+				errs = append(errs, located(berrs, d)...)
+				if b != nil {
+					mapBindings = append(mapBindings, b)
+					mapBindingDocs[b] = d
+				}
+				continue
+			}
+			mp, merrs := c.compileMAP(d)
+			errs = append(errs, located(merrs, d)...)
+			if mp != nil && unique("MutatingAdmissionPolicy/"+mp.Name(), d) {
+				set.MutatingAdmission = append(set.MutatingAdmission, mp)
+			}
+			continue
+		case kind == policiesv1.KindMutatingPolicy && group == policiesv1.Group:
+			mp, merrs := c.compileMutatingPolicy(d)
+			errs = append(errs, located(merrs, d)...)
+			if mp != nil && unique("MutatingPolicy/"+mp.Name(), d) {
+				set.Mutating = append(set.Mutating, mp)
 			}
 			continue
 		case kind == policiesv1.KindValidatingPolicy && group == policiesv1.Group:
@@ -220,7 +251,10 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
 	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
 	sort.SliceStable(set.Generating, func(i, j int) bool { return set.Generating[i].Name() < set.Generating[j].Name() })
+	sort.SliceStable(set.Mutating, func(i, j int) bool { return set.Mutating[i].Name() < set.Mutating[j].Name() })
+	sort.SliceStable(set.MutatingAdmission, func(i, j int) bool { return set.MutatingAdmission[i].Name() < set.MutatingAdmission[j].Name() })
 	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
+	errs = append(errs, bindMutatingAdmissionPolicies(set, mapBindings, mapBindingDocs)...)
 	images, err := imagepolicy.Load(imageDocs)
 	errs = append(errs, AsErrors(err)...)
 	set.Images = images
@@ -274,6 +308,9 @@ var schemas = []struct {
 	{policiesv1.KindGeneratingPolicy, policiesv1.Group, &policiesv1.GeneratingPolicy{}, []string{"status"}},
 	{kindVAP, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicy{}, nil},
 	{kindVAPBinding, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, nil},
+	{policiesv1.KindMutatingPolicy, policiesv1.Group, &policiesv1.MutatingPolicy{}, []string{"status"}},
+	{kindMAP, admissionGroup, &admissionregistrationv1.MutatingAdmissionPolicy{}, nil},
+	{kindMAPBinding, admissionGroup, &admissionregistrationv1.MutatingAdmissionPolicyBinding{}, nil},
 }
 
 // checkSchema checks a policy document strictly against its Go type (see

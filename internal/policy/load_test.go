@@ -728,22 +728,12 @@ spec:
 		{
 			name: "unsupported policy kind",
 			doc: `apiVersion: policies.kyverno.io/v1alpha1
-kind: MutatingPolicy
-metadata: {name: mpol}
+kind: DeletingPolicy
+metadata: {name: dpol}
 spec:
-  validations:
-  - expression: "true"
+  schedule: "* * * * *"
 `,
-			want: []wantErr{{field: "kind", policy: "mpol", msg: "policies.kyverno.io/v1alpha1 MutatingPolicy is not supported yet"}},
-		},
-		{
-			name: "unsupported MutatingAdmissionPolicy",
-			doc: `apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: vap}
-spec: {}
-`,
-			want: []wantErr{{field: "kind", policy: "vap", msg: "MutatingAdmissionPolicy is not supported yet"}},
+			want: []wantErr{{field: "kind", policy: "dpol", msg: "policies.kyverno.io/v1alpha1 DeletingPolicy is not supported yet"}},
 		},
 		{
 			name: "policy name used twice in one file",
@@ -952,8 +942,8 @@ metadata: {name: settings}
 data: {a: b}
 ---
 apiVersion: policies.kyverno.io/v1alpha1
-kind: MutatingPolicy
-metadata: {name: mpol}
+kind: DeletingPolicy
+metadata: {name: dpol}
 spec: {}
 ---
 apiVersion: kyverno.io/v2
@@ -970,7 +960,7 @@ metadata: {name: web}
 		t.Parallel()
 		set, es := loadErrors(t, "mixed.yaml", data, Options{})
 		want := []wantErr{
-			{field: "kind", policy: "mpol", msg: "MutatingPolicy is not supported yet"},
+			{field: "kind", policy: "dpol", msg: "DeletingPolicy is not supported yet"},
 			{field: "kind", policy: "exc", msg: "PolicyException is not supported yet"},
 		}
 		if len(es) != len(want) {
@@ -998,7 +988,7 @@ metadata: {name: web}
 			t.Fatalf("unexpected error: %v", err)
 		}
 		want := []Unsupported{
-			{File: "mixed.yaml", Kind: "MutatingPolicy", Name: "mpol"},
+			{File: "mixed.yaml", Kind: "DeletingPolicy", Name: "dpol"},
 			{File: "mixed.yaml", Kind: "PolicyException", Name: "exc"},
 		}
 		if !slices.Equal(set.Unsupported, want) {

@@ -19,6 +19,7 @@ const (
 	AnnotationCategory           = "policies.kyverno.io/category"
 	AnnotationTitle              = "policies.kyverno.io/title"
 	AnnotationControlID          = "portcullis.dev/control-id"
+	AnnotationRemediation        = "portcullis.dev/remediation"
 )
 
 // Failure actions.
@@ -42,6 +43,12 @@ type Set struct {
 	// (policy.sigstore.dev/v1beta1), compiled by internal/imagepolicy, by
 	// name.
 	Images []*imagepolicy.Policy
+	// Mutating are the compiled policies.kyverno.io MutatingPolicies, by
+	// name.
+	Mutating []*MutatingPolicy
+	// MutatingAdmission are the native MutatingAdmissionPolicies, with
+	// their bindings, by name.
+	MutatingAdmission []*MutatingAdmissionPolicy
 	// Unsupported lists policy documents skipped under
 	// Options.SkipUnsupported.
 	Unsupported []Unsupported
@@ -71,6 +78,10 @@ type Policy struct {
 	FailureAction string
 	// Severity, Category and Title come from the policy's annotations.
 	Severity, Category, Title string
+	// Control and Remediation come from the portcullis.dev/control-id and
+	// portcullis.dev/remediation annotations ("" when absent); the engine
+	// copies them into every result of the policy.
+	Control, Remediation string
 }
 
 // Name returns the policy name.
@@ -159,7 +170,7 @@ type Filter struct {
 
 // Len returns the number of policies of every kind.
 func (s *Set) Len() int {
-	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images) + len(s.Generating)
+	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images) + len(s.Mutating) + len(s.MutatingAdmission) + len(s.Generating)
 }
 
 // ImagePolicy returns the ClusterImagePolicy with the given name.
@@ -180,10 +191,11 @@ func (s *Set) OnlyImage(p *imagepolicy.Policy) *Set {
 }
 
 // UsesCEL reports whether any policy is evaluated with CEL
-// (ValidatingPolicy, ValidatingAdmissionPolicy or validate.cel rules):
-// those may look up other resources and params.
+// (ValidatingPolicy, ValidatingAdmissionPolicy, MutatingPolicy,
+// MutatingAdmissionPolicy or validate.cel rules): those may look up other
+// resources and params.
 func (s *Set) UsesCEL() bool {
-	if len(s.Validating) > 0 || len(s.Admission) > 0 || len(s.Generating) > 0 {
+	if len(s.Validating) > 0 || len(s.Admission) > 0 || len(s.Mutating) > 0 || len(s.MutatingAdmission) > 0 || len(s.Generating) > 0 {
 		return true
 	}
 	for _, p := range s.Policies {
@@ -315,6 +327,8 @@ const (
 	KindValidatingPolicy          = "ValidatingPolicy"
 	KindValidatingAdmissionPolicy = "ValidatingAdmissionPolicy"
 	KindClusterImagePolicy        = "ClusterImagePolicy"
+	KindMutatingPolicy            = "MutatingPolicy"
+	KindMutatingAdmissionPolicy   = "MutatingAdmissionPolicy"
 )
 
 // Kind returns KindPolicy for a namespaced Policy, KindClusterPolicy
@@ -350,6 +364,16 @@ func (s *Set) Select(keep func(kind, key string) bool) *Set {
 	for _, p := range s.Images {
 		if keep(KindClusterImagePolicy, p.Name()) {
 			out.Images = append(out.Images, p)
+		}
+	}
+	for _, p := range s.Mutating {
+		if keep(KindMutatingPolicy, p.Name()) {
+			out.Mutating = append(out.Mutating, p)
+		}
+	}
+	for _, p := range s.MutatingAdmission {
+		if keep(KindMutatingAdmissionPolicy, p.Name()) {
+			out.MutatingAdmission = append(out.MutatingAdmission, p)
 		}
 	}
 	for _, p := range s.Generating {

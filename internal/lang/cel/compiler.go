@@ -111,6 +111,9 @@ type Compiler struct {
 type envKey struct {
 	dialect   Dialect
 	hasParams bool
+	// patchTypes adds the mutation types (Object, JSONPatch) and the
+	// jsonpatch library, as the API server does for mutation expressions.
+	patchTypes bool
 	// generator declares Kyverno's generator library (GeneratingPolicy).
 	generator bool
 }
@@ -192,6 +195,12 @@ func (c *Compiler) buildEnv(key envKey) (*cel.Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the %v CEL environment: %w", key.dialect, err)
 	}
+	if key.patchTypes {
+		envSet, err = envSet.Extend(patchTypesOptions)
+		if err != nil {
+			return nil, fmt.Errorf("building the %v CEL environment with mutation types: %w", key.dialect, err)
+		}
+	}
 	if c.opts.NewExpressions {
 		return envSet.NewExpressionsEnv(), nil
 	}
@@ -259,6 +268,8 @@ const (
 	kindString
 	kindStringOrNull
 	kindAny
+	kindJSONPatchList
+	kindApplyConfiguration
 )
 
 type compiledExpr struct {
@@ -305,6 +316,10 @@ func (cc *compiler) compile(field, expression string, kind exprKind) (*compiledE
 		want = []*cel.Type{cel.StringType}
 	case kindStringOrNull:
 		want = []*cel.Type{cel.StringType, cel.NullType}
+	case kindJSONPatchList:
+		want = []*cel.Type{cel.ListType(jsonPatchType)}
+	case kindApplyConfiguration:
+		want = []*cel.Type{applyConfigurationType}
 	}
 	if len(want) > 0 {
 		ok := false

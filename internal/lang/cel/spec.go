@@ -70,6 +70,10 @@ type Spec struct {
 	MatchConditions  []MatchCondition
 	Validations      []Validation
 	AuditAnnotations []AuditAnnotation
+	// Mutations are the mutations of a MutatingAdmissionPolicy or
+	// MutatingPolicy; with any, every expression of the Spec is compiled
+	// in the environment with the mutation types (see Mutation).
+	Mutations []Mutation
 }
 
 // Program is a compiled Spec. It is immutable and safe for concurrent use.
@@ -82,6 +86,7 @@ type Program struct {
 	matchConditions  []compiledCondition
 	validations      []compiledValidation
 	auditAnnotations []compiledAnnotation
+	mutations        []compiledMutation
 	generations      []*compiledExpr
 }
 
@@ -118,7 +123,7 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 	if generator && s.Dialect != Kyverno {
 		return nil, fmt.Errorf("generate expressions need the Kyverno dialect")
 	}
-	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, generator: generator})
+	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, generator: generator, patchTypes: len(s.Mutations) > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +209,8 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 			p.generations = append(p.generations, expr)
 		}
 	}
+
+	cc.compileMutations(p, s.Mutations)
 
 	if len(cc.problems) > 0 {
 		return nil, &CompileError{Problems: cc.problems}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/posture"
 )
 
 // Severity levels, lowest first.
@@ -68,10 +69,13 @@ func (c Catalog) lookup(r *engine.Result) PolicyInfo {
 	return c[CatalogKey(r.PolicyKind, r.Policy)]
 }
 
-// ID returns the name a result is listed under: the control ID of its
-// policy, else the policy key, followed by "/rule" when the policy has
-// several rules.
+// ID returns the name a result is listed under: its control (the
+// result's own, else its policy's control ID), else the policy key,
+// followed by "/rule" when the policy has several rules.
 func (c Catalog) ID(r *engine.Result) string {
+	if r.Control != "" {
+		return r.Control
+	}
 	info := c.lookup(r)
 	if info.ControlID != "" {
 		return info.ControlID
@@ -185,23 +189,51 @@ type Scan struct {
 	// which lists them (table: a count, JSON: "skipped", SARIF: a
 	// notification each).
 	Skipped []manifest.Skipped
+	// Posture, when set, turns on the framework view: the summary lists
+	// every control that ran with its compliance score (passing controls
+	// included, named and ranked from Posture), Frameworks each get a
+	// score, and the scan an overall compliance score. Set it before the
+	// first resource.
+	Posture posture.Catalog
+	// Frameworks are the frameworks scored (with the framework view);
+	// their Controls should be the controls of the framework that run.
+	Frameworks []posture.Framework
+	// Controls are the IDs of the controls selected (with the framework
+	// view): those no resource was evaluated against are listed as
+	// passed, as Kubescape lists controls that matched nothing.
+	Controls []string
+	// NotScanned lists what could not be read (a kind the cluster
+	// refused to list), with the reason; writers report it.
+	NotScanned []NotScanned
 
 	resources  int
 	counts     map[engine.Status]int
 	bySeverity map[string]int
 	controls   map[string]*ControlSummary
+	tallies    map[string]*controlTally
 	worst      int // highest severity rank of a failure or error
+}
+
+// NotScanned is a part of the input a scan could not read.
+type NotScanned struct {
+	// What names it: a kind ("rbac.authorization.k8s.io/v1 ClusterRole"),
+	// a file.
+	What string `json:"what"`
+	// Reason says why.
+	Reason string `json:"reason"`
 }
 
 // NewScan starts the tally of a scan applying policies and rules.
 func NewScan(policies, rules int, c Catalog) *Scan {
 	return &Scan{Policies: policies, Rules: rules, Catalog: c,
-		counts: map[engine.Status]int{}, bySeverity: map[string]int{}, controls: map[string]*ControlSummary{}}
+		counts: map[engine.Status]int{}, bySeverity: map[string]int{}, controls: map[string]*ControlSummary{},
+		tallies: map[string]*controlTally{}}
 }
 
 // Add counts the results of one resource.
 func (s *Scan) Add(r *Resource) {
 	s.resources++
+	s.tally(r)
 	var seen []*ControlSummary
 	for k := range r.Results {
 		res := &r.Results[k]
@@ -252,6 +284,15 @@ type Summary struct {
 	Controls []ControlSummary `json:"controls"`
 	// Score is the percentage of passing results among pass+fail+warn.
 	Score float64 `json:"score"`
+	// With the framework view (Scan.Posture): ControlScores lists every
+	// control that ran, Frameworks the score of each framework, and
+	// ComplianceScore is the scan's (the average of ControlScores, as
+	// Kubescape computes it).
+	ControlScores   []ControlScore   `json:"controlScores,omitempty"`
+	Frameworks      []FrameworkScore `json:"frameworks,omitempty"`
+	ComplianceScore *float64         `json:"complianceScore,omitempty"`
+	// NotScanned lists what could not be read.
+	NotScanned []NotScanned `json:"notScanned,omitempty"`
 }
 
 // ControlSummary counts the failures of one control.
@@ -287,6 +328,10 @@ func (s *Scan) Summarize() Summary {
 		sum.Score = float64(int(float64(sum.Pass)/float64(n)*1000+0.5)) / 10
 	} else {
 		sum.Score = 100
+	}
+	sum.NotScanned = s.NotScanned
+	if s.Posture != nil {
+		s.scores(&sum)
 	}
 	return sum
 }

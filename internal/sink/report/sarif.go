@@ -33,6 +33,7 @@ type SARIFWriter struct {
 	scan  *Scan
 	build Build
 	rules map[string]int // catalog key -> rule index
+	byID  map[string]int // rule ID -> rule index
 	n     int
 	head  bool
 	err   error
@@ -52,6 +53,7 @@ type sarifRule struct {
 	Name                 string           `json:"name,omitempty"`
 	ShortDescription     *sarifMessage    `json:"shortDescription,omitempty"`
 	FullDescription      *sarifMessage    `json:"fullDescription,omitempty"`
+	Help                 *sarifMessage    `json:"help,omitempty"`
 	DefaultConfiguration *sarifRuleConfig `json:"defaultConfiguration,omitempty"`
 	Properties           map[string]any   `json:"properties,omitempty"`
 }
@@ -151,6 +153,42 @@ func (s *SARIFWriter) start() {
 		}
 		rules = append(rules, r)
 	}
+	// The controls of a library that are not Kyverno policies of the
+	// catalog (a Kubescape library's): one rule each, from the posture
+	// catalog.
+	s.byID = make(map[string]int, len(rules))
+	for i, r := range rules {
+		if _, dup := s.byID[r.ID]; !dup {
+			s.byID[r.ID] = i
+		}
+	}
+	var extra []string
+	for _, ids := range append([][]string{s.scan.Controls}, frameworkControls(s.scan.Frameworks)...) {
+		for _, id := range ids {
+			if _, ok := s.byID[id]; !ok && !slices.Contains(extra, id) {
+				extra = append(extra, id)
+			}
+		}
+	}
+	slices.Sort(extra)
+	for _, id := range extra {
+		c, _ := s.scan.control(id)
+		sev := severityName(c.Severity)
+		r := sarifRule{ID: id, Name: id, DefaultConfiguration: &sarifRuleConfig{Level: "error"},
+			Properties: map[string]any{"security-severity": securitySeverity[sev], "severity": sev,
+				"tags": []string{"security", "kubernetes"}}}
+		if c.Name != "" {
+			r.ShortDescription = &sarifMessage{Text: oneLine(c.Name)}
+		}
+		if c.Description != "" {
+			r.FullDescription = &sarifMessage{Text: oneLine(c.Description)}
+		}
+		if c.Remediation != "" {
+			r.Help = &sarifMessage{Text: oneLine(c.Remediation)}
+		}
+		s.byID[id] = len(rules)
+		rules = append(rules, r)
+	}
 	driver, err := json.Marshal(map[string]any{"name": s.build.Name, "version": s.build.Version,
 		"informationUri": "https://github.com/portcullis/portcullis", "rules": rules})
 	if err != nil {
@@ -180,16 +218,27 @@ func (s *SARIFWriter) Put(r *Resource) error {
 	for _, f := range r.findings(s.scan.Catalog, false) {
 		key := CatalogKey(f.PolicyKind, f.Policy)
 		idx, ok := s.rules[key]
+		ruleID := s.ruleID(key)
 		if !ok {
-			// A result of a policy the catalog does not describe: it
-			// cannot be listed against a rule.
-			continue
+			// A control of a library (Result.Control) is its own rule.
+			if idx, ok = s.byID[f.id]; !ok {
+				// A result of a policy nothing describes: it cannot be
+				// listed against a rule.
+				continue
+			}
+			ruleID = f.id
 		}
-		res := sarifResult{RuleID: s.ruleID(key), RuleIndex: idx, Kind: "fail", Level: sarifLevel(f.Status),
+		res := sarifResult{RuleID: ruleID, RuleIndex: idx, Kind: "fail", Level: sarifLevel(f.Status),
 			Message:    sarifMessage{Text: dropLocation(ShortMessage(f.Result), r.File)},
 			Properties: map[string]any{"policy": f.Policy, "rule": f.Rule, "severity": severityName(f.Severity)}}
 		if f.Path != "" {
 			res.Properties["path"] = f.Path
+		}
+		if f.Remediation != "" {
+			res.Properties["remediation"] = oneLine(f.Remediation)
+		}
+		if f.JSONPatch != "" {
+			res.Properties["fix"] = f.JSONPatch
 		}
 		loc := sarifLocation{LogicalLocations: []sarifLogical{{FullyQualifiedName: f.Resource.String(), Kind: "resource"}}}
 		if uri := sarifURI(r.File); uri != "" {

@@ -154,7 +154,9 @@ func (t *TableWriter) Close() error {
 		return t.err
 	}
 	s, sum := t.scan, t.scan.Summarize()
-	if len(sum.Controls) > 0 {
+	if sum.ComplianceScore != nil {
+		t.writeControls(sum)
+	} else if len(sum.Controls) > 0 {
 		t.printf("%s\n", t.style("Failed controls:", "1"))
 		var b strings.Builder
 		tbl := NewTable(&b, "ID", "SEVERITY", "RESOURCES", "FAILURES", "POLICY")
@@ -187,6 +189,9 @@ func (t *TableWriter) Close() error {
 			}
 		}
 		t.printf("Failures by severity: %s.\n", strings.Join(parts, ", "))
+	}
+	for _, n := range sum.NotScanned {
+		t.printf("%s %s: %s\n", t.style("Not scanned:", "33"), n.What, n.Reason)
 	}
 	if t.err != nil {
 		return t.err
@@ -269,4 +274,36 @@ func dropLocation(msg, file string) string {
 		return msg
 	}
 	return rest[i+2:]
+}
+
+// writeControls writes the framework view: one line per control (ID,
+// name, severity, failed/total resources, compliance score), the score of
+// each framework and the scan's compliance score.
+func (t *TableWriter) writeControls(sum Summary) {
+	t.printf("%s\n", t.style("Controls:", "1"))
+	var b strings.Builder
+	tbl := NewTable(&b, "ID", "NAME", "SEVERITY", "FAILED/TOTAL", "COMPLIANCE")
+	for _, c := range sum.ControlScores {
+		score := fmt.Sprintf("%.1f%%", c.Score)
+		if c.Status == "skipped" {
+			score += " (skipped)"
+		}
+		tbl.Row(c.ID, cut(oneLine(c.Name), 48), c.Severity, fmt.Sprintf("%d/%d", c.Failed, c.Total), score)
+	}
+	if err := tbl.Flush(); err != nil {
+		t.err = err
+		return
+	}
+	for _, l := range strings.SplitAfter(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		t.printf("  %s\n", cut(strings.TrimSuffix(l, "\n"), t.o.Width-2))
+	}
+	t.printf("\n")
+	if len(sum.Frameworks) > 0 {
+		parts := make([]string, len(sum.Frameworks))
+		for i, f := range sum.Frameworks {
+			parts[i] = fmt.Sprintf("%s %.1f%% (%d of %d controls failed)", f.Name, f.Score, f.Failed, f.Controls)
+		}
+		t.printf("Frameworks: %s.\n", strings.Join(parts, "; "))
+	}
+	t.printf("Compliance score %.1f%% (average of %s).\n", *sum.ComplianceScore, plural(len(sum.ControlScores), "control", "controls"))
 }

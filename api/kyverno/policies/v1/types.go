@@ -65,3 +65,81 @@ type PodControllers struct {
 type WebhookConfiguration struct {
 	TimeoutSeconds *int32 `json:"timeoutSeconds,omitempty"`
 }
+
+// KindMutatingPolicy is the kind of MutatingPolicy documents.
+const KindMutatingPolicy = "MutatingPolicy"
+
+// MutatingPolicy mutates resources with CEL expressions, like a
+// MutatingAdmissionPolicy with Kyverno's extensions (libraries, autogen,
+// background and mutate-existing evaluation).
+type MutatingPolicy struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              MutatingPolicySpec `json:"spec"`
+}
+
+// MutatingPolicySpec is the body of a MutatingPolicy.
+type MutatingPolicySpec struct {
+	MatchConstraints *admissionregistrationv1.MatchResources    `json:"matchConstraints,omitempty"`
+	FailurePolicy    *admissionregistrationv1.FailurePolicyType `json:"failurePolicy,omitempty"`
+	MatchConditions  []admissionregistrationv1.MatchCondition   `json:"matchConditions,omitempty"`
+	Variables        []admissionregistrationv1.Variable         `json:"variables,omitempty"`
+	// Autogen configures rules generated for pod controllers.
+	Autogen *MutatingAutogen `json:"autogen,omitempty"`
+	// TargetMatchConstraints and TargetMatchConditions select existing
+	// resources to mutate (mutateExisting).
+	TargetMatchConstraints *TargetMatchConstraints                   `json:"targetMatchConstraints,omitempty"`
+	TargetMatchConditions  []admissionregistrationv1.MatchCondition  `json:"targetMatchConditions,omitempty"`
+	Mutations              []admissionregistrationv1.Mutation        `json:"mutations,omitempty"`
+	AuditAnnotations       []admissionregistrationv1.AuditAnnotation `json:"auditAnnotations,omitempty"`
+	// WebhookConfiguration tunes the admission webhook.
+	WebhookConfiguration *WebhookConfiguration `json:"webhookConfiguration,omitempty"`
+	// Evaluation says where the policy runs.
+	Evaluation *MutatingEvaluation `json:"evaluation,omitempty"`
+	// ReinvocationPolicy is Never (default) or IfNeeded.
+	ReinvocationPolicy admissionregistrationv1.ReinvocationPolicyType `json:"reinvocationPolicy,omitempty"`
+}
+
+// MutatingEvaluation says where a MutatingPolicy is evaluated.
+type MutatingEvaluation struct {
+	Mode           string   `json:"mode,omitempty"`
+	Admission      *Enabled `json:"admission,omitempty"`
+	Background     *Enabled `json:"background,omitempty"`
+	MutateExisting *Enabled `json:"mutateExisting,omitempty"`
+	// SkipBackgroundRequests skips requests made by Kyverno's background
+	// controller (default true).
+	SkipBackgroundRequests *bool `json:"skipBackgroundRequests,omitempty"`
+	// UseServerSideApply lets apply configurations replace atomic fields.
+	UseServerSideApply bool `json:"useServerSideApply,omitempty"`
+}
+
+// MutatingAutogen configures autogen of a MutatingPolicy.
+type MutatingAutogen struct {
+	PodControllers          *PodControllers `json:"podControllers,omitempty"`
+	MutatingAdmissionPolicy *Enabled        `json:"mutatingAdmissionPolicy,omitempty"`
+}
+
+// TargetMatchConstraints selects the existing resources a MutatingPolicy
+// mutates.
+type TargetMatchConstraints struct {
+	Expression                             string `json:"expression,omitempty"`
+	admissionregistrationv1.MatchResources `json:",inline"`
+}
+
+// AdmissionEnabled reports whether the policy runs at admission (default
+// true).
+func (s *MutatingPolicySpec) AdmissionEnabled() bool {
+	if s.Evaluation == nil || s.Evaluation.Admission == nil || s.Evaluation.Admission.Enabled == nil {
+		return true
+	}
+	return *s.Evaluation.Admission.Enabled
+}
+
+// BackgroundEnabled reports whether the policy runs in background scans
+// (default true).
+func (s *MutatingPolicySpec) BackgroundEnabled() bool {
+	if s.Evaluation == nil || s.Evaluation.Background == nil || s.Evaluation.Background.Enabled == nil {
+		return true
+	}
+	return *s.Evaluation.Background.Enabled
+}
