@@ -590,10 +590,14 @@ func checkRBAC(byKind map[string][]doc) {
 					failf("%s %s rule %d: create with resourceNames never matches", kind, d.name, i)
 				}
 				// The background controller deletes the PolicyReports it
-				// no longer needs; nothing else may delete.
+				// no longer needs, and the generate controller the
+				// synchronized objects it generated (generate.resources,
+				// whose rules carry exactly its verbs); nothing else may
+				// delete.
 				reports := slices.Equal(rule.APIGroups, []string{"wgpolicyk8s.io"})
+				generated := slices.Equal(rule.Verbs, []string{"get", "list", "watch", "create", "patch", "delete"})
 				if slices.ContainsFunc(rule.Verbs, func(v string) bool {
-					return (v == "delete" && !reports) || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"
+					return (v == "delete" && !reports && !generated) || v == "deletecollection" || v == "escalate" || v == "bind" || v == "impersonate"
 				}) {
 					failf("%s %s rule %d: unneeded powerful verb in %q", kind, d.name, i, rule.Verbs)
 				}

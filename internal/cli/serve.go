@@ -183,6 +183,7 @@ certificate is available.`,
 	f.StringVar(&o.LeaderElectionID, "leader-election-id", "portcullis", "name of the leader-election Lease")
 	f.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default --namespace)")
 	f.BoolVar(&o.Background, "background", true, "continuous verification on the leader: evaluate what already runs, again when it or the policies change, and keep wgpolicyk8s.io PolicyReports (needs their CRDs, installed by the chart; without them it is off with a warning unless --background is given explicitly)")
+	f.BoolVar(&o.Generate, "generate", true, "run Kyverno generate rules and GeneratingPolicies on the leader: create the objects they generate for each matching resource through the API server, and keep synchronized ones (the chart's generate.resources must grant the generated kinds)")
 	f.DurationVar(&o.BackgroundInterval, "background-interval", time.Hour, "re-evaluate every object this often (time-dependent rules, image signatures)")
 	f.StringVar(&o.EventsSink, "events-sink", "", "URL receiving a CloudEvent (HTTP binary mode) for each compliance change seen by the background controller: dev.portcullis.violation.v1 and dev.portcullis.resolution.v1")
 	f.StringVar(&o.ClusterName, "cluster-name", "", "cluster name, the source of the CloudEvents (default: the kubeconfig's current context, or in-cluster)")

@@ -85,6 +85,10 @@ func phaseHandlers() map[Phase][]handler {
 			kyvernoRules{rules: []ruleHandler{verifyImagesRule{}}},
 			imagePolicies{},
 		},
+		PhaseGenerate: {
+			kyvernoRules{rules: []ruleHandler{generateRule{}}},
+			generatingPolicies{},
+		},
 	}
 }
 

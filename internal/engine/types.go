@@ -76,6 +76,11 @@ type Result struct {
 	// ClusterImagePolicies rewrite image tags to digests. It is a string
 	// so Result stays comparable; Patches decodes it.
 	JSONPatch string `json:"jsonPatch,omitempty"`
+	// Generated is a JSON array of the objects a generate rule or
+	// GeneratingPolicy wants to exist for this trigger (PhaseGenerate),
+	// "" when none; a string so Result stays comparable. GeneratedObjects
+	// decodes it.
+	Generated string `json:"generated,omitempty"`
 	// Image is the image reference a verifyImages or ClusterImagePolicy
 	// result is about, as written; Digest what it resolved to, when known.
 	Image  string `json:"image,omitempty"`
@@ -255,6 +260,10 @@ const (
 	// PhaseValidate evaluates, on the mutated object. Results of mutate
 	// rules carry their patches (see Mutated).
 	PhaseScan
+	// PhaseGenerate evaluates generate rules and GeneratingPolicies only:
+	// each result carries the objects to generate in Result.Generated
+	// (internal/generate creates them).
+	PhaseGenerate
 )
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kinds"
+	"github.com/portcullis/portcullis/internal/lang/cel"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/source/files"
@@ -186,7 +187,9 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 			if patched == "" {
 				patched = exp.PatchedResource
 			}
-			checks = append(checks, &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name)), patched: patched})
+			c := &check{row: len(tr.Rows) - 1, rule: exp.Rule, target: t, docs: t.need(lt.find(exp, name)), patched: patched}
+			c.generated, c.generatedErr = lt.expectedGenerated(exp)
+			checks = append(checks, c)
 		}
 	}
 	// Evaluate each policy once on the resources its rows name.
@@ -259,6 +262,10 @@ type target struct {
 	// results and errs are the outcome of each evaluated resource.
 	results map[int][]engine.Result
 	errs    map[int]error
+	// generate evaluates in engine.PhaseGenerate, with clone sources
+	// looked up in store (see generateTarget).
+	generate bool
+	store    cel.ResourceStore
 }
 
 // need adds resources to evaluate and returns them.
@@ -280,7 +287,16 @@ func (t *target) evaluate(ctx context.Context, eng *engine.Engine, lt *loadedTes
 	for i, d := range t.docs {
 		stream[i] = lt.resources[d]
 	}
-	ev := &files.Evaluator{Engine: eng, Set: t.set, Inputs: lt.inputs(t.name)}
+	inputs := lt.inputs(t.name)
+	if t.generate {
+		base := inputs
+		inputs = files.InputsFunc(func(d manifest.Document) engine.Input {
+			in := base.Input(d)
+			in.Phase, in.Resources = engine.PhaseGenerate, t.store
+			return in
+		})
+	}
+	ev := &files.Evaluator{Engine: eng, Set: t.set, Inputs: inputs}
 	err := ev.Run(ctx, stream, files.SinkFunc(func(o files.Outcome) {
 		t.results[t.docs[o.Item]] = o.Results
 	}))
@@ -303,7 +319,22 @@ func (t *target) evaluate(ctx context.Context, eng *engine.Engine, lt *loadedTes
 // target returns the policy an entry is checked against, or why the
 // entry cannot be checked.
 func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
-	if exp.IsMutatingPolicy || exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
+	if t, reason, ok := lt.generateTarget(exp, loadErr); ok {
+		return t, reason
+	}
+	if exp.IsMutatingPolicy || (lt.set.Policy(exp.Policy) == nil && lt.set.MutatingPolicy(exp.Policy) != nil) {
+		// Entries name a MutatingPolicy with isMutatingPolicy, or just
+		// by name, as for ValidatingPolicy.
+		mp := lt.set.MutatingPolicy(exp.Policy)
+		if mp == nil {
+			if loadErr != "" {
+				return nil, "Policy not loaded: " + loadErr
+			}
+			return nil, "Not found: no MutatingPolicy named " + exp.Policy
+		}
+		return &target{key: "mpol/" + mp.Name(), name: mp.Name(), set: lt.set.OnlyMutating(mp), anyRule: true}, ""
+	}
+	if exp.IsGeneratingPolicy || exp.IsImageValidatingPolicy {
 		return nil, "Unsupported: policy kind not supported yet"
 	}
 	if ap := lt.set.AdmissionPolicy(exp.Policy); ap != nil && (exp.IsValidatingAdmissionPolicy || lt.set.Policy(exp.Policy) == nil) {
@@ -410,6 +441,10 @@ type check struct {
 	docs   []int
 	// patched is the entry's patchedResources file, "" when none.
 	patched string
+	// generated is the entry's expected generatedResource (nil when
+	// none), or generatedErr why it could not be read.
+	generated    map[string]any
+	generatedErr error
 }
 
 // compare compares the engine results for the row's resources with the
@@ -444,6 +479,14 @@ func (c *check) compare(want string) (actual string, ok bool, reason, message st
 	for _, res := range matched {
 		if string(res.Status) != want {
 			return string(res.Status), false, fmt.Sprintf("Want %s, got %s", want, res.Status), res.Message
+		}
+	}
+	if c.generatedErr != nil {
+		return want, false, "Error: " + c.generatedErr.Error(), ""
+	}
+	if c.generated != nil {
+		if ok, reason := compareGenerated(c.generated, matched); !ok {
+			return want, false, reason, matched[0].Message
 		}
 	}
 	return want, true, "Ok", matched[0].Message
@@ -511,6 +554,9 @@ func classify(set *policy.Set) string {
 	}
 	if len(set.Admission) > 0 {
 		return "ValidatingAdmissionPolicy"
+	}
+	if len(set.Generating) > 0 {
+		return "GeneratingPolicy"
 	}
 	class := "validate"
 	for _, p := range set.Policies {

@@ -199,3 +199,31 @@ func TestPatchedResources(t *testing.T) {
 		t.Errorf("row 4 reason %q does not name the differing field", r.Reason)
 	}
 }
+
+// TestGeneratedResource checks generatedResource entries as kyverno test
+// checks them: the generated object must equal the expected file (the
+// generate labels aside); a clone's source comes from
+// cloneSourceResource, and without it the clone is an error.
+func TestGeneratedResource(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/generate")
+	tr := rep.Tests[0]
+	if tr.Class != "generate" || len(tr.Rows) != 4 {
+		t.Fatalf("test report = %+v", tr)
+	}
+	want := []struct {
+		ok     bool
+		reason string
+	}{
+		{true, "Ok"},
+		{false, `.spec.hard.pods: got "10", want "20"`},
+		{true, "Ok"},
+		{false, "Want pass, got error"},
+	}
+	for i, w := range want {
+		row := tr.Rows[i]
+		if row.OK != w.ok || !strings.Contains(row.Reason, w.reason) {
+			t.Errorf("row %d = ok %v %q (%s), want ok %v %q", i+1, row.OK, row.Reason, row.Message, w.ok, w.reason)
+		}
+	}
+}

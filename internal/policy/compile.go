@@ -176,6 +176,11 @@ func (c *compiler) compileRule(pol *Policy, gr generatedRule, field string) (*Ru
 	if m := r.Mutation; m != nil {
 		errs = append(errs, c.checkMutation(r.Name, field+".mutate", m)...)
 	}
+	if r.Generation != nil {
+		g, gerrs := c.compileGenerate(pol, r, field+".generate")
+		errs = append(errs, gerrs...)
+		rule.Generate = g
+	}
 	if v := r.Validation; v != nil {
 		vf := field + ".validate"
 		if v.FailureAction != nil {

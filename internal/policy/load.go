@@ -217,6 +217,13 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 				set.Validating = append(set.Validating, vp)
 			}
 			continue
+		case kind == policiesv1.KindGeneratingPolicy && group == policiesv1.Group:
+			gp, gerrs := c.compileGeneratingPolicy(d)
+			errs = append(errs, located(gerrs, d)...)
+			if gp != nil && unique("GeneratingPolicy/"+gp.Name(), d) {
+				set.Generating = append(set.Generating, gp)
+			}
+			continue
 		case imagepolicy.IsClusterImagePolicy(d):
 			imageDocs = append(imageDocs, d)
 			continue
@@ -252,6 +259,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Policies, func(i, j int) bool { return set.Policies[i].Key() < set.Policies[j].Key() })
 	sort.SliceStable(set.Validating, func(i, j int) bool { return set.Validating[i].Name() < set.Validating[j].Name() })
 	sort.SliceStable(set.Admission, func(i, j int) bool { return set.Admission[i].Name() < set.Admission[j].Name() })
+	sort.SliceStable(set.Generating, func(i, j int) bool { return set.Generating[i].Name() < set.Generating[j].Name() })
 	sort.SliceStable(set.Mutating, func(i, j int) bool { return set.Mutating[i].Name() < set.Mutating[j].Name() })
 	sort.SliceStable(set.MutatingAdmission, func(i, j int) bool { return set.MutatingAdmission[i].Name() < set.MutatingAdmission[j].Name() })
 	sort.SliceStable(set.Exceptions, func(i, j int) bool { return set.Exceptions[i].Key() < set.Exceptions[j].Key() })
@@ -307,6 +315,7 @@ var schemas = []struct {
 	{kyvernov1.KindClusterPolicy, kyvernov1.PortcullisGroup, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
 	{kyvernov1.KindPolicy, kyvernov1.PortcullisGroup, &kyvernov1.Policy{}, []string{"status", "spec.rules[*].verifyImages"}},
 	{policiesv1.KindValidatingPolicy, policiesv1.Group, &policiesv1.ValidatingPolicy{}, []string{"status"}},
+	{policiesv1.KindGeneratingPolicy, policiesv1.Group, &policiesv1.GeneratingPolicy{}, []string{"status"}},
 	{kindVAP, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicy{}, nil},
 	{kindVAPBinding, admissionGroup, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}, nil},
 	{policiesv1.KindMutatingPolicy, policiesv1.Group, &policiesv1.MutatingPolicy{}, []string{"status"}},

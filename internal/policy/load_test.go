@@ -728,13 +728,12 @@ spec:
 		{
 			name: "unsupported policy kind",
 			doc: `apiVersion: policies.kyverno.io/v1alpha1
-kind: GeneratingPolicy
-metadata: {name: gpol}
+kind: DeletingPolicy
+metadata: {name: dpol}
 spec:
-  generate:
-  - expression: "true"
+  schedule: "* * * * *"
 `,
-			want: []wantErr{{field: "kind", policy: "gpol", msg: "policies.kyverno.io/v1alpha1 GeneratingPolicy is not supported yet"}},
+			want: []wantErr{{field: "kind", policy: "dpol", msg: "policies.kyverno.io/v1alpha1 DeletingPolicy is not supported yet"}},
 		},
 		{
 			name: "policy name used twice in one file",
@@ -943,8 +942,8 @@ metadata: {name: settings}
 data: {a: b}
 ---
 apiVersion: policies.kyverno.io/v1alpha1
-kind: GeneratingPolicy
-metadata: {name: gpol}
+kind: DeletingPolicy
+metadata: {name: dpol}
 spec: {}
 ---
 apiVersion: kyverno.io/v2
@@ -961,7 +960,7 @@ metadata: {name: web}
 		t.Parallel()
 		set, es := loadErrors(t, "mixed.yaml", data, Options{})
 		want := []wantErr{
-			{field: "kind", policy: "gpol", msg: "GeneratingPolicy is not supported yet"},
+			{field: "kind", policy: "dpol", msg: "DeletingPolicy is not supported yet"},
 			{field: "kind", policy: "exc", msg: "CleanupPolicy is not supported yet"},
 		}
 		if len(es) != len(want) {
@@ -989,7 +988,7 @@ metadata: {name: web}
 			t.Fatalf("unexpected error: %v", err)
 		}
 		want := []Unsupported{
-			{File: "mixed.yaml", Kind: "GeneratingPolicy", Name: "gpol"},
+			{File: "mixed.yaml", Kind: "DeletingPolicy", Name: "dpol"},
 			{File: "mixed.yaml", Kind: "CleanupPolicy", Name: "exc"},
 		}
 		if !slices.Equal(set.Unsupported, want) {

@@ -37,6 +37,8 @@ type Set struct {
 	// Admission are the native ValidatingAdmissionPolicies, with their
 	// bindings, by name.
 	Admission []*AdmissionPolicy
+	// Generating are the compiled GeneratingPolicies, by name.
+	Generating []*GeneratingPolicy
 	// Images are the sigstore ClusterImagePolicies
 	// (policy.sigstore.dev/v1beta1), compiled by internal/imagepolicy, by
 	// name.
@@ -138,6 +140,8 @@ type Rule struct {
 	CEL          *cel.Program
 	CELParamKind *admissionregistrationv1.ParamKind
 	CELParamRef  *admissionregistrationv1.ParamRef
+	// Generate is the compiled generate body, if any.
+	Generate *Generate
 	// FailureAction is the rule's effective action, Audit or Enforce.
 	FailureAction string
 	// AdmissionOnly is set when the rule reads data that exists only at
@@ -170,7 +174,7 @@ type Filter struct {
 
 // Len returns the number of policies of every kind.
 func (s *Set) Len() int {
-	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images) + len(s.Mutating) + len(s.MutatingAdmission)
+	return len(s.Policies) + len(s.Validating) + len(s.Admission) + len(s.Images) + len(s.Mutating) + len(s.MutatingAdmission) + len(s.Generating)
 }
 
 // ImagePolicy returns the ClusterImagePolicy with the given name.
@@ -195,7 +199,7 @@ func (s *Set) OnlyImage(p *imagepolicy.Policy) *Set {
 // MutatingAdmissionPolicy or validate.cel rules): those may look up other
 // resources and params.
 func (s *Set) UsesCEL() bool {
-	if len(s.Validating) > 0 || len(s.Admission) > 0 || len(s.Mutating) > 0 || len(s.MutatingAdmission) > 0 {
+	if len(s.Validating) > 0 || len(s.Admission) > 0 || len(s.Mutating) > 0 || len(s.MutatingAdmission) > 0 || len(s.Generating) > 0 {
 		return true
 	}
 	for _, p := range s.Policies {
@@ -374,6 +378,11 @@ func (s *Set) Select(keep func(kind, key string) bool) *Set {
 	for _, p := range s.MutatingAdmission {
 		if keep(KindMutatingAdmissionPolicy, p.Name()) {
 			out.MutatingAdmission = append(out.MutatingAdmission, p)
+		}
+	}
+	for _, p := range s.Generating {
+		if keep(KindGeneratingPolicy, p.Name()) {
+			out.Generating = append(out.Generating, p)
 		}
 	}
 	out.buildIndex(false)

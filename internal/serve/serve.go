@@ -168,6 +168,10 @@ type Options struct {
 	BackgroundOptional bool
 	// BackgroundInterval re-evaluates everything (default 1h).
 	BackgroundInterval time.Duration
+	// Generate runs the generate controller on the leader: the objects of
+	// Kyverno generate rules and GeneratingPolicies are created and kept
+	// through the API server (internal/generate).
+	Generate bool
 	// ReportPasses lists passing and skipped results in the reports.
 	ReportPasses bool
 	// EventsSink, when set, receives a CloudEvent (HTTP binary mode) for
@@ -457,6 +461,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		}
 		defer closeDashboard()
 		dashboardAddr = addr
+	}
+	if err := addGenerate(mgr, o, watcher, h.engine, direct); err != nil {
+		return err
 	}
 	if err := mgr.Add(leaderOnly{&policyStatus{cl: direct, disc: cs.Discovery(), watcher: watcher,
 		recorder: mgr.GetEventRecorder("portcullis"), log: log}}); err != nil {

@@ -23,11 +23,13 @@ import (
 	"github.com/portcullis/portcullis/internal/serve"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -129,7 +131,7 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 		tb.Fatalf("chart Deployment args %q, want serve ...", args)
 	}
 	// The CLI's defaults.
-	o := serve.Options{ImagePolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour, VerificationCache: true}
+	o := serve.Options{ImagePolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour, VerificationCache: true, Generate: true}
 	for _, a := range args[1:] {
 		name, val, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		switch name {
@@ -155,6 +157,8 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 			o.ImagePolicies = val == "true"
 		case "background":
 			o.Background = val == "true"
+		case "generate":
+			o.Generate = val == "true"
 		case "tls-secret":
 			o.TLSSecret = val
 		case "leader-elect":
@@ -216,6 +220,27 @@ spec:
   - name: team-key
     key:
       secretRef: {name: cosign-pub}
+---
+apiVersion: portcullis.dev/v1
+kind: ClusterPolicy
+metadata: {name: default-deny}
+spec:
+  generateExisting: true
+  rules:
+  - name: netpol
+    match:
+      any:
+      - resources:
+          kinds: [Namespace]
+          selector: {matchLabels: {tier: apps}}
+    generate:
+      apiVersion: networking.k8s.io/v1
+      kind: NetworkPolicy
+      name: default-deny
+      namespace: "{{request.object.metadata.name}}"
+      synchronize: true
+      data:
+        spec: {podSelector: {}, policyTypes: [Ingress]}
 `
 
 const rbacLatePolicy = `apiVersion: portcullis.dev/v1
@@ -268,8 +293,9 @@ spec:
 // admission (validate and mutate, namespace labels, service-account and
 // pull-secret lookups, a ClusterImagePolicy key Secret, Events), the policy
 // watch, leader election (Lease acquired and released), the certificate
-// Secret, the webhook configurations and the background controller's
-// PolicyReports. Any API call answered 403 fails the test.
+// Secret, the webhook configurations, the background controller's
+// PolicyReports and the generate controller's NetworkPolicy. Any API call
+// answered 403 fails the test.
 func TestChartRBAC(t *testing.T) {
 	const ns = "portcullis-system"
 	objs := renderChart(t, ns)
@@ -445,6 +471,12 @@ func TestChartRBAC(t *testing.T) {
 			return fmt.Errorf("no PolicyReport yet")
 		}
 		return nil
+	})
+
+	// The generate controller's NetworkPolicy (applied server-side, then
+	// watched to keep it).
+	retryUntil(t, 30*time.Second, func() error {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "default-deny"}, &networkingv1.NetworkPolicy{})
 	})
 
 	// A clean stop releases the Lease.

@@ -114,6 +114,8 @@ type envKey struct {
 	// patchTypes adds the mutation types (Object, JSONPatch) and the
 	// jsonpatch library, as the API server does for mutation expressions.
 	patchTypes bool
+	// generator declares Kyverno's generator library (GeneratingPolicy).
+	generator bool
 }
 
 type envEntry struct {
@@ -175,6 +177,9 @@ func (c *Compiler) buildEnv(key envKey) (*cel.Env, error) {
 	case Kyverno:
 		opts = append(opts, ext.Bindings(), ext.Encoders(), ext.Math())
 		opts = append(opts, kyvernoLibrary(c.opts.Now)...)
+		if key.generator {
+			opts = append(opts, generatorLibrary()...)
+		}
 		declTypes = append(declTypes, serviceAccountDeclType)
 	default:
 		return nil, fmt.Errorf("unknown dialect %v", key.dialect)

@@ -126,6 +126,9 @@ type evaluation struct {
 	// variableCost accumulates the cost of variables evaluated since the
 	// last takeVariableCost.
 	variableCost int64
+
+	// generator collects generator.Apply calls (Program.Generate only).
+	generator *generatorRecv
 }
 
 var variablesObjectType = types.NewObjectType(variablesTypeName)
@@ -182,6 +185,11 @@ func (e *evaluation) ResolveName(name string) (any, bool) {
 		return e.image, e.image != nil
 	case "globalContext":
 		return e.global, e.global != nil
+	case "generator":
+		if e.generator == nil {
+			return nil, false
+		}
+		return e.generator, true
 	}
 	return nil, false
 }

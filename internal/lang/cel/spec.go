@@ -61,6 +61,10 @@ type Spec struct {
 	// API server refuses them in ValidatingAdmissionPolicy; Kyverno
 	// accepts them in its own policies.
 	MultilineMessages bool
+	// Generations are the generate expressions of a GeneratingPolicy
+	// (Kyverno dialect only): they see Kyverno's generator library and
+	// are evaluated by Program.Generate.
+	Generations []Generation
 
 	Variables        []Variable
 	MatchConditions  []MatchCondition
@@ -83,6 +87,7 @@ type Program struct {
 	validations      []compiledValidation
 	auditAnnotations []compiledAnnotation
 	mutations        []compiledMutation
+	generations      []*compiledExpr
 }
 
 type compiledVariable struct {
@@ -114,7 +119,11 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 		return nil, fmt.Errorf("unknown dialect %v", s.Dialect)
 	}
 	hasParams := s.HasParams && s.Dialect == Kubernetes
-	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, patchTypes: len(s.Mutations) > 0})
+	generator := len(s.Generations) > 0
+	if generator && s.Dialect != Kyverno {
+		return nil, fmt.Errorf("generate expressions need the Kyverno dialect")
+	}
+	entry, err := c.env(envKey{dialect: s.Dialect, hasParams: hasParams, generator: generator, patchTypes: len(s.Mutations) > 0})
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +201,12 @@ func (c *Compiler) Compile(s Spec) (*Program, error) {
 		}
 		if expr, _ := cc.compile(field+".valueExpression", a.ValueExpression, kindStringOrNull); expr != nil {
 			p.auditAnnotations = append(p.auditAnnotations, compiledAnnotation{key: a.Key, expr: expr})
+		}
+	}
+
+	for i, g := range s.Generations {
+		if expr, _ := cc.compile(fmt.Sprintf("generate[%d].expression", i), g.Expression, kindAny); expr != nil {
+			p.generations = append(p.generations, expr)
 		}
 	}
 
