@@ -58,8 +58,8 @@ var expected = map[string]class{
 	// validate rows: istio/add-ambient-mode-namespace names rule
 	// check-ambient-mode-enabled, the policy's rule is
 	// add-ambient-mode-enabled ("Not found"). Every other row passes.
-	"mutate":           {figures: figures{files: 21, pass: 39, fail: 4}, floor: true},
-	"generate":         {figures: figures{files: 3, pass: 4}},
+	"mutate":   {figures: figures{files: 21, pass: 39, fail: 4}, floor: true},
+	"generate": {figures: figures{files: 3, pass: 4}},
 	// 2 MutatingPolicy rows name a resource their patchedResources file
 	// does not hold (prepend-registry): reported as a resource diff.
 	"MutatingPolicy":   {figures: figures{files: 18, pass: 33, fail: 2}, floor: true},
