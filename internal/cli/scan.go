@@ -198,11 +198,6 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if o.library != "" && (len(o.policies) > 0 || len(o.sets) > 0) {
 		return withCode(ExitInvalid, errors.New("--library scans with a control library; it cannot be combined with --policy or --set"))
 	}
-	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
-		return runLibraryScan(cmd, args, o, dir)
-	} else if o.controlConfig != "" && dir == "" {
-		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
-	}
 	failRank, err := report.ParseFailOn(o.failOn)
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -220,6 +215,11 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	if o.cluster && (len(o.exclude) > 0 || len(o.crds) > 0) {
 		return withCode(ExitInvalid, errors.New("--exclude and --crd apply to files; they cannot be combined with --cluster"))
+	}
+	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
+		return runLibraryScan(cmd, args, o, dir, failRank)
+	} else if o.controlConfig != "" && dir == "" {
+		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
 	}
 	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
 		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
@@ -396,6 +396,13 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if writeErr != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
+	return scanVerdict(scan, o, failRank)
+}
+
+// scanVerdict is the exit of a scan written out: 2 when part of the
+// cluster could not be read (unless --allow-partial), 1 for a failure at
+// or above failRank or a compliance score below --compliance-threshold.
+func scanVerdict(scan *report.Scan, o scanOptions, failRank int) error {
 	// A partial scan is no verdict: exit 2 whatever it found, unless
 	// accepted.
 	if n := len(scan.NotScanned); n > 0 && !o.allowPartial {

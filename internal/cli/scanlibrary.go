@@ -1,16 +1,20 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/posture"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"github.com/portcullis/portcullis/internal/source/files"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // LibraryEnv names the environment variable that gives scan --library.
@@ -33,29 +37,72 @@ func loadLibrary(o scanOptions, dir string) (*kubescape.Library, error) {
 	return kubescape.Load(dir, opts...)
 }
 
-// runLibraryScan scans the manifests of args with a Kubescape control
-// library: every control, each rule on all the objects it matches at once,
-// as Kubescape evaluates them. Results are reported per document like the
-// other scans; results about no document (subjects built from RBAC
+// runLibraryScan scans the manifests of args (or the cluster, with
+// --cluster) with a Kubescape control library: the controls --framework
+// and --control select (every control without them), each rule on all
+// the objects it matches at once, as Kubescape evaluates them. The
+// findings go through the same report writers as the policy scans, with
+// the framework view when controls were selected. Results are reported
+// per document; results about no document (subjects built from RBAC
 // bindings, controls whose rule needs data a scan does not have) are
 // reported under the library.
-func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string) error {
-	failRank, err := report.ParseFailOn(o.failOn)
-	if err != nil {
-		return withCode(ExitInvalid, err)
+func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string, failRank int) error {
+	if len(o.exceptions) > 0 || len(o.registries) > 0 || o.store != "" {
+		return withCode(ExitInvalid, errors.New("--exceptions, --allowed-registry and --store apply to policies; they cannot be combined with --library"))
 	}
 	lib, err := loadLibrary(o, dir)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	chunks, skippedFiles, err := files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
-	if err != nil {
-		return withCode(ExitInvalid, err)
+	cat := LibraryCatalog(lib)
+	var view *frameworkView
+	var selected []string
+	if len(o.frameworks) > 0 || len(o.controls) > 0 {
+		sel, err := posture.Select(cat, o.frameworks, o.controls)
+		if err != nil {
+			return withCode(ExitInvalid, fmt.Errorf("%w (the library %s)", err, lib.Dir))
+		}
+		// A framework may list controls the library does not have: they
+		// cannot run.
+		for _, id := range sel.Controls {
+			if _, ok := lib.Controls[id]; ok {
+				selected = append(selected, id)
+			}
+		}
+		for i, f := range sel.Frameworks {
+			sel.Frameworks[i].Controls = slices.DeleteFunc(slices.Clone(f.Controls), func(id string) bool { return lib.Controls[id] == nil })
+		}
+		view = &frameworkView{catalog: cat, frameworks: sel.Frameworks, controls: selected}
+		if len(selected) == 0 {
+			return withCode(ExitInvalid, fmt.Errorf("the library %s has none of the selected controls", lib.Dir))
+		}
+	}
+	var (
+		docs         []manifest.Document
+		skippedFiles []manifest.Skipped
+		cluster      *clusterScan
+	)
+	if o.cluster {
+		cluster, err = readLibraryCluster(cmd, lib, selected, o)
+		if err != nil {
+			return withCode(ExitInvalid, err)
+		}
+		docs = cluster.docs
+		args = []string{"cluster:" + cluster.name}
+	} else {
+		var chunks files.Chunks
+		chunks, skippedFiles, err = files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
+		if err != nil {
+			return withCode(ExitInvalid, err)
+		}
+		if docs, err = chunks.DecodeAll(); err != nil {
+			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+		}
 	}
 	notices := newInputNotices(cmd.ErrOrStderr(), skippedFiles)
-	docs, err := chunks.DecodeAll()
-	if err != nil {
-		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+	excludedNS := map[string]bool{}
+	for _, ns := range o.excludeNamespaces {
+		excludedNS[ns] = true
 	}
 	var resources []manifest.Document
 	objects := make([]map[string]any, 0, len(docs))
@@ -64,13 +111,17 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			notices.put(files.Outcome{Document: d, Skipped: reason})
 			continue
 		}
+		if excludedNS[manifest.MetaString(d.Object, "namespace")] ||
+			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
+			continue
+		}
 		resources = append(resources, d)
 		objects = append(objects, d.Object)
 	}
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
-	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{})
+	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -90,7 +141,17 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			other = append(other, f)
 		}
 	}
-	scan := report.NewScan(len(lib.Controls), len(lib.Rules), libraryCatalog(lib))
+	nControls := len(lib.Controls)
+	if selected != nil {
+		nControls = len(selected)
+	}
+	scan := report.NewScan(nControls, len(lib.Rules), libraryReportCatalog(lib))
+	if view != nil {
+		scan.Posture, scan.Frameworks, scan.Controls = view.catalog, view.frameworks, view.controls
+	}
+	if cluster != nil {
+		scan.NotScanned = cluster.notScanned
+	}
 	scan.Skipped = notices.skipped
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
@@ -119,14 +180,96 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	if err := w.Close(); err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
-	if scan.FailsAt(failRank) {
-		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
-	}
-	return nil
+	return scanVerdict(scan, o, failRank)
 }
 
-// libraryCatalog describes the library's controls for the report.
-func libraryCatalog(lib *kubescape.Library) report.Catalog {
+// readLibraryCluster lists the objects of the kinds the rules of the
+// selected controls (every control when none is selected) match, RBAC
+// objects included.
+func readLibraryCluster(cmd *cobra.Command, lib *kubescape.Library, selected []string, o scanOptions) (*clusterScan, error) {
+	var status func(string, int, int, int)
+	var prog *progress
+	if errOut := cmd.ErrOrStderr(); isTTY(errOut) {
+		prog = newProgress(errOut, nil)
+		status = func(kind string, kinds, done, objects int) { prog.Listing(kind, kinds, done, objects) }
+	}
+	cluster, err := readCluster(cmd.Context(), nil, clusterOptions{kubeconfig: o.kubeconfig, context: o.kubeContext,
+		excludeNamespaces: o.excludeNamespaces, extraKinds: LibraryKinds(lib, selected)}, status)
+	if prog != nil {
+		prog.Clear()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range cluster.notScanned {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: not scanned: %s: %s\n", n.What, n.Reason)
+	}
+	return cluster, nil
+}
+
+// LibraryKinds returns the Kubernetes kinds the rules of the controls ids
+// (every control when ids is empty) match, in a stable order: each
+// group, version and kind a rule's match (and dynamicMatch) lists, except
+// wildcards and the data of the host sensor and cloud providers, which no
+// cluster serves.
+func LibraryKinds(lib *kubescape.Library, ids []string) []schema.GroupVersionKind {
+	if len(ids) == 0 {
+		ids = lib.ControlIDs()
+	}
+	var out []schema.GroupVersionKind
+	seen := map[schema.GroupVersionKind]bool{}
+	rules := map[string]bool{}
+	for _, id := range ids {
+		c := lib.Controls[id]
+		if c == nil {
+			continue
+		}
+		for _, rn := range c.Rules {
+			r := lib.Rules[rn]
+			if r == nil || rules[rn] {
+				continue
+			}
+			rules[rn] = true
+			for _, m := range append(slices.Clone(r.Metadata.Match), r.Metadata.DynamicMatch...) {
+				for _, g := range m.APIGroups {
+					if g == "*" || strings.Contains(g, "kubescape") || strings.Contains(g, "cloud") {
+						continue
+					}
+					for _, v := range m.APIVersions {
+						for _, k := range m.Resources {
+							gvk := schema.GroupVersionKind{Group: g, Version: v, Kind: k}
+							if v == "*" || k == "*" || k == "" || seen[gvk] {
+								continue
+							}
+							seen[gvk] = true
+							out = append(out, gvk)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// LibraryCatalog is the posture catalog of a Kubescape control library:
+// its frameworks (their controls in the library's order) and controls
+// with name, severity, description and remediation.
+func LibraryCatalog(lib *kubescape.Library) *posture.Static {
+	fws := make([]posture.Framework, 0, len(lib.Frameworks))
+	for _, f := range lib.Frameworks {
+		fws = append(fws, posture.Framework{Name: f.Name, Description: f.Description, Controls: slices.Clone(f.Controls)})
+	}
+	ctrls := make([]posture.Control, 0, len(lib.Controls))
+	for _, c := range lib.Controls {
+		ctrls = append(ctrls, posture.Control{ID: c.ID, Name: c.Name, Severity: c.Severity,
+			Description: c.Description, Remediation: c.Remediation})
+	}
+	return posture.NewStatic(fws, ctrls)
+}
+
+// libraryReportCatalog describes the library's controls for the report.
+func libraryReportCatalog(lib *kubescape.Library) report.Catalog {
 	c := report.Catalog{}
 	for id, ctl := range lib.Controls {
 		longest := 0
