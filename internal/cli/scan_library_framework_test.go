@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/cli"
+	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/testing/corpus"
 	yaml "go.yaml.in/yaml/v3"
 	"golang.org/x/net/html"
@@ -300,5 +301,58 @@ func TestScanLibraryOutputs(t *testing.T) {
 			}
 			check(t, out.stdout)
 		})
+	}
+}
+
+func TestLibraryKinds(t *testing.T) {
+	t.Parallel()
+	lib, err := kubescape.Load(corpus.Kubescape(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// C-0185 (cluster-admin role) reads RBAC objects, its rule matching
+	// them in any group and version ("*"); C-0057 (privileged
+	// container) the pod kinds.
+	var got []string
+	for _, g := range cli.LibraryKinds(lib, []string{"C-0185", "C-0057"}) {
+		got = append(got, g.GroupVersion().String()+" "+g.Kind)
+	}
+	for _, want := range []string{"rbac.authorization.k8s.io/v1 ClusterRoleBinding", "rbac.authorization.k8s.io/v1 ClusterRole",
+		"v1 Pod", "apps/v1 Deployment", "batch/v1 CronJob"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("kinds lack %s: %v", want, got)
+		}
+	}
+	for _, k := range got {
+		if strings.Contains(k, "*") || strings.Contains(k, "hostdata") {
+			t.Errorf("kind %q cannot be listed", k)
+		}
+	}
+}
+
+// TestScanLibraryCluster checks that --cluster goes to the cluster with
+// a library: an unreachable one is an error naming it.
+func TestScanLibraryCluster(t *testing.T) {
+	t.Parallel()
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	const config = `apiVersion: v1
+kind: Config
+clusters:
+- name: gone
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: u
+  user: {token: x}
+contexts:
+- name: gone
+  context: {cluster: gone, user: u}
+current-context: gone
+`
+	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := runCLI(t, "", "scan", "--library", corpus.Kubescape(t), "--framework", "nsa", "--cluster", "--kubeconfig", kc)
+	if out.code != cli.ExitInvalid || !strings.Contains(out.stderr, "cannot reach the cluster gone") {
+		t.Errorf("exit %d, stderr:\n%s", out.code, out.stderr)
 	}
 }

@@ -141,11 +141,11 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			other = append(other, f)
 		}
 	}
-	nControls := len(lib.Controls)
+	nControls, nRules := len(lib.Controls), len(lib.Rules)
 	if selected != nil {
-		nControls = len(selected)
+		nControls, nRules = len(selected), libraryRules(lib, selected)
 	}
-	scan := report.NewScan(nControls, len(lib.Rules), libraryReportCatalog(lib))
+	scan := report.NewScan(nControls, nRules, libraryReportCatalog(lib))
 	if view != nil {
 		scan.Posture, scan.Frameworks, scan.Controls = view.catalog, view.frameworks, view.controls
 	}
@@ -209,15 +209,22 @@ func readLibraryCluster(cmd *cobra.Command, lib *kubescape.Library, selected []s
 
 // LibraryKinds returns the Kubernetes kinds the rules of the controls ids
 // (every control when ids is empty) match, in a stable order: each
-// group, version and kind a rule's match (and dynamicMatch) lists, except
-// wildcards and the data of the host sensor and cloud providers, which no
-// cluster serves.
+// group, version and kind a rule's match (and dynamicMatch) lists; a
+// wildcard group or version ("*", as RBAC rules write them) stands for
+// the built-in kinds of that name (standardKinds). The data of the host
+// sensor and cloud providers, which no API server serves, is left out.
 func LibraryKinds(lib *kubescape.Library, ids []string) []schema.GroupVersionKind {
 	if len(ids) == 0 {
 		ids = lib.ControlIDs()
 	}
 	var out []schema.GroupVersionKind
 	seen := map[schema.GroupVersionKind]bool{}
+	add := func(gvk schema.GroupVersionKind) {
+		if !seen[gvk] {
+			seen[gvk] = true
+			out = append(out, gvk)
+		}
+	}
 	rules := map[string]bool{}
 	for _, id := range ids {
 		c := lib.Controls[id]
@@ -232,17 +239,23 @@ func LibraryKinds(lib *kubescape.Library, ids []string) []schema.GroupVersionKin
 			rules[rn] = true
 			for _, m := range append(slices.Clone(r.Metadata.Match), r.Metadata.DynamicMatch...) {
 				for _, g := range m.APIGroups {
-					if g == "*" || strings.Contains(g, "kubescape") || strings.Contains(g, "cloud") {
+					if strings.Contains(g, "kubescape") || strings.Contains(g, "cloud") {
 						continue
 					}
 					for _, v := range m.APIVersions {
 						for _, k := range m.Resources {
-							gvk := schema.GroupVersionKind{Group: g, Version: v, Kind: k}
-							if v == "*" || k == "*" || k == "" || seen[gvk] {
+							if k == "" || k == "*" {
 								continue
 							}
-							seen[gvk] = true
-							out = append(out, gvk)
+							if g != "*" && v != "*" {
+								add(schema.GroupVersionKind{Group: g, Version: v, Kind: k})
+								continue
+							}
+							for _, std := range standardKinds {
+								if std.Kind == k && (g == "*" || g == std.Group) && (v == "*" || v == std.Version) {
+									add(std)
+								}
+							}
 						}
 					}
 				}
@@ -251,6 +264,30 @@ func LibraryKinds(lib *kubescape.Library, ids []string) []schema.GroupVersionKin
 	}
 	return out
 }
+
+// standardKinds are the built-in kinds a wildcard of a library rule's
+// match stands for.
+var standardKinds = append([]schema.GroupVersionKind{
+	{Version: "v1", Kind: "Pod"},
+	{Version: "v1", Kind: "ReplicationController"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Secret"},
+	{Version: "v1", Kind: "Node"},
+	{Version: "v1", Kind: "PersistentVolume"},
+	{Version: "v1", Kind: "PersistentVolumeClaim"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
+}, rbacKinds...)
 
 // LibraryCatalog is the posture catalog of a Kubescape control library:
 // its frameworks (their controls in the library's order) and controls
@@ -266,6 +303,19 @@ func LibraryCatalog(lib *kubescape.Library) *posture.Static {
 			Description: c.Description, Remediation: c.Remediation})
 	}
 	return posture.NewStatic(fws, ctrls)
+}
+
+// libraryRules counts the distinct rules of the controls ids.
+func libraryRules(lib *kubescape.Library, ids []string) int {
+	rules := map[string]bool{}
+	for _, id := range ids {
+		if c := lib.Controls[id]; c != nil {
+			for _, r := range c.Rules {
+				rules[r] = true
+			}
+		}
+	}
+	return len(rules)
 }
 
 // libraryReportCatalog describes the library's controls for the report.
