@@ -199,8 +199,9 @@ func TestScanLibraryOutputs(t *testing.T) {
 						} `json:"driver"`
 					} `json:"tool"`
 					Results []struct {
-						RuleID    string `json:"ruleId"`
-						Locations []struct {
+						RuleID     string         `json:"ruleId"`
+						Properties map[string]any `json:"properties"`
+						Locations  []struct {
 							Physical struct {
 								Region struct {
 									StartLine int `json:"startLine"`
@@ -224,6 +225,15 @@ func TestScanLibraryOutputs(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no C-0057 result at line 11:\n%.600s", out)
+			}
+			// The rule's fix paths are the result's fix (a JSON patch).
+			const fix = `[{"op":"add","path":"/spec/containers/0/securityContext/readOnlyRootFilesystem","value":true}]`
+			found = false
+			for _, r := range log.Runs[0].Results {
+				found = found || (r.RuleID == "C-0017" && r.Properties["fix"] == fix)
+			}
+			if !found {
+				t.Errorf("no C-0017 result with the fix %s", fix)
 			}
 		},
 		"junit": func(t *testing.T, out string) {

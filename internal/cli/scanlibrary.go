@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
@@ -157,7 +159,11 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
 		for _, f := range perDoc[i] {
-			rs.Results = append(rs.Results, f.Result)
+			res := f.Result
+			if f.Response != nil {
+				res.JSONPatch = fixPatch(f.Response.FixPaths)
+			}
+			rs.Results = append(rs.Results, res)
 			line := 0
 			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
 				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
@@ -303,6 +309,83 @@ func LibraryCatalog(lib *kubescape.Library) *posture.Static {
 			Description: c.Description, Remediation: c.Remediation})
 	}
 	return posture.NewStatic(fws, ctrls)
+}
+
+// fixPatch turns a rule response's fix paths into an RFC 6902 JSON patch
+// ("add" each path with its value; a value that reads as a JSON scalar,
+// such as true or 1000, is that scalar, any other a string), "" when
+// there are none.
+func fixPatch(fps []kubescape.FixPath) string {
+	if len(fps) == 0 {
+		return ""
+	}
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	ops := make([]op, 0, len(fps))
+	for _, fp := range fps {
+		var v any
+		if err := json.Unmarshal([]byte(fp.Value), &v); err != nil {
+			v = fp.Value
+		} else if _, composite := v.(map[string]any); composite {
+			v = fp.Value
+		} else if _, composite := v.([]any); composite {
+			v = fp.Value
+		}
+		ops = append(ops, op{Op: "add", Path: jsonPointer(fp.Path), Value: v})
+	}
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// jsonPointer turns a path as Kubescape rules write it
+// ("spec.containers[0].securityContext.privileged",
+// metadata.annotations["a.b/c"]) into an RFC 6901 JSON pointer
+// ("/spec/containers/0/securityContext/privileged",
+// "/metadata/annotations/a.b~1c").
+func jsonPointer(path string) string {
+	var segs []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			segs = append(segs, cur.String())
+			cur.Reset()
+		}
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '.':
+			flush()
+		case '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				cur.WriteString(path[i:])
+				i = len(path)
+				continue
+			}
+			flush()
+			key := path[i+1 : i+end]
+			if uq, err := strconv.Unquote(key); err == nil {
+				key = uq
+			}
+			segs = append(segs, key)
+			i += end
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	var b strings.Builder
+	for _, s := range segs {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s))
+	}
+	return b.String()
 }
 
 // libraryRules counts the distinct rules of the controls ids.
