@@ -96,8 +96,9 @@ messages), then the failed controls and the score. -o json and -o sarif
 terminal, a progress line on stderr shows how far a long scan is.
 
 --framework nsa,cis and --control PC-0001,PSS-B-03 select the controls of a
-library that run (the built-in library has the frameworks nsa and cis) and
-turn on the framework view: a line per control (ID, name, severity,
+library that run (the built-in library has the frameworks nsa and cis; with
+--library DIR, a Kubescape control library's frameworks and C-NNNN controls)
+and turn on the framework view: a line per control (ID, name, severity,
 failed/total resources, compliance score), a compliance score per framework
 and for the scan, computed as Kubescape computes them (see the README).
 --severity-threshold (the same as --fail-on) and --compliance-threshold
@@ -143,6 +144,9 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
   # the NSA and CIS frameworks of the built-in library, fail under 80%
   portcullis scan ./manifests --framework nsa,cis --compliance-threshold 80
 
+  # the NSA and MITRE frameworks of a Kubescape control library (regolibrary)
+  portcullis scan --library ./regolibrary --framework nsa,mitre ./manifests
+
   # a live cluster, JUnit for CI
   portcullis scan --cluster --context prod --framework cis --exclude-namespaces kube-system -o junit`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -165,8 +169,8 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, sarif (SARIF 2.1.0, for code scanning), junit, html or policyreport")
-	f.StringSliceVar(&o.frameworks, "framework", nil, "run the controls of these frameworks (comma-separated or repeated; built-in: nsa, cis) and show the framework view")
-	f.StringSliceVar(&o.controls, "control", nil, "run these controls by ID (comma-separated or repeated, e.g. PC-0001,PSS-B-03) and show the framework view")
+	f.StringSliceVar(&o.frameworks, "framework", nil, "run the controls of these frameworks (comma-separated or repeated; built-in: nsa, cis; with --library, the library's: nsa, mitre, ...) and show the framework view")
+	f.StringSliceVar(&o.controls, "control", nil, "run these controls by ID (comma-separated or repeated, e.g. PC-0001,PSS-B-03, or C-0017 with --library) and show the framework view")
 	f.StringSliceVar(&o.excludeNamespaces, "exclude-namespaces", nil, "leave out resources of these namespaces (comma-separated or repeated)")
 	f.StringVar(&o.severityThreshold, "severity-threshold", "", "the same as --fail-on (Kubescape's name): exit 1 only for failures at or above this severity")
 	f.Float64Var(&o.complianceThreshold, "compliance-threshold", 0, "exit 1 when the scan's compliance score (percent, the framework view's) is below this")
