@@ -96,8 +96,9 @@ messages), then the failed controls and the score. -o json and -o sarif
 terminal, a progress line on stderr shows how far a long scan is.
 
 --framework nsa,cis and --control PC-0001,PSS-B-03 select the controls of a
-library that run (the built-in library has the frameworks nsa and cis) and
-turn on the framework view: a line per control (ID, name, severity,
+library that run (the built-in library has the frameworks nsa and cis; with
+--library DIR, a Kubescape control library's frameworks and C-NNNN controls)
+and turn on the framework view: a line per control (ID, name, severity,
 failed/total resources, compliance score), a compliance score per framework
 and for the scan, computed as Kubescape computes them (see the README).
 --severity-threshold (the same as --fail-on) and --compliance-threshold
@@ -143,6 +144,9 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
   # the NSA and CIS frameworks of the built-in library, fail under 80%
   portcullis scan ./manifests --framework nsa,cis --compliance-threshold 80
 
+  # the NSA and MITRE frameworks of a Kubescape control library (regolibrary)
+  portcullis scan --library ./regolibrary --framework nsa,mitre ./manifests
+
   # a live cluster, JUnit for CI
   portcullis scan --cluster --context prod --framework cis --exclude-namespaces kube-system -o junit`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -165,8 +169,8 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
 	f.StringArrayVar(&o.registries, "allowed-registry", nil, "approved image prefix for the built-in registry policy, wildcards allowed (repeatable); default gcr.io/* and ghcr.io/org/*")
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a failure has this severity or higher: low, medium, high, critical, or none")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, sarif (SARIF 2.1.0, for code scanning), junit, html or policyreport")
-	f.StringSliceVar(&o.frameworks, "framework", nil, "run the controls of these frameworks (comma-separated or repeated; built-in: nsa, cis) and show the framework view")
-	f.StringSliceVar(&o.controls, "control", nil, "run these controls by ID (comma-separated or repeated, e.g. PC-0001,PSS-B-03) and show the framework view")
+	f.StringSliceVar(&o.frameworks, "framework", nil, "run the controls of these frameworks (comma-separated or repeated; built-in: nsa, cis; with --library, the library's: nsa, mitre, ...) and show the framework view")
+	f.StringSliceVar(&o.controls, "control", nil, "run these controls by ID (comma-separated or repeated, e.g. PC-0001,PSS-B-03, or C-0017 with --library) and show the framework view")
 	f.StringSliceVar(&o.excludeNamespaces, "exclude-namespaces", nil, "leave out resources of these namespaces (comma-separated or repeated)")
 	f.StringVar(&o.severityThreshold, "severity-threshold", "", "the same as --fail-on (Kubescape's name): exit 1 only for failures at or above this severity")
 	f.Float64Var(&o.complianceThreshold, "compliance-threshold", 0, "exit 1 when the scan's compliance score (percent, the framework view's) is below this")
@@ -198,11 +202,6 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if o.library != "" && (len(o.policies) > 0 || len(o.sets) > 0) {
 		return withCode(ExitInvalid, errors.New("--library scans with a control library; it cannot be combined with --policy or --set"))
 	}
-	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
-		return runLibraryScan(cmd, args, o, dir)
-	} else if o.controlConfig != "" && dir == "" {
-		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
-	}
 	failRank, err := report.ParseFailOn(o.failOn)
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -220,6 +219,11 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	}
 	if o.cluster && (len(o.exclude) > 0 || len(o.crds) > 0) {
 		return withCode(ExitInvalid, errors.New("--exclude and --crd apply to files; they cannot be combined with --cluster"))
+	}
+	if dir := libraryDir(o); dir != "" && len(o.policies) == 0 && len(o.sets) == 0 {
+		return runLibraryScan(cmd, args, o, dir, failRank)
+	} else if o.controlConfig != "" && dir == "" {
+		return withCode(ExitInvalid, errors.New("--control-config configures a control library: give --library too"))
 	}
 	if len(o.policies) > 0 && (len(o.sets) > 0 || len(o.registries) > 0) {
 		return withCode(ExitInvalid, errors.New("--set and --allowed-registry apply to the built-in policies; they cannot be combined with --policy"))
@@ -396,6 +400,13 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	if writeErr != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", writeErr))
 	}
+	return scanVerdict(scan, o, failRank)
+}
+
+// scanVerdict is the exit of a scan written out: 2 when part of the
+// cluster could not be read (unless --allow-partial), 1 for a failure at
+// or above failRank or a compliance score below --compliance-threshold.
+func scanVerdict(scan *report.Scan, o scanOptions, failRank int) error {
 	// A partial scan is no verdict: exit 2 whatever it found, unless
 	// accepted.
 	if n := len(scan.NotScanned); n > 0 && !o.allowPartial {

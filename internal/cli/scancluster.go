@@ -88,7 +88,7 @@ func restConfig(o clusterOptions) (*rest.Config, string, error) {
 }
 
 // readCluster lists every object of the kinds set matches (and
-// o.extraKinds) page by page. A cluster it cannot reach is an error; a
+// o.extraKinds; set may be nil) page by page. A cluster it cannot reach is an error; a
 // kind it may not list (RBAC) or that fails is recorded in notScanned and
 // the others are still listed. status, when set, is told which kind is
 // being listed.
@@ -109,8 +109,11 @@ func readCluster(ctx context.Context, set *policy.Set, o clusterOptions, status 
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	kinds := background.Kinds(set, mapper)
-	if set.UsesCEL() {
+	var kinds []schema.GroupVersionKind
+	if set != nil {
+		kinds = background.Kinds(set, mapper)
+	}
+	if set != nil && set.UsesCEL() {
 		// CEL policies look objects up (resource.List): the built-in
 		// network policy control reads the NetworkPolicies of each
 		// namespace.
@@ -179,7 +182,7 @@ func readCluster(ctx context.Context, set *policy.Set, o clusterOptions, status 
 
 // setMatches reports whether a rule of set can match kind.
 func setMatches(set *policy.Set, kind string) bool {
-	return len(set.RulesFor(kind)) > 0
+	return set != nil && len(set.RulesFor(kind)) > 0
 }
 
 // gvkName names a kind for people: "rbac.authorization.k8s.io/v1

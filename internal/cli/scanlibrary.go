@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
+	"github.com/portcullis/portcullis/internal/posture"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"github.com/portcullis/portcullis/internal/source/files"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // LibraryEnv names the environment variable that gives scan --library.
@@ -33,29 +39,72 @@ func loadLibrary(o scanOptions, dir string) (*kubescape.Library, error) {
 	return kubescape.Load(dir, opts...)
 }
 
-// runLibraryScan scans the manifests of args with a Kubescape control
-// library: every control, each rule on all the objects it matches at once,
-// as Kubescape evaluates them. Results are reported per document like the
-// other scans; results about no document (subjects built from RBAC
+// runLibraryScan scans the manifests of args (or the cluster, with
+// --cluster) with a Kubescape control library: the controls --framework
+// and --control select (every control without them), each rule on all
+// the objects it matches at once, as Kubescape evaluates them. The
+// findings go through the same report writers as the policy scans, with
+// the framework view when controls were selected. Results are reported
+// per document; results about no document (subjects built from RBAC
 // bindings, controls whose rule needs data a scan does not have) are
 // reported under the library.
-func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string) error {
-	failRank, err := report.ParseFailOn(o.failOn)
-	if err != nil {
-		return withCode(ExitInvalid, err)
+func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string, failRank int) error {
+	if len(o.exceptions) > 0 || len(o.registries) > 0 || o.store != "" {
+		return withCode(ExitInvalid, errors.New("--exceptions, --allowed-registry and --store apply to policies; they cannot be combined with --library"))
 	}
 	lib, err := loadLibrary(o, dir)
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
-	chunks, skippedFiles, err := files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
-	if err != nil {
-		return withCode(ExitInvalid, err)
+	cat := LibraryCatalog(lib)
+	var view *frameworkView
+	var selected []string
+	if len(o.frameworks) > 0 || len(o.controls) > 0 {
+		sel, err := posture.Select(cat, o.frameworks, o.controls)
+		if err != nil {
+			return withCode(ExitInvalid, fmt.Errorf("%w (the library %s)", err, lib.Dir))
+		}
+		// A framework may list controls the library does not have: they
+		// cannot run.
+		for _, id := range sel.Controls {
+			if _, ok := lib.Controls[id]; ok {
+				selected = append(selected, id)
+			}
+		}
+		for i, f := range sel.Frameworks {
+			sel.Frameworks[i].Controls = slices.DeleteFunc(slices.Clone(f.Controls), func(id string) bool { return lib.Controls[id] == nil })
+		}
+		view = &frameworkView{catalog: cat, frameworks: sel.Frameworks, controls: selected}
+		if len(selected) == 0 {
+			return withCode(ExitInvalid, fmt.Errorf("the library %s has none of the selected controls", lib.Dir))
+		}
+	}
+	var (
+		docs         []manifest.Document
+		skippedFiles []manifest.Skipped
+		cluster      *clusterScan
+	)
+	if o.cluster {
+		cluster, err = readLibraryCluster(cmd, lib, selected, o)
+		if err != nil {
+			return withCode(ExitInvalid, err)
+		}
+		docs = cluster.docs
+		args = []string{"cluster:" + cluster.name}
+	} else {
+		var chunks files.Chunks
+		chunks, skippedFiles, err = files.ReadTree(args, cmd.InOrStdin(), files.Options{Exclude: o.exclude, SkipCharts: true})
+		if err != nil {
+			return withCode(ExitInvalid, err)
+		}
+		if docs, err = chunks.DecodeAll(); err != nil {
+			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+		}
 	}
 	notices := newInputNotices(cmd.ErrOrStderr(), skippedFiles)
-	docs, err := chunks.DecodeAll()
-	if err != nil {
-		return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
+	excludedNS := map[string]bool{}
+	for _, ns := range o.excludeNamespaces {
+		excludedNS[ns] = true
 	}
 	var resources []manifest.Document
 	objects := make([]map[string]any, 0, len(docs))
@@ -64,13 +113,17 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			notices.put(files.Outcome{Document: d, Skipped: reason})
 			continue
 		}
+		if excludedNS[manifest.MetaString(d.Object, "namespace")] ||
+			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
+			continue
+		}
 		resources = append(resources, d)
 		objects = append(objects, d.Object)
 	}
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
-	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{})
+	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -90,13 +143,27 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			other = append(other, f)
 		}
 	}
-	scan := report.NewScan(len(lib.Controls), len(lib.Rules), libraryCatalog(lib))
+	nControls, nRules := len(lib.Controls), len(lib.Rules)
+	if selected != nil {
+		nControls, nRules = len(selected), libraryRules(lib, selected)
+	}
+	scan := report.NewScan(nControls, nRules, libraryReportCatalog(lib))
+	if view != nil {
+		scan.Posture, scan.Frameworks, scan.Controls = view.catalog, view.frameworks, view.controls
+	}
+	if cluster != nil {
+		scan.NotScanned = cluster.notScanned
+	}
 	scan.Skipped = notices.skipped
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
 		for _, f := range perDoc[i] {
-			rs.Results = append(rs.Results, f.Result)
+			res := f.Result
+			if f.Response != nil {
+				res.JSONPatch = fixPatch(f.Response.FixPaths)
+			}
+			rs.Results = append(rs.Results, res)
 			line := 0
 			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
 				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
@@ -119,14 +186,223 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	if err := w.Close(); err != nil {
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
-	if scan.FailsAt(failRank) {
-		return withCode(ExitFindings, fmt.Errorf("policy failures at or above severity %s", o.failOn))
-	}
-	return nil
+	return scanVerdict(scan, o, failRank)
 }
 
-// libraryCatalog describes the library's controls for the report.
-func libraryCatalog(lib *kubescape.Library) report.Catalog {
+// readLibraryCluster lists the objects of the kinds the rules of the
+// selected controls (every control when none is selected) match, RBAC
+// objects included.
+func readLibraryCluster(cmd *cobra.Command, lib *kubescape.Library, selected []string, o scanOptions) (*clusterScan, error) {
+	var status func(string, int, int, int)
+	var prog *progress
+	if errOut := cmd.ErrOrStderr(); isTTY(errOut) {
+		prog = newProgress(errOut, nil)
+		status = func(kind string, kinds, done, objects int) { prog.Listing(kind, kinds, done, objects) }
+	}
+	cluster, err := readCluster(cmd.Context(), nil, clusterOptions{kubeconfig: o.kubeconfig, context: o.kubeContext,
+		excludeNamespaces: o.excludeNamespaces, extraKinds: LibraryKinds(lib, selected)}, status)
+	if prog != nil {
+		prog.Clear()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range cluster.notScanned {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: not scanned: %s: %s\n", n.What, n.Reason)
+	}
+	return cluster, nil
+}
+
+// LibraryKinds returns the Kubernetes kinds the rules of the controls ids
+// (every control when ids is empty) match, in a stable order: each
+// group, version and kind a rule's match (and dynamicMatch) lists; a
+// wildcard group or version ("*", as RBAC rules write them) stands for
+// the built-in kinds of that name (standardKinds). The data of the host
+// sensor and cloud providers, which no API server serves, is left out.
+func LibraryKinds(lib *kubescape.Library, ids []string) []schema.GroupVersionKind {
+	if len(ids) == 0 {
+		ids = lib.ControlIDs()
+	}
+	var out []schema.GroupVersionKind
+	seen := map[schema.GroupVersionKind]bool{}
+	add := func(gvk schema.GroupVersionKind) {
+		if !seen[gvk] {
+			seen[gvk] = true
+			out = append(out, gvk)
+		}
+	}
+	rules := map[string]bool{}
+	for _, id := range ids {
+		c := lib.Controls[id]
+		if c == nil {
+			continue
+		}
+		for _, rn := range c.Rules {
+			r := lib.Rules[rn]
+			if r == nil || rules[rn] {
+				continue
+			}
+			rules[rn] = true
+			for _, m := range append(slices.Clone(r.Metadata.Match), r.Metadata.DynamicMatch...) {
+				for _, g := range m.APIGroups {
+					if strings.Contains(g, "kubescape") || strings.Contains(g, "cloud") {
+						continue
+					}
+					for _, v := range m.APIVersions {
+						for _, k := range m.Resources {
+							if k == "" || k == "*" {
+								continue
+							}
+							if g != "*" && v != "*" {
+								add(schema.GroupVersionKind{Group: g, Version: v, Kind: k})
+								continue
+							}
+							for _, std := range standardKinds {
+								if std.Kind == k && (g == "*" || g == std.Group) && (v == "*" || v == std.Version) {
+									add(std)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// standardKinds are the built-in kinds a wildcard of a library rule's
+// match stands for.
+var standardKinds = append([]schema.GroupVersionKind{
+	{Version: "v1", Kind: "Pod"},
+	{Version: "v1", Kind: "ReplicationController"},
+	{Version: "v1", Kind: "Service"},
+	{Version: "v1", Kind: "ConfigMap"},
+	{Version: "v1", Kind: "Secret"},
+	{Version: "v1", Kind: "Node"},
+	{Version: "v1", Kind: "PersistentVolume"},
+	{Version: "v1", Kind: "PersistentVolumeClaim"},
+	{Group: "apps", Version: "v1", Kind: "Deployment"},
+	{Group: "apps", Version: "v1", Kind: "ReplicaSet"},
+	{Group: "apps", Version: "v1", Kind: "DaemonSet"},
+	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
+	{Group: "batch", Version: "v1", Kind: "Job"},
+	{Group: "batch", Version: "v1", Kind: "CronJob"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+	{Group: "networking.k8s.io", Version: "v1", Kind: "NetworkPolicy"},
+	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "ValidatingWebhookConfiguration"},
+	{Group: "admissionregistration.k8s.io", Version: "v1", Kind: "MutatingWebhookConfiguration"},
+}, rbacKinds...)
+
+// LibraryCatalog is the posture catalog of a Kubescape control library:
+// its frameworks (their controls in the library's order) and controls
+// with name, severity, description and remediation.
+func LibraryCatalog(lib *kubescape.Library) *posture.Static {
+	fws := make([]posture.Framework, 0, len(lib.Frameworks))
+	for _, f := range lib.Frameworks {
+		fws = append(fws, posture.Framework{Name: f.Name, Description: f.Description, Controls: slices.Clone(f.Controls)})
+	}
+	ctrls := make([]posture.Control, 0, len(lib.Controls))
+	for _, c := range lib.Controls {
+		ctrls = append(ctrls, posture.Control{ID: c.ID, Name: c.Name, Severity: c.Severity,
+			Description: c.Description, Remediation: c.Remediation})
+	}
+	return posture.NewStatic(fws, ctrls)
+}
+
+// fixPatch turns a rule response's fix paths into an RFC 6902 JSON patch
+// ("add" each path with its value; a value that reads as a JSON scalar,
+// such as true or 1000, is that scalar, any other a string), "" when
+// there are none.
+func fixPatch(fps []kubescape.FixPath) string {
+	if len(fps) == 0 {
+		return ""
+	}
+	type op struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	ops := make([]op, 0, len(fps))
+	for _, fp := range fps {
+		var v any
+		if err := json.Unmarshal([]byte(fp.Value), &v); err != nil {
+			v = fp.Value
+		} else if _, composite := v.(map[string]any); composite {
+			v = fp.Value
+		} else if _, composite := v.([]any); composite {
+			v = fp.Value
+		}
+		ops = append(ops, op{Op: "add", Path: jsonPointer(fp.Path), Value: v})
+	}
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// jsonPointer turns a path as Kubescape rules write it
+// ("spec.containers[0].securityContext.privileged",
+// metadata.annotations["a.b/c"]) into an RFC 6901 JSON pointer
+// ("/spec/containers/0/securityContext/privileged",
+// "/metadata/annotations/a.b~1c").
+func jsonPointer(path string) string {
+	var segs []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			segs = append(segs, cur.String())
+			cur.Reset()
+		}
+	}
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '.':
+			flush()
+		case '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				cur.WriteString(path[i:])
+				i = len(path)
+				continue
+			}
+			flush()
+			key := path[i+1 : i+end]
+			if uq, err := strconv.Unquote(key); err == nil {
+				key = uq
+			}
+			segs = append(segs, key)
+			i += end
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	var b strings.Builder
+	for _, s := range segs {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s))
+	}
+	return b.String()
+}
+
+// libraryRules counts the distinct rules of the controls ids.
+func libraryRules(lib *kubescape.Library, ids []string) int {
+	rules := map[string]bool{}
+	for _, id := range ids {
+		if c := lib.Controls[id]; c != nil {
+			for _, r := range c.Rules {
+				rules[r] = true
+			}
+		}
+	}
+	return len(rules)
+}
+
+// libraryReportCatalog describes the library's controls for the report.
+func libraryReportCatalog(lib *kubescape.Library) report.Catalog {
 	c := report.Catalog{}
 	for id, ctl := range lib.Controls {
 		longest := 0
