@@ -268,25 +268,11 @@ func mpolAutogen(p *policiesv1.MutatingPolicy) []mpolVariant {
 	if !vpolCanAutogen(p.Spec.MatchConstraints) {
 		return nil
 	}
-	wanted := map[string]bool{}
-	all := true
-	if a := p.Spec.Autogen; a != nil && a.PodControllers != nil && a.PodControllers.Controllers != nil {
-		all = false
-		for _, c := range a.PodControllers.Controllers {
-			wanted[strings.ToLower(c)] = true
-		}
+	var pc *policiesv1.PodControllers
+	if p.Spec.Autogen != nil {
+		pc = p.Spec.Autogen.PodControllers
 	}
-	var main, cron []vpolTarget
-	for _, t := range vpolTargets {
-		if !all && !wanted[t.resource] && !wanted[strings.ToLower(t.kind)] {
-			continue
-		}
-		if t.cronjob {
-			cron = append(cron, t)
-		} else {
-			main = append(main, t)
-		}
-	}
+	main, cron := autogenTargets(pc)
 	var out []mpolVariant
 	for _, g := range []struct {
 		name    string

@@ -55,25 +55,18 @@ func vpolCanAutogen(m *admissionregistrationv1.MatchResources) bool {
 		len(r.Resources) == 1 && r.Resources[0] == "pods"
 }
 
-// vpolAutogen returns the variants Kyverno generates for a Pod policy: one
-// for DaemonSets, Deployments, ReplicaSets, StatefulSets and Jobs (object
-// fields moved under spec.template) and one for CronJobs (under
-// spec.jobTemplate.spec.template). spec.autogen.podControllers.controllers
-// narrows the controllers (kinds or resource names); an empty list disables
-// autogen.
-func vpolAutogen(p *policiesv1.ValidatingPolicy) ([]vpolVariant, error) {
-	if !vpolCanAutogen(p.Spec.MatchConstraints) {
-		return nil, nil
-	}
+// autogenTargets returns the pod controllers a CEL policy's autogen
+// generates for (those pc names, by kind or resource; every one when pc
+// or its list is absent), split into the template controllers and
+// CronJob.
+func autogenTargets(pc *policiesv1.PodControllers) (main, cron []vpolTarget) {
 	wanted := map[string]bool{}
-	all := true
-	if a := p.Spec.Autogen; a != nil && a.PodControllers != nil && a.PodControllers.Controllers != nil {
-		all = false
-		for _, c := range a.PodControllers.Controllers {
+	all := pc == nil || pc.Controllers == nil
+	if !all {
+		for _, c := range pc.Controllers {
 			wanted[strings.ToLower(c)] = true
 		}
 	}
-	var main, cron []vpolTarget
 	for _, t := range vpolTargets {
 		if !all && !wanted[t.resource] && !wanted[strings.ToLower(t.kind)] {
 			continue
@@ -84,6 +77,24 @@ func vpolAutogen(p *policiesv1.ValidatingPolicy) ([]vpolVariant, error) {
 			main = append(main, t)
 		}
 	}
+	return main, cron
+}
+
+// vpolAutogen returns the variants Kyverno generates for a Pod policy: one
+// for DaemonSets, Deployments, ReplicaSets, StatefulSets and Jobs (object
+// fields moved under spec.template) and one for CronJobs (under
+// spec.jobTemplate.spec.template). spec.autogen.podControllers.controllers
+// narrows the controllers (kinds or resource names); an empty list disables
+// autogen.
+func vpolAutogen(p *policiesv1.ValidatingPolicy) ([]vpolVariant, error) {
+	if !vpolCanAutogen(p.Spec.MatchConstraints) {
+		return nil, nil
+	}
+	var pc *policiesv1.PodControllers
+	if p.Spec.Autogen != nil {
+		pc = p.Spec.Autogen.PodControllers
+	}
+	main, cron := autogenTargets(pc)
 	var out []vpolVariant
 	for _, group := range []struct {
 		name    string
