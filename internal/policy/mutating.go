@@ -12,7 +12,6 @@ import (
 	"github.com/portcullis/portcullis/internal/lang/mutating"
 	"github.com/portcullis/portcullis/internal/manifest"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Kinds and versions of the mutating policies.
@@ -432,38 +431,15 @@ func compileMAPBinding(d manifest.Document) (*MutatingAdmissionBinding, Errors) 
 	if s.PolicyName == "" {
 		return nil, fail("spec.policyName", "binding names no policy", nil)
 	}
-	if pr := s.ParamRef; pr != nil {
-		if pr.Name != "" && pr.Selector != nil {
-			return nil, fail("spec.paramRef", "paramRef takes name or selector, not both", nil)
-		}
-		if pr.Name == "" && pr.Selector == nil {
-			return nil, fail("spec.paramRef", "paramRef needs name or selector", nil)
-		}
-		if pr.Selector != nil {
-			if _, err := metav1.LabelSelectorAsSelector(pr.Selector); err != nil {
-				return nil, fail("spec.paramRef.selector", "invalid label selector", err)
-			}
-		}
-		if a := pr.ParameterNotFoundAction; a != nil && *a != admissionregistrationv1.AllowAction && *a != admissionregistrationv1.DenyAction {
-			return nil, fail("spec.paramRef.parameterNotFoundAction", fmt.Sprintf("unknown action %q (want Allow or Deny)", *a), nil)
-		}
+	if e := checkParamRef(s.ParamRef); e != nil {
+		e.Policy = name
+		return nil, Errors{e}
 	}
-	out := &MutatingAdmissionBinding{Spec: &b}
-	if s.MatchResources != nil {
-		mr := *s.MatchResources
-		if len(mr.ResourceRules) == 0 {
-			// A binding without resource rules narrows by selectors only.
-			mr.ResourceRules = []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.OperationAll},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*"}},
-			}}}
-		}
-		m, err := matchconstraints.Compile(&mr)
-		if err != nil {
-			return nil, fail("spec.matchResources", "invalid matchResources", err)
-		}
-		out.Match = m
+	m, err := compileBindingMatch(s.MatchResources)
+	if err != nil {
+		return nil, fail("spec.matchResources", "invalid matchResources", err)
 	}
+	out := &MutatingAdmissionBinding{Spec: &b, Match: m}
 	return out, nil
 }
 

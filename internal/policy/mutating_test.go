@@ -198,6 +198,12 @@ func TestLoadMutatingAdmissionPolicy(t *testing.T) {
 			wantErr{field: "spec.policyName", policy: "sidecar-binding", msg: `MutatingAdmissionPolicy "other", which is not loaded`}},
 		{"binding without policy name", "policyName: sidecar", "policyName: ''",
 			wantErr{field: "spec.policyName", policy: "sidecar-binding", msg: "binding names no policy"}},
+		{"paramRef name and selector", "paramRef: {name: teams,", "paramRef: {name: teams, selector: {matchLabels: {x: z}},",
+			wantErr{field: "spec.paramRef", policy: "sidecar-binding", msg: "paramRef takes name or selector, not both"}},
+		{"paramRef unknown action", "parameterNotFoundAction: Deny", "parameterNotFoundAction: Maybe",
+			wantErr{field: "spec.paramRef.parameterNotFoundAction", policy: "sidecar-binding", msg: `unknown action "Maybe"`}},
+		{"binding selector invalid", "matchLabels: {env: prod}", "matchLabels: {'bad key!': prod}",
+			wantErr{field: "spec.matchResources", policy: "sidecar-binding", msg: "invalid matchResources", err: "bad key!"}},
 		{"unknown binding field", "policyName: sidecar", "policyName: sidecar\n  validationActions: [Deny]",
 			wantErr{field: "spec.validationActions", policy: "sidecar-binding", msg: "unknown field"}},
 	} {

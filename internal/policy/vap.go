@@ -83,8 +83,9 @@ func (c *compiler) compileVAP(d manifest.Document) (*AdmissionPolicy, Errors) {
 	if len(s.Validations) == 0 && len(s.AuditAnnotations) == 0 {
 		return nil, fail("spec.validations", "policy needs validations or auditAnnotations", nil)
 	}
-	if fp := s.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
-		return nil, fail("spec.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *fp), nil)
+	if e := checkFailurePolicy(s.FailurePolicy); e != nil {
+		e.Policy = name
+		return nil, Errors{e}
 	}
 	if pk := s.ParamKind; pk != nil && (pk.APIVersion == "" || pk.Kind == "") {
 		return nil, fail("spec.paramKind", "paramKind needs apiVersion and kind", nil)
@@ -144,39 +145,56 @@ func compileVAPBinding(d manifest.Document) (*AdmissionBinding, Errors) {
 	if seen[admissionregistrationv1.Deny] && seen[admissionregistrationv1.Warn] {
 		return nil, fail("spec.validationActions", "Deny and Warn may not be used together (Deny already warns)")
 	}
-	if pr := s.ParamRef; pr != nil {
-		if pr.Name != "" && pr.Selector != nil {
-			return nil, fail("spec.paramRef", "paramRef takes name or selector, not both")
-		}
-		if pr.Name == "" && pr.Selector == nil {
-			return nil, fail("spec.paramRef", "paramRef needs name or selector")
-		}
-		if pr.Selector != nil {
-			if _, err := metav1.LabelSelectorAsSelector(pr.Selector); err != nil {
-				return nil, Errors{{Policy: name, Field: "spec.paramRef.selector", Msg: "invalid label selector", Err: err}}
-			}
-		}
-		if a := pr.ParameterNotFoundAction; a != nil && *a != admissionregistrationv1.AllowAction && *a != admissionregistrationv1.DenyAction {
-			return nil, fail("spec.paramRef.parameterNotFoundAction", fmt.Sprintf("unknown action %q (want Allow or Deny)", *a))
-		}
+	if e := checkParamRef(s.ParamRef); e != nil {
+		e.Policy = name
+		return nil, Errors{e}
 	}
-	out := &AdmissionBinding{Spec: &b}
-	if s.MatchResources != nil {
-		mr := *s.MatchResources
-		if len(mr.ResourceRules) == 0 {
-			// A binding without resource rules narrows by selectors only.
-			mr.ResourceRules = []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.OperationAll},
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*"}},
-			}}}
-		}
-		m, err := matchconstraints.Compile(&mr)
-		if err != nil {
-			return nil, Errors{{Policy: name, Field: "spec.matchResources", Msg: "invalid matchResources", Err: err}}
-		}
-		out.Match = m
+	m, err := compileBindingMatch(s.MatchResources)
+	if err != nil {
+		return nil, Errors{{Policy: name, Field: "spec.matchResources", Msg: "invalid matchResources", Err: err}}
 	}
+	out := &AdmissionBinding{Spec: &b, Match: m}
 	return out, nil
+}
+
+// checkParamRef checks a binding's paramRef as the API server does; the
+// same rules hold for validating and mutating admission policy bindings.
+func checkParamRef(pr *admissionregistrationv1.ParamRef) *Error {
+	if pr == nil {
+		return nil
+	}
+	if pr.Name != "" && pr.Selector != nil {
+		return &Error{Field: "spec.paramRef", Msg: "paramRef takes name or selector, not both"}
+	}
+	if pr.Name == "" && pr.Selector == nil {
+		return &Error{Field: "spec.paramRef", Msg: "paramRef needs name or selector"}
+	}
+	if pr.Selector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(pr.Selector); err != nil {
+			return &Error{Field: "spec.paramRef.selector", Msg: "invalid label selector", Err: err}
+		}
+	}
+	if a := pr.ParameterNotFoundAction; a != nil && *a != admissionregistrationv1.AllowAction && *a != admissionregistrationv1.DenyAction {
+		return &Error{Field: "spec.paramRef.parameterNotFoundAction", Msg: fmt.Sprintf("unknown action %q (want Allow or Deny)", *a)}
+	}
+	return nil
+}
+
+// compileBindingMatch compiles a binding's matchResources, which narrow
+// its policy's matchConstraints (nil: no narrowing). A binding without
+// resource rules narrows by its selectors only.
+func compileBindingMatch(in *admissionregistrationv1.MatchResources) (*matchconstraints.Matcher, error) {
+	if in == nil {
+		return nil, nil
+	}
+	mr := *in
+	if len(mr.ResourceRules) == 0 {
+		mr.ResourceRules = []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.OperationAll},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{"*"}, APIVersions: []string{"*"}, Resources: []string{"*"}},
+		}}}
+	}
+	return matchconstraints.Compile(&mr)
 }
 
 // bindAdmissionPolicies attaches bindings to their policies; a binding
