@@ -13,6 +13,9 @@ import (
 	"github.com/portcullis/portcullis/internal/lang/pss"
 	"github.com/portcullis/portcullis/internal/manifest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // compiler carries what compiling needs; one per Compile call.
@@ -365,22 +368,57 @@ func (c *compiler) compileMatch(m *kyvernov1.MatchResources, field string, requi
 	return out, nil
 }
 
+// checkSelector refuses a label selector the engine could never match
+// (it would silently select nothing): keys and values must be valid
+// label keys and values, where matchLabels may hold Kyverno's wildcards
+// (* and ?), and matchExpressions must be valid requirements.
 func checkSelector(s *metav1.LabelSelector) error {
+	keys := make([]string, 0, len(s.MatchLabels))
+	for k := range s.MatchLabels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if errs := validation.IsQualifiedName(withoutWildcards(k)); len(errs) > 0 {
+			return fmt.Errorf("matchLabels key %q: %s", k, strings.Join(errs, "; "))
+		}
+		if v := s.MatchLabels[k]; len(validation.IsValidLabelValue(withoutWildcards(v))) > 0 {
+			return fmt.Errorf("matchLabels %q: value %q: %s", k, v, strings.Join(validation.IsValidLabelValue(withoutWildcards(v)), "; "))
+		}
+	}
 	for _, e := range s.MatchExpressions {
+		var op selection.Operator
 		switch e.Operator {
 		case metav1.LabelSelectorOpIn, metav1.LabelSelectorOpNotIn:
 			if len(e.Values) == 0 {
 				return fmt.Errorf("key %q: operator %s needs values", e.Key, e.Operator)
 			}
+			op = selection.In
+			if e.Operator == metav1.LabelSelectorOpNotIn {
+				op = selection.NotIn
+			}
 		case metav1.LabelSelectorOpExists, metav1.LabelSelectorOpDoesNotExist:
 			if len(e.Values) > 0 {
 				return fmt.Errorf("key %q: operator %s takes no values", e.Key, e.Operator)
 			}
+			op = selection.Exists
+			if e.Operator == metav1.LabelSelectorOpDoesNotExist {
+				op = selection.DoesNotExist
+			}
 		default:
 			return fmt.Errorf("key %q: unknown operator %q", e.Key, e.Operator)
 		}
+		if _, err := labels.NewRequirement(e.Key, op, e.Values); err != nil {
+			return fmt.Errorf("matchExpressions key %q: %w", e.Key, err)
+		}
 	}
 	return nil
+}
+
+// withoutWildcards puts a letter in place of Kyverno's selector wildcards,
+// so the rest of a key or value can be checked as a label's.
+func withoutWildcards(s string) string {
+	return strings.NewReplacer("*", "x", "?", "x").Replace(s)
 }
 
 // ruleKinds lists the kind names a rule's match can select ("*" for any).

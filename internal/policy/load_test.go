@@ -591,6 +591,35 @@ spec:
 			want: []wantErr{{field: "spec.rules[0].match.any[0].resources.namespaceSelector", policy: "bad", rule: "m", msg: "invalid label selector", err: "needs values"}},
 		},
 		{
+			// A key the engine could never match would select nothing: a
+			// silent pass (Kyverno's wildcards stay allowed, see below).
+			name: "matchLabels key that is no label key",
+			doc: badRule(`  - name: m
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          selector:
+            matchLabels: {"bad key!": x, "app.kubernetes.io/*": "web-?"}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`),
+			want: []wantErr{{field: "spec.rules[0].match.any[0].resources.selector", policy: "bad", rule: "m", msg: "invalid label selector", err: `matchLabels key "bad key!"`}},
+		},
+		{
+			name: "matchExpressions value that is no label value",
+			doc: badRule(`  - name: m
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          namespaceSelector:
+            matchExpressions:
+            - {key: env, operator: In, values: ["not a value!"]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`),
+			want: []wantErr{{field: "spec.rules[0].match.any[0].resources.namespaceSelector", policy: "bad", rule: "m", msg: "invalid label selector", err: `matchExpressions key "env"`}},
+		},
+		{
 			name: "unknown validationFailureAction",
 			doc: `apiVersion: kyverno.io/v1
 kind: ClusterPolicy
