@@ -267,7 +267,24 @@ func TestHelp(t *testing.T) {
 			if !strings.Contains(got.stdout, "Usage:\n  portcullis "+name) {
 				t.Errorf("help has no usage line:\n%s", got.stdout)
 			}
+			// A sentinel default ("use the terminal's width") is no value a
+			// user could pass: help must not show it.
+			if strings.Contains(got.stdout, "(default -1)") {
+				t.Errorf("help shows a sentinel default:\n%s", got.stdout)
+			}
 		})
+	}
+}
+
+func TestScanWidthFlag(t *testing.T) {
+	t.Parallel()
+	got := runCLI(t, "", "scan", "--width=-3", compliantDeploy)
+	if got.code != cli.ExitInvalid || !strings.Contains(got.stderr, `want a number of columns`) {
+		t.Fatalf("--width=-3: code %d, stderr %q", got.code, got.stderr)
+	}
+	got = runCLI(t, "", "scan", "--width", "0", compliantDeploy)
+	if got.code != cli.ExitOK {
+		t.Fatalf("--width 0: code %d, stderr %q", got.code, got.stderr)
 	}
 }
 

@@ -180,7 +180,8 @@ is not below --compliance-threshold), 1 something did, 2 invalid input
 	f.BoolVar(&o.allowPartial, "allow-partial", false, "with --cluster: report success even when some kinds could not be listed (they are reported as not scanned)")
 	f.BoolVar(&o.noColor, "no-color", false, "never colour the table (colours are used only on a terminal, and never with NO_COLOR set or TERM=dumb)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "table: print messages whole, with each finding's policy, rule and path")
-	f.IntVar(&o.width, "width", -1, "table: cut lines to this many columns (0 never cuts); default the terminal's width, or $COLUMNS, else whole lines")
+	o.width = -1
+	f.Var(autoWidth{&o.width}, "width", "table: cut lines to this many columns (0 never cuts); default the terminal's width, or $COLUMNS, else whole lines")
 	f.BoolVar(&o.allowEmpty, "allow-empty", false, "report success when the input holds no resources (by default an empty input is an error: an upstream step such as helm template may have failed)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out paths matching this glob, relative to each directory scanned (repeatable; ** matches any depth; as in .portcullisignore)")
 	f.StringArrayVar(&o.crds, "crd", nil, "CustomResourceDefinition file or directory whose schemas validate custom resources (repeatable)")

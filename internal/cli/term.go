@@ -138,3 +138,25 @@ func thousands(n int64) string {
 	}
 	return s
 }
+
+// autoWidth is the --width flag: an int whose unset value (-1, "use the
+// terminal's width") is shown in help as nothing rather than "-1".
+type autoWidth struct{ p *int }
+
+func (w autoWidth) String() string {
+	if w.p == nil || *w.p < 0 {
+		return ""
+	}
+	return strconv.Itoa(*w.p)
+}
+
+func (w autoWidth) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a number of columns (0: never cut), got %q", s)
+	}
+	*w.p = n
+	return nil
+}
+
+func (autoWidth) Type() string { return "int" }
