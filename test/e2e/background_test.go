@@ -163,19 +163,8 @@ func TestBackgroundReports(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, Background: true, Registry: reg}, func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start in 60 s")
-	}
+	_, errc := startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, Background: true, Registry: reg})
 
 	for _, p := range decodeAll(t, teamLabelPolicy) {
 		if err := env.Client.Create(ctx, p); err != nil {

@@ -107,21 +107,11 @@ func TestBrokenPolicyInCluster(t *testing.T) {
 	if err := env.Client.Create(ctx, lease); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: ns,
-			DNSNames: []string{"127.0.0.1"}, ImagePolicies: true,
-			LeaderElection: true, RetryPeriod: 200 * time.Millisecond}, func(r serve.Running) { ready <- r })
-	}()
 	var r serve.Running
-	select {
-	case r = <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start in 60 s")
-	}
+	var errc <-chan error
+	r, errc = startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: ns,
+		DNSNames: []string{"127.0.0.1"}, ImagePolicies: true,
+		LeaderElection: true, RetryPeriod: 200 * time.Millisecond})
 	if r.Policies.Current().Policy("require-team") == nil {
 		t.Fatal("the good policy is not loaded")
 	}

@@ -82,20 +82,8 @@ func TestBackgroundEvents(t *testing.T) {
 
 	run := func() (stop func()) {
 		rctx, rcancel := context.WithCancel(ctx)
-		ready := make(chan serve.Running, 1)
-		errc := make(chan error, 1)
-		go func() {
-			errc <- serve.Run(rctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-				DNSNames: []string{"127.0.0.1"}, Background: true, EventsSink: sink.URL, ClusterName: "test-cluster"},
-				func(r serve.Running) { ready <- r })
-		}()
-		select {
-		case <-ready:
-		case err := <-errc:
-			t.Fatalf("serve: %v", err)
-		case <-time.After(60 * time.Second):
-			t.Fatal("serve did not start in 60 s")
-		}
+		_, errc := startServe(rctx, t, env, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+			DNSNames: []string{"127.0.0.1"}, Background: true, EventsSink: sink.URL, ClusterName: "test-cluster"})
 		return func() {
 			rcancel()
 			select {

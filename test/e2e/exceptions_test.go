@@ -76,21 +76,10 @@ func TestWebhook_exceptions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Background: true,
-			ExceptionNamespaces: []string{"policy-exceptions"}}, func(r serve.Running) { ready <- r })
-	}()
 	var running serve.Running
-	select {
-	case running = <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start in 30 s")
-	}
+	running, _ = startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Background: true,
+		ExceptionNamespaces: []string{"policy-exceptions"}})
 	// create tries the excepted Pod and deletes it when it was admitted.
 	create := func() error {
 		err := env.Client.Create(ctx, hostIPCPod("debug-shell"))

@@ -27,26 +27,6 @@ import (
 // the API server gives up on a webhook call after it.
 const faultWebhookTimeout = 5
 
-// startServe runs one `portcullis serve` in the test until ctx ends and
-// waits for it to be started.
-func startServe(ctx context.Context, t *testing.T, env *Env, o serve.Options) (serve.Running, <-chan error) {
-	t.Helper()
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, o, func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case r := <-ready:
-		return r, errc
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start in 60 s")
-	}
-	return serve.Running{}, nil
-}
-
 // waitDenied creates obj until the API server reaches the webhook and it
 // denies obj with a message containing want.
 func waitDenied(ctx context.Context, t *testing.T, c client.Client, within time.Duration, obj client.Object, want string) {

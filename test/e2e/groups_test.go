@@ -74,21 +74,10 @@ func TestWebhookGroupPaths(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()}, func(r serve.Running) { ready <- r })
-	}()
 	var metricsAddr string
-	select {
-	case r := <-ready:
-		metricsAddr = r.MetricsAddr
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start in 30 s")
-	}
+	r, _ := startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()})
+	metricsAddr = r.MetricsAddr
 
 	// The configuration: one webhook per group, each on its own path
 	// with its own timeout and failure policy.

@@ -75,19 +75,8 @@ func TestMutateRules(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Mutating: true}, func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start in 30 s")
-	}
+	startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), Mutating: true})
 	var mcfg admissionregistrationv1.MutatingWebhookConfiguration
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -24,20 +24,9 @@ func TestWebhookConfigurationDrift(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, Mutating: true, MutatingConfigurationName: "portcullis-mutating",
-			ResyncInterval: time.Hour}, func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start in 60 s")
-	}
+	startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, Mutating: true, MutatingConfigurationName: "portcullis-mutating",
+		ResyncInterval: time.Hour})
 	const within = 10 * time.Second
 	vwc := func() *admissionregistrationv1.ValidatingWebhookConfiguration {
 		var c admissionregistrationv1.ValidatingWebhookConfiguration

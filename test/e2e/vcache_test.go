@@ -103,23 +103,11 @@ spec:
 	if v.cs, err = kubernetes.NewForConfig(v.env.Config); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- serve.Run(ctx, v.env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), ImagePolicies: true, Mutating: true,
-			Images:            imageverify.Options{TTL: -1, NegativeTTL: -1, TagTTL: -1},
-			VerificationCache: true, VerificationKeySecret: vcacheKeySecret,
-			VerificationKeyOverlap: v.overlap, VerificationKeyResync: v.resync},
-			func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start in 30 s")
-	}
+	startServe(ctx, t, v.env, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir(), ImagePolicies: true, Mutating: true,
+		Images:            imageverify.Options{TTL: -1, NegativeTTL: -1, TagTTL: -1},
+		VerificationCache: true, VerificationKeySecret: vcacheKeySecret,
+		VerificationKeyOverlap: v.overlap, VerificationKeyResync: v.resync})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := v.env.Client.Create(ctx, imagePod("probe", v.unsigned))

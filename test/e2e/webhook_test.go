@@ -125,33 +125,22 @@ func TestWebhookEnforce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ready := make(chan serve.Running, 1)
-	errc := make(chan error, 1)
+	r, errc := startServe(ctx, t, env, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
+		DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()})
 	var metricsAddr string
-	go func() {
-		errc <- serve.Run(ctx, env.Config, serve.Options{Addr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, CertDir: t.TempDir()}, func(r serve.Running) { ready <- r })
-	}()
-	select {
-	case r := <-ready:
-		t.Logf("webhook on %s with %d policies", r.Addr, r.Policies.Current().Len())
-		// Probes and scrapers use the plain-HTTP address.
-		metricsAddr = r.MetricsAddr
-		for path, want := range map[string]string{"/readyz": "", "/healthz": "", "/metrics": ""} {
-			resp, err := http.Get("http://" + r.MetricsAddr + path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
-				t.Fatalf("GET %s: %d %.200s", path, resp.StatusCode, body)
-			}
+	t.Logf("webhook on %s with %d policies", r.Addr, r.Policies.Current().Len())
+	// Probes and scrapers use the plain-HTTP address.
+	metricsAddr = r.MetricsAddr
+	for path, want := range map[string]string{"/readyz": "", "/healthz": "", "/metrics": ""} {
+		resp, err := http.Get("http://" + r.MetricsAddr + path)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case err := <-errc:
-		t.Fatalf("serve: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not start in 30 s")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %.200s", path, resp.StatusCode, body)
+		}
 	}
 	// The API server picks up a new webhook configuration within a second or so.
 	good := pod("good", "apps", "gcr.io/app:1", true, true)
