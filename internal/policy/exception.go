@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -156,11 +155,7 @@ func (c *compiler) compileException(d manifest.Document) (*Exception, Errors) {
 		return nil, fail("metadata.name", "exception has no name", nil)
 	}
 	var spec kyvernov2.PolicyException
-	data, err := json.Marshal(d.Object)
-	if err == nil {
-		err = json.Unmarshal(data, &spec)
-	}
-	if err != nil {
+	if err := decodeInto(d.Object, &spec); err != nil {
 		return nil, fail("", "exception does not match the PolicyException schema", err)
 	}
 	var errs Errors
@@ -244,11 +239,7 @@ func (c *compiler) compileCELException(d manifest.Document) (*Exception, Errors)
 		return nil, fail("metadata.name", "exception has no name", nil)
 	}
 	var spec policiesv1.PolicyException
-	data, err := json.Marshal(d.Object)
-	if err == nil {
-		err = json.Unmarshal(data, &spec)
-	}
-	if err != nil {
+	if err := decodeInto(d.Object, &spec); err != nil {
 		return nil, fail("", "exception does not match the PolicyException schema", err)
 	}
 	var errs Errors
