@@ -134,7 +134,9 @@ func (c Chunk) Decode() ([]Document, error) {
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		return expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"}), nil
+		items := expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"})
+		locateItems(items, c.Data, c.Line)
+		return items, nil
 	}
 	d.Raw = c.Data
 	return []Document{d}, nil
@@ -233,9 +235,6 @@ func Decode(source string, data []byte) ([]Document, error) {
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
 		out[i], errs[i] = chunks[i].Decode()
-		if len(out[i]) > 0 && out[i][0].Item != nil {
-			locateItems(out[i], chunks[i])
-		}
 	})
 	var docs []Document
 	for _, d := range out {
@@ -371,29 +370,43 @@ func typeName(v any) string {
 	}
 }
 
-// locateItems sets the line of the items of a List decoded from c (top
-// level items only; items of nested Lists keep the List's line).
-func locateItems(items []Document, c Chunk) {
-	for i := range items {
-		items[i].Line = c.Line
-	}
-	obj, err := decodeOne(c.Data)
-	top, _ := obj["items"].([]any)
-	if err != nil || len(top) != len(items) {
-		return // items that are not objects, or nested Lists: not aligned
-	}
-	for _, it := range top {
-		if m, ok := it.(map[string]any); !ok || isList(Document{Object: m}) {
+// locateItems sets the line of each item of a List, items of nested
+// Lists included, to the line of the item's first field in raw, the
+// List's text, which starts on line start of its file. Items whose
+// place cannot be found (text that yaml.v3 does not parse) keep the
+// List's line.
+func locateItems(items []Document, raw []byte, start int) {
+	paths := make([]string, len(items))
+	for i, it := range items {
+		if it.Item == nil {
 			return
 		}
+		paths[i] = ItemPath(it.Item.Path)
 	}
-	paths := make([]string, len(items))
-	for i := range items {
-		paths[i] = fmt.Sprintf("items[%d]", i)
+	for i, l := range FieldLines(raw, start, paths) {
+		if l > 0 {
+			items[i].Line = l
+		}
 	}
-	for i, l := range FieldLines(c.Data, c.Line, paths) {
-		items[i].Line = l
+}
+
+// ItemPath turns the slash path of a List item ("/items/2/items/0/") into
+// the dotted path FieldLines and FieldError use ("items[2].items[0]").
+func ItemPath(slash string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(strings.Trim(slash, "/"), "/") {
+		switch {
+		case seg == "":
+		case seg[0] >= '0' && seg[0] <= '9':
+			b.WriteString("[" + seg + "]")
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(seg)
+		}
 	}
+	return b.String()
 }
 
 func isList(d Document) bool {

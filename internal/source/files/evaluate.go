@@ -244,15 +244,27 @@ const (
 // SchemaResults turns the schema problems of doc into failing results:
 // Rule names the schema (apiVersion/kind), Path the field as a JSON
 // pointer, and Message the file and line of the field (found in doc.Raw
-// when it is kept, else the document's line), the field and the problem.
+// when it is kept, in the List's text for an item of a List, else the
+// document's line), the field and the problem.
 func SchemaResults(doc manifest.Document, problems []manifest.FieldError) []engine.Result {
 	paths := make([]string, len(problems))
 	for k, p := range problems {
 		paths[k] = p.Path
 	}
 	lines := make([]int, len(problems))
-	if doc.Raw != nil {
+	switch {
+	case doc.Raw != nil:
 		lines = manifest.FieldLines(doc.Raw, doc.Line, paths)
+	case doc.Item != nil:
+		// An item of a List: its fields are below its path in the List.
+		prefix := manifest.ItemPath(doc.Item.Path)
+		for k, p := range paths {
+			paths[k] = prefix
+			if p != "" {
+				paths[k] = prefix + "." + p
+			}
+		}
+		lines = manifest.FieldLines(doc.Item.Raw, doc.Item.Line, paths)
 	}
 	res := engine.Resource{APIVersion: doc.APIVersion(), Kind: doc.Kind(),
 		Namespace: manifest.MetaString(doc.Object, "namespace"), Name: doc.Name()}
