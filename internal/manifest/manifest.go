@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/workpool"
 	yamlv2 "go.yaml.in/yaml/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,6 +43,30 @@ type Document struct {
 	// Item locates an item of a List in the List's text; nil for a
 	// document that is no List item.
 	Item *ListItem
+
+	// root is the parsed tree of Raw when decoding kept it (see
+	// decodeNode), so that Lines need not parse Raw again.
+	root *yamlv3.Node
+}
+
+// Lines returns the locator of fields in the document's text (Raw),
+// reusing the tree decoding parsed when there is one; nil when the
+// document keeps no text.
+func (d Document) Lines() *Lines {
+	switch {
+	case d.root != nil:
+		return &Lines{root: d.root, start: max(d.Line, 1)}
+	case d.Raw != nil:
+		return NewLines(d.Raw, d.Line)
+	}
+	return nil
+}
+
+// WithoutText returns d without its text (Raw, Item and the parsed
+// tree), as handed on once it has been located: a sink need not hold it.
+func (d Document) WithoutText() Document {
+	d.Raw, d.Item, d.root = nil, nil, nil
+	return d
 }
 
 // ListItem is where an item of a List is: the List document's text, the
@@ -50,6 +75,18 @@ type ListItem struct {
 	Raw  []byte
 	Line int
 	Path string
+
+	root *yamlv3.Node // the parsed tree of Raw, when decoding kept it
+}
+
+// Lines returns the locator of fields in the List's text (paths below
+// Path name the item's fields), reusing the tree decoding parsed when
+// there is one.
+func (it *ListItem) Lines() *Lines {
+	if it.root != nil {
+		return &Lines{root: it.root, start: max(it.Line, 1)}
+	}
+	return NewLines(it.Raw, it.Line)
 }
 
 // Location describes where the document came from, for error messages:
@@ -125,7 +162,7 @@ func (c Chunk) Decode() ([]Document, error) {
 	if len(c.Data) > MaxDocumentBytes {
 		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
-	obj, err := decodeOne(c.Data)
+	obj, root, err := decodeOne(c.Data)
 	if err != nil {
 		return nil, c.parseError(err)
 	}
@@ -134,11 +171,11 @@ func (c Chunk) Decode() ([]Document, error) {
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		items := expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"})
+		items := expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/", root: root})
 		locateItems(items, c.Data, c.Line)
 		return items, nil
 	}
-	d.Raw = c.Data
+	d.Raw, d.root = c.Data, root
 	return []Document{d}, nil
 }
 
@@ -266,14 +303,26 @@ func isBlank(raw []byte) bool {
 	return true
 }
 
-func decodeOne(raw []byte) (map[string]any, error) {
+// decodeOne decodes one document into its JSON value; root is its
+// yaml.v3 node tree when the one-parse path (decodeNode) took it, else nil.
+func decodeOne(raw []byte) (obj map[string]any, root *yamlv3.Node, err error) {
 	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
 		// JSON fast path; YAML is a superset, so fall back on failure.
 		var obj map[string]any
 		if err := json.Unmarshal(t, &obj); err == nil {
-			return obj, nil
+			return obj, nil, nil
 		}
 	}
+	if obj, root, ok := decodeNode(raw); ok {
+		return obj, root, nil
+	}
+	obj, err = decodeV2(raw)
+	return obj, nil, err
+}
+
+// decodeV2 is the reference decoding: yaml.v2 (YAML 1.1, as
+// sigs.k8s.io/yaml reads it) converted to JSON values.
+func decodeV2(raw []byte) (map[string]any, error) {
 	var y any
 	if err := yamlv2.Unmarshal(raw, &y); err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -383,7 +432,16 @@ func locateItems(items []Document, raw []byte, start int) {
 		}
 		paths[i] = ItemPath(it.Item.Path)
 	}
-	for i, l := range FieldLines(raw, start, paths) {
+	if len(items) == 0 {
+		return
+	}
+	var lines []int
+	if items[0].Item.root != nil {
+		lines = items[0].Item.Lines().FieldLines(paths)
+	} else {
+		lines = FieldLines(raw, start, paths)
+	}
+	for i, l := range lines {
 		if l > 0 {
 			items[i].Line = l
 		}
@@ -427,7 +485,7 @@ func expand(d Document, at *ListItem) []Document {
 			item := Document{Source: d.Source, Index: d.Index, Object: m, Line: d.Line}
 			var in *ListItem
 			if at != nil {
-				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/"}
+				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/", root: at.root}
 				item.Item = in
 			}
 			out = append(out, expand(item, in)...)
