@@ -33,8 +33,9 @@ type Document struct {
 	Index int
 	// Object is the decoded document.
 	Object map[string]any
-	// Line is the 1-based line of Source where the document starts (0
-	// when unknown).
+	// Line is the 1-based line of Source where the document starts (for
+	// an item of a List, the line of the item's first field; 0 when
+	// unknown).
 	Line int
 	// Raw is the document's text, kept so that problems found later can
 	// be located by line (FieldLine, Lines); items of a List do not keep
