@@ -118,3 +118,145 @@ func FuzzFastPath(f *testing.F) {
 		checkSame(t, "fuzz", data)
 	})
 }
+
+// checkNodeSame asserts that the one-parse path (decodeNode) agrees with
+// the reference whenever it takes a document, and reports whether it did.
+func checkNodeSame(t *testing.T, name string, raw []byte) (accepted bool) {
+	t.Helper()
+	obj, root, ok := decodeNode(raw)
+	if !ok {
+		return false
+	}
+	if root == nil {
+		t.Fatalf("%s: one-parse path kept no tree", name)
+	}
+	slow, err := slowDecode(raw)
+	if err != nil {
+		t.Fatalf("%s: one-parse path accepted what the reference rejects: %v", name, err)
+	}
+	if !reflect.DeepEqual(any(obj), slow) {
+		t.Fatalf("%s: one-parse path differs from reference\nfast: %#v\nslow: %#v", name, obj, slow)
+	}
+	return true
+}
+
+func TestNodePathMatchesReference(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		note, doc string
+		accepted  bool
+	}{
+		{"plain", "a: 1\nb: 1.5\nc: true\nd: ~\ne: '010'\nf: x\ng: -c\nh: 2026-01-01\ni: -0\nj: null\nk: \"yes\"\n", true},
+		{"nested", "spec:\n  containers:\n  - name: c\n    args: [\"-c\", -v, 'x']\n    ports: [{containerPort: 80}]\n", true},
+		{"anchors", "a: &x {k: v}\nb: *x\n", true},
+		{"empty values", "a:\nb: []\nc: {}\n", true},
+		{"block scalars", "a: |\n  line\n  two\nb: >\n  folded\n  text\n", true},
+		{"big int", "count: 9007199254740993\n", true},
+		// What YAML 1.1 and 1.2 read differently is left to yaml.v2.
+		{"yes", "a: yes\n", false},
+		{"on", "a: on\n", false},
+		{"y key", "y: 1\n", false},
+		{"octal", "mode: 0777\n", false},
+		{"underscores", "n: 1_000\n", false},
+		{"hex", "n: 0x1F\n", false},
+		{"exponent", "n: 1e3\n", false},
+		{"inf", "x: .inf\n", false},
+		{"NaN", "x: .nan\n", false},
+		{"tag", "a: !!str 1\n", false},
+		{"merge", "a: &x {k: v}\nb:\n  <<: *x\n", false},
+		{"duplicate key", "a: 1\na: 2\n", false},
+		{"int key", "1: a\n", false},
+		{"not a mapping", "- a\n", false},
+		{"invalid", "a: [\n", false},
+		{"too big", "n: 123456789012345678901234567890\n", false},
+	}
+	for _, tc := range cases {
+		if got := checkNodeSame(t, tc.note, []byte(tc.doc)); got != tc.accepted {
+			t.Errorf("%s: one-parse path accepted = %v, want %v", tc.note, got, tc.accepted)
+		}
+	}
+}
+
+// TestNodePathMatchesReferenceOnCorpus checks every YAML document of the
+// conformance corpus against the reference, and that the one-parse path
+// takes nearly all of them.
+func TestNodePathMatchesReferenceOnCorpus(t *testing.T) {
+	t.Parallel()
+	root := corpus.Dir(t)
+	docs, accepted := 0, 0
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".yaml") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		chunks, _ := Split(p, data)
+		for _, c := range chunks {
+			if checkNodeSame(t, p, c.Data) {
+				accepted++
+			}
+			docs++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", root, err)
+	}
+	t.Logf("one-parse path accepted %d of %d corpus documents", accepted, docs)
+	if docs == 0 {
+		t.Fatal("no corpus documents checked")
+	}
+	if float64(accepted) < minNodeCorpusAccepted*float64(docs) {
+		t.Fatalf("one-parse path accepted %d of %d corpus documents, want at least %.0f%%", accepted, docs, 100*minNodeCorpusAccepted)
+	}
+}
+
+// minNodeCorpusAccepted is the fraction of the corpus documents the
+// one-parse path must take.
+const minNodeCorpusAccepted = 0.9
+
+func FuzzNodePath(f *testing.F) {
+	f.Add([]byte("a: 1\nb: [x, {c: yes}]\n"))
+	f.Add([]byte("1: a\ntrue: b\n"))
+	f.Add([]byte("a: &x {k: v}\nb: *x\nc: 0777\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkNodeSame(t, "fuzz", data)
+	})
+}
+
+// BenchmarkDecodeOne compares the yaml.v2 decoding followed by a yaml.v3
+// parse for lines (what a failing document cost before) with the one-parse
+// path, on a Pod of hack/genmanifests -pods.
+func BenchmarkDecodeOne(b *testing.B) {
+	pod := []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: debugger-000000\n  namespace: data\n  labels:\n    app.kubernetes.io/name: debugger\n    team: data\nspec:\n  hostNetwork: true\n  securityContext:\n    runAsUser: 0\n  containers:\n  - name: shell\n    image: docker.io/library/ubuntu:24.04\n    command: [\"sleep\", \"infinity\"]\n    ports:\n    - containerPort: 2222\n      hostPort: 2222\n    securityContext:\n      privileged: true\n      capabilities:\n        add: [\"SYS_ADMIN\"]\n    volumeMounts:\n    - name: host-root\n      mountPath: /host\n  volumes:\n  - name: host-root\n    hostPath:\n      path: /\n")
+	b.Run("v2+lines", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeV2(pod); err != nil {
+				b.Fatal(err)
+			}
+			NewLines(pod, 1)
+		}
+	})
+	b.Run("v2", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeV2(pod); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("node", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, ok := decodeNode(pod); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+}

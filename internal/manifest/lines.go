@@ -70,3 +70,17 @@ func (l *Lines) Line(path string) int {
 	}
 	return l.start + line - 1
 }
+
+// FieldLines returns the line in the file of each field of paths, dotted
+// paths as FieldError names them ("spec.containers[0].image"; see
+// FieldLines); 0 for every path when the text did not parse.
+func (l *Lines) FieldLines(paths []string) []int {
+	out := make([]int, len(paths))
+	if l == nil || l.root == nil {
+		return out
+	}
+	for i, p := range paths {
+		out[i] = l.start + nodeLine(l.root, p) - 1
+	}
+	return out
+}

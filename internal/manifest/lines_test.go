@@ -57,3 +57,40 @@ spec:
 		t.Errorf("nil Line = %d, want 0", got)
 	}
 }
+
+// TestDocumentLinesReuseTree checks that a decoded document locates its
+// fields from the tree the one-parse path kept, and from its text when
+// yaml.v2 decoded it, with the same answers; WithoutText drops both.
+func TestDocumentLinesReuseTree(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text string
+		tree bool
+	}{
+		{"# c\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n", true},
+		{"# c\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    image: x\n    tty: yes\n", false},
+	} {
+		chunks, err := Split("f.yaml", []byte(tc.text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := chunks[0].Decode()
+		if err != nil || len(docs) != 1 {
+			t.Fatalf("Decode = %v, %v", docs, err)
+		}
+		d := docs[0]
+		if (d.root != nil) != tc.tree {
+			t.Errorf("tree kept = %v, want %v", d.root != nil, tc.tree)
+		}
+		l := d.Lines()
+		if got := []int{l.Line(""), l.Line("/spec/containers/0/image"), l.Line("/metadata/nope/")}; !equalInts(got, []int{2, 9, 4}) {
+			t.Errorf("lines %v, want [2 9 4]", got)
+		}
+		if got := l.FieldLines([]string{"spec.containers[0].name", "kind"}); !equalInts(got, []int{8, 3}) {
+			t.Errorf("FieldLines %v, want [8 3]", got)
+		}
+		if s := d.WithoutText(); s.Raw != nil || s.root != nil || s.Item != nil || s.Lines() != nil {
+			t.Error("WithoutText kept the text")
+		}
+	}
+}

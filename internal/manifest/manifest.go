@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/workpool"
 	yamlv2 "go.yaml.in/yaml/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,8 +33,9 @@ type Document struct {
 	Index int
 	// Object is the decoded document.
 	Object map[string]any
-	// Line is the 1-based line of Source where the document starts (0
-	// when unknown).
+	// Line is the 1-based line of Source where the document starts (for
+	// an item of a List, the line of the item's first field; 0 when
+	// unknown).
 	Line int
 	// Raw is the document's text, kept so that problems found later can
 	// be located by line (FieldLine, Lines); items of a List do not keep
@@ -42,6 +44,30 @@ type Document struct {
 	// Item locates an item of a List in the List's text; nil for a
 	// document that is no List item.
 	Item *ListItem
+
+	// root is the parsed tree of Raw when decoding kept it (see
+	// decodeNode), so that Lines need not parse Raw again.
+	root *yamlv3.Node
+}
+
+// Lines returns the locator of fields in the document's text (Raw),
+// reusing the tree decoding parsed when there is one; nil when the
+// document keeps no text.
+func (d Document) Lines() *Lines {
+	switch {
+	case d.root != nil:
+		return &Lines{root: d.root, start: max(d.Line, 1)}
+	case d.Raw != nil:
+		return NewLines(d.Raw, d.Line)
+	}
+	return nil
+}
+
+// WithoutText returns d without its text (Raw, Item and the parsed
+// tree), as handed on once it has been located: a sink need not hold it.
+func (d Document) WithoutText() Document {
+	d.Raw, d.Item, d.root = nil, nil, nil
+	return d
 }
 
 // ListItem is where an item of a List is: the List document's text, the
@@ -50,6 +76,18 @@ type ListItem struct {
 	Raw  []byte
 	Line int
 	Path string
+
+	root *yamlv3.Node // the parsed tree of Raw, when decoding kept it
+}
+
+// Lines returns the locator of fields in the List's text (paths below
+// Path name the item's fields), reusing the tree decoding parsed when
+// there is one.
+func (it *ListItem) Lines() *Lines {
+	if it.root != nil {
+		return &Lines{root: it.root, start: max(it.Line, 1)}
+	}
+	return NewLines(it.Raw, it.Line)
 }
 
 // Location describes where the document came from, for error messages:
@@ -125,7 +163,7 @@ func (c Chunk) Decode() ([]Document, error) {
 	if len(c.Data) > MaxDocumentBytes {
 		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
-	obj, err := decodeOne(c.Data)
+	obj, root, err := decodeOne(c.Data)
 	if err != nil {
 		return nil, c.parseError(err)
 	}
@@ -134,9 +172,11 @@ func (c Chunk) Decode() ([]Document, error) {
 	}
 	d := Document{Source: c.Source, Index: c.Index, Object: obj, Line: c.Line}
 	if isList(d) {
-		return expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/"}), nil
+		items := expand(d, &ListItem{Raw: c.Data, Line: c.Line, Path: "/", root: root})
+		locateItems(items, c.Data, c.Line)
+		return items, nil
 	}
-	d.Raw = c.Data
+	d.Raw, d.root = c.Data, root
 	return []Document{d}, nil
 }
 
@@ -233,9 +273,6 @@ func Decode(source string, data []byte) ([]Document, error) {
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
 		out[i], errs[i] = chunks[i].Decode()
-		if len(out[i]) > 0 && out[i][0].Item != nil {
-			locateItems(out[i], chunks[i])
-		}
 	})
 	var docs []Document
 	for _, d := range out {
@@ -267,14 +304,26 @@ func isBlank(raw []byte) bool {
 	return true
 }
 
-func decodeOne(raw []byte) (map[string]any, error) {
+// decodeOne decodes one document into its JSON value; root is its
+// yaml.v3 node tree when the one-parse path (decodeNode) took it, else nil.
+func decodeOne(raw []byte) (obj map[string]any, root *yamlv3.Node, err error) {
 	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
 		// JSON fast path; YAML is a superset, so fall back on failure.
 		var obj map[string]any
 		if err := json.Unmarshal(t, &obj); err == nil {
-			return obj, nil
+			return obj, nil, nil
 		}
 	}
+	if obj, root, ok := decodeNode(raw); ok {
+		return obj, root, nil
+	}
+	obj, err = decodeV2(raw)
+	return obj, nil, err
+}
+
+// decodeV2 is the reference decoding: yaml.v2 (YAML 1.1, as
+// sigs.k8s.io/yaml reads it) converted to JSON values.
+func decodeV2(raw []byte) (map[string]any, error) {
 	var y any
 	if err := yamlv2.Unmarshal(raw, &y); err != nil {
 		return nil, fmt.Errorf("invalid YAML: %w", err)
@@ -371,29 +420,52 @@ func typeName(v any) string {
 	}
 }
 
-// locateItems sets the line of the items of a List decoded from c (top
-// level items only; items of nested Lists keep the List's line).
-func locateItems(items []Document, c Chunk) {
-	for i := range items {
-		items[i].Line = c.Line
-	}
-	obj, err := decodeOne(c.Data)
-	top, _ := obj["items"].([]any)
-	if err != nil || len(top) != len(items) {
-		return // items that are not objects, or nested Lists: not aligned
-	}
-	for _, it := range top {
-		if m, ok := it.(map[string]any); !ok || isList(Document{Object: m}) {
+// locateItems sets the line of each item of a List, items of nested
+// Lists included, to the line of the item's first field in raw, the
+// List's text, which starts on line start of its file. Items whose
+// place cannot be found (text that yaml.v3 does not parse) keep the
+// List's line.
+func locateItems(items []Document, raw []byte, start int) {
+	paths := make([]string, len(items))
+	for i, it := range items {
+		if it.Item == nil {
 			return
 		}
+		paths[i] = ItemPath(it.Item.Path)
 	}
-	paths := make([]string, len(items))
-	for i := range items {
-		paths[i] = fmt.Sprintf("items[%d]", i)
+	if len(items) == 0 {
+		return
 	}
-	for i, l := range FieldLines(c.Data, c.Line, paths) {
-		items[i].Line = l
+	var lines []int
+	if items[0].Item.root != nil {
+		lines = items[0].Item.Lines().FieldLines(paths)
+	} else {
+		lines = FieldLines(raw, start, paths)
 	}
+	for i, l := range lines {
+		if l > 0 {
+			items[i].Line = l
+		}
+	}
+}
+
+// ItemPath turns the slash path of a List item ("/items/2/items/0/") into
+// the dotted path FieldLines and FieldError use ("items[2].items[0]").
+func ItemPath(slash string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(strings.Trim(slash, "/"), "/") {
+		switch {
+		case seg == "":
+		case seg[0] >= '0' && seg[0] <= '9':
+			b.WriteString("[" + seg + "]")
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(seg)
+		}
+	}
+	return b.String()
 }
 
 func isList(d Document) bool {
@@ -414,7 +486,7 @@ func expand(d Document, at *ListItem) []Document {
 			item := Document{Source: d.Source, Index: d.Index, Object: m, Line: d.Line}
 			var in *ListItem
 			if at != nil {
-				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/"}
+				in = &ListItem{Raw: at.Raw, Line: at.Line, Path: at.Path + "items/" + strconv.Itoa(i) + "/", root: at.root}
 				item.Item = in
 			}
 			out = append(out, expand(item, in)...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -179,13 +180,53 @@ func (v *Validator) Validate(obj map[string]any) (errs []manifest.FieldError, kn
 			top[k] = x
 		}
 	}
-	w.value("", top, root, 0)
+	w.value(top, root, 0)
 	return w.done(), true
 }
 
 type walker struct {
 	errs []manifest.FieldError
 	more int
+	// path is the field being checked, as a stack of segments: a key, or
+	// a list index when key is "". Its text is built only for a problem.
+	path []segment
+}
+
+type segment struct {
+	key   string
+	index int
+}
+
+// at returns the text of the current path followed by key (when key is
+// not empty): "spec.containers[0].image".
+func (w *walker) at(key string) string {
+	var b strings.Builder
+	for _, s := range w.path {
+		if s.key == "" {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(s.key)
+	}
+	if key != "" {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(key)
+	}
+	return b.String()
+}
+
+// into checks v below the current path's segment s.
+func (w *walker) into(s segment, v any, n *node, depth int) {
+	w.path = append(w.path, s)
+	w.value(v, n, depth)
+	w.path = w.path[:len(w.path)-1]
 }
 
 func (w *walker) fail(path, format string, args ...any) {
@@ -228,19 +269,19 @@ func (w *walker) requirePath(obj map[string]any, path []string) {
 	}
 }
 
-func (w *walker) value(path string, v any, n *node, depth int) {
+func (w *walker) value(v any, n *node, depth int) {
 	if v == nil || n.kind == kindAny {
 		return // null is accepted anywhere, as the API server's decoder does
 	}
 	if depth > maxDepth {
-		w.fail(path, "nested more than %d levels deep", maxDepth)
+		w.fail(w.at(""), "nested more than %d levels deep", maxDepth)
 		return
 	}
 	switch n.kind {
 	case kindObject:
 		m, ok := v.(map[string]any)
 		if !ok {
-			w.fail(path, "want an object, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want an object, got %s", manifest.JSONType(v))
 			return
 		}
 		keys := make([]string, 0, len(m))
@@ -252,25 +293,25 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 			f, ok := n.fields[k]
 			switch {
 			case ok:
-				w.value(join(path, k), m[k], f, depth+1)
+				w.into(segment{key: k}, m[k], f, depth+1)
 			case n.preserve:
 			default:
 				msg := "unknown field"
 				if s := manifest.Nearest(k, n.names); s != "" {
 					msg += "; did you mean " + s + "?"
 				}
-				w.fail(join(path, k), "%s", msg)
+				w.fail(w.at(k), "%s", msg)
 			}
 		}
 		for _, r := range n.required {
 			if _, ok := m[r]; !ok {
-				w.fail(join(path, r), "required field is missing")
+				w.fail(w.at(r), "required field is missing")
 			}
 		}
 	case kindMap:
 		m, ok := v.(map[string]any)
 		if !ok {
-			w.fail(path, "want an object, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want an object, got %s", manifest.JSONType(v))
 			return
 		}
 		keys := make([]string, 0, len(m))
@@ -279,53 +320,53 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			w.value(join(path, k), m[k], n.elem, depth+1)
+			w.into(segment{key: k}, m[k], n.elem, depth+1)
 		}
 	case kindList:
 		l, ok := v.([]any)
 		if !ok {
-			w.fail(path, "want a list, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want a list, got %s", manifest.JSONType(v))
 			return
 		}
 		for i, x := range l {
-			w.value(fmt.Sprintf("%s[%d]", path, i), x, n.elem, depth+1)
+			w.into(segment{index: i}, x, n.elem, depth+1)
 		}
 	case kindString:
 		s, ok := v.(string)
 		if !ok {
-			w.fail(path, "want a string, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want a string, got %s", manifest.JSONType(v))
 			return
 		}
 		if len(n.enum) > 0 && !contains(n.enum, s) {
-			w.fail(path, "unsupported value %q; want one of %s", s, strings.Join(n.enum, ", "))
+			w.fail(w.at(""), "unsupported value %q; want one of %s", s, strings.Join(n.enum, ", "))
 		}
 	case kindBytes:
 		s, ok := v.(string)
 		if !ok {
-			w.fail(path, "want a base64 string, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want a base64 string, got %s", manifest.JSONType(v))
 			return
 		}
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			w.fail(path, "invalid base64 data: %v", err)
+			w.fail(w.at(""), "invalid base64 data: %v", err)
 		}
 	case kindBool:
 		if _, ok := v.(bool); !ok {
-			w.fail(path, "want a boolean, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want a boolean, got %s", manifest.JSONType(v))
 		}
 	case kindInt:
 		if f, ok := manifest.Number(v); !ok || f != float64(int64(f)) {
-			w.fail(path, "want an integer, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want an integer, got %s", manifest.JSONType(v))
 		}
 	case kindNumber:
 		if _, ok := manifest.Number(v); !ok {
-			w.fail(path, "want a number, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want a number, got %s", manifest.JSONType(v))
 		}
 	case kindIntOrString:
 		if _, ok := v.(string); ok {
 			return
 		}
 		if f, ok := manifest.Number(v); !ok || f != float64(int64(f)) {
-			w.fail(path, "want an integer or a string, got %s", manifest.JSONType(v))
+			w.fail(w.at(""), "want an integer or a string, got %s", manifest.JSONType(v))
 		}
 	case kindCustom:
 		data, err := json.Marshal(v)
@@ -333,7 +374,7 @@ func (w *walker) value(path string, v any, n *node, depth int) {
 			err = json.Unmarshal(data, reflect.New(n.custom).Interface())
 		}
 		if err != nil {
-			w.fail(path, "invalid value: %s", strings.TrimPrefix(err.Error(), "json: "))
+			w.fail(w.at(""), "invalid value: %s", strings.TrimPrefix(err.Error(), "json: "))
 		}
 	}
 }
@@ -345,11 +386,4 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
 }

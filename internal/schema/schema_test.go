@@ -239,3 +239,26 @@ func TestValidateHostile(t *testing.T) {
 		t.Errorf("got %d problems, last %+v", len(errs), errs[len(errs)-1])
 	}
 }
+
+// TestValidateValidBuildsNoPaths checks that a valid document costs no
+// path text: paths are written out only for problems. Before, every field
+// and list element allocated its dotted path (44 allocations for this
+// Pod).
+func TestValidateValidBuildsNoPaths(t *testing.T) {
+	v := New()
+	doc := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns, labels: {app: x, team: z}}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: c\n    image: nginx:1.27\n    ports: [{containerPort: 80}, {containerPort: 443}]\n    env: [{name: A, value: a}, {name: B, value: b}]\n    volumeMounts: [{name: v, mountPath: /v}]\n  volumes: [{name: v, emptyDir: {}}]\n"
+	docs, err := manifest.Decode("p.yaml", []byte(doc))
+	if err != nil || len(docs) != 1 {
+		t.Fatalf("decode: %v", err)
+	}
+	obj := docs[0].Object
+	if errs, known := v.Validate(obj); len(errs) > 0 || !known {
+		t.Fatalf("Validate = %v, %v", errs, known)
+	}
+	allocs := testing.AllocsPerRun(20, func() { v.Validate(obj) })
+	// 10 on 2026-12-05: slices of keys of the objects with more than
+	// one field, the top-level copy, the walker and its path stack.
+	if allocs > 15 {
+		t.Errorf("Validate of a valid Pod: %.0f allocations, want at most 15", allocs)
+	}
+}

@@ -162,7 +162,7 @@ func (e *Evaluator) evaluate(ctx context.Context, stream Stream, inputs Inputs, 
 	for j, d := range docs {
 		// The sink gets no text: it is only needed to locate findings.
 		text := d
-		d.Raw, d.Item = nil, nil
+		d = d.WithoutText()
 		out[j] = Outcome{Item: i, Document: d, Line: d.Line}
 		if e.SkipNonResources {
 			if why := NotResource(d); why != "" {
@@ -211,10 +211,10 @@ func locate(d manifest.Document, rs []engine.Result) (int, []int) {
 	prefix := ""
 	switch {
 	case d.Raw != nil:
-		l = manifest.NewLines(d.Raw, d.Line)
+		l = d.Lines()
 	case d.Item != nil:
 		// An item of a List: its fields are found below its path.
-		l, prefix = manifest.NewLines(d.Item.Raw, d.Item.Line), strings.TrimSuffix(d.Item.Path, "/")
+		l, prefix = d.Item.Lines(), strings.TrimSuffix(d.Item.Path, "/")
 	default:
 		return d.Line, nil
 	}
@@ -244,15 +244,27 @@ const (
 // SchemaResults turns the schema problems of doc into failing results:
 // Rule names the schema (apiVersion/kind), Path the field as a JSON
 // pointer, and Message the file and line of the field (found in doc.Raw
-// when it is kept, else the document's line), the field and the problem.
+// when it is kept, in the List's text for an item of a List, else the
+// document's line), the field and the problem.
 func SchemaResults(doc manifest.Document, problems []manifest.FieldError) []engine.Result {
 	paths := make([]string, len(problems))
 	for k, p := range problems {
 		paths[k] = p.Path
 	}
 	lines := make([]int, len(problems))
-	if doc.Raw != nil {
-		lines = manifest.FieldLines(doc.Raw, doc.Line, paths)
+	switch {
+	case doc.Raw != nil:
+		lines = doc.Lines().FieldLines(paths)
+	case doc.Item != nil:
+		// An item of a List: its fields are below its path in the List.
+		prefix := manifest.ItemPath(doc.Item.Path)
+		for k, p := range paths {
+			paths[k] = prefix
+			if p != "" {
+				paths[k] = prefix + "." + p
+			}
+		}
+		lines = doc.Item.Lines().FieldLines(paths)
 	}
 	res := engine.Resource{APIVersion: doc.APIVersion(), Kind: doc.Kind(),
 		Namespace: manifest.MetaString(doc.Object, "namespace"), Name: doc.Name()}

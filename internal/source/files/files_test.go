@@ -343,7 +343,7 @@ func TestRunSkipsAndValidates(t *testing.T) {
 		"in.yaml:18  [kubernetes-schema fail /spec/containers in.yaml:23: spec.containers: required field is missing]" +
 			" [kubernetes-schema fail /spec/containerz in.yaml:24: spec.containerz: unknown field; did you mean containers?]",
 		"in.yaml:26 unvalidated",
-		"in.yaml:30  [kubernetes-schema fail /spec in.yaml:30: spec: required field is missing]",
+		"in.yaml:33  [kubernetes-schema fail /spec in.yaml:33: spec: required field is missing]",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("outcomes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -367,6 +367,78 @@ func TestRunSkipsAndValidates(t *testing.T) {
 	var errs files.Errors
 	if err := ev.Run(context.Background(), files.Chunks(chunks), &collect{}); !errors.As(err, &errs) || len(errs) != 1 || !errors.Is(errs[0], files.ErrNoKind) {
 		t.Errorf("Run without SkipNonResources = %v", err)
+	}
+}
+
+// TestSchemaProblemsInListItems checks that schema problems of the items
+// of a List are reported at the lines of the items' fields, not at the
+// List's first line, with and without Locate, nested Lists included.
+func TestSchemaProblemsInListItems(t *testing.T) {
+	t.Parallel()
+	text := `# a List of two Pods and a nested List
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata: {name: fine, labels: {team: a}}
+  spec:
+    containers: [{name: c, image: nginx}]
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: typo
+  spec:
+    containers:
+    - name: c
+      image: nginx
+      imagePullPolicyy: Always
+- apiVersion: v1
+  kind: List
+  items:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: nested}
+    spec:
+      containerz: []
+`
+	for _, locate := range []bool{false, true} {
+		chunks, err := manifest.Split("l.yaml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := &files.Evaluator{Engine: engine.New(), Set: compile(t, teamPolicy), Schema: schema.New(), Locate: locate}
+		var c collect
+		if err := ev.Run(context.Background(), files.Chunks(chunks), &c); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, o := range c.outcomes {
+			s := fmt.Sprintf("%s line %d", o.Document.Location(), o.Line)
+			for k, r := range o.Results {
+				if r.Policy != files.SchemaPolicy {
+					continue
+				}
+				s += " [" + r.Message
+				if o.Lines != nil {
+					s += fmt.Sprintf(" L%d", o.Lines[k])
+				}
+				s += "]"
+			}
+			got = append(got, s)
+		}
+		want := []string{
+			"l.yaml:5 line 5",
+			"l.yaml:10 line 10 [l.yaml:18: spec.containers[0].imagePullPolicyy: unknown field; did you mean imagePullPolicy?]",
+			"l.yaml:22 line 22 [l.yaml:25: spec.containers: required field is missing] [l.yaml:26: spec.containerz: unknown field; did you mean containers?]",
+		}
+		if locate {
+			want[1] = strings.Replace(want[1], "?]", "? L18]", 1)
+			want[2] = "l.yaml:22 line 22 [l.yaml:25: spec.containers: required field is missing L25] [l.yaml:26: spec.containerz: unknown field; did you mean containers? L26]"
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("locate=%v:\n%s\nwant:\n%s", locate, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }
 
