@@ -201,7 +201,9 @@ func (c *Controller) mutateExisting(ctx context.Context, k trigKey, ev *mutateEv
 	if err != nil {
 		return err
 	}
-	in := engine.Input{Resource: obj, Operation: ev.op, Resources: c.store, Phase: engine.PhaseMutateExisting,
+	// Targets and the cluster reads of context entries (configMap,
+	// apiCall) come from the API server.
+	in := engine.Input{Resource: obj, Operation: ev.op, Resources: c.store, Cluster: c.store, Phase: engine.PhaseMutateExisting,
 		NamespaceLabels: c.namespaceLabels(ctx, k.namespace)}
 	switch ev.op {
 	case "UPDATE":
