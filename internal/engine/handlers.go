@@ -89,6 +89,9 @@ func phaseHandlers() map[Phase][]handler {
 			kyvernoRules{rules: []ruleHandler{generateRule{}}},
 			generatingPolicies{},
 		},
+		PhaseMutateExisting: {
+			kyvernoRules{rules: []ruleHandler{mutateExistingRule{}}},
+		},
 	}
 }
 

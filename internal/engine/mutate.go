@@ -23,7 +23,7 @@ import (
 //
 // Rules with mutate.targets (mutate existing resources) are not applied
 // here: they patch other objects than the request's, which needs the
-// cluster; background evaluation (Input.Background) mutates nothing, as
+// cluster (PhaseMutateExisting, mutateExistingRule); background evaluation (Input.Background) mutates nothing, as
 // Kyverno's background scans report no mutate rules.
 type mutateRules struct{}
 

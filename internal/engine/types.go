@@ -81,6 +81,13 @@ type Result struct {
 	// "" when none; a string so Result stays comparable. GeneratedObjects
 	// decodes it.
 	Generated string `json:"generated,omitempty"`
+	// Target is the existing resource a mutate rule with targets patches
+	// (PhaseMutateExisting); Resource is then the trigger. Patched is the
+	// target as the rule leaves it (JSON, with the resourceVersion it was
+	// read at, so that writing it is an optimistic update), and JSONPatch
+	// the RFC 6902 operations from the target as read to Patched.
+	Target  Resource `json:"target,omitzero"`
+	Patched string   `json:"patched,omitempty"`
 	// Image is the image reference a verifyImages or ClusterImagePolicy
 	// result is about, as written; Digest what it resolved to, when known.
 	Image  string `json:"image,omitempty"`
@@ -264,6 +271,13 @@ const (
 	// each result carries the objects to generate in Result.Generated
 	// (internal/generate creates them).
 	PhaseGenerate
+	// PhaseMutateExisting evaluates Kyverno mutate rules with targets
+	// (mutate existing resources) only: for a trigger (Input.Resource;
+	// on DELETE the deleted object) the targets each rule selects are read
+	// through Input.Resources and patched, one result per target carrying
+	// the patched target (Result.Target, Result.Patched). Writing them is
+	// the caller's job (internal/generate).
+	PhaseMutateExisting
 )
 
 // Values supplies variables for a policy's rules, the way `kyverno test`

@@ -152,6 +152,19 @@ type Controller struct {
 	// "uid/ruleID/kind/ns/name".
 	created map[string]bool
 	rules   map[string]ruleInfo
+	// mtriggers are the kinds that trigger mutate rules with targets;
+	// mrules those rules (see mutateexisting.go).
+	mtriggers map[schema.GroupVersionKind]bool
+	mrules    map[string]mutateInfo
+	// since is when each kind's event handler was added: an object of
+	// the kind created since then is a CREATE, an older one (the
+	// informer's replay of what exists) is not.
+	since map[schema.GroupVersionKind]time.Time
+	// written are the objects this controller updated, by
+	// "kind/namespace/name@resourceVersion": their update events are its
+	// own, which trigger nothing (as Kyverno skips its background
+	// controller's requests).
+	written map[string]bool
 	// q is the work queue, set by Start before anything is watched.
 	q queue
 }
@@ -175,13 +188,22 @@ func NewController(opts Options) (*Controller, error) {
 		store:   ClusterResources{Reader: opts.Reader, Mapper: opts.Mapper},
 		watched: map[schema.GroupVersionKind]bool{}, triggers: map[schema.GroupVersionKind]bool{},
 		owned: map[trigKey]map[objRef]owned{}, byUID: map[string]trigKey{}, sources: map[objRef]map[trigKey]bool{},
-		created: map[string]bool{}, rules: map[string]ruleInfo{}}, nil
+		created: map[string]bool{}, rules: map[string]ruleInfo{},
+		mtriggers: map[schema.GroupVersionKind]bool{}, mrules: map[string]mutateInfo{}, written: map[string]bool{},
+		since: map[schema.GroupVersionKind]time.Time{}}, nil
 }
 
 // NeedLeaderElection makes the controller run on the elected leader only.
 func (c *Controller) NeedLeaderElection() bool { return true }
 
-type queue = workqueue.TypedRateLimitingInterface[trigKey]
+type queue = workqueue.TypedRateLimitingInterface[work]
+
+// work is one item of the queue: a trigger to reconcile (generate), or,
+// with event set, one event of a mutate-existing trigger to process.
+type work struct {
+	trigger trigKey
+	event   *mutateEvent
+}
 
 // Start follows triggers, generated objects, clone sources and policy
 // changes until ctx ends. It implements manager.Runnable.
@@ -191,8 +213,8 @@ func (c *Controller) Start(ctx context.Context) error {
 		return nil
 	case <-c.opts.Policies.Loaded():
 	}
-	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[trigKey](),
-		workqueue.TypedRateLimitingQueueConfig[trigKey]{Name: "portcullis-generate"})
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[work](),
+		workqueue.TypedRateLimitingQueueConfig[work]{Name: "portcullis-generate"})
 	defer q.ShutDown()
 	c.q = q
 	policies := c.opts.Policies.Subscribe()
@@ -202,6 +224,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	c.mu.Unlock()
 	c.adopt(ctx, set)
 	c.watchTriggers(ctx, set)
+	c.mutateRulesChanged(ctx, set)
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -257,6 +280,7 @@ func (c *Controller) policiesChanged(ctx context.Context) {
 		}
 	}
 	c.watchTriggers(ctx, set)
+	c.mutateRulesChanged(ctx, set)
 	if changed {
 		c.enqueueKinds(ctx)
 	}
@@ -312,26 +336,8 @@ func triggerKinds(set *policy.Set, mapper meta.RESTMapper) map[schema.GroupVersi
 	out := map[schema.GroupVersionKind]bool{}
 	for _, p := range set.Policies {
 		for _, r := range p.Rules {
-			if r.Generate == nil || r.Match == nil {
-				continue
-			}
-			for _, f := range append(append([]policy.Filter(nil), r.Match.Any...), r.Match.All...) {
-				for _, sel := range f.Kinds {
-					if strings.ContainsAny(sel.Kind+sel.Group+sel.Version, "*?") || sel.Subresource != "" {
-						continue
-					}
-					if sel.AnyGroupVersion {
-						if ms, err := mapper.RESTMappings(schema.GroupKind{Kind: sel.Kind}); err == nil {
-							for _, m := range ms {
-								out[m.GroupVersionKind] = true
-							}
-						}
-						continue
-					}
-					if m, err := mapper.RESTMapping(schema.GroupKind{Group: sel.Group, Kind: sel.Kind}, sel.Version); err == nil {
-						out[m.GroupVersionKind] = true
-					}
-				}
+			if r.Generate != nil {
+				matchKinds(r, mapper, out)
 			}
 		}
 	}
@@ -367,11 +373,43 @@ func triggerKinds(set *policy.Set, mapper meta.RESTMapper) map[schema.GroupVersi
 	return out
 }
 
+// matchKinds adds the kinds a rule's match names to out (wildcards and
+// subresources are not watched).
+func matchKinds(r *policy.Rule, mapper meta.RESTMapper, out map[schema.GroupVersionKind]bool) {
+	if r.Match == nil {
+		return
+	}
+	for _, f := range append(append([]policy.Filter(nil), r.Match.Any...), r.Match.All...) {
+		for _, sel := range f.Kinds {
+			if strings.ContainsAny(sel.Kind+sel.Group+sel.Version, "*?") || sel.Subresource != "" {
+				continue
+			}
+			if sel.AnyGroupVersion {
+				if ms, err := mapper.RESTMappings(schema.GroupKind{Kind: sel.Kind}); err == nil {
+					for _, m := range ms {
+						out[m.GroupVersionKind] = true
+					}
+				}
+				continue
+			}
+			if m, err := mapper.RESTMapping(schema.GroupKind{Group: sel.Group, Kind: sel.Kind}, sel.Version); err == nil {
+				out[m.GroupVersionKind] = true
+			}
+		}
+	}
+}
+
 // watchTriggers starts informers on the trigger kinds of set.
 func (c *Controller) watchTriggers(ctx context.Context, set *policy.Set) {
 	for gvk := range triggerKinds(set, c.opts.Mapper) {
 		c.mu.Lock()
 		c.triggers[gvk] = true
+		c.mu.Unlock()
+		c.watch(ctx, gvk)
+	}
+	for gvk := range mutateTriggerKinds(set, c.opts.Mapper) {
+		c.mu.Lock()
+		c.mtriggers[gvk] = true
 		c.mu.Unlock()
 		c.watch(ctx, gvk)
 	}
@@ -399,7 +437,7 @@ func (c *Controller) watch(ctx context.Context, gvk schema.GroupVersionKind) {
 		c.mu.Unlock()
 		return
 	}
-	handle := func(o any) {
+	handle := func(op string, old, o any) {
 		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
 			o = d.Obj
 		}
@@ -408,13 +446,20 @@ func (c *Controller) watch(ctx context.Context, gvk schema.GroupVersionKind) {
 			return
 		}
 		for _, k := range c.affected(gvk, m) {
-			c.q.Add(k)
+			c.q.Add(work{trigger: k})
+		}
+		oldObj, _ := old.(client.Object)
+		if ev := c.mutateEventOf(gvk, op, oldObj, m); ev != nil {
+			c.q.Add(work{trigger: trigKey{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()}, event: ev})
 		}
 	}
+	c.mu.Lock()
+	c.since[gvk] = time.Now().Truncate(time.Second)
+	c.mu.Unlock()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    handle,
-		UpdateFunc: func(_, o any) { handle(o) },
-		DeleteFunc: handle,
+		AddFunc:    func(o any) { handle("CREATE", nil, o) },
+		UpdateFunc: func(old, o any) { handle("UPDATE", old, o) },
+		DeleteFunc: func(o any) { handle("DELETE", nil, o) },
 	}); err != nil {
 		c.log.Warn("cannot watch a kind", "kind", gvk.String(), "error", err)
 	}
@@ -494,37 +539,50 @@ func (c *Controller) enqueueKind(ctx context.Context, gvk schema.GroupVersionKin
 	}
 	_ = meta.EachListItem(list, func(o runtime.Object) error {
 		if m, ok := o.(client.Object); ok {
-			c.q.Add(trigKey{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()})
+			c.q.Add(work{trigger: trigKey{gvk: gvk, namespace: m.GetNamespace(), name: m.GetName()}})
 		}
 		return nil
 	})
 }
 
+// maxMutateRetries bounds the retries of one mutate-existing event (a
+// trigger's generate reconcile is retried until it succeeds).
+const maxMutateRetries = 8
+
 func (c *Controller) next(ctx context.Context, q queue) bool {
-	k, shutdown := q.Get()
+	w, shutdown := q.Get()
 	if shutdown {
 		return false
 	}
-	defer q.Done(k)
-	err := c.reconcileSafe(ctx, k)
+	defer q.Done(w)
+	err := c.processSafe(ctx, w)
 	switch {
 	case err == nil:
-		q.Forget(k)
+		q.Forget(w)
 	case ctx.Err() != nil:
+	case w.event != nil && q.NumRequeues(w) >= maxMutateRetries:
+		c.log.Warn("mutate existing resources: giving up", "trigger", w.trigger.String(), "operation", w.event.op, "error", err)
+		q.Forget(w)
+	case w.event != nil:
+		c.log.Warn("mutate existing resources", "trigger", w.trigger.String(), "operation", w.event.op, "error", err)
+		q.AddRateLimited(w)
 	default:
-		c.log.Warn("generate for a trigger", "trigger", k.String(), "error", err)
-		q.AddRateLimited(k)
+		c.log.Warn("generate for a trigger", "trigger", w.trigger.String(), "error", err)
+		q.AddRateLimited(w)
 	}
 	return true
 }
 
-func (c *Controller) reconcileSafe(ctx context.Context, k trigKey) (err error) {
+func (c *Controller) processSafe(ctx context.Context, w work) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 		}
 	}()
-	return c.reconcile(ctx, k)
+	if w.event != nil {
+		return c.mutateExisting(ctx, w.trigger, w.event)
+	}
+	return c.reconcile(ctx, w.trigger)
 }
 
 // newObject returns an empty object of kind gvk to cache and read: typed
@@ -555,14 +613,20 @@ func (c *Controller) get(ctx context.Context, k trigKey) (map[string]any, error)
 	if obj.GetDeletionTimestamp() != nil {
 		return nil, nil
 	}
+	return toMap(k.gvk, obj)
+}
+
+// toMap returns a cached object as JSON-shaped maps (a copy for typed
+// objects; an unstructured object's own map, not to be modified).
+func toMap(gvk schema.GroupVersionKind, obj client.Object) (map[string]any, error) {
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		return u.Object, nil
 	}
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
-		return nil, fmt.Errorf("convert %s: %w", k, err)
+		return nil, fmt.Errorf("convert %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
-	m["apiVersion"], m["kind"] = k.gvk.GroupVersion().String(), k.gvk.Kind
+	m["apiVersion"], m["kind"] = gvk.GroupVersion().String(), gvk.Kind
 	return m, nil
 }
 
@@ -577,15 +641,7 @@ func (c *Controller) reconcile(ctx context.Context, k trigKey) error {
 		return c.triggerGone(ctx, k)
 	}
 	set := c.opts.Policies.Current()
-	in := engine.Input{Resource: obj, Operation: "CREATE", Resources: c.store}
-	if k.namespace != "" {
-		ns := &corev1.Namespace{}
-		nctx, cancel := context.WithTimeout(ctx, listTimeout)
-		if err := c.opts.Cache.Get(nctx, client.ObjectKey{Name: k.namespace}, ns); err == nil {
-			in.NamespaceLabels = ns.Labels
-		}
-		cancel()
-	}
+	in := engine.Input{Resource: obj, Operation: "CREATE", Resources: c.store, NamespaceLabels: c.namespaceLabels(ctx, k.namespace)}
 	desired, results, err := Desired(ctx, c.opts.Engine, set, in)
 	if err != nil {
 		return fmt.Errorf("evaluate %s: %w", k, err)
@@ -661,6 +717,21 @@ func (c *Controller) reconcile(ctx context.Context, k trigKey) error {
 		c.watch(ctx, src.gvk)
 	}
 	return errors.Join(errs...)
+}
+
+// namespaceLabels returns the labels of a namespace from the cache (nil
+// for "" or when it cannot be read).
+func (c *Controller) namespaceLabels(ctx context.Context, name string) map[string]string {
+	if name == "" {
+		return nil
+	}
+	ns := &corev1.Namespace{}
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	if err := c.opts.Cache.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return nil
+	}
+	return ns.Labels
 }
 
 // inScope reports whether a rule generates for this trigger: when the

@@ -1,5 +1,6 @@
-// Package generate owns resource generation: Kyverno generate rules and
-// GeneratingPolicies.
+// Package generate owns the writes policies make to other objects than
+// the admitted one: resource generation (Kyverno generate rules and
+// GeneratingPolicies) and Kyverno's mutate existing resources.
 //
 // The pure part (Desired) turns one trigger object into the objects the
 // policies want to exist for it: the engine evaluates the rules in
@@ -20,4 +21,8 @@
 //
 // The live part (Controller) is a leader-only Runnable that creates and
 // keeps the generated objects through the API server (see controller.go).
+// It also runs Kyverno mutate rules with targets (mutate existing
+// resources) on the same triggers and queue: the engine patches the
+// targets (engine.PhaseMutateExisting) and the controller updates them
+// (see mutateexisting.go).
 package generate

@@ -12,14 +12,21 @@ import (
 	"github.com/portcullis/portcullis/internal/source/files"
 )
 
+// notInManifest is what comparePatched returns when the patchedResources
+// file holds no resource with the mutated resource's kind, namespace and
+// name: kyverno test then drops the row (its checkResult message says
+// "not found in manifest" and the row is skipped: neither counted nor
+// listed), so the entry checks nothing for that resource.
+const notInManifest = "not found in manifest"
+
 // comparePatched compares the resource mutated by results with its
 // expected version in the patchedResources file, as kyverno test does:
 // the file's resource with the same kind, namespace and name (a
 // namespaced resource without a namespace is in "default"), equal as
 // JSON once null values, empty maps and empty lists are removed. It
 // returns "" when they are equal, else why not ("Error: ..." when the
-// file cannot be read, "Resource diff: ..." when the resources differ or
-// the file has no such resource).
+// file cannot be read, "Resource diff: ..." when the resources differ,
+// notInManifest when the file has no such resource).
 func (lt *loadedTest) comparePatched(file string, obj map[string]any, results []engine.Result) string {
 	mutated, err := engine.Mutated(obj, results)
 	if err != nil {
@@ -36,7 +43,7 @@ func (lt *loadedTest) comparePatched(file string, obj map[string]any, results []
 	}
 	want := findResource(docs, mutated)
 	if want == nil {
-		return fmt.Sprintf("Resource diff: %s has no %s %s", file, mutated["kind"], manifest.MetaString(mutated, "name"))
+		return notInManifest
 	}
 	if at := firstDifference("", tidy(defaultNamespace(want)), tidy(mutated)); at != "" {
 		return fmt.Sprintf("Resource diff: the patched resource differs from %s at %s", file, at)

@@ -196,13 +196,18 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	for _, t := range order {
 		t.evaluate(ctx, r.Engine, lt)
 	}
+	var dropped map[int]bool
 	for _, c := range checks {
 		row := &tr.Rows[c.row]
 		row.Actual, row.OK, row.Reason, row.Message = c.compare(row.Expected)
-		if c.patched != "" && row.Actual != "" && row.Actual != "excluded" {
-			c.checkPatched(lt, row)
+		if c.patched != "" && row.Actual != "" && row.Actual != "excluded" && c.checkPatched(lt, row) {
+			if dropped == nil {
+				dropped = map[int]bool{}
+			}
+			dropped[c.row] = true
 		}
 	}
+	tr.Rows = dropRows(tr.Rows, dropped)
 	// A suite that could not be loaded, or checks nothing, fails: it
 	// would otherwise pass with whatever rows it has (possibly none). A
 	// load error already failing a row (policy not loaded) is not repeated.
@@ -210,6 +215,23 @@ func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 		tr.Rows = append(tr.Rows, Row{ID: len(tr.Rows) + 1, Policy: "-", Rule: "-", Resource: file, Expected: "-", Reason: reason})
 	}
 	return tr
+}
+
+// dropRows removes the rows at the indexes of drop and numbers the rest
+// again from 1, as kyverno test numbers only the rows it prints.
+func dropRows(rows []Row, drop map[int]bool) []Row {
+	if len(drop) == 0 {
+		return rows
+	}
+	out := rows[:0]
+	for i, r := range rows {
+		if drop[i] {
+			continue
+		}
+		r.ID = len(out) + 1
+		out = append(out, r)
+	}
+	return out
 }
 
 func anyFailed(rows []Row) bool {
@@ -227,6 +249,8 @@ func suiteProblem(lt *loadedTest, loadErr string) string {
 	switch {
 	case loadErr != "":
 		return "Error: test could not be loaded: " + loadErr
+	case len(lt.spec.TargetResources) > 0:
+		return "Unsupported: targetResources (mutate existing resources) are not supported by portcullis test yet; the rows of mutate rules with targets were not verified"
 	case len(lt.spec.Results) == 0 && len(lt.spec.Checks) > 0:
 		return "Unsupported: the test has only checks, which are not supported yet; nothing was verified"
 	case len(lt.spec.Results) == 0:
@@ -388,6 +412,9 @@ func (lt *loadedTest) target(exp ResultSpec, loadErr string) (*target, string) {
 		if rule != nil && rule.Spec.Validation == nil && rule.Spec.Mutation == nil {
 			return nil, "Unsupported: only validate and mutate rules are supported yet"
 		}
+		if rule != nil && rule.Spec.Mutation != nil && len(rule.Spec.Mutation.Targets) > 0 {
+			return nil, "Unsupported: mutate rules with targets (mutate existing resources, targetResources) are not supported by portcullis test yet"
+		}
 	}
 	return &target{key: pol.Key(), name: pol.Name(), set: lt.set.Only(pol)}, ""
 }
@@ -495,12 +522,18 @@ func (c *check) compare(want string) (actual string, ok bool, reason, message st
 // checkPatched compares the resources of a row with a patchedResources
 // file, as kyverno test does: a resource that does not match makes the
 // row's result fail (which passes when fail was expected); one that
-// matches leaves the rule's status.
-func (c *check) checkPatched(lt *loadedTest, row *Row) {
+// matches leaves the rule's status. It returns true when the row is to
+// be dropped: the file holds none of the row's resources (kyverno test
+// skips a resource "not found in manifest" without a row).
+func (c *check) checkPatched(lt *loadedTest, row *Row) (drop bool) {
+	missing := 0
 	for _, d := range c.docs {
 		why := lt.comparePatched(c.patched, lt.resources[d].Object, c.target.results[d])
 		switch {
 		case why == "":
+			continue
+		case why == notInManifest:
+			missing++
 			continue
 		case strings.HasPrefix(why, "Error"):
 			row.OK, row.Reason = false, why
@@ -511,8 +544,9 @@ func (c *check) checkPatched(lt *loadedTest, row *Row) {
 				row.Message = why
 			}
 		}
-		return
+		return false
 	}
+	return missing == len(c.docs)
 }
 
 // ruleNameMatches reports whether a result of rule got answers an entry

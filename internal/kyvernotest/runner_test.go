@@ -177,26 +177,46 @@ func TestExceptions(t *testing.T) {
 // kyverno test compares the mutated resource with the patchedResources
 // file: equal keeps the rule's status (pass, or skip when nothing was
 // patched), different makes the row's result fail, which passes only
-// when fail was expected.
+// when fail was expected; a resource the file does not hold ("not found
+// in manifest") gets no row at all, neither counted nor listed.
 func TestPatchedResources(t *testing.T) {
 	t.Parallel()
 	rep := run(t, "testdata/mutate")
 	tr := rep.Tests[0]
-	if tr.Class != "mutate" || len(tr.Rows) != 4 {
+	if tr.Class != "mutate" || len(tr.Rows) != 5 {
 		t.Fatalf("test report = %+v", tr)
 	}
 	want := []struct {
 		ok     bool
 		actual string
-	}{{true, "pass"}, {true, "skip"}, {true, "fail"}, {false, "fail"}}
+	}{{true, "pass"}, {true, "skip"}, {true, "fail"}, {false, "fail"}, {true, "pass"}}
 	for i, w := range want {
 		row := tr.Rows[i]
-		if row.OK != w.ok || row.Actual != w.actual {
+		if row.OK != w.ok || row.Actual != w.actual || row.ID != i+1 {
 			t.Errorf("row %d = %+v, want ok=%v actual=%s", i+1, row, w.ok, w.actual)
 		}
 	}
+	if r := tr.Rows[4]; !strings.Contains(r.Resource, "latest") {
+		t.Errorf("row 5 is %s, want the latest Pod (the unlisted one has no row)", r.Resource)
+	}
 	if r := tr.Rows[3]; !strings.Contains(r.Reason, "/spec/containers/0/imagePullPolicy") {
 		t.Errorf("row 4 reason %q does not name the differing field", r.Reason)
+	}
+}
+
+// TestTargetResources checks that a row of a mutate rule with targets
+// (mutate existing resources, kyverno test's targetResources), which
+// portcullis test does not evaluate yet, fails as unsupported instead of
+// passing or reading as a missing resource.
+func TestTargetResources(t *testing.T) {
+	t.Parallel()
+	rep := run(t, "testdata/targets")
+	tr := rep.Tests[0]
+	if len(tr.Rows) != 1 {
+		t.Fatalf("test report = %+v", tr)
+	}
+	if r := tr.Rows[0]; r.OK || !strings.HasPrefix(r.Reason, "Unsupported: mutate rules with targets") {
+		t.Errorf("row = %+v, want an unsupported failure", r)
 	}
 }
 

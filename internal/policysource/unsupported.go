@@ -92,6 +92,13 @@ func Unsupported(d manifest.Document) []*policy.Error {
 			}
 		}
 		foreach(base+".validate.foreach", validate["foreach"])
+		mutate, _ := rule["mutate"].(map[string]any)
+		foreach(base+".mutate.foreach", mutate["foreach"])
+		targets, _ := mutate["targets"].([]any)
+		for k, t := range targets {
+			m, _ := t.(map[string]any)
+			add(fmt.Sprintf("%s.mutate.targets[%d].context", base, k), m["context"])
+		}
 	}
 	return errs
 }

@@ -71,6 +71,22 @@ spec:
           context: [{name: g, globalReference: {name: x}}]
           deny: {}
 `, []string{"spec.rules[0].validate.foreach[0].foreach[0].context[0].globalReference"}},
+		{"imageRegistry in a mutate foreach and a mutate target", `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+  - name: r
+    mutate:
+      targets:
+      - apiVersion: v1
+        kind: Secret
+        context: [{name: v, variable: {value: 1}}, {name: img, imageRegistry: {reference: x}}]
+      foreach:
+      - list: request.object.spec.containers
+        context: [{name: img, imageRegistry: {reference: "{{ element.image }}"}}]
+        patchStrategicMerge: {}
+`, []string{"spec.rules[0].mutate.foreach[0].context[0].imageRegistry", "spec.rules[0].mutate.targets[0].context[1].imageRegistry"}},
 		{"variables only", `apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: p}

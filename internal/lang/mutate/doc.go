@@ -4,7 +4,7 @@
 // add-if-not-present "+(key)"), evaluated against the resource and
 // stripped before the merge as Kyverno does; the strategic merge itself
 // (k8s.io/apimachinery's strategicpatch with the typed schema of built-in
-// kinds, a JSON merge patch for other kinds); RFC 6902 JSON patches
+// kinds, kustomize kyaml merge2 for other kinds, as Kyverno); RFC 6902 JSON patches
 // (github.com/evanphx/json-patch/v5, with Kyverno's apply options); and the
 // RFC 6902 difference between two objects (gomodules.xyz/jsonpatch/v2),
 // which is what a mutate result carries.

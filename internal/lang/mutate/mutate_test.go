@@ -137,6 +137,28 @@ func TestStrategicMergeSchema(t *testing.T) {
 	}
 }
 
+// A custom resource is merged as Kyverno merges it (kustomize's kyaml
+// merge2, no schema): a list of named maps is replaced, not merged by
+// name; null clears a field; the strategic-merge directives act on maps:
+// $patch: delete removes the map, $patch: replace swaps it whole (a JSON
+// merge patch would have kept "$patch" as data).
+func TestStrategicMergeCustomResource(t *testing.T) {
+	cr := `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w, labels: {a: x, b: y}},
+spec: {items: [{name: a, size: 1}, {name: b}], drop: {x: 1}, swap: {old: 1, both: 1}, gone: 2, keep: "yes"}}`
+	out, err := apply(t, cr, `{metadata: {labels: {b: null, c: z}}, spec: {items: [{name: a, size: 2}],
+drop: {$patch: delete}, swap: {$patch: replace, new: 1, both: 2}, gone: null}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := obj(t, `{apiVersion: example.com/v1, kind: Widget, metadata: {name: w, labels: {a: x, c: z}},
+spec: {items: [{name: a, size: 2}], swap: {new: 1, both: 2}, keep: "yes"}}`)
+	if !reflect.DeepEqual(out, want) {
+		a, _ := json.Marshal(out)
+		b, _ := json.Marshal(want)
+		t.Fatalf("merged\n %s\nwant\n %s", a, b)
+	}
+}
+
 // Kyverno applies patchesJson6902 with missing paths tolerated on remove
 // and created on add.
 func TestApplyJSONPatchOptions(t *testing.T) {

@@ -9,13 +9,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/kubernetes/scheme"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/kustomize/kyaml/yaml/merge2"
 )
 
 // StrategicMerge merges patch (already preprocessed, see Preprocess) into
 // resource and returns the merged object; resource is not modified. A
 // built-in kind (one of client-go's scheme) is merged with its Go type's
 // patch strategies and merge keys (containers by name, ...); any other
-// kind gets a JSON merge patch (RFC 7386): maps merged, lists replaced.
+// kind is merged as Kyverno merges it (mergeUntyped): maps merged, lists
+// replaced, $patch directives honoured.
 func StrategicMerge(resource map[string]any, patch any) (map[string]any, error) {
 	pm, ok := patch.(map[string]any)
 	if !ok {
@@ -35,17 +38,42 @@ func StrategicMerge(resource map[string]any, patch any) (map[string]any, error) 
 		}
 		return normalize(out)
 	}
+	return mergeUntyped(resource, pm)
+}
+
+// mergeUntyped merges patch into a resource of a kind without a Go type
+// (a custom resource) as Kyverno does for every kind: kustomize's kyaml
+// merge2 (the patchstrategicmerge filter: lists grow by prepending)
+// without a schema, so lists are not associative and the patch's list
+// replaces the resource's, null clears a field, and the strategic-merge
+// directives $patch: delete and $patch: replace act on maps.
+func mergeUntyped(resource, patch map[string]any) (map[string]any, error) {
 	doc, err := json.Marshal(resource)
 	if err != nil {
 		return nil, fmt.Errorf("encode resource: %w", err)
 	}
-	p, err := json.Marshal(pm)
+	p, err := json.Marshal(patch)
 	if err != nil {
 		return nil, fmt.Errorf("encode patch: %w", err)
 	}
-	merged, err := jsonpatch.MergePatch(doc, p)
+	dest, err := kyaml.Parse(string(doc))
 	if err != nil {
-		return nil, fmt.Errorf("apply merge patch: %w", err)
+		return nil, fmt.Errorf("parse resource: %w", err)
+	}
+	src, err := kyaml.Parse(string(p))
+	if err != nil {
+		return nil, fmt.Errorf("parse patch: %w", err)
+	}
+	out, err := merge2.Merge(src, dest, kyaml.MergeOptions{ListIncreaseDirection: kyaml.MergeOptionsListPrepend})
+	if err != nil {
+		return nil, fmt.Errorf("apply strategic merge patch: %w", err)
+	}
+	if out == nil {
+		return map[string]any{}, nil
+	}
+	merged, err := out.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("encode patched object: %w", err)
 	}
 	return decode(merged)
 }
