@@ -169,6 +169,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
 			}
 			rs.Lines = append(rs.Lines, line)
+			rs.Fixes = append(rs.Fixes, fixEdits(d, res))
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
@@ -309,6 +310,27 @@ func LibraryCatalog(lib *kubescape.Library) *posture.Static {
 			Description: c.Description, Remediation: c.Remediation})
 	}
 	return posture.NewStatic(fws, ctrls)
+}
+
+// fixEdits returns the edits of d's text that apply res's fix (its
+// JSONPatch) for a failure, nil when there is none or it cannot be
+// written as edits (manifest.PatchEdits).
+func fixEdits(d manifest.Document, res engine.Result) []manifest.Edit {
+	if res.JSONPatch == "" || res.Status != engine.StatusFail {
+		return nil
+	}
+	raw, line, prefix := d.Raw, d.Line, ""
+	if raw == nil && d.Item != nil {
+		raw, line, prefix = d.Item.Raw, d.Item.Line, strings.TrimSuffix(d.Item.Path, "/")
+	}
+	if raw == nil {
+		return nil
+	}
+	edits, err := manifest.PatchEdits(raw, line, prefix, res.JSONPatch)
+	if err != nil {
+		return nil
+	}
+	return edits
 }
 
 // fixPatch turns a rule response's fix paths into an RFC 6902 JSON patch
