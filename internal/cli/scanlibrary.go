@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/posture"
@@ -30,11 +32,18 @@ func libraryDir(o scanOptions) string {
 	return os.Getenv(LibraryEnv)
 }
 
-// loadLibrary loads the Kubescape control library of o.
+// loadLibrary loads the Kubescape control library of o. With --cluster
+// the cosign builtins of its rules ask the images' registries (anonymous,
+// or with the credentials of the Docker configuration, as cosign does);
+// offline they are not answered and those rules are skipped.
 func loadLibrary(o scanOptions, dir string) (*kubescape.Library, error) {
 	var opts []kubescape.Option
 	if o.controlConfig != "" {
 		opts = append(opts, kubescape.WithControlConfig(o.controlConfig))
+	}
+	if o.cluster {
+		v := imageverify.New(imageverify.Options{Keychain: authn.DefaultKeychain})
+		opts = append(opts, kubescape.WithImageSignatures(kubescape.RegistrySignatures{Verifier: v}))
 	}
 	return kubescape.Load(dir, opts...)
 }
