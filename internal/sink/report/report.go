@@ -212,6 +212,15 @@ type Scan struct {
 	// view): those no resource was evaluated against are listed as
 	// passed, as Kubescape lists controls that matched nothing.
 	Controls []string
+	// Ran, when set (with Posture and Frameworks), makes the framework
+	// view a summary the scan was not asked for (a plain scan of the
+	// built-in library): Ran lists the controls that ran, each framework
+	// is scored over its controls among them (the others count as
+	// FrameworkScore.NotRun), the control scores and the compliance score
+	// are those of the controls evaluated, as without the view, and the
+	// table keeps its failed-controls listing and ends with the framework
+	// scores.
+	Ran []string
 	// NotScanned lists what could not be read (a kind the cluster
 	// refused to list), with the reason; writers report it.
 	NotScanned []NotScanned

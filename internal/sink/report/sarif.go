@@ -196,6 +196,10 @@ func (s *SARIFWriter) start() {
 	var extra []string
 	for _, ids := range append([][]string{s.scan.Controls}, frameworkControls(s.scan.Frameworks)...) {
 		for _, id := range ids {
+			if s.scan.Ran != nil && !slices.Contains(s.scan.Ran, id) {
+				// A control of a framework that did not run has no rule.
+				continue
+			}
 			if _, ok := s.byID[id]; !ok && !slices.Contains(extra, id) {
 				extra = append(extra, id)
 			}
