@@ -53,7 +53,7 @@ func signatureAnswer(image string, err error) (bool, error) {
 	}
 	// An unparseable reference: Kubescape's name.ParseReference fails and
 	// the builtin answers false.
-	if name.IsErrBadName(err) {
+	if errors.Is(err, &name.ErrBadName{}) {
 		return false, nil
 	}
 	return false, fmt.Errorf("check the signatures of %s: %w", image, err)

@@ -102,3 +102,18 @@ func TestCosignBuiltinsAgainstRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrySignaturesBadReference checks that an image reference that
+// does not parse is an answer (false, as Kubescape's builtins give), not
+// a reason to skip the rule.
+func TestRegistrySignaturesBadReference(t *testing.T) {
+	t.Parallel()
+	s := RegistrySignatures{Verifier: imageverify.New(imageverify.Options{})}
+	ctx := context.Background()
+	if ok, err := s.HasSignature(ctx, "Not A Reference"); ok || err != nil {
+		t.Errorf("HasSignature: %v, %v; want false, nil", ok, err)
+	}
+	if ok, err := s.VerifyKey(ctx, "UPPER/case:1", []byte("not a key")); ok || err != nil {
+		t.Errorf("VerifyKey: %v, %v; want false, nil", ok, err)
+	}
+}
