@@ -325,7 +325,7 @@ func runScan(cmd *cobra.Command, args []string, o scanOptions) error {
 	defer recorded.close()
 	scan := report.NewScan(set.Len(), set.NumRules(), scanCatalog(set, ev.Schema != nil))
 	if view != nil {
-		scan.Posture, scan.Frameworks, scan.Controls = view.catalog, view.frameworks, view.controls
+		scan.Posture, scan.Frameworks, scan.Controls, scan.Ran = view.catalog, view.frameworks, view.controls, view.ran
 	}
 	if cluster != nil {
 		scan.NotScanned = cluster.notScanned
@@ -430,6 +430,9 @@ type frameworkView struct {
 	catalog    posture.Catalog
 	frameworks []posture.Framework
 	controls   []string
+	// ran, when set, makes it the summary of a scan that selected no
+	// framework: the controls that ran (report.Scan.Ran).
+	ran []string
 }
 
 // loadScanPolicies compiles the policies of the scan (see
@@ -452,7 +455,9 @@ func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
 // loadScanPolicySet compiles the policies of the scan: --policy files, or
 // the built-in library (its --set sets, the controls --framework and
 // --control select, else its default sets). With --framework or
-// --control it also returns the framework view.
+// --control it also returns the framework view; with the built-in
+// library otherwise, the view of its frameworks scored over the controls
+// that run (implicitView).
 func loadScanPolicySet(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if len(o.policies) > 0 {
 		set, err := policy.LoadFiles(o.policies, policy.Options{})
@@ -484,21 +489,47 @@ func loadScanPolicySet(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if view != nil {
-		sel := posture.Selection{Controls: view.controls}
-		set = set.Select(func(kind, key string) bool {
-			switch kind {
-			case policy.KindValidatingPolicy:
-				p := set.ValidatingPolicy(key)
-				return p != nil && sel.Has(p.Control)
-			case policy.KindClusterPolicy, policy.KindPolicy:
-				p := set.Policy(key)
-				return p != nil && sel.Has(p.Control)
-			}
-			return false
-		})
+	if view == nil {
+		view, err = implicitView(set)
+		return set, view, err
 	}
+	sel := posture.Selection{Controls: view.controls}
+	set = set.Select(func(kind, key string) bool {
+		switch kind {
+		case policy.KindValidatingPolicy:
+			p := set.ValidatingPolicy(key)
+			return p != nil && sel.Has(p.Control)
+		case policy.KindClusterPolicy, policy.KindPolicy:
+			p := set.Policy(key)
+			return p != nil && sel.Has(p.Control)
+		}
+		return false
+	})
 	return set, view, nil
+}
+
+// implicitView is the framework view of a built-in scan that selected no
+// framework: every built-in framework, scored over its controls among
+// those of set (the others are reported as not run), the rest of the
+// report as without the view.
+func implicitView(set *policy.Set) (*frameworkView, error) {
+	cat, err := controls.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	ran := []string{}
+	for _, p := range set.Policies {
+		if p.Control != "" && !slices.Contains(ran, p.Control) {
+			ran = append(ran, p.Control)
+		}
+	}
+	for _, p := range set.Validating {
+		if p.Control != "" && !slices.Contains(ran, p.Control) {
+			ran = append(ran, p.Control)
+		}
+	}
+	slices.Sort(ran)
+	return &frameworkView{catalog: cat, frameworks: cat.Frameworks(), ran: ran}, nil
 }
 
 // compileBuiltin compiles the built-in policies of sets.

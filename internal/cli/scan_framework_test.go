@@ -45,8 +45,10 @@ type frameworkSummary struct {
 			Score float64 `json:"complianceScore"`
 		} `json:"controlScores"`
 		Frameworks []struct {
-			Name  string  `json:"name"`
-			Score float64 `json:"complianceScore"`
+			Name     string  `json:"name"`
+			Score    float64 `json:"complianceScore"`
+			Controls int     `json:"controls"`
+			NotRun   int     `json:"controlsNotRun"`
 		} `json:"frameworks"`
 		ComplianceScore *float64 `json:"complianceScore"`
 	} `json:"summary"`
@@ -84,6 +86,46 @@ func TestScanFramework(t *testing.T) {
 			if !ids[r.Control] {
 				t.Errorf("result of control %q outside the framework", r.Control)
 			}
+		}
+	})
+	t.Run("a plain scan summarises the frameworks", func(t *testing.T) {
+		t.Parallel()
+		out := runCLI(t, "", "scan", examplesDir, "-o", "json")
+		s := decodeFramework(t, out)
+		if out.code != cli.ExitFindings {
+			t.Fatalf("exit %d, want 1 as without the summary", out.code)
+		}
+		if len(s.Summary.Frameworks) != 2 || s.Summary.Frameworks[0].Name != "nsa" || s.Summary.Frameworks[1].Name != "cis" ||
+			s.Summary.ComplianceScore == nil {
+			t.Fatalf("summary %+v: want the nsa and cis scores", s.Summary)
+		}
+		for _, f := range s.Summary.Frameworks {
+			// The hardening controls are not in the default sets.
+			if f.NotRun == 0 || f.Controls == 0 || f.Score <= 0 || f.Score >= 100 {
+				t.Errorf("framework %+v", f)
+			}
+		}
+		for _, c := range s.Summary.ControlScores {
+			if strings.HasPrefix(c.ID, "PC-") {
+				t.Errorf("control %s of a set that did not run is scored", c.ID)
+			}
+		}
+		table := runCLI(t, "", "scan", examplesDir, "--no-color", "--fail-on", "none")
+		if table.code != 0 {
+			t.Fatalf("--fail-on none: exit %d", table.code)
+		}
+		lines := strings.Split(strings.TrimSpace(table.stdout), "\n")
+		if n := len(lines); n < 4 || !strings.HasPrefix(lines[n-3], "Frameworks: nsa ") || !strings.Contains(lines[n-3], "not run); cis ") ||
+			!strings.HasPrefix(lines[n-2], "Compliance score ") || !strings.Contains(lines[n-1], "--framework nsa,cis runs them all") {
+			t.Errorf("the table does not end with the framework scores:\n%s", table.stdout)
+		}
+		if !strings.Contains(table.stdout, "Failed controls:") {
+			t.Errorf("the failed controls are no longer listed:\n%s", table.stdout)
+		}
+		// Policies of the user's own have no framework.
+		own := decodeFramework(t, runCLI(t, "", "scan", examplesDir, "--policy", validPolicyDir, "-o", "json"))
+		if len(own.Summary.Frameworks) != 0 || own.Summary.ComplianceScore != nil {
+			t.Errorf("--policy scan with a framework view: %+v", own.Summary)
 		}
 	})
 	t.Run("control by ID", func(t *testing.T) {

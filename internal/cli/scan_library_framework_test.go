@@ -201,7 +201,19 @@ func TestScanLibraryOutputs(t *testing.T) {
 					Results []struct {
 						RuleID     string         `json:"ruleId"`
 						Properties map[string]any `json:"properties"`
-						Locations  []struct {
+						Fixes      []struct {
+							ArtifactChanges []struct {
+								Replacements []struct {
+									DeletedRegion struct {
+										StartLine, StartColumn, EndLine, EndColumn int
+									} `json:"deletedRegion"`
+									InsertedContent struct {
+										Text string `json:"text"`
+									} `json:"insertedContent"`
+								} `json:"replacements"`
+							} `json:"artifactChanges"`
+						} `json:"fixes"`
+						Locations []struct {
 							Physical struct {
 								Region struct {
 									StartLine int `json:"startLine"`
@@ -234,6 +246,22 @@ func TestScanLibraryOutputs(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no C-0017 result with the fix %s", fix)
+			}
+			// ... and its SARIF fix: readOnlyRootFilesystem inserted in
+			// the securityContext of the privileged Pod, before its first
+			// field (line 11, column 7).
+			found = false
+			for _, r := range log.Runs[0].Results {
+				if r.RuleID != "C-0017" || len(r.Fixes) != 1 || len(r.Fixes[0].ArtifactChanges) != 1 {
+					continue
+				}
+				reps := r.Fixes[0].ArtifactChanges[0].Replacements
+				found = found || (len(reps) == 1 && reps[0].DeletedRegion.StartLine == 11 && reps[0].DeletedRegion.StartColumn == 7 &&
+					reps[0].DeletedRegion.EndLine == 11 && reps[0].DeletedRegion.EndColumn == 7 &&
+					reps[0].InsertedContent.Text == "readOnlyRootFilesystem: true\n      ")
+			}
+			if !found {
+				t.Errorf("no C-0017 result with a SARIF fix inserting readOnlyRootFilesystem at 11:7:\n%s", out)
 			}
 		},
 		"junit": func(t *testing.T, out string) {

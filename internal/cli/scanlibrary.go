@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/posture"
@@ -30,11 +32,18 @@ func libraryDir(o scanOptions) string {
 	return os.Getenv(LibraryEnv)
 }
 
-// loadLibrary loads the Kubescape control library of o.
+// loadLibrary loads the Kubescape control library of o. With --cluster
+// the cosign builtins of its rules ask the images' registries (anonymous,
+// or with the credentials of the Docker configuration, as cosign does);
+// offline they are not answered and those rules are skipped.
 func loadLibrary(o scanOptions, dir string) (*kubescape.Library, error) {
 	var opts []kubescape.Option
 	if o.controlConfig != "" {
 		opts = append(opts, kubescape.WithControlConfig(o.controlConfig))
+	}
+	if o.cluster {
+		v := imageverify.New(imageverify.Options{Keychain: authn.DefaultKeychain})
+		opts = append(opts, kubescape.WithImageSignatures(kubescape.RegistrySignatures{Verifier: v}))
 	}
 	return kubescape.Load(dir, opts...)
 }
@@ -169,6 +178,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
 			}
 			rs.Lines = append(rs.Lines, line)
+			rs.Fixes = append(rs.Fixes, fixEdits(d, res))
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
@@ -309,6 +319,27 @@ func LibraryCatalog(lib *kubescape.Library) *posture.Static {
 			Description: c.Description, Remediation: c.Remediation})
 	}
 	return posture.NewStatic(fws, ctrls)
+}
+
+// fixEdits returns the edits of d's text that apply res's fix (its
+// JSONPatch) for a failure, nil when there is none or it cannot be
+// written as edits (manifest.PatchEdits).
+func fixEdits(d manifest.Document, res engine.Result) []manifest.Edit {
+	if res.JSONPatch == "" || res.Status != engine.StatusFail {
+		return nil
+	}
+	raw, line, prefix := d.Raw, d.Line, ""
+	if raw == nil && d.Item != nil {
+		raw, line, prefix = d.Item.Raw, d.Item.Line, strings.TrimSuffix(d.Item.Path, "/")
+	}
+	if raw == nil {
+		return nil
+	}
+	edits, err := manifest.PatchEdits(raw, line, prefix, res.JSONPatch)
+	if err != nil {
+		return nil
+	}
+	return edits
 }
 
 // fixPatch turns a rule response's fix paths into an RFC 6902 JSON patch

@@ -15,7 +15,10 @@ import (
 
 // ImageSignatures answers the cosign builtins of the library's rules
 // (cosign.has_signature, cosign.verify). Without one, a rule calling them
-// cannot be evaluated and its resources are reported skipped.
+// cannot be evaluated and its resources are reported skipped. An error
+// means there is no answer (the registry could not be reached): the rule
+// evaluation stops and the rule is skipped with the error as the reason,
+// never passed or failed. RegistrySignatures implements it.
 type ImageSignatures interface {
 	// HasSignature reports whether the image has a cosign signature.
 	HasSignature(ctx context.Context, image string) (bool, error)
@@ -83,8 +86,10 @@ func builtinOptions(sig ImageSignatures) []func(*rego.Rego) {
 			}
 			ok, err := sig.HasSignature(bctx.Context, string(s))
 			if err != nil {
-				// As Kubescape: an image whose signatures cannot be read has none.
-				return ast.BooleanTerm(false), nil //nolint:nilerr
+				// The registry gave no answer: the rule cannot be
+				// evaluated (it is skipped with this reason), where
+				// Kubescape would answer false and fail the image.
+				return nil, rego.NewHaltError(err)
 			}
 			return ast.BooleanTerm(ok), nil
 		}),
@@ -104,7 +109,7 @@ func builtinOptions(sig ImageSignatures) []func(*rego.Rego) {
 			pem := strings.ReplaceAll(string(key), `\n`, "\n")
 			ok, err := sig.VerifyKey(bctx.Context, string(img), []byte(pem))
 			if err != nil {
-				return ast.BooleanTerm(false), nil //nolint:nilerr
+				return nil, rego.NewHaltError(err)
 			}
 			return ast.BooleanTerm(ok), nil
 		}),

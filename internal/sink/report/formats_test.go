@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/net/html"
 	"sigs.k8s.io/yaml"
@@ -98,6 +101,73 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 		}
 		if p := r["properties"].(map[string]any); p["fix"] == nil || p["remediation"] != "Drop privileged." {
 			t.Errorf("properties %v lack the fix and remediation", p)
+		}
+		if r["fixes"] != nil {
+			t.Errorf("fixes %v for a result without edits", r["fixes"])
+		}
+	})
+	t.Run("fixes", func(t *testing.T) {
+		// A Pod whose first container is privileged and whose second has
+		// no securityContext; a Kubescape rule's fix paths for both.
+		const pod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  containers:
+  - name: app
+    image: nginx
+    securityContext:
+      privileged: true
+  - name: side
+    image: busybox
+`
+		patch := `[{"op":"add","path":"/spec/containers/0/securityContext/privileged","value":false},` +
+			`{"op":"add","path":"/spec/containers/1/securityContext/privileged","value":false}]`
+		edits, err := manifest.PatchEdits([]byte(pod), 4, "", patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, rs := postureScan()
+		rs[2].Results[0].JSONPatch = patch
+		rs[2].Fixes = [][]manifest.Edit{edits}
+		var b bytes.Buffer
+		writeAll(t, NewSARIFWriter(&b, s, Build{Name: "portcullis", Version: "test"}), rs)
+		log := validate(t, b.Bytes())
+		run := log["runs"].([]any)[0].(map[string]any)
+		if run["columnKind"] != "unicodeCodePoints" {
+			t.Errorf("columnKind %v", run["columnKind"])
+		}
+		r := run["results"].([]any)[0].(map[string]any)
+		fixes, _ := r["fixes"].([]any)
+		if len(fixes) != 1 {
+			t.Fatalf("fixes %v, want one", r["fixes"])
+		}
+		fix := fixes[0].(map[string]any)
+		if d := fix["description"].(map[string]any)["text"]; !strings.Contains(d.(string), "/spec/containers/0/securityContext/privileged to false") {
+			t.Errorf("description %q", d)
+		}
+		changes := fix["artifactChanges"].([]any)
+		ch := changes[0].(map[string]any)
+		if uri := ch["artifactLocation"].(map[string]any)["uri"]; len(changes) != 1 || uri != "pods.yaml" {
+			t.Fatalf("artifact changes %v", changes)
+		}
+		var got []string
+		for _, x := range ch["replacements"].([]any) {
+			x := x.(map[string]any)
+			d := x["deletedRegion"].(map[string]any)
+			text := ""
+			if c, ok := x["insertedContent"].(map[string]any); ok {
+				text = c["text"].(string)
+			}
+			got = append(got, fmt.Sprintf("%v:%v-%v:%v %q", d["startLine"], d["startColumn"], d["endLine"], d["endColumn"], text))
+		}
+		// privileged: true on line 13 (the document starts on line 4)
+		// replaced in place; the second container's securityContext
+		// inserted before its first key (line 14, column 5).
+		want := []string{`13:19-13:23 "false"`, "14:5-14:5 \"securityContext:\\n      privileged: false\\n    \""}
+		if !slices.Equal(got, want) {
+			t.Errorf("replacements %q, want %q", got, want)
 		}
 	})
 }

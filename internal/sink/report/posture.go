@@ -49,6 +49,9 @@ type FrameworkScore struct {
 	Controls int `json:"controls"`
 	// Failed is how many of them failed.
 	Failed int `json:"failedControls"`
+	// NotRun is how many of its controls did not run (the built-in
+	// library's sets a plain scan leaves out; see Scan.Ran).
+	NotRun int `json:"controlsNotRun,omitempty"`
 	// Score is the compliance score in percent (posture.FrameworkScore).
 	Score float64 `json:"complianceScore"`
 }
@@ -113,7 +116,11 @@ func (s *Scan) scores(sum *Summary) {
 	for id, t := range s.tallies {
 		tallies[id] = t
 	}
-	for _, ids := range append([][]string{s.Controls}, frameworkControls(s.Frameworks)...) {
+	listed := [][]string{s.Controls}
+	if s.Ran == nil {
+		listed = append(listed, frameworkControls(s.Frameworks)...)
+	}
+	for _, ids := range listed {
 		for _, id := range ids {
 			if tallies[id] == nil {
 				tallies[id] = &controlTally{}
@@ -168,6 +175,10 @@ func (s *Scan) scores(sum *Summary) {
 		fs := FrameworkScore{Name: f.Name}
 		var scores []float64
 		for _, id := range f.Controls {
+			if s.Ran != nil && !slices.Contains(s.Ran, id) {
+				fs.NotRun++
+				continue
+			}
 			score, ok := byID[id]
 			if !ok {
 				// Selected but matched nothing: Kubescape's "irrelevant",

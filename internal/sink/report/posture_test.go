@@ -103,3 +103,46 @@ func TestTableFrameworkView(t *testing.T) {
 		t.Errorf("the framework view replaces the failed controls:\n%s", out)
 	}
 }
+
+// TestTableImplicitFrameworkView checks the framework scores a scan shows
+// without being asked (Scan.Ran): the failed-controls listing stays, the
+// frameworks are scored over the controls that ran, and the compliance
+// score is the one the scan has without the view.
+func TestTableImplicitFrameworkView(t *testing.T) {
+	t.Parallel()
+	plain, rs := postureScan()
+	plain.Posture, plain.Frameworks, plain.Controls = nil, nil, nil
+	for _, r := range rs {
+		plain.Add(r)
+	}
+	s, rs := postureScan()
+	s.Controls = nil
+	s.Ran = []string{"C-1", "C-2", "C-3"} // C-4 (nsa) did not run
+	var b bytes.Buffer
+	w := NewTableWriter(&b, s, TableOptions{})
+	for _, r := range rs {
+		if err := w.Put(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	want := "Frameworks: nsa 83.3% (1 of 2 controls failed, 1 not run); mitre 33.3% (1 of 2 controls failed).\n" +
+		"Compliance score 55.6% (average of 3 controls).\n" +
+		"Controls not run are in sets this scan did not apply; --framework nsa runs them all.\n"
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("table does not end with\n%s\n%s", want, out)
+	}
+	if !strings.Contains(out, "Failed controls:") || strings.Contains(out, "Controls:\n") {
+		t.Errorf("want the failed controls listing, not the control table:\n%s", out)
+	}
+	if got, was := s.ComplianceScore(), plain.ComplianceScore(); got != was {
+		t.Errorf("compliance score %v with the summary, %v without", got, was)
+	}
+	sum := s.Summarize()
+	if len(sum.Frameworks) != 2 || sum.Frameworks[0].NotRun != 1 || sum.Frameworks[0].Controls != 2 || sum.Frameworks[1].NotRun != 0 {
+		t.Errorf("frameworks %+v", sum.Frameworks)
+	}
+}

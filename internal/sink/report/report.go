@@ -100,6 +100,10 @@ type Resource struct {
 	// Lines[k] is the line in File of the field Results[k] failed at, 0
 	// when unknown; nil when no line is known.
 	Lines []int
+	// Fixes[k], when set, are the edits of File that fix Results[k] (its
+	// JSONPatch written as changes of the text, manifest.PatchEdits); nil
+	// when none is known. SARIF writes them as the result's fixes.
+	Fixes [][]manifest.Edit
 }
 
 // Location is "FILE:LINE", or "FILE (document N)" when the line is not
@@ -119,11 +123,13 @@ func (r *Resource) line(k int) int {
 	return r.Line
 }
 
-// Finding is one result with where it is and what the report calls it.
+// Finding is one result with where it is, what the report calls it and
+// the edits that fix it.
 type finding struct {
 	*engine.Result
-	line int
-	id   string
+	line  int
+	id    string
+	edits []manifest.Edit
 }
 
 // findings returns the results of r a report lists (failures, warnings
@@ -136,7 +142,11 @@ func (r *Resource) findings(c Catalog, all bool) []finding {
 		if !all && !isFinding(res.Status) {
 			continue
 		}
-		out = append(out, finding{Result: res, line: r.line(k), id: c.ID(res)})
+		f := finding{Result: res, line: r.line(k), id: c.ID(res)}
+		if k < len(r.Fixes) {
+			f.edits = r.Fixes[k]
+		}
+		out = append(out, f)
 	}
 	slices.SortStableFunc(out, func(a, b finding) int {
 		if d := statusRank(a.Status) - statusRank(b.Status); d != 0 {
@@ -202,6 +212,15 @@ type Scan struct {
 	// view): those no resource was evaluated against are listed as
 	// passed, as Kubescape lists controls that matched nothing.
 	Controls []string
+	// Ran, when set (with Posture and Frameworks), makes the framework
+	// view a summary the scan was not asked for (a plain scan of the
+	// built-in library): Ran lists the controls that ran, each framework
+	// is scored over its controls among them (the others count as
+	// FrameworkScore.NotRun), the control scores and the compliance score
+	// are those of the controls evaluated, as without the view, and the
+	// table keeps its failed-controls listing and ends with the framework
+	// scores.
+	Ran []string
 	// NotScanned lists what could not be read (a kind the cluster
 	// refused to list), with the reason; writers report it.
 	NotScanned []NotScanned

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/manifest"
 )
 
 // Build names the tool in a SARIF log.
@@ -73,7 +74,37 @@ type sarifResult struct {
 	Level      string          `json:"level"`
 	Message    sarifMessage    `json:"message"`
 	Locations  []sarifLocation `json:"locations,omitempty"`
+	Fixes      []sarifFix      `json:"fixes,omitempty"`
 	Properties map[string]any  `json:"properties,omitempty"`
+}
+
+// sarifFix is a SARIF fix: changes of the artifact that fix a result.
+type sarifFix struct {
+	Description     *sarifMessage         `json:"description,omitempty"`
+	ArtifactChanges []sarifArtifactChange `json:"artifactChanges"`
+}
+
+type sarifArtifactChange struct {
+	ArtifactLocation sarifArtifact      `json:"artifactLocation"`
+	Replacements     []sarifReplacement `json:"replacements"`
+}
+
+// sarifReplacement replaces DeletedRegion (empty for an insertion) by
+// InsertedContent.
+type sarifReplacement struct {
+	DeletedRegion   sarifTextRegion `json:"deletedRegion"`
+	InsertedContent *sarifContent   `json:"insertedContent,omitempty"`
+}
+
+type sarifTextRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn"`
+	EndLine     int `json:"endLine"`
+	EndColumn   int `json:"endColumn"`
+}
+
+type sarifContent struct {
+	Text string `json:"text"`
 }
 
 type sarifLocation struct {
@@ -165,6 +196,10 @@ func (s *SARIFWriter) start() {
 	var extra []string
 	for _, ids := range append([][]string{s.scan.Controls}, frameworkControls(s.scan.Frameworks)...) {
 		for _, id := range ids {
+			if s.scan.Ran != nil && !slices.Contains(s.scan.Ran, id) {
+				// A control of a framework that did not run has no rule.
+				continue
+			}
 			if _, ok := s.byID[id]; !ok && !slices.Contains(extra, id) {
 				extra = append(extra, id)
 			}
@@ -195,7 +230,8 @@ func (s *SARIFWriter) start() {
 		s.err = fmt.Errorf("encode SARIF rules: %w", err)
 		return
 	}
-	s.printf("{\n  \"$schema\": %q,\n  \"version\": \"2.1.0\",\n  \"runs\": [{\n    \"tool\": {\"driver\": %s},\n    \"results\": [",
+	// Columns (of fixes) count Unicode code points, as YAML parsers do.
+	s.printf("{\n  \"$schema\": %q,\n  \"version\": \"2.1.0\",\n  \"runs\": [{\n    \"tool\": {\"driver\": %s},\n    \"columnKind\": \"unicodeCodePoints\",\n    \"results\": [",
 		SARIFSchema, driver)
 }
 
@@ -246,6 +282,9 @@ func (s *SARIFWriter) Put(r *Resource) error {
 			if f.line > 0 {
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.line}
 			}
+			if len(f.edits) > 0 {
+				res.Fixes = []sarifFix{sarifFixOf(uri, f)}
+			}
 		}
 		res.Locations = []sarifLocation{loc}
 		b, err := json.Marshal(res)
@@ -263,6 +302,44 @@ func (s *SARIFWriter) Put(r *Resource) error {
 		s.n++
 	}
 	return s.err
+}
+
+// sarifFixOf is the SARIF fix of finding f in the file at uri: its
+// edits, described by the patch they apply.
+func sarifFixOf(uri string, f finding) sarifFix {
+	ch := sarifArtifactChange{ArtifactLocation: sarifArtifact{URI: uri}}
+	for _, e := range f.edits {
+		r := sarifReplacement{DeletedRegion: sarifTextRegion{StartLine: e.StartLine, StartColumn: e.StartColumn,
+			EndLine: e.EndLine, EndColumn: e.EndColumn}}
+		if e.Text != "" {
+			r.InsertedContent = &sarifContent{Text: e.Text}
+		}
+		ch.Replacements = append(ch.Replacements, r)
+	}
+	fix := sarifFix{ArtifactChanges: []sarifArtifactChange{ch}}
+	if d := patchDescription(f.JSONPatch); d != "" {
+		fix.Description = &sarifMessage{Text: d}
+	}
+	return fix
+}
+
+// patchDescription describes a JSON patch for people: "Set
+// /spec/hostPID to false; set ...", "" when it does not decode.
+func patchDescription(patch string) string {
+	var ops []manifest.PatchOp
+	if err := json.Unmarshal([]byte(patch), &ops); err != nil || len(ops) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(ops))
+	for _, op := range ops {
+		v, err := json.Marshal(op.Value)
+		if err != nil {
+			return ""
+		}
+		parts = append(parts, fmt.Sprintf("set %s to %s", op.Path, v))
+	}
+	d := strings.Join(parts, "; ")
+	return strings.ToUpper(d[:1]) + d[1:] + "."
 }
 
 // sarifLevel maps a status to a SARIF result level.

@@ -19,8 +19,9 @@ type (
 		Runs    []sarifRun21 `json:"runs"`
 	}
 	sarifRun21 struct {
-		Tool    struct{ Driver sarifComponent21 } `json:"tool"`
-		Results []sarifResult21                   `json:"results"`
+		Tool       struct{ Driver sarifComponent21 } `json:"tool"`
+		ColumnKind string                            `json:"columnKind"`
+		Results    []sarifResult21                   `json:"results"`
 	}
 	sarifComponent21 struct {
 		Name           string              `json:"name"`

@@ -154,7 +154,7 @@ func (t *TableWriter) Close() error {
 		return t.err
 	}
 	s, sum := t.scan, t.scan.Summarize()
-	if sum.ComplianceScore != nil {
+	if sum.ComplianceScore != nil && s.Ran == nil {
 		t.writeControls(sum)
 	} else if len(sum.Controls) > 0 {
 		t.printf("%s\n", t.style("Failed controls:", "1"))
@@ -192,6 +192,9 @@ func (t *TableWriter) Close() error {
 	}
 	for _, n := range sum.NotScanned {
 		t.printf("%s %s: %s\n", t.style("Not scanned:", "33"), n.What, n.Reason)
+	}
+	if sum.ComplianceScore != nil && s.Ran != nil {
+		t.writeScores(sum)
 	}
 	if t.err != nil {
 		return t.err
@@ -298,12 +301,27 @@ func (t *TableWriter) writeControls(sum Summary) {
 		t.printf("  %s\n", cut(strings.TrimSuffix(l, "\n"), t.o.Width-2))
 	}
 	t.printf("\n")
+	t.writeScores(sum)
+}
+
+// writeScores writes the score of each framework and the scan's
+// compliance score.
+func (t *TableWriter) writeScores(sum Summary) {
+	var notRun []string
 	if len(sum.Frameworks) > 0 {
 		parts := make([]string, len(sum.Frameworks))
 		for i, f := range sum.Frameworks {
-			parts[i] = fmt.Sprintf("%s %.1f%% (%d of %d controls failed)", f.Name, f.Score, f.Failed, f.Controls)
+			parts[i] = fmt.Sprintf("%s %.1f%% (%d of %d controls failed", f.Name, f.Score, f.Failed, f.Controls)
+			if f.NotRun > 0 {
+				parts[i] += fmt.Sprintf(", %d not run", f.NotRun)
+				notRun = append(notRun, f.Name)
+			}
+			parts[i] += ")"
 		}
 		t.printf("Frameworks: %s.\n", strings.Join(parts, "; "))
 	}
 	t.printf("Compliance score %.1f%% (average of %s).\n", *sum.ComplianceScore, plural(len(sum.ControlScores), "control", "controls"))
+	if len(notRun) > 0 {
+		t.printf("Controls not run are in sets this scan did not apply; --framework %s runs them all.\n", strings.Join(notRun, ","))
+	}
 }
