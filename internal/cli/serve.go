@@ -56,6 +56,10 @@ portcullis_policy_exceptions_ignored), so a tenant cannot exempt itself. An exem
 skipped. '*' honours every namespace: then anyone who can create a PolicyException can exempt
 their own resources from any policy.
 
+With --cel-policies (the default), Kyverno's CEL policies (policies.kyverno.io ValidatingPolicy,
+MutatingPolicy and GeneratingPolicy, and with --exceptions-namespace their PolicyException, honoured
+in the same namespaces) are watched and enforced with the others when their CRDs are installed.
+
 The webhook serves HTTPS on --webhook-port (/validate, /mutate, /healthz, /readyz, /metrics).
 Out of cluster (--webhook-url without --service-name) it listens on the URL's host and port
 (--webhook-bind-address and --webhook-port override them), and a generated certificate covers
@@ -173,6 +177,7 @@ certificate is available.`,
 	f.BoolVar(&o.Mutating, "mutating", true, "manage the MutatingWebhookConfiguration that pins images covered by image policies to digests")
 	f.StringVar(&o.MutatingConfigurationName, "mutating-webhook-configuration", "", "name of the MutatingWebhookConfiguration (default: the validating configuration's name)")
 	f.StringSliceVar(&o.ExceptionNamespaces, "exceptions-namespace", nil, "namespace whose kyverno.io/v2 PolicyExceptions are honoured (repeatable or comma-separated; the PolicyException CRD must be installed). Default: none, exceptions are off. '*' honours exceptions in every namespace: WARNING, anyone who can create a PolicyException anywhere can then exempt their own resources from any policy")
+	f.BoolVar(&o.CELPolicies, "cel-policies", true, "watch the Kyverno CEL policy kinds of policies.kyverno.io (ValidatingPolicy, MutatingPolicy, GeneratingPolicy and, with --exceptions-namespace, their PolicyException) whose CRDs are installed; a kind whose CRD is absent is logged and looked for again every minute")
 	f.BoolVar(&o.ImagePolicies, "image-policies", true, "watch sigstore ClusterImagePolicies (policy.sigstore.dev/v1beta1; the CRD must be installed) and verify Pod and workload images against them")
 	f.StringArrayVar(&trustRoots, "trust-root", nil, "NAME=FILE: a sigstore trusted_root.json that keyless ClusterImagePolicy authorities name in trustRootRef (repeatable)")
 	f.BoolVar(&insecureRegistries, "insecure-registries", false, "allow plain-HTTP registries that are not on loopback or a private network")

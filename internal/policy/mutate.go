@@ -170,9 +170,13 @@ func jsonType(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// HasMutate reports whether the set has Kyverno mutate rules that apply
-// at admission (rules with targets mutate existing resources instead).
+// HasMutate reports whether the set has mutations that apply at
+// admission: Kyverno mutate rules (rules with targets mutate existing
+// resources instead), MutatingPolicies or MutatingAdmissionPolicies.
 func (s *Set) HasMutate() bool {
+	if len(s.Mutating) > 0 || len(s.MutatingAdmission) > 0 {
+		return true
+	}
 	for _, p := range s.Policies {
 		for _, r := range p.Rules {
 			if m := r.Spec.Mutation; m != nil && len(m.Targets) == 0 {

@@ -226,3 +226,20 @@ func TestLoadMutatingAdmissionPolicy(t *testing.T) {
 		t.Errorf("v2: err = %v", err)
 	}
 }
+
+// TestHasMutateMutatingPolicy: a set holding only a MutatingPolicy has
+// mutations at admission, so the /mutate webhook evaluates it (before,
+// HasMutate counted Kyverno mutate rules only and /mutate skipped it).
+func TestHasMutateMutatingPolicy(t *testing.T) {
+	t.Parallel()
+	set, err := LoadBytes("mpol.yaml", []byte(strings.Replace(mpolDoc, "%s", "v1", 1)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !set.HasMutate() {
+		t.Error("HasMutate() = false for a set with a MutatingPolicy")
+	}
+	if (&Set{}).HasMutate() {
+		t.Error("HasMutate() = true for an empty set")
+	}
+}

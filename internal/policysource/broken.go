@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -94,8 +95,19 @@ type lastGood struct {
 	generation int64
 }
 
+// ConditionsPath is where the status conditions of a policy of group are
+// stored: status.conditions, or status.conditionStatus.conditions for the
+// policies.kyverno.io kinds (Kyverno's ConditionStatus, which also holds
+// ready and message).
+func ConditionsPath(group string) []string {
+	if group == policiesv1.Group {
+		return []string{"status", "conditionStatus", "conditions"}
+	}
+	return []string{"status", "conditions"}
+}
+
 func conditionsOf(u *unstructured.Unstructured) []metav1.Condition {
-	raw, ok, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	raw, ok, _ := unstructured.NestedSlice(u.Object, ConditionsPath(u.GroupVersionKind().Group)...)
 	if !ok {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/internal/policy"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
@@ -40,8 +41,20 @@ type Options struct {
 	// are watched and exceptions are off, as in Kyverno by default. An
 	// exception in another namespace is ignored (see IgnoredExceptions),
 	// so that a tenant cannot exempt itself. The PolicyException CRD must
-	// be installed when this is set.
+	// be installed when this is set. With CELPolicies, the
+	// policies.kyverno.io PolicyExceptions obey the same namespaces.
 	ExceptionNamespaces []string
+	// CELPolicies also watches the policies.kyverno.io kinds of CELKinds
+	// (ValidatingPolicy, MutatingPolicy, GeneratingPolicy and, with
+	// ExceptionNamespaces, PolicyException) whose CRD is installed, found
+	// through Discovery; a kind whose CRD is absent is logged once and
+	// looked for again every CRDRecheck.
+	CELPolicies bool
+	// Discovery finds the CRDs of the CEL kinds (required with CELPolicies).
+	Discovery discovery.DiscoveryInterface
+	// CRDRecheck is how often absent CEL kinds are looked for again
+	// (default DefaultCRDRecheck).
+	CRDRecheck time.Duration
 }
 
 // Watcher serves the current policy set. It is safe for concurrent use.
@@ -60,6 +73,13 @@ type Watcher struct {
 	ignored  atomic.Pointer[[]Key]
 	// good holds the last version of each policy that compiled (under mu).
 	good map[Key]lastGood
+	// kindsMu guards celGVKs: the CEL kinds being watched, by kind, with
+	// the version they are read in.
+	kindsMu sync.Mutex
+	celGVKs map[string]schema.GroupVersionKind
+	// celAbsentLogged records the CEL kinds logged as not installed (used
+	// by Start's goroutine only).
+	celAbsentLogged map[string]bool
 }
 
 // New returns a Watcher reading from c (a controller-runtime cache, e.g.
@@ -81,7 +101,14 @@ func New(c cache.Cache, opts Options) (*Watcher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Watcher{cache: c, opts: opts, trigger: make(chan struct{}, 1), loaded: make(chan struct{})}
+	if opts.CELPolicies && opts.Discovery == nil {
+		return nil, errors.New("policysource: CELPolicies needs a discovery client")
+	}
+	if opts.CRDRecheck <= 0 {
+		opts.CRDRecheck = DefaultCRDRecheck
+	}
+	w := &Watcher{cache: c, opts: opts, trigger: make(chan struct{}, 1), loaded: make(chan struct{}),
+		celGVKs: map[string]schema.GroupVersionKind{}, celAbsentLogged: map[string]bool{}}
 	w.cur.Store(&policy.Set{})
 	return w, nil
 }
@@ -141,7 +168,22 @@ func (w *Watcher) Subscribe() <-chan struct{} {
 	return ch
 }
 
+// gvks are the kinds watched now: the static ones and the CEL kinds found.
 func (w *Watcher) gvks() []schema.GroupVersionKind {
+	out := w.staticGVKs()
+	w.kindsMu.Lock()
+	defer w.kindsMu.Unlock()
+	for _, k := range CELKinds {
+		if gvk, ok := w.celGVKs[k]; ok {
+			out = append(out, gvk)
+		}
+	}
+	return out
+}
+
+// staticGVKs are the kinds watched whatever is installed: their CRDs are
+// required.
+func (w *Watcher) staticGVKs() []schema.GroupVersionKind {
 	out := []schema.GroupVersionKind{
 		{Group: w.opts.Group, Version: "v1", Kind: kyvernov1.KindClusterPolicy},
 		{Group: w.opts.Group, Version: "v1", Kind: kyvernov1.KindPolicy},
@@ -153,6 +195,24 @@ func (w *Watcher) gvks() []schema.GroupVersionKind {
 		out = append(out, ExceptionGVK)
 	}
 	return out
+}
+
+// watch registers the change handler on the informer of gvk.
+func (w *Watcher) watch(ctx context.Context, gvk schema.GroupVersionKind) error {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	inf, err := w.cache.GetInformer(ctx, obj)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", gvk.Kind, err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { w.poke() },
+		UpdateFunc: func(any, any) { w.poke() },
+		DeleteFunc: func(any) { w.poke() },
+	}); err != nil {
+		return fmt.Errorf("watch %s: %w", gvk.Kind, err)
+	}
+	return nil
 }
 
 // ExceptionGVK is the PolicyException kind the Watcher watches when
@@ -185,21 +245,19 @@ var imagePolicyGVK = schema.GroupVersionKind{Group: sigv1.Group, Version: sigv1.
 // has synced, and then recompiles on every change until ctx is done.
 // It implements controller-runtime's manager.Runnable.
 func (w *Watcher) Start(ctx context.Context) error {
-	handler := toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { w.poke() },
-		UpdateFunc: func(any, any) { w.poke() },
-		DeleteFunc: func(any) { w.poke() },
+	for _, gvk := range w.staticGVKs() {
+		if err := w.watch(ctx, gvk); err != nil {
+			return err
+		}
 	}
-	for _, gvk := range w.gvks() {
-		obj := &unstructured.Unstructured{}
-		obj.SetGroupVersionKind(gvk)
-		inf, err := w.cache.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("watch %s: %w", gvk.Kind, err)
-		}
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return fmt.Errorf("watch %s: %w", gvk.Kind, err)
-		}
+	if _, err := w.discoverCEL(ctx); err != nil {
+		return err
+	}
+	var recheck <-chan time.Time
+	if len(w.celWanted()) > 0 {
+		t := time.NewTicker(w.opts.CRDRecheck)
+		defer t.Stop()
+		recheck = t.C
 	}
 	if !w.cache.WaitForCacheSync(ctx) {
 		return fmt.Errorf("policysource: cache did not sync: %w", ctx.Err())
@@ -213,6 +271,14 @@ func (w *Watcher) Start(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-recheck:
+			added, err := w.discoverCEL(ctx)
+			if err != nil {
+				w.opts.Logger.Error("watch CEL policy kinds", "error", err)
+			}
+			if added {
+				w.poke()
+			}
 		case <-w.trigger:
 			timer := time.NewTimer(w.opts.Debounce)
 			select {
@@ -252,14 +318,20 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 		for i := range list.Items {
 			u := &list.Items[i]
 			key := Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: u.GetNamespace(), Name: u.GetName()}
-			if gvk == ExceptionGVK && !ExceptionAllowed(w.opts.ExceptionNamespaces, key.Namespace) {
+			if isException(gvk) && !ExceptionAllowed(w.opts.ExceptionNamespaces, key.Namespace) {
 				// Not compiled, not in force: only reported.
 				ignored = append(ignored, key)
 				continue
 			}
-			src := fmt.Sprintf("cluster:%s/%s", gvk.Kind, u.GetName())
+			// The source names the object; the group tells the two
+			// PolicyException kinds apart.
+			kind := gvk.Kind
+			if isCELException(gvk) {
+				kind += "." + gvk.Group
+			}
+			src := fmt.Sprintf("cluster:%s/%s", kind, u.GetName())
 			if key.Namespace != "" {
-				src = fmt.Sprintf("cluster:%s/%s/%s", gvk.Kind, key.Namespace, u.GetName())
+				src = fmt.Sprintf("cluster:%s/%s/%s", kind, key.Namespace, u.GetName())
 			}
 			objs = append(objs, cached{key: key, gvk: gvk, obj: u, doc: manifest.Document{Source: src, Index: 1, Object: u.Object}})
 		}

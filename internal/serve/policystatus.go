@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
+	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -123,7 +124,7 @@ func (p *policyStatus) writeCondition(ctx context.Context, st policysource.Polic
 	}
 	conds := append([]metav1.Condition(nil), st.Conditions...)
 	meta.SetStatusCondition(&conds, want)
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": conds}})
+	patch, err := json.Marshal(statusPatch(st.GVK.Group, conds, st.Ready, want.Message))
 	if err != nil {
 		return err
 	}
@@ -134,11 +135,22 @@ func (p *policyStatus) writeCondition(ctx context.Context, st policysource.Polic
 	return client.IgnoreNotFound(p.cl.Status().Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)))
 }
 
+// statusPatch is the merge patch setting the conditions of a policy of
+// group: status.conditions, or for the policies.kyverno.io kinds Kyverno's
+// status.conditionStatus (conditions, ready and message), so that a
+// Kyverno-installed CRD, whose schema knows only that shape, keeps them.
+func statusPatch(group string, conds []metav1.Condition, ready bool, msg string) map[string]any {
+	if group == policiesv1.Group {
+		return map[string]any{"status": map[string]any{"conditionStatus": map[string]any{
+			"conditions": conds, "ready": ready, "message": msg}}}
+	}
+	return map[string]any{"status": map[string]any{"conditions": conds}}
+}
+
 // statusSubresource reports whether the kind's CRD serves /status,
 // logging once when it does not.
 func (p *policyStatus) statusSubresource(gvk schema.GroupVersionKind) (bool, error) {
-	resource := strings.ToLower(gvk.Kind)
-	resource = strings.TrimSuffix(resource, "y") + "ies" // clusterpolicies, policies, clusterimagepolicies
+	resource := kinds.Lookup(gvk.GroupVersion().String(), gvk.Kind).Resource
 	gvr := gvk.GroupVersion().WithResource(resource)
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
+	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/webhookconfig"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -15,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -166,6 +169,7 @@ func (r *reconciler) apply(ctx context.Context) error {
 		ImagePolicies:        len(r.watcher.ImagePolicies()) > 0 || r.watcher.Current().HasVerifyImages(),
 		WatchImagePolicies:   o.ImagePolicies,
 		WatchExceptions:      len(o.ExceptionNamespaces) > 0,
+		CELPolicyResources:   celResources(r.watcher.WatchedKinds()),
 	}
 	desired := webhookconfig.Desired(r.watcher.Current(), ca, wo)
 	var owners []metav1.OwnerReference
@@ -193,6 +197,18 @@ func (r *reconciler) apply(ctx context.Context) error {
 	}
 	r.markPublished(ca)
 	return nil
+}
+
+// celResources returns the resources of the policies.kyverno.io kinds
+// among kinds (those the watcher found installed).
+func celResources(watched []schema.GroupVersionKind) []string {
+	var out []string
+	for _, k := range watched {
+		if k.Group == policiesv1.Group {
+			out = append(out, kinds.Lookup(k.GroupVersion().String(), k.Kind).Resource)
+		}
+	}
+	return out
 }
 
 // configurationNames returns the names of the validating and mutating

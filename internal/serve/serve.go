@@ -105,6 +105,12 @@ type Options struct {
 	// PolicyExceptions are honoured ("*": all). Empty: exceptions are off
 	// (not watched). See policysource.Options.ExceptionNamespaces.
 	ExceptionNamespaces []string
+	// CELPolicies watches the policies.kyverno.io kinds (ValidatingPolicy,
+	// MutatingPolicy, GeneratingPolicy and, with ExceptionNamespaces, their
+	// PolicyException) whose CRDs are installed, enforcing them with the
+	// other policies; absent CRDs are logged, not an error (see
+	// policysource.Options.CELPolicies).
+	CELPolicies bool
 	// Mutating manages a MutatingWebhookConfiguration (named
 	// MutatingConfigurationName, default ConfigurationName) that applies
 	// Kyverno mutate rules and pins the images image policies cover to
@@ -305,7 +311,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return fmt.Errorf("serve: clientset: %w", err)
 	}
 	watcher, err := policysource.New(mgr.GetCache(), policysource.Options{Group: o.PolicyGroup, Logger: log, ImagePolicies: o.ImagePolicies,
-		ExceptionNamespaces: o.ExceptionNamespaces})
+		ExceptionNamespaces: o.ExceptionNamespaces, CELPolicies: o.CELPolicies, Discovery: cs.Discovery()})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/kinds"
@@ -56,7 +57,16 @@ type Options struct {
 	// watched: they are then validated (/validate-policy) before they are
 	// stored.
 	WatchExceptions bool
+	// CELPolicyResources are the policies.kyverno.io resources watched
+	// ("validatingpolicies", "mutatingpolicies", ...): they are validated
+	// (/validate-policy) before they are stored, in every version
+	// policy.Compile reads.
+	CELPolicyResources []string
 }
+
+// celPolicyVersions are the policies.kyverno.io versions policy.Compile
+// reads (policysource.CELVersions).
+var celPolicyVersions = []string{"v1", "v1beta1", "v1alpha1"}
 
 // MutatePath is where the mutating webhook is served.
 const MutatePath = admission.PathMutate
@@ -67,6 +77,16 @@ var podResources = []struct{ group, resource string }{
 	{"apps", "daemonsets"}, {"apps", "deployments"}, {"apps", "replicasets"}, {"apps", "statefulsets"},
 	{"batch", "jobs"}, {"batch", "cronjobs"},
 	{"", "replicationcontrollers"},
+}
+
+// addPodControllers adds the pod controllers autogen variants of CEL
+// policies match.
+func addPodControllers(rs ruleSet) {
+	for _, r := range podResources[1:] {
+		if r.resource != "replicationcontrollers" {
+			rs.add(r.group, "v1", r.resource, defaultOps...)
+		}
+	}
 }
 
 func addPodResources(rs ruleSet) {
@@ -211,12 +231,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		rs := get(defaults.ValidatingGroup(vp))
 		addMatchConstraints(rs, vp.Spec.Spec.MatchConstraints)
 		if len(vp.Variants) > 1 {
-			rs.add("apps", "v1", "daemonsets", defaultOps...)
-			rs.add("apps", "v1", "deployments", defaultOps...)
-			rs.add("apps", "v1", "replicasets", defaultOps...)
-			rs.add("apps", "v1", "statefulsets", defaultOps...)
-			rs.add("batch", "v1", "jobs", defaultOps...)
-			rs.add("batch", "v1", "cronjobs", defaultOps...)
+			addPodControllers(rs)
 		}
 	}
 	if o.ImagePolicies {
@@ -266,6 +281,15 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 				Resources: []string{"policyexceptions"}, Scope: &scope},
 		})
 	}
+	if len(o.CELPolicyResources) > 0 {
+		res := append([]string(nil), o.CELPolicyResources...)
+		sort.Strings(res)
+		policyRules = append(policyRules, admissionregistrationv1.RuleWithOperations{
+			Operations: defaultOps,
+			Rule: admissionregistrationv1.Rule{APIGroups: []string{policiesv1.Group}, APIVersions: celPolicyVersions,
+				Resources: res, Scope: &scope},
+		})
+	}
 	cfg.Webhooks = append(cfg.Webhooks, webhook("validate-policies."+o.PolicyGroup, ValidatePolicyPath, policyRules,
 		admissionregistrationv1.Fail, o.DefaultTimeoutSeconds, caBundle, o))
 	return cfg
@@ -305,10 +329,21 @@ func DesiredMutating(set *policy.Set, caBundle []byte, o Options) *admissionregi
 	return cfg
 }
 
-// addMutateRules adds the kinds of the set's mutate rules.
+// addMutateRules adds the kinds of the set's mutate rules and the
+// matchConstraints of its MutatingPolicies (with the pod controllers of
+// their autogen variants).
 func addMutateRules(rs ruleSet, set *policy.Set) {
 	if set == nil {
 		return
+	}
+	for _, mp := range set.Mutating {
+		if !mp.Admission() {
+			continue
+		}
+		addMatchConstraints(rs, mp.Spec.Spec.MatchConstraints)
+		if len(mp.Variants) > 1 {
+			addPodControllers(rs)
+		}
 	}
 	mutateOps := []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}
 	for _, p := range set.Policies {

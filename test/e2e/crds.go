@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -81,5 +83,40 @@ func PolicyExceptionCRD() *apiextensionsv1.CustomResourceDefinition {
 				{Name: "v2beta1", Served: true, Storage: false, Schema: schema},
 			},
 		},
+	}
+}
+
+// CELPolicyCRDs returns minimal policies.kyverno.io CRDs of the CEL kinds
+// serve watches (ValidatingPolicy, MutatingPolicy, GeneratingPolicy:
+// cluster scoped; PolicyException: namespaced), each serving v1 (stored),
+// v1beta1 and v1alpha1 with the status subresource, schemas preserving
+// every field, as the chart's do.
+func CELPolicyCRDs() []*apiextensionsv1.CustomResourceDefinition {
+	preserve := true
+	schema := &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+		Type: "object", XPreserveUnknownFields: &preserve,
+	}}
+	crd := func(kind, plural string, scope apiextensionsv1.ResourceScope) *apiextensionsv1.CustomResourceDefinition {
+		var versions []apiextensionsv1.CustomResourceDefinitionVersion
+		for _, v := range []string{"v1", "v1beta1", "v1alpha1"} {
+			versions = append(versions, apiextensionsv1.CustomResourceDefinitionVersion{Name: v, Served: true, Storage: v == "v1",
+				Schema: schema, Subresources: &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}}})
+		}
+		return &apiextensionsv1.CustomResourceDefinition{
+			ObjectMeta: metav1.ObjectMeta{Name: plural + ".policies.kyverno.io"},
+			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+				Group: "policies.kyverno.io",
+				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural,
+					Singular: strings.ToLower(kind)},
+				Scope:    scope,
+				Versions: versions,
+			},
+		}
+	}
+	return []*apiextensionsv1.CustomResourceDefinition{
+		crd("ValidatingPolicy", "validatingpolicies", apiextensionsv1.ClusterScoped),
+		crd("MutatingPolicy", "mutatingpolicies", apiextensionsv1.ClusterScoped),
+		crd("GeneratingPolicy", "generatingpolicies", apiextensionsv1.ClusterScoped),
+		crd("PolicyException", "policyexceptions", apiextensionsv1.NamespaceScoped),
 	}
 }

@@ -131,7 +131,7 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 		tb.Fatalf("chart Deployment args %q, want serve ...", args)
 	}
 	// The CLI's defaults.
-	o := serve.Options{ImagePolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour, VerificationCache: true, Generate: true}
+	o := serve.Options{ImagePolicies: true, CELPolicies: true, Mutating: true, Background: true, BackgroundInterval: time.Hour, VerificationCache: true, Generate: true}
 	for _, a := range args[1:] {
 		name, val, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		switch name {
@@ -155,6 +155,8 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 			o.Mutating = val == "true"
 		case "image-policies":
 			o.ImagePolicies = val == "true"
+		case "cel-policies":
+			o.CELPolicies = val == "true"
 		case "background":
 			o.Background = val == "true"
 		case "generate":
@@ -256,6 +258,19 @@ spec:
       pattern: {spec: {containers: [{image: "!*:latest"}]}}
 `
 
+// rbacCELPolicy is a Kyverno CEL policy, watched when its CRD is installed.
+const rbacCELPolicy = `apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: no-blocked-configmaps}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+  - expression: "!object.metadata.name.startsWith('blocked-')"
+    message: no blocked configmaps
+`
+
 // rbacContextPolicy reads the cluster at admission: a ConfigMap (granted
 // by the chart's default clusterContext.configMaps) and, for Pods labelled
 // count-secrets, the Secrets of the namespace through an apiCall (not
@@ -300,7 +315,7 @@ func TestChartRBAC(t *testing.T) {
 	const ns = "portcullis-system"
 	objs := renderChart(t, ns)
 	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
-		te.CRDs = append(PolicyCRDs("portcullis.dev"), ImagePolicyCRD())
+		te.CRDs = append(append(PolicyCRDs("portcullis.dev"), ImagePolicyCRD()), CELPolicyCRDs()...)
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -477,6 +492,35 @@ func TestChartRBAC(t *testing.T) {
 	// watched to keep it).
 	retryUntil(t, 30*time.Second, func() error {
 		return env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "default-deny"}, &networkingv1.NetworkPolicy{})
+	})
+
+	// A CEL ValidatingPolicy (policies.kyverno.io, watched with the chart's
+	// default celPolicies.enabled): enforced, and its load state written
+	// to its status.
+	for _, p := range decodeAll(t, rbacCELPolicy) {
+		if err := env.Client.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	retryUntil(t, 30*time.Second, func() error {
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("blocked-%d", time.Now().UnixNano()), Namespace: "shop"}}
+		err := env.Client.Create(ctx, cm)
+		if err == nil || !strings.Contains(err.Error(), "no blocked configmaps") {
+			return fmt.Errorf("blocked ConfigMap: %v, want a denial by the ValidatingPolicy", err)
+		}
+		return nil
+	})
+	retryUntil(t, 30*time.Second, func() error {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("policies.kyverno.io/v1")
+		u.SetKind("ValidatingPolicy")
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: "no-blocked-configmaps"}, u); err != nil {
+			return err
+		}
+		if ready, _, _ := unstructured.NestedBool(u.Object, "status", "conditionStatus", "ready"); !ready {
+			return fmt.Errorf("status %v, want conditionStatus.ready", u.Object["status"])
+		}
+		return nil
 	})
 
 	// A clean stop releases the Lease.
