@@ -101,6 +101,9 @@ var (
 	secretNS      = flag.Int("secret-namespaces", 0, "expect Secret reads in this many namespaces only (Roles), none cluster-wide")
 	policyDirs    = flag.String("policies", "", "comma-separated directories of kyverno.io/v1 policies to validate against the CRD schemas")
 	valuesDoc     = flag.String("values-doc", "", "with values.yaml as argument: check that this README documents every value")
+	replicas      = flag.Int("replicas", 2, "expected replicas")
+	dashboard     = flag.Bool("dashboard", false, "expect the findings dashboard (port 8443, Service port, NetworkPolicy rule, TokenReview/SubjectAccessReview RBAC)")
+	store         = flag.String("store", "", "expected findings store: none (empty), postgres (URL from a Secret), sqlite (emptyDir) or sqlite-pvc")
 )
 
 type doc struct {
@@ -138,6 +141,8 @@ func main() {
 		checkCertManager(byKind, dep)
 		checkNetworkPolicy(byKind["NetworkPolicy"], dep)
 		checkClientCA(dep)
+		checkDashboard(byKind, dep)
+		checkStore(byKind, dep)
 	}
 	checkRBAC(byKind)
 	checkCRDs(byKind["CustomResourceDefinition"])
@@ -200,8 +205,8 @@ func checkDeployment(ds []doc) *appsv1.Deployment {
 	if !decode(ds[0], &dep) {
 		return nil
 	}
-	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 2 {
-		failf("Deployment: want replicas 2, got %v", ptrString(dep.Spec.Replicas))
+	if dep.Spec.Replicas == nil || int(*dep.Spec.Replicas) != *replicas {
+		failf("Deployment: want replicas %d, got %v", *replicas, ptrString(dep.Spec.Replicas))
 	}
 	pod := dep.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
@@ -460,6 +465,9 @@ func checkNetworkPolicy(ds []doc, dep *appsv1.Deployment) {
 		}
 	}
 	want := []int32{ports["https"]}
+	if *dashboard {
+		want = append(want, ports["dashboard"])
+	}
 	if *metricsFrom {
 		want = append(want, ports["http-metrics"])
 	}
@@ -494,6 +502,133 @@ func checkClientCA(dep *appsv1.Deployment) {
 	}
 	if arg == "" || !mounted {
 		failf("Deployment: --client-ca-file %q is not a file of the ConfigMap %s", arg, *clientCA)
+	}
+}
+
+// checkDashboard: with -dashboard the container serves the dashboard on
+// 8443, the webhook Service and the NetworkPolicy admit it and the
+// ClusterRole may create TokenReviews and SubjectAccessReviews; without,
+// none of that.
+func checkDashboard(byKind map[string][]doc, dep *appsv1.Deployment) {
+	c := dep.Spec.Template.Spec.Containers[0]
+	arg := slices.Contains(c.Args, "--dashboard-addr=:8443")
+	var rules []rbacv1.PolicyRule
+	for _, d := range byKind["ClusterRole"] {
+		var r rbacv1.ClusterRole
+		if decode(d, &r) {
+			rules = append(rules, r.Rules...)
+		}
+	}
+	reviews := allows(rules, "authentication.k8s.io", "tokenreviews", "create") && allows(rules, "authorization.k8s.io", "subjectaccessreviews", "create")
+	anyReview := allows(rules, "authentication.k8s.io", "tokenreviews", "create") || allows(rules, "authorization.k8s.io", "subjectaccessreviews", "create")
+	service := false
+	for _, d := range byKind["Service"] {
+		var svc corev1.Service
+		if decode(d, &svc) && svc.Name == dep.Name {
+			for _, p := range svc.Spec.Ports {
+				service = service || resolve(p.TargetPort, c) == 8443
+			}
+		}
+	}
+	netpol := false
+	for _, d := range byKind["NetworkPolicy"] {
+		var np networkingv1.NetworkPolicy
+		if !decode(d, &np) {
+			continue
+		}
+		for _, in := range np.Spec.Ingress {
+			for _, p := range in.Ports {
+				netpol = netpol || (p.Port != nil && resolve(*p.Port, c) == 8443)
+			}
+		}
+	}
+	if !*dashboard {
+		if arg || port(c, "dashboard") != 0 || service || netpol || anyReview {
+			failf("dashboard off, but rendered: argument %v, container port %d, Service port %v, NetworkPolicy rule %v, review RBAC %v",
+				arg, port(c, "dashboard"), service, netpol, anyReview)
+		}
+		return
+	}
+	if !arg || port(c, "dashboard") != 8443 {
+		failf("container: want --dashboard-addr=:8443 and port dashboard 8443, got %q, port %d", c.Args, port(c, "dashboard"))
+	}
+	if !service {
+		failf("Service %s: no port to the dashboard's 8443", dep.Name)
+	}
+	if *networkPolicy && !netpol {
+		failf("NetworkPolicy: the dashboard port 8443 is not admitted")
+	}
+	if !reviews {
+		failf("ClusterRole: the dashboard cannot create tokenreviews and subjectaccessreviews")
+	}
+}
+
+// checkStore: where the findings store is. postgres: the URL only in the
+// environment, from a Secret, never in the arguments; sqlite: --data-dir
+// on a mounted emptyDir, or (sqlite-pvc) the chart's PersistentVolumeClaim.
+func checkStore(byKind map[string][]doc, dep *appsv1.Deployment) {
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
+	dataDir := ""
+	for _, a := range c.Args {
+		if strings.HasPrefix(a, "--store") || strings.Contains(a, "postgres://") {
+			failf("container: the store URL is an argument (%q): it must come from a Secret", a)
+		}
+		if v, ok := strings.CutPrefix(a, "--data-dir="); ok {
+			dataDir = v
+		}
+	}
+	var env *corev1.EnvVar
+	for i := range c.Env {
+		if c.Env[i].Name == "PORTCULLIS_STORE" {
+			env = &c.Env[i]
+		}
+	}
+	var volume *corev1.Volume
+	for _, m := range c.VolumeMounts {
+		if dataDir != "" && filepath.Clean(m.MountPath) == filepath.Clean(dataDir) {
+			for i, v := range pod.Volumes {
+				if v.Name == m.Name {
+					volume = &pod.Volumes[i]
+				}
+			}
+		}
+	}
+	pvcs := len(byKind["PersistentVolumeClaim"])
+	switch *store {
+	case "":
+		if dataDir != "" || env != nil || pvcs > 0 {
+			failf("store off, but --data-dir %q, env %v, %d PersistentVolumeClaims", dataDir, env != nil, pvcs)
+		}
+	case "postgres":
+		if env == nil || env.Value != "" || env.ValueFrom == nil || env.ValueFrom.SecretKeyRef == nil {
+			failf("container: PORTCULLIS_STORE does not come from a Secret: %+v", env)
+		}
+		if dataDir != "" || pvcs > 0 {
+			failf("PostgreSQL store, but --data-dir %q and %d PersistentVolumeClaims", dataDir, pvcs)
+		}
+	case "sqlite", "sqlite-pvc":
+		if env != nil {
+			failf("SQLite store, but PORTCULLIS_STORE is set")
+		}
+		if volume == nil {
+			failf("container: --data-dir %q is no mounted volume", dataDir)
+			return
+		}
+		if *store == "sqlite" && (volume.EmptyDir == nil || pvcs > 0) {
+			failf("volume %s: want an emptyDir and no PersistentVolumeClaim", volume.Name)
+		}
+		if *store == "sqlite-pvc" {
+			if volume.PersistentVolumeClaim == nil || pvcs != 1 || byKind["PersistentVolumeClaim"][0].name != volume.PersistentVolumeClaim.ClaimName {
+				failf("volume %s: want the chart's PersistentVolumeClaim", volume.Name)
+			}
+			var pvc corev1.PersistentVolumeClaim // decoded strictly
+			if pvcs == 1 && decode(byKind["PersistentVolumeClaim"][0], &pvc) && len(pvc.Spec.AccessModes) == 0 {
+				failf("PersistentVolumeClaim %s: no access modes", pvc.Name)
+			}
+		}
+	default:
+		failf("-store %q: want postgres, sqlite or sqlite-pvc", *store)
 	}
 }
 
@@ -940,6 +1075,10 @@ CASES=(
   "no-network-policy|--set networkPolicy.enabled=false|-group=portcullis.dev -crds=3 -network-policy=false"
   "secret-namespaces|--set imagePolicies.secretNamespaces={shop,portcullis-system}|-group=portcullis.dev -crds=3 -secret-namespaces=2"
   "metrics-from-client-ca|--set networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.name=monitoring --set webhook.clientCA.configMap=apiserver-ca|-group=portcullis.dev -crds=3 -metrics-from -client-ca=apiserver-ca"
+  "dashboard-postgres|--set dashboard.enabled=true --set store.existingSecret=findings-db|-group=portcullis.dev -crds=3 -dashboard -store=postgres"
+  "dashboard-sqlite|--set dashboard.enabled=true --set replicaCount=1 --set networkPolicy.dashboardFrom[0].namespaceSelector.matchLabels.name=ops|-group=portcullis.dev -crds=3 -dashboard -store=sqlite -replicas=1"
+  "dashboard-sqlite-pvc|--set dashboard.enabled=true --set replicaCount=1 --set store.persistence.enabled=true --set store.retention=720h|-group=portcullis.dev -crds=3 -dashboard -store=sqlite-pvc -replicas=1"
+  "store-only-postgres|--set store.enabled=true --set store.existingSecret=findings-db|-group=portcullis.dev -crds=3 -store=postgres"
 )
 
 step "helm lint --strict"
@@ -985,7 +1124,9 @@ for c in \
   "webhook.failurePolicy=Maybe|webhook.failurePolicy must be Fail or Ignore" \
   "webhook.timeoutSeconds=31|webhook.timeoutSeconds must be between 1 and 30" \
   "logLevel=trace|logLevel must be" \
-  "image.digest=latest|image.digest must start with sha256:"; do
+  "image.digest=latest|image.digest must start with sha256:" \
+  "dashboard.enabled=true|the SQLite findings store (store.dataDir) is one pod's file" \
+  "store.enabled=true|set replicaCount=1 or use PostgreSQL"; do
   IFS='|' read -r set msg <<<"$c"
   if "$HELM" template portcullis "$CHART" --set "$set" >"$OUT/bad.txt" 2>&1; then
     die "--set $set rendered; it must fail"

@@ -78,6 +78,9 @@ type ServerOptions struct {
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
+	// Purpose names what the server serves in its log line "serving
+	// <Purpose>" (default "admission webhooks").
+	Purpose string
 }
 
 // Server serves a handler over HTTPS (TLS 1.2 or later) with net/http.
@@ -258,7 +261,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(s.ln, "", "") }()
-	s.log.Info("serving admission webhooks", "addr", s.ln.Addr().String(), "selfSignedCerts", s.gen != nil)
+	purpose := s.opts.Purpose
+	if purpose == "" {
+		purpose = "admission webhooks"
+	}
+	s.log.Info("serving "+purpose, "addr", s.ln.Addr().String(), "selfSignedCerts", s.gen != nil)
 
 	var tick <-chan time.Time // nil (never) with GetCertificate
 	var timer *time.Timer

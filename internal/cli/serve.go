@@ -118,6 +118,7 @@ certificate is available.`,
 			}
 			o.Images.TrustRoots = roots
 			o.TLSSecret = tlsSecret
+			o.Store = storeURL(o.Store, os.Getenv)
 			o.MetricsAddr = metricsAddr
 			if excluded != "" {
 				o.ExcludeNamespaces = strings.Split(excluded, ",")
@@ -196,10 +197,23 @@ certificate is available.`,
 	f.DurationVar(&o.VerificationCacheTTL, "verification-cache-ttl", time.Hour, "how long a recorded verification stands in for the registry")
 	f.StringVar(&o.VerificationKeySecret, "verification-key-secret", "", "Secret (in --namespace) holding the verification cache's signing keys, shared by all replicas; created when absent, rotated when its portcullis.dev/rotate-key annotation changes (empty: a key in memory, one replica only)")
 	f.DurationVar(&o.VerificationKeyOverlap, "verification-key-overlap", 0, "how long records signed by a rotated-out key stay valid (default --verification-cache-ttl)")
-	f.StringVar(&o.Store, "store", "", "findings store: postgres://USER:PASSWORD@HOST/DB, or a SQLite file (sqlite://PATH or a path); records the background controller's results and compliance transitions (default: SQLite under --data-dir when it is set, else none)")
+	f.StringVar(&o.Store, "store", "", "findings store: postgres://USER:PASSWORD@HOST/DB, or a SQLite file (sqlite://PATH or a path); records the background controller's results and compliance transitions (default: $"+StoreEnv+", so a password stays out of the arguments; else SQLite under --data-dir when it is set; else none)")
 	f.StringVar(&o.DataDir, "data-dir", "", "directory of the embedded SQLite findings store ("+store.DefaultFile+"), when --store is not set")
 	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
 	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	return cmd
+}
+
+// StoreEnv names the environment variable serve reads the findings store's
+// URL from when --store is not given (the Helm chart sets it from a
+// Secret, so a database password never appears in the arguments).
+const StoreEnv = "PORTCULLIS_STORE"
+
+// storeURL is --store, or else $PORTCULLIS_STORE.
+func storeURL(flag string, getenv func(string) string) string {
+	if flag != "" {
+		return flag
+	}
+	return getenv(StoreEnv)
 }

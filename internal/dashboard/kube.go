@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,10 @@ const (
 	AccessVerb     = "list"
 )
 
+// DefaultParallelReviews bounds the per-namespace SubjectAccessReviews of
+// one sign-in in flight at once.
+const DefaultParallelReviews = 8
+
 // DefaultAccessTTL is how long Kubernetes caches a token's Principal.
 const DefaultAccessTTL = 30 * time.Second
 
@@ -31,10 +36,12 @@ const DefaultAccessTTL = 30 * time.Second
 const maxCached = 1024
 
 // Kubernetes authenticates bearer tokens with TokenReview and grants the
-// namespaces where a SubjectAccessReview allows listing PolicyReports:
-// every namespace of Cluster the store knows is checked (a few at a
-// time), unless the caller may list them cluster-wide, which grants
-// everything. A token's Principal is cached for TTL.
+// namespaces where a SubjectAccessReview allows listing PolicyReports.
+// One cluster-wide review comes first: when it allows, it grants every
+// namespace and no other review is made. Otherwise every namespace of
+// Cluster the store knows is checked, Parallel reviews at a time. A token's
+// Principal is cached for TTL, and concurrent requests with the same
+// uncached token (a page and its API calls) share one set of reviews.
 type Kubernetes struct {
 	// Client makes the reviews (it needs create on tokenreviews and
 	// subjectaccessreviews).
@@ -47,9 +54,13 @@ type Kubernetes struct {
 	TTL time.Duration
 	// Audiences, when set, are the audiences the token must be for.
 	Audiences []string
+	// Parallel bounds the per-namespace reviews in flight for one token
+	// (default DefaultParallelReviews).
+	Parallel int
 
-	mu    sync.Mutex
-	cache map[[sha256.Size]byte]cached
+	mu     sync.Mutex
+	cache  map[[sha256.Size]byte]cached
+	flight singleflight.Group // by token hash
 }
 
 type cached struct {
@@ -71,10 +82,20 @@ func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*Principal
 		return c.p, c.err
 	}
 	k.mu.Unlock()
-	p, err := k.review(ctx, token)
-	if err != nil && !errors.Is(err, ErrUnauthenticated) {
-		return nil, err // not cached: the API server may answer next time
-	}
+	v, err, _ := k.flight.Do(string(key[:]), func() (any, error) {
+		p, err := k.review(ctx, token)
+		if err != nil && !errors.Is(err, ErrUnauthenticated) {
+			return nil, err // not cached: the API server may answer next time
+		}
+		k.store(key, p, err, now)
+		return p, err
+	})
+	p, _ := v.(*Principal)
+	return p, err
+}
+
+// store caches a review's outcome.
+func (k *Kubernetes) store(key [sha256.Size]byte, p *Principal, err error, now time.Time) {
 	ttl := k.TTL
 	if ttl <= 0 {
 		ttl = DefaultAccessTTL
@@ -95,7 +116,6 @@ func (k *Kubernetes) Authenticate(ctx context.Context, token string) (*Principal
 		}
 	}
 	k.cache[key] = cached{p: p, err: err, expires: now.Add(ttl)}
-	return p, err
 }
 
 func (k *Kubernetes) review(ctx context.Context, token string) (*Principal, error) {
@@ -126,7 +146,11 @@ func (k *Kubernetes) review(ctx context.Context, token string) (*Principal, erro
 	}
 	ok := make([]bool, len(names))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
+	limit := k.Parallel
+	if limit <= 0 {
+		limit = DefaultParallelReviews
+	}
+	g.SetLimit(limit)
 	for i, ns := range names {
 		if ns == "" {
 			continue // cluster-scoped resources: cluster-wide access only

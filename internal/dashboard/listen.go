@@ -61,7 +61,7 @@ func Serve(ctx context.Context, h http.Handler, o ServeOptions) error {
 		return serveHTTP(ctx, h, o)
 	}
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, GetCertificate: o.GetCertificate,
-		Logger: o.Logger, ShutdownTimeout: 10 * time.Second}
+		Logger: o.Logger, ShutdownTimeout: 10 * time.Second, Purpose: "the findings dashboard"}
 	var fingerprint string
 	if o.CertFile == "" && o.KeyFile == "" && o.GetCertificate == nil {
 		cert, err := SelfSigned([]string{host, "localhost", "127.0.0.1", "::1"}, 365*24*time.Hour)

@@ -477,15 +477,15 @@ func (f Filter) whereTransitions(q *query) bool {
 }
 
 // Images lists the images of current (not deleted) resources, with the
-// worst verification verdict any rule gave them. Both reads are plain
-// scans aggregated here: grouping in SQL (temporary B-trees for GROUP BY
-// and COUNT(DISTINCT)) cost several times more.
+// worst verification verdict any rule gave them. It reads the per-namespace
+// image counts the writer keeps (image_usage) and the verdicts, and
+// aggregates them here: grouping in SQL (temporary B-trees) cost more.
+// Strings are read as raw bytes and copied only for new images.
 func (s *db) Images(ctx context.Context, q ImageQuery) ([]ImageRow, error) {
 	qq := s.newQuery()
-	// res is the resources table here: Filter's cluster and namespace
-	// columns have the same names.
-	qq.w(`SELECT i.resource_id, i.ref, i.digest FROM resource_images i JOIN resources res ON res.id = i.resource_id
-WHERE res.deleted_at IS NULL`)
+	// res is image_usage here: Filter's cluster and namespace columns
+	// have the same names.
+	qq.w(`SELECT res.ref, res.digest, res.resources FROM image_usage res WHERE 1=1`)
 	f := q.Filter
 	f.Policy, f.Severity = "", ""
 	if !f.where(qq) {
@@ -495,31 +495,31 @@ WHERE res.deleted_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("store: images: %w", err)
 	}
-	type ik struct{ ref, digest string }
-	type use struct {
-		resource int64
-		ik
+	// at maps ref NUL digest to the index in out; key builds it in buf
+	// (a lookup through string(buf) does not allocate).
+	at := map[string]int{}
+	var buf []byte
+	key := func(ref, digest []byte) []byte {
+		buf = append(append(append(buf[:0], ref...), 0), digest...)
+		return buf
 	}
-	at := map[ik]int{}
-	seen := map[use]bool{}
 	var out []ImageRow
+	var rank []int // of out's Status
 	for rows.Next() {
-		var u use
-		if err := rows.Scan(&u.resource, &u.ref, &u.digest); err != nil {
+		var ref, digest sql.RawBytes
+		var n int64
+		if err := rows.Scan(&ref, &digest, &n); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: images: %w", err)
 		}
-		if seen[u] { // the same image twice in one resource
-			continue
-		}
-		seen[u] = true
-		i, ok := at[u.ik]
+		i, ok := at[string(key(ref, digest))]
 		if !ok {
 			i = len(out)
-			at[u.ik] = i
-			out = append(out, ImageRow{Ref: u.ref, Digest: u.digest, Status: ImageUnverified})
+			at[string(buf)] = i
+			out = append(out, ImageRow{Ref: string(ref), Digest: string(digest), Status: ImageUnverified})
+			rank = append(rank, imageRank(ImageUnverified))
 		}
-		out[i].Resources++
+		out[i].Resources += n
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -536,18 +536,17 @@ WHERE res.deleted_at IS NULL`)
 		return nil, fmt.Errorf("store: images: verdicts: %w", err)
 	}
 	defer rows.Close()
-	rank := map[string]int{ImageUnverified: 0, ImageVerified: 1, ImageError: 2, ImageFailed: 3}
 	for rows.Next() {
-		var ref, digest, status string
+		var ref, digest, status sql.RawBytes
 		var last int64
 		if err := rows.Scan(&ref, &digest, &status, &last); err != nil {
 			return nil, fmt.Errorf("store: images: verdicts: %w", err)
 		}
 		// A verdict about a tag applies to the pod's image as written;
 		// one resolved to a digest to the image with that digest.
-		i, ok := at[ik{ref, digest}]
+		i, ok := at[string(key(ref, digest))]
 		if !ok {
-			if i, ok = at[ik{ref, ""}]; !ok {
+			if i, ok = at[string(key(ref, nil))]; !ok {
 				continue
 			}
 		}
@@ -566,8 +565,8 @@ WHERE res.deleted_at IS NULL`)
 			continue // skipped: not a verdict
 		}
 		r.Checks++
-		if rank[st] > rank[r.Status] {
-			r.Status = st
+		if k := imageRank(st); k > rank[i] {
+			r.Status, rank[i] = st, k
 		}
 		if t := fromMS(last); t.After(r.Verified) {
 			r.Verified = t
@@ -576,16 +575,48 @@ WHERE res.deleted_at IS NULL`)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: images: verdicts: %w", err)
 	}
-	if q.Status != "" {
-		out = slices.DeleteFunc(out, func(r ImageRow) bool { return r.Status != q.Status })
+	// Worst status first, then most used, then by name: sorted by index
+	// (an ImageRow is large to swap).
+	order := make([]int, 0, len(out))
+	for i := range out {
+		if q.Status == "" || out[i].Status == q.Status {
+			order = append(order, i)
+		}
 	}
-	slices.SortFunc(out, func(a, b ImageRow) int {
-		return cmp.Or(cmp.Compare(rank[b.Status], rank[a.Status]), cmp.Compare(b.Resources, a.Resources), cmp.Compare(a.Ref, b.Ref), cmp.Compare(a.Digest, b.Digest))
+	slices.SortFunc(order, func(i, j int) int {
+		a, b := &out[i], &out[j]
+		if rank[i] != rank[j] {
+			return rank[j] - rank[i]
+		}
+		if a.Resources != b.Resources {
+			return cmp.Compare(b.Resources, a.Resources)
+		}
+		if c := strings.Compare(a.Ref, b.Ref); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Digest, b.Digest)
 	})
-	if n := limitOf(q.Limit, MaxLimit); len(out) > n {
-		out = out[:n]
+	if n := limitOf(q.Limit, MaxLimit); len(order) > n {
+		order = order[:n]
 	}
-	return out, nil
+	sorted := make([]ImageRow, len(order))
+	for k, i := range order {
+		sorted[k] = out[i]
+	}
+	return sorted, nil
+}
+
+// imageRank orders image statuses from best to worst.
+func imageRank(status string) int {
+	switch status {
+	case ImageVerified:
+		return 1
+	case ImageError:
+		return 2
+	case ImageFailed:
+		return 3
+	}
+	return 0 // unverified
 }
 
 // Scans lists recorded scans, newest first.

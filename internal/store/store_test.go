@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +106,7 @@ func TestStore(t *testing.T) {
 		t.Run("concurrent", func(t *testing.T) { testConcurrent(t, b) })
 		t.Run("scan", func(t *testing.T) { testScan(t, b) })
 		t.Run("dashboard fields", func(t *testing.T) { testDashboardFields(t, b) })
+		t.Run("image usage", func(t *testing.T) { testImageUsage(t, b) })
 	})
 }
 
@@ -745,6 +747,7 @@ func testUpgrade(t *testing.T, b backend) {
 		`INSERT INTO clusters (id, name, first_seen, last_seen) VALUES (1, 'c', 0, 0)`,
 		`INSERT INTO namespaces (id, cluster_id, name) VALUES (1, 1, 'ns')`,
 		`INSERT INTO resources (id, cluster_id, namespace_id, uid, api_version, kind, name, first_seen, last_seen) VALUES (1, 1, 1, 'u', 'v1', 'Pod', 'p', 0, 0)`,
+		`INSERT INTO resource_images (resource_id, position, ref, digest) VALUES (1, 0, 'ghcr.io/a:1', ''), (1, 1, 'ghcr.io/a:1', '')`,
 		`INSERT INTO policies (id, cluster_id, kind, name, first_seen, last_seen) VALUES (1, 1, 'ClusterPolicy', 'pol', 0, 0)`,
 		`INSERT INTO rules (id, policy_id, name) VALUES (1, 1, 'a'), (2, 1, 'b')`,
 		`INSERT INTO results (resource_id, rule_id, image, ord, cluster_id, namespace_id, policy_id, status, severity, category, message, path, digest, enforce, since, written)
@@ -779,6 +782,94 @@ func testUpgrade(t *testing.T, b backend) {
 	if err != nil || len(days) != 1 || days[0].Opened != 2 || days[0].Resolved != 1 {
 		t.Fatalf("trends after the upgrade %+v %v, want 2 opened and 1 resolved", days, err)
 	}
+	// Schema 4 counts the images already recorded per namespace.
+	imageUsageAgrees(t, s)
+	imgs, err := s.Images(ctx, ImageQuery{})
+	if err != nil || len(imgs) != 1 || imgs[0].Ref != "ghcr.io/a:1" || imgs[0].Resources != 1 {
+		t.Fatalf("images after the upgrade %+v %v, want ghcr.io/a:1 in 1 resource", imgs, err)
+	}
+}
+
+// imageUsageAgrees fails unless image_usage holds exactly the images of
+// the current resources counted per namespace.
+func imageUsageAgrees(t *testing.T, s Store) {
+	t.Helper()
+	read := func(stmt string) []string {
+		rows, err := s.(*db).sql.Query(stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var ns, n, cl int64
+			var ref, digest string
+			if err := rows.Scan(&ns, &ref, &digest, &cl, &n); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(ns, ref, digest, cl, n))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	kept := read(`SELECT namespace_id, ref, digest, cluster_id, resources FROM image_usage`)
+	want := read(`SELECT r.namespace_id, i.ref, i.digest, r.cluster_id, COUNT(DISTINCT r.id) FROM resource_images i
+JOIN resources r ON r.id = i.resource_id WHERE r.deleted_at IS NULL GROUP BY r.namespace_id, i.ref, i.digest, r.cluster_id`)
+	if !slices.Equal(kept, want) {
+		t.Fatalf("image_usage %q, want the recount %q", kept, want)
+	}
+}
+
+// testImageUsage: the per-namespace image counts the images page reads
+// follow new resources, changed images, deletions and resources seen
+// again after their deletion, in every namespace and cluster.
+func testImageUsage(t *testing.T, b backend) {
+	ctx := context.Background()
+	s := open(t, b.fresh(t))
+	w := newWriter(t, s, WriterOptions{})
+	prod, dev := NewRecorder("prod", w), NewRecorder("dev", w)
+	a, c := resource("web", "Pod", "a"), resource("data", "Pod", "c")
+	pass := func(r engine.Resource) []engine.Result {
+		return []engine.Result{result(r, "pss", "run-as-non-root", engine.StatusPass, "high")}
+	}
+	images := func(want map[string]int64, q ImageQuery) {
+		t.Helper()
+		imageUsageAgrees(t, s)
+		rows, err := s.Images(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, r := range rows {
+			got[r.Ref] = r.Resources
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("images %v, want %v", got, want)
+		}
+	}
+	prod.Changed("uid-a", podObject(a, "uid-a", "ghcr.io/web:1", "ghcr.io/sidecar:1"), pass(a), t0)
+	prod.Changed("uid-b", podObject(a, "uid-b", "ghcr.io/web:1", "ghcr.io/web:1"), pass(a), t0)
+	prod.Changed("uid-c", podObject(c, "uid-c", "ghcr.io/db:1"), pass(c), t0)
+	dev.Changed("uid-d", podObject(a, "uid-d", "ghcr.io/web:1"), pass(a), t0)
+	flush(t, w)
+	images(map[string]int64{"ghcr.io/web:1": 3, "ghcr.io/sidecar:1": 1, "ghcr.io/db:1": 1}, ImageQuery{})
+	images(map[string]int64{"ghcr.io/web:1": 1}, ImageQuery{Filter: Filter{Clusters: []string{"dev"}}})
+	images(map[string]int64{"ghcr.io/db:1": 1}, ImageQuery{Filter: Filter{Namespaces: []string{"data"}}})
+	images(map[string]int64{}, ImageQuery{Filter: Filter{Namespaces: []string{}}})
+
+	// New images with the same results; a deletion.
+	prod.Changed("uid-a", podObject(a, "uid-a", "ghcr.io/web:2"), pass(a), t0.Add(time.Hour))
+	prod.Deleted("uid-c", c, t0.Add(time.Hour))
+	flush(t, w)
+	images(map[string]int64{"ghcr.io/web:1": 2, "ghcr.io/web:2": 1}, ImageQuery{})
+
+	// The deleted resource comes back with the same images and results.
+	prod.Changed("uid-c", podObject(c, "uid-c", "ghcr.io/db:1"), pass(c), t0.Add(2*time.Hour))
+	flush(t, w)
+	images(map[string]int64{"ghcr.io/web:1": 2, "ghcr.io/web:2": 1, "ghcr.io/db:1": 1}, ImageQuery{})
 }
 
 // testDashboardFields: the control and remediation of results and

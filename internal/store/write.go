@@ -72,6 +72,7 @@ type txw struct {
 	transitions [][]any
 	verdicts    map[verdictKey][]any
 	touched     map[nsID]time.Time  // namespaces whose daily counts change
+	imagesOf    map[int64]bool      // namespaces whose image usage may change
 	dayCounts   map[dayKey][2]int64 // violations opened and resolved
 }
 
@@ -104,7 +105,7 @@ func (s *db) Write(ctx context.Context, b *Batch) error {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	w := &txw{db: s, ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{},
-		dayCounts: map[dayKey][2]int64{}}
+		imagesOf: map[int64]bool{}, dayCounts: map[dayKey][2]int64{}}
 	if err := w.apply(b); err != nil {
 		tx.Rollback() //nolint:errcheck // the write error is what matters
 		s.ids = newIDCache()
@@ -187,6 +188,9 @@ func (w *txw) apply(b *Batch) error {
 		return err
 	}
 	if err := w.flushVerdicts(); err != nil {
+		return err
+	}
+	if err := w.flushImageUsage(); err != nil {
 		return err
 	}
 	return w.flushDaily()
@@ -320,6 +324,8 @@ func (w *txw) observe(o *Observation) error {
 	if err != nil {
 		return err
 	}
+	// Its images, changed or not, count again if it was deleted before.
+	w.imagesOf[row.namespace] = true
 	if p := imagesPrint(o.Images); p != row.images {
 		if err := w.exec("record images", `DELETE FROM resource_images WHERE resource_id = $1`, row.id); err != nil {
 			return err
@@ -393,6 +399,7 @@ func (w *txw) delete(d *Deletion) error {
 	if err := w.exec("mark deleted", `UPDATE resources SET deleted_at = $1, last_seen = $1, results_hash = '' WHERE id = $2`, ms(d.At), row.id); err != nil {
 		return err
 	}
+	w.imagesOf[row.namespace] = true
 	if row, ok := w.ids.resources[resKey{cl, d.UID}]; ok {
 		row.results = ""
 		w.ids.resources[resKey{cl, d.UID}] = row
@@ -595,6 +602,24 @@ func (w *txw) flushVerdicts() error {
 		q.w(` ON CONFLICT (cluster_id, ref, digest, rule_id) DO UPDATE SET status = excluded.status, message = excluded.message, at = excluded.at`)
 		rows = rows[n:]
 		if err := w.exec("record image verdicts", q.String(), q.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushImageUsage recounts the images of the current resources of every
+// namespace the batch observed or deleted resources in (image_usage, what
+// Images reads).
+func (w *txw) flushImageUsage() error {
+	for ns := range w.imagesOf {
+		if err := w.exec("recount images", `DELETE FROM image_usage WHERE namespace_id = $1`, ns); err != nil {
+			return err
+		}
+		if err := w.exec("recount images", `INSERT INTO image_usage (namespace_id, ref, digest, cluster_id, resources)
+SELECT r.namespace_id, i.ref, i.digest, MIN(r.cluster_id), COUNT(DISTINCT i.resource_id)
+FROM resources r JOIN resource_images i ON i.resource_id = r.id
+WHERE r.namespace_id = $1 AND r.deleted_at IS NULL GROUP BY r.namespace_id, i.ref, i.digest`, ns); err != nil {
 			return err
 		}
 	}

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/dashboard"
 	"github.com/portcullis/portcullis/internal/serve"
 	"github.com/portcullis/portcullis/internal/store"
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -18,18 +22,27 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// TestDashboardAccess: serve --dashboard-addr through a real API server.
-// A ServiceAccount bound to a Role that may list PolicyReports in team-a
+// TestDashboardAccess: serve --dashboard-addr through a real API server,
+// run as the chart's ServiceAccount with the chart's RBAC and arguments for
+// dashboard.enabled (any API call answered 403 fails the test). A
+// ServiceAccount bound to a Role that may list PolicyReports in team-a
 // signs in with a TokenRequest token and sees team-a's findings and
 // nothing of team-b; one allowed cluster-wide sees both; one allowed
-// nothing sees nothing; a bad token is refused.
+// nothing sees nothing; a bad token is refused. Then the reviews a
+// sign-in costs, counted at the API server's door: one cluster-wide
+// SubjectAccessReview for a cluster-wide reader, then per namespace with
+// at most Parallel in flight, none for a cached token, and one set for
+// concurrent requests with the same new token.
 func TestDashboardAccess(t *testing.T) {
+	const ns = "portcullis-system"
+	chart := renderChart(t, ns, "dashboard.enabled=true", "replicaCount=1")
 	env := Start(t, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
-		te.CRDs = PolicyCRDs("portcullis.dev")
+		te.CRDs = append(PolicyCRDs("portcullis.dev"), ImagePolicyCRD())
 	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -79,15 +92,46 @@ func TestDashboardAccess(t *testing.T) {
 		return tok.Status.Token
 	}
 
+	// The chart's ServiceAccount, RBAC and arguments.
+	saName := ""
+	for _, u := range chart {
+		switch u.GetKind() {
+		case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+			if err := env.Client.Create(ctx, u); err != nil {
+				t.Fatalf("apply %s %s: %v", u.GetKind(), u.GetName(), err)
+			}
+			if u.GetKind() == "ServiceAccount" {
+				saName = u.GetName()
+			}
+		}
+	}
+	o := chartOptions(t, chart, ns)
+	if o.DashboardAddr != ":8443" || o.DataDir == "" {
+		t.Fatalf("chart arguments: dashboard %q, data dir %q, want the dashboard on :8443 and a data dir", o.DashboardAddr, o.DataDir)
+	}
+	saTok, err := admin.CoreV1().ServiceAccounts(ns).CreateToken(ctx, saName,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(3600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = saTok.Status.Token
+	forbidden := &forbiddenRecorder{}
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { forbidden.rt = rt; return forbidden }
+	t.Cleanup(func() {
+		if calls := forbidden.list(); len(calls) > 0 {
+			t.Errorf("API calls forbidden to the chart's ServiceAccount (dashboard on):\n  %s", strings.Join(calls, "\n  "))
+		}
+	})
+
 	dataDir := t.TempDir()
+	o.Addr, o.DNSNames, o.CertDir, o.DataDir, o.DashboardAddr = "127.0.0.1:0", []string{"127.0.0.1"}, t.TempDir(), dataDir, "127.0.0.1:0"
+	o.ClusterName = "test-cluster"
+	o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = 4*time.Second, 3*time.Second, 500*time.Millisecond
 	ready := make(chan serve.Running, 1)
 	errc := make(chan error, 1)
 	sctx, stop := context.WithCancel(ctx)
-	go func() {
-		errc <- serve.Run(sctx, env.Config, serve.Options{Addr: "127.0.0.1:0", Namespace: "portcullis-system",
-			DNSNames: []string{"127.0.0.1"}, Background: true, ClusterName: "test-cluster", DataDir: dataDir,
-			DashboardAddr: "127.0.0.1:0"}, func(r serve.Running) { ready <- r })
-	}()
+	go func() { errc <- serve.Run(sctx, cfg, o, func(r serve.Running) { ready <- r }) }()
 	t.Cleanup(func() {
 		stop()
 		select {
@@ -207,6 +251,89 @@ func TestDashboardAccess(t *testing.T) {
 	}
 	if got := namespacesOf(token("nobody"), ""); len(got) != 0 {
 		t.Errorf("a ServiceAccount allowed nothing sees %q", got)
+	}
+
+	testReviewCounts(ctx, t, env.Config, token)
+}
+
+// reviewCounter counts the TokenReviews and SubjectAccessReviews a client
+// sends and the most SubjectAccessReviews in flight at once.
+type reviewCounter struct {
+	rt                        http.RoundTripper
+	tokens, sars, now, maxNow atomic.Int64
+}
+
+func (c *reviewCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/tokenreviews"):
+		c.tokens.Add(1)
+	case strings.HasSuffix(r.URL.Path, "/subjectaccessreviews"):
+		c.sars.Add(1)
+		n := c.now.Add(1)
+		defer c.now.Add(-1)
+		for m := c.maxNow.Load(); n > m && !c.maxNow.CompareAndSwap(m, n); m = c.maxNow.Load() {
+		}
+		time.Sleep(5 * time.Millisecond) // so that reviews made in parallel overlap
+	}
+	return c.rt.RoundTrip(r)
+}
+
+func testReviewCounts(ctx context.Context, t *testing.T, config *rest.Config, token func(string) string) {
+	cfg := rest.CopyConfig(config)
+	counter := &reviewCounter{}
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { counter.rt = rt; return counter }
+	names := []string{"team-a", "team-b", ""} // "": cluster-scoped findings, never checked per namespace
+	for i := range 38 {
+		names = append(names, fmt.Sprintf("ns-%02d", i))
+	}
+	const parallel = 4
+	k := &dashboard.Kubernetes{Client: kubernetes.NewForConfigOrDie(cfg), Cluster: "test-cluster", Parallel: parallel, TTL: time.Minute,
+		Namespaces: func(context.Context) ([]string, error) { return names, nil }}
+	reset := func() { counter.tokens.Store(0); counter.sars.Store(0); counter.maxNow.Store(0) }
+	counts := func() (int64, int64) { return counter.tokens.Load(), counter.sars.Load() }
+
+	p, err := k.Authenticate(ctx, token("auditor"))
+	if err != nil || !p.All {
+		t.Fatalf("auditor: %+v %v, want every namespace", p, err)
+	}
+	if tr, sar := counts(); tr != 1 || sar != 1 {
+		t.Errorf("a cluster-wide reader cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1 (cluster-wide only)", tr, sar)
+	}
+
+	reset()
+	viewer := token("viewer")
+	p, err = k.Authenticate(ctx, viewer)
+	if err != nil || p.All || len(p.Namespaces) != 1 || p.Namespaces[0] != "team-a" {
+		t.Fatalf("viewer: %+v %v, want team-a only", p, err)
+	}
+	if tr, sar := counts(); tr != 1 || sar != 41 {
+		t.Errorf("a team-a reader cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 1 + 40 namespaces", tr, sar)
+	}
+	if m := counter.maxNow.Load(); m > parallel || m < 2 {
+		t.Errorf("%d SubjectAccessReviews in flight at most, want 2 to %d (parallel, bounded)", m, parallel)
+	}
+	reset()
+	if _, err := k.Authenticate(ctx, viewer); err != nil {
+		t.Fatal(err)
+	}
+	if tr, sar := counts(); tr != 0 || sar != 0 {
+		t.Errorf("a cached token cost %d TokenReviews and %d SubjectAccessReviews, want none", tr, sar)
+	}
+
+	// A page's concurrent requests with a new token share one sign-in.
+	reset()
+	fresh := token("viewer")
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if p, err := k.Authenticate(ctx, fresh); err != nil || len(p.Namespaces) != 1 {
+				t.Errorf("concurrent sign-in: %+v %v", p, err)
+			}
+		})
+	}
+	wg.Wait()
+	if tr, sar := counts(); tr != 1 || sar != 41 {
+		t.Errorf("6 concurrent requests with a new token cost %d TokenReviews and %d SubjectAccessReviews, want 1 and 41", tr, sar)
 	}
 }
 

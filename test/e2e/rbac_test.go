@@ -183,6 +183,10 @@ func chartOptions(tb testing.TB, objs []*unstructured.Unstructured, namespace st
 			} else {
 				o.VerificationKeyOverlap = d
 			}
+		case "data-dir":
+			o.DataDir = val // replaced by a temporary directory where it is used
+		case "dashboard-addr":
+			o.DashboardAddr = val
 		case "shutdown-delay":
 			d, err := time.ParseDuration(val)
 			if err != nil {

@@ -108,6 +108,21 @@ release namespace, without duplicates, as a list. */}}
 {{- $ns | uniq | join "," -}}
 {{- end -}}
 
+{{/* "true" when the findings store is on (store.enabled, or the dashboard, which reads it). */}}
+{{- define "portcullis.storeEnabled" -}}
+{{- if or .Values.store.enabled .Values.dashboard.enabled }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" when the store is the embedded SQLite file under store.dataDir (no store.existingSecret). */}}
+{{- define "portcullis.storeSQLite" -}}
+{{- if and (include "portcullis.storeEnabled" .) (not .Values.store.existingSecret) }}true{{ end -}}
+{{- end -}}
+
+{{/* Name of the chart-created PersistentVolumeClaim of the SQLite store. */}}
+{{- define "portcullis.storeClaimName" -}}
+{{- .Values.store.persistence.existingClaim | default (printf "%s-findings" (include "portcullis.fullname" .)) -}}
+{{- end -}}
+
 {{/* Refuses values the API server or Portcullis would refuse later. */}}
 {{- define "portcullis.validateValues" -}}
 {{- if not (has .Values.webhook.failurePolicy (list "Fail" "Ignore")) -}}
@@ -125,5 +140,11 @@ release namespace, without duplicates, as a list. */}}
 {{- end -}}
 {{- if and .Values.image.digest (not (hasPrefix "sha256:" .Values.image.digest)) -}}
 {{- fail (printf "image.digest must start with sha256:, not %q" .Values.image.digest) -}}
+{{- end -}}
+{{- if and (include "portcullis.storeSQLite" .) (gt (int .Values.replicaCount) 1) -}}
+{{- fail (printf "the SQLite findings store (store.dataDir) is one pod's file: with replicaCount=%v the replicas would each read their own; set replicaCount=1 or use PostgreSQL (store.existingSecret)" .Values.replicaCount) -}}
+{{- end -}}
+{{- if and .Values.dashboard.enabled (eq (int .Values.dashboard.port) (int .Values.webhook.port)) -}}
+{{- fail "dashboard.port must differ from webhook.port" -}}
 {{- end -}}
 {{- end -}}
