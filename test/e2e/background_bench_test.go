@@ -7,7 +7,9 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"math"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -158,18 +160,49 @@ func heapMiB() float64 {
 	return float64(ms.HeapInuse) / (1 << 20)
 }
 
-func rssMiB() float64 {
+func rssMiB() float64 { return procStatusMiB("VmRSS") }
+
+// procStatusMiB is a field of /proc/self/status in MiB (VmRSS, RssAnon:
+// memory the process wrote, RssFile: pages of the executable and other
+// mapped files it touched).
+func procStatusMiB(field string) float64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == field+":" {
 			kb, _ := strconv.ParseFloat(f[1], 64)
 			return kb / 1024
 		}
 	}
 	return 0
+}
+
+// memBreakdown says where the RSS of the process goes: anonymous memory
+// versus mapped file pages (the executable), and of the Go runtime's
+// memory the live heap, the heap spans in use, the free heap not yet
+// returned to the OS, goroutine stacks and the runtime's own metadata. It
+// does not collect garbage first: it is what the process holds.
+func memBreakdown() string {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	return fmt.Sprintf("RSS %.0f MiB (anon %.0f, file %.0f); Go: heap live %.0f, heap in use %.0f, heap free not returned %.0f, "+
+		"stacks %.0f, runtime metadata %.0f, total from the OS %.0f MiB; %d goroutines, %d GCs, GOGC limit %s",
+		procStatusMiB("VmRSS"), procStatusMiB("RssAnon"), procStatusMiB("RssFile"),
+		mib(ms.HeapAlloc), mib(ms.HeapInuse), mib(ms.HeapIdle-ms.HeapReleased), mib(ms.StackInuse),
+		mib(ms.MSpanSys+ms.MCacheSys+ms.GCSys+ms.BuckHashSys+ms.OtherSys), mib(ms.Sys),
+		runtime.NumGoroutine(), ms.NumGC, memoryLimit())
+}
+
+// memoryLimit is the Go runtime's soft memory limit (GOMEMLIMIT), "none"
+// when unset.
+func memoryLimit() string {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return fmt.Sprintf("%.0f MiB", float64(l)/(1<<20))
+	}
+	return "none"
 }
 
 // BenchmarkBackground10k: PORTCULLIS_BENCH_PODS Pods (default 10,000; half
@@ -248,6 +281,12 @@ func BenchmarkBackground10k(b *testing.B) {
 	close(work)
 	wg.Wait()
 	b.Logf("created %d Pods in %s", pods, time.Since(t0).Round(time.Second))
+	// What the benchmark itself holds before serve starts (its client, the
+	// API server's test harness), with the garbage of the creations
+	// returned to the OS.
+	debug.FreeOSMemory()
+	baseRSS, baseHeap := rssMiB(), heapMiB()
+	b.Logf("before serve: %s", memBreakdown())
 
 	cfg := rest.CopyConfig(env.Config)
 	counter := &countingTransport{}
@@ -285,6 +324,7 @@ func BenchmarkBackground10k(b *testing.B) {
 		return counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") >= float64(pods)
 	})
 	total, fails, bytes, _ := follower.totals()
+	b.Logf("first reports: %s", memBreakdown())
 	rss, heap := rssMiB(), heapMiB()
 	if path := os.Getenv("PORTCULLIS_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -363,8 +403,13 @@ func BenchmarkBackground10k(b *testing.B) {
 	b.ReportMetric(editReports.Seconds(), "edit-reports-s")
 	b.ReportMetric(float64(requests), "api-requests/delete")
 	b.ReportMetric(float64(bytes)/1e6, "report-MB")
+	b.Logf("end: %s", memBreakdown())
+	debug.FreeOSMemory()
+	b.Logf("end, after debug.FreeOSMemory: %s", memBreakdown())
 	b.ReportMetric(rss, "rss-MiB")
 	b.ReportMetric(heap, "heap-MiB")
+	b.ReportMetric(rss-baseRSS, "rss-serve-MiB")
+	b.ReportMetric(heap-baseHeap, "heap-serve-MiB")
 	b.Logf("%d Pods, %d policies, %d results in reports (%.2f MB); first reports after %s; RSS %.0f MiB, Go heap in use %.0f MiB",
 		pods, len(policyNames), total, float64(bytes)/1e6, initial.Round(time.Millisecond), rss, heap)
 	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations", victim, deleted.Round(time.Millisecond), requests, deleteEvals)
