@@ -655,8 +655,8 @@ func (c *Controller) updateGauges() {
 		for _, e := range m {
 			total++
 			for _, r := range e.results {
-				if r.status == engine.StatusFail {
-					m := r.meta.Value()
+				if r.status() == engine.StatusFail {
+					m := r.meta()
 					counts[pk{m.Policy, m.Severity, ns}]++
 					perNamespace[ns]++
 				}
