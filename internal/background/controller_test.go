@@ -3,6 +3,7 @@ package background
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/workqueue"
 )
 
 var (
@@ -299,5 +301,46 @@ func TestPackSharesEqualResults(t *testing.T) {
 	other.Message = "label team is required on " + fmt.Sprint("web")
 	if pack([]engine.Result{other})[0] == a[0] {
 		t.Error("results with different messages share one value")
+	}
+}
+
+// TestReleaseAfterBurst: the memory of a burst is released once nothing is
+// queued, pending or waiting to be written, and only after a burst.
+func TestReleaseAfterBurst(t *testing.T) {
+	c := &Controller{opts: Options{ReturnMemory: true}, log: slog.New(slog.DiscardHandler),
+		pending: map[key]*work{}, dirty: map[string]bool{}}
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[key]())
+	defer queue.ShutDown()
+	k := key{gvk: podGVK, namespace: "team", name: "web"}
+
+	c.burst.Store(returnMemoryAfter - 1)
+	if c.releaseAfterBurst(queue) {
+		t.Error("released before a burst")
+	}
+	c.burst.Store(returnMemoryAfter)
+	queue.Add(k)
+	if c.releaseAfterBurst(queue) {
+		t.Error("released with an object queued")
+	}
+	got, _ := queue.Get()
+	queue.Done(got)
+	c.pending[k] = &work{full: true}
+	if c.releaseAfterBurst(queue) {
+		t.Error("released with an evaluation pending")
+	}
+	delete(c.pending, k)
+	c.dirty["team"] = true
+	if c.releaseAfterBurst(queue) {
+		t.Error("released with reports to write")
+	}
+	delete(c.dirty, "team")
+	if !c.releaseAfterBurst(queue) {
+		t.Error("not released after a burst")
+	}
+	if n := c.burst.Load(); n != 0 {
+		t.Errorf("burst = %d after a release, want 0", n)
+	}
+	if c.releaseAfterBurst(queue) {
+		t.Error("released twice for one burst")
 	}
 }
