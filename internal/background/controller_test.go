@@ -298,7 +298,7 @@ func TestPackSharesEqualResults(t *testing.T) {
 		t.Error("a failing and a passing result share one value")
 	}
 	other := fail
-	other.Message = "label team is required on " + fmt.Sprint("web")
+	other.Message = "label team is required on web"
 	if pack([]engine.Result{other})[0] == a[0] {
 		t.Error("results with different messages share one value")
 	}
