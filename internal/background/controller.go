@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/api/wgpolicyk8s/v1alpha2"
@@ -101,6 +102,14 @@ type Options struct {
 	Reports policyreport.Options
 	// Observer, if set, learns of compliance changes.
 	Observer Observer
+	// ReturnMemory returns the memory of a burst of evaluations to the OS
+	// (debug.FreeOSMemory) once the burst is done and its reports are
+	// written: after the first evaluation of everything, a policy change
+	// or a resync the controller is mostly idle, and the heap that held
+	// the burst's garbage (up to twice the live heap) would otherwise stay
+	// resident. It collects garbage and returns memory for the whole
+	// process: serve sets it; a library caller may not want it.
+	ReturnMemory bool
 	// Registry receives the controller's metrics (nil: not registered).
 	Registry prometheus.Registerer
 	// Logger logs (default: discarded).
@@ -142,7 +151,15 @@ type Controller struct {
 	pending map[key]*work
 	watched map[schema.GroupVersionKind]bool
 	prints  map[string]policyPrint
+
+	// burst counts the evaluations since memory was last returned.
+	burst atomic.Int64
 }
+
+// returnMemoryAfter is the evaluations after which a burst's memory is
+// worth returning to the OS (a full collection costs tens of
+// milliseconds at 100 MB of heap).
+const returnMemoryAfter = 1000
 
 // New returns a Controller; it does nothing until Start.
 func New(opts Options) (*Controller, error) {
@@ -236,6 +253,7 @@ func (c *Controller) Start(ctx context.Context) error {
 			return nil
 		case <-flush.C:
 			c.flush(ctx)
+			c.releaseAfterBurst(queue)
 		case <-resync.C:
 			c.enqueueWhere(queue, func(schema.GroupVersionKind) bool { return true }, nil)
 		case <-policies:
@@ -526,6 +544,7 @@ func (c *Controller) process(ctx context.Context, k key) (stale bool, err error)
 	}
 	sortResults(results)
 	c.metrics.evaluated.WithLabelValues(k.gvk.Kind).Inc()
+	c.burst.Add(1)
 	c.metrics.duration.Observe(time.Since(start).Seconds())
 
 	res := engine.Resource{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()}
@@ -599,6 +618,33 @@ func (c *Controller) forget(k key) {
 	}
 }
 
+// releaseAfterBurst, once a burst of evaluations is done (nothing
+// queued, pending or waiting to be written), drops the bookkeeping maps
+// the burst grew (Go maps do not shrink) and, with Options.ReturnMemory,
+// returns the free memory to the OS. It reports whether it did.
+func (c *Controller) releaseAfterBurst(queue workqueue.TypedRateLimitingInterface[key]) bool {
+	if c.burst.Load() < returnMemoryAfter || queue.Len() > 0 {
+		return false
+	}
+	c.mu.Lock()
+	idle := len(c.pending) == 0 && len(c.dirty) == 0
+	if idle {
+		c.pending = map[key]*work{}
+		c.dirty = map[string]bool{}
+	}
+	c.mu.Unlock()
+	if !idle {
+		return false
+	}
+	n := c.burst.Swap(0)
+	if c.opts.ReturnMemory {
+		start := time.Now()
+		debug.FreeOSMemory()
+		c.log.Debug("returned the memory of a burst of evaluations to the OS", "evaluations", n, "took", time.Since(start).String())
+	}
+	return true
+}
+
 // flushWorkers is how many namespaces' reports are written at once.
 const flushWorkers = 4
 
@@ -655,8 +701,8 @@ func (c *Controller) updateGauges() {
 		for _, e := range m {
 			total++
 			for _, r := range e.results {
-				if r.status == engine.StatusFail {
-					m := r.meta.Value()
+				if r.status() == engine.StatusFail {
+					m := r.meta()
 					counts[pk{m.Policy, m.Severity, ns}]++
 					perNamespace[ns]++
 				}

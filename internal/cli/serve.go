@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/internal/serve"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
@@ -30,6 +31,7 @@ func newServeCommand() *cobra.Command {
 		tlsSecret           string
 		insecureRegistries  bool
 		trustRoots          []string
+		memoryLimit         string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -107,6 +109,10 @@ certificate is available.`,
 				return withCode(ExitInvalid, fmt.Errorf("invalid --failure-policy %q (want Fail or Ignore)", failurePolicy))
 			}
 			o.FailurePolicy = failurePolicy
+			var err error
+			if o.MemoryLimit, err = parseMemoryLimit(memoryLimit, o.Logger); err != nil {
+				return withCode(ExitInvalid, err)
+			}
 			// controller-runtime and client-go (leader election) log
 			// through their process-wide loggers: route them to ours.
 			ctrllog.SetLogger(logr.FromSlogHandler(h))
@@ -202,6 +208,7 @@ certificate is available.`,
 	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
 	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
+	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime (e.g. 200Mi; 0: none): the garbage collector works harder near it instead of letting the heap grow to twice what is live (default: GOMEMLIMIT when set, else 90% of the container's memory limit, else none)")
 	return cmd
 }
 
@@ -216,4 +223,25 @@ func storeURL(flag string, getenv func(string) string) string {
 		return flag
 	}
 	return getenv(StoreEnv)
+}
+
+// parseMemoryLimit reads --memory-limit: a quantity, 0 for none, or
+// empty for serve.DefaultMemoryLimit (from the cgroup's memory limit).
+func parseMemoryLimit(flag string, log *slog.Logger) (int64, error) {
+	if flag == "" {
+		limit, source, err := serve.DefaultMemoryLimit(os.Getenv, "/sys/fs/cgroup")
+		if err != nil {
+			log.Warn("no default Go memory limit", "error", err)
+			return 0, nil
+		}
+		if limit > 0 {
+			log.Info("Go memory limit from the container's", "bytes", limit, "source", source)
+		}
+		return limit, nil
+	}
+	q, err := resource.ParseQuantity(flag)
+	if err != nil || q.Sign() < 0 {
+		return 0, fmt.Errorf("invalid --memory-limit %q (want a quantity such as 200Mi, or 0)", flag)
+	}
+	return q.Value(), nil
 }

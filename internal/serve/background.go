@@ -103,9 +103,13 @@ func addBackground(ctx context.Context, cfg *rest.Config, mgr manager.Manager, o
 		Engine:   eng,
 		Interval: o.BackgroundInterval,
 		Reports:  policyreport.Options{ReportPasses: o.ReportPasses},
-		Observer: observer,
-		Registry: o.Registry,
-		Logger:   o.Logger,
+		// The controller is mostly idle between bursts (the first
+		// evaluation of everything, policy changes, resyncs): what a
+		// burst used goes back to the OS.
+		ReturnMemory: true,
+		Observer:     observer,
+		Registry:     o.Registry,
+		Logger:       o.Logger,
 	})
 	if err != nil {
 		closeStore()

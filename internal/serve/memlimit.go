@@ -1,0 +1,68 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// MemoryLimitShare is the share of the container's memory limit that
+// DefaultMemoryLimit gives the Go runtime as its soft limit: the rest is
+// room for what the runtime does not count (mapped executable pages,
+// C code) and for overshoot while a collection runs.
+const MemoryLimitShare = 0.9
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit serve sets
+// when --memory-limit is not given: none when the GOMEMLIMIT environment
+// variable is set (the runtime already applied it), else MemoryLimitShare
+// of the memory limit of the cgroup mounted under cgroupRoot (normally
+// /sys/fs/cgroup: memory.max of cgroup v2, memory/memory.limit_in_bytes of
+// v1), else none (0). Without a limit the heap grows to twice the live
+// heap between collections (GOGC=100); with one the collector runs more
+// often as the process nears it. source says where the limit came from.
+func DefaultMemoryLimit(getenv func(string) string, cgroupRoot string) (limit int64, source string, err error) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, "GOMEMLIMIT", nil
+	}
+	n, file, err := cgroupMemoryLimit(cgroupRoot)
+	if err != nil || n <= 0 {
+		return 0, "", err
+	}
+	return int64(float64(n) * MemoryLimitShare), fmt.Sprintf("%.0f%% of %s", MemoryLimitShare*100, file), nil
+}
+
+// noLimit is what cgroup v1 reports without a limit (a page-rounded
+// MaxInt64); anything this large is no limit.
+const noLimit = 1 << 60
+
+// cgroupMemoryLimit reads the memory limit of the cgroup mounted under
+// root: 0 when there is none or no cgroup file is there.
+func cgroupMemoryLimit(root string) (limit int64, file string, err error) {
+	for _, name := range []string{"memory.max", filepath.Join("memory", "memory.limit_in_bytes")} {
+		file = filepath.Join(root, name)
+		data, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, file, fmt.Errorf("serve: memory limit: %w", err)
+		}
+		v := strings.TrimSpace(string(data))
+		if v == "max" {
+			return 0, file, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, file, fmt.Errorf("serve: memory limit in %s: %w", file, err)
+		}
+		if n >= noLimit {
+			return 0, file, nil
+		}
+		return n, file, nil
+	}
+	return 0, "", nil
+}
