@@ -100,6 +100,9 @@ func packageResponses(v any) ([]Response, error) {
 // objects go in as given, in order, after the rule's aggregator; the
 // responses' Kubernetes objects are stripped as Kubescape strips them.
 func (l *Library) EvalRule(ctx context.Context, r *Rule, objects []map[string]any, d Data, filter bool) ([]Response, error) {
+	if err := r.compile(); err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
 	c := r.raw
 	if filter {
 		if r.filter == nil {

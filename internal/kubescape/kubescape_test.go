@@ -463,3 +463,53 @@ func TestRunTests(t *testing.T) {
 		t.Errorf("--fail-only output lists a passing case:\n%s", out)
 	}
 }
+
+// TestDeferredCompile: with WithDeferredCompile, Load compiles no rule; a
+// scan of one control compiles only its rule, a rule that does not compile
+// is reported by Compile and skipped by a scan, and without the option
+// Load still reports it.
+func TestDeferredCompile(t *testing.T) {
+	l := baseLib()
+	l["controls/C-9002.json"] = `{"controlID": "C-9002", "name": "Broken", "baseScore": 4, "rulesNames": ["rule-broken"]}`
+	l["rules/rule-broken/rule.metadata.json"] = `{"name": "rule-broken", ` + podMatch + `}`
+	l["rules/rule-broken/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tmsga := no_such_function(input)\n}\n"
+	dir := l.write(t)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "no_such_function") {
+		t.Fatalf("Load without deferral: %v, want the compile error", err)
+	}
+	lb, err := Load(dir, WithDeferredCompile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range lb.Rules {
+		if r.raw != nil {
+			t.Errorf("rule %s compiled by a deferred Load", name)
+		}
+	}
+	if got := lb.RulesOf("C-9001", "C-9002", "C-9001", "C-nope"); strings.Join(got, ",") != "rule-broken,rule-privileged" {
+		t.Errorf("RulesOf = %v", got)
+	}
+	fs, err := lb.Scan(context.Background(), []map[string]any{pod("bad", true)}, ScanOptions{Controls: []string{"C-9001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusFail {
+		t.Fatalf("findings %+v, want one fail", fs)
+	}
+	if lb.Rules["rule-broken"].raw != nil {
+		t.Error("a scan of C-9001 compiled rule-broken")
+	}
+	if err := lb.Compile("rule-privileged"); err != nil {
+		t.Errorf("Compile(rule-privileged): %v", err)
+	}
+	if err := lb.Compile("rule-broken"); err == nil || !strings.Contains(err.Error(), "rule-broken/raw.rego:4") {
+		t.Errorf("Compile(rule-broken) = %v, want the file and line", err)
+	}
+	fs, err = lb.Scan(context.Background(), []map[string]any{pod("bad", true)}, ScanOptions{Controls: []string{"C-9002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusSkip || !strings.Contains(fs[0].Message, "no_such_function") {
+		t.Fatalf("findings %+v, want one skip naming the compile error", fs)
+	}
+}

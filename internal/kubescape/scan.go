@@ -401,6 +401,9 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleO
 	if err != nil {
 		return skipAll(out, r, inputs, err)
 	}
+	if err := r.compile(); err != nil {
+		return skipAll(out, r, inputs, err)
+	}
 	d := s.l.ruleData(r)
 	judged := inputs
 	if r.filter != nil {
