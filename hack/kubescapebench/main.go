@@ -56,17 +56,20 @@ func main() {
 func run(dir, frameworks string, top int, paths []string, memprofile string) error {
 	ctx := context.Background()
 	t0 := time.Now()
-	lib, err := kubescape.Load(dir)
+	lib, err := kubescape.Load(dir, kubescape.WithDeferredCompile())
 	if err != nil {
 		return err
 	}
-	tLoad := time.Since(t0)
-	var ids []string
+	ids := lib.ControlIDs()
 	if frameworks != "" {
 		if ids, err = lib.ControlsOf(strings.Split(frameworks, ",")...); err != nil {
 			return err
 		}
 	}
+	if err := lib.Compile(lib.RulesOf(ids...)...); err != nil {
+		return err
+	}
+	tLoad := time.Since(t0)
 	t1 := time.Now()
 	chunks, _, err := files.ReadTree(paths, os.Stdin, files.Options{})
 	if err != nil {

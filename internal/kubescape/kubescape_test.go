@@ -3,12 +3,14 @@ package kubescape
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/portcullis/portcullis/internal/engine"
 )
 
@@ -511,5 +513,104 @@ func TestDeferredCompile(t *testing.T) {
 	}
 	if len(fs) != 1 || fs[0].Status != engine.StatusSkip || !strings.Contains(fs[0].Message, "no_such_function") {
 		t.Fatalf("findings %+v, want one skip naming the compile error", fs)
+	}
+}
+
+// quadraticRego lists, for each workload, every NetworkPolicy again: the
+// shape of ingress-and-egress-blocked.
+const quadraticRego = `package armo_builtins
+
+is_np(o) { o.kind == "NetworkPolicy" }
+
+deny[msga] {
+	wl := input[_]
+	wl.kind == "Deployment"
+	nps := [np | np = input[_]; is_np(np)]
+	mine := [np | np = nps[_]; np.metadata.namespace == wl.metadata.namespace]
+	count(mine) < 1
+	wl2 := [w | w := input[_]; w.metadata.name == wl.metadata.name]
+	msga := {"alertMessage": sprintf("%v %v", [wl.metadata.name, count(wl2)]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+
+deny[msga] {
+	nps := 1
+	wl := input[_]
+	shadow := [x | x := nps + count(input); wl]
+	msga := {"alertMessage": sprintf("%v", [shadow]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+`
+
+// TestHoistClosedComprehensions: only the comprehension that closes over
+// nothing of its rule becomes a rule, and the responses are those of the
+// rule as written.
+func TestHoistClosedComprehensions(t *testing.T) {
+	m, err := parseRule("raw.rego", quadraticRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hoistClosedComprehensions(m)
+	var names []string
+	for _, r := range h.Rules {
+		if n := r.Head.Ref().String(); hoisted(n) {
+			names = append(names, n+" := "+r.Head.Value.String())
+		}
+	}
+	if len(names) != 1 || !strings.Contains(names[0], "is_np(") {
+		t.Fatalf("hoisted %q, want only the NetworkPolicy list", names)
+	}
+	if len(m.Rules) != 3 {
+		t.Fatalf("the module given was changed: %d rules", len(m.Rules))
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for _, ns := range []string{"a", "b", "c"} {
+		for i := range 3 {
+			objs = append(objs, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+				"metadata": map[string]any{"name": fmt.Sprint("d", i), "namespace": ns}})
+		}
+		if ns != "b" {
+			objs = append(objs, map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+				"metadata": map[string]any{"name": "np", "namespace": ns}})
+		}
+	}
+	input, err := ast.InterfaceToValue(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(c *ast.Compiler) []Response {
+		l := &Library{}
+		pq, err := l.prepare(context.Background(), c, Data{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := evalPrepared(context.Background(), pq, input, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	plain := ast.NewCompiler().WithCapabilities(ast.CapabilitiesForThisVersion()).WithDefaultRegoVersion(ast.RegoV0)
+	mods := map[string]*ast.Module{"raw.rego": m}
+	for k, v := range helpers {
+		mods[k] = v
+	}
+	if plain.Compile(mods); plain.Failed() {
+		t.Fatal(plain.Errors)
+	}
+	c, err := compileRule("raw.rego", m, helpers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := eval(plain), eval(c)
+	if len(want) != 3+len(objs) {
+		t.Fatalf("%d responses as written, want %d", len(want), 3+len(objs))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hoisted responses differ:\n got %v\nwant %v", got, want)
 	}
 }

@@ -508,7 +508,7 @@ func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*a
 	for k, h := range helpers {
 		modules[k] = h
 	}
-	modules[file] = m
+	modules[file] = hoistClosedComprehensions(m)
 	caps := ast.CapabilitiesForThisVersion()
 	for _, b := range builtinDecls() {
 		caps.Builtins = append(caps.Builtins, b)
