@@ -614,3 +614,26 @@ func TestHoistClosedComprehensions(t *testing.T) {
 		t.Fatalf("hoisted responses differ:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestStripObjects: a scan decodes only the fields reports keep of a
+// response's objects, without changing the rule's value, and leaves
+// values of another shape to decodeResponses.
+func TestStripObjects(t *testing.T) {
+	obj := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": map[string]any{"x": 1},
+		"metadata": map[string]any{"name": "p", "namespace": "ns", "labels": map[string]any{"a": "b"}, "uid": "u"}}
+	v := []any{map[string]any{"alertMessage": "m", "alertObject": map[string]any{"k8sApiObjects": []any{obj, "not an object"}}}}
+	got := stripObjects(v)
+	want := `[map[alertMessage:m alertObject:map[k8sApiObjects:[map[apiVersion:v1 kind:Pod metadata:map[labels:map[a:b] name:p namespace:ns]] not an object]]]]`
+	if fmt.Sprint(got) != want {
+		t.Errorf("stripObjects = %v\nwant %s", got, want)
+	}
+	if _, ok := obj["spec"]; !ok || fmt.Sprint(v[0].(map[string]any)["alertObject"]) == fmt.Sprint(got.([]any)[0].(map[string]any)["alertObject"]) {
+		t.Error("stripObjects changed the rule's value")
+	}
+	if _, err := decodeResponses(got); err == nil {
+		t.Error("a response object that is not an object decodes")
+	}
+	if s := stripObjects("x"); s != "x" {
+		t.Errorf("stripObjects(x) = %v", s)
+	}
+}
