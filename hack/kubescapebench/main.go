@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -23,31 +25,51 @@ func main() {
 	library := flag.String("library", "", "control library directory")
 	frameworks := flag.String("framework", "NSA,MITRE", "frameworks to run, comma-separated (empty: every control)")
 	top := flag.Int("top", 15, "rules to list, costliest first")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile (after the scan) to this file")
 	flag.Parse()
 	if *library == "" || flag.NArg() == 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*library, *frameworks, *top, flag.Args()); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	err := run(*library, *frameworks, *top, flag.Args(), *memprofile)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, frameworks string, top int, paths []string) error {
+func run(dir, frameworks string, top int, paths []string, memprofile string) error {
 	ctx := context.Background()
 	t0 := time.Now()
-	lib, err := kubescape.Load(dir)
+	lib, err := kubescape.Load(dir, kubescape.WithDeferredCompile())
 	if err != nil {
 		return err
 	}
-	tLoad := time.Since(t0)
-	var ids []string
+	ids := lib.ControlIDs()
 	if frameworks != "" {
 		if ids, err = lib.ControlsOf(strings.Split(frameworks, ",")...); err != nil {
 			return err
 		}
 	}
+	if err := lib.Compile(lib.RulesOf(ids...)...); err != nil {
+		return err
+	}
+	tLoad := time.Since(t0)
 	t1 := time.Now()
 	chunks, _, err := files.ReadTree(paths, os.Stdin, files.Options{})
 	if err != nil {
@@ -75,6 +97,19 @@ func run(dir, frameworks string, top int, paths []string) error {
 		return err
 	}
 	tScan := time.Since(t2)
+	if memprofile != "" {
+		runtime.GC()
+		f, err := os.Create(memprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
 	count := map[engine.Status]int{}
 	for _, f := range fs {
 		count[f.Status]++

@@ -32,12 +32,13 @@ func libraryDir(o scanOptions) string {
 	return os.Getenv(LibraryEnv)
 }
 
-// loadLibrary loads the Kubescape control library of o. With --cluster
+// loadLibrary loads the Kubescape control library of o; its rules are
+// compiled by runLibraryScan once the selection is known. With --cluster
 // the cosign builtins of its rules ask the images' registries (anonymous,
 // or with the credentials of the Docker configuration, as cosign does);
 // offline they are not answered and those rules are skipped.
 func loadLibrary(o scanOptions, dir string) (*kubescape.Library, error) {
-	var opts []kubescape.Option
+	opts := []kubescape.Option{kubescape.WithDeferredCompile()}
 	if o.controlConfig != "" {
 		opts = append(opts, kubescape.WithControlConfig(o.controlConfig))
 	}
@@ -87,6 +88,15 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if len(selected) == 0 {
 			return withCode(ExitInvalid, fmt.Errorf("the library %s has none of the selected controls", lib.Dir))
 		}
+	}
+	// Only the selected controls' rules are compiled (every rule without
+	// a selection); a rule that does not compile is an invalid library.
+	toCompile := lib.RulesOf(lib.ControlIDs()...)
+	if selected != nil {
+		toCompile = lib.RulesOf(selected...)
+	}
+	if err := lib.Compile(toCompile...); err != nil {
+		return withCode(ExitInvalid, fmt.Errorf("load library %s: %w", lib.Dir, err))
 	}
 	var (
 		docs         []manifest.Document

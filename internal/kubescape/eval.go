@@ -51,8 +51,10 @@ func (l *Library) prepare(ctx context.Context, c *ast.Compiler, d Data) (rego.Pr
 }
 
 // evalPrepared runs a prepared rule on input (an ast array of objects).
-// Evaluation stops when ctx is done.
-func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) ([]Response, error) {
+// Evaluation stops when ctx is done. With strip, the Kubernetes objects of
+// the responses keep only what keepReportFields keeps, before they are
+// decoded.
+func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value, strip bool) ([]Response, error) {
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		var te *topdown.Error
@@ -66,26 +68,33 @@ func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Valu
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil
 	}
-	return packageResponses(rs[0].Expressions[0].Value)
+	return packageResponses(rs[0].Expressions[0].Value, strip)
 }
 
 // packageResponses collects the responses of every rule of the package
 // value, in rule name order. A rule whose value is not a list of
 // responses is an error, as it is for Kubescape.
-func packageResponses(v any) ([]Response, error) {
+func packageResponses(v any, strip bool) ([]Response, error) {
 	pkg, ok := v.(map[string]any)
 	if !ok {
 		return nil, nil
 	}
 	names := make([]string, 0, len(pkg))
 	for n := range pkg {
+		if hoisted(n) {
+			continue
+		}
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	var out []Response
 	var errs []error
 	for _, n := range names {
-		rs, err := decodeResponses(pkg[n])
+		rule := pkg[n]
+		if strip {
+			rule = stripObjects(rule)
+		}
+		rs, err := decodeResponses(rule)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rule %s: %w", n, err))
 			continue
@@ -100,6 +109,9 @@ func packageResponses(v any) ([]Response, error) {
 // objects go in as given, in order, after the rule's aggregator; the
 // responses' Kubernetes objects are stripped as Kubescape strips them.
 func (l *Library) EvalRule(ctx context.Context, r *Rule, objects []map[string]any, d Data, filter bool) ([]Response, error) {
+	if err := r.compile(); err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
 	c := r.raw
 	if filter {
 		if r.filter == nil {
@@ -115,7 +127,7 @@ func (l *Library) EvalRule(ctx context.Context, r *Rule, objects []map[string]an
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}
-	rs, err := evalPrepared(ctx, pq, input)
+	rs, err := evalPrepared(ctx, pq, input, false)
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 	}

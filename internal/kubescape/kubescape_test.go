@@ -3,12 +3,14 @@ package kubescape
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/portcullis/portcullis/internal/engine"
 )
 
@@ -461,5 +463,177 @@ func TestRunTests(t *testing.T) {
 	}
 	if strings.Contains(out, "passes") {
 		t.Errorf("--fail-only output lists a passing case:\n%s", out)
+	}
+}
+
+// TestDeferredCompile: with WithDeferredCompile, Load compiles no rule; a
+// scan of one control compiles only its rule, a rule that does not compile
+// is reported by Compile and skipped by a scan, and without the option
+// Load still reports it.
+func TestDeferredCompile(t *testing.T) {
+	l := baseLib()
+	l["controls/C-9002.json"] = `{"controlID": "C-9002", "name": "Broken", "baseScore": 4, "rulesNames": ["rule-broken"]}`
+	l["rules/rule-broken/rule.metadata.json"] = `{"name": "rule-broken", ` + podMatch + `}`
+	l["rules/rule-broken/raw.rego"] = "package armo_builtins\n\ndeny[msga] {\n\tmsga := no_such_function(input)\n}\n"
+	dir := l.write(t)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "no_such_function") {
+		t.Fatalf("Load without deferral: %v, want the compile error", err)
+	}
+	lb, err := Load(dir, WithDeferredCompile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range lb.Rules {
+		if r.raw != nil {
+			t.Errorf("rule %s compiled by a deferred Load", name)
+		}
+	}
+	if got := lb.RulesOf("C-9001", "C-9002", "C-9001", "C-nope"); strings.Join(got, ",") != "rule-broken,rule-privileged" {
+		t.Errorf("RulesOf = %v", got)
+	}
+	fs, err := lb.Scan(context.Background(), []map[string]any{pod("bad", true)}, ScanOptions{Controls: []string{"C-9001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusFail {
+		t.Fatalf("findings %+v, want one fail", fs)
+	}
+	if lb.Rules["rule-broken"].raw != nil {
+		t.Error("a scan of C-9001 compiled rule-broken")
+	}
+	if err := lb.Compile("rule-privileged"); err != nil {
+		t.Errorf("Compile(rule-privileged): %v", err)
+	}
+	if err := lb.Compile("rule-broken"); err == nil || !strings.Contains(err.Error(), "rule-broken/raw.rego:4") {
+		t.Errorf("Compile(rule-broken) = %v, want the file and line", err)
+	}
+	fs, err = lb.Scan(context.Background(), []map[string]any{pod("bad", true)}, ScanOptions{Controls: []string{"C-9002"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Status != engine.StatusSkip || !strings.Contains(fs[0].Message, "no_such_function") {
+		t.Fatalf("findings %+v, want one skip naming the compile error", fs)
+	}
+}
+
+// quadraticRego lists, for each workload, every NetworkPolicy again: the
+// shape of ingress-and-egress-blocked.
+const quadraticRego = `package armo_builtins
+
+is_np(o) { o.kind == "NetworkPolicy" }
+
+deny[msga] {
+	wl := input[_]
+	wl.kind == "Deployment"
+	nps := [np | np = input[_]; is_np(np)]
+	mine := [np | np = nps[_]; np.metadata.namespace == wl.metadata.namespace]
+	count(mine) < 1
+	wl2 := [w | w := input[_]; w.metadata.name == wl.metadata.name]
+	msga := {"alertMessage": sprintf("%v %v", [wl.metadata.name, count(wl2)]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+
+deny[msga] {
+	nps := 1
+	wl := input[_]
+	shadow := [x | x := nps + count(input); wl]
+	msga := {"alertMessage": sprintf("%v", [shadow]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+`
+
+// TestHoistClosedComprehensions: only the comprehension that closes over
+// nothing of its rule becomes a rule, and the responses are those of the
+// rule as written.
+func TestHoistClosedComprehensions(t *testing.T) {
+	m, err := parseRule("raw.rego", quadraticRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hoistClosedComprehensions(m)
+	var names []string
+	for _, r := range h.Rules {
+		if n := r.Head.Ref().String(); hoisted(n) {
+			names = append(names, n+" := "+r.Head.Value.String())
+		}
+	}
+	if len(names) != 1 || !strings.Contains(names[0], "is_np(") {
+		t.Fatalf("hoisted %q, want only the NetworkPolicy list", names)
+	}
+	if len(m.Rules) != 3 {
+		t.Fatalf("the module given was changed: %d rules", len(m.Rules))
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for _, ns := range []string{"a", "b", "c"} {
+		for i := range 3 {
+			objs = append(objs, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+				"metadata": map[string]any{"name": fmt.Sprint("d", i), "namespace": ns}})
+		}
+		if ns != "b" {
+			objs = append(objs, map[string]any{"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+				"metadata": map[string]any{"name": "np", "namespace": ns}})
+		}
+	}
+	input, err := ast.InterfaceToValue(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(c *ast.Compiler) []Response {
+		l := &Library{}
+		pq, err := l.prepare(context.Background(), c, Data{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := evalPrepared(context.Background(), pq, input, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	plain := ast.NewCompiler().WithCapabilities(ast.CapabilitiesForThisVersion()).WithDefaultRegoVersion(ast.RegoV0)
+	mods := map[string]*ast.Module{"raw.rego": m}
+	for k, v := range helpers {
+		mods[k] = v
+	}
+	if plain.Compile(mods); plain.Failed() {
+		t.Fatal(plain.Errors)
+	}
+	c, err := compileRule("raw.rego", m, helpers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := eval(plain), eval(c)
+	if len(want) != 3+len(objs) {
+		t.Fatalf("%d responses as written, want %d", len(want), 3+len(objs))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hoisted responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestStripObjects: a scan decodes only the fields reports keep of a
+// response's objects, without changing the rule's value, and leaves
+// values of another shape to decodeResponses.
+func TestStripObjects(t *testing.T) {
+	obj := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": map[string]any{"x": 1},
+		"metadata": map[string]any{"name": "p", "namespace": "ns", "labels": map[string]any{"a": "b"}, "uid": "u"}}
+	v := []any{map[string]any{"alertMessage": "m", "alertObject": map[string]any{"k8sApiObjects": []any{obj, "not an object"}}}}
+	got := stripObjects(v)
+	want := `[map[alertMessage:m alertObject:map[k8sApiObjects:[map[apiVersion:v1 kind:Pod metadata:map[labels:map[a:b] name:p namespace:ns]] not an object]]]]`
+	if fmt.Sprint(got) != want {
+		t.Errorf("stripObjects = %v\nwant %s", got, want)
+	}
+	if _, ok := obj["spec"]; !ok || fmt.Sprint(v[0].(map[string]any)["alertObject"]) == fmt.Sprint(got.([]any)[0].(map[string]any)["alertObject"]) {
+		t.Error("stripObjects changed the rule's value")
+	}
+	if _, err := decodeResponses(got); err == nil {
+		t.Error("a response object that is not an object decodes")
+	}
+	if s := stripObjects("x"); s != "x" {
+		t.Errorf("stripObjects(x) = %v", s)
 	}
 }

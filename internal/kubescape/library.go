@@ -80,7 +80,14 @@ type Rule struct {
 	Metadata RuleMetadata
 	// Raw and Filter are the Rego sources (Filter "" without filter.rego).
 	Raw, Filter string
-	raw, filter *ast.Compiler
+	// rawModule and filterModule are the parsed sources (filterModule nil
+	// without filter.rego); raw and filter their compilers, built once by
+	// compile.
+	rawModule, filterModule *ast.Module
+	helpers                 map[string]*ast.Module
+	compileOnce             sync.Once
+	compileErr              error
+	raw, filter             *ast.Compiler
 	// external names the non-Kubernetes data the rule needs ("" when
 	// none): host sensor or cloud provider objects.
 	external string
@@ -106,6 +113,15 @@ type Option func(*loadOptions)
 type loadOptions struct {
 	controlConfig string
 	sig           ImageSignatures
+	deferCompile  bool
+}
+
+// WithDeferredCompile makes Load read and parse every rule but compile
+// none: a rule is compiled on its first evaluation, or by
+// Library.Compile. A scan that runs a few frameworks then compiles only
+// their rules (the corpus has 185 rules, NSA and MITRE use 29).
+func WithDeferredCompile() Option {
+	return func(o *loadOptions) { o.deferCompile = true }
 }
 
 // WithControlConfig replaces the library's default-config-inputs.json by
@@ -140,6 +156,10 @@ func Load(dir string, opts ...Option) (*Library, error) {
 	}
 	if err := l.loadRules(); err != nil {
 		errs = append(errs, err)
+	} else if !o.deferCompile {
+		if err := l.Compile(l.ruleNames()...); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	inputs, err := readInputs(filepath.Join(dir, "default-config-inputs.json"), true)
 	if err != nil {
@@ -312,20 +332,13 @@ func (l *Library) loadRules() error {
 			dirs = append(dirs, filepath.Join(root, e.Name()))
 		}
 	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		return err
+	}
 	rules := make([]*Rule, len(dirs))
 	errs := make([]error, len(dirs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for i, d := range dirs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rules[i], errs[i] = loadRule(d)
-		}()
-	}
-	wg.Wait()
+	parallel(len(dirs), func(i int) { rules[i], errs[i] = loadRule(dirs[i], helpers) })
 	for _, r := range rules {
 		if r == nil {
 			continue
@@ -339,8 +352,83 @@ func (l *Library) loadRules() error {
 	return errors.Join(errs...)
 }
 
-// loadRule reads and compiles one rule directory.
-func loadRule(dir string) (*Rule, error) {
+// parallel runs f(0) ... f(n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// ruleNames returns the names of every rule, sorted.
+func (l *Library) ruleNames() []string {
+	names := make([]string, 0, len(l.Rules))
+	for n := range l.Rules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// RulesOf returns the names of the rules the controls ids name and the
+// library has, sorted, without duplicates.
+func (l *Library) RulesOf(ids ...string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		c := l.Controls[id]
+		if c == nil {
+			continue
+		}
+		for _, rn := range c.Rules {
+			if _, ok := l.Rules[rn]; ok && !seen[rn] {
+				seen[rn] = true
+				out = append(out, rn)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Compile compiles the named rules (their raw.rego and filter.rego) that
+// are not compiled yet, in parallel, and reports every rule that does not
+// compile, naming its file. Unknown names are ignored. Rules are compiled
+// once: a rule Load compiled, or an earlier Compile, costs nothing.
+func (l *Library) Compile(names ...string) error {
+	errs := make([]error, len(names))
+	parallel(len(names), func(i int) {
+		if r := l.Rules[names[i]]; r != nil {
+			errs[i] = r.compile()
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// compile builds the rule's compilers on first use; later calls return
+// the first call's error.
+func (r *Rule) compile() error {
+	r.compileOnce.Do(func() {
+		if r.raw, r.compileErr = compileRule(filepath.Join(r.Dir, "raw.rego"), r.rawModule, r.helpers); r.compileErr != nil {
+			return
+		}
+		if r.filterModule != nil {
+			r.filter, r.compileErr = compileRule(filepath.Join(r.Dir, "filter.rego"), r.filterModule, r.helpers)
+		}
+	})
+	return r.compileErr
+}
+
+// loadRule reads and parses one rule directory.
+func loadRule(dir string, helpers map[string]*ast.Module) (*Rule, error) {
 	metaFile := filepath.Join(dir, "rule.metadata.json")
 	var meta RuleMetadata
 	if err := readJSON(metaFile, &meta); err != nil {
@@ -355,7 +443,7 @@ func loadRule(dir string) (*Rule, error) {
 	if lang := strings.ToLower(meta.RuleLanguage); lang != "" && lang != "rego" {
 		return nil, fmt.Errorf("%s: rule language %q is not supported (want Rego)", metaFile, meta.RuleLanguage)
 	}
-	r := &Rule{Name: meta.Name, Dir: dir, Metadata: meta, external: externalData(meta)}
+	r := &Rule{Name: meta.Name, Dir: dir, Metadata: meta, external: externalData(meta), helpers: helpers}
 	rawFile := filepath.Join(dir, "raw.rego")
 	raw, err := os.ReadFile(rawFile)
 	if err != nil {
@@ -365,16 +453,16 @@ func loadRule(dir string) (*Rule, error) {
 		return nil, err
 	}
 	r.Raw = string(raw)
-	if r.raw, err = compileRule(rawFile, r.Raw); err != nil {
+	if r.rawModule, err = parseRule(rawFile, r.Raw); err != nil {
 		return nil, err
 	}
-	r.signatures = callsPrefix(r.raw, "cosign.")
+	r.signatures = callsPrefix(r.rawModule, "cosign.")
 	filterFile := filepath.Join(dir, "filter.rego")
 	filter, err := os.ReadFile(filterFile)
 	switch {
 	case err == nil:
 		r.Filter = string(filter)
-		if r.filter, err = compileRule(filterFile, r.Filter); err != nil {
+		if r.filterModule, err = parseRule(filterFile, r.Filter); err != nil {
 			return nil, err
 		}
 	case !errors.Is(err, os.ErrNotExist):
@@ -383,27 +471,44 @@ func loadRule(dir string) (*Rule, error) {
 	return r, nil
 }
 
-// compileRule compiles a rule module with the helper packages and the
-// custom builtins, in Rego v0 syntax (modules importing rego.v1 are v1),
-// as Kubescape compiles it.
-func compileRule(file, src string) (*ast.Compiler, error) {
-	popts := ast.ParserOptions{RegoVersion: ast.RegoV0}
+// regoParser parses rules in Rego v0 syntax (modules importing rego.v1
+// are v1), as Kubescape parses them.
+var regoParser = ast.ParserOptions{RegoVersion: ast.RegoV0}
+
+// parseHelpers parses the helper packages, once per Load: compilers copy
+// the modules they are given.
+func parseHelpers() (map[string]*ast.Module, error) {
 	modules := map[string]*ast.Module{}
 	for name, text := range helperModules() {
-		m, err := ast.ParseModuleWithOpts(name+".rego", text, popts)
+		m, err := ast.ParseModuleWithOpts(name+".rego", text, regoParser)
 		if err != nil {
 			return nil, fmt.Errorf("helper package %s: %w", name, err)
 		}
 		modules["helper:"+name] = m
 	}
-	m, err := ast.ParseModuleWithOpts(file, src, popts)
+	return modules, nil
+}
+
+// parseRule parses a rule module, which must be package armo_builtins.
+func parseRule(file, src string) (*ast.Module, error) {
+	m, err := ast.ParseModuleWithOpts(file, src, regoParser)
 	if err != nil {
 		return nil, fmt.Errorf("%w", err) // OPA's errors name the file and line
 	}
 	if m.Package.Path.String() != "data.armo_builtins" {
 		return nil, fmt.Errorf("%s: package %s, want armo_builtins", file, strings.TrimPrefix(m.Package.Path.String(), "data."))
 	}
-	modules[file] = m
+	return m, nil
+}
+
+// compileRule compiles a parsed rule module with the helper packages and
+// the custom builtins, as Kubescape compiles it.
+func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*ast.Compiler, error) {
+	modules := make(map[string]*ast.Module, len(helpers)+1)
+	for k, h := range helpers {
+		modules[k] = h
+	}
+	modules[file] = hoistClosedComprehensions(m)
 	caps := ast.CapabilitiesForThisVersion()
 	for _, b := range builtinDecls() {
 		caps.Builtins = append(caps.Builtins, b)
@@ -415,18 +520,16 @@ func compileRule(file, src string) (*ast.Compiler, error) {
 	return c, nil
 }
 
-// callsPrefix reports whether a module of c calls a function whose name
-// starts with prefix.
-func callsPrefix(c *ast.Compiler, prefix string) bool {
+// callsPrefix reports whether m calls a function whose name starts with
+// prefix.
+func callsPrefix(m *ast.Module, prefix string) bool {
 	found := false
-	for _, m := range c.Modules {
-		ast.WalkExprs(m, func(e *ast.Expr) bool {
-			if e.IsCall() && strings.HasPrefix(e.Operator().String(), prefix) {
-				found = true
-			}
-			return found
-		})
-	}
+	ast.WalkExprs(m, func(e *ast.Expr) bool {
+		if e.IsCall() && strings.HasPrefix(e.Operator().String(), prefix) {
+			found = true
+		}
+		return found
+	})
 	return found
 }
 

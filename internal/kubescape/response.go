@@ -92,6 +92,53 @@ func decodeResponses(v any) ([]Response, error) {
 	return out, nil
 }
 
+// stripObjects returns the value of a rule (a list of responses) with the
+// Kubernetes objects of each response (alertObject.k8sApiObjects) reduced
+// to what keepReportFields keeps, so that whole objects are not encoded
+// and decoded again. Anything of another shape is left as it is, for
+// decodeResponses to judge.
+func stripObjects(v any) any {
+	list, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	out := make([]any, len(list))
+	for i, e := range list {
+		out[i] = e
+		resp, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		ao, ok := resp["alertObject"].(map[string]any)
+		if !ok {
+			continue
+		}
+		objs, ok := ao["k8sApiObjects"].([]any)
+		if !ok {
+			continue
+		}
+		stripped := make([]any, len(objs))
+		for j, o := range objs {
+			stripped[j] = o
+			if m, ok := o.(map[string]any); ok {
+				stripped[j] = reportFields(m)
+			}
+		}
+		ao2 := make(map[string]any, len(ao))
+		for k, x := range ao {
+			ao2[k] = x
+		}
+		ao2["k8sApiObjects"] = stripped
+		resp2 := make(map[string]any, len(resp))
+		for k, x := range resp {
+			resp2[k] = x
+		}
+		resp2["alertObject"] = ao2
+		out[i] = resp2
+	}
+	return out
+}
+
 // keepFields strips the Kubernetes objects of responses down to what
 // Kubescape keeps in its reports (kind, apiVersion, metadata.name and
 // metadata.labels).

@@ -401,6 +401,9 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleO
 	if err != nil {
 		return skipAll(out, r, inputs, err)
 	}
+	if err := r.compile(); err != nil {
+		return skipAll(out, r, inputs, err)
+	}
 	d := s.l.ruleData(r)
 	judged := inputs
 	if r.filter != nil {
@@ -447,7 +450,7 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleO
 func (s *scanState) eval(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value) ([]Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rs, err := evalPrepared(ctx, pq, input)
+	rs, err := evalPrepared(ctx, pq, input, true)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, fmt.Errorf("evaluation exceeded %s", s.timeout)
 	}
@@ -492,24 +495,30 @@ func resourceOf(o map[string]any) engine.Resource {
 func keepReportFields(rs []Response) {
 	for i := range rs {
 		for j, o := range rs[i].AlertObject.K8sAPIObjects {
-			kept := map[string]any{}
-			for _, k := range []string{"kind", "apiVersion"} {
-				if v, ok := o[k]; ok {
-					kept[k] = v
-				}
-			}
-			if md, ok := o["metadata"].(map[string]any); ok {
-				m := map[string]any{}
-				for _, k := range []string{"name", "namespace", "labels"} {
-					if v, ok := md[k]; ok {
-						m[k] = v
-					}
-				}
-				kept["metadata"] = m
-			}
-			rs[i].AlertObject.K8sAPIObjects[j] = kept
+			rs[i].AlertObject.K8sAPIObjects[j] = reportFields(o)
 		}
 	}
+}
+
+// reportFields is o reduced to kind, apiVersion and metadata name,
+// namespace and labels.
+func reportFields(o map[string]any) map[string]any {
+	kept := map[string]any{}
+	for _, k := range []string{"kind", "apiVersion"} {
+		if v, ok := o[k]; ok {
+			kept[k] = v
+		}
+	}
+	if md, ok := o["metadata"].(map[string]any); ok {
+		m := map[string]any{}
+		for _, k := range []string{"name", "namespace", "labels"} {
+			if v, ok := md[k]; ok {
+				m[k] = v
+			}
+		}
+		kept["metadata"] = m
+	}
+	return kept
 }
 
 // ruleData is the data of a rule in a scan: the configuration inputs its

@@ -79,6 +79,10 @@ func RunTests(ctx context.Context, dir string, sig ImageSignatures) (*TestReport
 		return nil, err
 	}
 	l := &Library{Dir: root, sig: sig}
+	helpers, err := parseHelpers()
+	if err != nil {
+		return nil, err
+	}
 	rep := &TestReport{Dir: dir}
 	for _, rd := range ruleDirs {
 		cases, err := caseDirs(rd)
@@ -88,7 +92,10 @@ func RunTests(ctx context.Context, dir string, sig ImageSignatures) (*TestReport
 		if len(cases) == 0 {
 			continue
 		}
-		rule, loadErr := loadRule(rd)
+		rule, loadErr := loadRule(rd, helpers)
+		if loadErr == nil {
+			loadErr = rule.compile()
+		}
 		for _, c := range cases {
 			if err := ctx.Err(); err != nil {
 				return nil, err
