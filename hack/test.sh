@@ -14,4 +14,6 @@ if [ "${PORTCULLIS_SKIP_E2E:-}" != 1 ]; then
   KUBEBUILDER_ASSETS="$(hack/envtest/build.sh | tail -n 1)"
   export KUBEBUILDER_ASSETS PORTCULLIS_E2E=1
 fi
-go test -count=1 "$@" ./...
+# The e2e package runs about 10 minutes on 2 idle cores (more when they are
+# shared): above go test's default 10-minute limit per test binary.
+go test -count=1 -timeout 45m "$@" ./...
