@@ -214,7 +214,7 @@ func checkDeployment(ds []doc) *appsv1.Deployment {
 		return &dep
 	}
 	c := pod.Containers[0]
-	want := map[corev1.ResourceName]string{corev1.ResourceCPU: "50m", corev1.ResourceMemory: "50Mi"}
+	want := map[corev1.ResourceName]string{corev1.ResourceCPU: "50m", corev1.ResourceMemory: "96Mi"}
 	for name, q := range want {
 		got, ok := c.Resources.Requests[name]
 		if !ok || got.Cmp(resource.MustParse(q)) != 0 {
@@ -1107,7 +1107,7 @@ expect "2 replicas" '^  replicas: 2$'
 expect "a PodDisruptionBudget" '^kind: PodDisruptionBudget$'
 expect "minAvailable 1" '^  minAvailable: 1$'
 expect "cpu request 50m" '^ +cpu: 50m$'
-expect "memory request 50Mi" '^ +memory: 50Mi$'
+expect "memory request 96Mi" '^ +memory: 96Mi$'
 expect "runAsNonRoot" '^ +runAsNonRoot: true$'
 expect "the webhook Service on 443" '^ +port: 443$'
 expect "serve arguments" '^ +- --webhook-port=9443$'
