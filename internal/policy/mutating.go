@@ -290,29 +290,7 @@ func mpolVariantFor(p *policiesv1.MutatingPolicy, name string, targets []vpolTar
 	var spec policiesv1.MutatingPolicySpec
 	data, _ := json.Marshal(p.Spec)
 	_ = json.Unmarshal(data, &spec) // a deep copy of a value that just marshalled
-	ops := spec.MatchConstraints.ResourceRules[0].Operations
-	byGV := map[string][]string{}
-	for _, t := range targets {
-		gv := t.group + "/" + t.version
-		byGV[gv] = append(byGV[gv], t.resource)
-	}
-	gvs := make([]string, 0, len(byGV))
-	for gv := range byGV {
-		gvs = append(gvs, gv)
-	}
-	sort.Strings(gvs)
-	match := &admissionregistrationv1.MatchResources{}
-	for _, gv := range gvs {
-		g, v, _ := strings.Cut(gv, "/")
-		res := byGV[gv]
-		sort.Strings(res)
-		match.ResourceRules = append(match.ResourceRules, admissionregistrationv1.NamedRuleWithOperations{
-			RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-				Operations: ops,
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{g}, APIVersions: []string{v}, Resources: res},
-			},
-		})
-	}
+	match := autogenMatch(targets, spec.MatchConstraints.ResourceRules[0].Operations)
 	spec.MatchConstraints = match
 	for i := range spec.MatchConditions {
 		spec.MatchConditions[i].Expression = podToTemplateExpression(spec.MatchConditions[i].Expression, cronjob)

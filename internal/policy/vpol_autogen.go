@@ -118,31 +118,11 @@ func vpolAutogen(p *policiesv1.ValidatingPolicy) ([]vpolVariant, error) {
 
 func vpolVariantFor(p *policiesv1.ValidatingPolicy, name string, targets []vpolTarget, to [2]string) (vpolVariant, error) {
 	spec := p.Spec
-	ops := spec.MatchConstraints.ResourceRules[0].Operations
-	byGV := map[string][]string{}
 	var conds []string
 	for _, t := range targets {
-		gv := t.group + "/" + t.version
-		byGV[gv] = append(byGV[gv], t.resource)
-		conds = append(conds, fmt.Sprintf("(object.apiVersion == '%s' && object.kind =='%s')", gv, t.kind))
+		conds = append(conds, fmt.Sprintf("(object.apiVersion == '%s' && object.kind =='%s')", t.group+"/"+t.version, t.kind))
 	}
-	gvs := make([]string, 0, len(byGV))
-	for gv := range byGV {
-		gvs = append(gvs, gv)
-	}
-	sort.Strings(gvs)
-	match := &admissionregistrationv1.MatchResources{}
-	for _, gv := range gvs {
-		g, v, _ := strings.Cut(gv, "/")
-		res := byGV[gv]
-		sort.Strings(res)
-		match.ResourceRules = append(match.ResourceRules, admissionregistrationv1.NamedRuleWithOperations{
-			RuleWithOperations: admissionregistrationv1.RuleWithOperations{
-				Operations: ops,
-				Rule:       admissionregistrationv1.Rule{APIGroups: []string{g}, APIVersions: []string{v}, Resources: res},
-			},
-		})
-	}
+	match := autogenMatch(targets, spec.MatchConstraints.ResourceRules[0].Operations)
 	sort.Strings(conds)
 	guard := strings.Join(conds, "||")
 	var mcs []admissionregistrationv1.MatchCondition
@@ -222,4 +202,32 @@ func protectedSuffix(rest []byte) bool {
 
 func isIdentByte(b byte) bool {
 	return b == '_' || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')
+}
+
+// autogenMatch is the matchConstraints of an autogen variant: one resource
+// rule per group/version of the targets, with the policy's operations.
+func autogenMatch(targets []vpolTarget, ops []admissionregistrationv1.OperationType) *admissionregistrationv1.MatchResources {
+	byGV := map[string][]string{}
+	for _, t := range targets {
+		gv := t.group + "/" + t.version
+		byGV[gv] = append(byGV[gv], t.resource)
+	}
+	gvs := make([]string, 0, len(byGV))
+	for gv := range byGV {
+		gvs = append(gvs, gv)
+	}
+	sort.Strings(gvs)
+	match := &admissionregistrationv1.MatchResources{}
+	for _, gv := range gvs {
+		g, v, _ := strings.Cut(gv, "/")
+		res := byGV[gv]
+		sort.Strings(res)
+		match.ResourceRules = append(match.ResourceRules, admissionregistrationv1.NamedRuleWithOperations{
+			RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+				Operations: ops,
+				Rule:       admissionregistrationv1.Rule{APIGroups: []string{g}, APIVersions: []string{v}, Resources: res},
+			},
+		})
+	}
+	return match
 }
