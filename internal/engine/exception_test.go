@@ -5,6 +5,17 @@ import (
 	"testing"
 )
 
+// hostNSException is the body of an exception of disallow-host-namespaces'
+// host-namespaces rule for every Pod; cases append conditions or podSecurity.
+const hostNSException = `
+  exceptions:
+  - policyName: disallow-host-namespaces
+    ruleNames: [host-namespaces]
+  match:
+    any:
+    - resources:
+        kinds: [Pod]`
+
 // exceptionPolicies are a ClusterPolicy with a pattern rule (and its
 // autogen rules), a deny rule and a podSecurity rule, and a namespaced
 // Policy: the rules PolicyExceptions name in these tests.
@@ -123,14 +134,7 @@ func TestPolicyExceptionExemptsNamedRule(t *testing.T) {
 	}{
 		{
 			name: "named rule skipped, other rules still fail",
-			exception: `
-  exceptions:
-  - policyName: disallow-host-namespaces
-    ruleNames: [host-namespaces]
-  match:
-    any:
-    - resources:
-        kinds: [Pod]
+			exception: hostNSException + `
         names: [debug-*]`,
 			ns:   "default",
 			want: map[string]Status{"disallow-host-namespaces/host-namespaces": StatusSkip, "disallow-host-namespaces/no-latest": StatusFail, "psa/restricted": StatusFail},
@@ -150,14 +154,7 @@ func TestPolicyExceptionExemptsNamedRule(t *testing.T) {
 		},
 		{
 			name: "match does not select the resource",
-			exception: `
-  exceptions:
-  - policyName: disallow-host-namespaces
-    ruleNames: [host-namespaces]
-  match:
-    any:
-    - resources:
-        kinds: [Pod]
+			exception: hostNSException + `
         namespaces: [tools]`,
 			ns:   "default",
 			want: map[string]Status{"disallow-host-namespaces/host-namespaces": StatusFail},
@@ -181,14 +178,7 @@ func TestPolicyExceptionExemptsNamedRule(t *testing.T) {
 		},
 		{
 			name: "conditions hold",
-			exception: `
-  exceptions:
-  - policyName: disallow-host-namespaces
-    ruleNames: [host-namespaces]
-  match:
-    any:
-    - resources:
-        kinds: [Pod]
+			exception: hostNSException + `
   conditions:
     any:
     - key: "{{ request.object.metadata.labels.app || '' }}"
@@ -199,14 +189,7 @@ func TestPolicyExceptionExemptsNamedRule(t *testing.T) {
 		},
 		{
 			name: "conditions do not hold",
-			exception: `
-  exceptions:
-  - policyName: disallow-host-namespaces
-    ruleNames: [host-namespaces]
-  match:
-    any:
-    - resources:
-        kinds: [Pod]
+			exception: hostNSException + `
   conditions:
     all:
     - key: "{{ request.object.metadata.labels.app || '' }}"

@@ -116,6 +116,13 @@ spec:
 	}
 }
 
+// excHead starts an invalid kyverno.io/v2 exception of the error tables; excRule adds the
+// exception of rule r of policy p for Pods, for cases that break what follows.
+const (
+	excHead = "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: e, namespace: x}\nspec:\n"
+	excRule = excHead + "  exceptions:\n  - policyName: p\n    ruleNames: [r]\n  match:\n    any:\n    - resources: {kinds: [Pod]}\n"
+)
+
 func TestLoadPolicyExceptionErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -125,11 +132,7 @@ func TestLoadPolicyExceptionErrors(t *testing.T) {
 	}{
 		{
 			name: "unknown field with the nearest name",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
+			data: excHead + `  exceptions:
   - policyName: p
     ruleName: [r]
   match:
@@ -140,11 +143,7 @@ spec:
 		},
 		{
 			name: "no policy named",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
+			data: excHead + `  exceptions:
   - ruleNames: [r]
   match:
     any:
@@ -154,11 +153,7 @@ spec:
 		},
 		{
 			name: "bad match",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
+			data: excHead + `  exceptions:
   - policyName: p
     ruleNames: [r]
   match:
@@ -171,67 +166,27 @@ spec:
 		},
 		{
 			name: "user info in a background exception",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
-  - policyName: p
-    ruleNames: [r]
-  match:
-    any:
-    - resources: {kinds: [Pod]}
-      subjects: [{kind: User, name: alice}]
+			data: excRule + `      subjects: [{kind: User, name: alice}]
 `,
 			want: []wantErr{{field: "spec.match.any[0]", policy: "e", msg: "not allowed when background is true"}},
 		},
 		{
 			name: "unknown podSecurity control",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
-  - policyName: p
-    ruleNames: [r]
-  match:
-    any:
-    - resources: {kinds: [Pod]}
-  podSecurity:
+			data: excRule + `  podSecurity:
   - controlName: Host Namespace
 `,
 			want: []wantErr{{field: "spec.podSecurity[0]", policy: "e", msg: "invalid podSecurity control", err: `unknown control "Host Namespace"`}},
 		},
 		{
 			name: "container control without images",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
-  - policyName: p
-    ruleNames: [r]
-  match:
-    any:
-    - resources: {kinds: [Pod]}
-  podSecurity:
+			data: excRule + `  podSecurity:
   - controlName: Capabilities
 `,
 			want: []wantErr{{field: "spec.podSecurity[0]", policy: "e", msg: "invalid podSecurity control", err: "images: required"}},
 		},
 		{
 			name: "bad condition operator",
-			data: `apiVersion: kyverno.io/v2
-kind: PolicyException
-metadata: {name: e, namespace: x}
-spec:
-  exceptions:
-  - policyName: p
-    ruleNames: [r]
-  match:
-    any:
-    - resources: {kinds: [Pod]}
-  conditions:
+			data: excRule + `  conditions:
     any:
     - key: a
       operator: Equalz
