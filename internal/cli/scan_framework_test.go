@@ -182,8 +182,10 @@ func TestScanExcludeNamespaces(t *testing.T) {
 	}
 }
 
-func TestScanClusterUnreachable(t *testing.T) {
-	t.Parallel()
+// unreachableKubeconfig writes a kubeconfig whose current context, gone,
+// points at a closed port of 127.0.0.1, and returns its path.
+func unreachableKubeconfig(t *testing.T) string {
+	t.Helper()
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	const config = `apiVersion: v1
 kind: Config
@@ -201,6 +203,12 @@ current-context: gone
 	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return kc
+}
+
+func TestScanClusterUnreachable(t *testing.T) {
+	t.Parallel()
+	kc := unreachableKubeconfig(t)
 	check{code: cli.ExitInvalid, stderr: []string{"cannot reach the cluster gone at https://127.0.0.1:1"}}.
 		verify(t, runCLI(t, "", "scan", "--cluster", "--kubeconfig", kc))
 	check{code: cli.ExitInvalid, stderr: []string{"--cluster scans the cluster: give no PATH"}}.

@@ -372,23 +372,7 @@ func TestLibraryKinds(t *testing.T) {
 // a library: an unreachable one is an error naming it.
 func TestScanLibraryCluster(t *testing.T) {
 	t.Parallel()
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	const config = `apiVersion: v1
-kind: Config
-clusters:
-- name: gone
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: u
-  user: {token: x}
-contexts:
-- name: gone
-  context: {cluster: gone, user: u}
-current-context: gone
-`
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := unreachableKubeconfig(t)
 	out := runCLI(t, "", "scan", "--library", corpus.Kubescape(t), "--framework", "nsa", "--cluster", "--kubeconfig", kc)
 	if out.code != cli.ExitInvalid || !strings.Contains(out.stderr, "cannot reach the cluster gone") {
 		t.Errorf("exit %d, stderr:\n%s", out.code, out.stderr)

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// hostNSException is the body of an exception of disallow-host-namespaces'
+// hostNSException is the body of an exception of disallow-host-namespaces's
 // host-namespaces rule for every Pod; cases append conditions or podSecurity.
 const hostNSException = `
   exceptions:
