@@ -77,6 +77,15 @@ const minCorpusAccepted = 0.99
 // conformance corpus, and that the fast path takes nearly all of them.
 func TestFastPathMatchesReferenceOnCorpus(t *testing.T) {
 	t.Parallel()
+	checkCorpus(t, "fast path", checkSame, minCorpusAccepted)
+}
+
+// checkCorpus runs check (which fails t on a disagreement with the
+// reference) on every YAML document of the conformance corpus and fails
+// unless the path named label took at least the fraction least of them: a
+// path that declines everything would pass the equivalence vacuously.
+func checkCorpus(t *testing.T, label string, check func(*testing.T, string, []byte) bool, least float64) {
+	t.Helper()
 	root := corpus.Dir(t)
 	docs, accepted := 0, 0
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -92,7 +101,7 @@ func TestFastPathMatchesReferenceOnCorpus(t *testing.T) {
 		}
 		chunks, _ := Split(p, data)
 		for _, c := range chunks {
-			if checkSame(t, p, c.Data) {
+			if check(t, p, c.Data) {
 				accepted++
 			}
 			docs++
@@ -102,12 +111,12 @@ func TestFastPathMatchesReferenceOnCorpus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walk %s: %v", root, err)
 	}
-	t.Logf("fast path accepted %d of %d corpus documents", accepted, docs)
+	t.Logf("%s accepted %d of %d corpus documents", label, accepted, docs)
 	if docs == 0 {
 		t.Fatal("no corpus documents checked")
 	}
-	if accepted == 0 || float64(accepted) < minCorpusAccepted*float64(docs) {
-		t.Fatalf("fast path accepted %d of %d corpus documents, want at least %.0f%%", accepted, docs, 100*minCorpusAccepted)
+	if accepted == 0 || float64(accepted) < least*float64(docs) {
+		t.Fatalf("%s accepted %d of %d corpus documents, want at least %.0f%%", label, accepted, docs, 100*least)
 	}
 }
 
@@ -182,38 +191,7 @@ func TestNodePathMatchesReference(t *testing.T) {
 // takes nearly all of them.
 func TestNodePathMatchesReferenceOnCorpus(t *testing.T) {
 	t.Parallel()
-	root := corpus.Dir(t)
-	docs, accepted := 0, 0
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !strings.HasSuffix(p, ".yaml") {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		chunks, _ := Split(p, data)
-		for _, c := range chunks {
-			if checkNodeSame(t, p, c.Data) {
-				accepted++
-			}
-			docs++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("walk %s: %v", root, err)
-	}
-	t.Logf("one-parse path accepted %d of %d corpus documents", accepted, docs)
-	if docs == 0 {
-		t.Fatal("no corpus documents checked")
-	}
-	if float64(accepted) < minNodeCorpusAccepted*float64(docs) {
-		t.Fatalf("one-parse path accepted %d of %d corpus documents, want at least %.0f%%", accepted, docs, 100*minNodeCorpusAccepted)
-	}
+	checkCorpus(t, "one-parse path", checkNodeSame, minNodeCorpusAccepted)
 }
 
 // minNodeCorpusAccepted is the fraction of the corpus documents the
