@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -109,23 +110,13 @@ func (e *Engine) evalMutateRule(ctx context.Context, r *policy.Rule, ev *evaluat
 	}
 	before := ev.in.Resource
 	mu := &mutator{e: e, c: c, values: values, cluster: ev.in.Cluster}
-	m := r.Spec.Mutation
-	var after map[string]any
-	switch {
-	case m.PatchStrategicMerge != nil:
-		after, err = mu.strategicMerge(before, m.PatchStrategicMerge)
-	case m.PatchesJSON6902 != "":
-		after, err = mu.jsonPatch(before, m.PatchesJSON6902)
-	case len(m.ForEach) > 0:
-		var applied int
-		after, applied, err = mu.forEach(ctx, before, m.ForEach, 0)
-		if err == nil && applied == 0 {
-			return res.with(StatusSkip, "rule skipped", ""), nil
-		}
-	default:
-		return res.with(StatusError, "mutate rule has no patch", ""), nil
+	after, applied, err := mu.apply(ctx, r.Spec.Mutation, before)
+	if err == nil && applied == 0 {
+		return res.with(StatusSkip, "rule skipped", ""), nil
 	}
 	switch {
+	case errors.Is(err, errNoPatch):
+		return res.with(StatusError, err.Error(), ""), nil
 	case mutate.IsSkip(err):
 		return res.with(StatusSkip, err.Error(), ""), nil
 	case err != nil:
@@ -150,6 +141,27 @@ type mutator struct {
 	values map[string]any
 	// cluster answers the foreach context entries that read the cluster.
 	cluster cel.ResourceStore
+}
+
+// errNoPatch is the error of a mutate rule that names no patch.
+var errNoPatch = errors.New("mutate rule has no patch")
+
+// apply applies the patch of m to obj: a strategic merge, a JSON patch or
+// a foreach list. applied is how many patches took effect (foreach lists
+// count their elements; the other patches count 1).
+func (mu *mutator) apply(ctx context.Context, m *kyvernov1.Mutation, obj map[string]any) (after map[string]any, applied int, err error) {
+	switch {
+	case m.PatchStrategicMerge != nil:
+		after, err = mu.strategicMerge(obj, m.PatchStrategicMerge)
+		return after, 1, err
+	case m.PatchesJSON6902 != "":
+		after, err = mu.jsonPatch(obj, m.PatchesJSON6902)
+		return after, 1, err
+	case len(m.ForEach) > 0:
+		return mu.forEach(ctx, obj, m.ForEach, 0)
+	default:
+		return nil, 0, errNoPatch
+	}
 }
 
 // strategicMerge substitutes the variables of patch, evaluates its

@@ -104,19 +104,10 @@ func (e *Engine) mutateTarget(ctx context.Context, mu *mutator, res Result, r *p
 	if !ok {
 		return res, true
 	}
-	m := r.Spec.Mutation
-	var after map[string]any
+	after, _, err := mu.apply(ctx, r.Spec.Mutation, obj)
 	switch {
-	case m.PatchStrategicMerge != nil:
-		after, err = mu.strategicMerge(obj, m.PatchStrategicMerge)
-	case m.PatchesJSON6902 != "":
-		after, err = mu.jsonPatch(obj, m.PatchesJSON6902)
-	case len(m.ForEach) > 0:
-		after, _, err = mu.forEach(ctx, obj, m.ForEach, 0)
-	default:
-		return res.with(StatusError, "mutate rule has no patch", ""), false
-	}
-	switch {
+	case errors.Is(err, errNoPatch):
+		return res.with(StatusError, err.Error(), ""), false
 	case mutate.IsSkip(err):
 		return res, true
 	case err != nil:
