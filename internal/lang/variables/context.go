@@ -283,8 +283,10 @@ func (c *Context) Query(expr string) (any, error) {
 // it was computed in, or that state restored by Restore or Reset): the
 // rules of one evaluation that iterate over the same list expression
 // compute it once. One result is kept per expression, that of the last
-// document it was computed on; errors are not kept. Like Query's, the result must be
-// treated as read-only, all the more as callers share it.
+// document it was computed on; errors are not kept. Like Query's, the
+// result must be treated as read-only, all the more as callers share it.
+// Unlike Query, it changes the Context (what it keeps): it must not run
+// concurrently with other calls on the same Context.
 func (c *Context) QueryShared(expr string) (any, error) {
 	expr = strings.TrimSpace(expr)
 	if expr == "" {
