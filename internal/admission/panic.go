@@ -70,9 +70,11 @@ func (h *Handler) evaluateSafely(ctx context.Context, endpoint string, set *poli
 
 // guard answers a panic outside evaluation (decoding, encoding) with a 500
 // instead of letting net/http reset the connection, and counts it. The
-// API server then applies the webhook's failurePolicy.
+// API server then applies the webhook's failurePolicy. It first gives the
+// request's goroutine the stack the handler needs (growStack).
 func (h *Handler) guard(endpoint string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		growStack() // in one step, not by doubling deep inside the handler
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

@@ -113,6 +113,9 @@ certificate is available.`,
 			if o.MemoryLimit, err = parseMemoryLimit(memoryLimit, o.Logger); err != nil {
 				return withCode(ExitInvalid, err)
 			}
+			if o.GCPercent, err = gcPercent(cmd.Flags().Changed("gc-percent"), o.GCPercent, o.MemoryLimit, o.Logger); err != nil {
+				return withCode(ExitInvalid, err)
+			}
 			// controller-runtime and client-go (leader election) log
 			// through their process-wide loggers: route them to ours.
 			ctrllog.SetLogger(logr.FromSlogHandler(h))
@@ -209,7 +212,24 @@ certificate is available.`,
 	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime (e.g. 200Mi; 0: none): the garbage collector works harder near it instead of letting the heap grow to twice what is live (default: GOMEMLIMIT when set, else 90% of the container's memory limit, else none)")
+	f.IntVar(&o.GCPercent, "gc-percent", 0, fmt.Sprintf("the Go garbage collector's GOGC: how far the heap may grow over what is live between collections, in percent (default: GOGC when set, else %d when a memory limit is in force, else 100)", serve.GCPercentWithMemoryLimit))
 	return cmd
+}
+
+// gcPercent checks --gc-percent, or chooses serve.DefaultGCPercent when
+// it was not given.
+func gcPercent(given bool, flag int, memoryLimit int64, log *slog.Logger) (int, error) {
+	if given {
+		if flag <= 0 {
+			return 0, fmt.Errorf("invalid --gc-percent %d (want a positive percentage; GOGC=off turns the collector off)", flag)
+		}
+		return flag, nil
+	}
+	percent, source := serve.DefaultGCPercent(os.Getenv, memoryLimit)
+	if percent > 0 {
+		log.Info("Go garbage collector target chosen", "gcPercent", percent, "because", source)
+	}
+	return percent, nil
 }
 
 // StoreEnv names the environment variable serve reads the findings store's

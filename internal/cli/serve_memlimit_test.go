@@ -14,3 +14,12 @@ func TestServeMemoryLimitFlag(t *testing.T) {
 			runCLI(t, "", "serve", "--memory-limit", bad, "--kubeconfig", "/nonexistent"))
 	}
 }
+
+// TestServeGCPercentFlag: --gc-percent takes a positive percentage;
+// anything else is refused before serve connects to a cluster.
+func TestServeGCPercentFlag(t *testing.T) {
+	for _, bad := range []string{"0", "-1"} {
+		check{code: cli.ExitInvalid, stderr: []string{"invalid --gc-percent"}}.verify(t,
+			runCLI(t, "", "serve", "--gc-percent", bad, "--kubeconfig", "/nonexistent"))
+	}
+}

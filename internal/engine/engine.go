@@ -561,7 +561,14 @@ func (v *validator) buildErrorMessage(err error, path string) string {
 func (v *validator) forEach(ctx context.Context, list []kyvernov1.ForEach, depth int) outcome {
 	applied := 0
 	for _, fe := range list {
-		elements, err := v.evaluateList(fe.List)
+		// Rules iterating over the same list (the PSS rules over every
+		// container) compute it once per evaluation. A nested list is
+		// one element's: nothing to share.
+		query := v.c.Query
+		if depth == 0 {
+			query = v.c.QueryShared
+		}
+		elements, err := v.list(fe.List, query)
 		if err != nil {
 			continue
 		}
@@ -578,6 +585,12 @@ func (v *validator) forEach(ctx context.Context, list []kyvernov1.ForEach, depth
 }
 
 func (v *validator) evaluateList(expr string) ([]any, error) {
+	return v.list(expr, v.c.Query)
+}
+
+// list evaluates a foreach list expression with query (Query or
+// QueryShared of the validator's context).
+func (v *validator) list(expr string, query func(string) (any, error)) ([]any, error) {
 	q := expr
 	if strings.Contains(q, "{{") {
 		s, err := variables.Substitute(v.c, q)
@@ -588,7 +601,7 @@ func (v *validator) evaluateList(expr string) ([]any, error) {
 	}
 	q = strings.TrimSpace(q)
 	q = strings.TrimSuffix(strings.TrimPrefix(q, "{{"), "}}")
-	r, err := v.c.Query(strings.TrimSpace(q))
+	r, err := query(strings.TrimSpace(q))
 	if err != nil {
 		return nil, err
 	}

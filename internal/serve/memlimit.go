@@ -66,3 +66,33 @@ func cgroupMemoryLimit(root string) (limit int64, file string, err error) {
 	}
 	return 0, "", nil
 }
+
+// GCPercentWithMemoryLimit is the collector's GOGC that DefaultGCPercent
+// chooses when a memory limit is in force: the heap may grow to this
+// percentage over what is live between collections (the Go default is
+// 100). serve's live heap is small (5-20 MiB) and admission allocates
+// tens of KiB per request, so at GOGC=100 the collector runs several
+// times a second under load. Measured on /validate (docs/benchmarks.md,
+// "Issue 11 speed goals"): 200 halves the collections and cuts the
+// collector's background work 2.3x for about 10 MiB more RSS; 400 cuts
+// them 4x and 7.5x for about 30 MiB, a large share of a small container,
+// whose page cache also holds the executable. The memory limit still
+// caps the heap either way.
+const GCPercentWithMemoryLimit = 200
+
+// DefaultGCPercent is the collector's GOGC serve sets when --gc-percent is
+// not given: none (0) when the GOGC environment variable is set (the
+// runtime already applied it), else GCPercentWithMemoryLimit when a memory
+// limit is in force (memoryLimit, the limit serve sets, is positive or
+// GOMEMLIMIT is set), else none (the runtime's 100). source says why.
+func DefaultGCPercent(getenv func(string) string, memoryLimit int64) (percent int, source string) {
+	switch {
+	case getenv("GOGC") != "":
+		return 0, "GOGC"
+	case memoryLimit > 0:
+		return GCPercentWithMemoryLimit, "memory limit"
+	case getenv("GOMEMLIMIT") != "":
+		return GCPercentWithMemoryLimit, "GOMEMLIMIT"
+	}
+	return 0, ""
+}

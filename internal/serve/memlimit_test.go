@@ -65,3 +65,38 @@ func TestDefaultMemoryLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestDefaultGCPercent(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name        string
+		getenv      func(string) string
+		memoryLimit int64
+		want        int
+		source      string
+	}{
+		{name: "no memory limit: the runtime's default", getenv: env()},
+		{name: "memory limit from the container", getenv: env(), memoryLimit: 230 << 20, want: GCPercentWithMemoryLimit, source: "memory limit"},
+		{name: "GOMEMLIMIT", getenv: env("GOMEMLIMIT", "200MiB"), want: GCPercentWithMemoryLimit, source: "GOMEMLIMIT"},
+		{name: "GOGC wins", getenv: env("GOGC", "50", "GOMEMLIMIT", "200MiB"), memoryLimit: 230 << 20, source: "GOGC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, source := DefaultGCPercent(tc.getenv, tc.memoryLimit)
+			if got != tc.want || source != tc.source {
+				t.Errorf("DefaultGCPercent = %d, %q; want %d, %q", got, source, tc.want, tc.source)
+			}
+		})
+	}
+	if GCPercentWithMemoryLimit <= 100 {
+		t.Errorf("GCPercentWithMemoryLimit = %d: no larger than the Go default", GCPercentWithMemoryLimit)
+	}
+}

@@ -213,6 +213,11 @@ type Options struct {
 	// live heap. The command line sets DefaultMemoryLimit when
 	// --memory-limit is not given.
 	MemoryLimit int64
+	// GCPercent, when positive, is set as the collector's GOGC
+	// (debug.SetGCPercent) while Run runs. The command line sets
+	// DefaultGCPercent when --gc-percent is not given: a larger value
+	// than the Go default of 100 when a memory limit is in force.
+	GCPercent int
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -297,6 +302,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		prev := debug.SetMemoryLimit(o.MemoryLimit)
 		defer debug.SetMemoryLimit(prev)
 		log.Info("Go memory limit set", "bytes", o.MemoryLimit)
+	}
+	if o.GCPercent > 0 {
+		prev := debug.SetGCPercent(o.GCPercent)
+		defer debug.SetGCPercent(prev)
+		log.Info("Go garbage collector target set", "gcPercent", o.GCPercent)
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {

@@ -54,6 +54,10 @@ type Request struct {
 // path), so saving a state is O(1).
 type state struct {
 	root map[string]any
+	// gen identifies root: every change of root takes a new generation
+	// of the Context, so two states with the same gen hold the same
+	// document (QueryShared relies on it).
+	gen uint64
 	// images is the lazily computed "images" variable of the current request.
 	images *imageCache
 }
@@ -77,6 +81,24 @@ type Context struct {
 	searcher Searcher
 	cur      state
 	saved    []state
+	// gens counts the generations handed out by setRoot.
+	gens uint64
+	// shared holds what QueryShared computed, by expression, with the
+	// generation of the document it was computed on.
+	shared map[string]sharedResult
+}
+
+// sharedResult is a QueryShared result and the generation of the
+// document it was computed on.
+type sharedResult struct {
+	gen   uint64
+	value any
+}
+
+// setRoot makes root the context document, under a new generation.
+func (c *Context) setRoot(root map[string]any) {
+	c.gens++
+	c.cur.root, c.cur.gen = root, c.gens
 }
 
 // NewContext returns an empty context whose queries are evaluated by s.
@@ -96,7 +118,7 @@ func (c *Context) Set(path string, value any) error {
 	if err != nil {
 		return fmt.Errorf("invalid variable name %q: %w", path, err)
 	}
-	c.cur.root = mergeMaps(c.cur.root, nest(normalizeValue(value), fields))
+	c.setRoot(mergeMaps(c.cur.root, nest(normalizeValue(value), fields)))
 	return nil
 }
 
@@ -107,8 +129,7 @@ func (c *Context) Replace(path string, value any) error {
 	if err != nil {
 		return fmt.Errorf("invalid variable name %q: %w", path, err)
 	}
-	c.cur.root = deleteAt(c.cur.root, fields)
-	c.cur.root = mergeMaps(c.cur.root, nest(normalizeValue(value), fields))
+	c.setRoot(mergeMaps(deleteAt(c.cur.root, fields), nest(normalizeValue(value), fields)))
 	return nil
 }
 
@@ -175,7 +196,7 @@ func (c *Context) SetRequest(req Request) {
 		top["serviceAccountName"] = name
 		top["serviceAccountNamespace"] = namespace
 	}
-	c.cur.root = mergeMaps(root, top)
+	c.setRoot(mergeMaps(root, top))
 	c.cur.images = nil
 	if source != nil {
 		c.cur.images = &imageCache{source: source}
@@ -192,7 +213,7 @@ func (c *Context) SetElement(value any, index, nesting int) {
 	root[fmt.Sprintf("element%d", nesting)] = value
 	root["elementIndex"] = int64(index)
 	root[fmt.Sprintf("elementIndex%d", nesting)] = int64(index)
-	c.cur.root = root
+	c.setRoot(root)
 }
 
 // Checkpoint saves the current content; Restore or Reset return to it. It
@@ -254,6 +275,41 @@ func (c *Context) Query(expr string) (any, error) {
 		}
 	}
 	return c.evaluate(expr)
+}
+
+// QueryShared is Query, but a successful result is kept and returned
+// again, without evaluating expr, to later QueryShared calls with the
+// same expression while the context holds the same document (the state
+// it was computed in, or that state restored by Restore or Reset): the
+// rules of one evaluation that iterate over the same list expression
+// compute it once. One result is kept per expression, that of the last
+// document it was computed on; errors are not kept. Like Query's, the
+// result must be treated as read-only, all the more as callers share it.
+// Unlike Query, it changes the Context (what it keeps): it must not run
+// concurrently with other calls on the same Context.
+func (c *Context) QueryShared(expr string) (any, error) {
+	expr = strings.TrimSpace(expr)
+	if expr == "" {
+		return nil, errors.New("invalid query (nil)")
+	}
+	if strings.Contains(expr, "images") {
+		// Before the lookup: loading images changes the document.
+		if err := c.loadImages(); err != nil {
+			return nil, err
+		}
+	}
+	if r, ok := c.shared[expr]; ok && r.gen == c.cur.gen {
+		return r.value, nil
+	}
+	v, err := c.evaluate(expr)
+	if err != nil {
+		return nil, err
+	}
+	if c.shared == nil {
+		c.shared = map[string]sharedResult{}
+	}
+	c.shared[expr] = sharedResult{gen: c.cur.gen, value: v}
+	return v, nil
 }
 
 func (c *Context) evaluate(expr string) (any, error) {
@@ -319,7 +375,7 @@ func (c *Context) loadImages() error {
 	if len(ic.value) > 0 {
 		root := cloneMap(c.cur.root, 1)
 		root["images"] = ic.value
-		c.cur.root = root
+		c.setRoot(root)
 	}
 	return nil
 }
