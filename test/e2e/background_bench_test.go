@@ -10,12 +10,14 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -272,6 +274,37 @@ func memoryLimit() string {
 	return "none"
 }
 
+// cpuSeconds is the CPU time of the test process (user + system; the API
+// server and etcd are other processes) and the part of it the Go garbage
+// collector used (runtime/metrics, an estimate).
+func cpuSeconds() (process, gc float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	sample := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() == metrics.KindFloat64 {
+		gc = sample[0].Value.Float64()
+	}
+	return process, gc
+}
+
+// cpuMeter measures the process's CPU seconds over a phase.
+type cpuMeter struct{ process, gc float64 }
+
+func startCPU() cpuMeter {
+	p, g := cpuSeconds()
+	return cpuMeter{p, g}
+}
+
+// since returns the CPU seconds of the process, and of them the garbage
+// collector's, since m was started.
+func (m cpuMeter) since() (process, gc float64) {
+	p, g := cpuSeconds()
+	return p - m.process, g - m.gc
+}
+
 // BenchmarkBackground10k: PORTCULLIS_BENCH_PODS Pods (default 10,000; half
 // of them privileged) in 20 namespaces of the test API server, the built-in
 // PSS + runbook policies; serve with the background controller. Reports:
@@ -286,7 +319,11 @@ func memoryLimit() string {
 // the failing results the controller counts, its time is that of the last
 // report change. PORTCULLIS_BENCH_HEAPPROFILE=FILE writes a heap profile
 // once the first reports are complete; PORTCULLIS_BENCH_MEMORY_LIMIT=200Mi
-// runs serve with that memory limit.
+// runs serve with that memory limit; PORTCULLIS_BENCH_CPUPROFILE=FILE
+// writes a CPU profile of the policy-edit phase (from the edit until the
+// reports carry it). The CPU seconds of the test process (serve and the
+// report follower; the API server and etcd are other processes) are
+// reported per phase, with the garbage collector's share.
 //
 //	KUBEBUILDER_ASSETS=$(hack/envtest/build.sh | tail -1) go test -run '^$' -bench BenchmarkBackground10k -benchtime 1x -timeout 60m ./test/e2e/
 func BenchmarkBackground10k(b *testing.B) {
@@ -383,6 +420,7 @@ func BenchmarkBackground10k(b *testing.B) {
 	}()
 	<-ready
 	b.ResetTimer()
+	cpu := startCPU()
 	// A phase ends on a condition, not on silence (a starved API server
 	// can be silent for seconds while writes are still due): its own
 	// condition, and the reports the follower sees carrying, namespace by
@@ -409,6 +447,7 @@ func BenchmarkBackground10k(b *testing.B) {
 		return counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") >= float64(pods) &&
 			gaugeValue(b, reg, "portcullis_background_resources") >= float64(pods)
 	})
+	initialCPU, initialGC := cpu.since()
 	total, fails, bytes, _ := follower.totals()
 	b.Logf("first reports: %s", memBreakdown())
 	rss, heap := rssMiB(), heapMiB()
@@ -467,6 +506,17 @@ func BenchmarkBackground10k(b *testing.B) {
 	ann["policies.kyverno.io/severity"] = editedSeverity
 	pol.SetAnnotations(ann)
 	evalBefore = counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod")
+	evalSecondsBefore := histogramSum(b, reg, "portcullis_background_evaluation_seconds")
+	var profile *os.File
+	if path := os.Getenv("PORTCULLIS_BENCH_CPUPROFILE"); path != "" {
+		if profile, err = os.Create(path); err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu = startCPU()
 	changed = time.Now()
 	if err := env.Client.Update(ctx, pol); err != nil {
 		b.Fatal(err)
@@ -479,17 +529,27 @@ func BenchmarkBackground10k(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	evaluatedIn = time.Since(changed)
+	editEvalCPU, editEvalGC := cpu.since()
+	editEvalSeconds := histogramSum(b, reg, "portcullis_background_evaluation_seconds") - evalSecondsBefore
 	editReports := settle("policy edit", changed, func() bool {
 		listed, marked := follower.policy(edited)
 		_, sev := violations(b, reg)
 		return listed > 0 && listed == marked && maps.Equal(sev[edited], map[string]bool{editedSeverity: true})
 	})
+	editCPU, editGC := cpu.since()
+	if profile != nil {
+		pprof.StopCPUProfile()
+		profile.Close()
+	}
 	b.StopTimer()
 	b.ReportMetric(initial.Seconds(), "initial-s")
 	b.ReportMetric(deleted.Seconds(), "delete-reports-s")
 	b.ReportMetric(evaluatedIn.Seconds(), "edit-eval-s")
 	b.ReportMetric(editReports.Seconds(), "edit-reports-s")
 	b.ReportMetric(float64(requests), "api-requests/delete")
+	b.ReportMetric(initialCPU, "initial-cpu-s")
+	b.ReportMetric(editEvalCPU, "edit-eval-cpu-s")
+	b.ReportMetric(editCPU, "edit-cpu-s")
 	b.ReportMetric(float64(bytes)/1e6, "report-MB")
 	b.Logf("end: %s", memBreakdown())
 	debug.FreeOSMemory()
@@ -502,7 +562,25 @@ func BenchmarkBackground10k(b *testing.B) {
 		pods, len(policyNames), total, float64(bytes)/1e6, initial.Round(time.Millisecond), rss, heap)
 	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations", victim, deleted.Round(time.Millisecond), requests, deleteEvals)
 	b.Logf("editing %s: %d Pods evaluated again in %s, reports updated in %s", edited, pods, evaluatedIn.Round(time.Millisecond), editReports.Round(time.Millisecond))
+	b.Logf("CPU seconds of the test process: first reports %.1f (GC %.1f); edit until every Pod was evaluated %.1f (GC %.1f; "+
+		"the evaluations' own wall time, summed over workers, %.1f s), until the reports carry it %.1f (GC %.1f)",
+		initialCPU, initialGC, editEvalCPU, editEvalGC, editEvalSeconds, editCPU, editGC)
 }
 
 // editedSeverity is the severity the edited policy is given.
 const editedSeverity = "info"
+
+// histogramSum is the sum of an unlabelled histogram.
+func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	return 0
+}
