@@ -151,6 +151,8 @@ type Controller struct {
 	pending map[key]*work
 	watched map[schema.GroupVersionKind]bool
 	prints  map[string]policyPrint
+	// selected is the policies of the last partial evaluation.
+	selected selection
 
 	// burst counts the evaluations since memory was last returned.
 	burst atomic.Int64
@@ -548,10 +550,11 @@ func (c *Controller) evaluateObject(ctx context.Context, k key, cached client.Ob
 	if w != nil && !w.full && base != nil && base.uid == uid {
 		// Only some policies changed: evaluate against those and keep
 		// the other policies' results.
-		fresh := c.evaluate(ctx, set.Select(func(kind, key string) bool { return w.ids[policyID(kind, key)] }), in, obj)
+		sub, keys := c.selected.of(set, w.ids)
+		fresh := c.evaluate(ctx, sub, in, obj)
 		results = make([]engine.Result, 0, len(base.results)+len(fresh))
 		for _, r := range base.results {
-			if !w.ids[r.policyID()] {
+			if m := r.meta(); !keys[policyKey{m.PolicyKind, m.Policy}] {
 				results = append(results, r.result(base.res))
 			}
 		}
