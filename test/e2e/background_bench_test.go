@@ -248,6 +248,73 @@ func procStatusMiB(field string) float64 {
 	return 0
 }
 
+// rssPeak samples the RSS of the process every 50 ms and keeps the
+// largest sample since it was last taken: the memory while the
+// controller is busy, which a measurement at the end of a phase can miss
+// (the controller returns a burst's memory to the OS once its reports are
+// written).
+type rssPeak struct {
+	mu              sync.Mutex
+	rss, anon, file float64 // at the sample with the largest RSS
+}
+
+func sampleRSS(ctx context.Context) *rssPeak {
+	p := &rssPeak{}
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			data, err := os.ReadFile("/proc/self/status")
+			if err != nil {
+				return
+			}
+			var rss, anon, file float64
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 2 {
+					continue
+				}
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				switch f[0] {
+				case "VmRSS:":
+					rss = kb / 1024
+				case "RssAnon:":
+					anon = kb / 1024
+				case "RssFile:":
+					file = kb / 1024
+				}
+			}
+			p.mu.Lock()
+			if rss > p.rss {
+				p.rss, p.anon, p.file = rss, anon, file
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// take returns the largest sample since the last take and starts again.
+func (p *rssPeak) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := fmt.Sprintf("%.0f MiB (anon %.0f, file %.0f)", p.rss, p.anon, p.file)
+	p.rss, p.anon, p.file = 0, 0, 0
+	return s
+}
+
+// peakRSS is the largest RSS sampled since the last take.
+func (p *rssPeak) peakRSS() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rss
+}
+
 // memBreakdown says where the RSS of the process goes: anonymous memory
 // versus mapped file pages (the executable), and of the Go runtime's
 // memory the live heap, the heap spans in use, the free heap not yet
@@ -327,7 +394,8 @@ func (m cpuMeter) since() (process, gc float64) {
 // writes a CPU profile of the policy-edit phase (from the edit until the
 // reports carry it). The CPU seconds of the test process (serve and the
 // report follower; the API server and etcd are other processes) are
-// reported per phase, with the garbage collector's share.
+// reported per phase, with the garbage collector's share, and the largest
+// RSS sampled (every 50 ms) during each phase.
 //
 //	KUBEBUILDER_ASSETS=$(hack/envtest/build.sh | tail -1) go test -run '^$' -bench BenchmarkBackground10k -benchtime 1x -timeout 60m ./test/e2e/
 func BenchmarkBackground10k(b *testing.B) {
@@ -425,6 +493,7 @@ func BenchmarkBackground10k(b *testing.B) {
 	<-ready
 	b.ResetTimer()
 	cpu := startCPU()
+	peak := sampleRSS(ctx)
 	// A phase ends on a condition, not on silence (a starved API server
 	// can be silent for seconds while writes are still due): its own
 	// condition, and the reports the follower sees carrying, namespace by
@@ -452,8 +521,9 @@ func BenchmarkBackground10k(b *testing.B) {
 			gaugeValue(b, reg, "portcullis_background_resources") >= float64(pods)
 	})
 	initialCPU, initialGC := cpu.since()
+	busyRSS := peak.peakRSS()
 	total, fails, bytes, _ := follower.totals()
-	b.Logf("first reports: %s", memBreakdown())
+	b.Logf("first reports: %s; largest RSS while evaluating: %s", memBreakdown(), peak.take())
 	rss, heap := rssMiB(), heapMiB()
 	if path := os.Getenv("PORTCULLIS_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -490,6 +560,7 @@ func BenchmarkBackground10k(b *testing.B) {
 		return fails[victim] == 0 && sev[victim] == nil
 	})
 	requests := counter.n.Load() - before
+	b.Logf("policy deletion: largest RSS %s", peak.take())
 	deleteEvals := counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") - evalBefore
 
 	// Editing a policy's severity annotation: every Pod is evaluated
@@ -541,6 +612,8 @@ func BenchmarkBackground10k(b *testing.B) {
 		return listed > 0 && listed == marked && maps.Equal(sev[edited], map[string]bool{editedSeverity: true})
 	})
 	editCPU, editGC := cpu.since()
+	editRSS := peak.peakRSS()
+	b.Logf("policy edit: largest RSS %s", peak.take())
 	if profile != nil {
 		pprof.StopCPUProfile()
 		profile.Close()
@@ -559,6 +632,8 @@ func BenchmarkBackground10k(b *testing.B) {
 	debug.FreeOSMemory()
 	b.Logf("end, after debug.FreeOSMemory: %s", memBreakdown())
 	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(busyRSS, "busy-rss-MiB")
+	b.ReportMetric(editRSS, "edit-rss-MiB")
 	b.ReportMetric(heap, "heap-MiB")
 	b.ReportMetric(rss-baseRSS, "rss-serve-MiB")
 	b.ReportMetric(heap-baseHeap, "heap-serve-MiB")
