@@ -163,3 +163,16 @@ func BenchmarkEvaluate10kPods(b *testing.B) {
 		b.ReportMetric((processCPU()-cpu).Seconds()/float64(b.N)*pods, "cpu-s/10k")
 	})
 }
+
+// BenchmarkConvertPod is the conversion of one cached typed Pod to the
+// maps the engine reads (what keeping every Pod converted would hold:
+// B/op).
+func BenchmarkConvertPod(b *testing.B) {
+	p := benchPod(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := asUnstructured(p, podGVK); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
