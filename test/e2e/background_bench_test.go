@@ -560,7 +560,7 @@ func BenchmarkBackground10k(b *testing.B) {
 		return fails[victim] == 0 && sev[victim] == nil
 	})
 	requests := counter.n.Load() - before
-	b.Logf("policy deletion: largest RSS %s", peak.take())
+	deleteRSS := peak.take()
 	deleteEvals := counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") - evalBefore
 
 	// Editing a policy's severity annotation: every Pod is evaluated
@@ -613,7 +613,7 @@ func BenchmarkBackground10k(b *testing.B) {
 	})
 	editCPU, editGC := cpu.since()
 	editRSS := peak.peakRSS()
-	b.Logf("policy edit: largest RSS %s", peak.take())
+	editPeak := peak.take()
 	if profile != nil {
 		pprof.StopCPUProfile()
 		profile.Close()
@@ -639,8 +639,8 @@ func BenchmarkBackground10k(b *testing.B) {
 	b.ReportMetric(heap-baseHeap, "heap-serve-MiB")
 	b.Logf("%d Pods, %d policies, %d results in reports (%.2f MB); first reports after %s; RSS %.0f MiB, Go heap in use %.0f MiB",
 		pods, len(policyNames), total, float64(bytes)/1e6, initial.Round(time.Millisecond), rss, heap)
-	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations", victim, deleted.Round(time.Millisecond), requests, deleteEvals)
-	b.Logf("editing %s: %d Pods evaluated again in %s, reports updated in %s", edited, pods, evaluatedIn.Round(time.Millisecond), editReports.Round(time.Millisecond))
+	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations; largest RSS %s", victim, deleted.Round(time.Millisecond), requests, deleteEvals, deleteRSS)
+	b.Logf("editing %s: %d Pods evaluated again in %s, reports updated in %s; largest RSS %s", edited, pods, evaluatedIn.Round(time.Millisecond), editReports.Round(time.Millisecond), editPeak)
 	b.Logf("CPU seconds of the test process: first reports %.1f (GC %.1f); edit until every Pod was evaluated %.1f (GC %.1f; "+
 		"the evaluations' own wall time, summed over workers, %.1f s), until the reports carry it %.1f (GC %.1f)",
 		initialCPU, initialGC, editEvalCPU, editEvalGC, editEvalSeconds, editCPU, editGC)
