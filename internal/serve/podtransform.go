@@ -2,6 +2,7 @@ package serve
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,15 +16,17 @@ const maxShared = 4096
 
 // sharedParts keeps one copy of the parts of cached Pods that many Pods
 // have equal: the resource lists of their containers (two
-// map[ResourceName]Quantity per container: 17 MB of 40 for 10,000 Pods)
-// and their labels (equal for every Pod of one ReplicaSet, Job or
-// DaemonSet revision). Objects in an informer's store are shared and
+// map[ResourceName]Quantity per container: 17 MB of 40 for 10,000 Pods),
+// their labels (equal for every Pod of one ReplicaSet, Job or DaemonSet
+// revision) and their tolerations (the API server gives every Pod the
+// same two). Objects in an informer's store are shared and
 // never written (client-go's rule; the cache deep-copies what it hands
 // out unless told not to), so Pods with equal lists can hold the same map.
 type sharedParts struct {
 	mu        sync.Mutex
 	resources map[string]corev1.ResourceList
 	labels    map[string]map[string]string
+	tolerate  map[string][]corev1.Toleration
 	key       []byte // scratch
 }
 
@@ -32,7 +35,7 @@ type sharedParts struct {
 // share of a cached object), and Pods with their equal parts shared.
 func cacheTransform() toolscache.TransformFunc {
 	strip := cache.TransformStripManagedFields()
-	shared := &sharedParts{resources: map[string]corev1.ResourceList{}, labels: map[string]map[string]string{}}
+	shared := newSharedParts()
 	return func(obj any) (any, error) {
 		obj, err := strip(obj)
 		if err != nil {
@@ -43,6 +46,11 @@ func cacheTransform() toolscache.TransformFunc {
 		}
 		return obj, nil
 	}
+}
+
+func newSharedParts() *sharedParts {
+	return &sharedParts{resources: map[string]corev1.ResourceList{}, labels: map[string]map[string]string{},
+		tolerate: map[string][]corev1.Toleration{}}
 }
 
 // pod replaces p's resource lists and labels by equal ones already kept.
@@ -57,6 +65,29 @@ func (s *sharedParts) pod(p *corev1.Pod) {
 		}
 	}
 	p.Labels = s.labelSet(p.Labels)
+	p.Spec.Tolerations = s.tolerations(p.Spec.Tolerations)
+}
+
+// tolerations returns the kept tolerations equal to ts, keeping ts if
+// there are none.
+func (s *sharedParts) tolerations(ts []corev1.Toleration) []corev1.Toleration {
+	if len(ts) == 0 {
+		return ts
+	}
+	s.key = s.key[:0]
+	for _, t := range ts {
+		for _, f := range []string{t.Key, string(t.Operator), t.Value, string(t.Effect)} {
+			s.key = append(s.key, f...)
+			s.key = append(s.key, 0)
+		}
+		if t.TolerationSeconds != nil {
+			s.key = strconv.AppendInt(s.key, *t.TolerationSeconds, 10)
+		} else {
+			s.key = append(s.key, '-')
+		}
+		s.key = append(s.key, 0)
+	}
+	return keep(s.tolerate, s.key, ts)
 }
 
 // resourceList returns the kept list equal to l, keeping l if there is

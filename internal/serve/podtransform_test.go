@@ -12,13 +12,21 @@ import (
 
 // decodePod decodes a Pod as an informer gets it from the API server.
 func decodePod(t testing.TB, name, cpu, memory string, labels string) *corev1.Pod {
+	return decodePodTolerating(t, name, cpu, memory, labels, 300)
+}
+
+// decodePodTolerating is decodePod with seconds as the first toleration's
+// tolerationSeconds.
+func decodePodTolerating(t testing.TB, name, cpu, memory string, labels string, seconds int) *corev1.Pod {
 	t.Helper()
 	doc := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"namespace":"team","uid":"u-%s",
 	"labels":%s,"managedFields":[{"manager":"kubectl","operation":"Apply","fieldsV1":{"f:spec":{}}}]},
 	"spec":{"containers":[{"name":"app","image":"gcr.io/app:1",
 	"resources":{"limits":{"cpu":%q,"memory":%q},"requests":{"cpu":%q,"memory":%q}}}],
-	"initContainers":[{"name":"init","image":"busybox","resources":{"limits":{"cpu":%q}}}]}}`,
-		name, name, labels, cpu, memory, cpu, memory, cpu)
+	"initContainers":[{"name":"init","image":"busybox","resources":{"limits":{"cpu":%q}}}],
+	"tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":%d},
+	{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}]}}`,
+		name, name, labels, cpu, memory, cpu, memory, cpu, seconds)
 	p := &corev1.Pod{}
 	if err := json.Unmarshal([]byte(doc), p); err != nil {
 		t.Fatal(err)
@@ -40,7 +48,7 @@ func sameMap[M ~map[K]V, K comparable, V any](a, b M) bool {
 }
 
 // TestCacheTransformSharesPodParts: managedFields are dropped; Pods with
-// equal resource lists and labels hold one copy of them, Pods with
+// equal resource lists, labels and tolerations hold one copy of them, Pods with
 // different ones their own; each Pod encodes exactly as it did (lists are
 // shared only when they encode the same).
 func TestCacheTransformSharesPodParts(t *testing.T) {
@@ -50,7 +58,7 @@ func TestCacheTransformSharesPodParts(t *testing.T) {
 		decodePod(t, "a", "100m", "64Mi", labels),
 		decodePod(t, "b", "100m", "64Mi", labels),
 		decodePod(t, "c", "0.1", "64Mi", `{"app":"web","pod-template-hash":"def"}`),
-		decodePod(t, "d", "200m", "67108864", labels),
+		decodePodTolerating(t, "d", "200m", "67108864", labels, 60),
 	}
 	var want [][]byte
 	for _, p := range inputs {
@@ -87,6 +95,12 @@ func TestCacheTransformSharesPodParts(t *testing.T) {
 	if !sameMap(a.Spec.InitContainers[0].Resources.Limits, b.Spec.InitContainers[0].Resources.Limits) {
 		t.Error("equal init container resource lists are not shared")
 	}
+	if &a.Spec.Tolerations[0] != &b.Spec.Tolerations[0] || &a.Spec.Tolerations[0] != &c.Spec.Tolerations[0] {
+		t.Error("equal tolerations are not shared")
+	}
+	if &a.Spec.Tolerations[0] == &d.Spec.Tolerations[0] {
+		t.Error("tolerations with other seconds are shared")
+	}
 	if !sameMap(a.Labels, b.Labels) || !sameMap(a.Labels, d.Labels) {
 		t.Error("equal labels are not shared")
 	}
@@ -105,7 +119,7 @@ func TestCacheTransformSharesPodParts(t *testing.T) {
 // TestCacheTransformBounded: past maxShared distinct lists, new ones are
 // not kept (and the Pods still hold theirs).
 func TestCacheTransformBounded(t *testing.T) {
-	s := &sharedParts{resources: map[string]corev1.ResourceList{}, labels: map[string]map[string]string{}}
+	s := newSharedParts()
 	for i := range maxShared + 10 {
 		p := decodePod(t, fmt.Sprint(i), fmt.Sprintf("%dm", i+1), "64Mi", fmt.Sprintf(`{"n":"%d"}`, i))
 		s.pod(p)
@@ -113,8 +127,8 @@ func TestCacheTransformBounded(t *testing.T) {
 			t.Fatalf("pod %d lost its own values", i)
 		}
 	}
-	if len(s.resources) != maxShared || len(s.labels) != maxShared {
-		t.Errorf("kept %d resource lists and %d label sets, want %d", len(s.resources), len(s.labels), maxShared)
+	if len(s.resources) != maxShared || len(s.labels) != maxShared || len(s.tolerate) != 1 {
+		t.Errorf("kept %d resource lists, %d label sets and %d tolerations, want %d, %d and 1", len(s.resources), len(s.labels), len(s.tolerate), maxShared, maxShared)
 	}
 }
 
