@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	goruntime "runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -38,7 +39,6 @@ import (
 const (
 	DefaultInterval      = time.Hour
 	DefaultFlushInterval = time.Second
-	DefaultWorkers       = 2
 )
 
 // PolicySource gives the current policy set and says when it changes
@@ -96,7 +96,7 @@ type Options struct {
 	Interval time.Duration
 	// FlushInterval throttles report writes (default DefaultFlushInterval).
 	FlushInterval time.Duration
-	// Workers evaluate in parallel (default DefaultWorkers).
+	// Workers evaluate in parallel (default: GOMAXPROCS, at least 2).
 	Workers int
 	// Reports tune the reports (ReportPasses, MaxBytes).
 	Reports policyreport.Options
@@ -151,6 +151,8 @@ type Controller struct {
 	pending map[key]*work
 	watched map[schema.GroupVersionKind]bool
 	prints  map[string]policyPrint
+	// selected is the policies of the last partial evaluation.
+	selected selection
 
 	// burst counts the evaluations since memory was last returned.
 	burst atomic.Int64
@@ -173,7 +175,7 @@ func New(opts Options) (*Controller, error) {
 		opts.FlushInterval = DefaultFlushInterval
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
+		opts.Workers = max(2, goruntime.GOMAXPROCS(0))
 	}
 	log := opts.Logger
 	if log == nil {
@@ -494,7 +496,15 @@ func (c *Controller) next(ctx context.Context, queue workqueue.TypedRateLimiting
 // the policy set changed during the evaluation.
 func (c *Controller) process(ctx context.Context, k key) (stale bool, err error) {
 	cached := c.newObject(k.gvk)
-	err = c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, cached)
+	// A typed object is read as the cache holds it, not deep-copied (17%
+	// of the CPU of evaluating 10,000 Pods after a policy edit): it is
+	// only read, by the conversion to maps, which copies it. An
+	// unstructured object is the engine's input itself: it is copied.
+	var opts []client.GetOption
+	if _, ok := cached.(*unstructured.Unstructured); !ok {
+		opts = append(opts, client.UnsafeDisableDeepCopy)
+	}
+	err = c.opts.Cache.Get(ctx, types.NamespacedName{Namespace: k.namespace, Name: k.name}, cached, opts...)
 	if apierrors.IsNotFound(err) {
 		c.forget(k)
 		return false, nil
@@ -502,6 +512,21 @@ func (c *Controller) process(ctx context.Context, k key) (stale bool, err error)
 	if err != nil {
 		return false, err
 	}
+	var labels map[string]string
+	if k.namespace != "" {
+		// Only its labels are read (never written): no copy either.
+		ns := &corev1.Namespace{}
+		if err := c.opts.Cache.Get(ctx, types.NamespacedName{Name: k.namespace}, ns, client.UnsafeDisableDeepCopy); err == nil {
+			labels = ns.Labels
+		}
+	}
+	return c.evaluateObject(ctx, k, cached, labels)
+}
+
+// evaluateObject evaluates cached, the object of k as the cache holds it
+// in a namespace with labels, against what its pending work asks for, and
+// keeps the results; stale says the policy set changed meanwhile.
+func (c *Controller) evaluateObject(ctx context.Context, k key, cached client.Object, labels map[string]string) (stale bool, err error) {
 	obj, err := asUnstructured(cached, k.gvk)
 	if err != nil {
 		return false, err
@@ -516,25 +541,20 @@ func (c *Controller) process(ctx context.Context, k key) (stale bool, err error)
 	delete(c.pending, k)
 	base := c.entries[k.namespace][k]
 	c.mu.Unlock()
-	in := engine.Input{Resource: obj.Object, Background: true}
+	in := engine.Input{Resource: obj.Object, Background: true, NamespaceLabels: labels}
 	if c.opts.Cluster != nil {
 		in.Cluster, in.Resources = c.opts.Cluster, c.opts.Cluster
-	}
-	if k.namespace != "" {
-		ns := &corev1.Namespace{}
-		if err := c.opts.Cache.Get(ctx, types.NamespacedName{Name: k.namespace}, ns); err == nil {
-			in.NamespaceLabels = ns.Labels
-		}
 	}
 	start := time.Now()
 	var results []engine.Result
 	if w != nil && !w.full && base != nil && base.uid == uid {
 		// Only some policies changed: evaluate against those and keep
 		// the other policies' results.
-		fresh := c.evaluate(ctx, set.Select(func(kind, key string) bool { return w.ids[policyID(kind, key)] }), in, obj)
+		sub, keys := c.selected.of(set, w.ids)
+		fresh := c.evaluate(ctx, sub, in, obj)
 		results = make([]engine.Result, 0, len(base.results)+len(fresh))
 		for _, r := range base.results {
-			if !w.ids[r.policyID()] {
+			if m := r.meta(); !keys[policyKey{m.PolicyKind, m.Policy}] {
 				results = append(results, r.result(base.res))
 			}
 		}

@@ -344,3 +344,34 @@ func TestReleaseAfterBurst(t *testing.T) {
 		t.Error("released twice for one burst")
 	}
 }
+
+// TestSelection: the objects of one policy change share one selection of
+// the set; another change or another set selects again, and what is
+// selected is the named policies.
+func TestSelection(t *testing.T) {
+	set := builtinSet(t)
+	var s selection
+	ids := map[string]bool{"ClusterPolicy/disallow-privileged-containers": true, "ClusterPolicy/require-run-as-nonroot": true}
+	sub, keys := s.of(set, ids)
+	var names []string
+	for _, p := range sub.Policies {
+		names = append(names, p.Key())
+	}
+	if want := []string{"disallow-privileged-containers", "require-run-as-nonroot"}; !slices.Equal(slices.Sorted(slices.Values(names)), want) {
+		t.Fatalf("selected %v, want %v", names, want)
+	}
+	if !keys[policyKey{"ClusterPolicy", "require-run-as-nonroot"}] || len(keys) != 2 {
+		t.Errorf("keys = %v", keys)
+	}
+	if again, _ := s.of(set, ids); again != sub {
+		t.Error("the same change selected again")
+	}
+	equal := maps.Clone(ids)
+	if other, _ := s.of(set, equal); other == sub {
+		t.Error("another change (an equal map) reused the selection")
+	}
+	other := builtinSet(t)
+	if o, _ := s.of(other, equal); o == sub || len(o.Policies) != 2 || o.Policies[0] == sub.Policies[0] {
+		t.Error("another set reused the selection")
+	}
+}

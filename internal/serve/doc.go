@@ -15,7 +15,9 @@
 //   - what policies read from the cluster at admission (configMap and
 //     apiCall context entries, CEL resource.Get/List) is answered from the
 //     manager's informer cache, an informer per kind started on first use
-//     (clusterstore.go).
+//     (clusterstore.go); that cache keeps objects without managedFields
+//     and Pods sharing their equal resource lists, labels and tolerations
+//     (podtransform.go).
 //
 // Readiness (/readyz) reports the policy set loaded and a serving
 // certificate available; liveness (/healthz) that the process answers.

@@ -592,16 +592,16 @@ const caPublishTimeout = 10 * time.Second
 // managerOptions configures the Manager: no metrics or probe server of its
 // own (ours serve our registry, never the global one), leader election
 // on a Lease, the certificate Secret cached by name only, and cached
-// objects without their managedFields.
+// objects without their managedFields, Pods sharing their equal parts.
 func managerOptions(scheme *runtime.Scheme, o Options) manager.Options {
 	mo := manager.Options{
 		Scheme:                 scheme,
 		Logger:                 logr.FromSlogHandler(o.Logger.Handler()),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		// managedFields are bookkeeping no policy or part of serve reads;
-		// they are a large share of a cached object (10,000 Pods).
-		Cache: cache.Options{Scheme: scheme, DefaultTransform: cache.TransformStripManagedFields()},
+		// Cached objects without managedFields, Pods sharing their equal
+		// parts (podtransform.go).
+		Cache: cache.Options{Scheme: scheme, DefaultTransform: cacheTransform()},
 	}
 	// Room for the webhook's delay and drain (30 s) after the other parts stop.
 	grace := o.ShutdownDelay + 35*time.Second

@@ -10,12 +10,14 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,6 +248,73 @@ func procStatusMiB(field string) float64 {
 	return 0
 }
 
+// rssPeak samples the RSS of the process every 50 ms and keeps the
+// largest sample since it was last taken: the memory while the
+// controller is busy, which a measurement at the end of a phase can miss
+// (the controller returns a burst's memory to the OS once its reports are
+// written).
+type rssPeak struct {
+	mu              sync.Mutex
+	rss, anon, file float64 // at the sample with the largest RSS
+}
+
+func sampleRSS(ctx context.Context) *rssPeak {
+	p := &rssPeak{}
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			data, err := os.ReadFile("/proc/self/status")
+			if err != nil {
+				return
+			}
+			var rss, anon, file float64
+			for _, line := range strings.Split(string(data), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 2 {
+					continue
+				}
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				switch f[0] {
+				case "VmRSS:":
+					rss = kb / 1024
+				case "RssAnon:":
+					anon = kb / 1024
+				case "RssFile:":
+					file = kb / 1024
+				}
+			}
+			p.mu.Lock()
+			if rss > p.rss {
+				p.rss, p.anon, p.file = rss, anon, file
+			}
+			p.mu.Unlock()
+		}
+	}()
+	return p
+}
+
+// take returns the largest sample since the last take and starts again.
+func (p *rssPeak) take() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := fmt.Sprintf("%.0f MiB (anon %.0f, file %.0f)", p.rss, p.anon, p.file)
+	p.rss, p.anon, p.file = 0, 0, 0
+	return s
+}
+
+// peakRSS is the largest RSS sampled since the last take.
+func (p *rssPeak) peakRSS() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rss
+}
+
 // memBreakdown says where the RSS of the process goes: anonymous memory
 // versus mapped file pages (the executable), and of the Go runtime's
 // memory the live heap, the heap spans in use, the free heap not yet
@@ -272,6 +341,41 @@ func memoryLimit() string {
 	return "none"
 }
 
+// cpuSeconds is the CPU time of the test process (user + system; the API
+// server and etcd are other processes) and the part of it the Go garbage
+// collector used (runtime/metrics, an estimate from the time its workers
+// ran, which overstates it when the machine is oversubscribed).
+func cpuSeconds() (process, gc float64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		process = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	// The runtime's estimate counts the time its mark workers held a P,
+	// including the idle-priority workers that only run when the P has
+	// nothing else to do: those are left out.
+	samples := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(samples)
+	if samples[0].Value.Kind() == metrics.KindFloat64 && samples[1].Value.Kind() == metrics.KindFloat64 {
+		gc = samples[0].Value.Float64() - samples[1].Value.Float64()
+	}
+	return process, gc
+}
+
+// cpuMeter measures the process's CPU seconds over a phase.
+type cpuMeter struct{ process, gc float64 }
+
+func startCPU() cpuMeter {
+	p, g := cpuSeconds()
+	return cpuMeter{p, g}
+}
+
+// since returns the CPU seconds of the process, and of them the garbage
+// collector's, since m was started.
+func (m cpuMeter) since() (process, gc float64) {
+	p, g := cpuSeconds()
+	return p - m.process, g - m.gc
+}
+
 // BenchmarkBackground10k: PORTCULLIS_BENCH_PODS Pods (default 10,000; half
 // of them privileged) in 20 namespaces of the test API server, the built-in
 // PSS + runbook policies; serve with the background controller. Reports:
@@ -286,7 +390,12 @@ func memoryLimit() string {
 // the failing results the controller counts, its time is that of the last
 // report change. PORTCULLIS_BENCH_HEAPPROFILE=FILE writes a heap profile
 // once the first reports are complete; PORTCULLIS_BENCH_MEMORY_LIMIT=200Mi
-// runs serve with that memory limit.
+// runs serve with that memory limit; PORTCULLIS_BENCH_CPUPROFILE=FILE
+// writes a CPU profile of the policy-edit phase (from the edit until the
+// reports carry it). The CPU seconds of the test process (serve and the
+// report follower; the API server and etcd are other processes) are
+// reported per phase, with the garbage collector's share, and the largest
+// RSS sampled (every 50 ms) during each phase.
 //
 //	KUBEBUILDER_ASSETS=$(hack/envtest/build.sh | tail -1) go test -run '^$' -bench BenchmarkBackground10k -benchtime 1x -timeout 60m ./test/e2e/
 func BenchmarkBackground10k(b *testing.B) {
@@ -383,6 +492,8 @@ func BenchmarkBackground10k(b *testing.B) {
 	}()
 	<-ready
 	b.ResetTimer()
+	cpu := startCPU()
+	peak := sampleRSS(ctx)
 	// A phase ends on a condition, not on silence (a starved API server
 	// can be silent for seconds while writes are still due): its own
 	// condition, and the reports the follower sees carrying, namespace by
@@ -409,8 +520,10 @@ func BenchmarkBackground10k(b *testing.B) {
 		return counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") >= float64(pods) &&
 			gaugeValue(b, reg, "portcullis_background_resources") >= float64(pods)
 	})
+	initialCPU, initialGC := cpu.since()
+	busyRSS := peak.peakRSS()
 	total, fails, bytes, _ := follower.totals()
-	b.Logf("first reports: %s", memBreakdown())
+	b.Logf("first reports: %s; largest RSS while evaluating: %s", memBreakdown(), peak.take())
 	rss, heap := rssMiB(), heapMiB()
 	if path := os.Getenv("PORTCULLIS_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -447,6 +560,7 @@ func BenchmarkBackground10k(b *testing.B) {
 		return fails[victim] == 0 && sev[victim] == nil
 	})
 	requests := counter.n.Load() - before
+	deleteRSS := peak.take()
 	deleteEvals := counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod") - evalBefore
 
 	// Editing a policy's severity annotation: every Pod is evaluated
@@ -467,6 +581,17 @@ func BenchmarkBackground10k(b *testing.B) {
 	ann["policies.kyverno.io/severity"] = editedSeverity
 	pol.SetAnnotations(ann)
 	evalBefore = counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod")
+	evalSecondsBefore := histogramSum(b, reg, "portcullis_background_evaluation_seconds")
+	var profile *os.File
+	if path := os.Getenv("PORTCULLIS_BENCH_CPUPROFILE"); path != "" {
+		if profile, err = os.Create(path); err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu = startCPU()
 	changed = time.Now()
 	if err := env.Client.Update(ctx, pol); err != nil {
 		b.Fatal(err)
@@ -479,30 +604,62 @@ func BenchmarkBackground10k(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	evaluatedIn = time.Since(changed)
+	editEvalCPU, editEvalGC := cpu.since()
+	editEvalSeconds := histogramSum(b, reg, "portcullis_background_evaluation_seconds") - evalSecondsBefore
 	editReports := settle("policy edit", changed, func() bool {
 		listed, marked := follower.policy(edited)
 		_, sev := violations(b, reg)
 		return listed > 0 && listed == marked && maps.Equal(sev[edited], map[string]bool{editedSeverity: true})
 	})
+	editCPU, editGC := cpu.since()
+	editRSS := peak.peakRSS()
+	editPeak := peak.take()
+	if profile != nil {
+		pprof.StopCPUProfile()
+		profile.Close()
+	}
 	b.StopTimer()
 	b.ReportMetric(initial.Seconds(), "initial-s")
 	b.ReportMetric(deleted.Seconds(), "delete-reports-s")
 	b.ReportMetric(evaluatedIn.Seconds(), "edit-eval-s")
 	b.ReportMetric(editReports.Seconds(), "edit-reports-s")
 	b.ReportMetric(float64(requests), "api-requests/delete")
+	b.ReportMetric(initialCPU, "initial-cpu-s")
+	b.ReportMetric(editEvalCPU, "edit-eval-cpu-s")
+	b.ReportMetric(editCPU, "edit-cpu-s")
 	b.ReportMetric(float64(bytes)/1e6, "report-MB")
 	b.Logf("end: %s", memBreakdown())
 	debug.FreeOSMemory()
 	b.Logf("end, after debug.FreeOSMemory: %s", memBreakdown())
 	b.ReportMetric(rss, "rss-MiB")
+	b.ReportMetric(busyRSS, "busy-rss-MiB")
+	b.ReportMetric(editRSS, "edit-rss-MiB")
 	b.ReportMetric(heap, "heap-MiB")
 	b.ReportMetric(rss-baseRSS, "rss-serve-MiB")
 	b.ReportMetric(heap-baseHeap, "heap-serve-MiB")
 	b.Logf("%d Pods, %d policies, %d results in reports (%.2f MB); first reports after %s; RSS %.0f MiB, Go heap in use %.0f MiB",
 		pods, len(policyNames), total, float64(bytes)/1e6, initial.Round(time.Millisecond), rss, heap)
-	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations", victim, deleted.Round(time.Millisecond), requests, deleteEvals)
-	b.Logf("editing %s: %d Pods evaluated again in %s, reports updated in %s", edited, pods, evaluatedIn.Round(time.Millisecond), editReports.Round(time.Millisecond))
+	b.Logf("deleting %s: reports updated in %s with %d API requests and %.0f evaluations; largest RSS %s", victim, deleted.Round(time.Millisecond), requests, deleteEvals, deleteRSS)
+	b.Logf("editing %s: %d Pods evaluated again in %s, reports updated in %s; largest RSS %s", edited, pods, evaluatedIn.Round(time.Millisecond), editReports.Round(time.Millisecond), editPeak)
+	b.Logf("CPU seconds of the test process: first reports %.1f (GC %.1f); edit until every Pod was evaluated %.1f (GC %.1f; "+
+		"the evaluations' own wall time, summed over workers, %.1f s), until the reports carry it %.1f (GC %.1f)",
+		initialCPU, initialGC, editEvalCPU, editEvalGC, editEvalSeconds, editCPU, editGC)
 }
 
 // editedSeverity is the severity the edited policy is given.
 const editedSeverity = "info"
+
+// histogramSum is the sum of an unlabelled histogram.
+func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+		}
+	}
+	return 0
+}
