@@ -802,3 +802,45 @@ func TestStrippedJSON(t *testing.T) {
 		t.Fatalf("strippedJSON kept whole objects or merged responses: %v", s)
 	}
 }
+
+// TestLargeScanReleasesValues: a scan split by namespace holds the Rego
+// values of about one namespace's objects at a time, not of every object,
+// and none once done.
+func TestLargeScanReleasesValues(t *testing.T) {
+	lib := load(t, baseLib())
+	const namespaces, perNS = 10, 300
+	var objs []map[string]any
+	for i := range namespaces * perNS {
+		p := pod(fmt.Sprint("p", i), i%7 == 0)
+		p["metadata"].(map[string]any)["namespace"] = fmt.Sprint("ns", i%namespaces)
+		objs = append(objs, p)
+	}
+	s := newScanState(lib, objs, ScanOptions{})
+	tasks := s.tasks(lib.Rules["rule-privileged"], false)
+	s.schedule(tasks)
+	live := func() int {
+		n := 0
+		for i := range s.values {
+			s.mu[i].Lock()
+			if s.values[i] != nil {
+				n++
+			}
+			s.mu[i].Unlock()
+		}
+		return n
+	}
+	most, failed := 0, 0
+	s.run(context.Background(), tasks, 1, func(t *scanTask, _ time.Duration) {
+		most = max(most, live())
+		failed += len(t.out.responses)
+	})
+	if most > perNS {
+		t.Errorf("%d values held at once, want at most one namespace's %d", most, perNS)
+	}
+	if n := live(); n != 0 {
+		t.Errorf("%d values held after the scan", n)
+	}
+	if want := (namespaces*perNS + 6) / 7; failed != want {
+		t.Errorf("%d failures, want %d", failed, want)
+	}
+}
