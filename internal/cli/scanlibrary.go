@@ -136,8 +136,17 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
 			continue
 		}
-		resources = append(resources, d)
+		// The report locates findings with the document's text (Raw,
+		// Item): the parsed tree decoding kept is dropped, it is larger
+		// than the objects.
+		lean := d.WithoutText()
+		lean.Raw, lean.Item = d.Raw, d.Item
+		resources = append(resources, lean)
 		objects = append(objects, d.Object)
+	}
+	docs = nil
+	if cluster != nil {
+		cluster.docs = nil
 	}
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
@@ -177,6 +186,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
+		var lines *manifest.Lines // the document's text parsed once, on its first failure
 		for _, f := range perDoc[i] {
 			res := f.Result
 			if f.Response != nil {
@@ -185,7 +195,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			rs.Results = append(rs.Results, res)
 			line := 0
 			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
-				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
+				if lines == nil {
+					lines = manifest.NewLines(d.Raw, d.Line)
+				}
+				line = lines.FieldLines([]string{f.Response.FirstPath()})[0]
 			}
 			rs.Lines = append(rs.Lines, line)
 			rs.Fixes = append(rs.Fixes, fixEdits(d, res))
