@@ -201,7 +201,9 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 				line = lines.FieldLines([]string{f.Response.FirstPath()})[0]
 			}
 			rs.Lines = append(rs.Lines, line)
-			rs.Fixes = append(rs.Fixes, fixEdits(d, res))
+			if o.output == "sarif" { // only SARIF writes fixes; each parses the text again
+				rs.Fixes = append(rs.Fixes, fixEdits(d, res))
+			}
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
