@@ -790,6 +790,8 @@ func TestStrippedJSON(t *testing.T) {
 	for k, x := range whole.(map[string]any) {
 		want[k] = stripObjects(x)
 	}
+	// Rules the compiler added (lists of whole objects) are left out.
+	v.(ast.Object).Insert(ast.StringTerm(kindListPrefix+"0"), ast.ArrayTerm(ast.NewTerm(v)))
 	got, err := strippedJSON(ast.NewTerm(v), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -145,7 +145,8 @@ func stripObjects(v any) any {
 // strippedJSON is the Go value of a query's result (the package's value)
 // as ast.JSON gives it, with the Kubernetes objects of each response
 // reduced as stripObjects reduces them, without converting the rest of
-// those objects: the value of stripObjects(ast.JSON(t.Value)).
+// those objects: the value of stripObjects(ast.JSON(t.Value)), without the
+// rules the compiler added (hoisted), which hold no responses.
 func strippedJSON(t *ast.Term, _ *rego.EvalContext) (any, error) {
 	pkg, ok := t.Value.(ast.Object)
 	if !ok {
@@ -156,6 +157,9 @@ func strippedJSON(t *ast.Term, _ *rego.EvalContext) (any, error) {
 		name, ok := k.Value.(ast.String)
 		if !ok {
 			return fmt.Errorf("package value has a non-string key %v", k)
+		}
+		if hoisted(string(name)) {
+			return nil // rules the compiler added, no responses (see packageResponses)
 		}
 		var (
 			x   any
