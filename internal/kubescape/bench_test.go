@@ -38,7 +38,9 @@ type benchGenError struct {
 	stderr string
 }
 
-func (e *benchGenError) Error() string { return "hack/genmanifests: " + e.err.Error() + "\n" + e.stderr }
+func (e *benchGenError) Error() string {
+	return "hack/genmanifests: " + e.err.Error() + "\n" + e.stderr
+}
 
 // BenchmarkScanNSAMITRE scans 3,000 generated resources (hack/genmanifests
 // -n 3000 -seed 1) with the NSA and MITRE controls of the shared
