@@ -300,10 +300,10 @@ type scanTask struct {
 	whole bool
 	// single is set when the task is the rule's only one (no split).
 	single bool
-	// set are the objects of the scope, idx those of them the rule
-	// matches; order places the task among the scan's (by scope), seq
-	// among its rule's (for merging).
-	set, idx   []int
+	// idx are the objects of the scope the rule matches; order places
+	// the task among the scan's (by scope), seq among its rule's (for
+	// merging).
+	idx        []int
 	order, seq int
 	out        *ruleOutcome
 }
@@ -357,7 +357,7 @@ func scopeOf(o map[string]any) string {
 func (s *scanState) tasks(r *Rule, whole bool) []*scanTask {
 	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
 	task := func(set []int, order int) *scanTask {
-		t := &scanTask{rule: r, whole: whole, set: set, order: order, seq: s.seq}
+		t := &scanTask{rule: r, whole: whole, order: order, seq: s.seq}
 		s.seq++
 		for _, i := range set {
 			if matches(ms, s.objs[i]) {
