@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/internal/posture"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"github.com/portcullis/portcullis/internal/source/files"
+	"github.com/portcullis/portcullis/internal/workpool"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -116,7 +117,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
-		if docs, err = chunks.DecodeAll(); err != nil {
+		if docs, err = decodeLean(chunks); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
 	}
@@ -136,8 +137,12 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
 			continue
 		}
-		resources = append(resources, d)
+		resources = append(resources, leanDocument(d))
 		objects = append(objects, d.Object)
+	}
+	docs = nil
+	if cluster != nil {
+		cluster.docs = nil
 	}
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
@@ -177,6 +182,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
+		var lines *manifest.Lines // the document's text parsed once, on its first failure
 		for _, f := range perDoc[i] {
 			res := f.Result
 			if f.Response != nil {
@@ -185,10 +191,15 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			rs.Results = append(rs.Results, res)
 			line := 0
 			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
-				line = manifest.FieldLine(d.Raw, d.Line, f.Response.FirstPath())
+				if lines == nil {
+					lines = manifest.NewLines(d.Raw, d.Line)
+				}
+				line = lines.FieldLines([]string{f.Response.FirstPath()})[0]
 			}
 			rs.Lines = append(rs.Lines, line)
-			rs.Fixes = append(rs.Fixes, fixEdits(d, res))
+			if o.output == "sarif" { // only SARIF writes fixes; each parses the text again
+				rs.Fixes = append(rs.Fixes, fixEdits(d, res))
+			}
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
@@ -207,6 +218,36 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
 	return scanVerdict(scan, o, failRank)
+}
+
+// leanDocument is d without the parsed tree decoding kept: the report
+// locates findings with the document's text (Raw, Item), and the trees of
+// every document are larger than the objects.
+func leanDocument(d manifest.Document) manifest.Document {
+	lean := d.WithoutText()
+	lean.Raw, lean.Item = d.Raw, d.Item
+	return lean
+}
+
+// decodeLean decodes chunks as DecodeAll does (in parallel, in order,
+// the documents that decode returned with the errors joined), each
+// document made lean as soon as it is decoded, so that the parsed trees
+// of every document are never held at once.
+func decodeLean(chunks files.Chunks) ([]manifest.Document, error) {
+	out := make([][]manifest.Document, len(chunks))
+	errs := make([]error, len(chunks))
+	workpool.Run(len(chunks), 0, func(i int) {
+		docs, err := chunks[i].Decode()
+		for j := range docs {
+			docs[j] = leanDocument(docs[j])
+		}
+		out[i], errs[i] = docs, err
+	})
+	var docs []manifest.Document
+	for _, d := range out {
+		docs = append(docs, d...)
+	}
+	return docs, errors.Join(errs...)
 }
 
 // readLibraryCluster lists the objects of the kinds the rules of the

@@ -125,3 +125,105 @@ func localVars(x any, globals map[ast.Var]bool, skipComprehensions bool) map[ast
 	vis.Walk(x)
 	return out
 }
+
+// kindListPrefix starts the names of the rules indexKindIterations adds
+// (hoisted: they hold no responses).
+const kindListPrefix = hoistPrefix + "kind_"
+
+// indexKindIterations rewrites, in every body of m's rules (comprehension
+// bodies included), an iteration over input immediately followed by a
+// test of the object's kind,
+//
+//	x := input[_]      (or x = input[_])
+//	x.kind == "K"      (or "K" == x.kind)
+//
+// to iterate over a new rule of the package holding the objects of kind
+// K, in input order: [o | o := input[_]; o.kind == "K"]. The test is kept.
+// x takes the same values in the same order, so the body's results are the
+// same, but the list is built once per query: a body that looks up
+// objects of one kind for each workload (a workload's ServiceAccount)
+// costs the number of objects of that kind, not of every object. Only
+// this exact shape is rewritten (the index a wildcard, the test the next
+// expression, neither negated nor with a with modifier; OPA rejects a
+// function argument named input). m is changed in place; the added rules
+// are appended to m.Rules.
+func indexKindIterations(m *ast.Module) {
+	lists := map[string]ast.Var{}
+	var added []*ast.Rule
+	listOf := func(kind string) ast.Var {
+		if v, ok := lists[kind]; ok {
+			return v
+		}
+		name := ast.Var(fmt.Sprintf("%s%d", kindListPrefix, len(lists)))
+		r, err := ast.ParseRuleWithOpts(fmt.Sprintf("%s := [o | o := input[_]; o.kind == %s] { true }",
+			name, ast.StringTerm(kind).String()), ast.ParserOptions{RegoVersion: ast.RegoV0})
+		if err != nil {
+			return "" // cannot happen: the text is fixed and the kind quoted
+		}
+		r.Module = m
+		lists[kind] = name
+		added = append(added, r)
+		return name
+	}
+	for _, r := range m.Rules {
+		ast.NewGenericVisitor(func(x any) bool {
+			switch x := x.(type) {
+			case *ast.Expr:
+				return len(x.With) > 0
+			case ast.Body:
+				for i := 0; i+1 < len(x); i++ {
+					v, it := inputIteration(x[i])
+					if it == nil {
+						continue
+					}
+					kind, ok := kindTest(x[i+1], v)
+					if !ok {
+						continue
+					}
+					if name := listOf(kind); name != "" {
+						it.Value = ast.Ref{ast.NewTerm(name).SetLocation(it.Location), it.Value.(ast.Ref)[1]}
+					}
+				}
+			}
+			return false
+		}).Walk(r)
+	}
+	m.Rules = append(m.Rules, added...)
+}
+
+// inputIteration returns x and the term input[_] of an expression
+// x := input[_] or x = input[_] (nil when e is not one).
+func inputIteration(e *ast.Expr) (ast.Var, *ast.Term) {
+	if e.Negated || len(e.With) > 0 || !(e.IsAssignment() || e.IsEquality()) {
+		return "", nil
+	}
+	ops := e.Operands()
+	v, ok := ops[0].Value.(ast.Var)
+	if !ok || v.IsWildcard() {
+		return "", nil
+	}
+	ref, ok := ops[1].Value.(ast.Ref)
+	if !ok || len(ref) != 2 || !ref[0].Equal(ast.InputRootDocument) {
+		return "", nil
+	}
+	if k, ok := ref[1].Value.(ast.Var); !ok || !k.IsWildcard() {
+		return "", nil
+	}
+	return v, ops[1]
+}
+
+// kindTest returns K of an expression v.kind == "K" or "K" == v.kind.
+func kindTest(e *ast.Expr, v ast.Var) (string, bool) {
+	if e.Negated || len(e.With) > 0 || !e.IsCall() || !e.Operator().Equal(ast.Equal.Ref()) || len(e.Operands()) != 2 {
+		return "", false
+	}
+	ops := e.Operands()
+	for _, pair := range [][2]*ast.Term{{ops[0], ops[1]}, {ops[1], ops[0]}} {
+		ref, ok := pair[0].Value.(ast.Ref)
+		kind, isString := pair[1].Value.(ast.String)
+		if ok && isString && len(ref) == 2 && ref[0].Value.Compare(v) == 0 && ref[1].Equal(ast.StringTerm("kind")) {
+			return string(kind), true
+		}
+	}
+	return "", false
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -635,5 +636,213 @@ func TestStripObjects(t *testing.T) {
 	}
 	if s := stripObjects("x"); s != "x" {
 		t.Errorf("stripObjects(x) = %v", s)
+	}
+}
+
+// kindJoinRego looks up each workload's ServiceAccount by iterating over
+// input, the shape of automount-service-account, with shapes that must not
+// be rewritten beside it.
+const kindJoinRego = `package armo_builtins
+
+sa_of(wl) = sa {
+	sa := input[_]
+	sa.kind == "ServiceAccount"
+	sa.metadata.name == wl.spec.serviceAccountName
+}
+
+has_sa(wl) {
+	"ServiceAccount" == sa.kind
+	sa = input[_]
+}
+
+deny[msga] {
+	wl := input[_]
+	wl.kind == "Deployment"
+	sa := sa_of(wl)
+	not_sa := [o | o := input[i]; o.kind == "ServiceAccount"; i >= 0]
+	others := [o | o := input[_]; not o.kind == "ServiceAccount"]
+	msga := {"alertMessage": sprintf("%v %v %v %v", [wl.metadata.name, sa.metadata.name, count(not_sa), count(others)]),
+		"packagename": "armo_builtins", "alertScore": 7, "failedPaths": [], "fixPaths": [],
+		"alertObject": {"k8sApiObjects": [wl]}}
+}
+`
+
+// TestIndexKindIterations: an iteration over input followed by a kind test
+// iterates over the objects of that kind, one list per kind, and the
+// responses are those of the rule as written; other shapes are left alone.
+func TestIndexKindIterations(t *testing.T) {
+	m, err := parseRule("raw.rego", kindJoinRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Copy()
+	indexKindIterations(h)
+	var lists []string
+	for _, r := range h.Rules {
+		if n := r.Head.Ref().String(); strings.HasPrefix(n, kindListPrefix) {
+			lists = append(lists, n+" := "+r.Head.Value.String())
+		}
+	}
+	if len(lists) != 2 || !strings.Contains(lists[0], `"ServiceAccount"`) || !strings.Contains(lists[1], `"Deployment"`) {
+		t.Fatalf("kind lists %q, want one for ServiceAccount and one for Deployment", lists)
+	}
+	rewritten := 0
+	ast.WalkRefs(h, func(r ast.Ref) bool {
+		if strings.HasPrefix(r[0].String(), kindListPrefix) {
+			rewritten++
+		}
+		return false
+	})
+	if rewritten != 2 {
+		t.Fatalf("%d iterations rewritten, want 2 (sa_of and deny's workloads):\n%v", rewritten, h)
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for i := range 5 {
+		objs = append(objs,
+			map[string]any{"apiVersion": "apps/v1", "kind": "Deployment",
+				"metadata": map[string]any{"name": fmt.Sprint("d", i)}, "spec": map[string]any{"serviceAccountName": fmt.Sprint("sa", i%3)}},
+			map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": fmt.Sprint("sa", i)}},
+			map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": fmt.Sprint("sa", i)}})
+	}
+	input, err := ast.InterfaceToValue(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := func(c *ast.Compiler) []Response {
+		l := &Library{}
+		pq, err := l.prepare(context.Background(), c, Data{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := evalPrepared(context.Background(), pq, input, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	plain := ast.NewCompiler().WithCapabilities(ast.CapabilitiesForThisVersion()).WithDefaultRegoVersion(ast.RegoV0)
+	mods := map[string]*ast.Module{"raw.rego": m}
+	for k, v := range helpers {
+		mods[k] = v
+	}
+	if plain.Compile(mods); plain.Failed() {
+		t.Fatal(plain.Errors)
+	}
+	c, err := compileRule("raw.rego", m, helpers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(c.Modules["raw.rego"].Rules, func(r *ast.Rule) bool {
+		return strings.HasPrefix(r.Head.Ref().String(), kindListPrefix)
+	}) {
+		t.Fatal("compileRule does not index kind iterations")
+	}
+	want, got := eval(plain), eval(c)
+	if len(want) != 5 {
+		t.Fatalf("%d responses as written, want 5", len(want))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestStrippedJSON: the result of a scan's query is converted with its
+// responses' objects stripped, to the value stripObjects gives of the
+// whole conversion, without converting the rest of the objects.
+func TestStrippedJSON(t *testing.T) {
+	obj := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": map[string]any{"x": 1},
+		"metadata": map[string]any{"name": "p", "namespace": "ns", "labels": map[string]any{"a": "b"}, "uid": "u"}}
+	noMeta := map[string]any{"kind": "Pod", "metadata": "not an object"}
+	pkg := map[string]any{
+		"deny": []any{
+			map[string]any{"alertMessage": "m", "alertScore": 7, "alertObject": map[string]any{"k8sApiObjects": []any{obj, "not an object", noMeta}}},
+			map[string]any{"alertMessage": "n", "alertObject": map[string]any{"externalObjects": map[string]any{"name": "x"}}},
+			map[string]any{"alertMessage": "o", "alertObject": "not an object"},
+			"not a response",
+		},
+		"other": map[string]any{"alertObject": map[string]any{"k8sApiObjects": []any{obj}}},
+		"flag":  true,
+	}
+	v, err := ast.InterfaceToValue(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The deny set of a rule: two responses equal once stripped stay two.
+	set := ast.NewSet()
+	for _, uid := range []string{"u1", "u2"} {
+		o := map[string]any{"kind": "Pod", "metadata": map[string]any{"name": "p", "uid": uid}}
+		r, err := ast.InterfaceToValue(map[string]any{"alertObject": map[string]any{"k8sApiObjects": []any{o}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Add(ast.NewTerm(r))
+	}
+	v.(ast.Object).Insert(ast.StringTerm("set"), ast.NewTerm(set))
+	whole, err := ast.JSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{}
+	for k, x := range whole.(map[string]any) {
+		want[k] = stripObjects(x)
+	}
+	// Rules the compiler added (lists of whole objects) are left out.
+	v.(ast.Object).Insert(ast.StringTerm(kindListPrefix+"0"), ast.ArrayTerm(ast.NewTerm(v)))
+	got, err := strippedJSON(ast.NewTerm(v), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("strippedJSON = %v\nwant %v", got, want)
+	}
+	g := got.(map[string]any)
+	if s := fmt.Sprint(g["deny"], g["set"]); strings.Contains(s, "uid") || strings.Contains(s, "spec") || len(g["set"].([]any)) != 2 {
+		t.Fatalf("strippedJSON kept whole objects or merged responses: %v", s)
+	}
+}
+
+// TestLargeScanReleasesValues: a scan split by namespace holds the Rego
+// values of about one namespace's objects at a time, not of every object,
+// and none once done.
+func TestLargeScanReleasesValues(t *testing.T) {
+	lib := load(t, baseLib())
+	const namespaces, perNS = 10, 300
+	var objs []map[string]any
+	for i := range namespaces * perNS {
+		p := pod(fmt.Sprint("p", i), i%7 == 0)
+		p["metadata"].(map[string]any)["namespace"] = fmt.Sprint("ns", i%namespaces)
+		objs = append(objs, p)
+	}
+	s := newScanState(lib, objs, ScanOptions{})
+	tasks := s.tasks(lib.Rules["rule-privileged"], false)
+	s.schedule(tasks)
+	live := func() int {
+		n := 0
+		for i := range s.values {
+			s.mu[i].Lock()
+			if s.values[i] != nil {
+				n++
+			}
+			s.mu[i].Unlock()
+		}
+		return n
+	}
+	most, failed := 0, 0
+	s.run(context.Background(), tasks, 1, func(t *scanTask, _ time.Duration) {
+		most = max(most, live())
+		failed += len(t.out.responses)
+	})
+	if most > perNS {
+		t.Errorf("%d values held at once, want at most one namespace's %d", most, perNS)
+	}
+	if n := live(); n != 0 {
+		t.Errorf("%d values held after the scan", n)
+	}
+	if want := (namespaces*perNS + 6) / 7; failed != want {
+		t.Errorf("%d failures, want %d", failed, want)
 	}
 }

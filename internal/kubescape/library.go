@@ -508,7 +508,9 @@ func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*a
 	for k, h := range helpers {
 		modules[k] = h
 	}
-	modules[file] = hoistClosedComprehensions(m)
+	h := hoistClosedComprehensions(m)
+	indexKindIterations(h)
+	modules[file] = h
 	caps := ast.CapabilitiesForThisVersion()
 	for _, b := range builtinDecls() {
 		caps.Builtins = append(caps.Builtins, b)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // Response is one deny response of a rule, with the fields and JSON names
@@ -137,6 +140,136 @@ func stripObjects(v any) any {
 		out[i] = resp2
 	}
 	return out
+}
+
+// strippedJSON is the Go value of a query's result (the package's value)
+// as ast.JSON gives it, with the Kubernetes objects of each response
+// reduced as stripObjects reduces them, without converting the rest of
+// those objects: the value of stripObjects(ast.JSON(t.Value)), without the
+// rules the compiler added (hoisted), which hold no responses.
+func strippedJSON(t *ast.Term, _ *rego.EvalContext) (any, error) {
+	pkg, ok := t.Value.(ast.Object)
+	if !ok {
+		return ast.JSON(t.Value)
+	}
+	out := make(map[string]any, pkg.Len())
+	err := pkg.Iter(func(k, v *ast.Term) error {
+		name, ok := k.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("package value has a non-string key %v", k)
+		}
+		if hoisted(string(name)) {
+			return nil // rules the compiler added, no responses (see packageResponses)
+		}
+		var (
+			x   any
+			err error
+		)
+		switch rule := v.Value.(type) {
+		case ast.Set:
+			list := make([]any, 0, rule.Len())
+			err = rule.Iter(func(e *ast.Term) error {
+				j, err := strippedResponse(e.Value)
+				list = append(list, j)
+				return err
+			})
+			x = list
+		case *ast.Array:
+			list := make([]any, 0, rule.Len())
+			err = rule.Iter(func(e *ast.Term) error {
+				j, err := strippedResponse(e.Value)
+				list = append(list, j)
+				return err
+			})
+			x = list
+		default:
+			x, err = ast.JSON(v.Value)
+		}
+		out[string(name)] = x
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert responses: %w", err)
+	}
+	return out, nil
+}
+
+// strippedResponse is ast.JSON of one response with its Kubernetes objects
+// reduced to their report fields (see stripObjects).
+func strippedResponse(v ast.Value) (any, error) {
+	resp, ok := v.(ast.Object)
+	if !ok {
+		return ast.JSON(v)
+	}
+	ao, ok := objectAt(resp, "alertObject")
+	if !ok {
+		return ast.JSON(v)
+	}
+	objs := ao.Get(ast.InternedTerm("k8sApiObjects"))
+	if objs == nil {
+		return ast.JSON(v)
+	}
+	var items []*ast.Term
+	switch c := objs.Value.(type) {
+	case *ast.Array:
+		c.Foreach(func(t *ast.Term) { items = append(items, t) })
+	case ast.Set:
+		c.Foreach(func(t *ast.Term) { items = append(items, t) })
+	default:
+		return ast.JSON(v)
+	}
+	stripped := make([]*ast.Term, len(items))
+	for i, t := range items {
+		stripped[i] = t
+		if o, ok := t.Value.(ast.Object); ok {
+			stripped[i] = ast.NewTerm(reportFieldsValue(o))
+		}
+	}
+	ao2 := ast.NewObject()
+	ao.Foreach(func(k, x *ast.Term) {
+		if ast.InternedTerm("k8sApiObjects").Equal(k) {
+			x = ast.ArrayTerm(stripped...)
+		}
+		ao2.Insert(k, x)
+	})
+	resp2 := ast.NewObject()
+	resp.Foreach(func(k, x *ast.Term) {
+		if ast.InternedTerm("alertObject").Equal(k) {
+			x = ast.NewTerm(ao2)
+		}
+		resp2.Insert(k, x)
+	})
+	return ast.JSON(resp2)
+}
+
+// objectAt is the object under key of o.
+func objectAt(o ast.Object, key string) (ast.Object, bool) {
+	t := o.Get(ast.InternedTerm(key))
+	if t == nil {
+		return nil, false
+	}
+	v, ok := t.Value.(ast.Object)
+	return v, ok
+}
+
+// reportFieldsValue is reportFields of an object as OPA holds it.
+func reportFieldsValue(o ast.Object) ast.Object {
+	kept := ast.NewObject()
+	for _, k := range []string{"kind", "apiVersion"} {
+		if v := o.Get(ast.InternedTerm(k)); v != nil {
+			kept.Insert(ast.InternedTerm(k), v)
+		}
+	}
+	if md, ok := objectAt(o, "metadata"); ok {
+		m := ast.NewObject()
+		for _, k := range []string{"name", "namespace", "labels"} {
+			if v := md.Get(ast.InternedTerm(k)); v != nil {
+				m.Insert(ast.InternedTerm(k), v)
+			}
+		}
+		kept.Insert(ast.InternedTerm("metadata"), ast.NewTerm(m))
+	}
+	return kept
 }
 
 // keepFields strips the Kubernetes objects of responses down to what

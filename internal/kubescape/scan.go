@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -30,8 +31,10 @@ type ScanOptions struct {
 	RuleTimeout time.Duration
 	// Workers evaluates this many rules at once (default GOMAXPROCS).
 	Workers int
-	// RuleDone, when set, hears each rule's wall time (filter and rule,
-	// input conversion included), from the rule's goroutine.
+	// RuleDone, when set, hears the wall time of each evaluation of a
+	// rule (filter and rule, input conversion included), from the
+	// evaluating goroutine: once per rule, or, in a scan split by
+	// namespace, once per scope the rule is evaluated on.
 	RuleDone func(rule string, took time.Duration)
 }
 
@@ -177,37 +180,50 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	}
 	slices.SortFunc(controls, func(a, b *Control) int { return strings.Compare(a.ID, b.ID) })
 	s := newScanState(l, envelopes(objects), o)
-	outcomes := make(map[job]*ruleOutcome, len(jobs))
-	var mu sync.Mutex
-	workers := o.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	sem := make(chan struct{}, workers)
-	var wg sync.WaitGroup
+	// Each rule is evaluated on one or more scopes (tasks). The tasks run
+	// scope by scope, every rule of a scope together, so that the Rego
+	// values of a namespace's objects are converted once, shared by the
+	// rules, and released when the last task that matches them is done:
+	// only a few namespaces' values are held at once.
+	var tasks []*scanTask
 	for _, j := range jobs {
 		r, ok := l.Rules[j.rule]
 		if !ok {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			start := time.Now()
-			out := s.runRuleScoped(ctx, r, j.whole)
-			if o.RuleDone != nil {
-				o.RuleDone(j.rule, time.Since(start))
-			}
-			mu.Lock()
-			outcomes[j] = out
-			mu.Unlock()
-		}()
+		tasks = append(tasks, s.tasks(r, j.whole)...)
 	}
-	wg.Wait()
+	s.schedule(tasks)
+	workers := o.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	s.run(ctx, tasks, workers, func(t *scanTask, took time.Duration) {
+		if o.RuleDone != nil {
+			o.RuleDone(t.rule.Name, took)
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("scan: %w", err)
+	}
+	// A rule's outcome merges its scopes' in scope order.
+	outcomes := make(map[job]*ruleOutcome, len(jobs))
+	seenResp := map[job]map[string]bool{}
+	for _, t := range slices.SortedStableFunc(slices.Values(tasks), func(a, b *scanTask) int { return a.seq - b.seq }) {
+		j := job{t.rule.Name, t.whole}
+		out, ok := outcomes[j]
+		if !ok {
+			out = &ruleOutcome{}
+			outcomes[j], seenResp[j] = out, map[string]bool{}
+		}
+		if t.single {
+			*out = *t.out
+			continue
+		}
+		out.merge(t.out, seenResp[j])
+	}
+	for _, out := range outcomes {
+		out.settle()
 	}
 	var fs []Finding
 	for _, c := range controls {
@@ -258,8 +274,9 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	return fs, nil
 }
 
-// scanState is one scan's objects and their Rego values, converted once
-// and shared by every rule.
+// scanState is one scan's objects and their Rego values, each converted
+// once, shared by the rules that match the object and released after the
+// last of them.
 type scanState struct {
 	l    *Library
 	objs []map[string]any
@@ -268,9 +285,27 @@ type scanState struct {
 	scopes   [][]int
 	resident []int
 	timeout  time.Duration
-	once     []sync.Once
-	values   []ast.Value
-	errs     []error
+	// mu guards values and errs of each object; refs counts the tasks
+	// still to come that match the object.
+	mu     []sync.Mutex
+	values []ast.Value
+	errs   []error
+	refs   []int32
+	seq    int
+}
+
+// scanTask is one rule evaluated on one scope of a scan's objects.
+type scanTask struct {
+	rule  *Rule
+	whole bool
+	// single is set when the task is the rule's only one (no split).
+	single bool
+	// idx are the objects of the scope the rule matches; order places
+	// the task among the scan's (by scope), seq among its rule's (for
+	// merging).
+	idx        []int
+	order, seq int
+	out        *ruleOutcome
 }
 
 func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
@@ -278,8 +313,8 @@ func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
 	if t <= 0 {
 		t = DefaultRuleTimeout
 	}
-	s := &scanState{l: l, objs: objs, timeout: t, once: make([]sync.Once, len(objs)),
-		values: make([]ast.Value, len(objs)), errs: make([]error, len(objs))}
+	s := &scanState{l: l, objs: objs, timeout: t, mu: make([]sync.Mutex, len(objs)),
+		values: make([]ast.Value, len(objs)), errs: make([]error, len(objs)), refs: make([]int32, len(objs))}
 	if len(objs) > LargeScan {
 		byNS := map[string][]int{}
 		for i, o := range objs {
@@ -314,61 +349,110 @@ func scopeOf(o map[string]any) string {
 	return ns
 }
 
-// runRuleScoped evaluates a rule on every object (whole, or a small scan)
-// or scope by scope: the resident objects alone, then each namespace that
-// has objects the rule matches with the resident ones.
-func (s *scanState) runRuleScoped(ctx context.Context, r *Rule, whole bool) *ruleOutcome {
+// tasks are the evaluations of a rule: on every object (whole, or a
+// small scan), or scope by scope: the resident objects alone, then each
+// namespace that has objects the rule matches with the resident ones.
+// Whole-scan tasks come first, then the resident scope, then each
+// namespace's.
+func (s *scanState) tasks(r *Rule, whole bool) []*scanTask {
+	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
+	task := func(set []int, order int) *scanTask {
+		t := &scanTask{rule: r, whole: whole, order: order, seq: s.seq}
+		s.seq++
+		for _, i := range set {
+			if matches(ms, s.objs[i]) {
+				t.idx = append(t.idx, i)
+			}
+		}
+		return t
+	}
 	if whole || s.scopes == nil {
 		all := make([]int, len(s.objs))
 		for i := range all {
 			all[i] = i
 		}
-		out := s.runRule(ctx, r, all)
-		out.settle()
-		return out
+		t := task(all, -1)
+		t.single = true
+		return []*scanTask{t}
 	}
-	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
-	out := &ruleOutcome{}
-	seen := map[string]bool{}
-	out.merge(s.runRule(ctx, r, s.resident), seen)
-	for _, scope := range s.scopes {
-		own := false
-		for _, i := range scope {
-			if matches(ms, s.objs[i]) {
-				own = true
-				break
-			}
-		}
-		if !own {
+	out := []*scanTask{task(s.resident, 0)}
+	for n, scope := range s.scopes {
+		if !slices.ContainsFunc(scope, func(i int) bool { return matches(ms, s.objs[i]) }) {
 			continue
 		}
-		out.merge(s.runRule(ctx, r, append(slices.Clone(scope), s.resident...)), seen)
+		out = append(out, task(append(slices.Clone(scope), s.resident...), n+1))
 	}
-	out.settle()
 	return out
 }
 
+// schedule orders tasks by scope (see tasks) and counts, for each object,
+// the tasks that match it.
+func (s *scanState) schedule(tasks []*scanTask) {
+	slices.SortStableFunc(tasks, func(a, b *scanTask) int { return a.order - b.order })
+	for _, t := range tasks {
+		for _, i := range t.idx {
+			s.refs[i]++
+		}
+	}
+}
+
+// run evaluates tasks, in their order, on workers goroutines; done hears
+// each task's end (before the values only it needed are released).
+func (s *scanState) run(ctx context.Context, tasks []*scanTask, workers int, done func(*scanTask, time.Duration)) {
+	next := make(chan *scanTask)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(tasks), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range next {
+				start := time.Now()
+				t.out = s.runRule(ctx, t.rule, t.idx)
+				done(t, time.Since(start))
+				s.release(t.idx)
+			}
+		}()
+	}
+	for _, t := range tasks {
+		next <- t
+	}
+	close(next)
+	wg.Wait()
+}
+
+// value is the Rego value of object i, converted on first use.
 func (s *scanState) value(i int) (ast.Value, error) {
-	s.once[i].Do(func() { s.values[i], s.errs[i] = ast.InterfaceToValue(s.objs[i]) })
+	s.mu[i].Lock()
+	defer s.mu[i].Unlock()
+	if s.values[i] == nil && s.errs[i] == nil {
+		s.values[i], s.errs[i] = ast.InterfaceToValue(s.objs[i])
+	}
 	return s.values[i], s.errs[i]
 }
 
-// runRule evaluates one rule on the scan's objects of index set.
-func (s *scanState) runRule(ctx context.Context, r *Rule, set []int) (out *ruleOutcome) {
+// release drops the values of objects idx no later task matches.
+func (s *scanState) release(idx []int) {
+	for _, i := range idx {
+		if atomic.AddInt32(&s.refs[i], -1) == 0 {
+			s.mu[i].Lock()
+			s.values[i] = nil
+			s.mu[i].Unlock()
+		}
+	}
+}
+
+// runRule evaluates one rule on the scan's objects idx (those of a scope
+// the rule matches).
+func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleOutcome) {
 	out = &ruleOutcome{}
 	defer func() {
 		if p := recover(); p != nil {
 			out = &ruleOutcome{skip: fmt.Sprintf("rule %s: evaluation failed: %v", r.Name, p)}
 		}
 	}()
-	ms := append(append([]Match{}, r.Metadata.Match...), r.Metadata.DynamicMatch...)
-	var idx []int
 	external := false
-	for _, i := range set {
-		if o := s.objs[i]; matches(ms, o) {
-			idx = append(idx, i)
-			external = external || isExternal(o)
-		}
+	for _, i := range idx {
+		external = external || isExternal(s.objs[i])
 	}
 	if r.external != "" && !external {
 		out.skip = fmt.Sprintf("rule %s needs %s, which this scan does not have", r.Name, r.external)
