@@ -17,3 +17,6 @@ fi
 # The e2e package runs about 10 minutes on 2 idle cores (more when they are
 # shared): above go test's default 10-minute limit per test binary.
 go test -count=1 -timeout 45m "$@" ./...
+# The offline build of the README's first command (go run -tags offline
+# ./cmd/portcullis): the CLI's tests again on its files.
+go test -count=1 -tags offline "$@" ./internal/cli/ ./cmd/portcullis/

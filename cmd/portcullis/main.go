@@ -1,7 +1,3 @@
-// Command portcullis is a Kubernetes policy and software-supply-chain
-// enforcement tool: it evaluates Kyverno-format policies against
-// manifests (scan), runs Kyverno CLI test suites (test) and checks policy
-// files (lint).
 package main
 
 import (

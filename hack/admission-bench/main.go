@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/admission"
+	"github.com/portcullis/portcullis/internal/attest"
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -275,5 +276,5 @@ func loadPSS(action string) (*policy.Set, error) {
 		}
 		docs = append(docs, d...)
 	}
-	return policy.Compile(docs, policy.Options{})
+	return policy.Compile(docs, policy.Options{Attestations: attest.Check})
 }

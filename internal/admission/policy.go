@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/attest"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -79,6 +80,6 @@ func (h *Handler) compileSafely(ctx context.Context, req *admissionv1.AdmissionR
 			err = p
 		}
 	}()
-	_, err = policy.Compile([]manifest.Document{doc}, policy.Options{})
+	_, err = policy.Compile([]manifest.Document{doc}, policy.Options{Attestations: attest.Check})
 	return err
 }

@@ -119,3 +119,14 @@ func checkEval(ctx context.Context, kind string, st *Statement) error {
 	}
 	return nil
 }
+
+// Check compiles source as a policy of kind, as Compile does, and returns
+// only the error. It is the compiler internal/policy and
+// internal/imagepolicy take (policy.Options.Attestations) to refuse a
+// ClusterImagePolicy whose attestation policy does not compile at load;
+// they do not import this package themselves, so that the commands that
+// do not verify images are built without OPA and CUE.
+func Check(kind, source string) error {
+	_, err := Compile(kind, source)
+	return err
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/spf13/cobra"
 )
@@ -23,7 +24,7 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			docs, errs := policy.ReadFiles(args)
-			set, err := policy.Compile(docs, policy.Options{})
+			set, err := policy.Compile(docs, policy.Options{Attestations: attestationCompiler()})
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {
 				for _, e := range errs {
@@ -38,11 +39,38 @@ field. Exits 0 when all policies are valid, 2 otherwise.`,
 			if total == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no policies found in %v", args))
 			}
+			for _, n := range uncheckedNotes(docs, set) {
+				fmt.Fprintln(cmd.ErrOrStderr(), n)
+			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d %s valid (%s)\n", total, plural(total, "policy", "policies"), describeSet(set))
 			return err
 		},
 	}
 	return cmd
+}
+
+// MsgUnchecked is the note lint writes, on stderr, for each attestation
+// policy of a ClusterImagePolicy it could not compile: the offline build
+// (-tags offline) has no Rego, CUE or CEL compiler for them.
+const MsgUnchecked = "not compiled: this portcullis is built with -tags offline, without the Rego, CUE and CEL of attestation policies (go install ./cmd/portcullis builds the full one)"
+
+// uncheckedNotes locates the attestation policies of set that were loaded
+// without being compiled (imagepolicy.Policy.Unchecked; none in the full
+// build), one "note: file:line: policy "name": field: MsgUnchecked" each.
+func uncheckedNotes(docs []manifest.Document, set *policy.Set) []string {
+	var out []string
+	for _, p := range set.Images {
+		for _, field := range p.Unchecked {
+			e := &policy.Error{File: p.Source, Document: p.Document, Policy: p.Name(), Field: field, Msg: MsgUnchecked}
+			for _, d := range docs {
+				if d.Source == p.Source && d.Index == p.Document && d.Raw != nil {
+					e.Line = manifest.FieldLine(d.Raw, d.Line, field)
+				}
+			}
+			out = append(out, "note: "+e.Error())
+		}
+	}
+	return out
 }
 
 // describeSet says what a valid set holds: Kyverno rules (autogen

@@ -127,7 +127,8 @@ Exit codes: 0 success, 1 findings or failed tests, 2 invalid input.`,
 		Version:       Build().String(),
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand(), newServeCommand(), newVerifyCommand(), newDashboardCommand())
+	root.AddCommand(newVersionCommand(), newTestCommand(), newLintCommand(), newScanCommand())
+	root.AddCommand(fullCommands()...)
 	return root
 }
 

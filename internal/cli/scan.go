@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -424,6 +425,17 @@ func scanVerdict(scan *report.Scan, o scanOptions, failRank int) error {
 	return nil
 }
 
+// LibraryEnv names the environment variable that gives scan --library.
+const LibraryEnv = "PORTCULLIS_LIBRARY"
+
+// libraryDir is --library, else $PORTCULLIS_LIBRARY.
+func libraryDir(o scanOptions) string {
+	if o.library != "" {
+		return o.library
+	}
+	return os.Getenv(LibraryEnv)
+}
+
 // frameworkView is what the framework view of a scan needs: the catalog
 // of the library, the frameworks and the controls selected.
 type frameworkView struct {
@@ -460,7 +472,7 @@ func loadScanPolicies(o scanOptions) (*policy.Set, *frameworkView, error) {
 // that run (implicitView).
 func loadScanPolicySet(o scanOptions) (*policy.Set, *frameworkView, error) {
 	if len(o.policies) > 0 {
-		set, err := policy.LoadFiles(o.policies, policy.Options{})
+		set, err := policy.LoadFiles(o.policies, policy.Options{Attestations: attestationCompiler()})
 		if err != nil {
 			return nil, nil, fmt.Errorf("load policies: %w", err)
 		}

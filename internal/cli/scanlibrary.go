@@ -1,10 +1,11 @@
+//go:build !offline
+
 package cli
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,17 +22,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
-
-// LibraryEnv names the environment variable that gives scan --library.
-const LibraryEnv = "PORTCULLIS_LIBRARY"
-
-// libraryDir is --library, else $PORTCULLIS_LIBRARY.
-func libraryDir(o scanOptions) string {
-	if o.library != "" {
-		return o.library
-	}
-	return os.Getenv(LibraryEnv)
-}
 
 // loadLibrary loads the Kubescape control library of o; its rules are
 // compiled by runLibraryScan once the selection is known. With --cluster

@@ -53,7 +53,7 @@ sorted, as the library's own test runner compares them. One case is one test.`,
 			if len(files) == 0 {
 				return withCode(ExitInvalid, fmt.Errorf("no %s files found under %v", fileName, args))
 			}
-			r := &kyvernotest.Runner{Engine: engine.New()}
+			r := &kyvernotest.Runner{Engine: engine.New(), Attestations: attestationCompiler()}
 			rep, err := r.Run(cmd.Context(), files)
 			if err != nil {
 				return withCode(ExitInvalid, err)

@@ -1,3 +1,5 @@
+//go:build !offline
+
 package cli
 
 import (
@@ -6,17 +8,6 @@ import (
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/spf13/cobra"
 )
-
-// isLibraryTest reports whether every DIR is a Kubescape control library
-// (or rule) with rule tests.
-func isLibraryTest(dirs []string) bool {
-	for _, d := range dirs {
-		if !kubescape.IsTestLibrary(d) {
-			return false
-		}
-	}
-	return len(dirs) > 0
-}
 
 // runLibraryTests runs the rule tests of Kubescape control libraries.
 func runLibraryTests(cmd *cobra.Command, dirs []string, failOnly, detailed bool, output string) error {

@@ -1,3 +1,5 @@
+//go:build !offline
+
 package cli
 
 import (
@@ -13,6 +15,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/attest"
 	"github.com/portcullis/portcullis/internal/engine"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/imageref"
@@ -72,7 +75,7 @@ Exit codes: 0 every image allowed, 1 an enforce-mode policy failed, 2 invalid in
 				}
 				cipDocs = append(cipDocs, doc)
 			}
-			set, err := policy.Compile(cipDocs, policy.Options{})
+			set, err := policy.Compile(cipDocs, policy.Options{Attestations: attest.Check})
 			errs = append(errs, policy.AsErrors(err)...)
 			if len(errs) > 0 {
 				for _, e := range errs {

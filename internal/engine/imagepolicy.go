@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
-	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kinds"
 	"github.com/portcullis/portcullis/internal/podspec"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -26,19 +25,19 @@ const (
 	RulePinDigest   = "pin-digest"
 )
 
-// ImagePolicyVerifier is what ClusterImagePolicy evaluation needs of an
-// *imageverify.Verifier: verify an image against the policies covering
-// it, and resolve a tag to its digest.
+// ImagePolicyVerifier is what ClusterImagePolicy evaluation needs of a
+// verifier (*imageverify.Verifier implements it): verify an image against
+// the policies covering it, and resolve a tag to its digest. Its types
+// are imagepolicy's, so the engine does not import the verifier and an
+// engine without one (scan, test) links no cosign, sigstore, OPA or CUE.
 type ImagePolicyVerifier interface {
-	VerifyPolicies(ctx context.Context, image string, policies []*imagepolicy.Policy, opts ...imageverify.CallOption) imageverify.ImageResult
-	Resolve(ctx context.Context, ref string, opts ...imageverify.CallOption) (string, error)
+	VerifyPolicies(ctx context.Context, image string, policies []*imagepolicy.Policy, opts ...imagepolicy.CallOption) imagepolicy.ImageResult
+	Resolve(ctx context.Context, ref string, opts ...imagepolicy.CallOption) (string, error)
 }
-
-var _ ImagePolicyVerifier = (*imageverify.Verifier)(nil)
 
 // KeychainFunc returns the registry credentials for the pod spec of an
 // object in namespace (its imagePullSecrets and service account's), a
-// scope naming them (see imageverify.WithKeychain) and warnings about
+// scope naming them (see imagepolicy.WithKeychain) and warnings about
 // credentials that could not be read. A nil keychain means the
 // verifier's default. It is called once per evaluated resource.
 type KeychainFunc func(ctx context.Context, namespace string, podSpec map[string]any) (authn.Keychain, string, []string)
@@ -182,7 +181,7 @@ func (e *Engine) evalImagePolicies(ctx context.Context, set *policy.Set, in *Inp
 	if in.Phase == PhaseMutate {
 		return e.pinImages(ctx, pols, in, req, images)
 	}
-	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, in.Verified, func() ([]imageverify.CallOption, []string) {
+	return e.verifyImages(ctx, pols, res, images, in.RequireDigests, in.Verified, func() ([]imagepolicy.CallOption, []string) {
 		return e.credentials(ctx, req, in.Resource)
 	})
 }
@@ -242,7 +241,7 @@ func (e *Engine) EvaluateImages(ctx context.Context, set *policy.Set, refs []str
 // same, so that a failing tag is denied for its real reason. An image
 // whose every covering policy has a verdict in verified is not sent to
 // the verifier: the verdicts stand in for the registry's.
-func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, verified VerifiedImages, creds func() ([]imageverify.CallOption, []string)) []Result {
+func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, res Resource, images []image, requireDigest bool, verified VerifiedImages, creds func() ([]imagepolicy.CallOption, []string)) []Result {
 	type job struct {
 		img  image
 		pols []*imagepolicy.Policy
@@ -297,7 +296,7 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 		}
 		return out
 	}
-	var opts []imageverify.CallOption
+	var opts []imagepolicy.CallOption
 	if creds != nil {
 		var warns []string
 		opts, warns = creds()
@@ -310,7 +309,7 @@ func (e *Engine) verifyImages(ctx context.Context, pols []*imagepolicy.Policy, r
 		}
 		out = append(head, out...)
 	}
-	verdicts := make([]imageverify.ImageResult, len(jobs))
+	verdicts := make([]imagepolicy.ImageResult, len(jobs))
 	workpool.Run(len(jobs), e.cipOpts.MaxParallel, func(i int) {
 		verdicts[i] = e.cips.VerifyPolicies(ctx, jobs[i].img.ref, jobs[i].pols, opts...)
 	})
@@ -459,7 +458,7 @@ func (e *Engine) pinImages(ctx context.Context, pols []*imagepolicy.Policy, in *
 }
 
 // credentials are the registry credentials of the resource's pod spec.
-func (e *Engine) credentials(ctx context.Context, req *request, obj map[string]any) ([]imageverify.CallOption, []string) {
+func (e *Engine) credentials(ctx context.Context, req *request, obj map[string]any) ([]imagepolicy.CallOption, []string) {
 	if e.cipOpts.Keychain == nil {
 		return nil, nil
 	}
@@ -468,5 +467,5 @@ func (e *Engine) credentials(ctx context.Context, req *request, obj map[string]a
 	if kc == nil {
 		return nil, warns
 	}
-	return []imageverify.CallOption{imageverify.WithKeychain(kc, scope)}, warns
+	return []imagepolicy.CallOption{imagepolicy.WithKeychain(kc, scope)}, warns
 }

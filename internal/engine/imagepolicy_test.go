@@ -23,6 +23,10 @@ import (
 // The ClusterImagePolicy handler against a real registry with real cosign
 // signatures (internal/testing/registrytest).
 
+// The real verifier implements the engine's seam (checked here: the engine
+// itself does not import it).
+var _ ImagePolicyVerifier = (*imageverify.Verifier)(nil)
+
 func cipSet(t *testing.T, doc string) *policy.Set {
 	t.Helper()
 	docs, err := manifest.Decode("cip.yaml", []byte(doc))

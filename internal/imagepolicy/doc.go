@@ -7,4 +7,12 @@
 // policyerr.Errors, which internal/policy re-exports), so they print like
 // every other policy problem. The package sits below internal/policy,
 // which compiles ClusterImagePolicies into its Set through it.
+//
+// Attestation policies (Rego, CUE, CEL) are compiled at load by the
+// AttestationCompiler given in Options (attest.Check), so that this
+// package does not link OPA and CUE. It also declares the verdict of a
+// ClusterImagePolicy verification (ImageResult, PolicyResult) and the
+// per-call options (CallOption): internal/engine takes them from its
+// verifier and internal/imageverify returns them, without the engine
+// importing the verifier.
 package imagepolicy

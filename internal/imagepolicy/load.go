@@ -29,7 +29,22 @@ type Options struct {
 	// AllowEmptyAuthorities accepts policies without authorities, like
 	// policy-controller with fail-on-empty-authorities set to false.
 	AllowEmptyAuthorities bool
+	// Attestations compiles the Rego, CUE and CEL policies of
+	// attestations (spec.authorities[*].attestations[*].policy.data), so
+	// that a broken one is refused at load rather than failing every
+	// image it covers. Nil leaves them unchecked (Policy.Unchecked lists
+	// them): a build without the attestation languages (the offline
+	// commands) loads such a policy, whose image checks it cannot run
+	// anyway. Commands that verify images pass attest.Check.
+	Attestations AttestationCompiler
 }
+
+// AttestationCompiler compiles the source of an attestation policy of
+// type kind ("rego", "cue" or "cel") and returns why it does not compile
+// (nil when it does). attest.Check is the implementation; it is passed in
+// so that this package, and everything that loads policies, does not
+// link OPA and CUE.
+type AttestationCompiler func(kind, source string) error
 
 // Policy is a validated ClusterImagePolicy with its defaults applied.
 type Policy struct {
@@ -39,6 +54,11 @@ type Policy struct {
 	// Object is the decoded resource, defaults applied (authority names,
 	// keyless URL, mode).
 	Object *sigv1.ClusterImagePolicy
+
+	// Unchecked are the fields of attestation policies whose source was
+	// not compiled at load, because no Options.Attestations was given
+	// ("spec.authorities[0].attestations[0].policy.data").
+	Unchecked []string
 
 	globs       []*Glob
 	authorities []Authority
@@ -215,7 +235,9 @@ func compile(d manifest.Document, opts Options) (*Policy, policyerr.Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return build(d, cip), nil
+	p := build(d, cip)
+	p.Unchecked = v.unchecked
+	return p, nil
 }
 
 // typeErrorField extracts the field from "json: cannot unmarshal X into Go

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
-	"github.com/portcullis/portcullis/internal/attest"
 	"github.com/portcullis/portcullis/internal/keys"
 )
 
@@ -39,6 +38,9 @@ type problem struct {
 type validator struct {
 	opts     Options
 	problems []problem
+	// unchecked are the attestation policies not compiled (no
+	// Options.Attestations).
+	unchecked []string
 }
 
 func (v *validator) add(field, format string, args ...any) {
@@ -300,10 +302,12 @@ func (v *validator) policy(f string, p *sigv1.Policy, inSpec bool) {
 		v.add(f+".type", "cel policies apply to attestations only (want cue or rego here)")
 	case p.Type != sigv1.PolicyTypeCue && p.Type != sigv1.PolicyTypeRego && p.Type != sigv1.PolicyTypeCEL:
 		v.add(f+".type", "unsupported policy type %q (want cue, rego or cel)", p.Type)
+	case p.Data != "" && !inSpec && v.opts.Attestations == nil:
+		v.unchecked = append(v.unchecked, f+".data")
 	case p.Data != "" && !inSpec:
 		// Compile now, so a broken policy is refused at load (and by lint)
 		// rather than denying every image at admission.
-		if _, err := attest.Compile(p.Type, p.Data); err != nil {
+		if err := v.opts.Attestations(p.Type, p.Data); err != nil {
 			v.add(f+".data", "%v", err)
 		}
 	}

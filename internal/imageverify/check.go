@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 )
 
@@ -65,13 +66,10 @@ func (c Check) fingerprint(keyFingerprint func([]byte) (string, error)) (string,
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// CallOption adjusts one Verify call.
-type CallOption func(*callOptions)
-
-type callOptions struct {
-	keychain authn.Keychain
-	scope    string
-}
+// CallOption adjusts one Verify, VerifyPolicies or Resolve call. It is
+// imagepolicy's, so that the engine can pass per-call credentials
+// without importing this package.
+type CallOption = imagepolicy.CallOption
 
 // WithKeychain uses kc for this call's registry requests instead of the
 // Verifier's keychain. scope names the credentials (for example
@@ -79,7 +77,7 @@ type callOptions struct {
 // reference share a fetch only within a scope, so one caller's missing
 // credentials never fail another's request. Verdicts are cached across
 // scopes: a signature verdict is a fact about the image, not about who
-// asked.
+// asked. It is imagepolicy.WithKeychain.
 func WithKeychain(kc authn.Keychain, scope string) CallOption {
-	return func(o *callOptions) { o.keychain, o.scope = kc, scope }
+	return imagepolicy.WithKeychain(kc, scope)
 }

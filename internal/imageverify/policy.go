@@ -14,31 +14,14 @@ import (
 	"github.com/portcullis/portcullis/internal/keyref"
 )
 
-// ImageResult is the verdict for one image against ClusterImagePolicies.
-type ImageResult struct {
-	// Image is the reference as given; Digest what it resolved to ("" when
-	// it could not be resolved).
-	Image  string `json:"image"`
-	Digest string `json:"digest,omitempty"`
-	// Allowed is false when a matching enforce-mode policy is not satisfied.
-	Allowed bool `json:"allowed"`
-	// Warnings are the failures of warn-mode policies.
-	Warnings []string `json:"warnings,omitempty"`
-	// Policies are the matching policies, by name.
-	Policies []PolicyResult `json:"policies"`
-}
+// ImageResult is the verdict for one image against ClusterImagePolicies
+// (imagepolicy's type: the engine reads it without importing this
+// package).
+type ImageResult = imagepolicy.ImageResult
 
 // PolicyResult is one matching policy's verdict: it passes when at least
 // one of its authorities passes (policy-controller's semantics).
-type PolicyResult struct {
-	Policy string `json:"policy"`
-	Mode   string `json:"mode"`
-	Passed bool   `json:"passed"`
-	// Authority names the authority that passed.
-	Authority string `json:"authority,omitempty"`
-	// Reasons say why each authority failed.
-	Reasons []string `json:"reasons,omitempty"`
-}
+type PolicyResult = imagepolicy.PolicyResult
 
 // VerifyPolicies checks image against every policy whose globs match it:
 // each must be satisfied by at least one authority. Images no policy

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 )
 
@@ -19,10 +20,7 @@ import (
 // no signature, ErrNotFound when the image does not exist, ErrRegistry
 // when the registry could not answer. Answers are not cached.
 func (v *Verifier) HasSignatures(ctx context.Context, ref string, opts ...CallOption) (Result, error) {
-	var call callOptions
-	for _, o := range opts {
-		o(&call)
-	}
+	call := imagepolicy.ApplyCallOptions(opts)
 	r, err := v.parse(ref)
 	if err != nil {
 		return Result{}, err
@@ -49,7 +47,7 @@ func (v *Verifier) HasSignatures(ctx context.Context, ref string, opts ...CallOp
 	start := v.opts.Now()
 	p, rec := res.puller, res.rec
 	if p == nil {
-		if p, rec, err = v.newPuller(call.keychain); err != nil {
+		if p, rec, err = v.newPuller(call.Keychain); err != nil {
 			return out, err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/keyref"
 	"github.com/portcullis/portcullis/internal/keys"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
@@ -199,10 +200,7 @@ func (v *Verifier) CacheLen() int { return v.cache.len() }
 // reason other than an unavailable registry or a missing image.
 // Concurrent resolutions of one reference share one request.
 func (v *Verifier) Resolve(ctx context.Context, ref string, opts ...CallOption) (string, error) {
-	var call callOptions
-	for _, o := range opts {
-		o(&call)
-	}
+	call := imagepolicy.ApplyCallOptions(opts)
 	r, err := v.parse(ref)
 	if err != nil {
 		return "", err
@@ -236,10 +234,7 @@ func (v *Verifier) VerifyKey(ctx context.Context, ref string, publicKeyPEM []byt
 // On failure the Result still carries the digest when it was resolved,
 // Verified is false and the error matches one of the package's Err values.
 func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...CallOption) (Result, error) {
-	var call callOptions
-	for _, o := range opts {
-		o(&call)
-	}
+	call := imagepolicy.ApplyCallOptions(opts)
 	r, err := v.parse(ref)
 	if err != nil {
 		return Result{}, err
@@ -292,7 +287,7 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 		p, rec := res.puller, res.rec
 		if p == nil {
 			var err error
-			if p, rec, err = v.newPuller(call.keychain); err != nil {
+			if p, rec, err = v.newPuller(call.Keychain); err != nil {
 				return Result{Digest: d.DigestStr()}, err
 			}
 		}
@@ -319,16 +314,16 @@ func (v *Verifier) Verify(ctx context.Context, ref string, c Check, opts ...Call
 
 // startResolve starts (or joins) the shared resolution of r, unless a
 // fault of its repository is remembered: then it returns that fault.
-func (v *Verifier) startResolve(ctx context.Context, r name.Reference, ref string, call callOptions) (*flightCall[resolved], error) {
+func (v *Verifier) startResolve(ctx context.Context, r name.Reference, ref string, call imagepolicy.CallOptions) (*flightCall[resolved], error) {
 	repo := r.Context().String()
 	if err := v.faults.check(ctx, repo, ref, v.opts.FetchTimeout); err != nil {
 		return nil, err
 	}
-	return v.resolve.start(r.String()+"|"+call.scope, func() (resolved, error) {
+	return v.resolve.start(r.String()+"|"+call.Scope, func() (resolved, error) {
 		fctx, cancel := detach(ctx, v.opts.FetchTimeout)
 		defer cancel()
 		start := v.opts.Now()
-		p, rec, err := v.newPuller(call.keychain)
+		p, rec, err := v.newPuller(call.Keychain)
 		if err != nil {
 			return resolved{}, err
 		}

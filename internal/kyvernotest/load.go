@@ -31,7 +31,7 @@ type loadedTest struct {
 	contextResources []map[string]any
 }
 
-func load(file string) (*loadedTest, error) {
+func load(file string, attestations policy.AttestationCompiler) (*loadedTest, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read test: %w", err)
@@ -57,7 +57,7 @@ func load(file string) (*loadedTest, error) {
 	for _, p := range lt.spec.Policies {
 		policyPaths = append(policyPaths, rel(p))
 	}
-	set, err := policy.LoadFiles(policyPaths, policy.Options{SkipUnsupported: true})
+	set, err := policy.LoadFiles(policyPaths, policy.Options{SkipUnsupported: true, Attestations: attestations})
 	if set != nil {
 		lt.set = set
 	}

@@ -101,6 +101,10 @@ func Discover(paths []string, fileName string) ([]string, error) {
 // Runner runs test files with one engine.
 type Runner struct {
 	Engine *engine.Engine
+	// Attestations compiles the attestation policies of the tests'
+	// ClusterImagePolicies when they are loaded (policy.Options); nil
+	// leaves them unchecked.
+	Attestations policy.AttestationCompiler
 }
 
 // Run runs every test file and aggregates the report. When ctx is
@@ -134,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, testFiles []string) (*Report, error) {
 // evaluation loop, on the resources they name.
 func (r *Runner) RunFile(ctx context.Context, file string) TestReport {
 	tr := TestReport{File: file}
-	lt, err := load(file)
+	lt, err := load(file, r.Attestations)
 	if lt != nil {
 		tr.Name = lt.spec.Metadata.Name
 		if tr.Name == "" {

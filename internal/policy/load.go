@@ -27,7 +27,17 @@ type Options struct {
 	// load (ValidatingPolicy, ValidatingAdmissionPolicy, ...) instead of
 	// reporting them; they are listed in Set.Unsupported.
 	SkipUnsupported bool
+	// Attestations compiles the Rego, CUE and CEL policies of
+	// ClusterImagePolicy attestations at load (attest.Check). Nil loads
+	// them unchecked (imagepolicy.Policy.Unchecked): the offline
+	// commands, which cannot verify images anyway, are built without
+	// OPA and CUE. Commands that verify images and lint pass it.
+	Attestations AttestationCompiler
 }
+
+// AttestationCompiler compiles the source of an attestation policy (see
+// imagepolicy.AttestationCompiler); attest.Check implements it.
+type AttestationCompiler = imagepolicy.AttestationCompiler
 
 // LoadFiles reads, validates and compiles the policies in paths (files or
 // directories). Every problem is reported as an *Error inside Errors.
@@ -265,7 +275,7 @@ func Compile(docs []manifest.Document, opts Options) (*Set, error) {
 	sort.SliceStable(set.Exceptions, func(i, j int) bool { return set.Exceptions[i].Key() < set.Exceptions[j].Key() })
 	errs = append(errs, bindAdmissionPolicies(set, bindings, bindingDocs)...)
 	errs = append(errs, bindMutatingAdmissionPolicies(set, mapBindings, mapBindingDocs)...)
-	images, err := imagepolicy.Load(imageDocs)
+	images, err := imagepolicy.LoadWithOptions(imageDocs, imagepolicy.Options{Attestations: opts.Attestations})
 	errs = append(errs, AsErrors(err)...)
 	set.Images = images
 	// Problems found outside located (duplicates, unsupported kinds and

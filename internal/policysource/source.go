@@ -12,6 +12,7 @@ import (
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	kyvernov2 "github.com/portcullis/portcullis/api/kyverno/v2"
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
+	"github.com/portcullis/portcullis/internal/attest"
 	"github.com/portcullis/portcullis/internal/imagepolicy"
 	"github.com/portcullis/portcullis/internal/manifest"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -340,7 +341,7 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 	for i, o := range objs {
 		docs[i] = o.doc
 	}
-	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true})
+	set, err := policy.Compile(docs, policy.Options{SkipUnsupported: true, Attestations: attest.Check})
 	problems := policy.AsErrors(err)
 	for _, d := range docs {
 		problems = append(problems, Unsupported(d)...)
@@ -390,7 +391,7 @@ func (w *Watcher) rebuild(ctx context.Context) error {
 	if len(bySource) > 0 {
 		// Again with the stand-ins in place of the broken policies.
 		var err2 error
-		set, err2 = policy.Compile(stand, policy.Options{SkipUnsupported: true})
+		set, err2 = policy.Compile(stand, policy.Options{SkipUnsupported: true, Attestations: attest.Check})
 		for _, p := range policy.AsErrors(err2) {
 			w.opts.Logger.Error("policy left out", "source", p.File, "policy", p.Policy, "rule", p.Rule, "field", p.Field, "error", p.Msg)
 		}
