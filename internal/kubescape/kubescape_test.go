@@ -579,6 +579,20 @@ func TestHoistClosedComprehensions(t *testing.T) {
 				"metadata": map[string]any{"name": "np", "namespace": ns}})
 		}
 	}
+	_, want, got := asWrittenAndCompiled(t, m, helpers, objs)
+	if len(want) != 3+len(objs) {
+		t.Fatalf("%d responses as written, want %d", len(want), 3+len(objs))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("hoisted responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+// asWrittenAndCompiled evaluates rule m with its helpers on objs twice:
+// compiled as written (want) and by compileRule with its rewrites (got,
+// from the compiler c it returns).
+func asWrittenAndCompiled(t *testing.T, m *ast.Module, helpers map[string]*ast.Module, objs []any) (c *ast.Compiler, want, got []Response) {
+	t.Helper()
 	input, err := ast.InterfaceToValue(objs)
 	if err != nil {
 		t.Fatal(err)
@@ -603,17 +617,11 @@ func TestHoistClosedComprehensions(t *testing.T) {
 	if plain.Compile(mods); plain.Failed() {
 		t.Fatal(plain.Errors)
 	}
-	c, err := compileRule("raw.rego", m, helpers)
+	c, err = compileRule("raw.rego", m, helpers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, got := eval(plain), eval(c)
-	if len(want) != 3+len(objs) {
-		t.Fatalf("%d responses as written, want %d", len(want), 3+len(objs))
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("hoisted responses differ:\n got %v\nwant %v", got, want)
-	}
+	return c, eval(plain), eval(c)
 }
 
 // TestStripObjects: a scan decodes only the fields reports keep of a
@@ -708,40 +716,12 @@ func TestIndexKindIterations(t *testing.T) {
 			map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": fmt.Sprint("sa", i)}},
 			map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": fmt.Sprint("sa", i)}})
 	}
-	input, err := ast.InterfaceToValue(objs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eval := func(c *ast.Compiler) []Response {
-		l := &Library{}
-		pq, err := l.prepare(context.Background(), c, Data{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := evalPrepared(context.Background(), pq, input, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rs
-	}
-	plain := ast.NewCompiler().WithCapabilities(ast.CapabilitiesForThisVersion()).WithDefaultRegoVersion(ast.RegoV0)
-	mods := map[string]*ast.Module{"raw.rego": m}
-	for k, v := range helpers {
-		mods[k] = v
-	}
-	if plain.Compile(mods); plain.Failed() {
-		t.Fatal(plain.Errors)
-	}
-	c, err := compileRule("raw.rego", m, helpers)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, want, got := asWrittenAndCompiled(t, m, helpers, objs)
 	if !slices.ContainsFunc(c.Modules["raw.rego"].Rules, func(r *ast.Rule) bool {
 		return strings.HasPrefix(r.Head.Ref().String(), kindListPrefix)
 	}) {
 		t.Fatal("compileRule does not index kind iterations")
 	}
-	want, got := eval(plain), eval(c)
 	if len(want) != 5 {
 		t.Fatalf("%d responses as written, want 5", len(want))
 	}

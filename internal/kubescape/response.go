@@ -167,21 +167,9 @@ func strippedJSON(t *ast.Term, _ *rego.EvalContext) (any, error) {
 		)
 		switch rule := v.Value.(type) {
 		case ast.Set:
-			list := make([]any, 0, rule.Len())
-			err = rule.Iter(func(e *ast.Term) error {
-				j, err := strippedResponse(e.Value)
-				list = append(list, j)
-				return err
-			})
-			x = list
+			x, err = strippedResponses(rule.Len(), rule.Iter)
 		case *ast.Array:
-			list := make([]any, 0, rule.Len())
-			err = rule.Iter(func(e *ast.Term) error {
-				j, err := strippedResponse(e.Value)
-				list = append(list, j)
-				return err
-			})
-			x = list
+			x, err = strippedResponses(rule.Len(), rule.Iter)
 		default:
 			x, err = ast.JSON(v.Value)
 		}
@@ -340,4 +328,16 @@ func Pointer(path string) string {
 		s += "/"
 	}
 	return s
+}
+
+// strippedResponses is the list of the stripped responses of a rule's
+// value of n elements, iterated by iter (a set's or an array's Iter).
+func strippedResponses(n int, iter func(func(*ast.Term) error) error) ([]any, error) {
+	list := make([]any, 0, n)
+	err := iter(func(e *ast.Term) error {
+		j, err := strippedResponse(e.Value)
+		list = append(list, j)
+		return err
+	})
+	return list, err
 }
