@@ -14,27 +14,15 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/ruletests"
 	"github.com/portcullis/portcullis/internal/sink/report"
 	"go.yaml.in/yaml/v3"
 )
 
-// Files of a rule test case (rules/<rule>/test/<case>/).
-const (
-	testInputDir       = "input"
-	testData           = "data.json"
-	testExpected       = "expected.json"
-	testExpectedFilter = "expected-filter.json"
-)
-
 // IsTestLibrary reports whether dir is a control library with rule tests
-// (dir/rules/<rule>/test/<case>/), or one rule directory with tests.
-func IsTestLibrary(dir string) bool {
-	if m, _ := filepath.Glob(filepath.Join(dir, "rules", "*", "test", "*", testExpected)); len(m) > 0 {
-		return true
-	}
-	m, _ := filepath.Glob(filepath.Join(dir, "test", "*", testExpected))
-	return len(m) > 0 && fileExists(filepath.Join(dir, "rule.metadata.json"))
-}
+// (dir/rules/<rule>/test/<case>/), or one rule directory with tests: see
+// [ruletests.IsLibrary].
+func IsTestLibrary(dir string) bool { return ruletests.IsLibrary(dir) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
@@ -157,7 +145,7 @@ func caseDirs(ruleDir string) ([]string, error) {
 
 // runCase returns "" when the case passes, else the reason and a diff.
 func (l *Library) runCase(ctx context.Context, r *Rule, dir string, defaults map[string][]string) (string, string) {
-	objs, err := readTestInputs(filepath.Join(dir, testInputDir))
+	objs, err := readTestInputs(filepath.Join(dir, ruletests.InputDir))
 	if err != nil {
 		return err.Error(), ""
 	}
@@ -165,10 +153,10 @@ func (l *Library) runCase(ctx context.Context, r *Rule, dir string, defaults map
 	for k, v := range defaults {
 		d.PostureControlInputs[k] = v
 	}
-	if data, err := os.ReadFile(filepath.Join(dir, testData)); err == nil {
+	if data, err := os.ReadFile(filepath.Join(dir, ruletests.Data)); err == nil {
 		var cd Data
 		if err := json.Unmarshal(data, &cd); err != nil {
-			return fmt.Sprintf("%s: %v", filepath.Join(dir, testData), jsonError(data, err)), ""
+			return fmt.Sprintf("%s: %v", filepath.Join(dir, ruletests.Data), jsonError(data, err)), ""
 		}
 		for k, v := range cd.PostureControlInputs {
 			d.PostureControlInputs[k] = v
@@ -180,7 +168,7 @@ func (l *Library) runCase(ctx context.Context, r *Rule, dir string, defaults map
 	checks := []struct {
 		file   string
 		filter bool
-	}{{testExpected, false}, {testExpectedFilter, true}}
+	}{{ruletests.Expected, false}, {ruletests.ExpectedFilter, true}}
 	for _, c := range checks {
 		want, err := readExpected(filepath.Join(dir, c.file))
 		if errors.Is(err, os.ErrNotExist) && c.filter {
