@@ -19,10 +19,7 @@ func TestFullBuildCompilesAttestationPolicies(t *testing.T) {
 		t.Fatal("cli.Offline is true in the full build")
 	}
 	dir := t.TempDir()
-	f := filepath.Join(dir, "cip.yaml")
-	if err := os.WriteFile(f, []byte(brokenRegoCIP), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := writeBrokenRegoCIP(t, dir)
 	want := f + `:12: policy "slsa": spec.authorities[0].attestations[0].policy.data: attest: compile rego policy`
 	check{code: cli.ExitInvalid, stderr: []string{want}, notStdout: []string{"valid"}}.verify(t, runCLI(t, "", "lint", f))
 	check{code: cli.ExitInvalid, stderr: []string{want}}.verify(t, runCLI(t, "", "scan", "--policy", f, noncompliantPod))

@@ -45,10 +45,7 @@ func TestOfflineBuild(t *testing.T) {
 // Offline, lint loads a ClusterImagePolicy whose attestation policy it
 // cannot compile and says so on stderr, at the policy's line.
 func TestOfflineLintAttestationPolicyUnchecked(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "cip.yaml")
-	if err := os.WriteFile(f, []byte(brokenRegoCIP), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := writeBrokenRegoCIP(t, t.TempDir())
 	got := runCLI(t, "", "lint", f)
 	check{code: cli.ExitOK, stdout: []string{"1 policy valid (1 ClusterImagePolicy)\n"},
 		stderr: []string{"note: " + f + `:12: policy "slsa": spec.authorities[0].attestations[0].policy.data: ` + cli.MsgUnchecked}}.verify(t, got)
