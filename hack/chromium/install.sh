@@ -11,18 +11,6 @@ if command -v chromium >/dev/null 2>&1; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-cache policy chromium 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-  $SUDO apt-get update
-fi
-if ! $SUDO apt-get install -y --no-install-recommends chromium; then
-  $SUDO apt-get update
-  $SUDO apt-get install -y --no-install-recommends chromium
-fi
-
+. "$(dirname "$0")/../lib/apt.sh"
+apt_install chromium
 command -v chromium
