@@ -62,7 +62,6 @@ const batchRows = 400
 // txw writes one batch inside one transaction.
 type txw struct {
 	*db
-	ctx   context.Context
 	tx    *sql.Tx
 	ids   *idCache
 	token int64
@@ -104,9 +103,9 @@ func (s *db) Write(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	w := &txw{db: s, ctx: ctx, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{},
+	w := &txw{db: s, tx: tx, ids: s.ids, token: tok, verdicts: map[verdictKey][]any{}, touched: map[nsID]time.Time{},
 		imagesOf: map[int64]bool{}, dayCounts: map[dayKey][2]int64{}}
-	if err := w.apply(b); err != nil {
+	if err := w.apply(ctx, b); err != nil {
 		tx.Rollback() //nolint:errcheck // the write error is what matters
 		s.ids = newIDCache()
 		return err
@@ -144,103 +143,98 @@ func superseded(ops []Op) []bool {
 	return out
 }
 
-func (w *txw) apply(b *Batch) error {
+func (w *txw) apply(ctx context.Context, b *Batch) error {
 	skip := superseded(b.Ops)
 	for i, op := range b.Ops {
 		var err error
 		switch {
 		case skip[i]:
 		case op.Observe != nil:
-			err = w.observe(op.Observe)
+			err = w.observe(ctx, op.Observe)
 		case op.Delete != nil:
-			err = w.delete(op.Delete)
+			err = w.delete(ctx, op.Delete)
 		case op.Transition != nil:
-			err = w.transition(op.Transition)
+			err = w.transition(ctx, op.Transition)
 		case op.Policies != nil:
-			err = w.policies(op.Policies)
+			err = w.policies(ctx, op.Policies)
 		case op.Scan != nil:
-			err = w.scan(op.Scan)
+			err = w.scan(ctx, op.Scan)
 		}
 		if err != nil {
 			return err
 		}
 		if len(w.results) >= batchRows {
-			if err := w.flushResults(); err != nil {
+			if err := w.flushResults(ctx); err != nil {
 				return err
 			}
 		}
 		if len(w.transitions) >= batchRows {
-			if err := w.flushTransitions(); err != nil {
+			if err := w.flushTransitions(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	if err := w.flushResults(); err != nil {
+	if err := w.flushResults(ctx); err != nil {
 		return err
 	}
-	if err := w.flushStale(); err != nil {
+	if err := w.flushStale(ctx); err != nil {
 		return err
 	}
-	if err := w.flushTransitions(); err != nil {
+	if err := w.flushTransitions(ctx); err != nil {
 		return err
 	}
-	if err := w.flushDayCounts(); err != nil {
+	if err := w.flushDayCounts(ctx); err != nil {
 		return err
 	}
-	if err := w.flushVerdicts(); err != nil {
+	if err := w.flushVerdicts(ctx); err != nil {
 		return err
 	}
-	if err := w.flushImageUsage(); err != nil {
+	if err := w.flushImageUsage(ctx); err != nil {
 		return err
 	}
-	return w.flushDaily()
+	return w.flushDaily(ctx)
 }
 
-func (w *txw) exec(what, stmt string, args ...any) error {
-	if _, err := w.tx.ExecContext(w.ctx, stmt, args...); err != nil {
+func (w *txw) exec(ctx context.Context, what, stmt string, args ...any) error {
+	if _, err := w.tx.ExecContext(ctx, stmt, args...); err != nil {
 		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	return nil
 }
 
-func (w *txw) cluster(name string, at time.Time) (int64, error) {
-	if id, ok := w.ids.clusters[name]; ok {
-		return id, nil
-	}
-	var id int64
-	err := w.tx.QueryRowContext(w.ctx, `INSERT INTO clusters (name, first_seen, last_seen) VALUES ($1, $2, $2)
-ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen RETURNING id`, name, ms(at)).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("store: record cluster: %w", err)
-	}
-	w.ids.clusters[name] = id
-	return id, nil
+func (w *txw) cluster(ctx context.Context, name string, at time.Time) (int64, error) {
+	return upsertID(ctx, w, w.ids.clusters, name, "cluster", `INSERT INTO clusters (name, first_seen, last_seen) VALUES ($1, $2, $2)
+ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen RETURNING id`, name, ms(at))
 }
 
-func (w *txw) namespace(cluster int64, name string) (int64, error) {
-	k := nsKey{cluster, name}
-	if id, ok := w.ids.namespaces[k]; ok {
+func (w *txw) namespace(ctx context.Context, cluster int64, name string) (int64, error) {
+	return upsertID(ctx, w, w.ids.namespaces, nsKey{cluster, name}, "namespace", `INSERT INTO namespaces (cluster_id, name) VALUES ($1, $2)
+ON CONFLICT (cluster_id, name) DO UPDATE SET name = excluded.name RETURNING id`, cluster, name)
+}
+
+// upsertID returns the id cached under k, or runs upsert (a statement
+// returning the row's id) and caches its id.
+func upsertID[K comparable](ctx context.Context, w *txw, cache map[K]int64, k K, what, upsert string, args ...any) (int64, error) {
+	if id, ok := cache[k]; ok {
 		return id, nil
 	}
 	var id int64
-	err := w.tx.QueryRowContext(w.ctx, `INSERT INTO namespaces (cluster_id, name) VALUES ($1, $2)
-ON CONFLICT (cluster_id, name) DO UPDATE SET name = excluded.name RETURNING id`, cluster, name).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("store: record namespace: %w", err)
+	if err := w.tx.QueryRowContext(ctx, upsert, args...).Scan(&id); err != nil {
+		return 0, fmt.Errorf("store: record %s: %w", what, err)
 	}
-	w.ids.namespaces[k] = id
+	cache[k] = id
 	return id, nil
 }
 
 // policy returns the policy's row, creating it from a result's severity
 // and category when no snapshot recorded it.
-func (w *txw) policy(cluster int64, kind, name, severity, category string, at time.Time) (policyRow, error) {
+func (w *txw) policy(ctx context.Context, cluster int64, kind, name, severity, category string, at time.Time) (policyRow, error) {
 	k := policyKey{cluster, kind, name}
 	if row, ok := w.ids.policies[k]; ok {
 		return row, nil
 	}
 	row := policyRow{}
-	err := w.tx.QueryRowContext(w.ctx, `INSERT INTO policies (cluster_id, kind, name, severity, category, first_seen, last_seen)
+	err := w.tx.QueryRowContext(ctx, `INSERT INTO policies (cluster_id, kind, name, severity, category, first_seen, last_seen)
 VALUES ($1, $2, $3, $4, $5, $6, $6)
 ON CONFLICT (cluster_id, kind, name) DO UPDATE SET last_seen = excluded.last_seen RETURNING id, severity, category`,
 		cluster, kind, name, severity, category, ms(at)).Scan(&row.id, &row.severity, &row.category)
@@ -251,25 +245,15 @@ ON CONFLICT (cluster_id, kind, name) DO UPDATE SET last_seen = excluded.last_see
 	return row, nil
 }
 
-func (w *txw) rule(policy int64, name string) (int64, error) {
-	k := ruleKey{policy, name}
-	if id, ok := w.ids.rules[k]; ok {
-		return id, nil
-	}
-	var id int64
-	err := w.tx.QueryRowContext(w.ctx, `INSERT INTO rules (policy_id, name) VALUES ($1, $2)
-ON CONFLICT (policy_id, name) DO UPDATE SET name = excluded.name RETURNING id`, policy, name).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("store: record rule: %w", err)
-	}
-	w.ids.rules[k] = id
-	return id, nil
+func (w *txw) rule(ctx context.Context, policy int64, name string) (int64, error) {
+	return upsertID(ctx, w, w.ids.rules, ruleKey{policy, name}, "rule", `INSERT INTO rules (policy_id, name) VALUES ($1, $2)
+ON CONFLICT (policy_id, name) DO UPDATE SET name = excluded.name RETURNING id`, policy, name)
 }
 
 // resource upserts a resource; with live it is (again) not deleted and
 // last seen at.
-func (w *txw) resource(cluster int64, uid string, r engine.Resource, at time.Time, live bool) (resRow, error) {
-	ns, err := w.namespace(cluster, r.Namespace)
+func (w *txw) resource(ctx context.Context, cluster int64, uid string, r engine.Resource, at time.Time, live bool) (resRow, error) {
+	ns, err := w.namespace(ctx, cluster, r.Namespace)
 	if err != nil {
 		return resRow{}, err
 	}
@@ -292,7 +276,7 @@ ON CONFLICT (cluster_id, uid) DO UPDATE SET uid = excluded.uid RETURNING id, nam
 	if !live {
 		dest = []any{&id, &ns}
 	}
-	if err := w.tx.QueryRowContext(w.ctx, stmt, cluster, ns, uid, r.APIVersion, r.Kind, r.Name, ms(at)).Scan(dest...); err != nil {
+	if err := w.tx.QueryRowContext(ctx, stmt, cluster, ns, uid, r.APIVersion, r.Kind, r.Name, ms(at)).Scan(dest...); err != nil {
 		return resRow{}, fmt.Errorf("store: record resource: %w", err)
 	}
 	row := w.ids.resources[k]
@@ -315,23 +299,23 @@ func imagesPrint(imgs []events.Image) string {
 	return sb.String()
 }
 
-func (w *txw) observe(o *Observation) error {
-	cl, err := w.cluster(o.Cluster, o.At)
+func (w *txw) observe(ctx context.Context, o *Observation) error {
+	cl, err := w.cluster(ctx, o.Cluster, o.At)
 	if err != nil {
 		return err
 	}
-	row, err := w.resource(cl, o.UID, o.Resource, o.At, true)
+	row, err := w.resource(ctx, cl, o.UID, o.Resource, o.At, true)
 	if err != nil {
 		return err
 	}
 	// Its images, changed or not, count again if it was deleted before.
 	w.imagesOf[row.namespace] = true
 	if p := imagesPrint(o.Images); p != row.images {
-		if err := w.exec("record images", `DELETE FROM resource_images WHERE resource_id = $1`, row.id); err != nil {
+		if err := w.exec(ctx, "record images", `DELETE FROM resource_images WHERE resource_id = $1`, row.id); err != nil {
 			return err
 		}
 		for i, img := range o.Images {
-			if err := w.exec("record images", `INSERT INTO resource_images (resource_id, position, ref, digest) VALUES ($1, $2, $3, $4)`,
+			if err := w.exec(ctx, "record images", `INSERT INTO resource_images (resource_id, position, ref, digest) VALUES ($1, $2, $3, $4)`,
 				row.id, i, img.Ref, img.Digest); err != nil {
 				return err
 			}
@@ -342,7 +326,7 @@ func (w *txw) observe(o *Observation) error {
 	if h := resultsHash(o.Results); h == row.results {
 		return nil // the same results: nothing to write
 	} else {
-		if err := w.exec("record results digest", `UPDATE resources SET results_hash = $1 WHERE id = $2`, h, row.id); err != nil {
+		if err := w.exec(ctx, "record results digest", `UPDATE resources SET results_hash = $1 WHERE id = $2`, h, row.id); err != nil {
 			return err
 		}
 		row.results = h
@@ -355,11 +339,11 @@ func (w *txw) observe(o *Observation) error {
 	ords := map[slot]int{}
 	for i := range o.Results {
 		r := &o.Results[i]
-		p, err := w.policy(cl, r.PolicyKind, r.Policy, r.Severity, r.Category, o.At)
+		p, err := w.policy(ctx, cl, r.PolicyKind, r.Policy, r.Severity, r.Category, o.At)
 		if err != nil {
 			return err
 		}
-		rule, err := w.rule(p.id, r.Rule)
+		rule, err := w.rule(ctx, p.id, r.Rule)
 		if err != nil {
 			return err
 		}
@@ -384,19 +368,19 @@ func (w *txw) touch(cluster, ns int64, at time.Time) {
 	}
 }
 
-func (w *txw) delete(d *Deletion) error {
-	cl, err := w.cluster(d.Cluster, d.At)
+func (w *txw) delete(ctx context.Context, d *Deletion) error {
+	cl, err := w.cluster(ctx, d.Cluster, d.At)
 	if err != nil {
 		return err
 	}
-	row, err := w.resource(cl, d.UID, d.Resource, d.At, false)
+	row, err := w.resource(ctx, cl, d.UID, d.Resource, d.At, false)
 	if err != nil {
 		return err
 	}
-	if err := w.exec("delete results", `DELETE FROM results WHERE resource_id = $1`, row.id); err != nil {
+	if err := w.exec(ctx, "delete results", `DELETE FROM results WHERE resource_id = $1`, row.id); err != nil {
 		return err
 	}
-	if err := w.exec("mark deleted", `UPDATE resources SET deleted_at = $1, last_seen = $1, results_hash = '' WHERE id = $2`, ms(d.At), row.id); err != nil {
+	if err := w.exec(ctx, "mark deleted", `UPDATE resources SET deleted_at = $1, last_seen = $1, results_hash = '' WHERE id = $2`, ms(d.At), row.id); err != nil {
 		return err
 	}
 	w.imagesOf[row.namespace] = true
@@ -414,21 +398,21 @@ const (
 	TypeResolution = "resolution"
 )
 
-func (w *txw) transition(t *Transition) error {
-	cl, err := w.cluster(t.Cluster, t.Time)
+func (w *txw) transition(ctx context.Context, t *Transition) error {
+	cl, err := w.cluster(ctx, t.Cluster, t.Time)
 	if err != nil {
 		return err
 	}
-	row, err := w.resource(cl, t.UID, t.Result.Resource, t.Time, false)
+	row, err := w.resource(ctx, cl, t.UID, t.Result.Resource, t.Time, false)
 	if err != nil {
 		return err
 	}
 	r := &t.Result
-	p, err := w.policy(cl, r.PolicyKind, r.Policy, r.Severity, r.Category, t.Time)
+	p, err := w.policy(ctx, cl, r.PolicyKind, r.Policy, r.Severity, r.Category, t.Time)
 	if err != nil {
 		return err
 	}
-	rule, err := w.rule(p.id, r.Rule)
+	rule, err := w.rule(ctx, p.id, r.Rule)
 	if err != nil {
 		return err
 	}
@@ -449,14 +433,14 @@ func (w *txw) transition(t *Transition) error {
 	return nil
 }
 
-func (w *txw) policies(p *PolicySnapshot) error {
-	cl, err := w.cluster(p.Cluster, p.At)
+func (w *txw) policies(ctx context.Context, p *PolicySnapshot) error {
+	cl, err := w.cluster(ctx, p.Cluster, p.At)
 	if err != nil {
 		return err
 	}
 	for _, pol := range p.Policies {
 		var id int64
-		err := w.tx.QueryRowContext(w.ctx, `INSERT INTO policies (cluster_id, kind, name, title, severity, category, generation, hash, first_seen, last_seen)
+		err := w.tx.QueryRowContext(ctx, `INSERT INTO policies (cluster_id, kind, name, title, severity, category, generation, hash, first_seen, last_seen)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 ON CONFLICT (cluster_id, kind, name) DO UPDATE SET title = excluded.title, severity = excluded.severity, category = excluded.category,
   generation = excluded.generation, hash = excluded.hash, last_seen = excluded.last_seen RETURNING id`,
@@ -466,7 +450,7 @@ ON CONFLICT (cluster_id, kind, name) DO UPDATE SET title = excluded.title, sever
 		}
 		w.ids.policies[policyKey{cl, pol.Kind, pol.Name}] = policyRow{id: id, severity: pol.Severity, category: pol.Category}
 		for _, r := range pol.Rules {
-			if _, err := w.rule(id, r); err != nil {
+			if _, err := w.rule(ctx, id, r); err != nil {
 				return err
 			}
 		}
@@ -474,13 +458,13 @@ ON CONFLICT (cluster_id, kind, name) DO UPDATE SET title = excluded.title, sever
 	return nil
 }
 
-func (w *txw) scan(sc *Scan) error {
-	cl, err := w.cluster(sc.Cluster, sc.Finished)
+func (w *txw) scan(ctx context.Context, sc *Scan) error {
+	cl, err := w.cluster(ctx, sc.Cluster, sc.Finished)
 	if err != nil {
 		return err
 	}
 	c := sc.Counts
-	return w.exec("record scan", `INSERT INTO scans (cluster_id, source, started, finished, resources, pass, fail, warn, error, skip)
+	return w.exec(ctx, "record scan", `INSERT INTO scans (cluster_id, source, started, finished, resources, pass, fail, warn, error, skip)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, cl, sc.Source, ms(sc.Started), ms(sc.Finished), sc.Resources,
 		c.Pass, c.Fail, c.Warn, c.Error, c.Skip)
 }
@@ -502,7 +486,7 @@ func values(q *query, rows [][]any) {
 	}
 }
 
-func (w *txw) flushResults() error {
+func (w *txw) flushResults(ctx context.Context) error {
 	if len(w.results) == 0 {
 		return nil
 	}
@@ -517,12 +501,12 @@ ON CONFLICT (resource_id, rule_id, image, ord) DO UPDATE SET cluster_id = exclud
   message = excluded.message, path = excluded.path, digest = excluded.digest, enforce = excluded.enforce,
   since = CASE WHEN results.status = excluded.status THEN results.since ELSE excluded.since END, written = excluded.written`)
 	w.results = w.results[:0]
-	return w.exec("record results", q.String(), q.args...)
+	return w.exec(ctx, "record results", q.String(), q.args...)
 }
 
 // flushStale deletes the result rows of the observed resources that this
 // write did not rewrite (rules that no longer apply).
-func (w *txw) flushStale() error {
+func (w *txw) flushStale(ctx context.Context) error {
 	for len(w.observed) > 0 {
 		n := min(len(w.observed), batchRows)
 		q := w.newQuery()
@@ -535,14 +519,14 @@ func (w *txw) flushStale() error {
 		}
 		q.w(")")
 		w.observed = w.observed[n:]
-		if err := w.exec("delete stale results", q.String(), q.args...); err != nil {
+		if err := w.exec(ctx, "delete stale results", q.String(), q.args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *txw) flushTransitions() error {
+func (w *txw) flushTransitions(ctx context.Context) error {
 	if len(w.transitions) == 0 {
 		return nil
 	}
@@ -551,12 +535,12 @@ func (w *txw) flushTransitions() error {
   control, remediation, reason, at, day) VALUES `)
 	values(q, w.transitions)
 	w.transitions = w.transitions[:0]
-	return w.exec("record transitions", q.String(), q.args...)
+	return w.exec(ctx, "record transitions", q.String(), q.args...)
 }
 
 // flushDayCounts adds the batch's transitions to the per-day counts of
 // opened and resolved violations (one row per namespace and day).
-func (w *txw) flushDayCounts() error {
+func (w *txw) flushDayCounts(ctx context.Context) error {
 	rows := make([][]any, 0, len(w.dayCounts))
 	for k, c := range w.dayCounts {
 		rows = append(rows, []any{k.cluster, k.ns, k.day, c[0], c[1]})
@@ -570,7 +554,7 @@ func (w *txw) flushDayCounts() error {
 		q.w(` ON CONFLICT (day, cluster_id, namespace_id) DO UPDATE SET opened = daily_transitions.opened + excluded.opened,
   resolved = daily_transitions.resolved + excluded.resolved`)
 		rows = rows[n:]
-		if err := w.exec("count transitions per day", q.String(), q.args...); err != nil {
+		if err := w.exec(ctx, "count transitions per day", q.String(), q.args...); err != nil {
 			return err
 		}
 	}
@@ -589,7 +573,7 @@ func failingOf(s engine.Status) int {
 	return 0
 }
 
-func (w *txw) flushVerdicts() error {
+func (w *txw) flushVerdicts(ctx context.Context) error {
 	rows := make([][]any, 0, len(w.verdicts))
 	for _, r := range w.verdicts {
 		rows = append(rows, r)
@@ -601,7 +585,7 @@ func (w *txw) flushVerdicts() error {
 		values(q, rows[:n])
 		q.w(` ON CONFLICT (cluster_id, ref, digest, rule_id) DO UPDATE SET status = excluded.status, message = excluded.message, at = excluded.at`)
 		rows = rows[n:]
-		if err := w.exec("record image verdicts", q.String(), q.args...); err != nil {
+		if err := w.exec(ctx, "record image verdicts", q.String(), q.args...); err != nil {
 			return err
 		}
 	}
@@ -611,12 +595,12 @@ func (w *txw) flushVerdicts() error {
 // flushImageUsage recounts the images of the current resources of every
 // namespace the batch observed or deleted resources in (image_usage, what
 // Images reads).
-func (w *txw) flushImageUsage() error {
+func (w *txw) flushImageUsage(ctx context.Context) error {
 	for ns := range w.imagesOf {
-		if err := w.exec("recount images", `DELETE FROM image_usage WHERE namespace_id = $1`, ns); err != nil {
+		if err := w.exec(ctx, "recount images", `DELETE FROM image_usage WHERE namespace_id = $1`, ns); err != nil {
 			return err
 		}
-		if err := w.exec("recount images", `INSERT INTO image_usage (namespace_id, ref, digest, cluster_id, resources)
+		if err := w.exec(ctx, "recount images", `INSERT INTO image_usage (namespace_id, ref, digest, cluster_id, resources)
 SELECT r.namespace_id, i.ref, i.digest, MIN(r.cluster_id), COUNT(DISTINCT i.resource_id)
 FROM resources r JOIN resource_images i ON i.resource_id = r.id
 WHERE r.namespace_id = $1 AND r.deleted_at IS NULL GROUP BY r.namespace_id, i.ref, i.digest`, ns); err != nil {
@@ -628,18 +612,18 @@ WHERE r.namespace_id = $1 AND r.deleted_at IS NULL GROUP BY r.namespace_id, i.re
 
 // flushDaily recomputes the posture counts of every namespace the batch
 // touched, and from them the namespace's counts of the day.
-func (w *txw) flushDaily() error {
+func (w *txw) flushDaily(ctx context.Context) error {
 	for k, at := range w.touched {
-		if err := w.exec("recount posture", `DELETE FROM posture WHERE cluster_id = $1 AND namespace_id = $2`, k.cluster, k.ns); err != nil {
+		if err := w.exec(ctx, "recount posture", `DELETE FROM posture WHERE cluster_id = $1 AND namespace_id = $2`, k.cluster, k.ns); err != nil {
 			return err
 		}
-		if err := w.exec("recount posture", `INSERT INTO posture (cluster_id, namespace_id, policy_id, rule_id, severity, category, status, n)
+		if err := w.exec(ctx, "recount posture", `INSERT INTO posture (cluster_id, namespace_id, policy_id, rule_id, severity, category, status, n)
 SELECT cluster_id, namespace_id, policy_id, rule_id, severity, category, status, COUNT(*) FROM results
 WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY cluster_id, namespace_id, policy_id, rule_id, severity, category, status`,
 			k.cluster, k.ns); err != nil {
 			return err
 		}
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT status, SUM(n) FROM posture WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY status`, k.cluster, k.ns)
+		rows, err := w.tx.QueryContext(ctx, `SELECT status, SUM(n) FROM posture WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY status`, k.cluster, k.ns)
 		if err != nil {
 			return fmt.Errorf("store: count results: %w", err)
 		}
@@ -657,7 +641,7 @@ WHERE cluster_id = $1 AND namespace_id = $2 GROUP BY cluster_id, namespace_id, p
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("store: count results: %w", err)
 		}
-		if err := w.exec("record daily counts", `INSERT INTO daily (cluster_id, namespace_id, day, pass, fail, warn, error, skip)
+		if err := w.exec(ctx, "record daily counts", `INSERT INTO daily (cluster_id, namespace_id, day, pass, fail, warn, error, skip)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (day, cluster_id, namespace_id) DO UPDATE SET pass = excluded.pass, fail = excluded.fail, warn = excluded.warn,
   error = excluded.error, skip = excluded.skip`, k.cluster, k.ns, dayOf(at), c.Pass, c.Fail, c.Warn, c.Error, c.Skip); err != nil {
