@@ -42,7 +42,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 	})
 }
 
-func open(t *testing.T, url string) Store {
+func open(t testing.TB, url string) Store {
 	t.Helper()
 	s, err := Open(context.Background(), Config{URL: url})
 	if err != nil {
