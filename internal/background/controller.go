@@ -110,6 +110,10 @@ type Options struct {
 	// resident. It collects garbage and returns memory for the whole
 	// process: serve sets it; a library caller may not want it.
 	ReturnMemory bool
+	// AfterBurst, if set, is called with ReturnMemory once a burst's
+	// memory was returned: serve drops the executable's pages there
+	// (internal/execpages), which a burst maps again.
+	AfterBurst func()
 	// Registry receives the controller's metrics (nil: not registered).
 	Registry prometheus.Registerer
 	// Logger logs (default: discarded).
@@ -660,6 +664,9 @@ func (c *Controller) releaseAfterBurst(queue workqueue.TypedRateLimitingInterfac
 	if c.opts.ReturnMemory {
 		start := time.Now()
 		debug.FreeOSMemory()
+		if c.opts.AfterBurst != nil {
+			c.opts.AfterBurst()
+		}
 		c.log.Debug("returned the memory of a burst of evaluations to the OS", "evaluations", n, "took", time.Since(start).String())
 	}
 	return true

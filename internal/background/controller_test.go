@@ -305,9 +305,11 @@ func TestPackSharesEqualResults(t *testing.T) {
 }
 
 // TestReleaseAfterBurst: the memory of a burst is released once nothing is
-// queued, pending or waiting to be written, and only after a burst.
+// queued, pending or waiting to be written, and only after a burst; the
+// AfterBurst hook runs once per release.
 func TestReleaseAfterBurst(t *testing.T) {
-	c := &Controller{opts: Options{ReturnMemory: true}, log: slog.New(slog.DiscardHandler),
+	var hooks int
+	c := &Controller{opts: Options{ReturnMemory: true, AfterBurst: func() { hooks++ }}, log: slog.New(slog.DiscardHandler),
 		pending: map[key]*work{}, dirty: map[string]bool{}}
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[key]())
 	defer queue.ShutDown()
@@ -342,6 +344,9 @@ func TestReleaseAfterBurst(t *testing.T) {
 	}
 	if c.releaseAfterBurst(queue) {
 		t.Error("released twice for one burst")
+	}
+	if hooks != 1 {
+		t.Errorf("AfterBurst ran %d times, want once", hooks)
 	}
 }
 
