@@ -153,6 +153,9 @@ type Controller struct {
 	entries map[string]map[key]*entry // by namespace ("" : cluster scoped)
 	dirty   map[string]bool
 	pending map[key]*work
+	// deferred is when the writes of a dirty namespace with evaluations
+	// still pending were first put off (see flushable).
+	deferred map[string]time.Time
 	watched map[schema.GroupVersionKind]bool
 	prints  map[string]policyPrint
 	// selected is the policies of the last partial evaluation.
@@ -190,7 +193,7 @@ func New(opts Options) (*Controller, error) {
 		return nil, err
 	}
 	return &Controller{opts: opts, log: log.With("component", "background"), writer: &policyreport.Writer{Client: opts.Client},
-		metrics: m, entries: map[string]map[key]*entry{}, dirty: map[string]bool{}, pending: map[key]*work{}, watched: map[schema.GroupVersionKind]bool{}}, nil
+		metrics: m, entries: map[string]map[key]*entry{}, dirty: map[string]bool{}, pending: map[key]*work{}, deferred: map[string]time.Time{}, watched: map[schema.GroupVersionKind]bool{}}, nil
 }
 
 // NeedLeaderElection makes the controller run on the elected leader only.
@@ -655,6 +658,7 @@ func (c *Controller) releaseAfterBurst(queue workqueue.TypedRateLimitingInterfac
 	if idle {
 		c.pending = map[key]*work{}
 		c.dirty = map[string]bool{}
+		c.deferred = map[string]time.Time{}
 	}
 	c.mu.Unlock()
 	if !idle {
@@ -672,14 +676,55 @@ func (c *Controller) releaseAfterBurst(queue workqueue.TypedRateLimitingInterfac
 	return true
 }
 
+// maxWriteDelay is how long at most the reports of a namespace wait for
+// its pending evaluations (see flushable).
+const maxWriteDelay = 5 * time.Second
+
+// flushable takes the dirty namespaces whose reports are to be written
+// now out of c.dirty; c.mu is held. A namespace with evaluations still
+// pending (a burst: the first evaluation of everything, a policy change,
+// a resync) waits until they are done, up to maxWriteDelay (or the flush
+// interval, if longer) from the first flush that put it off: its report
+// is then built and written once for the burst instead of at every
+// flush while the burst runs, each time a little more complete. Each of
+// those builds cost CPU and, four namespaces at a time, a transient
+// 5-10 MB per namespace at 500 Pods (the results unpacked, the report
+// as a map, the API server's answer) while the evaluations allocate.
+func (c *Controller) flushable(now time.Time) []string {
+	busy := map[string]bool{}
+	for k := range c.pending {
+		busy[k.namespace] = true
+	}
+	if c.deferred == nil {
+		c.deferred = map[string]time.Time{}
+	}
+	wait := max(maxWriteDelay, c.opts.FlushInterval)
+	var out []string
+	for ns := range c.dirty {
+		if busy[ns] {
+			since, ok := c.deferred[ns]
+			if !ok {
+				c.deferred[ns] = now
+				continue
+			}
+			if now.Sub(since) < wait {
+				continue
+			}
+		}
+		delete(c.deferred, ns)
+		delete(c.dirty, ns)
+		out = append(out, ns)
+	}
+	return out
+}
+
 // flushWorkers is how many namespaces' reports are written at once.
 const flushWorkers = 4
 
 // flush writes the reports of the namespaces whose results changed.
 func (c *Controller) flush(ctx context.Context) {
 	c.mu.Lock()
-	dirty := slices.Collect(maps.Keys(c.dirty))
-	c.dirty = map[string]bool{}
+	dirty := c.flushable(time.Now())
 	// Entries are replaced, never edited: they are read outside the lock,
 	// and unpacked one namespace per worker at a time.
 	work := make([][]*entry, len(dirty))
