@@ -156,8 +156,8 @@ type Controller struct {
 	// deferred is when the writes of a dirty namespace with evaluations
 	// still pending were first put off (see flushable).
 	deferred map[string]time.Time
-	watched map[schema.GroupVersionKind]bool
-	prints  map[string]policyPrint
+	watched  map[schema.GroupVersionKind]bool
+	prints   map[string]policyPrint
 	// selected is the policies of the last partial evaluation.
 	selected selection
 

@@ -444,4 +444,3 @@ func parseSample(line string) (name string, labels map[string]string, value floa
 	v, err := strconv.ParseFloat(f[0], 64)
 	return name, labels, v, err == nil
 }
-
