@@ -305,9 +305,11 @@ func TestPackSharesEqualResults(t *testing.T) {
 }
 
 // TestReleaseAfterBurst: the memory of a burst is released once nothing is
-// queued, pending or waiting to be written, and only after a burst.
+// queued, pending or waiting to be written, and only after a burst; the
+// AfterBurst hook runs once per release.
 func TestReleaseAfterBurst(t *testing.T) {
-	c := &Controller{opts: Options{ReturnMemory: true}, log: slog.New(slog.DiscardHandler),
+	var hooks int
+	c := &Controller{opts: Options{ReturnMemory: true, AfterBurst: func() { hooks++ }}, log: slog.New(slog.DiscardHandler),
 		pending: map[key]*work{}, dirty: map[string]bool{}}
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[key]())
 	defer queue.ShutDown()
@@ -342,6 +344,45 @@ func TestReleaseAfterBurst(t *testing.T) {
 	}
 	if c.releaseAfterBurst(queue) {
 		t.Error("released twice for one burst")
+	}
+	if hooks != 1 {
+		t.Errorf("AfterBurst ran %d times, want once", hooks)
+	}
+}
+
+// TestFlushable: a dirty namespace is written at once unless evaluations
+// of it are pending; then it waits until they are done, or maxWriteDelay
+// after it was first put off.
+func TestFlushable(t *testing.T) {
+	c := &Controller{opts: Options{FlushInterval: time.Second}, pending: map[key]*work{}, dirty: map[string]bool{}}
+	busy := key{gvk: podGVK, namespace: "busy", name: "web"}
+	c.pending[busy] = &work{full: true}
+	c.dirty["busy"], c.dirty["quiet"] = true, true
+	t0 := time.Now()
+	if got := c.flushable(t0); !slices.Equal(got, []string{"quiet"}) {
+		t.Fatalf("flushable = %v, want [quiet]", got)
+	}
+	if got := c.flushable(t0.Add(maxWriteDelay - time.Millisecond)); len(got) != 0 {
+		t.Fatalf("flushable = %v before maxWriteDelay with an evaluation pending, want none", got)
+	}
+	if !c.dirty["busy"] {
+		t.Fatal("a put-off namespace is no longer dirty")
+	}
+	if got := c.flushable(t0.Add(maxWriteDelay)); !slices.Equal(got, []string{"busy"}) {
+		t.Fatalf("flushable = %v after maxWriteDelay, want [busy]", got)
+	}
+	// Dirty again while still busy: put off again, from now.
+	c.dirty["busy"] = true
+	t1 := t0.Add(maxWriteDelay + time.Second)
+	if got := c.flushable(t1); len(got) != 0 {
+		t.Fatalf("flushable = %v, want none", got)
+	}
+	delete(c.pending, busy)
+	if got := c.flushable(t1.Add(time.Millisecond)); !slices.Equal(got, []string{"busy"}) {
+		t.Fatalf("flushable = %v once the evaluations are done, want [busy]", got)
+	}
+	if len(c.dirty) != 0 || len(c.deferred) != 0 {
+		t.Errorf("left dirty %v, deferred %v", c.dirty, c.deferred)
 	}
 }
 

@@ -107,6 +107,7 @@ func addBackground(ctx context.Context, cfg *rest.Config, mgr manager.Manager, o
 		// evaluation of everything, policy changes, resyncs): what a
 		// burst used goes back to the OS.
 		ReturnMemory: true,
+		AfterBurst:   afterBurst(o),
 		Observer:     observer,
 		Registry:     o.Registry,
 		Logger:       o.Logger,
@@ -182,4 +183,14 @@ func requireReportCRDs(cfg *rest.Config) error {
 	}
 	return fmt.Errorf("serve: the background controller writes %s PolicyReports and ClusterPolicyReports, but their CRDs are not installed "+
 		"(the Helm chart installs them from deploy/helm/portcullis/crds; or run with --background=false)", v1alpha2.APIVersion)
+}
+
+// afterBurst is what the background controller runs once a burst's
+// memory went back to the OS: with Options.ReleaseExecutablePages, the
+// executable's pages the burst mapped are released too.
+func afterBurst(o Options) func() {
+	if !o.ReleaseExecutablePages {
+		return nil
+	}
+	return func() { releaseExecutablePages(o.Logger, "after a burst of background evaluations") }
 }

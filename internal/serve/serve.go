@@ -20,6 +20,7 @@ import (
 	sigv1 "github.com/portcullis/portcullis/api/sigstore/v1beta1"
 	"github.com/portcullis/portcullis/internal/admission"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/execpages"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
 	"github.com/portcullis/portcullis/internal/policy"
@@ -218,6 +219,13 @@ type Options struct {
 	// DefaultGCPercent when --gc-percent is not given: a larger value
 	// than the Go default of 100 when a memory limit is in force.
 	GCPercent int
+	// ReleaseExecutablePages drops the executable's code and read-only
+	// data pages from the process's resident set (internal/execpages)
+	// once serve is ready and after each burst of background
+	// evaluations: most of the 70-80 MiB of them that package inits and
+	// start-up touch are not used again, and the rest is mapped again on
+	// use from the page cache, which keeps them either way.
+	ReleaseExecutablePages bool
 	// Logger receives logs (default: discarded).
 	Logger *slog.Logger
 	// Registry receives the metrics (default: a new registry).
@@ -506,6 +514,25 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	if err := o.Registry.Register(brokenPolicies{watcher}); err != nil {
 		return fmt.Errorf("serve: metrics: %w", err)
 	}
+	if o.ReleaseExecutablePages {
+		wait := []<-chan struct{}{watcher.Loaded()}
+		if loader != nil {
+			wait = append(wait, loader.ready)
+		}
+		if err := mgr.Add(everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
+			for _, ch := range wait {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-ch:
+				}
+			}
+			releaseExecutablePages(log, "ready")
+			return nil
+		})}); err != nil {
+			return err
+		}
+	}
 	if started != nil {
 		r := Running{Addr: srv.Addr().String(), MetricsAddr: metricsAddr, DashboardAddr: dashboardAddr, Policies: watcher,
 			Elected: mgr.Elected(), Applied: rec.applied}
@@ -748,4 +775,15 @@ func requireImagePolicyCRD(cfg *rest.Config) error {
 		return fmt.Errorf("serve: looking up the ClusterImagePolicy CRD: %w", err)
 	}
 	return fmt.Errorf("serve: the ClusterImagePolicy CRD (%s) is not installed: install the chart's CRDs or run with --image-policies=false", sigv1.APIVersion)
+}
+
+// releaseExecutablePages drops the executable's read-only pages from the
+// resident set (Options.ReleaseExecutablePages) and logs what it did.
+func releaseExecutablePages(log *slog.Logger, when string) {
+	stats, err := execpages.Release()
+	if err != nil {
+		log.Warn("could not release the executable's pages", "when", when, "error", err)
+		return
+	}
+	log.Debug("released the executable's pages", "when", when, "mappings", len(stats.Mappings), "residentKiB", stats.RssKB())
 }

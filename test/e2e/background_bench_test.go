@@ -399,68 +399,9 @@ func (m cpuMeter) since() (process, gc float64) {
 //
 //	KUBEBUILDER_ASSETS=$(hack/envtest/build.sh | tail -1) go test -run '^$' -bench BenchmarkBackground10k -benchtime 1x -timeout 60m ./test/e2e/
 func BenchmarkBackground10k(b *testing.B) {
-	pods := 10000
-	if v, err := strconv.Atoi(os.Getenv("PORTCULLIS_BENCH_PODS")); err == nil && v > 0 {
-		pods = v
-	}
-	env := Start(b, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
-		te.CRDs = PolicyCRDs("kyverno.io")
-	}})
+	env, pods, policyNames := seedBackgroundBench(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	const namespaces = 20
-	for i := range namespaces {
-		if err := env.Client.Create(ctx, namespace(fmt.Sprintf("team-%02d", i))); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := env.Client.Create(ctx, namespace("portcullis-system")); err != nil {
-		b.Fatal(err)
-	}
-	// The policies of the issue: PSS and runbook (the hardening set came
-	// later and includes a ValidatingPolicy).
-	files, err := controls.Files(controls.SetPSSBaseline, controls.SetPSSRestricted, controls.SetRunbook)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var policyNames []string
-	for _, f := range files {
-		for _, d := range strings.Split(string(f.Data), "\n---\n") {
-			u := &unstructured.Unstructured{}
-			if err := yaml.Unmarshal([]byte(d), &u.Object); err != nil || u.Object == nil {
-				continue
-			}
-			if err := env.Client.Create(ctx, u); err != nil {
-				b.Fatalf("policy %s: %v", f.Path, err)
-			}
-			policyNames = append(policyNames, u.GetName())
-		}
-	}
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 8 {
-		wg.Go(func() {
-			for i := range work {
-				p := pod(fmt.Sprintf("app-%05d", i), fmt.Sprintf("team-%02d", i%namespaces), "gcr.io/app:1", true, true)
-				p.Labels = map[string]string{"app": "bench"}
-				if i%2 == 1 {
-					yes := true
-					p.Spec.Containers[0].SecurityContext.Privileged = &yes
-					p.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
-				}
-				if err := env.Client.Create(ctx, p); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	for i := range pods {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	b.Logf("created %d Pods in %s", pods, time.Since(t0).Round(time.Second))
 	// What the benchmark itself holds before serve starts (its client, the
 	// API server's test harness), with the garbage of the creations
 	// returned to the OS.
@@ -584,6 +525,7 @@ func BenchmarkBackground10k(b *testing.B) {
 	evalSecondsBefore := histogramSum(b, reg, "portcullis_background_evaluation_seconds")
 	var profile *os.File
 	if path := os.Getenv("PORTCULLIS_BENCH_CPUPROFILE"); path != "" {
+		var err error
 		if profile, err = os.Create(path); err != nil {
 			b.Fatal(err)
 		}
@@ -662,4 +604,75 @@ func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 
 		}
 	}
 	return 0
+}
+
+// seedBackgroundBench starts the test API server of the issue-12
+// benchmarks and fills it: PORTCULLIS_BENCH_PODS Pods (default 10,000;
+// half of them privileged) in 20 namespaces, the namespace of serve
+// (portcullis-system), and the built-in PSS + runbook policies as
+// kyverno.io ClusterPolicies. It returns the policies' names.
+func seedBackgroundBench(b *testing.B) (env *Env, pods int, policyNames []string) {
+	pods = 10000
+	if v, err := strconv.Atoi(os.Getenv("PORTCULLIS_BENCH_PODS")); err == nil && v > 0 {
+		pods = v
+	}
+	env = Start(b, Options{CRDDirectoryPaths: []string{reportCRDs}, Configure: func(te *envtest.Environment) {
+		// The chart installs the ClusterImagePolicy CRD, which serve
+		// (--image-policies, the default) requires.
+		te.CRDs = append(PolicyCRDs("kyverno.io"), ImagePolicyCRD())
+	}})
+	ctx := context.Background()
+	const namespaces = 20
+	for i := range namespaces {
+		if err := env.Client.Create(ctx, namespace(fmt.Sprintf("team-%02d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := env.Client.Create(ctx, namespace("portcullis-system")); err != nil {
+		b.Fatal(err)
+	}
+	// The policies of the issue: PSS and runbook (the hardening set came
+	// later and includes a ValidatingPolicy).
+	files, err := controls.Files(controls.SetPSSBaseline, controls.SetPSSRestricted, controls.SetRunbook)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range files {
+		for _, d := range strings.Split(string(f.Data), "\n---\n") {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(d), &u.Object); err != nil || u.Object == nil {
+				continue
+			}
+			if err := env.Client.Create(ctx, u); err != nil {
+				b.Fatalf("policy %s: %v", f.Path, err)
+			}
+			policyNames = append(policyNames, u.GetName())
+		}
+	}
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range 8 {
+		wg.Go(func() {
+			for i := range work {
+				p := pod(fmt.Sprintf("app-%05d", i), fmt.Sprintf("team-%02d", i%namespaces), "gcr.io/app:1", true, true)
+				p.Labels = map[string]string{"app": "bench"}
+				if i%2 == 1 {
+					yes := true
+					p.Spec.Containers[0].SecurityContext.Privileged = &yes
+					p.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+				}
+				if err := env.Client.Create(ctx, p); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	for i := range pods {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	b.Logf("created %d Pods in %s", pods, time.Since(t0).Round(time.Second))
+	return env, pods, policyNames
 }

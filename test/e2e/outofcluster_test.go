@@ -20,7 +20,7 @@ import (
 )
 
 // buildPortcullis builds the portcullis binary into a directory of t.
-func buildPortcullis(t *testing.T) (string, error) {
+func buildPortcullis(t testing.TB) (string, error) {
 	bin := filepath.Join(t.TempDir(), "portcullis")
 	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/portcullis")
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
@@ -49,7 +49,7 @@ func (s *syncBuffer) String() string {
 }
 
 // freePort returns a TCP port free on 127.0.0.1 right now.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +60,7 @@ func freePort(t *testing.T) int {
 }
 
 // adminKubeconfig writes a kubeconfig of a system:masters user of env.
-func adminKubeconfig(t *testing.T, env *Env) string {
+func adminKubeconfig(t testing.TB, env *Env) string {
 	t.Helper()
 	u, err := env.Environment.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
