@@ -137,6 +137,38 @@ func TestNamespaceScope(t *testing.T) {
 		}
 	}
 
+	// A verifyImages rule everywhere, in the same group as a validate rule
+	// of one namespace: the group's path evaluates both, so it stays
+	// unscoped (Pods reach it through the image policies' registration).
+	const signedIgnore = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: signed}
+spec:
+  validationFailureAction: Enforce
+  failurePolicy: Ignore
+  rules:
+  - name: listed
+    match: {any: [{resources: {kinds: [Pod], namespaces: [prod]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+              -----BEGIN PUBLIC KEY-----
+              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+              5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+              -----END PUBLIC KEY-----
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+`
+	if only := onlyNamespaces(t, hooks(t, signedIgnore, Options{URL: "https://x", ExcludeNamespaces: []string{"kube-system"}, ImagePolicies: true})[ignore].NamespaceSelector); only != "" {
+		t.Errorf("a group with a verifyImages rule on every namespace is scoped to %q", only)
+	}
+
 	const vpol = `apiVersion: policies.kyverno.io/v1
 kind: ValidatingPolicy
 metadata: {name: vpol}

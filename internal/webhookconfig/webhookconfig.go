@@ -214,10 +214,15 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		g := defaults.PolicyGroup(p)
 		rs := get(g)
 		for _, r := range p.Rules {
+			if r.Match != nil {
+				// Every rule the group's path evaluates counts (its
+				// verifyImages rules too, registered by the default
+				// group's Pod resources), not only those that add kinds.
+				scopes[g].addRule(p, r)
+			}
 			if r.Spec.Validation == nil || r.Match == nil {
 				continue
 			}
-			scopes[g].addRule(p, r)
 			for _, f := range append(append([]policy.Filter{}, r.Match.Any...), r.Match.All...) {
 				ops := defaultOps
 				if len(f.Resource.Operations) > 0 {
