@@ -15,6 +15,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -198,9 +199,11 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 	defaults := o.Defaults()
 	type groupKey = admission.WebhookGroup
 	groups := map[groupKey]ruleSet{}
+	scopes := map[groupKey]*namespaceScope{}
 	get := func(k groupKey) ruleSet {
 		if groups[k] == nil {
 			groups[k] = ruleSet{}
+			scopes[k] = &namespaceScope{}
 		}
 		return groups[k]
 	}
@@ -208,8 +211,15 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		if p.Spec.Spec.Admission != nil && !*p.Spec.Spec.Admission {
 			continue
 		}
-		rs := get(defaults.PolicyGroup(p))
+		g := defaults.PolicyGroup(p)
+		rs := get(g)
 		for _, r := range p.Rules {
+			if r.Match != nil {
+				// Every rule the group's path evaluates counts (its
+				// verifyImages rules too, registered by the default
+				// group's Pod resources), not only those that add kinds.
+				scopes[g].addRule(p, r)
+			}
 			if r.Spec.Validation == nil || r.Match == nil {
 				continue
 			}
@@ -228,7 +238,9 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		}
 	}
 	for _, vp := range set.Validating {
-		rs := get(defaults.ValidatingGroup(vp))
+		g := defaults.ValidatingGroup(vp)
+		rs := get(g)
+		scopes[g].unbounded = true
 		addMatchConstraints(rs, vp.Spec.Spec.MatchConstraints)
 		if len(vp.Variants) > 1 {
 			addPodControllers(rs)
@@ -237,6 +249,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 	if o.ImagePolicies {
 		// ClusterImagePolicies belong to the default group.
 		addPodResources(get(defaults.Default()))
+		scopes[defaults.Default()].unbounded = true
 	}
 	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
@@ -258,7 +271,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 			continue
 		}
 		name := "validate-" + k.ID() + "." + o.PolicyGroup
-		cfg.Webhooks = append(cfg.Webhooks, webhook(name, k.Path(), rules, k.FailurePolicy, k.TimeoutSeconds, caBundle, o))
+		cfg.Webhooks = append(cfg.Webhooks, webhook(name, k.Path(), rules, k.FailurePolicy, k.TimeoutSeconds, caBundle, o, scopes[k].only()))
 	}
 	// The policies themselves are validated before they are stored.
 	scope := admissionregistrationv1.AllScopes
@@ -291,7 +304,7 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		})
 	}
 	cfg.Webhooks = append(cfg.Webhooks, webhook("validate-policies."+o.PolicyGroup, ValidatePolicyPath, policyRules,
-		admissionregistrationv1.Fail, o.DefaultTimeoutSeconds, caBundle, o))
+		admissionregistrationv1.Fail, o.DefaultTimeoutSeconds, caBundle, o, nil))
 	return cfg
 }
 
@@ -309,14 +322,16 @@ func DesiredMutating(set *policy.Set, caBundle []byte, o Options) *admissionregi
 		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "portcullis"}},
 	}
 	rs := ruleSet{}
+	scope := &namespaceScope{}
 	if o.ImagePolicies {
 		addPodResources(rs)
+		scope.unbounded = true
 	}
-	addMutateRules(rs, set)
+	addMutateRules(rs, scope, set)
 	if len(rs.rules()) == 0 {
 		return cfg
 	}
-	v := webhook("mutate-images."+o.PolicyGroup, MutatePath, rs.rules(), o.DefaultFailurePolicy, o.DefaultTimeoutSeconds, caBundle, o)
+	v := webhook("mutate-images."+o.PolicyGroup, MutatePath, rs.rules(), o.DefaultFailurePolicy, o.DefaultTimeoutSeconds, caBundle, o, scope.only())
 	// Pinning a tag twice gives the same digest; later mutating webhooks
 	// that add containers get their images pinned on reinvocation.
 	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
@@ -331,8 +346,8 @@ func DesiredMutating(set *policy.Set, caBundle []byte, o Options) *admissionregi
 
 // addMutateRules adds the kinds of the set's mutate rules and the
 // matchConstraints of its MutatingPolicies (with the pod controllers of
-// their autogen variants).
-func addMutateRules(rs ruleSet, set *policy.Set) {
+// their autogen variants), and their namespaces to scope.
+func addMutateRules(rs ruleSet, scope *namespaceScope, set *policy.Set) {
 	if set == nil {
 		return
 	}
@@ -340,6 +355,7 @@ func addMutateRules(rs ruleSet, set *policy.Set) {
 		if !mp.Admission() {
 			continue
 		}
+		scope.unbounded = true
 		addMatchConstraints(rs, mp.Spec.Spec.MatchConstraints)
 		if len(mp.Variants) > 1 {
 			addPodControllers(rs)
@@ -354,6 +370,7 @@ func addMutateRules(rs ruleSet, set *policy.Set) {
 			if r.Spec.Mutation == nil || len(r.Spec.Mutation.Targets) > 0 || r.Match == nil {
 				continue
 			}
+			scope.addRule(p, r)
 			for _, f := range append(append([]policy.Filter{}, r.Match.Any...), r.Match.All...) {
 				ops := mutateOps
 				if len(f.Resource.Operations) > 0 {
@@ -415,8 +432,11 @@ func addMatchConstraints(rs ruleSet, m *admissionregistrationv1.MatchResources) 
 	}
 }
 
+// webhook returns one webhook calling path for rules. It skips the
+// namespaces o excludes and, when only is not nil, every namespace but
+// those (see namespaceScope).
 func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperations, fp admissionregistrationv1.FailurePolicyType,
-	timeout int32, caBundle []byte, o Options) admissionregistrationv1.ValidatingWebhook {
+	timeout int32, caBundle []byte, o Options, only []string) admissionregistrationv1.ValidatingWebhook {
 	none := admissionregistrationv1.SideEffectClassNone
 	equivalent := admissionregistrationv1.Equivalent
 	cc := admissionregistrationv1.WebhookClientConfig{CABundle: caBundle}
@@ -429,6 +449,12 @@ func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperatio
 		cc.URL = &u
 	}
 	fpCopy, t := fp, timeout
+	selector := []metav1.LabelSelectorRequirement{{
+		Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: o.ExcludeNamespaces,
+	}}
+	if only != nil {
+		selector = append(selector, metav1.LabelSelectorRequirement{Key: namespaceNameLabel, Operator: metav1.LabelSelectorOpIn, Values: only})
+	}
 	return admissionregistrationv1.ValidatingWebhook{
 		Name:                    name,
 		ClientConfig:            cc,
@@ -438,10 +464,107 @@ func webhook(name, path string, rules []admissionregistrationv1.RuleWithOperatio
 		SideEffects:             &none,
 		TimeoutSeconds:          &t,
 		AdmissionReviewVersions: []string{"v1"},
-		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: o.ExcludeNamespaces,
-		}}},
+		NamespaceSelector:       &metav1.LabelSelector{MatchExpressions: selector},
 	}
+}
+
+// namespaceNameLabel is the label the API server sets on every Namespace
+// to its name.
+const namespaceNameLabel = "kubernetes.io/metadata.name"
+
+// namespaceScope collects the namespaces the rules behind one webhook can
+// match, so that the webhook's namespaceSelector lets the API server skip
+// the call (no AdmissionReview, no round trip) for a resource in any other
+// namespace, where no rule could apply. A rule is bounded when it can only
+// match resources of namespaces named exactly: a rule of a namespaced
+// Policy (the engine applies those to their own namespace only), or one
+// whose match filters all list namespaces without wildcards (match.any,
+// or one filter of match.all; match.any decides when both are set, as in
+// the engine). One unbounded rule, a CEL policy or an image policy behind
+// the webhook keeps every namespace. Cluster-scoped resources are always
+// sent (a namespaceSelector never skips them); a Namespace is matched by
+// its own name, as the engine's namespaces filter does.
+type namespaceScope struct {
+	unbounded bool
+	names     map[string]bool
+}
+
+// addRule adds what rule r of policy p can match.
+func (s *namespaceScope) addRule(p *policy.Policy, r *policy.Rule) {
+	if s.unbounded {
+		return
+	}
+	if ns := p.Namespace(); ns != "" {
+		s.add(ns)
+		return
+	}
+	names, bounded := matchNamespaces(r.Match)
+	if !bounded {
+		s.unbounded = true
+		return
+	}
+	for _, n := range names {
+		s.add(n)
+	}
+}
+
+func (s *namespaceScope) add(name string) {
+	if len(validation.IsDNS1123Label(name)) > 0 {
+		s.unbounded = true // not a namespace name (a variable, say): keep every namespace
+		return
+	}
+	if s.names == nil {
+		s.names = map[string]bool{}
+	}
+	s.names[name] = true
+}
+
+// only returns the sorted namespaces the webhook is needed in, or nil when
+// it is needed in every one.
+func (s *namespaceScope) only() []string {
+	if s == nil || s.unbounded || len(s.names) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(s.names))
+	for n := range s.names {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// matchNamespaces returns the namespaces a match block can select
+// resources in, and whether that set is bounded (see namespaceScope).
+func matchNamespaces(m *policy.Match) (names []string, bounded bool) {
+	exact := func(f *policy.Filter) bool {
+		if len(f.Resource.Namespaces) == 0 {
+			return false
+		}
+		for _, n := range f.Resource.Namespaces {
+			if strings.ContainsAny(n, "*?") || len(validation.IsDNS1123Label(n)) > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case m == nil:
+		return nil, true
+	case len(m.Any) > 0:
+		for i := range m.Any {
+			if !exact(&m.Any[i]) {
+				return nil, false
+			}
+			names = append(names, m.Any[i].Resource.Namespaces...)
+		}
+		return names, true
+	}
+	for i := range m.All {
+		if exact(&m.All[i]) {
+			return m.All[i].Resource.Namespaces, true
+		}
+	}
+	return nil, len(m.All) == 0
 }
 
 // Apply creates the configuration or updates it to desired. Several
