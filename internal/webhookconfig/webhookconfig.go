@@ -216,11 +216,14 @@ func Desired(set *policy.Set, caBundle []byte, o Options) *admissionregistration
 		for _, r := range p.Rules {
 			if r.Match != nil {
 				// Every rule the group's path evaluates counts (its
-				// verifyImages rules too, registered by the default
-				// group's Pod resources), not only those that add kinds.
+				// verifyImages rules too), not only those that add kinds.
 				scopes[g].addRule(p, r)
 			}
-			if r.Spec.Validation == nil || r.Match == nil {
+			// verifyImages rules are evaluated on their group's path as
+			// validate rules are: their kinds are registered there too
+			// (a policy of its own failure policy or timeout whose only
+			// rules verify images would otherwise never be called).
+			if (r.Spec.Validation == nil && len(r.Spec.VerifyImages) == 0) || r.Match == nil {
 				continue
 			}
 			for _, f := range append(append([]policy.Filter{}, r.Match.Any...), r.Match.All...) {

@@ -249,3 +249,60 @@ spec:
 		t.Errorf("nothing to mutate: webhooks %+v", got.Webhooks)
 	}
 }
+
+// A policy whose only rule verifies images, in a group of its own
+// (failurePolicy Ignore, 15 s), is evaluated on that group's path: the
+// group's webhook must register the Pods and pod controllers the rule
+// matches (with ephemeral containers), or the API server never sends
+// them there and the images are never verified.
+func TestVerifyImagesOnlyPolicyRegistersItsGroup(t *testing.T) {
+	t.Parallel()
+	const signed = `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: signed}
+spec:
+  validationFailureAction: Enforce
+  failurePolicy: Ignore
+  webhookTimeoutSeconds: 15
+  rules:
+  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+              -----BEGIN PUBLIC KEY-----
+              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+              5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+              -----END PUBLIC KEY-----
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+`
+	set, err := policy.LoadBytes("p.yaml", []byte(signed), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, w := range Desired(set, nil, Options{URL: "https://x", ImagePolicies: true}).Webhooks {
+		if w.Name != "validate-ignore-15s.portcullis.dev" {
+			continue
+		}
+		found = true
+		got := map[string]bool{}
+		for _, r := range w.Rules {
+			for _, res := range r.Resources {
+				got[res] = true
+			}
+		}
+		for _, res := range []string{"pods", "deployments", ephemeralContainers} {
+			if !got[res] {
+				t.Errorf("the verifyImages policy's group does not register %s: %+v", res, w.Rules)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no webhook for the verifyImages policy's group (ignore, 15 s): its rule is never evaluated")
+	}
+}
