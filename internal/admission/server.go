@@ -69,6 +69,16 @@ type ServerOptions struct {
 	// paths on this port then need one too: probe the plain metrics port.
 	ClientCAFile string
 
+	// HTTP2 offers HTTP/2 as well as HTTP/1.1 (ALPN "h2"). Off by default:
+	// the API server calls webhooks behind a Service, and every webhook URL
+	// other than localhost, over HTTP/1.1 only (it sets ALPN "http/1.1"
+	// so that replicas share the load), HTTP/1.1 keep-alive costs fewer
+	// system calls and goroutine hand-offs per request than HTTP/2
+	// framing, and an HTTP/2 listener is exposed to the "rapid reset"
+	// class of attacks (CVE-2023-44487), which is why controller-runtime's
+	// webhook server turns it off too.
+	HTTP2 bool
+
 	// ShutdownDelay keeps serving this long after Run's context ends,
 	// before the listener closes, so that load balancers and the API
 	// server stop sending here once readiness fails (see Stopping).
@@ -258,6 +268,7 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:  func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		Protocols:    s.protocols(),
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.ServeTLS(s.ln, "", "") }()
@@ -341,6 +352,15 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// protocols are the HTTP versions the server offers: HTTP/1.1, and
+// HTTP/2 with ServerOptions.HTTP2.
+func (s *Server) protocols() *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetHTTP2(s.opts.HTTP2)
+	return p
 }
 
 func (s *Server) publish(bundle []byte) {

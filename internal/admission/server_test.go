@@ -157,7 +157,9 @@ func TestServerSelfSigned(t *testing.T) {
 		t.Error("TLS 1.1 handshake succeeded")
 	}
 
-	// A review over the verified connection, HTTP/2 as the API server does.
+	// A review over the verified connection. The client offers HTTP/2 and
+	// HTTP/1.1; the server, without ServerOptions.HTTP2, answers in
+	// HTTP/1.1, as the API server calls webhooks behind a Service.
 	client := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: "portcullis.security.svc"},
 		ForceAttemptHTTP2: true,
@@ -173,8 +175,8 @@ func TestServerSelfSigned(t *testing.T) {
 	if err := json.Unmarshal(data, &review); err != nil || review.Response == nil || review.Response.Allowed || review.Response.UID != "tls-1" {
 		t.Errorf("review over TLS: %v %s", err, data)
 	}
-	if resp.ProtoMajor != 2 {
-		t.Errorf("protocol %s, want HTTP/2", resp.Proto)
+	if resp.ProtoMajor != 1 || resp.ProtoMinor != 1 {
+		t.Errorf("protocol %s, want HTTP/1.1 (HTTP2 is off)", resp.Proto)
 	}
 	client.CloseIdleConnections()
 
@@ -186,6 +188,54 @@ func TestServerSelfSigned(t *testing.T) {
 	}
 	if err := s.Run(context.Background()); err == nil {
 		t.Error("second Run: no error")
+	}
+}
+
+// TestServerHTTP2 checks that ServerOptions.HTTP2 offers HTTP/2 (what the
+// API server uses for a webhook URL on localhost) and that a client that
+// offers only HTTP/1.1, as the API server does for every other webhook,
+// still gets it.
+func TestServerHTTP2(t *testing.T) {
+	t.Parallel()
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(pssSet(t, policy.Enforce))})
+	s, err := NewServer(h, ServerOptions{Addr: "127.0.0.1:0", DNSNames: []string{"127.0.0.1"}, HTTP2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runServer(t, s)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	roots := certPool(t, s.CABundle())
+	body := reviewBody(t, reviewReq{uid: "h2-1", kind: "Pod", namespace: "ops", name: "debugger", object: privilegedPod})
+	for _, tc := range []struct {
+		name       string
+		nextProtos []string
+		major      int
+	}{
+		{"offers h2", nil, 2},
+		{"offers http/1.1 only", []string{"http/1.1"}, 1},
+	} {
+		client := &http.Client{Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: tc.nextProtos},
+			ForceAttemptHTTP2: tc.nextProtos == nil,
+		}}
+		resp, err := client.Post("https://"+s.Addr().String()+PathValidate+"?timeout=10s", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		client.CloseIdleConnections()
+		if resp.ProtoMajor != tc.major {
+			t.Errorf("%s: protocol %s, want major version %d", tc.name, resp.Proto, tc.major)
+		}
+		var review admissionv1.AdmissionReview
+		if err := json.Unmarshal(data, &review); err != nil || review.Response == nil || review.Response.Allowed || review.Response.UID != "h2-1" {
+			t.Errorf("%s: review: %v %s", tc.name, err, data)
+		}
 	}
 }
 

@@ -180,6 +180,7 @@ certificate is available.`,
 	f.StringVar(&o.KeyFile, "tls-key-file", "", "serving key (PEM)")
 	f.StringVar(&o.CAFile, "tls-ca-file", "", "CA bundle to publish in the webhook configuration (with --tls-cert-file); reloaded when it changes")
 	f.StringVar(&o.ClientCAFile, "client-ca-file", "", "require clients of the webhook port to present a certificate of these CAs (PEM): the API server's webhook client certificate, set in its admission configuration")
+	f.BoolVar(&o.WebhookHTTP2, "webhook-http2", false, "offer HTTP/2 on the webhook port as well as HTTP/1.1 (the API server calls webhooks behind a Service over HTTP/1.1 only; HTTP/2 costs more CPU per review and is exposed to rapid-reset attacks, CVE-2023-44487)")
 	f.Float32Var(&o.KubeAPIQPS, "kube-api-qps", serve.DefaultKubeAPIQPS, "requests per second the API clients may send (client-side limit; negative: none)")
 	f.IntVar(&o.KubeAPIBurst, "kube-api-burst", serve.DefaultKubeAPIBurst, "burst of requests the API clients may send above --kube-api-qps")
 	f.DurationVar(&o.ObjectCacheTTL, "object-cache-ttl", serve.DefaultObjectCacheTTL, "how long ServiceAccounts, pull Secrets and key Secrets read at admission are cached (negative: not cached)")

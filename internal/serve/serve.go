@@ -84,6 +84,10 @@ type Options struct {
 	// present a certificate of one of these CAs (the API server's webhook
 	// client certificate): see admission.ServerOptions.ClientCAFile.
 	ClientCAFile string
+	// WebhookHTTP2 lets the webhook port offer HTTP/2 as well as HTTP/1.1
+	// (see admission.ServerOptions.HTTP2; default HTTP/1.1 only, what the
+	// API server uses for webhooks behind a Service).
+	WebhookHTTP2 bool
 	// DNSNames are added to a generated serving certificate (e.g. 127.0.0.1).
 	DNSNames []string
 	// TLSSecret names a Secret in Namespace holding a generated CA and
@@ -370,7 +374,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 	var loader *certLoader
 	so := admission.ServerOptions{Addr: o.Addr, CertFile: o.CertFile, KeyFile: o.KeyFile, CertDir: o.CertDir,
 		ServiceName: o.ServiceName, ServiceNamespace: o.Namespace, DNSNames: o.DNSNames, Logger: log,
-		ShutdownDelay: o.ShutdownDelay, ClientCAFile: o.ClientCAFile}
+		ShutdownDelay: o.ShutdownDelay, ClientCAFile: o.ClientCAFile, HTTP2: o.WebhookHTTP2}
 	certReady := func() bool { return true }
 	switch {
 	case o.TLSSecret != "":
