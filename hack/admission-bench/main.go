@@ -62,6 +62,7 @@ func run() error {
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the serving time to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to this file on exit")
+	http2 := flag.Bool("http2", false, "offer HTTP/2 as well as HTTP/1.1 (serve --webhook-http2)")
 	flag.Parse()
 
 	if err := loopback(*addr); err != nil {
@@ -109,7 +110,7 @@ func run() error {
 		served.Add(1)
 	})
 	srv, err := admission.NewServer(counted, admission.ServerOptions{
-		Addr: *addr, CertDir: dir, DNSNames: []string{"127.0.0.1", "localhost"}, Logger: logger,
+		Addr: *addr, CertDir: dir, DNSNames: []string{"127.0.0.1", "localhost"}, Logger: logger, HTTP2: *http2,
 		OnCABundle: func(b []byte) {
 			if *caOut == "" {
 				return

@@ -17,6 +17,13 @@
 //	go run ./hack/loadgen -url 'https://127.0.0.1:8443/validate?timeout=10s' \
 //	    -ca /tmp/portcullis-ca.crt -rate 1000 -duration 30s -concurrency 64
 //
+// By default it calls the webhook as the API server calls one behind a
+// Service: ALPN offers only HTTP/1.1, connections are kept alive and at
+// most 25 idle ones are kept (client-go's transport defaults), so a burst
+// opens more and closes the extra ones afterwards. -http2 offers HTTP/2 as
+// well, as the API server does for a webhook URL on localhost: the server
+// picks, and the report names the protocol the responses came in.
+//
 // Without -payload it sends a realistic Pod CREATE review (a ReplicaSet's
 // pod, about 5 KB, compliant with every Pod Security Standards control).
 // Runs are bounded: at most 10 minutes, 50,000 requests/s and 10 million
@@ -68,6 +75,7 @@ type config struct {
 	caFile      string
 	payload     string
 	http2       bool
+	idleConns   int
 	warmup      int
 	timeout     time.Duration
 }
@@ -81,7 +89,8 @@ func run() error {
 	flag.BoolVar(&c.insecure, "insecure", false, "skip verifying the server certificate")
 	flag.StringVar(&c.caFile, "ca", "", "PEM CA bundle to verify the server with")
 	flag.StringVar(&c.payload, "payload", "", "AdmissionReview JSON file to send (default: a built-in Pod CREATE review)")
-	flag.BoolVar(&c.http2, "http2", true, "use HTTP/2, as the API server does (false: HTTP/1.1, one connection per worker)")
+	flag.BoolVar(&c.http2, "http2", false, "offer HTTP/2 and HTTP/1.1, as the API server does for a webhook URL on localhost (default: HTTP/1.1 only, as for a webhook behind a Service)")
+	flag.IntVar(&c.idleConns, "idle-conns", 25, "idle HTTP/1.1 connections kept for reuse (client-go's default, the API server's webhook client)")
 	flag.IntVar(&c.warmup, "warmup", 200, "unmeasured requests sent first (connections, caches)")
 	flag.DurationVar(&c.timeout, "timeout", 10*time.Second, "per-request client timeout")
 	flag.Parse()
@@ -119,6 +128,8 @@ func (c *config) check() error {
 		return fmt.Errorf("-rate × -duration exceeds %d requests", maxRequests)
 	case c.concurrency < 1 || c.concurrency > maxConcurrency:
 		return fmt.Errorf("-concurrency must be in [1, %d]", maxConcurrency)
+	case c.idleConns < 1 || c.idleConns > maxConcurrency:
+		return fmt.Errorf("-idle-conns must be in [1, %d]", maxConcurrency)
 	case c.warmup < 0 || c.warmup > 10000:
 		return errors.New("-warmup must be in [0, 10000]")
 	case c.insecure && c.caFile != "":
@@ -173,6 +184,10 @@ func (c *config) body() ([]byte, string, error) {
 
 func (c *config) client() (*http.Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.insecure} //nolint:gosec // -insecure is explicit
+	if !c.http2 {
+		// What the API server sets for webhooks behind a Service.
+		tlsConf.NextProtos = []string{"http/1.1"}
+	}
 	if c.caFile != "" {
 		pem, err := os.ReadFile(c.caFile)
 		if err != nil {
@@ -186,14 +201,10 @@ func (c *config) client() (*http.Client, error) {
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     tlsConf,
-		MaxIdleConns:        c.concurrency,
-		MaxIdleConnsPerHost: c.concurrency,
-		IdleConnTimeout:     time.Minute,
+		MaxIdleConnsPerHost: c.idleConns,
+		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   c.http2,
 		DisableCompression:  true,
-	}
-	if !c.http2 {
-		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{} // HTTP/1.1 only
 	}
 	return &http.Client{Transport: tr, Timeout: c.timeout}, nil
 }
@@ -205,6 +216,8 @@ type loader struct {
 	uidField []byte
 
 	httpErrors, transportErrors, badResponses, allowed, denied atomic.Int64
+	// proto is the protocol of the first response ("HTTP/1.1", "HTTP/2.0").
+	proto atomic.Value
 }
 
 // send posts one review and checks the answer.
@@ -221,6 +234,7 @@ func (l *loader) send(ctx context.Context) error {
 	}
 	data, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	l.proto.CompareAndSwap(nil, resp.Proto)
 	switch {
 	case err != nil:
 		l.transportErrors.Add(1)
@@ -330,11 +344,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
 
 func (r *report) print(w io.Writer, c config) {
-	proto := "HTTP/1.1"
-	if c.http2 {
-		proto = "HTTP/2"
-	}
 	l := r.l
+	proto, _ := l.proto.Load().(string)
+	if c.http2 {
+		proto += ", h2 offered"
+	} else {
+		proto += fmt.Sprintf(", h2 not offered, %d idle connections kept", c.idleConns)
+	}
 	errs := l.httpErrors.Load() + l.transportErrors.Load() + l.badResponses.Load()
 	ok := len(r.latency)
 	fmt.Fprintf(w, "target        %s (%s, %d workers)\n", c.url, proto, c.concurrency)
