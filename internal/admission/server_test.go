@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -236,6 +238,44 @@ func TestServerHTTP2(t *testing.T) {
 		if err := json.Unmarshal(data, &review); err != nil || review.Response == nil || review.Response.Allowed || review.Response.UID != "h2-1" {
 			t.Errorf("%s: review: %v %s", tc.name, err, data)
 		}
+	}
+}
+
+// TestServerContentLength checks that a review's answer declares its
+// length over HTTP/1.1 even when it is larger than net/http's 2 KiB
+// response buffer, beyond which net/http would otherwise switch to
+// chunked encoding (more framing, more writes).
+func TestServerContentLength(t *testing.T) {
+	t.Parallel()
+	h := newHandler(t, HandlerOptions{Policies: NewAtomicSource(pssSet(t, policy.Enforce))})
+	s, err := NewServer(h, ServerOptions{Addr: "127.0.0.1:0", DNSNames: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runServer(t, s)
+	// Every container fails several controls: a long denial message.
+	var containers []string
+	for i := range 12 {
+		containers = append(containers, fmt.Sprintf(`{"name":"c%d-with-a-rather-long-name","image":"registry.example/team/image-%d:1.0","securityContext":{"privileged":true,"capabilities":{"add":["SYS_ADMIN"]}},"ports":[{"containerPort":80,"hostPort":%d}]}`, i, i, 8000+i))
+	}
+	pod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ops"},"spec":{"hostPID":true,"hostNetwork":true,"containers":[` + strings.Join(containers, ",") + `]}}`
+	body := reviewBody(t, reviewReq{uid: "cl-1", kind: "Pod", namespace: "ops", name: "p", object: pod})
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, s.CABundle()), ServerName: "127.0.0.1"}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Post("https://"+s.Addr().String()+PathValidate, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(data, []byte(`"allowed":false`)) {
+		t.Fatalf("HTTP %d, %v: %.300s", resp.StatusCode, err, data)
+	}
+	if len(data) <= 2048 {
+		t.Fatalf("the answer is %d bytes: the test needs one above net/http's 2 KiB buffer", len(data))
+	}
+	if resp.ContentLength != int64(len(data)) || len(resp.TransferEncoding) != 0 {
+		t.Errorf("%s answer of %d bytes: Content-Length %d, Transfer-Encoding %q", resp.Proto, len(data), resp.ContentLength, resp.TransferEncoding)
 	}
 }
 
