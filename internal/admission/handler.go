@@ -245,7 +245,10 @@ func (h *Handler) readReview(w http.ResponseWriter, r *http.Request) (*decoded, 
 		}
 		return nil, badRequest("reading request body: %v", err)
 	}
-	data := bytes.TrimSpace(buf.Bytes())
+	// JSON whitespace only: bytes.TrimSpace also drops \v, \f and
+	// Unicode spaces, so a body starting with one was accepted although
+	// it is not JSON.
+	data := bytes.Trim(buf.Bytes(), " \t\r\n")
 	if len(data) == 0 {
 		return nil, badRequest("empty request body: want an admission.k8s.io/v1 AdmissionReview")
 	}
