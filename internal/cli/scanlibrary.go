@@ -127,8 +127,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
 			continue
 		}
-		resources = append(resources, leanDocument(d))
 		objects = append(objects, d.Object)
+		d = leanDocument(d)
+		d.Object = reportObject(d.Object)
+		resources = append(resources, d)
 	}
 	docs = nil
 	if cluster != nil {
@@ -137,7 +139,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
-	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected})
+	// The scan owns the decoded objects and frees them namespace by
+	// namespace; the report needs only each document's identity (kept in
+	// resources) and text.
+	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -208,6 +213,28 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
 	}
 	return scanVerdict(scan, o, failRank)
+}
+
+// reportObject is what the report of a library scan reads of a
+// document's object: apiVersion, kind, and metadata name and namespace
+// (the resource's identity); the scan has the whole object.
+func reportObject(obj map[string]any) map[string]any {
+	kept := make(map[string]any, 3)
+	for _, k := range []string{"apiVersion", "kind"} {
+		if v, ok := obj[k]; ok {
+			kept[k] = v
+		}
+	}
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		m := make(map[string]any, 2)
+		for _, k := range []string{"name", "namespace"} {
+			if v, ok := md[k]; ok {
+				m[k] = v
+			}
+		}
+		kept["metadata"] = m
+	}
+	return kept
 }
 
 // leanDocument is d without the parsed tree decoding kept: the report

@@ -826,3 +826,61 @@ func TestLargeScanReleasesValues(t *testing.T) {
 		t.Errorf("%d failures, want %d", failed, want)
 	}
 }
+
+// TestScanReleasesObjects: with ReleaseObjects, a scan split by namespace
+// clears the caller's objects as it goes (those no rule matches at once,
+// each namespace's when its rules are done) and finds what a scan that
+// keeps them finds.
+func TestScanReleasesObjects(t *testing.T) {
+	lib := load(t, baseLib())
+	const namespaces, perNS = 10, 300
+	var objs []map[string]any
+	for i := range namespaces * perNS {
+		p := pod(fmt.Sprint("p", i), i%7 == 0)
+		p["metadata"].(map[string]any)["namespace"] = fmt.Sprint("ns", i%namespaces)
+		objs = append(objs, p)
+	}
+	for i := range 50 { // matched by no rule
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprint("cm", i), "namespace": "ns0"}})
+	}
+	want, err := lib.Scan(context.Background(), slices.Clone(objs), ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func(kind string) int {
+		n := 0
+		for _, o := range objs {
+			if o != nil && (kind == "" || o["kind"] == kind) {
+				n++
+			}
+		}
+		return n
+	}
+	var most, least, calls int
+	least = len(objs)
+	got, err := lib.Scan(context.Background(), objs, ScanOptions{ReleaseObjects: true, Workers: 1,
+		RuleDone: func(string, time.Duration) {
+			// One worker: this runs before the task's objects are released.
+			calls++
+			if n := held("ConfigMap"); n != 0 {
+				t.Errorf("%d objects no rule matches held during the scan", n)
+			}
+			most, least = max(most, held("")), min(least, held(""))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != namespaces+1 { // the resident scope and each namespace
+		t.Fatalf("%d rule evaluations, want %d", calls, namespaces+1)
+	}
+	if most != namespaces*perNS || least != perNS {
+		t.Errorf("objects held during the scan: from %d down to %d, want from %d down to one namespace's %d", most, least, namespaces*perNS, perNS)
+	}
+	if n := held(""); n != 0 {
+		t.Errorf("%d objects held after the scan", n)
+	}
+	if !slices.EqualFunc(got, want, func(a, b Finding) bool { return fmt.Sprint(a.Result) == fmt.Sprint(b.Result) }) {
+		t.Errorf("findings differ from a scan that keeps the objects: %d against %d", len(got), len(want))
+	}
+}

@@ -36,6 +36,15 @@ type ScanOptions struct {
 	// evaluating goroutine: once per rule, or, in a scan split by
 	// namespace, once per scope the rule is evaluated on.
 	RuleDone func(rule string, took time.Duration)
+	// ReleaseObjects hands the objects to the scan: it clears each
+	// element of the objects slice it was given (sets it to nil), and
+	// drops its own reference, once the last rule that matches the
+	// object has been evaluated (objects no rule matches, right after
+	// the rules are scheduled). A caller that keeps no other reference
+	// to the objects lets a scan split by namespace free them namespace
+	// by namespace instead of holding every decoded object to the end.
+	// The caller must not use the slice's elements after Scan.
+	ReleaseObjects bool
 }
 
 // Finding is one result of a scan with the rule response behind it
@@ -194,6 +203,10 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		tasks = append(tasks, s.tasks(r, j.whole)...)
 	}
 	s.schedule(tasks)
+	if o.ReleaseObjects {
+		s.caller = objects
+		s.dropUnmatched()
+	}
 	workers := o.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -292,6 +305,10 @@ type scanState struct {
 	errs   []error
 	refs   []int32
 	seq    int
+	// caller, when the scan may release objects (ScanOptions.ReleaseObjects),
+	// is the slice the caller handed over: its elements are cleared with
+	// objs' when the last task that matches them is done.
+	caller []map[string]any
 }
 
 // scanTask is one rule evaluated on one scope of a scan's objects.
@@ -430,13 +447,27 @@ func (s *scanState) value(i int) (ast.Value, error) {
 	return s.values[i], s.errs[i]
 }
 
-// release drops the values of objects idx no later task matches.
+// release drops the values of objects idx no later task matches (and
+// the objects themselves when the scan owns them).
 func (s *scanState) release(idx []int) {
 	for _, i := range idx {
 		if atomic.AddInt32(&s.refs[i], -1) == 0 {
 			s.mu[i].Lock()
 			s.values[i] = nil
+			if s.caller != nil {
+				s.objs[i], s.caller[i] = nil, nil
+			}
 			s.mu[i].Unlock()
+		}
+	}
+}
+
+// dropUnmatched releases, when the scan owns the objects, those no task
+// matches: nothing reads them once the tasks are made.
+func (s *scanState) dropUnmatched() {
+	for i, n := range s.refs {
+		if n == 0 {
+			s.objs[i], s.caller[i] = nil, nil
 		}
 	}
 }
