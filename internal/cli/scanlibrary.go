@@ -482,7 +482,11 @@ func jsonPointer(path string) string {
 	var b strings.Builder
 	for _, s := range segs {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(s))
+		if !strings.ContainsAny(s, "~/") {
+			b.WriteString(s)
+			continue
+		}
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1"))
 	}
 	return b.String()
 }

@@ -25,3 +25,16 @@ func TestFixPatch(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONPointerAllocs: a path is turned into a pointer without building
+// an escaper per segment (it was a tenth of scan --library's own CPU at
+// 10,000 resources).
+func TestJSONPointerAllocs(t *testing.T) {
+	const path = "spec.jobTemplate.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem"
+	if got, want := jsonPointer(path), "/spec/jobTemplate/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem"; got != want {
+		t.Fatalf("jsonPointer = %s, want %s", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { jsonPointer(path) }); n > 25 {
+		t.Errorf("jsonPointer: %.0f allocations, want at most 25", n)
+	}
+}

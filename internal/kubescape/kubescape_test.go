@@ -208,6 +208,9 @@ func TestScanSkipsWhatItCannotEvaluate(t *testing.T) {
 	if len(wantMsg) != 0 {
 		t.Errorf("no findings for %v", wantMsg)
 	}
+	if cap(fs) != len(fs) { // skips are counted too
+		t.Errorf("%d findings in a slice of capacity %d", len(fs), cap(fs))
+	}
 	// With the host sensor's object, the rule runs.
 	kubelet := map[string]any{"apiVersion": "hostdata.kubescape.cloud/v1beta0", "kind": "KubeletInfo", "metadata": map[string]any{"name": "node1"}, "data": map[string]any{}}
 	fs, err = lb.Scan(context.Background(), []map[string]any{kubelet}, ScanOptions{Controls: []string{"C-9002"}})
@@ -882,5 +885,23 @@ func TestScanReleasesObjects(t *testing.T) {
 	}
 	if !slices.EqualFunc(got, want, func(a, b Finding) bool { return fmt.Sprint(a.Result) == fmt.Sprint(b.Result) }) {
 		t.Errorf("findings differ from a scan that keeps the objects: %d against %d", len(got), len(want))
+	}
+}
+
+// TestScanAllocatesFindingsOnce: the findings (some 400 bytes each, about
+// 100,000 at 10,000 resources) are allocated once at their number, not
+// grown by appending.
+func TestScanAllocatesFindingsOnce(t *testing.T) {
+	lib := load(t, baseLib())
+	var objs []map[string]any
+	for i := range 1000 {
+		objs = append(objs, pod(fmt.Sprint("p", i), i%3 == 0))
+	}
+	fs, err := lib.Scan(context.Background(), objs, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1000 || cap(fs) != len(fs) {
+		t.Errorf("%d findings in a slice of capacity %d, want 1000 in 1000", len(fs), cap(fs))
 	}
 }

@@ -102,6 +102,13 @@ const LargeScan = 2500
 // namespaces.
 const wholeClusterAttribute = "requiresWholeClusterInput"
 
+// job is a rule of a scan, evaluated on every object (whole) or scope by
+// scope.
+type job struct {
+	rule  string
+	whole bool
+}
+
 // ruleOutcome is what one rule gave on a scan's objects.
 type ruleOutcome struct {
 	skip      string            // the rule (or a scope of it) was not evaluated: why
@@ -167,10 +174,6 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		ids = l.ControlIDs()
 	}
 	var controls []*Control
-	type job struct {
-		rule  string
-		whole bool
-	}
 	var jobs []job
 	seen := map[job]bool{}
 	for _, id := range ids {
@@ -238,7 +241,7 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	for _, out := range outcomes {
 		out.settle()
 	}
-	var fs []Finding
+	fs := make([]Finding, 0, countFindings(controls, outcomes, len(objects) <= LargeScan))
 	for _, c := range controls {
 		base := engine.Result{Policy: c.ID, PolicyKind: engine.KindKubescapeControl, Control: c.ID,
 			Severity: c.Severity, Remediation: c.Remediation}
@@ -285,6 +288,35 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 		}
 	}
 	return fs, nil
+}
+
+// countFindings is the number of findings Scan makes of outcomes (a
+// finding is some 400 bytes: the slice is allocated once, not grown).
+func countFindings(controls []*Control, outcomes map[job]*ruleOutcome, small bool) int {
+	n := 0
+	for _, c := range controls {
+		if c.ManualReview {
+			n++
+			continue
+		}
+		for _, rn := range c.Rules {
+			out, ok := outcomes[job{rn, c.WholeCluster || small}]
+			switch {
+			case !ok:
+				n++
+				continue
+			case out.skip != "" && len(out.skipped) == 0 && len(out.responses) == 0 && len(out.passed) == 0:
+				n++
+			case out.skip != "":
+				n += len(out.skipped)
+			}
+			for _, ids := range out.failed {
+				n += len(ids)
+			}
+			n += len(out.passed)
+		}
+	}
+	return n
 }
 
 // scanState is one scan's objects and their Rego values, each converted
