@@ -116,8 +116,14 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	for _, ns := range o.excludeNamespaces {
 		excludedNS[ns] = true
 	}
+	// The scan is given each document's identity and decodes its text
+	// again when a rule needs the object (manifest.DecodeObject), so
+	// that only the namespaces being evaluated are held decoded; objects
+	// without text of their own (List items, cluster objects) are kept
+	// whole until the scan is done with them.
 	var resources []manifest.Document
 	objects := make([]map[string]any, 0, len(docs))
+	var kept []map[string]any
 	for _, d := range docs {
 		if reason := files.NotResource(d); reason != "" {
 			notices.put(files.Outcome{Document: d, Skipped: reason})
@@ -127,9 +133,14 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			(d.Kind() == "Namespace" && excludedNS[d.Name()]) {
 			continue
 		}
-		objects = append(objects, d.Object)
 		d = leanDocument(d)
-		d.Object = reportObject(d.Object)
+		id := reportObject(d.Object)
+		if d.Raw != nil && d.Item == nil {
+			objects, kept = append(objects, id), append(kept, nil)
+		} else {
+			objects, kept = append(objects, d.Object), append(kept, d.Object)
+		}
+		d.Object = id
 		resources = append(resources, d)
 	}
 	docs = nil
@@ -139,10 +150,17 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	if len(resources) == 0 && !o.allowEmpty {
 		return withCode(ExitInvalid, fmt.Errorf("no resources found in %s (an empty input passes nothing; use --allow-empty if that is expected)", strings.Join(args, ", ")))
 	}
-	// The scan owns the decoded objects and frees them namespace by
-	// namespace; the report needs only each document's identity (kept in
-	// resources) and text.
-	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true})
+	// The scan owns the objects and frees them namespace by namespace;
+	// the report needs only each document's identity (kept in resources)
+	// and text.
+	load := func(i int) (map[string]any, error) {
+		if o := kept[i]; o != nil {
+			kept[i] = nil // called once per object
+			return o, nil
+		}
+		return manifest.DecodeObject(resources[i].Raw)
+	}
+	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -249,7 +267,10 @@ func leanDocument(d manifest.Document) manifest.Document {
 // decodeLean decodes chunks as DecodeAll does (in parallel, in order,
 // the documents that decode returned with the errors joined), each
 // document made lean as soon as it is decoded, so that the parsed trees
-// of every document are never held at once.
+// of every document are never held at once. A document with text of its
+// own keeps only its identity (reportObject): the scan decodes the text
+// again when a rule needs the object (manifest.DecodeObject), so the
+// decoded objects of every document are never held at once either.
 func decodeLean(chunks files.Chunks) ([]manifest.Document, error) {
 	out := make([][]manifest.Document, len(chunks))
 	errs := make([]error, len(chunks))
@@ -257,6 +278,9 @@ func decodeLean(chunks files.Chunks) ([]manifest.Document, error) {
 		docs, err := chunks[i].Decode()
 		for j := range docs {
 			docs[j] = leanDocument(docs[j])
+			if d := docs[j]; d.Raw != nil && d.Item == nil {
+				docs[j].Object = reportObject(d.Object)
+			}
 		}
 		out[i], errs[i] = docs, err
 	})

@@ -3,11 +3,13 @@ package kubescape
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -903,5 +905,61 @@ func TestScanAllocatesFindingsOnce(t *testing.T) {
 	}
 	if len(fs) != 1000 || cap(fs) != len(fs) {
 		t.Errorf("%d findings in a slice of capacity %d, want 1000 in 1000", len(fs), cap(fs))
+	}
+}
+
+// TestScanLoadsObjects: given objects' identities and a Load, a scan
+// split by namespace loads each object a rule matches once, finds what
+// a scan of the whole objects finds, and skips (never passes) the
+// inputs of an object that does not load.
+func TestScanLoadsObjects(t *testing.T) {
+	lib := load(t, baseLib())
+	const namespaces, perNS = 10, 300
+	var objs, ids []map[string]any
+	for i := range namespaces * perNS {
+		p := pod(fmt.Sprint("p", i), i%7 == 0)
+		p["metadata"].(map[string]any)["namespace"] = fmt.Sprint("ns", i%namespaces)
+		objs = append(objs, p)
+		ids = append(ids, map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": fmt.Sprint("p", i), "namespace": fmt.Sprint("ns", i%namespaces)}})
+	}
+	want, err := lib.Scan(context.Background(), objs, ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	loads := map[int]int{}
+	got, err := lib.Scan(context.Background(), slices.Clone(ids), ScanOptions{Load: func(i int) (map[string]any, error) {
+		mu.Lock()
+		loads[i]++
+		mu.Unlock()
+		return objs[i], nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, want, func(a, b Finding) bool { return fmt.Sprint(a.Result) == fmt.Sprint(b.Result) }) {
+		t.Errorf("findings differ from a scan of the whole objects: %d against %d", len(got), len(want))
+	}
+	for i := range objs {
+		if loads[i] != 1 {
+			t.Fatalf("object %d loaded %d times, want once", i, loads[i])
+		}
+	}
+	// An object that does not load: its namespace's inputs are skipped.
+	got, err = lib.Scan(context.Background(), slices.Clone(ids), ScanOptions{Load: func(i int) (map[string]any, error) {
+		if i == 5 {
+			return nil, errors.New("gone")
+		}
+		return objs[i], nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range got {
+		ns5 := f.Resource.Namespace == "ns5"
+		if ns5 != (f.Status == engine.StatusSkip) || ns5 && !strings.Contains(f.Message, "gone") {
+			t.Fatalf("%s/%s: %s %q", f.Resource.Namespace, f.Resource.Name, f.Status, f.Message)
+		}
 	}
 }

@@ -45,6 +45,16 @@ type ScanOptions struct {
 	// by namespace instead of holding every decoded object to the end.
 	// The caller must not use the slice's elements after Scan.
 	ReleaseObjects bool
+	// Load, when set, returns object i of the scan whole: the objects
+	// Scan is given may then be their identity only (apiVersion, kind,
+	// metadata name and namespace: what rules are matched and namespaces
+	// formed by), and each is loaded when the first rule that matches it
+	// is evaluated and dropped after the last. A caller that can decode
+	// an object again from its text holds only one or two namespaces'
+	// decoded objects at a time. Load is called from several goroutines,
+	// once per object a rule matches; an error skips the rules' inputs
+	// it was needed for.
+	Load func(i int) (map[string]any, error)
 }
 
 // Finding is one result of a scan with the rule response behind it
@@ -192,6 +202,9 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	}
 	slices.SortFunc(controls, func(a, b *Control) int { return strings.Compare(a.ID, b.ID) })
 	s := newScanState(l, envelopes(objects), o)
+	if o.Load != nil {
+		s.load, s.full = o.Load, make([]map[string]any, len(objects))
+	}
 	// Each rule is evaluated on one or more scopes (tasks). The tasks run
 	// scope by scope, every rule of a scope together, so that the Rego
 	// values of a namespace's objects are converted once, shared by the
@@ -341,6 +354,10 @@ type scanState struct {
 	// is the slice the caller handed over: its elements are cleared with
 	// objs' when the last task that matches them is done.
 	caller []map[string]any
+	// load, when set, gives the whole objects (ScanOptions.Load); full
+	// holds those loaded, guarded by mu, until released.
+	load func(int) (map[string]any, error)
+	full []map[string]any
 }
 
 // scanTask is one rule evaluated on one scope of a scan's objects.
@@ -469,12 +486,40 @@ func (s *scanState) run(ctx context.Context, tasks []*scanTask, workers int, don
 	wg.Wait()
 }
 
+// object is object i of the scan whole: as given, or loaded on first
+// use (ScanOptions.Load) and kept until released.
+func (s *scanState) object(i int) (map[string]any, error) {
+	if s.load == nil {
+		return s.objs[i], nil
+	}
+	s.mu[i].Lock()
+	defer s.mu[i].Unlock()
+	return s.loadLocked(i)
+}
+
+func (s *scanState) loadLocked(i int) (map[string]any, error) {
+	if s.full[i] == nil {
+		o, err := s.load(i)
+		if err != nil {
+			return nil, fmt.Errorf("load object %d: %w", i, err)
+		}
+		s.full[i], _ = envelope(o)
+	}
+	return s.full[i], nil
+}
+
 // value is the Rego value of object i, converted on first use.
 func (s *scanState) value(i int) (ast.Value, error) {
 	s.mu[i].Lock()
 	defer s.mu[i].Unlock()
 	if s.values[i] == nil && s.errs[i] == nil {
-		s.values[i], s.errs[i] = ast.InterfaceToValue(s.objs[i])
+		o := s.objs[i]
+		if s.load != nil {
+			if o, s.errs[i] = s.loadLocked(i); s.errs[i] != nil {
+				return nil, s.errs[i]
+			}
+		}
+		s.values[i], s.errs[i] = ast.InterfaceToValue(o)
 	}
 	return s.values[i], s.errs[i]
 }
@@ -486,6 +531,9 @@ func (s *scanState) release(idx []int) {
 		if atomic.AddInt32(&s.refs[i], -1) == 0 {
 			s.mu[i].Lock()
 			s.values[i] = nil
+			if s.full != nil {
+				s.full[i] = nil
+			}
 			if s.caller != nil {
 				s.objs[i], s.caller[i] = nil, nil
 			}
@@ -527,7 +575,15 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 	}
 	matched := make([]map[string]any, len(idx))
 	for j, i := range idx {
-		matched[j] = s.objs[i]
+		o, err := s.object(i)
+		if err != nil {
+			for _, i := range idx {
+				out.skipped = append(out.skipped, resourceOf(s.objs[i]))
+			}
+			out.skip = fmt.Sprintf("rule %s: %v", r.Name, err)
+			return out
+		}
+		matched[j] = o
 	}
 	inputs := aggregate(r, matched)
 	if len(inputs) == 0 {
