@@ -524,14 +524,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 			wait = append(wait, loader.ready)
 		}
 		if err := mgr.Add(everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
-			for _, ch := range wait {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-ch:
-				}
+			if waitAll(ctx, wait) {
+				releaseExecutablePages(log, "ready")
 			}
-			releaseExecutablePages(log, "ready")
 			return nil
 		})}); err != nil {
 			return err
@@ -551,12 +546,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 			wait = append(wait, rec.applied)
 		}
 		if err := mgr.Add(everyReplica{manager.RunnableFunc(func(ctx context.Context) error {
-			for _, ch := range wait {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-ch:
-				}
+			if !waitAll(ctx, wait) {
+				return nil
 			}
 			log.Info("serving", "addr", r.Addr, "policies", watcher.Current().Len())
 			started(r)
@@ -569,6 +560,19 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// waitAll waits until every channel of chans is closed (true) or ctx ends
+// (false).
+func waitAll(ctx context.Context, chans []<-chan struct{}) bool {
+	for _, ch := range chans {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ch:
+		}
+	}
+	return true
 }
 
 // webhookURLHost returns the host of an https webhook URL (without

@@ -150,21 +150,7 @@ spec:
   - name: listed
     match: {any: [{resources: {kinds: [Pod], namespaces: [prod]}}]}
     validate: {pattern: {metadata: {name: "?*"}}}
-  - name: check
-    match: {any: [{resources: {kinds: [Pod]}}]}
-    verifyImages:
-    - imageReferences: ["*"]
-      attestors:
-      - entries:
-        - keys:
-            publicKeys: |
-              -----BEGIN PUBLIC KEY-----
-              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
-              5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
-              -----END PUBLIC KEY-----
-            rekor: {ignoreTlog: true}
-            ctlog: {ignoreSCT: true}
-`
+` + verifyAnyImageRule
 	if only := onlyNamespaces(t, hooks(t, signedIgnore, Options{URL: "https://x", ExcludeNamespaces: []string{"kube-system"}, ImagePolicies: true})[ignore].NamespaceSelector); only != "" {
 		t.Errorf("a group with a verifyImages rule on every namespace is scoped to %q", only)
 	}
@@ -215,3 +201,21 @@ spec:
 		t.Errorf("with image policies the mutating webhook is scoped to %q", only)
 	}
 }
+
+// verifyAnyImageRule is a ClusterPolicy rule (YAML at the rules' indent)
+// verifying every Pod's images with a cosign key.
+const verifyAnyImageRule = `  - name: check
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    verifyImages:
+    - imageReferences: ["*"]
+      attestors:
+      - entries:
+        - keys:
+            publicKeys: |
+              -----BEGIN PUBLIC KEY-----
+              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
+              5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
+              -----END PUBLIC KEY-----
+            rekor: {ignoreTlog: true}
+            ctlog: {ignoreSCT: true}
+`

@@ -265,21 +265,7 @@ spec:
   failurePolicy: Ignore
   webhookTimeoutSeconds: 15
   rules:
-  - name: check
-    match: {any: [{resources: {kinds: [Pod]}}]}
-    verifyImages:
-    - imageReferences: ["*"]
-      attestors:
-      - entries:
-        - keys:
-            publicKeys: |
-              -----BEGIN PUBLIC KEY-----
-              MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM
-              5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==
-              -----END PUBLIC KEY-----
-            rekor: {ignoreTlog: true}
-            ctlog: {ignoreSCT: true}
-`
+` + verifyAnyImageRule
 	set, err := policy.LoadBytes("p.yaml", []byte(signed), policy.Options{})
 	if err != nil {
 		t.Fatal(err)
