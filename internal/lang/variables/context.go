@@ -265,16 +265,27 @@ func (c *Context) Data() map[string]any {
 //   - the "images" variable is materialised on first use; an image that
 //     cannot be parsed makes queries mentioning "images" fail.
 func (c *Context) Query(expr string) (any, error) {
+	expr, err := c.prepare(expr)
+	if err != nil {
+		return nil, err
+	}
+	return c.evaluate(expr)
+}
+
+// prepare trims expr and refuses an empty one; an expression mentioning
+// "images" has the images variable loaded first (loading it changes the
+// document, so QueryShared looks up its kept results after this).
+func (c *Context) prepare(expr string) (string, error) {
 	expr = strings.TrimSpace(expr)
 	if expr == "" {
-		return nil, errors.New("invalid query (nil)")
+		return "", errors.New("invalid query (nil)")
 	}
 	if strings.Contains(expr, "images") {
 		if err := c.loadImages(); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
-	return c.evaluate(expr)
+	return expr, nil
 }
 
 // QueryShared is Query, but a successful result is kept and returned
@@ -288,15 +299,9 @@ func (c *Context) Query(expr string) (any, error) {
 // Unlike Query, it changes the Context (what it keeps): it must not run
 // concurrently with other calls on the same Context.
 func (c *Context) QueryShared(expr string) (any, error) {
-	expr = strings.TrimSpace(expr)
-	if expr == "" {
-		return nil, errors.New("invalid query (nil)")
-	}
-	if strings.Contains(expr, "images") {
-		// Before the lookup: loading images changes the document.
-		if err := c.loadImages(); err != nil {
-			return nil, err
-		}
+	expr, err := c.prepare(expr)
+	if err != nil {
+		return nil, err
 	}
 	if r, ok := c.shared[expr]; ok && r.gen == c.cur.gen {
 		return r.value, nil
