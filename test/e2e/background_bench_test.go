@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/internal/controls"
 	"github.com/portcullis/portcullis/internal/serve"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -197,16 +198,7 @@ func violations(tb testing.TB, reg *prometheus.Registry) (byNamespace map[string
 // gaugeValue is the value of an unlabelled gauge.
 func gaugeValue(tb testing.TB, reg *prometheus.Registry, name string) float64 {
 	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return 0
+	return onlyMetric(tb, reg, name).GetGauge().GetValue()
 }
 
 // policy returns the listed results of policy, and how many of them have
@@ -506,21 +498,7 @@ func BenchmarkBackground10k(b *testing.B) {
 
 	// Editing a policy's severity annotation: every Pod is evaluated
 	// again against that policy only.
-	pol = &unstructured.Unstructured{}
-	pol.SetAPIVersion("kyverno.io/v1")
-	pol.SetKind("ClusterPolicy")
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: edited}, pol); err != nil {
-		b.Fatal(err)
-	}
-	ann := pol.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	if ann["policies.kyverno.io/severity"] == editedSeverity {
-		b.Fatalf("policy %s already has severity %s", edited, editedSeverity)
-	}
-	ann["policies.kyverno.io/severity"] = editedSeverity
-	pol.SetAnnotations(ann)
+	pol = severityEdited(ctx, b, env, edited)
 	evalBefore = counterValue(b, reg, "portcullis_background_evaluations_total", "kind", "Pod")
 	evalSecondsBefore := histogramSum(b, reg, "portcullis_background_evaluation_seconds")
 	var profile *os.File
@@ -591,8 +569,31 @@ func BenchmarkBackground10k(b *testing.B) {
 // editedSeverity is the severity the edited policy is given.
 const editedSeverity = "info"
 
-// histogramSum is the sum of an unlabelled histogram.
-func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+// severityEdited reads ClusterPolicy name and returns it with its severity
+// annotation set to editedSeverity, for the caller to update.
+func severityEdited(ctx context.Context, tb testing.TB, env *Env, name string) *unstructured.Unstructured {
+	tb.Helper()
+	pol := &unstructured.Unstructured{}
+	pol.SetAPIVersion("kyverno.io/v1")
+	pol.SetKind("ClusterPolicy")
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: name}, pol); err != nil {
+		tb.Fatal(err)
+	}
+	ann := pol.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	if ann["policies.kyverno.io/severity"] == editedSeverity {
+		tb.Fatalf("policy %s already has severity %s", name, editedSeverity)
+	}
+	ann["policies.kyverno.io/severity"] = editedSeverity
+	pol.SetAnnotations(ann)
+	return pol
+}
+
+// onlyMetric is the one metric of family name (nil when there is no
+// such family or it has several series).
+func onlyMetric(tb testing.TB, reg *prometheus.Registry, name string) *dto.Metric {
 	tb.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -600,10 +601,16 @@ func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetHistogram().GetSampleSum()
+			return mf.GetMetric()[0]
 		}
 	}
-	return 0
+	return nil
+}
+
+// histogramSum is the sum of an unlabelled histogram.
+func histogramSum(tb testing.TB, reg *prometheus.Registry, name string) float64 {
+	tb.Helper()
+	return onlyMetric(tb, reg, name).GetHistogram().GetSampleSum()
 }
 
 // seedBackgroundBench starts the test API server of the issue-12

@@ -17,9 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // BenchmarkBackgroundServeProcess10k measures what issue 12's memory goal
@@ -142,18 +139,7 @@ func BenchmarkBackgroundServeProcess10k(b *testing.B) {
 		b.Fatalf("no policy with failures: %v", fails)
 	}
 	edited := victims[0]
-	pol := &unstructured.Unstructured{}
-	pol.SetAPIVersion("kyverno.io/v1")
-	pol.SetKind("ClusterPolicy")
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: edited}, pol); err != nil {
-		b.Fatal(err)
-	}
-	ann := pol.GetAnnotations()
-	if ann == nil {
-		ann = map[string]string{}
-	}
-	ann["policies.kyverno.io/severity"] = editedSeverity
-	pol.SetAnnotations(ann)
+	pol := severityEdited(ctx, b, env, edited)
 	evalBefore := scrape().podEvaluations
 	sampler.next("policy edit")
 	changed := time.Now()
