@@ -13,8 +13,8 @@ import (
 
 // Webhook timeouts the API server accepts, in seconds.
 const (
-	minGroupTimeout = 1
-	maxGroupTimeout = 30
+	minGroupTimeout = policy.MinWebhookTimeout
+	maxGroupTimeout = policy.MaxWebhookTimeout
 )
 
 // WebhookGroup is one webhook of the validating configuration: the policies
@@ -95,15 +95,16 @@ func (d GroupDefaults) Default() WebhookGroup {
 }
 
 // PolicyGroup is the group of a Kyverno ClusterPolicy or Policy: its
-// failurePolicy and webhookTimeoutSeconds, else the defaults. Its
-// verifyImages rules go with it.
+// failure policy and timeout (spec.webhookConfiguration, else the
+// deprecated failurePolicy and webhookTimeoutSeconds), else the
+// defaults. Its verifyImages rules go with it.
 func (d GroupDefaults) PolicyGroup(p *policy.Policy) WebhookGroup {
 	g := d.Default()
-	if fp := p.Spec.Spec.FailurePolicy; fp != nil {
-		g.FailurePolicy = admissionregistrationv1.FailurePolicyType(*fp)
+	if fp := p.FailurePolicy(); fp != "" {
+		g.FailurePolicy = fp
 	}
-	if t := p.Spec.Spec.WebhookTimeoutSeconds; t != nil && *t > 0 {
-		g.TimeoutSeconds = *t
+	if t := p.WebhookTimeoutSeconds(); t > 0 {
+		g.TimeoutSeconds = t
 	}
 	return g
 }
@@ -115,7 +116,7 @@ func (d GroupDefaults) ValidatingGroup(vp *policy.ValidatingPolicy) WebhookGroup
 	if fp := vp.Spec.Spec.FailurePolicy; fp != nil {
 		g.FailurePolicy = *fp
 	}
-	if wc := vp.Spec.Spec.WebhookConfiguration; wc != nil && wc.TimeoutSeconds != nil {
+	if wc := vp.Spec.Spec.WebhookConfiguration; wc != nil && wc.TimeoutSeconds != nil && *wc.TimeoutSeconds > 0 {
 		g.TimeoutSeconds = *wc.TimeoutSeconds
 	}
 	return g

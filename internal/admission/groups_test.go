@@ -174,3 +174,55 @@ func policyNames(set *policy.Set) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// TestPolicyGroupWebhookConfiguration: spec.webhookConfiguration's
+// failurePolicy and timeoutSeconds (Kyverno 1.13) choose the group over
+// the deprecated failurePolicy and webhookTimeoutSeconds, and each alone
+// falls back to the deprecated field, then to the defaults.
+func TestPolicyGroupWebhookConfiguration(t *testing.T) {
+	t.Parallel()
+	set := compile(t, `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: new-fields}
+spec:
+  failurePolicy: Fail
+  webhookTimeoutSeconds: 20
+  webhookConfiguration: {failurePolicy: Ignore, timeoutSeconds: 3}
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: timeout-only}
+spec:
+  failurePolicy: Ignore
+  webhookConfiguration: {timeoutSeconds: 7}
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: conditions-only}
+spec:
+  webhookConfiguration:
+    matchConditions: [{name: any, expression: "true"}]
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`)
+	d := GroupDefaults{}
+	for name, want := range map[string]WebhookGroup{
+		"new-fields":      {FailurePolicy: admissionregistrationv1.Ignore, TimeoutSeconds: 3},
+		"timeout-only":    {FailurePolicy: admissionregistrationv1.Ignore, TimeoutSeconds: 7},
+		"conditions-only": d.Default(),
+	} {
+		if got := d.PolicyGroup(set.Policy(name)); got != want {
+			t.Errorf("%s: group %+v, want %+v", name, got, want)
+		}
+	}
+}

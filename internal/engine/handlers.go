@@ -37,6 +37,43 @@ type evaluation struct {
 	req  *request
 	vctx *variables.Context
 	cin  *cel.Input
+	// webhookMatch caches, per Kyverno policy with
+	// webhookConfiguration.matchConditions, whether they hold.
+	webhookMatch map[*policy.Policy]bool
+}
+
+// MsgWebhookMatchError prefixes the error result of a Kyverno policy whose
+// webhookConfiguration.matchConditions cannot be evaluated.
+const MsgWebhookMatchError = "failed to evaluate webhookConfiguration.matchConditions: "
+
+// policyMatches reports whether the Kyverno policy of r applies to the
+// request under its webhookConfiguration.matchConditions, as the API
+// server filters a webhook's requests (and Kyverno's engine its
+// policies): every condition must be true. They are evaluated once per
+// policy and evaluation, on the request as it came. A condition that
+// cannot be evaluated gives an error result (res) that denies unless
+// the policy's failure policy is Ignore, as the API server rejects the
+// request when a condition of a webhook with failurePolicy Fail fails,
+// whatever the policy's validationFailureAction.
+func (ev *evaluation) policyMatches(ctx context.Context, r *policy.Rule) (ok bool, res *Result) {
+	pol := r.Policy
+	if pol.WebhookMatch == nil {
+		return true, nil
+	}
+	if m, seen := ev.webhookMatch[pol]; seen {
+		return m, nil
+	}
+	if ev.webhookMatch == nil {
+		ev.webhookMatch = map[*policy.Policy]bool{}
+	}
+	m, err := pol.WebhookMatch.Match(ctx, *ev.celInput())
+	ev.webhookMatch[pol] = err == nil && m.Matches
+	if err != nil {
+		out := ruleResult(r, ev.req).with(StatusError, MsgWebhookMatchError+err.Error(), "")
+		out.Enforce = true
+		return false, &out
+	}
+	return m.Matches, nil
 }
 
 // vars is the variable context of Kyverno rules. Its JMESPath queries
@@ -133,6 +170,12 @@ func (k kyvernoRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) (
 			}
 		}
 		if h == nil || !ruleApplies(r, req) {
+			continue
+		}
+		if ok, res := ev.policyMatches(ctx, r); !ok {
+			if res != nil {
+				results = append(results, *res)
+			}
 			continue
 		}
 		n := len(results)

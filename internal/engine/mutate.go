@@ -53,6 +53,12 @@ func (mutateRules) evaluate(ctx context.Context, e *Engine, ev *evaluation) ([]R
 		if !ruleApplies(r, ev.req) {
 			continue
 		}
+		if ok, res := ev.policyMatches(ctx, r); !ok {
+			if res != nil {
+				results = append(results, *res)
+			}
+			continue
+		}
 		res, obj := e.evalMutateRule(ctx, r, ev)
 		results = append(results, res)
 		if obj != nil {

@@ -180,6 +180,16 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 			return nil, fail(fmt.Sprintf("spec.validationActions[%d]", i), fmt.Sprintf("unknown action %q (want Deny, Warn or Audit)", a), nil)
 		}
 	}
+	if fp := p.Spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
+		return nil, fail("spec.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *fp), nil)
+	}
+	if wc := p.Spec.WebhookConfiguration; wc != nil {
+		var errs Errors
+		checkTimeout(wc.TimeoutSeconds, "spec.webhookConfiguration.timeoutSeconds", func(field, msg string) { errs = fail(field, msg, nil) })
+		if errs != nil {
+			return nil, errs
+		}
+	}
 	vp := &ValidatingPolicy{Spec: &p, File: d.Source, Actions: p.Spec.ValidationActions,
 		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory], Title: p.Annotations[AnnotationTitle],
 		Control: p.Annotations[AnnotationControlID], Remediation: p.Annotations[AnnotationRemediation]}

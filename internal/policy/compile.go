@@ -78,9 +78,10 @@ func (c *compiler) compilePolicy(d manifest.Document) (*Policy, Errors) {
 			fail("", fmt.Sprintf("spec.validationFailureActionOverrides[%d].action", i), "want Audit or Enforce", nil)
 		}
 	}
-	if p.Spec.FailurePolicy != nil && *p.Spec.FailurePolicy != "Fail" && *p.Spec.FailurePolicy != "Ignore" {
-		fail("", "spec.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *p.Spec.FailurePolicy), nil)
-	}
+	checkWebhookSettings(&p.Spec, func(field, msg string) { fail("", field, msg, nil) })
+	match, merrs := c.compileWebhookMatch(name, &p.Spec)
+	errs = append(errs, merrs...)
+	pol.WebhookMatch = match
 	if a := p.Spec.ApplyRules; a != "" && a != "All" && a != "One" {
 		fail("", "spec.applyRules", fmt.Sprintf("unknown value %q (want All or One)", a), nil)
 	}

@@ -658,6 +658,56 @@ spec:
 			want: []wantErr{{field: "spec.failurePolicy", policy: "bad", msg: `unknown failure policy "Retry"`}},
 		},
 		{
+			name: "webhook settings out of range",
+			doc: `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: bad}
+spec:
+  webhookTimeoutSeconds: 0
+  webhookConfiguration:
+    failurePolicy: Sometimes
+    timeoutSeconds: 45
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`,
+			want: []wantErr{
+				{field: "spec.webhookTimeoutSeconds", policy: "bad", msg: "timeout 0 is out of range (want 1 to 30 seconds)"},
+				{field: "spec.webhookConfiguration.failurePolicy", policy: "bad", msg: `unknown failure policy "Sometimes"`},
+				{field: "spec.webhookConfiguration.timeoutSeconds", policy: "bad", msg: "timeout 45 is out of range"},
+			},
+		},
+		{
+			name: "webhook matchConditions that do not compile",
+			doc: `apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: bad}
+spec:
+  webhookConfiguration:
+    matchConditions:
+    - {name: typo, expression: "object.metadata.name =="}
+  rules:
+  - name: r
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate: {pattern: {metadata: {name: "?*"}}}
+`,
+			want: []wantErr{{field: "spec.webhookConfiguration.matchConditions[0].expression", policy: "bad", msg: "invalid CEL at 1:24", err: "Syntax error"}},
+		},
+		{
+			name: "ValidatingPolicy webhook timeout out of range",
+			doc: `apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: bad}
+spec:
+  webhookConfiguration: {timeoutSeconds: 31}
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+  validations: [{expression: "true"}]
+`,
+			want: []wantErr{{field: "spec.webhookConfiguration.timeoutSeconds", policy: "bad", msg: "timeout 31 is out of range"}},
+		},
+		{
 			name: "unknown applyRules",
 			doc: `apiVersion: kyverno.io/v1
 kind: ClusterPolicy

@@ -86,6 +86,10 @@ type Policy struct {
 	// portcullis.dev/remediation annotations ("" when absent); the engine
 	// copies them into every result of the policy.
 	Control, Remediation string
+	// WebhookMatch holds spec.webhookConfiguration.matchConditions,
+	// compiled (nil when there are none): the policy applies to a request
+	// only when they all hold (see the engine).
+	WebhookMatch *cel.Program
 }
 
 // Name returns the policy name.
@@ -110,10 +114,10 @@ func (p *Policy) Key() string {
 	return p.Name()
 }
 
-// FailOpen reports whether the policy's failurePolicy is Ignore (the
-// default is Fail).
+// FailOpen reports whether the policy's failure policy (FailurePolicy)
+// is Ignore (the default is Fail).
 func (p *Policy) FailOpen() bool {
-	return p.Spec.Spec.FailurePolicy != nil && *p.Spec.Spec.FailurePolicy == "Ignore"
+	return p.FailurePolicy() == admissionregistrationv1.Ignore
 }
 
 // Rule is one compiled rule.

@@ -19,7 +19,10 @@ import (
 )
 
 // groupPolicies: require-limits (failurePolicy Fail, default timeout) and
-// approved-registries (failurePolicy Ignore, 5 s), both Enforce on Pods.
+// approved-registries (failurePolicy Ignore, 5 s, through Kyverno 1.13's
+// webhookConfiguration, over the deprecated fields), both Enforce on Pods;
+// approved-registries' matchConditions leave out Pods labelled
+// registry-exempt.
 const groupPolicies = `apiVersion: portcullis.dev/v1
 kind: ClusterPolicy
 metadata: {name: require-limits}
@@ -40,8 +43,14 @@ kind: ClusterPolicy
 metadata: {name: approved-registries}
 spec:
   validationFailureAction: Enforce
-  failurePolicy: Ignore
-  webhookTimeoutSeconds: 5
+  failurePolicy: Fail
+  webhookTimeoutSeconds: 20
+  webhookConfiguration:
+    failurePolicy: Ignore
+    timeoutSeconds: 5
+    matchConditions:
+    - name: not-exempt
+      expression: "!has(object.metadata.labels) || !('registry-exempt' in object.metadata.labels)"
   rules:
   - name: registries
     match: {any: [{resources: {kinds: [Pod]}}]}
@@ -170,12 +179,20 @@ func TestWebhookGroupPaths(t *testing.T) {
 	if err := env.Client.Create(ctx, pod("good", "apps", "gcr.io/app:1", true, true)); err != nil {
 		t.Errorf("compliant pod: %v", err)
 	}
+	// approved-registries' matchConditions exclude this Pod: admitted
+	// from any registry, and the policy not evaluated.
+	exempt := pod("exempt", "apps", "docker.io/nginx:1", true, true)
+	exempt.Labels = map[string]string{"registry-exempt": "yes"}
+	if err := env.Client.Create(ctx, exempt); err != nil {
+		t.Errorf("pod excluded by approved-registries' matchConditions: %v", err)
+	}
 
-	// Four admissions: each policy evaluated exactly four times.
+	// Five admissions: require-limits evaluated five times,
+	// approved-registries four (not on the Pod its conditions exclude).
 	after := policyResults(t, metricsAddr)
-	for _, p := range []string{"require-limits", "approved-registries"} {
-		if n := after[p] - before[p]; n != 4 {
-			t.Errorf("%s evaluated %v times for 4 admissions, want 4 (once per admission)", p, n)
+	for p, want := range map[string]float64{"require-limits": 5, "approved-registries": 4} {
+		if n := after[p] - before[p]; n != want {
+			t.Errorf("%s evaluated %v times, want %v (once per admission it applies to)", p, n, want)
 		}
 	}
 }
