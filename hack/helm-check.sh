@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Lints and renders the Helm chart deploy/helm/portcullis and checks the
 # rendered manifests. Runnable by CI: bash hack/helm-check.sh
+# With --install-only: builds (or finds) helm and prints its path.
 #
 # Tools are cached outside the repository, in $PORTCULLIS_TOOLS (default
 # ~/.cache/portcullis-tools, the cache .ci/run uses):
@@ -53,6 +54,12 @@ if [ ! -x "$HELM" ]; then
   echo "helm $HELM_VERSION built in $((SECONDS - start))s"
 fi
 "$HELM" version --short
+# --install-only: stop here and print helm's path (hack/test.sh: the e2e
+# tests render the chart with it).
+if [ "${1:-}" = --install-only ]; then
+  echo "$HELM"
+  exit 0
+fi
 
 # --- checker -------------------------------------------------------------------
 checker_src() {
