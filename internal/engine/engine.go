@@ -369,7 +369,7 @@ type validator struct {
 func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
 	switch {
 	case val.Deny != nil:
-		return v.deny(val.Deny)
+		return v.deny(val.Deny, true)
 	case val.Pattern != nil || val.AnyPattern != nil:
 		if v.deleting {
 			// Kyverno substitutes the variables, then skips the deleted
@@ -400,7 +400,13 @@ func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre
 
 func (v *validator) ruleMessage() string { return v.rule.Spec.Validation.Message }
 
-func (v *validator) deny(d *kyvernov1.Deny) outcome {
+// passMessage is the message of a validate rule that passed.
+func passMessage(rule string) string { return "validation rule '" + rule + "' passed." }
+
+// deny evaluates deny conditions. passMsg asks for the message of a pass,
+// which a foreach element's result does not carry (one string fewer per
+// element and rule).
+func (v *validator) deny(d *kyvernov1.Deny, passMsg bool) outcome {
 	sub, err := variables.Substitute(v.c, d.Conditions)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", err), ""}
@@ -410,7 +416,10 @@ func (v *validator) deny(d *kyvernov1.Deny) outcome {
 		return outcome{StatusError, fmt.Sprintf("failed to check deny conditions: %v", err), ""}
 	}
 	if !denied {
-		return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", v.rule.Name()), ""}
+		if !passMsg {
+			return outcome{status: StatusPass}
+		}
+		return outcome{StatusPass, passMessage(v.rule.Name()), ""}
 	}
 	msg := v.ruleMessage()
 	switch {
@@ -453,7 +462,7 @@ func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *patt
 		}
 		err := cp.ValidateWithOptions(resource, opts)
 		if err == nil {
-			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", name), ""}
+			return outcome{StatusPass, passMessage(name), ""}
 		}
 		var pe *pattern.Error
 		if !errors.As(err, &pe) {
@@ -729,7 +738,7 @@ func (v *validator) forEachElement(ctx context.Context, fe kyvernov1.ForEach, ta
 	}
 	switch {
 	case fe.Deny != nil:
-		return v.deny(fe.Deny)
+		return v.deny(fe.Deny, false)
 	case fe.Pattern != nil || fe.AnyPattern != nil:
 		// Kyverno sees foreach elements as decoded JSON, with float numbers.
 		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil, pattern.Options{FloatNumbers: true})

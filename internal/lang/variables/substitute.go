@@ -168,7 +168,8 @@ func SubstituteConditions(c *Context, doc any) (any, error) {
 // what Kyverno does when it substitutes a validate pattern on its own.
 func SubstituteAt(c *Context, doc any, basePath string) (any, error) {
 	s := &substituter{c: c, isDelete: c.Operation() == "DELETE"}
-	for _, seg := range strings.Split(basePath, "/") {
+	s.path = s.pathBuf[:0]
+	for seg := range strings.SplitSeq(basePath, "/") {
 		if seg != "" {
 			s.path = append(s.path, seg)
 		}
@@ -217,6 +218,9 @@ type substituter struct {
 	isDelete bool
 	// path is the current location: base segments then document segments.
 	path []string
+	// pathBuf backs path for the usual depths, so that walking a rule's
+	// conditions or pattern does not grow it allocation by allocation.
+	pathBuf [16]string
 	// matches is scratch space reused across strings.
 	matches []varMatch
 }
@@ -228,7 +232,9 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 	switch t := v.(type) {
 	case string:
 		if !strings.Contains(t, "{{") {
-			return t, false, nil
+			// v, not t: returning t would box the string again (one
+			// allocation per unchanged string of every document walked).
+			return v, false, nil
 		}
 		res, err := s.substituteString(t)
 		if err != nil {
@@ -242,7 +248,7 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 			return out, true, err
 		}
 		if str, ok := res.(string); ok && str == t {
-			return t, false, nil
+			return v, false, nil
 		}
 		return res, true, nil
 	case map[string]any:
@@ -269,7 +275,7 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 			}
 		}
 		if out == nil {
-			return t, false, nil
+			return v, false, nil
 		}
 		return out, true, nil
 	}
