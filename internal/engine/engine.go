@@ -10,7 +10,6 @@ import (
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/lang/cel"
-	"github.com/portcullis/portcullis/internal/lang/conditions"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/lang/pattern"
 	"github.com/portcullis/portcullis/internal/lang/variables"
@@ -333,11 +332,10 @@ func checkPreconditions(c *variables.Context, raw any) (bool, error) {
 	if raw == nil {
 		return true, nil
 	}
-	sub, err := variables.SubstituteConditions(c, raw)
-	if err != nil {
-		return false, err
+	ok, _, subErr, err := checkConditions(c, raw)
+	if subErr != nil {
+		return false, subErr
 	}
-	ok, _, err := conditions.EvaluateRaw(sub)
 	return ok, err
 }
 
@@ -407,11 +405,10 @@ func passMessage(rule string) string { return "validation rule '" + rule + "' pa
 // which a foreach element's result does not carry (one string fewer per
 // element and rule).
 func (v *validator) deny(d *kyvernov1.Deny, passMsg bool) outcome {
-	sub, err := variables.Substitute(v.c, d.Conditions)
-	if err != nil {
-		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", err), ""}
+	denied, condMsg, subErr, err := checkConditions(v.c, d.Conditions)
+	if subErr != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", subErr), ""}
 	}
-	denied, condMsg, err := conditions.EvaluateRaw(sub)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to check deny conditions: %v", err), ""}
 	}

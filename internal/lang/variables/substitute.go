@@ -189,6 +189,26 @@ func SubstituteAt(c *Context, doc any, basePath string) (any, error) {
 	return out, nil
 }
 
+// SubstituteIn substitutes doc, the part of a larger document found at the
+// path segments path (e.g. "any", "0", "key" in a deny block), as
+// Substitute substitutes it inside that document: the same values, errors,
+// error paths and `{{@}}`. The larger document must hold no $(...)
+// reference (HasReferences): Substitute resolves those against the whole
+// document.
+func SubstituteIn(c *Context, doc any, path ...string) (any, error) {
+	s := &substituter{c: c, isDelete: c.Operation() == "DELETE"}
+	s.path = append(s.pathBuf[:0], path...)
+	out, _, err := s.walk(doc, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HasReferences reports whether doc holds a $(...) reference in a string
+// or map key.
+func HasReferences(doc any) bool { return hasReferences(doc) }
+
 // HasVariables reports whether doc contains anything Substitute would
 // change: "{{" (variables, including escaped ones) or "$(" (references) in a
 // string or map key. Documents for which it returns false can be used
