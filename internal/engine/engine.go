@@ -10,7 +10,6 @@ import (
 
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/lang/cel"
-	"github.com/portcullis/portcullis/internal/lang/conditions"
 	"github.com/portcullis/portcullis/internal/lang/jmespath"
 	"github.com/portcullis/portcullis/internal/lang/pattern"
 	"github.com/portcullis/portcullis/internal/lang/variables"
@@ -333,11 +332,10 @@ func checkPreconditions(c *variables.Context, raw any) (bool, error) {
 	if raw == nil {
 		return true, nil
 	}
-	sub, err := variables.SubstituteConditions(c, raw)
-	if err != nil {
-		return false, err
+	ok, _, subErr, err := checkConditions(c, raw)
+	if subErr != nil {
+		return false, subErr
 	}
-	ok, _, err := conditions.EvaluateRaw(sub)
 	return ok, err
 }
 
@@ -369,7 +367,7 @@ type validator struct {
 func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre *pattern.Pattern, preAny []*pattern.Pattern) outcome {
 	switch {
 	case val.Deny != nil:
-		return v.deny(val.Deny)
+		return v.deny(val.Deny, true)
 	case val.Pattern != nil || val.AnyPattern != nil:
 		if v.deleting {
 			// Kyverno substitutes the variables, then skips the deleted
@@ -400,17 +398,25 @@ func (v *validator) validate(ctx context.Context, val *kyvernov1.Validation, pre
 
 func (v *validator) ruleMessage() string { return v.rule.Spec.Validation.Message }
 
-func (v *validator) deny(d *kyvernov1.Deny) outcome {
-	sub, err := variables.Substitute(v.c, d.Conditions)
-	if err != nil {
-		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", err), ""}
+// passMessage is the message of a validate rule that passed.
+func passMessage(rule string) string { return "validation rule '" + rule + "' passed." }
+
+// deny evaluates deny conditions. passMsg asks for the message of a pass,
+// which a foreach element's result does not carry (one string fewer per
+// element and rule).
+func (v *validator) deny(d *kyvernov1.Deny, passMsg bool) outcome {
+	denied, condMsg, subErr, err := checkConditions(v.c, d.Conditions)
+	if subErr != nil {
+		return outcome{StatusError, fmt.Sprintf("failed to substitute variables in deny conditions: %v", subErr), ""}
 	}
-	denied, condMsg, err := conditions.EvaluateRaw(sub)
 	if err != nil {
 		return outcome{StatusError, fmt.Sprintf("failed to check deny conditions: %v", err), ""}
 	}
 	if !denied {
-		return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", v.rule.Name()), ""}
+		if !passMsg {
+			return outcome{status: StatusPass}
+		}
+		return outcome{StatusPass, passMessage(v.rule.Name()), ""}
 	}
 	msg := v.ruleMessage()
 	switch {
@@ -453,7 +459,7 @@ func (v *validator) patterns(resource map[string]any, pat, anyPat any, pre *patt
 		}
 		err := cp.ValidateWithOptions(resource, opts)
 		if err == nil {
-			return outcome{StatusPass, fmt.Sprintf("validation rule '%s' passed.", name), ""}
+			return outcome{StatusPass, passMessage(name), ""}
 		}
 		var pe *pattern.Error
 		if !errors.As(err, &pe) {
@@ -729,7 +735,7 @@ func (v *validator) forEachElement(ctx context.Context, fe kyvernov1.ForEach, ta
 	}
 	switch {
 	case fe.Deny != nil:
-		return v.deny(fe.Deny)
+		return v.deny(fe.Deny, false)
 	case fe.Pattern != nil || fe.AnyPattern != nil:
 		// Kyverno sees foreach elements as decoded JSON, with float numbers.
 		return v.patterns(target, fe.Pattern, fe.AnyPattern, nil, nil, pattern.Options{FloatNumbers: true})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	jmespath "github.com/kyverno/go-jmespath"
@@ -210,10 +211,25 @@ func (c *Context) SetRequest(req Request) {
 func (c *Context) SetElement(value any, index, nesting int) {
 	root := cloneMap(c.cur.root, 4)
 	root["element"] = value
-	root[fmt.Sprintf("element%d", nesting)] = value
+	root[nestedKey("element", nesting)] = value
 	root["elementIndex"] = int64(index)
-	root[fmt.Sprintf("elementIndex%d", nesting)] = int64(index)
+	root[nestedKey("elementIndex", nesting)] = int64(index)
 	c.setRoot(root)
+}
+
+// nestedKey is name followed by the nesting level ("element0"), without
+// building the string for the usual levels: SetElement runs for every
+// element of every foreach.
+func nestedKey(name string, nesting int) string {
+	if nesting >= 0 && nesting < 4 {
+		switch name {
+		case "element":
+			return [...]string{"element0", "element1", "element2", "element3"}[nesting]
+		case "elementIndex":
+			return [...]string{"elementIndex0", "elementIndex1", "elementIndex2", "elementIndex3"}[nesting]
+		}
+	}
+	return name + strconv.Itoa(nesting)
 }
 
 // Checkpoint saves the current content; Restore or Reset return to it. It

@@ -168,7 +168,8 @@ func SubstituteConditions(c *Context, doc any) (any, error) {
 // what Kyverno does when it substitutes a validate pattern on its own.
 func SubstituteAt(c *Context, doc any, basePath string) (any, error) {
 	s := &substituter{c: c, isDelete: c.Operation() == "DELETE"}
-	for _, seg := range strings.Split(basePath, "/") {
+	s.path = s.pathBuf[:0]
+	for seg := range strings.SplitSeq(basePath, "/") {
 		if seg != "" {
 			s.path = append(s.path, seg)
 		}
@@ -187,6 +188,26 @@ func SubstituteAt(c *Context, doc any, basePath string) (any, error) {
 	}
 	return out, nil
 }
+
+// SubstituteIn substitutes doc, the part of a larger document found at the
+// path segments path (e.g. "any", "0", "key" in a deny block), as
+// Substitute substitutes it inside that document: the same values, errors,
+// error paths and `{{@}}`. The larger document must hold no $(...)
+// reference (HasReferences): Substitute resolves those against the whole
+// document.
+func SubstituteIn(c *Context, doc any, path ...string) (any, error) {
+	s := &substituter{c: c, isDelete: c.Operation() == "DELETE"}
+	s.path = append(s.pathBuf[:0], path...)
+	out, _, err := s.walk(doc, false)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HasReferences reports whether doc holds a $(...) reference in a string
+// or map key.
+func HasReferences(doc any) bool { return hasReferences(doc) }
 
 // HasVariables reports whether doc contains anything Substitute would
 // change: "{{" (variables, including escaped ones) or "$(" (references) in a
@@ -217,6 +238,9 @@ type substituter struct {
 	isDelete bool
 	// path is the current location: base segments then document segments.
 	path []string
+	// pathBuf backs path for the usual depths, so that walking a rule's
+	// conditions or pattern does not grow it allocation by allocation.
+	pathBuf [16]string
 	// matches is scratch space reused across strings.
 	matches []varMatch
 }
@@ -228,7 +252,9 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 	switch t := v.(type) {
 	case string:
 		if !strings.Contains(t, "{{") {
-			return t, false, nil
+			// v, not t: returning t would box the string again (one
+			// allocation per unchanged string of every document walked).
+			return v, false, nil
 		}
 		res, err := s.substituteString(t)
 		if err != nil {
@@ -242,7 +268,7 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 			return out, true, err
 		}
 		if str, ok := res.(string); ok && str == t {
-			return t, false, nil
+			return v, false, nil
 		}
 		return res, true, nil
 	case map[string]any:
@@ -269,7 +295,7 @@ func (s *substituter) walk(v any, copyAll bool) (any, bool, error) {
 			}
 		}
 		if out == nil {
-			return t, false, nil
+			return v, false, nil
 		}
 		return out, true, nil
 	}
