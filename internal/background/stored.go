@@ -1,6 +1,7 @@
 package background
 
 import (
+	"iter"
 	"unique"
 
 	"github.com/portcullis/portcullis/internal/engine"
@@ -86,4 +87,16 @@ func unpack(ss []stored, res engine.Resource) []engine.Result {
 		out[i] = s.result(res)
 	}
 	return out
+}
+
+// each gives ss as engine.Results about res, one at a time (a report
+// build reads them so: policyreport.Entry.Each).
+func each(ss []stored, res engine.Resource) iter.Seq[engine.Result] {
+	return func(yield func(engine.Result) bool) {
+		for _, s := range ss {
+			if !yield(s.result(res)) {
+				return
+			}
+		}
+	}
 }

@@ -112,7 +112,7 @@ certificate is available.`,
 			}
 			o.FailurePolicy = failurePolicy
 			var err error
-			if o.MemoryLimit, err = parseMemoryLimit(memoryLimit, o.Logger); err != nil {
+			if o.MemoryLimit, o.MemoryFloor, err = parseMemoryLimit(memoryLimit, o.Logger); err != nil {
 				return withCode(ExitInvalid, err)
 			}
 			if o.GCPercent, err = gcPercent(cmd.Flags().Changed("gc-percent"), o.GCPercent, o.MemoryLimit, o.Logger); err != nil {
@@ -214,7 +214,8 @@ certificate is available.`,
 	f.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long the findings store keeps history (transitions, daily counts, scans, deleted resources)")
 	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
-	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime (e.g. 200Mi; 0: none): the garbage collector works harder near it instead of letting the heap grow to twice what is live (default: GOMEMLIMIT when set, else 90% of the container's memory limit, else none)")
+	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime (e.g. 200Mi; 0: none): the garbage collector works harder near it instead of letting the heap grow to twice what is live (default: GOMEMLIMIT when set, else 90% of the container's memory limit, else one following the live heap: "+
+		fmt.Sprintf("the larger of %dMi and the live heap plus %d%%)", serve.DefaultMemoryFloor>>20, serve.LiveHeapGrowth))
 	f.BoolVar(&o.ReleaseExecutablePages, "release-executable-pages", true, "(Linux) once ready and after each burst of background evaluations, drop the executable's code and read-only data pages from the resident set (madvise MADV_DONTNEED; they stay in the page cache, where the kernel can reclaim them, and are mapped again on use): RssFile falls from 70-80 MiB to what is in use; =false keeps them mapped")
 	f.IntVar(&o.GCPercent, "gc-percent", 0, fmt.Sprintf("the Go garbage collector's GOGC: how far the heap may grow over what is live between collections, in percent (default: GOGC when set, else %d when a memory limit is in force, else 100)", serve.GCPercentWithMemoryLimit))
 	return cmd
@@ -250,22 +251,27 @@ func storeURL(flag string, getenv func(string) string) string {
 }
 
 // parseMemoryLimit reads --memory-limit: a quantity, 0 for none, or
-// empty for serve.DefaultMemoryLimit (from the cgroup's memory limit).
-func parseMemoryLimit(flag string, log *slog.Logger) (int64, error) {
+// empty for serve.DefaultMemoryLimit (from the cgroup's memory limit),
+// else, unless GOMEMLIMIT is set, a limit following the live heap from
+// serve.DefaultMemoryFloor (floor).
+func parseMemoryLimit(flag string, log *slog.Logger) (limit, floor int64, err error) {
 	if flag == "" {
 		limit, source, err := serve.DefaultMemoryLimit(os.Getenv, "/sys/fs/cgroup")
 		if err != nil {
-			log.Warn("no default Go memory limit", "error", err)
-			return 0, nil
+			log.Warn("no Go memory limit from the container's", "error", err)
 		}
 		if limit > 0 {
 			log.Info("Go memory limit from the container's", "bytes", limit, "source", source)
+			return limit, 0, nil
 		}
-		return limit, nil
+		if source == "GOMEMLIMIT" {
+			return 0, 0, nil
+		}
+		return 0, serve.DefaultMemoryFloor, nil
 	}
 	q, err := resource.ParseQuantity(flag)
 	if err != nil || q.Sign() < 0 {
-		return 0, fmt.Errorf("invalid --memory-limit %q (want a quantity such as 200Mi, or 0)", flag)
+		return 0, 0, fmt.Errorf("invalid --memory-limit %q (want a quantity such as 200Mi, or 0)", flag)
 	}
-	return q.Value(), nil
+	return q.Value(), 0, nil
 }

@@ -218,6 +218,12 @@ type Options struct {
 	// live heap. The command line sets DefaultMemoryLimit when
 	// --memory-limit is not given.
 	MemoryLimit int64
+	// MemoryFloor, when positive and MemoryLimit is not, makes the Go
+	// runtime's soft memory limit follow the live heap while Run runs
+	// (FollowLiveHeap): MemoryFloor, or the live heap grown by
+	// LiveHeapGrowth percent when that is more. The command line sets
+	// DefaultMemoryFloor when there is no memory limit to set.
+	MemoryFloor int64
 	// GCPercent, when positive, is set as the collector's GOGC
 	// (debug.SetGCPercent) while Run runs. The command line sets
 	// DefaultGCPercent when --gc-percent is not given: a larger value
@@ -314,6 +320,18 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		prev := debug.SetMemoryLimit(o.MemoryLimit)
 		defer debug.SetMemoryLimit(prev)
 		log.Info("Go memory limit set", "bytes", o.MemoryLimit)
+	} else if o.MemoryFloor > 0 {
+		follow, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			FollowLiveHeap(follow, o.MemoryFloor, log)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+		log.Info("Go memory limit follows the live heap", "floor", o.MemoryFloor, "growthPercent", LiveHeapGrowth)
 	}
 	if o.GCPercent > 0 {
 		prev := debug.SetGCPercent(o.GCPercent)

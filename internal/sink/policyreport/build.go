@@ -5,7 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"maps"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +44,11 @@ type Entry struct {
 	UID      string
 	// Results are every result of the resource's latest evaluation.
 	Results []engine.Result
+	// Each, when set, gives the results instead of Results: a caller
+	// that keeps them in another form (the background controller's
+	// interned results) then need not unpack every entry of a namespace
+	// at once; Build reads one entry's results at a time.
+	Each iter.Seq[engine.Result]
 	// Since is when Results last changed: the timestamp of the listed
 	// results.
 	Since time.Time
@@ -82,11 +87,21 @@ func Build(namespace string, entries []Entry, opts Options) []*v1alpha2.PolicyRe
 	cur := newReport(namespace, 0)
 	var groups map[string]int // result key -> index in cur.Results
 	size := 0
+	// One entry's results and one key at a time: a result that joins a
+	// group costs its reference only, not a report result of its own.
+	var results []engine.Result
+	var k []byte
 	for _, e := range sorted {
-		listed, sum := convert(e, opts.ReportPasses)
+		results = e.results(results[:0])
+		ref := corev1.ObjectReference{APIVersion: e.Resource.APIVersion, Kind: e.Resource.Kind,
+			Namespace: e.Resource.Namespace, Name: e.Resource.Name, UID: types.UID(e.UID)}
+		var sum v1alpha2.Summary
 		n := 0
-		for i := range listed {
-			n += refSize(&listed[i].Resources[0])
+		for i := range results {
+			count(&sum, results[i].Status)
+			if listed(&results[i], opts.ReportPasses) {
+				n += refSize(&ref)
+			}
 		}
 		if size > 0 && size+n > maxBytes {
 			out = append(out, cur)
@@ -97,24 +112,26 @@ func Build(namespace string, entries []Entry, opts Options) []*v1alpha2.PolicyRe
 		if groups == nil {
 			groups = map[string]int{}
 		}
-		for _, r := range listed {
+		for i := range results {
+			r := &results[i]
+			if !listed(r, opts.ReportPasses) {
+				continue
+			}
 			// Results that say the same thing about several resources are
 			// one result listing them all: a violation common to a
 			// thousand Pods is written once.
-			k := groupKey(&r)
-			i, ok := groups[k]
-			if !ok {
-				groups[k] = len(cur.Results)
-				cur.Results = append(cur.Results, r)
-				size += encodedSize(&r)
+			k = groupKey(k[:0], r)
+			if gi, ok := groups[string(k)]; ok {
+				g := &cur.Results[gi]
+				g.Resources = append(g.Resources, ref)
+				g.Timestamp.Seconds = max(g.Timestamp.Seconds, e.Since.Unix())
+				size += refSize(&ref)
 				continue
 			}
-			g := &cur.Results[i]
-			g.Resources = append(g.Resources, r.Resources...)
-			if r.Timestamp.Seconds > g.Timestamp.Seconds {
-				g.Timestamp = r.Timestamp
-			}
-			size += refSize(&r.Resources[0])
+			res := convert(r, ref, e.Since)
+			groups[string(k)] = len(cur.Results)
+			cur.Results = append(cur.Results, res)
+			size += encodedSize(&res)
 		}
 		add(&cur.Summary, sum)
 	}
@@ -139,58 +156,65 @@ func newReport(namespace string, index int) *v1alpha2.PolicyReport {
 	}
 }
 
-// convert returns the listed results of e and the counts of all of them.
-func convert(e Entry, passes bool) ([]v1alpha2.Result, v1alpha2.Summary) {
-	var sum v1alpha2.Summary
-	var out []v1alpha2.Result
-	ref := corev1.ObjectReference{APIVersion: e.Resource.APIVersion, Kind: e.Resource.Kind,
-		Namespace: e.Resource.Namespace, Name: e.Resource.Name, UID: types.UID(e.UID)}
-	for _, r := range e.Results {
-		count(&sum, r.Status)
-		if (r.Status == engine.StatusPass || r.Status == engine.StatusSkip) && !passes && r.Exceptions == "" {
-			// Results a PolicyException exempted are listed anyway: they
-			// are the audit trail of the exceptions in use.
-			continue
-		}
-		res := v1alpha2.Result{
-			Source:    Source,
-			Policy:    r.Policy,
-			Rule:      r.Rule,
-			Category:  r.Category,
-			Timestamp: metav1.Timestamp{Seconds: e.Since.Unix()},
-			Result:    string(r.Status),
-			Scored:    r.Status != engine.StatusWarn,
-			Resources: []corev1.ObjectReference{ref},
-			Message:   r.Message,
-		}
-		props := map[string]string{}
-		if sev := severity(r.Severity); sev != "" {
-			res.Severity = sev
-		} else if r.Severity != "" {
-			props["severity"] = r.Severity
-		}
-		for k, v := range map[string]string{"path": r.Path, "policyKind": r.PolicyKind, "image": r.Image, "digest": r.Digest} {
-			if v != "" {
-				props[k] = v
-			}
-		}
-		if r.Exceptions != "" {
-			props["exceptions"] = exceptionNames(r.Exceptions)
-		}
-		if len(props) > 0 {
-			res.Properties = props
-		}
-		out = append(out, res)
+// results returns e's results, appended to buf.
+func (e *Entry) results(buf []engine.Result) []engine.Result {
+	if e.Each == nil {
+		return append(buf, e.Results...)
 	}
-	return out, sum
+	for r := range e.Each {
+		buf = append(buf, r)
+	}
+	return buf
+}
+
+// listed says whether r is listed in a report (all results are counted):
+// not passes and skips unless passes, but always what a PolicyException
+// exempted (the audit trail of the exceptions in use).
+func listed(r *engine.Result, passes bool) bool {
+	return passes || r.Exceptions != "" || (r.Status != engine.StatusPass && r.Status != engine.StatusSkip)
+}
+
+// convert returns r as a report's result about ref.
+func convert(r *engine.Result, ref corev1.ObjectReference, since time.Time) v1alpha2.Result {
+	res := v1alpha2.Result{
+		Source:    Source,
+		Policy:    r.Policy,
+		Rule:      r.Rule,
+		Category:  r.Category,
+		Timestamp: metav1.Timestamp{Seconds: since.Unix()},
+		Result:    string(r.Status),
+		Scored:    r.Status != engine.StatusWarn,
+		Resources: []corev1.ObjectReference{ref},
+		Message:   r.Message,
+	}
+	props := map[string]string{}
+	if sev := severity(r.Severity); sev != "" {
+		res.Severity = sev
+	} else if r.Severity != "" {
+		props["severity"] = r.Severity
+	}
+	for k, v := range map[string]string{"path": r.Path, "policyKind": r.PolicyKind, "image": r.Image, "digest": r.Digest} {
+		if v != "" {
+			props[k] = v
+		}
+	}
+	if r.Exceptions != "" {
+		props["exceptions"] = exceptionNames(r.Exceptions)
+	}
+	if len(props) > 0 {
+		res.Properties = props
+	}
+	return res
 }
 
 // severity maps a policy's severity to the report's enumeration (critical,
 // high, medium, low, info); "" when it is none of them.
 func severity(s string) string {
-	switch s = strings.ToLower(strings.TrimSpace(s)); s {
-	case "critical", "high", "medium", "low", "info":
-		return s
+	s = strings.TrimSpace(s)
+	for _, v := range [...]string{"critical", "high", "medium", "low", "info"} {
+		if strings.EqualFold(s, v) {
+			return v
+		}
 	}
 	return ""
 }
@@ -218,31 +242,38 @@ func add(s *v1alpha2.Summary, o v1alpha2.Summary) {
 	s.Skip += o.Skip
 }
 
-// groupKey is what a result says, without the resource it is about and
-// the time: each field length-prefixed, properties in key order.
-func groupKey(r *v1alpha2.Result) string {
-	var b strings.Builder
+// groupKey appends to b what r says as a report's result (convert),
+// without the resource it is about and the time: each field
+// length-prefixed, with the severity and exceptions as the report gives
+// them. Results with equal keys convert to equal report results.
+func groupKey(b []byte, r *engine.Result) []byte {
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	field(r.Policy)
 	field(r.Rule)
-	field(r.Result)
+	field(string(r.Status))
 	field(r.Message)
 	field(r.Category)
-	field(string(r.Severity))
-	if r.Scored {
-		b.WriteByte('1')
+	if sev := severity(r.Severity); sev != "" {
+		field(sev)
+		field("")
 	} else {
-		b.WriteByte('0')
+		field("")
+		field(r.Severity)
 	}
-	for _, k := range slices.Sorted(maps.Keys(r.Properties)) {
-		field(k)
-		field(r.Properties[k])
+	field(r.Path)
+	field(r.PolicyKind)
+	field(r.Image)
+	field(r.Digest)
+	if r.Exceptions != "" {
+		field(exceptionNames(r.Exceptions))
+	} else {
+		field("")
 	}
-	return b.String()
+	return b
 }
 
 func refSize(r *corev1.ObjectReference) int {

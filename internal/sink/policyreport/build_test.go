@@ -194,3 +194,55 @@ func TestBuildListsExemptedResults(t *testing.T) {
 		t.Errorf("summary = %+v, want 2 skips", r.Summary)
 	}
 }
+
+// TestBuildFromEach: entries giving their results through Each build the
+// same reports as with Results; severities that differ in case only are
+// one result, as the report writes them the same.
+func TestBuildFromEach(t *testing.T) {
+	t.Parallel()
+	var plain, seqs []Entry
+	for i := range 40 {
+		e := entry(fmt.Sprintf("pod-%02d", i), engine.StatusFail, engine.StatusPass, engine.StatusWarn)
+		e.Results[0].Message = "privileged"
+		if i%2 == 0 {
+			e.Results[0].Severity = "high"
+		}
+		if i%5 == 0 {
+			e.Results[2].Exceptions = "ns/allow-" + e.Resource.Name
+		}
+		plain = append(plain, e)
+		s := e
+		s.Results = nil
+		s.Each = func(yield func(engine.Result) bool) {
+			for _, r := range e.Results {
+				if !yield(r) {
+					return
+				}
+			}
+		}
+		seqs = append(seqs, s)
+	}
+	a, b := Build("ns", plain, Options{MaxBytes: 8192}), Build("ns", seqs, Options{MaxBytes: 8192})
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatalf("Each built\n%s\nResults built\n%s", jb, ja)
+	}
+	if len(a) < 2 {
+		t.Fatalf("%d reports, want the namespace split", len(a))
+	}
+	fails := 0
+	for _, r := range a {
+		for _, res := range r.Results {
+			if res.Result == v1alpha2.StatusFail {
+				fails++
+				if res.Severity != "high" {
+					t.Errorf("severity %q", res.Severity)
+				}
+			}
+		}
+	}
+	if fails != len(a) {
+		t.Errorf("%d failing results in %d reports, want one per report (High and high are one)", fails, len(a))
+	}
+}
