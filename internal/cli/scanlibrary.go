@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/execpages"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -171,7 +172,13 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		compacts[i] = nil
 		return c.Object()
 	}
+	// What start-up, loading the library and decoding touched of the
+	// executable is not needed again (see execpages): out of the resident
+	// set before the scan, the phase that holds the most memory.
+	_, _ = execpages.Release()
+	stop := holdScanMemory()
 	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
+	stop()
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -182,13 +189,15 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			byResource[id] = i
 		}
 	}
-	perDoc := make([][]kubescape.Finding, len(resources))
-	var other []kubescape.Finding
-	for _, f := range findings {
+	// The findings of each document, as indexes into findings (copies
+	// of ~100,000 findings would double what the report phase holds).
+	perDoc := make([][]int32, len(resources))
+	var other []int32
+	for n, f := range findings {
 		if i, ok := byResource[f.Resource]; ok {
-			perDoc[i] = append(perDoc[i], f)
+			perDoc[i] = append(perDoc[i], int32(n))
 		} else {
-			other = append(other, f)
+			other = append(other, int32(n))
 		}
 	}
 	nControls, nRules := len(lib.Controls), len(lib.Rules)
@@ -207,7 +216,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
 		var lines *manifest.Lines // the document's text parsed once, on its first failure
-		for _, f := range perDoc[i] {
+		for _, n := range perDoc[i] {
+			f := &findings[n]
 			res := f.Result
 			if f.Response != nil {
 				res.JSONPatch = fixPatch(f.Response.FixPaths)
@@ -231,8 +241,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	}
 	if len(other) > 0 {
 		rs := &report.Resource{File: lib.Dir}
-		for _, f := range other {
-			rs.Results = append(rs.Results, f.Result)
+		for _, n := range other {
+			rs.Results = append(rs.Results, findings[n].Result)
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
