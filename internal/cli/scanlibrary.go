@@ -176,9 +176,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	// executable is not needed again (see execpages): out of the resident
 	// set before the scan, the phase that holds the most memory.
 	_, _ = execpages.Release()
-	stop := holdScanMemory()
+	defer holdScanMemory()() // until the report is written
 	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
-	stop()
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}
@@ -212,25 +211,38 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		scan.NotScanned = cluster.notScanned
 	}
 	scan.Skipped = notices.skipped
+	// Each failure's line and fix patch, found on every core, document by
+	// document (the text of a document with failures parsed once); the
+	// report is then written in order.
+	lines := make([]int32, len(findings))
+	patches := make([]string, len(findings))
+	workpool.Run(len(resources), 0, func(i int) {
+		d := resources[i]
+		var ls *manifest.Lines // the document's text parsed once, on its first failure
+		for _, n := range perDoc[i] {
+			f := &findings[n]
+			if f.Response == nil {
+				continue
+			}
+			patches[n] = fixPatch(f.Response.FixPaths)
+			if f.Response.FirstPath() != "" && d.Raw != nil {
+				if ls == nil {
+					ls = manifest.NewLines(d.Raw, d.Line)
+				}
+				lines[n] = int32(ls.FieldLines([]string{f.Response.FirstPath()})[0])
+			}
+		}
+	})
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
-		var lines *manifest.Lines // the document's text parsed once, on its first failure
 		for _, n := range perDoc[i] {
-			f := &findings[n]
-			res := f.Result
-			if f.Response != nil {
-				res.JSONPatch = fixPatch(f.Response.FixPaths)
+			res := findings[n].Result
+			if findings[n].Response != nil {
+				res.JSONPatch, patches[n] = patches[n], ""
 			}
 			rs.Results = append(rs.Results, res)
-			line := 0
-			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
-				if lines == nil {
-					lines = manifest.NewLines(d.Raw, d.Line)
-				}
-				line = lines.FieldLines([]string{f.Response.FirstPath()})[0]
-			}
-			rs.Lines = append(rs.Lines, line)
+			rs.Lines = append(rs.Lines, int(lines[n]))
 			if o.output == "sarif" { // only SARIF writes fixes; each parses the text again
 				rs.Fixes = append(rs.Fixes, fixEdits(d, res))
 			}
