@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/portcullis/portcullis/internal/engine"
+	"github.com/portcullis/portcullis/internal/execpages"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/manifest"
@@ -91,6 +92,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	}
 	var (
 		docs         []manifest.Document
+		compact      []manifest.Compact // per document of docs, nil when kept whole
 		skippedFiles []manifest.Skipped
 		cluster      *clusterScan
 	)
@@ -107,7 +109,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
-		if docs, err = decodeLean(chunks); err != nil {
+		if docs, compact, err = decodeLean(chunks); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
 	}
@@ -116,15 +118,18 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	for _, ns := range o.excludeNamespaces {
 		excludedNS[ns] = true
 	}
-	// The scan is given each document's identity and decodes its text
-	// again when a rule needs the object (manifest.DecodeObject), so
-	// that only the namespaces being evaluated are held decoded; objects
-	// without text of their own (List items, cluster objects) are kept
-	// whole until the scan is done with them.
+	// The scan is given each document's identity and decodes its
+	// compact form when a rule needs the object, so that only the
+	// namespaces being evaluated are held decoded; objects without one
+	// (List items, cluster objects) are kept whole until the scan is done
+	// with them.
 	var resources []manifest.Document
 	objects := make([]map[string]any, 0, len(docs))
-	var kept []map[string]any
-	for _, d := range docs {
+	var (
+		kept     []map[string]any
+		compacts []manifest.Compact
+	)
+	for i, d := range docs {
 		if reason := files.NotResource(d); reason != "" {
 			notices.put(files.Outcome{Document: d, Skipped: reason})
 			continue
@@ -135,15 +140,20 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		}
 		d = leanDocument(d)
 		id := reportObject(d.Object)
-		if d.Raw != nil && d.Item == nil {
+		var c manifest.Compact
+		if compact != nil {
+			c = compact[i]
+		}
+		if c != nil {
 			objects, kept = append(objects, id), append(kept, nil)
 		} else {
 			objects, kept = append(objects, d.Object), append(kept, d.Object)
 		}
+		compacts = append(compacts, c)
 		d.Object = id
 		resources = append(resources, d)
 	}
-	docs = nil
+	docs, compact = nil, nil
 	if cluster != nil {
 		cluster.docs = nil
 	}
@@ -153,13 +163,20 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	// The scan owns the objects and frees them namespace by namespace;
 	// the report needs only each document's identity (kept in resources)
 	// and text.
-	load := func(i int) (map[string]any, error) {
+	load := func(i int) (map[string]any, error) { // called once per object
 		if o := kept[i]; o != nil {
-			kept[i] = nil // called once per object
+			kept[i] = nil
 			return o, nil
 		}
-		return manifest.DecodeObject(resources[i].Raw)
+		c := compacts[i]
+		compacts[i] = nil
+		return c.Object()
 	}
+	// What start-up, loading the library and decoding touched of the
+	// executable is not needed again (see execpages): out of the resident
+	// set before the scan, the phase that holds the most memory.
+	_, _ = execpages.Release()
+	defer holdScanMemory()() // until the report is written
 	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
 	if err != nil {
 		return withCode(ExitInvalid, err)
@@ -171,13 +188,15 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			byResource[id] = i
 		}
 	}
-	perDoc := make([][]kubescape.Finding, len(resources))
-	var other []kubescape.Finding
-	for _, f := range findings {
+	// The findings of each document, as indexes into findings (copies
+	// of ~100,000 findings would double what the report phase holds).
+	perDoc := make([][]int32, len(resources))
+	var other []int32
+	for n, f := range findings {
 		if i, ok := byResource[f.Resource]; ok {
-			perDoc[i] = append(perDoc[i], f)
+			perDoc[i] = append(perDoc[i], int32(n))
 		} else {
-			other = append(other, f)
+			other = append(other, int32(n))
 		}
 	}
 	nControls, nRules := len(lib.Controls), len(lib.Rules)
@@ -192,24 +211,38 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		scan.NotScanned = cluster.notScanned
 	}
 	scan.Skipped = notices.skipped
+	// Each failure's line and fix patch, found on every core, document by
+	// document (the text of a document with failures parsed once); the
+	// report is then written in order.
+	lines := make([]int32, len(findings))
+	patches := make([]string, len(findings))
+	workpool.Run(len(resources), 0, func(i int) {
+		d := resources[i]
+		var ls *manifest.Lines // the document's text parsed once, on its first failure
+		for _, n := range perDoc[i] {
+			f := &findings[n]
+			if f.Response == nil {
+				continue
+			}
+			patches[n] = fixPatch(f.Response.FixPaths)
+			if f.Response.FirstPath() != "" && d.Raw != nil {
+				if ls == nil {
+					ls = manifest.NewLines(d.Raw, d.Line)
+				}
+				lines[n] = int32(ls.FieldLines([]string{f.Response.FirstPath()})[0])
+			}
+		}
+	})
 	w := scanWriter(cmd.OutOrStdout(), scan, o)
 	for i, d := range resources {
 		rs := &report.Resource{File: d.Source, Line: d.Line, Document: d.Index}
-		var lines *manifest.Lines // the document's text parsed once, on its first failure
-		for _, f := range perDoc[i] {
-			res := f.Result
-			if f.Response != nil {
-				res.JSONPatch = fixPatch(f.Response.FixPaths)
+		for _, n := range perDoc[i] {
+			res := findings[n].Result
+			if findings[n].Response != nil {
+				res.JSONPatch, patches[n] = patches[n], ""
 			}
 			rs.Results = append(rs.Results, res)
-			line := 0
-			if f.Response != nil && f.Response.FirstPath() != "" && d.Raw != nil {
-				if lines == nil {
-					lines = manifest.NewLines(d.Raw, d.Line)
-				}
-				line = lines.FieldLines([]string{f.Response.FirstPath()})[0]
-			}
-			rs.Lines = append(rs.Lines, line)
+			rs.Lines = append(rs.Lines, int(lines[n]))
 			if o.output == "sarif" { // only SARIF writes fixes; each parses the text again
 				rs.Fixes = append(rs.Fixes, fixEdits(d, res))
 			}
@@ -220,8 +253,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	}
 	if len(other) > 0 {
 		rs := &report.Resource{File: lib.Dir}
-		for _, f := range other {
-			rs.Results = append(rs.Results, f.Result)
+		for _, n := range other {
+			rs.Results = append(rs.Results, findings[n].Result)
 		}
 		if err := w.Put(rs); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("write the report: %w", err))
@@ -268,27 +301,34 @@ func leanDocument(d manifest.Document) manifest.Document {
 // the documents that decode returned with the errors joined), each
 // document made lean as soon as it is decoded, so that the parsed trees
 // of every document are never held at once. A document with text of its
-// own keeps only its identity (reportObject): the scan decodes the text
-// again when a rule needs the object (manifest.DecodeObject), so the
-// decoded objects of every document are never held at once either.
-func decodeLean(chunks files.Chunks) ([]manifest.Document, error) {
+// own keeps only its identity (reportObject) and its object's compact
+// form (compact, the same index as the document): the scan decodes that
+// when a rule needs the object, so the decoded objects of every document
+// are never held at once either, and the YAML is parsed once. compact is
+// nil for a document kept whole (List items, and objects
+// manifest.NewCompact cannot give back exactly).
+func decodeLean(chunks files.Chunks) (docs []manifest.Document, compact []manifest.Compact, err error) {
 	out := make([][]manifest.Document, len(chunks))
+	outc := make([][]manifest.Compact, len(chunks))
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
 		docs, err := chunks[i].Decode()
+		cs := make([]manifest.Compact, len(docs))
 		for j := range docs {
 			docs[j] = leanDocument(docs[j])
 			if d := docs[j]; d.Raw != nil && d.Item == nil {
-				docs[j].Object = reportObject(d.Object)
+				if c, ok := manifest.NewCompact(d.Object); ok {
+					docs[j].Object, cs[j] = reportObject(d.Object), c
+				}
 			}
 		}
-		out[i], errs[i] = docs, err
+		out[i], outc[i], errs[i] = docs, cs, err
 	})
-	var docs []manifest.Document
-	for _, d := range out {
+	for i, d := range out {
 		docs = append(docs, d...)
+		compact = append(compact, outc[i]...)
 	}
-	return docs, errors.Join(errs...)
+	return docs, compact, errors.Join(errs...)
 }
 
 // readLibraryCluster lists the objects of the kinds the rules of the

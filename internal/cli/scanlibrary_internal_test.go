@@ -38,3 +38,18 @@ func TestJSONPointerAllocs(t *testing.T) {
 		t.Errorf("jsonPointer: %.0f allocations, want at most 25", n)
 	}
 }
+
+// TestScanMemoryLimit: the scan's soft memory limit is the floor until
+// the live heap needs more, then keeps half the live heap free above it.
+func TestScanMemoryLimit(t *testing.T) {
+	for _, tc := range []struct{ live, want int64 }{
+		{0, scanMemoryFloor},
+		{200 << 20, scanMemoryFloor},
+		{300 << 20, 450 << 20},
+		{1 << 30, 3 << 29},
+	} {
+		if got := scanMemoryLimit(tc.live); got != tc.want {
+			t.Errorf("scanMemoryLimit(%d) = %d, want %d", tc.live, got, tc.want)
+		}
+	}
+}

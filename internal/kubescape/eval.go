@@ -52,7 +52,7 @@ func (l *Library) prepare(ctx context.Context, c *ast.Compiler, d Data) (rego.Pr
 
 // evalPrepared runs a prepared rule on input (an ast array of objects).
 // Evaluation stops when ctx is done. With strip, the Kubernetes objects of
-// the responses keep only what keepReportFields keeps, before they are
+// the responses keep only what reportFields keeps, before they are
 // decoded.
 func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value, strip bool) ([]Response, error) {
 	opts := []rego.EvalOption{rego.EvalParsedInput(input)}
@@ -169,6 +169,16 @@ const (
 	aggregateAPIServerPod = "apiserver-pod"
 	relatedObjectsKey     = "relatedObjects"
 )
+
+// aggregates reports whether r has an aggregator: its input is made of
+// its objects rather than the objects themselves.
+func aggregates(r *Rule) bool {
+	switch how, _ := r.Metadata.Attributes[aggregatorAttribute].(string); how {
+	case aggregateSubjects, aggregateAPIServerPod:
+		return true
+	}
+	return false
+}
 
 // aggregate turns a rule's objects into its input: unchanged, or one object
 // per subject of each (binding, role) pair, or the API server Pod.

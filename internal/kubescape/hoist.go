@@ -227,3 +227,134 @@ func kindTest(e *ast.Expr, v ast.Var) (string, bool) {
 	}
 	return "", false
 }
+
+// deferIterations moves, in every rule body of m (function bodies and
+// else branches included; comprehension bodies, whose order can be that of
+// an array, are left alone), an iteration
+//
+//	x := c[k]      (or x = c[k]; k a variable, c anything)
+//
+// down to just before the first later expression that shares a variable
+// with it, when expressions that share none stand in between. Those
+// expressions neither bind nor read what the iteration binds or reads, so
+// the body has the same solutions; a rule's value does not depend on the
+// order they are found in (sets and objects are ordered by value). But the
+// expressions in between are evaluated once, not once per element of c:
+//
+//	key := keys[_]                      container := wl.spec.containers[i]
+//	container := wl.spec.containers[i]  env := container.env[j]
+//	env := container.env[j]         ->  key := keys[_]
+//	contains(env.name, key)             contains(env.name, key)
+//
+// walks the containers and their environment once per workload instead of
+// once per key. An iteration is not moved past an expression with a with
+// modifier, a some or every declaration, nor is a negated one, one
+// with a with modifier or one whose x or k an earlier expression names
+// (a test, not an iteration) moved. m is changed in place; the number of
+// iterations moved is returned.
+func deferIterations(m *ast.Module) int {
+	globals := map[ast.Var]bool{
+		ast.InputRootDocument.Value.(ast.Var):   true,
+		ast.DefaultRootDocument.Value.(ast.Var): true,
+	}
+	moved := 0
+	for _, r := range m.Rules {
+		for rule := r; rule != nil; rule = rule.Else {
+			moved += deferBody(rule.Body, globals)
+		}
+	}
+	return moved
+}
+
+// deferBody moves the iterations of body (see deferIterations) and
+// returns how many it moved.
+func deferBody(body ast.Body, globals map[ast.Var]bool) int {
+	moved := 0
+	// From the last expression up: the expressions an iteration moves
+	// past have been looked at, and each is looked at once.
+	for p := len(body) - 1; p >= 0; p-- {
+		e := body[p]
+		if !isIteration(e) || bindsEarlier(e, body[:p], globals) {
+			continue
+		}
+		vars := localVars(e, globals, false)
+		q := p + 1
+		for q < len(body) && !barrier(body[q]) && !sharesVar(body[q], vars, globals) {
+			q++
+		}
+		if q == p+1 {
+			continue
+		}
+		// body[p+1:q] share no variable with e: e goes after them.
+		copy(body[p:q-1], body[p+1:q])
+		body[q-1] = e
+		moved++
+	}
+	for i, e := range body {
+		e.Index = i
+	}
+	return moved
+}
+
+// isIteration reports whether e is x := c[k] or x = c[k], k a variable
+// (an iteration over c), neither negated nor with a with modifier.
+func isIteration(e *ast.Expr) bool {
+	if e.Negated || len(e.With) > 0 || !(e.IsAssignment() || e.IsEquality()) {
+		return false
+	}
+	ops := e.Operands()
+	if len(ops) != 2 {
+		return false
+	}
+	if _, ok := ops[0].Value.(ast.Var); !ok {
+		return false
+	}
+	ref, ok := ops[1].Value.(ast.Ref)
+	if !ok || len(ref) < 2 {
+		return false
+	}
+	_, ok = ref[len(ref)-1].Value.(ast.Var)
+	return ok
+}
+
+// bindsEarlier reports whether the variable e assigns or its index
+// (x and k of x := c[k]) is named before it, in earlier: e then tests
+// values, it does not iterate, and is left where it is.
+func bindsEarlier(e *ast.Expr, earlier ast.Body, globals map[ast.Var]bool) bool {
+	ops := e.Operands()
+	ref := ops[1].Value.(ast.Ref)
+	own := map[ast.Var]bool{ops[0].Value.(ast.Var): true}
+	if k := ref[len(ref)-1].Value.(ast.Var); !k.IsWildcard() {
+		own[k] = true
+	}
+	for _, x := range earlier {
+		if sharesVar(x, own, globals) {
+			return true
+		}
+	}
+	return false
+}
+
+// barrier reports whether e is an expression no iteration is moved past:
+// one with a with modifier, a some or every declaration.
+func barrier(e *ast.Expr) bool {
+	if len(e.With) > 0 {
+		return true
+	}
+	switch e.Terms.(type) {
+	case *ast.SomeDecl, *ast.Every:
+		return true
+	}
+	return false
+}
+
+// sharesVar reports whether e names one of vars (in any comprehension
+// or call of it too).
+func sharesVar(e *ast.Expr, vars map[ast.Var]bool, globals map[ast.Var]bool) bool {
+	for v := range localVars(e, globals, false) {
+		if vars[v] {
+			return true
+		}
+	}
+	return false
+}

@@ -598,13 +598,19 @@ func TestHoistClosedComprehensions(t *testing.T) {
 // from the compiler c it returns).
 func asWrittenAndCompiled(t *testing.T, m *ast.Module, helpers map[string]*ast.Module, objs []any) (c *ast.Compiler, want, got []Response) {
 	t.Helper()
+	return asWrittenAndCompiledWith(t, m, helpers, objs, Data{})
+}
+
+// asWrittenAndCompiledWith is asWrittenAndCompiled with data d.
+func asWrittenAndCompiledWith(t *testing.T, m *ast.Module, helpers map[string]*ast.Module, objs []any, d Data) (c *ast.Compiler, want, got []Response) {
+	t.Helper()
 	input, err := ast.InterfaceToValue(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eval := func(c *ast.Compiler) []Response {
 		l := &Library{}
-		pq, err := l.prepare(context.Background(), c, Data{})
+		pq, err := l.prepare(context.Background(), c, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -729,6 +735,92 @@ func TestIndexKindIterations(t *testing.T) {
 	}
 	if len(want) != 5 {
 		t.Fatalf("%d responses as written, want 5", len(want))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
+// deferRego iterates over configured names before walking each
+// workload's containers and environment (the shape of
+// rule-credentials-in-env-var), beside shapes that must stay where they
+// are: a test of a bound variable, an iteration followed by its use, two
+// independent iterations, and an array comprehension.
+const deferRego = `package armo_builtins
+
+deny[msga] {
+	names := data.postureControlInputs.names
+	wl := input[_]
+	name := names[_]
+	container := wl.spec.containers[i]
+	env := container.env[j]
+	other := names[k]
+	contains(env.name, name)
+	k >= 0
+	order := [n | n := names[_]; x := wl.spec.containers[_]; x.name != n]
+	msga := {"alertMessage": sprintf("%v %v %v %v", [wl.metadata.name, env.name, other, order]),
+		"packagename": "armo_builtins", "alertScore": 7, "failedPaths": [sprintf("spec.containers[%v].env[%v]", [i, j])],
+		"fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+
+deny[msga] {
+	a := input[_]
+	b := input[_]
+	a.kind == b.kind
+	msga := {"alertMessage": sprintf("%v %v", [a.metadata.name, b.metadata.name]),
+		"packagename": "armo_builtins", "alertScore": 1, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [a]}}
+}
+`
+
+// TestDeferIterations: an iteration moves down to its first use, past
+// expressions independent of it, and the responses are those of the rule
+// as written.
+func TestDeferIterations(t *testing.T) {
+	m, err := parseRule("raw.rego", deferRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Copy()
+	if n := deferIterations(h); n != 3 {
+		t.Errorf("%d iterations moved, want 3 (name, other past env, a past b):\n%v", n, h)
+	}
+	body := h.Rules[0].Body
+	at := func(s string) int {
+		return slices.IndexFunc(body, func(e *ast.Expr) bool { return strings.HasPrefix(e.String(), s) })
+	}
+	if !(at("assign(env,") < at("assign(name,") && at("assign(name,") == at("contains(")-1 && at("assign(other,") == at("gte(k")-1) {
+		t.Errorf("body after the move:\n%v", body)
+	}
+	for i, e := range body {
+		if e.Index != i {
+			t.Errorf("expression %d has index %d", i, e.Index)
+		}
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for i := range 4 {
+		var containers []any
+		for c := range 3 {
+			containers = append(containers, map[string]any{"name": fmt.Sprint("c", c),
+				"env": []any{map[string]any{"name": "TOKEN_" + fmt.Sprint(i)}, map[string]any{"name": "PLAIN"}}})
+		}
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": fmt.Sprint("p", i)}, "spec": map[string]any{"containers": containers}})
+	}
+	c, want, got := asWrittenAndCompiledWith(t, m, helpers, objs, Data{PostureControlInputs: map[string][]string{"names": {"TOKEN", "c1", "PL"}}})
+	// Compiled, variables are renamed: the iteration over names ([_])
+	// stands between the environment's and the test.
+	compiled := c.Modules["raw.rego"].Rules[0].Body.String()
+	if e, test := strings.Index(compiled, ".env[j]"), strings.Index(compiled, "contains("); e < 0 || test < e || !strings.Contains(compiled[e:test], "[_]") {
+		t.Errorf("compileRule does not defer iterations:\n%s", compiled)
+	}
+	// Per Pod: 3 containers x 2 matching variables x 3 values of other;
+	// and 4 x 4 pairs of Pods.
+	if len(want) != 4*3*2*3+4*4 {
+		t.Fatalf("%d responses as written, want %d", len(want), 4*3*2*3+4*4)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)

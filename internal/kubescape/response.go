@@ -97,7 +97,7 @@ func decodeResponses(v any) ([]Response, error) {
 
 // stripObjects returns the value of a rule (a list of responses) with the
 // Kubernetes objects of each response (alertObject.k8sApiObjects) reduced
-// to what keepReportFields keeps, so that whole objects are not encoded
+// to what reportFields keeps, so that whole objects are not encoded
 // and decoded again. Anything of another shape is left as it is, for
 // decodeResponses to judge.
 func stripObjects(v any) any {

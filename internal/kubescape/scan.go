@@ -58,7 +58,8 @@ type ScanOptions struct {
 }
 
 // Finding is one result of a scan with the rule response behind it
-// (nil for passes and skips). A skip with a zero Resource is about the
+// (nil for passes and skips), without its objects (Resource names the
+// one the finding is about). A skip with a zero Resource is about the
 // control as a whole (its rule needs data the scan does not have, or is
 // not in the library).
 type Finding struct {
@@ -204,6 +205,7 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	s := newScanState(l, envelopes(objects), o)
 	if o.Load != nil {
 		s.load, s.full = o.Load, make([]map[string]any, len(objects))
+		s.keepFull, s.ids = make([]bool, len(objects)), make([]engine.Resource, len(objects))
 	}
 	// Each rule is evaluated on one or more scopes (tasks). The tasks run
 	// scope by scope, every rule of a scope together, so that the Rego
@@ -358,6 +360,11 @@ type scanState struct {
 	// holds those loaded, guarded by mu, until released.
 	load func(int) (map[string]any, error)
 	full []map[string]any
+	// keepFull marks the loaded objects a rule with an aggregator
+	// matches, kept decoded with their value; ids identifies the loaded
+	// objects (resourceOf the whole object).
+	keepFull []bool
+	ids      []engine.Resource
 }
 
 // scanTask is one rule evaluated on one scope of a scan's objects.
@@ -456,8 +463,12 @@ func (s *scanState) tasks(r *Rule, whole bool) []*scanTask {
 func (s *scanState) schedule(tasks []*scanTask) {
 	slices.SortStableFunc(tasks, func(a, b *scanTask) int { return a.order - b.order })
 	for _, t := range tasks {
+		agg := s.keepFull != nil && aggregates(t.rule)
 		for _, i := range t.idx {
 			s.refs[i]++
+			if agg {
+				s.keepFull[i] = true
+			}
 		}
 	}
 }
@@ -501,14 +512,39 @@ func (s *scanState) loadLocked(i int) (map[string]any, error) {
 	if s.full[i] == nil {
 		o, err := s.load(i)
 		if err != nil {
-			return nil, fmt.Errorf("load object %d: %w", i, err)
+			return nil, &loadError{i: i, err: err}
 		}
 		s.full[i], _ = envelope(o)
+		s.ids[i] = resourceOf(s.full[i])
 	}
 	return s.full[i], nil
 }
 
-// value is the Rego value of object i, converted on first use.
+// loadError is an object that ScanOptions.Load could not give.
+type loadError struct {
+	i   int
+	err error
+}
+
+func (e *loadError) Error() string { return fmt.Sprintf("load object %d: %v", e.i, e.err) }
+func (e *loadError) Unwrap() error { return e.err }
+
+// resource identifies object i (resourceOf the whole object once loaded).
+func (s *scanState) resource(i int) engine.Resource {
+	if s.ids != nil {
+		s.mu[i].Lock()
+		defer s.mu[i].Unlock()
+		if s.full[i] != nil || s.values[i] != nil {
+			return s.ids[i]
+		}
+	}
+	return resourceOf(s.objs[i])
+}
+
+// value is the Rego value of object i, converted on first use. A loaded
+// object (ScanOptions.Load) is then dropped unless a rule with an
+// aggregator, which reads objects decoded, matches it: the other rules
+// read its value only.
 func (s *scanState) value(i int) (ast.Value, error) {
 	s.mu[i].Lock()
 	defer s.mu[i].Unlock()
@@ -520,6 +556,9 @@ func (s *scanState) value(i int) (ast.Value, error) {
 			}
 		}
 		s.values[i], s.errs[i] = ast.InterfaceToValue(o)
+		if s.full != nil && !s.keepFull[i] {
+			s.full[i] = nil
+		}
 	}
 	return s.values[i], s.errs[i]
 }
@@ -573,36 +612,17 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 		out.skip = fmt.Sprintf("rule %s: %v", r.Name, errNoSignatures)
 		return out
 	}
-	matched := make([]map[string]any, len(idx))
-	for j, i := range idx {
-		o, err := s.object(i)
-		if err != nil {
+	input, inputs, err := s.input(r, idx)
+	if err != nil {
+		if inputs == nil { // the objects could not be loaded
 			for _, i := range idx {
-				out.skipped = append(out.skipped, resourceOf(s.objs[i]))
+				inputs = append(inputs, resourceOf(s.objs[i]))
 			}
-			out.skip = fmt.Sprintf("rule %s: %v", r.Name, err)
-			return out
 		}
-		matched[j] = o
+		return skipAll(out, r, inputs, err)
 	}
-	inputs := aggregate(r, matched)
 	if len(inputs) == 0 {
 		return out
-	}
-	// Objects of the scan keep their converted value; aggregated ones are
-	// converted here.
-	pos := make(map[unsafe.Pointer]int, len(idx))
-	for j, i := range idx {
-		pos[reflect.ValueOf(matched[j]).UnsafePointer()] = i
-	}
-	input, err := inputValue(inputs, func(m map[string]any) (ast.Value, error) {
-		if i, ok := pos[reflect.ValueOf(m).UnsafePointer()]; ok {
-			return s.value(i)
-		}
-		return ast.InterfaceToValue(m)
-	})
-	if err != nil {
-		return skipAll(out, r, inputs, err)
 	}
 	if err := r.compile(); err != nil {
 		return skipAll(out, r, inputs, err)
@@ -620,7 +640,9 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 		}
 		judged = nil
 		for i := range rs {
-			judged = append(judged, rs[i].Objects()...)
+			for _, obj := range rs[i].Objects() {
+				judged = append(judged, resourceOf(obj))
+			}
 		}
 	}
 	pq, err := s.l.prepared(ctx, r, false, d)
@@ -637,11 +659,10 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 			out.failed[i] = append(out.failed[i], resourceOf(obj))
 		}
 	}
-	keepReportFields(rs)
+	dropObjects(rs)
 	out.responses = rs
 	passed := map[engine.Resource]bool{}
-	for _, obj := range judged {
-		id := resourceOf(obj)
+	for _, id := range judged {
 		if !passed[id] {
 			passed[id] = true
 			out.passed = append(out.passed, id)
@@ -660,12 +681,67 @@ func (s *scanState) eval(ctx context.Context, pq rego.PreparedEvalQuery, input a
 	return rs, err
 }
 
-func skipAll(out *ruleOutcome, r *Rule, objs []map[string]any, err error) *ruleOutcome {
+func skipAll(out *ruleOutcome, r *Rule, ids []engine.Resource, err error) *ruleOutcome {
 	out.skip = fmt.Sprintf("rule %s: %v", r.Name, err)
-	for _, o := range objs {
-		out.skipped = append(out.skipped, resourceOf(o))
-	}
+	out.skipped = append(out.skipped, ids...)
 	return out
+}
+
+// input is the input of rule r on the scan's objects idx (the Rego array
+// of its inputs) and the resources of those inputs. A rule without an
+// aggregator takes the objects' Rego values as they are, and never their
+// decoded form; an aggregator's inputs are made of the decoded objects
+// (aggregate). inputs is nil when the objects could not be loaded; the
+// error of a conversion comes with the inputs it was for.
+func (s *scanState) input(r *Rule, idx []int) (input ast.Value, inputs []engine.Resource, err error) {
+	if !aggregates(r) {
+		terms := make([]*ast.Term, len(idx))
+		for j, i := range idx {
+			v, err := s.value(i)
+			var le *loadError
+			if errors.As(err, &le) {
+				return nil, nil, err
+			}
+			if err != nil {
+				for _, i := range idx {
+					inputs = append(inputs, resourceOf(s.objs[i]))
+				}
+				return nil, inputs, fmt.Errorf("input object %d: %w", j, err)
+			}
+			terms[j] = ast.NewTerm(v)
+		}
+		inputs = make([]engine.Resource, len(idx))
+		for j, i := range idx {
+			inputs[j] = s.resource(i)
+		}
+		return ast.NewArray(terms...), inputs, nil
+	}
+	matched := make([]map[string]any, len(idx))
+	for j, i := range idx {
+		o, err := s.object(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		matched[j] = o
+	}
+	objs := aggregate(r, matched)
+	inputs = make([]engine.Resource, len(objs))
+	for j, o := range objs {
+		inputs[j] = resourceOf(o)
+	}
+	// Objects of the scan keep their converted value; aggregated ones are
+	// converted here.
+	pos := make(map[unsafe.Pointer]int, len(idx))
+	for j, i := range idx {
+		pos[reflect.ValueOf(matched[j]).UnsafePointer()] = i
+	}
+	input, err = inputValue(objs, func(m map[string]any) (ast.Value, error) {
+		if i, ok := pos[reflect.ValueOf(m).UnsafePointer()]; ok {
+			return s.value(i)
+		}
+		return ast.InterfaceToValue(m)
+	})
+	return input, inputs, err
 }
 
 // isExternal reports whether o comes from outside the Kubernetes API (the
@@ -692,13 +768,15 @@ func resourceOf(o map[string]any) engine.Resource {
 	return id
 }
 
-// keepReportFields strips the Kubernetes objects of responses to kind,
-// apiVersion and metadata name, namespace and labels: scans keep what
-// reports show, not whole objects.
-func keepReportFields(rs []Response) {
+// dropObjects drops the objects of responses (alert objects, related
+// objects) once the resources they fail are known: a scan's findings name
+// those resources (Finding.Resource), and the ~100,000 findings of a large
+// scan held the objects' report fields until the report was written.
+func dropObjects(rs []Response) {
 	for i := range rs {
-		for j, o := range rs[i].AlertObject.K8sAPIObjects {
-			rs[i].AlertObject.K8sAPIObjects[j] = reportFields(o)
+		rs[i].AlertObject = AlertObject{}
+		for j := range rs[i].RelatedObjects {
+			rs[i].RelatedObjects[j].Object = nil
 		}
 	}
 }
