@@ -157,6 +157,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			li = lineIndexes[i]
 		}
 		located = append(located, li)
+		if li != nil && o.output != "sarif" {
+			// Located by its index: only SARIF's fixes read the text.
+			d.Raw = nil
+		}
 		d.Object = id
 		resources = append(resources, d)
 	}
