@@ -92,7 +92,8 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	}
 	var (
 		docs         []manifest.Document
-		compact      []manifest.Compact // per document of docs, nil when kept whole
+		compact      []manifest.Compact    // per document of docs, nil when kept whole
+		lineIndexes  []*manifest.LineIndex // per document of docs, nil when the text must be parsed for lines
 		skippedFiles []manifest.Skipped
 		cluster      *clusterScan
 	)
@@ -109,7 +110,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
-		if docs, compact, err = decodeLean(chunks); err != nil {
+		if docs, compact, lineIndexes, err = decodeLean(chunks); err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
 	}
@@ -128,6 +129,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	var (
 		kept     []map[string]any
 		compacts []manifest.Compact
+		located  []*manifest.LineIndex // per resource, as lineIndexes
 	)
 	for i, d := range docs {
 		if reason := files.NotResource(d); reason != "" {
@@ -150,10 +152,19 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			objects, kept = append(objects, d.Object), append(kept, d.Object)
 		}
 		compacts = append(compacts, c)
+		var li *manifest.LineIndex
+		if lineIndexes != nil {
+			li = lineIndexes[i]
+		}
+		located = append(located, li)
+		if li != nil && o.output != "sarif" {
+			// Located by its index: only SARIF's fixes read the text.
+			d.Raw = nil
+		}
 		d.Object = id
 		resources = append(resources, d)
 	}
-	docs, compact = nil, nil
+	docs, compact, lineIndexes = nil, nil, nil
 	if cluster != nil {
 		cluster.docs = nil
 	}
@@ -212,8 +223,9 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	}
 	scan.Skipped = notices.skipped
 	// Each failure's line and fix patch, found on every core, document by
-	// document (the text of a document with failures parsed once); the
-	// report is then written in order.
+	// document (with the line index decoding kept, else the text of a
+	// document with failures parsed once); the report is then written in
+	// order.
 	lines := make([]int32, len(findings))
 	patches := make([]string, len(findings))
 	workpool.Run(len(resources), 0, func(i int) {
@@ -225,7 +237,9 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 				continue
 			}
 			patches[n] = fixPatch(f.Response.FixPaths)
-			if f.Response.FirstPath() != "" && d.Raw != nil {
+			if li := located[i]; li != nil && f.Response.FirstPath() != "" {
+				lines[n] = int32(li.FieldLine(f.Response.FirstPath()))
+			} else if f.Response.FirstPath() != "" && d.Raw != nil {
 				if ls == nil {
 					ls = manifest.NewLines(d.Raw, d.Line)
 				}
@@ -306,15 +320,22 @@ func leanDocument(d manifest.Document) manifest.Document {
 // when a rule needs the object, so the decoded objects of every document
 // are never held at once either, and the YAML is parsed once. compact is
 // nil for a document kept whole (List items, and objects
-// manifest.NewCompact cannot give back exactly).
-func decodeLean(chunks files.Chunks) (docs []manifest.Document, compact []manifest.Compact, err error) {
+// manifest.NewCompact cannot give back exactly). lines holds, per
+// document, the line index of the tree decoding parsed (nil when it kept
+// none: the report then parses the document's text for its lines).
+func decodeLean(chunks files.Chunks) (docs []manifest.Document, compact []manifest.Compact, lines []*manifest.LineIndex, err error) {
 	out := make([][]manifest.Document, len(chunks))
 	outc := make([][]manifest.Compact, len(chunks))
+	outl := make([][]*manifest.LineIndex, len(chunks))
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
 		docs, err := chunks[i].Decode()
 		cs := make([]manifest.Compact, len(docs))
+		ls := make([]*manifest.LineIndex, len(docs))
 		for j := range docs {
+			if docs[j].Item == nil {
+				ls[j] = docs[j].LineIndex()
+			}
 			docs[j] = leanDocument(docs[j])
 			if d := docs[j]; d.Raw != nil && d.Item == nil {
 				if c, ok := manifest.NewCompact(d.Object); ok {
@@ -322,13 +343,14 @@ func decodeLean(chunks files.Chunks) (docs []manifest.Document, compact []manife
 				}
 			}
 		}
-		out[i], outc[i], errs[i] = docs, cs, err
+		out[i], outc[i], outl[i], errs[i] = docs, cs, ls, err
 	})
 	for i, d := range out {
 		docs = append(docs, d...)
 		compact = append(compact, outc[i]...)
+		lines = append(lines, outl[i]...)
 	}
-	return docs, compact, errors.Join(errs...)
+	return docs, compact, lines, errors.Join(errs...)
 }
 
 // readLibraryCluster lists the objects of the kinds the rules of the

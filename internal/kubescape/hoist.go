@@ -358,3 +358,59 @@ func sharesVar(e *ast.Expr, vars map[ast.Var]bool, globals map[ast.Var]bool) boo
 	}
 	return false
 }
+
+// callVarPrefix starts the names of the variables splitCalls adds.
+const callVarPrefix = "__portcullis_call_"
+
+// splitCalls rewrites, in every rule body of m (as deferIterations:
+// function bodies and else branches included, comprehension bodies left
+// alone), each call that is an argument of another expression's call
+//
+//	contains(lower(env.name), lower(key))
+//
+// into an assignment of its own just before that expression:
+//
+//	__portcullis_call_0 := lower(env.name)
+//	__portcullis_call_1 := lower(key)
+//	contains(__portcullis_call_0, __portcullis_call_1)
+//
+// That is what OPA's compiler makes of nested calls anyway (each into an
+// expression of its own, in the same order), so the body means the same;
+// but deferIterations, which runs next, sees each call apart and moves an
+// iteration past those that do not use it: lower(env.name) is then
+// evaluated once per variable, not once per key. Negated expressions,
+// expressions with a with modifier, assignments and unifications (whose
+// calls are already expressions of their own once compiled) are left as
+// they are. m is changed in place; the number of calls split out is
+// returned.
+func splitCalls(m *ast.Module) int {
+	n := 0
+	for _, r := range m.Rules {
+		for rule := r; rule != nil; rule = rule.Else {
+			var body ast.Body
+			for _, e := range rule.Body {
+				terms, ok := e.Terms.([]*ast.Term)
+				if !ok || !e.IsCall() || e.Negated || len(e.With) > 0 || e.IsAssignment() || e.IsEquality() {
+					body = append(body, e)
+					continue
+				}
+				for i := 1; i < len(terms); i++ {
+					if _, ok := terms[i].Value.(ast.Call); !ok {
+						continue
+					}
+					v := ast.VarTerm(fmt.Sprintf("%s%d", callVarPrefix, n)).SetLocation(terms[i].Location)
+					n++
+					a := ast.Assign.Expr(v, terms[i]).SetLocation(e.Location)
+					body = append(body, a)
+					terms[i] = v.Copy()
+				}
+				body = append(body, e)
+			}
+			for i, e := range body {
+				e.Index = i
+			}
+			rule.Body = body
+		}
+	}
+	return n
+}

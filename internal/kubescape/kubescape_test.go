@@ -827,6 +827,79 @@ func TestDeferIterations(t *testing.T) {
 	}
 }
 
+// splitRego tests each environment variable against configured names
+// through nested calls (the shape of rule-credentials-in-env-var), beside
+// calls that stay where they are: in a negated expression, in an
+// assignment, and in a comprehension's body.
+const splitRego = `package armo_builtins
+
+deny[msga] {
+	names := data.postureControlInputs.names
+	wl := input[_]
+	name := names[_]
+	env := wl.spec.containers[i].env[j]
+	contains(lower(env.name), lower(name))
+	not startswith(lower(env.name), "x")
+	n := count([e | e := wl.spec.containers[_].env[_]; contains(upper(e.name), "P")])
+	msga := {"alertMessage": sprintf("%v %v %v", [wl.metadata.name, env.name, n]),
+		"packagename": "armo_builtins", "alertScore": 7, "failedPaths": [sprintf("spec.containers[%v].env[%v]", [i, j])],
+		"fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+`
+
+// TestSplitCalls: the calls nested in an expression's arguments become
+// expressions of their own, an iteration then moves past those that do
+// not use it, and the responses are those of the rule as written.
+func TestSplitCalls(t *testing.T) {
+	m, err := parseRule("raw.rego", splitRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Copy()
+	if n := splitCalls(h); n != 2 {
+		t.Errorf("%d calls split, want 2 (the two lower of contains):\n%v", n, h)
+	}
+	if n := deferIterations(h); n != 1 {
+		t.Errorf("%d iterations moved, want 1 (name past lower(env.name)):\n%v", n, h)
+	}
+	body := h.Rules[0].Body
+	at := func(s string) int {
+		return slices.IndexFunc(body, func(e *ast.Expr) bool { return strings.HasPrefix(e.String(), s) })
+	}
+	if !(at("assign("+callVarPrefix+"0, lower(env.name))") < at("assign(name,") &&
+		at("assign(name,") < at("assign("+callVarPrefix+"1, lower(name))") &&
+		at("contains("+callVarPrefix+"0, "+callVarPrefix+"1)") > 0 && at("not startswith(lower(env.name)") > 0) {
+		t.Errorf("body after the rewrite:\n%v", body)
+	}
+	for i, e := range body {
+		if e.Index != i {
+			t.Errorf("expression %d has index %d", i, e.Index)
+		}
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for i := range 4 {
+		var containers []any
+		for c := range 2 {
+			containers = append(containers, map[string]any{"name": fmt.Sprint("c", c),
+				"env": []any{map[string]any{"name": "Token_" + fmt.Sprint(i)}, map[string]any{"name": "PLAIN"}, map[string]any{"name": "xtoken"}}})
+		}
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": fmt.Sprint("p", i)}, "spec": map[string]any{"containers": containers}})
+	}
+	_, want, got := asWrittenAndCompiledWith(t, m, helpers, objs, Data{PostureControlInputs: map[string][]string{"names": {"TOKEN", "pl", "Z"}}})
+	// Per Pod: 2 containers x (Token_i and PLAIN; xtoken is excluded).
+	if len(want) != 4*2*2 {
+		t.Fatalf("%d responses as written, want %d", len(want), 4*2*2)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
 // TestStrippedJSON: the result of a scan's query is converted with its
 // responses' objects stripped, to the value stripObjects gives of the
 // whole conversion, without converting the rest of the objects.

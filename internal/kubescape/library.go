@@ -510,6 +510,7 @@ func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*a
 	}
 	h := hoistClosedComprehensions(m)
 	indexKindIterations(h)
+	splitCalls(h)
 	deferIterations(h)
 	modules[file] = h
 	caps := ast.CapabilitiesForThisVersion()
