@@ -791,25 +791,12 @@ func TestDeferIterations(t *testing.T) {
 	if !(at("assign(env,") < at("assign(name,") && at("assign(name,") == at("contains(")-1 && at("assign(other,") == at("gte(k")-1) {
 		t.Errorf("body after the move:\n%v", body)
 	}
-	for i, e := range body {
-		if e.Index != i {
-			t.Errorf("expression %d has index %d", i, e.Index)
-		}
-	}
+	checkExprIndexes(t, body)
 	helpers, err := parseHelpers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []any
-	for i := range 4 {
-		var containers []any
-		for c := range 3 {
-			containers = append(containers, map[string]any{"name": fmt.Sprint("c", c),
-				"env": []any{map[string]any{"name": "TOKEN_" + fmt.Sprint(i)}, map[string]any{"name": "PLAIN"}}})
-		}
-		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Pod",
-			"metadata": map[string]any{"name": fmt.Sprint("p", i)}, "spec": map[string]any{"containers": containers}})
-	}
+	objs := envPods(4, 3, "TOKEN_", "PLAIN")
 	c, want, got := asWrittenAndCompiledWith(t, m, helpers, objs, Data{PostureControlInputs: map[string][]string{"names": {"TOKEN", "c1", "PL"}}})
 	// Compiled, variables are renamed: the iteration over names ([_])
 	// stands between the environment's and the test.
@@ -825,6 +812,37 @@ func TestDeferIterations(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
 	}
+}
+
+// checkExprIndexes fails t unless every expression of body has its
+// position as its index (as OPA's compiler expects after a rewrite).
+func checkExprIndexes(t *testing.T, body ast.Body) {
+	t.Helper()
+	for i, e := range body {
+		if e.Index != i {
+			t.Errorf("expression %d has index %d", i, e.Index)
+		}
+	}
+}
+
+// envPods returns n Pods p0, p1, ... with the given number of containers
+// c0, c1, ..., each with the environment variables prefix+i (i the Pod's
+// number) and then others.
+func envPods(n, containers int, prefix string, others ...string) []any {
+	var objs []any
+	for i := range n {
+		var cs []any
+		for c := range containers {
+			env := []any{map[string]any{"name": prefix + fmt.Sprint(i)}}
+			for _, o := range others {
+				env = append(env, map[string]any{"name": o})
+			}
+			cs = append(cs, map[string]any{"name": fmt.Sprint("c", c), "env": env})
+		}
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": fmt.Sprint("p", i)}, "spec": map[string]any{"containers": cs}})
+	}
+	return objs
 }
 
 // splitRego tests each environment variable against configured names
@@ -871,25 +889,12 @@ func TestSplitCalls(t *testing.T) {
 		at("contains("+callVarPrefix+"0, "+callVarPrefix+"1)") > 0 && at("not startswith(lower(env.name)") > 0) {
 		t.Errorf("body after the rewrite:\n%v", body)
 	}
-	for i, e := range body {
-		if e.Index != i {
-			t.Errorf("expression %d has index %d", i, e.Index)
-		}
-	}
+	checkExprIndexes(t, body)
 	helpers, err := parseHelpers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var objs []any
-	for i := range 4 {
-		var containers []any
-		for c := range 2 {
-			containers = append(containers, map[string]any{"name": fmt.Sprint("c", c),
-				"env": []any{map[string]any{"name": "Token_" + fmt.Sprint(i)}, map[string]any{"name": "PLAIN"}, map[string]any{"name": "xtoken"}}})
-		}
-		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": "Pod",
-			"metadata": map[string]any{"name": fmt.Sprint("p", i)}, "spec": map[string]any{"containers": containers}})
-	}
+	objs := envPods(4, 2, "Token_", "PLAIN", "xtoken")
 	_, want, got := asWrittenAndCompiledWith(t, m, helpers, objs, Data{PostureControlInputs: map[string][]string{"names": {"TOKEN", "pl", "Z"}}})
 	// Per Pod: 2 containers x (Token_i and PLAIN; xtoken is excluded).
 	if len(want) != 4*2*2 {
