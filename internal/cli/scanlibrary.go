@@ -187,7 +187,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	// executable is not needed again (see execpages): out of the resident
 	// set before the scan, the phase that holds the most memory.
 	_, _ = execpages.Release()
-	defer holdScanMemory()() // until the report is written
+	defer holdScanMemory(cmd.Context())() // until the report is written
 	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
 	if err != nil {
 		return withCode(ExitInvalid, err)

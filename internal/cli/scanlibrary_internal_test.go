@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/kubescape"
+	"github.com/portcullis/portcullis/internal/memlimit"
 )
 
 func TestFixPatch(t *testing.T) {
@@ -48,8 +49,8 @@ func TestScanMemoryLimit(t *testing.T) {
 		{300 << 20, 450 << 20},
 		{1 << 30, 3 << 29},
 	} {
-		if got := scanMemoryLimit(tc.live); got != tc.want {
-			t.Errorf("scanMemoryLimit(%d) = %d, want %d", tc.live, got, tc.want)
+		if got := memlimit.Limit(scanMemoryFloor, tc.live, 0); got != tc.want {
+			t.Errorf("memlimit.Limit(scanMemoryFloor, %d, 0) = %d, want %d", tc.live, got, tc.want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
+	"github.com/portcullis/portcullis/internal/memlimit"
 	"github.com/portcullis/portcullis/internal/serve"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/spf13/cobra"
@@ -215,7 +216,7 @@ certificate is available.`,
 	f.StringVar(&o.DashboardAddr, "dashboard-addr", "", "HOST:PORT of the findings dashboard (HTTPS with the webhook's certificate; callers sign in with Kubernetes tokens and see the namespaces where they may list policyreports.wgpolicyk8s.io); needs --store or --data-dir (empty: off)")
 	f.BoolVar(&o.ReportPasses, "report-passes", false, "list passing and skipped results in PolicyReports too (the summary counts them either way)")
 	f.StringVar(&memoryLimit, "memory-limit", "", "soft memory limit of the Go runtime (e.g. 200Mi; 0: none): the garbage collector works harder near it instead of letting the heap grow to twice what is live (default: GOMEMLIMIT when set, else 90% of the container's memory limit, else one following the live heap: "+
-		fmt.Sprintf("the larger of %dMi and the live heap plus %d%%)", serve.DefaultMemoryFloor>>20, serve.LiveHeapGrowth))
+		fmt.Sprintf("the larger of %dMi and the live heap plus %d%%)", serve.DefaultMemoryFloor>>20, memlimit.Growth))
 	f.BoolVar(&o.ReleaseExecutablePages, "release-executable-pages", true, "(Linux) once ready and after each burst of background evaluations, drop the executable's code and read-only data pages from the resident set (madvise MADV_DONTNEED; they stay in the page cache, where the kernel can reclaim them, and are mapped again on use): RssFile falls from 70-80 MiB to what is in use; =false keeps them mapped")
 	f.IntVar(&o.GCPercent, "gc-percent", 0, fmt.Sprintf("the Go garbage collector's GOGC: how far the heap may grow over what is live between collections, in percent (default: GOGC when set, else %d when a memory limit is in force, else 100)", serve.GCPercentWithMemoryLimit))
 	return cmd

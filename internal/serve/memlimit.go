@@ -1,18 +1,13 @@
 package serve
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
-	"runtime/metrics"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // MemoryLimitShare is the share of the container's memory limit that
@@ -27,7 +22,7 @@ const MemoryLimitShare = 0.9
 // of the memory limit of the cgroup mounted under cgroupRoot (normally
 // /sys/fs/cgroup: memory.max of cgroup v2, memory/memory.limit_in_bytes of
 // v1), else none (0): serve then follows the live heap with
-// DefaultMemoryFloor (FollowLiveHeap). Without a limit the heap grows to
+// DefaultMemoryFloor (memlimit.Follow). Without a limit the heap grows to
 // twice the live heap between collections (GOGC=100); with one the
 // collector runs more often as the process nears it. source says where
 // the limit came from.
@@ -108,7 +103,7 @@ func DefaultGCPercent(getenv func(string) string, memoryLimit int64) (percent in
 // the live heap with when it has no memory limit (no --memory-limit,
 // GOMEMLIMIT or container limit; the chart sets none by default): the Go
 // runtime's memory stays under it while the live heap is under two
-// thirds of it, and grows past it with the live heap (LiveHeapGrowth).
+// thirds of it, and grows past it with the live heap (memlimit.Growth).
 // Without it the heap grows to twice the live heap between collections
 // (GOGC=100): the background controller's bursts (10,000 Pods: a live
 // heap of 45-65 MB while it evaluates) then take 120-130 MiB of
@@ -116,57 +111,3 @@ func DefaultGCPercent(getenv func(string) string, memoryLimit int64) (percent in
 // (docs/benchmarks.md, issue 12). A heap that never nears it (admission
 // alone: 5-20 MB live) is collected as at GOGC=100.
 const DefaultMemoryFloor = 100 << 20
-
-// LiveHeapGrowth is how far, in percent, the soft limit FollowLiveHeap
-// sets lets the heap grow over the live heap past the floor: 50, where
-// GOGC would be 100. The collector then runs at most as often as at
-// GOGC=50 however large the live heap is, never continuously as under a
-// fixed limit the live heap nears.
-const LiveHeapGrowth = 50
-
-// followInterval is how often FollowLiveHeap reads the live heap.
-const followInterval = time.Second
-
-// FollowLiveHeap sets the Go runtime's soft memory limit to
-// adaptiveLimit(floor, ...) of the heap live at the last collection and
-// the runtime's memory other than the heap, every second until ctx ends;
-// it then restores the limit it found. Run runs it with
-// Options.MemoryFloor.
-func FollowLiveHeap(ctx context.Context, floor int64, log *slog.Logger) {
-	prev := debug.SetMemoryLimit(-1)
-	defer debug.SetMemoryLimit(prev)
-	samples := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/total:bytes"},
-		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"},
-		{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	set := int64(0)
-	tick := time.NewTicker(followInterval)
-	defer tick.Stop()
-	for {
-		metrics.Read(samples)
-		var v [6]int64
-		for i, s := range samples {
-			if s.Value.Kind() == metrics.KindUint64 {
-				v[i] = int64(s.Value.Uint64())
-			}
-		}
-		limit := adaptiveLimit(floor, v[0], v[1]-v[2]-v[3]-v[4]-v[5])
-		if d := limit - set; set == 0 || d >= 1<<20 || d <= -(1<<20) {
-			debug.SetMemoryLimit(limit)
-			log.Debug("Go memory limit follows the live heap", "bytes", limit, "liveHeap", v[0])
-			set = limit
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// adaptiveLimit is the soft memory limit for a live heap of live bytes
-// and other bytes of the runtime's memory that are not the heap (stacks,
-// metadata): floor, or the live heap grown by LiveHeapGrowth percent plus
-// the rest when that is more.
-func adaptiveLimit(floor, live, other int64) int64 {
-	return max(floor, live+live*LiveHeapGrowth/100+max(other, 0))
-}

@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/internal/execpages"
 	"github.com/portcullis/portcullis/internal/imageverify"
 	"github.com/portcullis/portcullis/internal/kyvernoimages"
+	"github.com/portcullis/portcullis/internal/memlimit"
 	"github.com/portcullis/portcullis/internal/policy"
 	"github.com/portcullis/portcullis/internal/policysource"
 	"github.com/portcullis/portcullis/internal/regauth"
@@ -220,8 +221,8 @@ type Options struct {
 	MemoryLimit int64
 	// MemoryFloor, when positive and MemoryLimit is not, makes the Go
 	// runtime's soft memory limit follow the live heap while Run runs
-	// (FollowLiveHeap): MemoryFloor, or the live heap grown by
-	// LiveHeapGrowth percent when that is more. The command line sets
+	// (memlimit.Follow): MemoryFloor, or the live heap grown by
+	// memlimit.Growth percent when that is more. The command line sets
 	// DefaultMemoryFloor when there is no memory limit to set.
 	MemoryFloor int64
 	// GCPercent, when positive, is set as the collector's GOGC
@@ -325,13 +326,15 @@ func Run(ctx context.Context, cfg *rest.Config, o Options, started func(Running)
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			FollowLiveHeap(follow, o.MemoryFloor, log)
+			memlimit.Follow(follow, o.MemoryFloor, time.Second, func(limit, live int64) {
+				log.Debug("Go memory limit follows the live heap", "bytes", limit, "liveHeap", live)
+			})
 		}()
 		defer func() {
 			stop()
 			<-done
 		}()
-		log.Info("Go memory limit follows the live heap", "floor", o.MemoryFloor, "growthPercent", LiveHeapGrowth)
+		log.Info("Go memory limit follows the live heap", "floor", o.MemoryFloor, "growthPercent", memlimit.Growth)
 	}
 	if o.GCPercent > 0 {
 		prev := debug.SetGCPercent(o.GCPercent)
