@@ -100,20 +100,17 @@ func plainList(l []any) bool {
 
 // substituteList substitutes the key and value of each condition of l
 // (a plainList) at its path in the block ("any/0/key", or "0/key" for a
-// list block) and builds the conditions as conditions.FromRaw does.
+// list block) of the conditions conditions.FromMap builds.
 func substituteList(c *variables.Context, l []any, block string) ([]conditions.Condition, error) {
 	out := make([]conditions.Condition, 0, len(l))
 	for i, it := range l {
-		m := it.(map[string]any)
+		cond := conditions.FromMap(it.(map[string]any))
 		idx := strconv.Itoa(i)
-		cond := conditions.Condition{}
-		cond.Operator, _ = m["operator"].(string)
-		cond.Message, _ = m["message"].(string)
 		var err error
-		if cond.Key, err = substituteAt(c, m["key"], block, idx, "key"); err != nil {
+		if cond.Key, err = substituteAt(c, cond.Key, block, idx, "key"); err != nil {
 			return nil, err
 		}
-		if cond.Value, err = substituteAt(c, m["value"], block, idx, "value"); err != nil {
+		if cond.Value, err = substituteAt(c, cond.Value, block, idx, "value"); err != nil {
 			return nil, err
 		}
 		out = append(out, cond)

@@ -45,9 +45,16 @@ func FromRaw(raw any) ([]Condition, error) {
 		if !ok {
 			return nil, fmt.Errorf("condition must be a mapping, got %T", it)
 		}
-		op, _ := m["operator"].(string)
-		msg, _ := m["message"].(string)
-		out = append(out, Condition{Key: m["key"], Operator: op, Value: m["value"], Message: msg})
+		out = append(out, FromMap(m))
 	}
 	return out, nil
+}
+
+// FromMap is the condition a decoded condition mapping describes: its
+// key, operator, value and message (a non-string operator or message is
+// empty).
+func FromMap(m map[string]any) Condition {
+	op, _ := m["operator"].(string)
+	msg, _ := m["message"].(string)
+	return Condition{Key: m["key"], Operator: op, Value: m["value"], Message: msg}
 }
