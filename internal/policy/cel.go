@@ -180,14 +180,12 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 			return nil, fail(fmt.Sprintf("spec.validationActions[%d]", i), fmt.Sprintf("unknown action %q (want Deny, Warn or Audit)", a), nil)
 		}
 	}
-	if fp := p.Spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
-		return nil, fail("spec.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *fp), nil)
+	if msg, bad := badFailurePolicy(p.Spec.FailurePolicy); bad {
+		return nil, fail("spec.failurePolicy", msg, nil)
 	}
 	if wc := p.Spec.WebhookConfiguration; wc != nil {
-		var errs Errors
-		checkTimeout(wc.TimeoutSeconds, "spec.webhookConfiguration.timeoutSeconds", func(field, msg string) { errs = fail(field, msg, nil) })
-		if errs != nil {
-			return nil, errs
+		if msg, bad := badTimeout(wc.TimeoutSeconds); bad {
+			return nil, fail("spec.webhookConfiguration.timeoutSeconds", msg, nil)
 		}
 	}
 	vp := &ValidatingPolicy{Spec: &p, File: d.Source, Actions: p.Spec.ValidationActions,

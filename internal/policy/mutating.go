@@ -151,8 +151,8 @@ func toCELMutations(ms []admissionregistrationv1.Mutation, prefix string) ([]cel
 }
 
 func checkFailurePolicy(fp *admissionregistrationv1.FailurePolicyType) *Error {
-	if fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
-		return &Error{Field: "spec.failurePolicy", Msg: fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *fp)}
+	if msg, bad := badFailurePolicy(fp); bad {
+		return &Error{Field: "spec.failurePolicy", Msg: msg}
 	}
 	return nil
 }

@@ -48,26 +48,40 @@ func (p *Policy) WebhookTimeoutSeconds() int32 {
 // timeout it refuses would make the whole webhook configuration
 // unappliable, leaving every other policy's registration stale).
 func checkWebhookSettings(s *kyvernov1.Spec, fail func(field, msg string)) {
-	if s.FailurePolicy != nil && *s.FailurePolicy != "Fail" && *s.FailurePolicy != "Ignore" {
-		fail("spec.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *s.FailurePolicy))
+	if msg, bad := badFailurePolicy(s.FailurePolicy); bad {
+		fail("spec.failurePolicy", msg)
 	}
-	checkTimeout(s.WebhookTimeoutSeconds, "spec.webhookTimeoutSeconds", fail)
+	if msg, bad := badTimeout(s.WebhookTimeoutSeconds); bad {
+		fail("spec.webhookTimeoutSeconds", msg)
+	}
 	wc := s.WebhookConfiguration
 	if wc == nil {
 		return
 	}
-	if fp := wc.FailurePolicy; fp != nil && *fp != "Fail" && *fp != "Ignore" {
-		fail("spec.webhookConfiguration.failurePolicy", fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", *fp))
+	if msg, bad := badFailurePolicy(wc.FailurePolicy); bad {
+		fail("spec.webhookConfiguration.failurePolicy", msg)
 	}
-	checkTimeout(wc.TimeoutSeconds, "spec.webhookConfiguration.timeoutSeconds", fail)
+	if msg, bad := badTimeout(wc.TimeoutSeconds); bad {
+		fail("spec.webhookConfiguration.timeoutSeconds", msg)
+	}
 }
 
-// checkTimeout reports a webhook timeout outside what the API server
-// accepts.
-func checkTimeout(t *int32, field string, fail func(field, msg string)) {
-	if t != nil && (*t < MinWebhookTimeout || *t > MaxWebhookTimeout) {
-		fail(field, fmt.Sprintf("timeout %d is out of range (want %d to %d seconds)", *t, MinWebhookTimeout, MaxWebhookTimeout))
+// badFailurePolicy words a failure policy other than Fail or Ignore
+// (bad is false when fp is nil or one of them).
+func badFailurePolicy[T ~string](fp *T) (msg string, bad bool) {
+	if fp == nil || *fp == "Fail" || *fp == "Ignore" {
+		return "", false
 	}
+	return fmt.Sprintf("unknown failure policy %q (want Fail or Ignore)", string(*fp)), true
+}
+
+// badTimeout words a webhook timeout outside what the API server accepts
+// (bad is false when t is nil or within it).
+func badTimeout(t *int32) (msg string, bad bool) {
+	if t == nil || (*t >= MinWebhookTimeout && *t <= MaxWebhookTimeout) {
+		return "", false
+	}
+	return fmt.Sprintf("timeout %d is out of range (want %d to %d seconds)", *t, MinWebhookTimeout, MaxWebhookTimeout), true
 }
 
 // compileWebhookMatch compiles spec.webhookConfiguration.matchConditions
