@@ -25,6 +25,7 @@ import (
 func main() {
 	library := flag.String("library", "", "control library directory")
 	frameworks := flag.String("framework", "NSA,MITRE", "frameworks to run, comma-separated (empty: every control)")
+	controls := flag.String("control", "", "controls to run, comma-separated (instead of -framework)")
 	top := flag.Int("top", 15, "rules to list, costliest first")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memprofile := flag.String("memprofile", "", "write a heap profile (after the scan) to this file")
@@ -45,7 +46,7 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	err := run(*library, *frameworks, *top, *workers, flag.Args(), *memprofile)
+	err := run(*library, *frameworks, *controls, *top, *workers, flag.Args(), *memprofile)
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -64,7 +65,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func run(dir, frameworks string, top, workers int, paths []string, memprofile string) error {
+func run(dir, frameworks, controls string, top, workers int, paths []string, memprofile string) error {
 	ctx := context.Background()
 	t0 := time.Now()
 	lib, err := kubescape.Load(dir, kubescape.WithDeferredCompile())
@@ -72,7 +73,10 @@ func run(dir, frameworks string, top, workers int, paths []string, memprofile st
 		return err
 	}
 	ids := lib.ControlIDs()
-	if frameworks != "" {
+	switch {
+	case controls != "":
+		ids = strings.Split(controls, ",")
+	case frameworks != "":
 		if ids, err = lib.ControlsOf(strings.Split(frameworks, ",")...); err != nil {
 			return err
 		}

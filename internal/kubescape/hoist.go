@@ -30,10 +30,7 @@ func hoistClosedComprehensions(m *ast.Module) *ast.Module {
 	// Only input and data are taken as global: a rule name or an import
 	// may be shadowed by a variable of the body, so a comprehension that
 	// names one the rest of its rule names too is left as it is.
-	globals := map[ast.Var]bool{
-		ast.InputRootDocument.Value.(ast.Var):   true,
-		ast.DefaultRootDocument.Value.(ast.Var): true,
-	}
+	globals := rootVars()
 	var added []*ast.Rule
 	rules := m.Rules
 	for _, r := range rules {
@@ -253,10 +250,7 @@ func kindTest(e *ast.Expr, v ast.Var) (string, bool) {
 // (a test, not an iteration) moved. m is changed in place; the number of
 // iterations moved is returned.
 func deferIterations(m *ast.Module) int {
-	globals := map[ast.Var]bool{
-		ast.InputRootDocument.Value.(ast.Var):   true,
-		ast.DefaultRootDocument.Value.(ast.Var): true,
-	}
+	globals := rootVars()
 	moved := 0
 	for _, r := range m.Rules {
 		for rule := r; rule != nil; rule = rule.Else {

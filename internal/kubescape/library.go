@@ -512,6 +512,7 @@ func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*a
 	indexKindIterations(h)
 	splitCalls(h)
 	deferIterations(h)
+	hoistDataIterations(h)
 	modules[file] = h
 	caps := ast.CapabilitiesForThisVersion()
 	for _, b := range builtinDecls() {
