@@ -81,7 +81,8 @@ type dataHoister struct {
 func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 	body := rule.Body
 	for _, e := range body {
-		if barrier(e) {
+		switch e.Terms.(type) {
+		case *ast.SomeDecl, *ast.Every:
 			return
 		}
 	}

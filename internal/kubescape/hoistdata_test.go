@@ -1,0 +1,207 @@
+package kubescape
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// dataIterRego holds, as splitCalls and deferIterations leave them, the
+// shape of rule-credentials-in-env-var (configured names iterated and
+// lowered for each environment variable) in two rules with other variable
+// names, a call that fails for some configured values, a function and an
+// else branch that iterate over data; and beside them shapes that must be
+// left as they are: an iteration followed by nothing that reads data only,
+// a nondeterministic builtin, a with modifier, a negated test, a call
+// reading a variable of the body or a function's argument, a user
+// function, a some declaration and a comprehension's body.
+const dataIterRego = `package armo_builtins
+
+resp(wl, m) = {"alertMessage": m, "packagename": "armo_builtins", "alertScore": 1,
+	"failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+
+deny[msga] {
+	names := data.postureControlInputs.names
+	wl := input[_]
+	env := wl.spec.containers[i].env[j]
+	name := names[k]
+	l := lower(name)
+	l != ""
+	contains(lower(env.name), l)
+	msga := resp(wl, sprintf("container %v %v %v %v %v", [i, env.name, name, k, l]))
+}
+
+deny[msga] {
+	configured := data.postureControlInputs.names
+	pod := input[_]
+	e := pod.spec.containers[a].env[b]
+	n := configured[c]
+	low := lower(n)
+	low != ""
+	contains(lower(e.name), low)
+	msga := resp(pod, sprintf("again %v %v %v %v %v", [a, e.name, n, c, low]))
+}
+
+deny[msga] {
+	wl := input[_]
+	limit := data.postureControlInputs.limits[_]
+	n := to_number(limit)
+	count(wl.spec.containers) < n
+	msga := resp(wl, sprintf("fewer than %v containers", [n]))
+}
+
+deny[msga] {
+	wl := input[_]
+	c := wl.spec.containers[_]
+	matches(c.name)
+	msga := resp(wl, sprintf("match %v, level %v, %v", [c.name, level(c.name), from_arg([c.name])]))
+}
+
+deny[msga] {
+	names := data.postureControlInputs.names
+	wl := input[_]
+	name := names[_]
+	contains(lower(wl.metadata.name), lower(name))
+	other := names[_]
+	t := time.now_ns()
+	t > 0
+	startswith(upper(wl.metadata.name), upper(other))
+	third := names[_]
+	u := upper(third) with input as []
+	fourth := names[_]
+	not startswith(fourth, "#")
+	fifth := names[_]
+	s := concat("/", [fifth, wl.metadata.name])
+	sixth := names[_]
+	f := from_arg([sixth])
+	msga := resp(wl, sprintf("others %v %v %v %v %v %v %v", [name, other, u, fourth, s, f, t > 0]))
+}
+
+deny[msga] {
+	some q
+	wl := input[q]
+	v := data.postureControlInputs.names[_]
+	w := lower(v)
+	endswith(lower(wl.metadata.name), w)
+	ws := [x | y := data.postureControlInputs.names[_]; x := lower(y)]
+	msga := resp(wl, sprintf("ends %v with %v of %v", [wl.metadata.name, w, ws]))
+}
+
+matches(s) {
+	pat := data.postureControlInputs.names[_]
+	p := lower(pat)
+	p != ""
+	contains(lower(s), p)
+}
+
+from_arg(xs) = out {
+	x := xs[_]
+	out := lower(x)
+}
+
+level(s) = "none" {
+	s == ""
+} else = l {
+	lv := data.postureControlInputs.levels[_]
+	l := upper(lv)
+	startswith(upper(s), l)
+}
+`
+
+// TestHoistDataIterations: the iterations over data and the pure calls
+// after them become rules of the package (one for the same expressions in
+// two bodies), the other shapes are left as they are, and the responses
+// are those of the rules as written.
+func TestHoistDataIterations(t *testing.T) {
+	m, err := parseRule("raw.rego", dataIterRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Copy()
+	if n := hoistDataIterations(h); n != 5 {
+		t.Errorf("%d iterations rewritten, want 5 (two deny alike, to_number, matches, level's else):\n%v", n, h)
+	}
+	var lists []string
+	for _, r := range h.Rules {
+		if n := r.Head.Ref().String(); strings.HasPrefix(n, dataIterPrefix) {
+			lists = append(lists, r.Head.Value.String())
+			if !hoisted(n) {
+				t.Errorf("rule %s is not taken for a hoisted one", n)
+			}
+		}
+	}
+	if len(lists) != 4 {
+		t.Fatalf("%d rules added, want 4 (one for both deny alike):\n%s", len(lists), strings.Join(lists, "\n"))
+	}
+	if !strings.Contains(lists[0], "lower(") || !strings.Contains(lists[0], `neq(`) || !strings.Contains(lists[1], "to_number(") {
+		t.Errorf("rules added:\n%s", strings.Join(lists, "\n"))
+	}
+	// Which bodies iterate over an added rule.
+	reads := func(b ast.Body) bool {
+		found := false
+		ast.WalkRefs(b, func(r ast.Ref) bool {
+			found = found || strings.HasPrefix(r[0].String(), dataIterPrefix)
+			return found
+		})
+		return found
+	}
+	var got []bool
+	for _, r := range h.Rules {
+		for rule := r; rule != nil; rule = rule.Else {
+			if !strings.HasPrefix(r.Head.Ref().String(), hoistPrefix) {
+				got = append(got, reads(rule.Body))
+			}
+		}
+	}
+	// resp, deny x6, matches, from_arg, level and its else.
+	want := []bool{false, true, true, true, false, false, false, true, false, false, true}
+	if !slices.Equal(got, want) {
+		t.Errorf("bodies rewritten %v, want %v:\n%v", got, want, h)
+	}
+	// The first deny: its names kept (read by the message), the iteration
+	// and the calls after it replaced by one expression.
+	first := h.Rules[1].Body
+	if s := first.String(); !strings.Contains(s, "assign([name, k, l], "+dataIterPrefix+"0[") ||
+		strings.Contains(s, "lower(name)") || !strings.Contains(s, "contains(lower(env.name), l)") {
+		t.Errorf("first deny rewritten to:\n%v", first)
+	}
+	checkExprIndexes(t, first)
+	for _, r := range h.Rules {
+		if strings.HasPrefix(r.Head.Ref().String(), dataIterPrefix) {
+			checkExprIndexes(t, r.Head.Value.Value.(*ast.ArrayComprehension).Body)
+		}
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := envPods(4, 3, "TOKEN_", "PLAIN", "hi_pass", "c1_key")
+	d := Data{PostureControlInputs: map[string][]string{
+		"names":  {"Token", "PASS", "", "c1", "Token"},
+		"limits": {"2", "x", "4"}, // to_number("x") fails: that value is dropped
+		"levels": {"hi", "c"},
+	}}
+	c, want2, got2 := asWrittenAndCompiledWith(t, m, helpers, objs, d)
+	if !slices.ContainsFunc(c.Modules["raw.rego"].Rules, func(r *ast.Rule) bool {
+		return strings.HasPrefix(r.Head.Ref().String(), dataIterPrefix)
+	}) {
+		t.Fatal("compileRule does not hoist iterations over data")
+	}
+	msgs := map[string]int{}
+	for _, r := range want2 {
+		msgs[strings.Fields(r.AlertMessage)[0]]++
+	}
+	// Per Pod: 3 containers x (TOKEN_i by Token at 0 and at 4, hi_pass by
+	// PASS, c1_key by c1) for each of the two first
+	// rules; fewer than 4 (2 is not more than 3 containers, x fails); c1
+	// matches; each Pod's name ends with "" (and no other name).
+	if msgs["container"] != 4*3*4 || msgs["again"] != 4*3*4 || msgs["fewer"] != 4 || msgs["match"] != 4 || msgs["ends"] != 4 || msgs["others"] == 0 {
+		t.Fatalf("responses as written %v: %v", msgs, want2)
+	}
+	if fmt.Sprint(got2) != fmt.Sprint(want2) {
+		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got2, want2)
+	}
+}
