@@ -271,23 +271,33 @@ func deferBody(body ast.Body, globals map[ast.Var]bool) int {
 		if !isIteration(e) || bindsEarlier(e, body[:p], globals) {
 			continue
 		}
-		vars := localVars(e, globals, false)
-		q := p + 1
-		for q < len(body) && !barrier(body[q]) && !sharesVar(body[q], vars, globals) {
-			q++
+		if sink(body, p, globals) {
+			moved++
 		}
-		if q == p+1 {
-			continue
-		}
-		// body[p+1:q] share no variable with e: e goes after them.
-		copy(body[p:q-1], body[p+1:q])
-		body[q-1] = e
-		moved++
 	}
 	for i, e := range body {
 		e.Index = i
 	}
 	return moved
+}
+
+// sink moves body[p] down past the expressions after it that share no
+// variable with it, up to the first that does (or a barrier), and reports
+// whether it moved. Expression indexes are left to the caller.
+func sink(body ast.Body, p int, globals map[ast.Var]bool) bool {
+	e := body[p]
+	vars := localVars(e, globals, false)
+	q := p + 1
+	for q < len(body) && !barrier(body[q]) && !sharesVar(body[q], vars, globals) {
+		q++
+	}
+	if q == p+1 {
+		return false
+	}
+	// body[p+1:q] share no variable with e: e goes after them.
+	copy(body[p:q-1], body[p+1:q])
+	body[q-1] = e
+	return true
 }
 
 // isIteration reports whether e is x := c[k] or x = c[k], k a variable

@@ -35,6 +35,11 @@ const dataIterVarPrefix = "__portcullis_data_"
 //	...
 //	__portcullis_call_1 := __portcullis_closed_data_0[_]
 //
+// and that iteration then moves down to its first use, as deferIterations
+// moves one (the iteration over data may stand before the workload's own
+// when a call uses it:
+// sprintf("(?i)%s", [value]) in regex.match(sprintf(...), env.value)).
+//
 // (an array of arrays when the rest reads more than one variable). The
 // rule is evaluated once per query, the first time a body reaches it, where
 // the calls were evaluated once per element each time the body reached
@@ -98,6 +103,7 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 	}
 	closed := map[ast.Var]*ast.Expr{}
 	var out ast.Body
+	var added []int // positions in out of the iterations over added rules
 	for p := 0; p < len(body); p++ {
 		e := body[p]
 		if v, ok := closedAssignment(e, closed, seen); ok {
@@ -105,6 +111,7 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 		}
 		if q, binds := h.group(body, p, closed, seen); q > p+1 {
 			if x := h.replace(rule, body, p, q, binds, closed); x != nil {
+				added = append(added, len(out))
 				out = append(out, x)
 				for v := range binds {
 					seen[v] = true
@@ -117,6 +124,12 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 			seen[v] = true
 		}
 		out = append(out, e)
+	}
+	// As deferIterations does, each new iteration goes down to its first
+	// use (the last first: an earlier one may be used by it). It binds
+	// only new variables, read nowhere before it.
+	for i := len(added) - 1; i >= 0; i-- {
+		sink(out, added[i], rootVars())
 	}
 	for i, e := range out {
 		e.Index = i

@@ -12,7 +12,7 @@ import (
 // dataIterRego holds, as splitCalls and deferIterations leave them, the
 // shape of rule-credentials-in-env-var (configured names iterated and
 // lowered for each environment variable) in two rules with other variable
-// names, a call that fails for some configured values, a function and an
+// names (the second's iteration before the environment's), a call that fails for some configured values, a function and an
 // else branch that iterate over data; and beside them shapes that must be
 // left as they are: an iteration followed by nothing that reads data only,
 // a nondeterministic builtin, a with modifier, a negated test, a call
@@ -37,10 +37,10 @@ deny[msga] {
 deny[msga] {
 	configured := data.postureControlInputs.names
 	pod := input[_]
-	e := pod.spec.containers[a].env[b]
 	n := configured[c]
 	low := lower(n)
 	low != ""
+	e := pod.spec.containers[a].env[b]
 	contains(lower(e.name), low)
 	msga := resp(pod, sprintf("again %v %v %v %v %v", [a, e.name, n, c, low]))
 }
@@ -169,6 +169,16 @@ func TestHoistDataIterations(t *testing.T) {
 		t.Errorf("first deny rewritten to:\n%v", first)
 	}
 	checkExprIndexes(t, first)
+	// The second: the iteration moved down to its first use, past the
+	// environment's.
+	second := h.Rules[2].Body
+	at := func(s string) int {
+		return slices.IndexFunc(second, func(e *ast.Expr) bool { return strings.HasPrefix(e.String(), s) })
+	}
+	if !(at("assign(e,") >= 0 && at("assign([n, c, low], "+dataIterPrefix+"0[") == at("assign(e,")+1) {
+		t.Errorf("second deny rewritten to:\n%v", second)
+	}
+	checkExprIndexes(t, second)
 	for _, r := range h.Rules {
 		if strings.HasPrefix(r.Head.Ref().String(), dataIterPrefix) {
 			checkExprIndexes(t, r.Head.Value.Value.(*ast.ArrayComprehension).Body)
