@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 	"github.com/open-policy-agent/opa/v1/types"
 )
@@ -53,10 +54,18 @@ var (
 	}
 )
 
+// declAnyTest is Portcullis's own builtin, which anyTest (hoistdata.go)
+// calls: portcullis.any_test(f, n, list, args) is true when the builtin
+// f holds for args with some element of list in position n.
+var declAnyTest = &rego.Function{
+	Name: "portcullis.any_test",
+	Decl: types.NewFunction(types.Args(types.S, types.N, types.NewArray(nil, types.A), types.NewArray(nil, types.A)), types.B),
+}
+
 // builtinDecls are the declarations for a compiler.
 func builtinDecls() map[string]*ast.Builtin {
 	out := map[string]*ast.Builtin{}
-	for _, f := range []*rego.Function{declParseNormalizedName, declCosignHasSignature, declCosignVerify} {
+	for _, f := range []*rego.Function{declParseNormalizedName, declCosignHasSignature, declCosignVerify, declAnyTest} {
 		out[f.Name] = &ast.Builtin{Name: f.Name, Decl: f.Decl, Nondeterministic: f.Nondeterministic}
 	}
 	return out
@@ -93,6 +102,7 @@ func builtinOptions(sig ImageSignatures) []func(*rego.Rego) {
 			}
 			return ast.BooleanTerm(ok), nil
 		}),
+		rego.FunctionDyn(declAnyTest, anyTestBuiltin),
 		rego.Function2(declCosignVerify, func(bctx rego.BuiltinContext, a, b *ast.Term) (*ast.Term, error) {
 			img, err := builtins.StringOperand(a.Value, 1)
 			if err != nil {
@@ -159,4 +169,50 @@ func NormalizeImageName(s string) (string, error) {
 		return "", fmt.Errorf("invalid reference format: %w", err)
 	}
 	return out, nil
+}
+
+// anyTestBuiltin is portcullis.any_test(f, n, list, args): true when OPA's
+// builtin f, called with args where the element in position n is each
+// element of list in turn, gives a result other than false for one;
+// false when it gives false, no result or an error for every element (as
+// the test f(...) is undefined in the query then: builtin errors are not
+// strict here). A halt error stops the evaluation as it would the call.
+func anyTestBuiltin(bctx rego.BuiltinContext, terms []*ast.Term) (*ast.Term, error) {
+	name, err := builtins.StringOperand(terms[0].Value, 1)
+	if err != nil {
+		return nil, err
+	}
+	n, err := builtins.IntOperand(terms[1].Value, 2)
+	if err != nil {
+		return nil, err
+	}
+	list, err := builtins.ArrayOperand(terms[2].Value, 3)
+	if err != nil {
+		return nil, err
+	}
+	args, err := builtins.ArrayOperand(terms[3].Value, 4)
+	if err != nil {
+		return nil, err
+	}
+	f := topdown.GetBuiltin(string(name))
+	if f == nil || n < 0 || n >= args.Len() {
+		return nil, fmt.Errorf("portcullis.any_test: no builtin %s with an argument %d", name, n)
+	}
+	ops := make([]*ast.Term, args.Len())
+	for i := range ops {
+		ops[i] = args.Elem(i)
+	}
+	found := false
+	for i := 0; i < list.Len() && !found; i++ {
+		ops[n] = list.Elem(i)
+		err := f(bctx, ops, func(out *ast.Term) error {
+			found = found || !ast.Boolean(false).Equal(out.Value)
+			return nil
+		})
+		var halt topdown.Halt
+		if errors.As(err, &halt) {
+			return nil, err
+		}
+	}
+	return ast.BooleanTerm(found), nil
 }

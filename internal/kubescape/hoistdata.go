@@ -2,6 +2,7 @@ package kubescape
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -128,13 +129,133 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 	// As deferIterations does, each new iteration goes down to its first
 	// use (the last first: an earlier one may be used by it). It binds
 	// only new variables, read nowhere before it.
+	iters := make([]*ast.Expr, len(added))
 	for i := len(added) - 1; i >= 0; i-- {
+		iters[i] = out[added[i]]
 		sink(out, added[i], rootVars())
+	}
+	for _, x := range iters {
+		out = anyTest(out, slices.Index(out, x), args, rule.Head)
 	}
 	for i, e := range out {
 		e.Index = i
 	}
 	rule.Body = out
+}
+
+// anyTest returns body with its expression i, an iteration v := H[k] over
+// a rule hoistDataIterations added, and the next, a test f(..., v, ...) of
+// a pure builtin (see pureBuiltin), replaced by one test
+//
+//	portcullis.any_test("f", n, H, [a1, ..., null, ..., am])
+//
+// (n the position of v, null standing for it): true when f holds for some
+// element of H, the element in that position (portcullis.any_test,
+// builtins.go). The body's solutions were one per element for which f
+// held, each with the same bindings but v and k; when nothing after
+// the test nor the rule's head reads v or k, they are the same solution
+// repeated, and a rule's value is the same with that solution found once
+// (a set holds it once; a complete rule, function or object key takes the
+// same value; an else branch is taken when there is none either way). It
+// is one builtin call in place of an evaluation step, a binding and a call
+// per element. The test's other arguments must read only variables named
+// before it (or the function's arguments), and v appear in it once, as an
+// argument of its own. Otherwise body is returned as it is.
+func anyTest(body ast.Body, i int, args ast.Args, head *ast.Head) ast.Body {
+	if i < 0 || i+1 >= len(body) {
+		return body
+	}
+	it, test := body[i], body[i+1]
+	v, ok := it.Operand(0).Value.(ast.Var)
+	if !ok {
+		return body
+	}
+	ref := it.Operand(1).Value.(ast.Ref)
+	k := ref[len(ref)-1].Value.(ast.Var)
+	if test.Negated || len(test.With) > 0 || !test.IsCall() || test.IsAssignment() || test.IsEquality() {
+		return body
+	}
+	call := ast.Call(test.Terms.([]*ast.Term))
+	if b := pureBuiltin(call[0]); b == nil || len(call)-1 != len(b.Decl.FuncArgs().Args) {
+		return body
+	}
+	bound := localVars(body[:i], rootVars(), false)
+	for _, a := range args {
+		for x := range localVars(a, rootVars(), false) {
+			bound[x] = true
+		}
+	}
+	pos := -1
+	rest := make([]*ast.Term, 0, len(call)-1)
+	for n, a := range call[1:] {
+		if a.Equal(it.Operand(0)) && pos < 0 {
+			pos = n
+			rest = append(rest, ast.NullTerm())
+			continue
+		}
+		for x := range localVars(a, rootVars(), false) {
+			if !bound[x] {
+				return body // v a second time, or a variable bound later or here
+			}
+		}
+		if !ast.IsConstant(a.Value) && !closedVarsOnly(a) {
+			return body
+		}
+		rest = append(rest, a)
+	}
+	if pos < 0 {
+		return body
+	}
+	later := localVars(head, rootVars(), false)
+	for _, e := range body[i+2:] {
+		for x := range localVars(e, rootVars(), false) {
+			later[x] = true
+		}
+	}
+	if later[v] || later[k] {
+		return body
+	}
+	x := ast.NewExpr([]*ast.Term{
+		ast.RefTerm(ast.VarTerm("portcullis"), ast.StringTerm("any_test")),
+		ast.StringTerm(call[0].String()),
+		ast.IntNumberTerm(pos),
+		listTerm(ref[:len(ref)-1]),
+		ast.ArrayTerm(rest...),
+	}).SetLocation(test.Location)
+	out := append(ast.Body{}, body[:i]...)
+	out = append(out, x)
+	return append(out, body[i+2:]...)
+}
+
+// listTerm is the term of r: its variable when r is one.
+func listTerm(r ast.Ref) *ast.Term {
+	if len(r) == 1 {
+		return r[0].Copy()
+	}
+	return ast.RefTerm(r.Copy()...)
+}
+
+// closedVarsOnly reports whether t is made of variables, scalars, refs
+// with constant paths and arrays, sets and objects of those: terms whose
+// value is looked up, without a call, a comprehension or an iteration.
+func closedVarsOnly(t *ast.Term) bool {
+	ok := true
+	ast.NewGenericVisitor(func(x any) bool {
+		switch x := x.(type) {
+		case ast.Call, *ast.ArrayComprehension, *ast.SetComprehension, *ast.ObjectComprehension:
+			ok = false
+		case ast.Ref:
+			if !groundPath(x) {
+				ok = false
+			}
+		case ast.Var:
+			if x.IsWildcard() {
+				ok = false
+			}
+		}
+		return !ok
+	}).Walk(t)
+	return ok
 }
 
 // group returns the end q of the expressions body[p:q] hoistDataIterations

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // dataIterRego holds, as splitCalls and deferIterations leave them, the
@@ -43,6 +44,23 @@ deny[msga] {
 	e := pod.spec.containers[a].env[b]
 	contains(lower(e.name), low)
 	msga := resp(pod, sprintf("again %v %v %v %v %v", [a, e.name, n, c, low]))
+}
+
+deny[msga] {
+	wl := input[_]
+	env := wl.spec.containers[_].env[_]
+	key := data.postureControlInputs.names[_]
+	low := lower(key)
+	contains(env.name, low)
+	msga := resp(wl, sprintf("any %v", [env.name]))
+}
+
+deny[msga] {
+	wl := input[_]
+	key := data.postureControlInputs.names[_]
+	up := upper(key)
+	not startswith(wl.metadata.name, up)
+	msga := resp(wl, sprintf("not %v", [wl.metadata.name]))
 }
 
 deny[msga] {
@@ -121,8 +139,8 @@ func TestHoistDataIterations(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := m.Copy()
-	if n := hoistDataIterations(h); n != 5 {
-		t.Errorf("%d iterations rewritten, want 5 (two deny alike, to_number, matches, level's else):\n%v", n, h)
+	if n := hoistDataIterations(h); n != 7 {
+		t.Errorf("%d iterations rewritten, want 7 (two deny alike, any, not, to_number, matches, level's else):\n%v", n, h)
 	}
 	var lists []string
 	for _, r := range h.Rules {
@@ -133,17 +151,17 @@ func TestHoistDataIterations(t *testing.T) {
 			}
 		}
 	}
-	if len(lists) != 4 {
-		t.Fatalf("%d rules added, want 4 (one for both deny alike):\n%s", len(lists), strings.Join(lists, "\n"))
+	if len(lists) != 6 {
+		t.Fatalf("%d rules added, want 6 (one for both deny alike):\n%s", len(lists), strings.Join(lists, "\n"))
 	}
-	if !strings.Contains(lists[0], "lower(") || !strings.Contains(lists[0], `neq(`) || !strings.Contains(lists[1], "to_number(") {
+	if !strings.Contains(lists[0], "lower(") || !strings.Contains(lists[0], `neq(`) || !strings.Contains(lists[3], "to_number(") {
 		t.Errorf("rules added:\n%s", strings.Join(lists, "\n"))
 	}
 	// Which bodies iterate over an added rule.
 	reads := func(b ast.Body) bool {
 		found := false
-		ast.WalkRefs(b, func(r ast.Ref) bool {
-			found = found || strings.HasPrefix(r[0].String(), dataIterPrefix)
+		ast.WalkVars(b, func(v ast.Var) bool {
+			found = found || strings.HasPrefix(string(v), dataIterPrefix)
 			return found
 		})
 		return found
@@ -156,8 +174,8 @@ func TestHoistDataIterations(t *testing.T) {
 			}
 		}
 	}
-	// resp, deny x6, matches, from_arg, level and its else.
-	want := []bool{false, true, true, true, false, false, false, true, false, false, true}
+	// resp, deny x8, matches, from_arg, level and its else.
+	want := []bool{false, true, true, true, true, true, false, false, false, true, false, false, true}
 	if !slices.Equal(got, want) {
 		t.Errorf("bodies rewritten %v, want %v:\n%v", got, want, h)
 	}
@@ -179,6 +197,20 @@ func TestHoistDataIterations(t *testing.T) {
 		t.Errorf("second deny rewritten to:\n%v", second)
 	}
 	checkExprIndexes(t, second)
+	// The third: the iterated value only tested, one call for every
+	// element; the fourth's test is negated: left an iteration.
+	if s := h.Rules[3].Body.String(); !strings.Contains(s, `portcullis.any_test("contains", 1, `+dataIterPrefix) ||
+		!strings.Contains(s, "[env.name, null])") || strings.Contains(s, "contains(env.name") {
+		t.Errorf("third deny rewritten to:\n%s", s)
+	}
+	if s := h.Rules[4].Body.String(); strings.Contains(s, "any_test") || !strings.Contains(s, "not startswith(wl.metadata.name, up)") {
+		t.Errorf("fourth deny rewritten to:\n%s", s)
+	}
+	for _, r := range h.Rules[5:] {
+		if strings.Contains(r.String(), "any_test") {
+			t.Errorf("rule rewritten to an any_test, where a value is read after the test or the test has a call: %v", r)
+		}
+	}
 	for _, r := range h.Rules {
 		if strings.HasPrefix(r.Head.Ref().String(), dataIterPrefix) {
 			checkExprIndexes(t, r.Head.Value.Value.(*ast.ArrayComprehension).Body)
@@ -207,11 +239,54 @@ func TestHoistDataIterations(t *testing.T) {
 	// Per Pod: 3 containers x (TOKEN_i by Token at 0 and at 4, hi_pass by
 	// PASS, c1_key by c1) for each of the two first
 	// rules; fewer than 4 (2 is not more than 3 containers, x fails); c1
-	// matches; each Pod's name ends with "" (and no other name).
-	if msgs["container"] != 4*3*4 || msgs["again"] != 4*3*4 || msgs["fewer"] != 4 || msgs["match"] != 4 || msgs["ends"] != 4 || msgs["others"] == 0 {
+	// matches; each Pod's name ends with "" (and no other name); every
+	// variable contains "" (one response per name: the containers are
+	// alike); no Pod's name starts with 4 of the 5 names.
+	if msgs["container"] != 4*3*4 || msgs["again"] != 4*3*4 || msgs["fewer"] != 4 || msgs["match"] != 4 || msgs["ends"] != 4 || msgs["others"] == 0 ||
+		msgs["any"] != 4*4 || msgs["not"] != 4 {
 		t.Fatalf("responses as written %v: %v", msgs, want2)
 	}
 	if fmt.Sprint(got2) != fmt.Sprint(want2) {
 		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got2, want2)
+	}
+}
+
+// TestAnyTestBuiltin: portcullis.any_test holds when the builtin gives a
+// result other than false for some element, an error or false counting as
+// no result.
+func TestAnyTestBuiltin(t *testing.T) {
+	strs := func(ss ...string) *ast.Term {
+		var ts []*ast.Term
+		for _, s := range ss {
+			ts = append(ts, ast.StringTerm(s))
+		}
+		return ast.ArrayTerm(ts...)
+	}
+	for _, c := range []struct {
+		f    string
+		n    int
+		list *ast.Term
+		args *ast.Term
+		want bool
+	}{
+		{"startswith", 1, strs("x", "b"), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), true},
+		{"startswith", 1, strs("x", "c"), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), false},
+		{"startswith", 0, strs("x", "bcd"), ast.ArrayTerm(ast.NullTerm(), ast.StringTerm("bc")), true},
+		{"to_number", 0, strs("x", "2"), ast.ArrayTerm(ast.NullTerm()), true},  // 2 is not false
+		{"to_number", 0, strs("x", "y"), ast.ArrayTerm(ast.NullTerm()), false}, // errors only
+		{"startswith", 1, ast.ArrayTerm(), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), false},
+	} {
+		got, err := anyTestBuiltin(rego.BuiltinContext{}, []*ast.Term{ast.StringTerm(c.f), ast.IntNumberTerm(c.n), c.list, c.args})
+		if err != nil || !got.Equal(ast.BooleanTerm(c.want)) {
+			t.Errorf("any_test(%s, %d, %v, %v) = %v, %v; want %v", c.f, c.n, c.list, c.args, got, err, c.want)
+		}
+	}
+	for _, c := range [][]*ast.Term{
+		{ast.StringTerm("no.such"), ast.IntNumberTerm(0), strs("a"), ast.ArrayTerm(ast.NullTerm())},
+		{ast.StringTerm("startswith"), ast.IntNumberTerm(2), strs("a"), ast.ArrayTerm(ast.NullTerm(), ast.NullTerm())},
+	} {
+		if _, err := anyTestBuiltin(rego.BuiltinContext{}, c); err == nil {
+			t.Errorf("any_test%v: no error", c)
+		}
 	}
 }
