@@ -171,9 +171,10 @@ func NormalizeImageName(s string) (string, error) {
 	return out, nil
 }
 
-// anyTestBuiltin is portcullis.any_test(f, n, list, args): true when OPA's
+// anyTestBuiltin is portcullis.any_test(f, n, c, args): true when OPA's
 // builtin f, called with args where the element in position n is each
-// element of list in turn, gives a result other than false for one;
+// element of c in turn (an array's or set's elements, an object's values:
+// what c[_] iterates over), gives a result other than false for one;
 // false when it gives false, no result or an error for every element (as
 // the test f(...) is undefined in the query then: builtin errors are not
 // strict here). A halt error stops the evaluation as it would the call.
@@ -186,9 +187,18 @@ func anyTestBuiltin(bctx rego.BuiltinContext, terms []*ast.Term) (*ast.Term, err
 	if err != nil {
 		return nil, err
 	}
-	list, err := builtins.ArrayOperand(terms[2].Value, 3)
-	if err != nil {
-		return nil, err
+	var elems []*ast.Term
+	switch c := terms[2].Value.(type) {
+	case *ast.Array:
+		elems = make([]*ast.Term, 0, c.Len())
+		c.Foreach(func(t *ast.Term) { elems = append(elems, t) })
+	case ast.Set:
+		elems = c.Slice()
+	case ast.Object:
+		elems = make([]*ast.Term, 0, c.Len())
+		c.Foreach(func(_, v *ast.Term) { elems = append(elems, v) })
+	default:
+		return nil, builtins.NewOperandTypeErr(3, c, "array", "set", "object")
 	}
 	args, err := builtins.ArrayOperand(terms[3].Value, 4)
 	if err != nil {
@@ -203,8 +213,8 @@ func anyTestBuiltin(bctx rego.BuiltinContext, terms []*ast.Term) (*ast.Term, err
 		ops[i] = args.Elem(i)
 	}
 	found := false
-	for i := 0; i < list.Len() && !found; i++ {
-		ops[n] = list.Elem(i)
+	for i := 0; i < len(elems) && !found; i++ {
+		ops[n] = elems[i]
 		err := f(bctx, ops, func(out *ast.Term) error {
 			found = found || !ast.Boolean(false).Equal(out.Value)
 			return nil

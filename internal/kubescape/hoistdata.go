@@ -40,6 +40,9 @@ const dataIterVarPrefix = "__portcullis_data_"
 // moves one (the iteration over data may stand before the workload's own
 // when a call uses it:
 // sprintf("(?i)%s", [value]) in regex.match(sprintf(...), env.value)).
+// When the next expression is a test of that value and nothing else reads
+// it, the iteration and the test become one call (see anyTest), which is
+// also done for an iteration over data with nothing to precompute after it.
 //
 // (an array of arrays when the rest reads more than one variable). The
 // rule is evaluated once per query, the first time a body reaches it, where
@@ -104,13 +107,15 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 	}
 	closed := map[ast.Var]*ast.Expr{}
 	var out ast.Body
-	var added []int // positions in out of the iterations over added rules
+	var added []int        // positions in out of the iterations over added rules
+	var direct []*ast.Expr // iterations over data left as they are
 	for p := 0; p < len(body); p++ {
 		e := body[p]
 		if v, ok := closedAssignment(e, closed, seen); ok {
 			closed[v] = e
 		}
-		if q, binds := h.group(body, p, closed, seen); q > p+1 {
+		q, binds := h.group(body, p, closed, seen)
+		if q > p+1 {
 			if x := h.replace(rule, body, p, q, binds, closed); x != nil {
 				added = append(added, len(out))
 				out = append(out, x)
@@ -120,6 +125,11 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 				p = q - 1
 				continue
 			}
+		}
+		if q == p+1 {
+			// An iteration over data with nothing to precompute after
+			// it: anyTest may still make it one call.
+			direct = append(direct, e)
 		}
 		for v := range localVars(e, none, false) {
 			seen[v] = true
@@ -134,7 +144,7 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 		iters[i] = out[added[i]]
 		sink(out, added[i], rootVars())
 	}
-	for _, x := range iters {
+	for _, x := range append(iters, direct...) {
 		out = anyTest(out, slices.Index(out, x), args, rule.Head)
 	}
 	for i, e := range out {
@@ -144,8 +154,9 @@ func (h *dataHoister) body(rule *ast.Rule, args ast.Args) {
 }
 
 // anyTest returns body with its expression i, an iteration v := H[k] over
-// a rule hoistDataIterations added, and the next, a test f(..., v, ...) of
-// a pure builtin (see pureBuiltin), replaced by one test
+// a rule hoistDataIterations added or over data (or a variable bound from
+// it), and the next, a test f(..., v, ...) of a pure builtin (see
+// pureBuiltin), replaced by one test
 //
 //	portcullis.any_test("f", n, H, [a1, ..., null, ..., am])
 //

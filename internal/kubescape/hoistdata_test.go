@@ -14,7 +14,8 @@ import (
 // shape of rule-credentials-in-env-var (configured names iterated and
 // lowered for each environment variable) in two rules with other variable
 // names (the second's iteration before the environment's), a call that fails for some configured values, a function and an
-// else branch that iterate over data; and beside them shapes that must be
+// else branch that iterate over data, an iteration over data tested by the
+// next expression only; and beside them shapes that must be
 // left as they are: an iteration followed by nothing that reads data only,
 // a nondeterministic builtin, a with modifier, a negated test, a call
 // reading a variable of the body or a function's argument, a user
@@ -61,6 +62,14 @@ deny[msga] {
 	up := upper(key)
 	not startswith(wl.metadata.name, up)
 	msga := resp(wl, sprintf("not %v", [wl.metadata.name]))
+}
+
+deny[msga] {
+	names := data.postureControlInputs.names
+	wl := input[_]
+	name := names[_]
+	contains(wl.metadata.name, name)
+	msga := resp(wl, sprintf("direct %v", [wl.metadata.name]))
 }
 
 deny[msga] {
@@ -174,8 +183,8 @@ func TestHoistDataIterations(t *testing.T) {
 			}
 		}
 	}
-	// resp, deny x8, matches, from_arg, level and its else.
-	want := []bool{false, true, true, true, true, true, false, false, false, true, false, false, true}
+	// resp, deny x9, matches, from_arg, level and its else.
+	want := []bool{false, true, true, true, true, false, true, false, false, false, true, false, false, true}
 	if !slices.Equal(got, want) {
 		t.Errorf("bodies rewritten %v, want %v:\n%v", got, want, h)
 	}
@@ -206,7 +215,11 @@ func TestHoistDataIterations(t *testing.T) {
 	if s := h.Rules[4].Body.String(); strings.Contains(s, "any_test") || !strings.Contains(s, "not startswith(wl.metadata.name, up)") {
 		t.Errorf("fourth deny rewritten to:\n%s", s)
 	}
-	for _, r := range h.Rules[5:] {
+	// The fifth iterates over data with nothing to precompute: one call.
+	if s := h.Rules[5].Body.String(); !strings.Contains(s, `portcullis.any_test("contains", 1, names, [wl.metadata.name, null])`) {
+		t.Errorf("fifth deny rewritten to:\n%s", s)
+	}
+	for _, r := range h.Rules[6:] {
 		if strings.Contains(r.String(), "any_test") {
 			t.Errorf("rule rewritten to an any_test, where a value is read after the test or the test has a call: %v", r)
 		}
@@ -243,7 +256,7 @@ func TestHoistDataIterations(t *testing.T) {
 	// variable contains "" (one response per name: the containers are
 	// alike); no Pod's name starts with 4 of the 5 names.
 	if msgs["container"] != 4*3*4 || msgs["again"] != 4*3*4 || msgs["fewer"] != 4 || msgs["match"] != 4 || msgs["ends"] != 4 || msgs["others"] == 0 ||
-		msgs["any"] != 4*4 || msgs["not"] != 4 {
+		msgs["any"] != 4*4 || msgs["not"] != 4 || msgs["direct"] != 4 {
 		t.Fatalf("responses as written %v: %v", msgs, want2)
 	}
 	if fmt.Sprint(got2) != fmt.Sprint(want2) {
@@ -275,6 +288,9 @@ func TestAnyTestBuiltin(t *testing.T) {
 		{"to_number", 0, strs("x", "2"), ast.ArrayTerm(ast.NullTerm()), true},  // 2 is not false
 		{"to_number", 0, strs("x", "y"), ast.ArrayTerm(ast.NullTerm()), false}, // errors only
 		{"startswith", 1, ast.ArrayTerm(), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), false},
+		{"startswith", 1, ast.SetTerm(ast.StringTerm("x"), ast.StringTerm("b")), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), true},
+		{"startswith", 1, ast.ObjectTerm(ast.Item(ast.StringTerm("b"), ast.StringTerm("x"))), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), false}, // values, not keys
+		{"startswith", 1, ast.ObjectTerm(ast.Item(ast.StringTerm("x"), ast.StringTerm("b"))), ast.ArrayTerm(ast.StringTerm("bc"), ast.NullTerm()), true},
 	} {
 		got, err := anyTestBuiltin(rego.BuiltinContext{}, []*ast.Term{ast.StringTerm(c.f), ast.IntNumberTerm(c.n), c.list, c.args})
 		if err != nil || !got.Equal(ast.BooleanTerm(c.want)) {
@@ -284,6 +300,7 @@ func TestAnyTestBuiltin(t *testing.T) {
 	for _, c := range [][]*ast.Term{
 		{ast.StringTerm("no.such"), ast.IntNumberTerm(0), strs("a"), ast.ArrayTerm(ast.NullTerm())},
 		{ast.StringTerm("startswith"), ast.IntNumberTerm(2), strs("a"), ast.ArrayTerm(ast.NullTerm(), ast.NullTerm())},
+		{ast.StringTerm("startswith"), ast.IntNumberTerm(0), ast.StringTerm("ab"), ast.ArrayTerm(ast.NullTerm(), ast.StringTerm("a"))}, // not a collection
 	} {
 		if _, err := anyTestBuiltin(rego.BuiltinContext{}, c); err == nil {
 			t.Errorf("any_test%v: no error", c)
