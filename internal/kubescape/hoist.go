@@ -132,10 +132,12 @@ const kindListPrefix = hoistPrefix + "kind_"
 // test of the object's kind,
 //
 //	x := input[_]      (or x = input[_])
-//	x.kind == "K"      (or "K" == x.kind)
+//	x.kind == "K"      (or "K" == x.kind; or s[x.kind], s bound earlier
+//	                   in the body by s := S, S a set of strings)
 //
 // to iterate over a new rule of the package holding the objects of kind
-// K, in input order: [o | o := input[_]; o.kind == "K"]. The test is kept.
+// K, in input order: [o | o := input[_]; o.kind == "K"] (or
+// [o | o := input[_]; s := S; s[o.kind]]). The test is kept.
 // x takes the same values in the same order, so the body's results are the
 // same, but the list is built once per query: a body that looks up
 // objects of one kind for each workload (a workload's ServiceAccount)
@@ -147,18 +149,20 @@ const kindListPrefix = hoistPrefix + "kind_"
 func indexKindIterations(m *ast.Module) {
 	lists := map[string]ast.Var{}
 	var added []*ast.Rule
-	listOf := func(kind string) ast.Var {
-		if v, ok := lists[kind]; ok {
+	// listOf returns the rule of the objects that pass test, the text of
+	// a body testing o (the iterated object), adding it on first use.
+	listOf := func(test string) ast.Var {
+		if v, ok := lists[test]; ok {
 			return v
 		}
 		name := ast.Var(fmt.Sprintf("%s%d", kindListPrefix, len(lists)))
-		r, err := ast.ParseRuleWithOpts(fmt.Sprintf("%s := [o | o := input[_]; o.kind == %s] { true }",
-			name, ast.StringTerm(kind).String()), ast.ParserOptions{RegoVersion: ast.RegoV0})
+		r, err := ast.ParseRuleWithOpts(fmt.Sprintf("%s := [o | o := input[_]; %s] { true }", name, test),
+			ast.ParserOptions{RegoVersion: ast.RegoV0})
 		if err != nil {
-			return "" // cannot happen: the text is fixed and the kind quoted
+			return "" // cannot happen: the text is fixed, the kinds quoted
 		}
 		r.Module = m
-		lists[kind] = name
+		lists[test] = name
 		added = append(added, r)
 		return name
 	}
@@ -173,11 +177,15 @@ func indexKindIterations(m *ast.Module) {
 					if it == nil {
 						continue
 					}
-					kind, ok := kindTest(x[i+1], v)
-					if !ok {
+					var test string
+					if kind, ok := kindTest(x[i+1], v); ok {
+						test = "o.kind == " + ast.StringTerm(kind).String()
+					} else if set, ok := kindSetTest(x[i+1], v, x[:i]); ok {
+						test = "s := " + set.String() + "; s[o.kind]"
+					} else {
 						continue
 					}
-					if name := listOf(kind); name != "" {
+					if name := listOf(test); name != "" {
 						it.Value = ast.Ref{ast.NewTerm(name).SetLocation(it.Location), it.Value.(ast.Ref)[1]}
 					}
 				}
@@ -207,6 +215,43 @@ func inputIteration(e *ast.Expr) (ast.Var, *ast.Term) {
 		return "", nil
 	}
 	return v, ops[1]
+}
+
+// kindSetTest returns the set S of an expression s[v.kind] where s is
+// bound, in an expression of earlier, by s := S or s = S to a set of
+// strings S (a test of v's kind against several).
+func kindSetTest(e *ast.Expr, v ast.Var, earlier ast.Body) (*ast.Term, bool) {
+	if e.Negated || len(e.With) > 0 || e.IsCall() {
+		return nil, false
+	}
+	t, ok := e.Terms.(*ast.Term)
+	if !ok {
+		return nil, false
+	}
+	ref, ok := t.Value.(ast.Ref)
+	if !ok || len(ref) != 2 {
+		return nil, false
+	}
+	s, ok := ref[0].Value.(ast.Var)
+	key, isRef := ref[1].Value.(ast.Ref)
+	if !ok || !isRef || len(key) != 2 || key[0].Value.Compare(v) != 0 || !key[1].Equal(ast.StringTerm("kind")) {
+		return nil, false
+	}
+	for _, b := range earlier {
+		if x, ok := assignedVar(b); ok && x == s {
+			set, isSet := b.Operand(1).Value.(ast.Set)
+			if !isSet || !ast.IsConstant(set) {
+				return nil, false
+			}
+			strs := true
+			set.Foreach(func(t *ast.Term) {
+				_, isStr := t.Value.(ast.String)
+				strs = strs && isStr
+			})
+			return b.Operand(1), strs
+		}
+	}
+	return nil, false
 }
 
 // kindTest returns K of an expression v.kind == "K" or "K" == v.kind.

@@ -741,6 +741,76 @@ func TestIndexKindIterations(t *testing.T) {
 	}
 }
 
+// kindSetRego tests objects' kinds against a set, the shape of most
+// workload rules, beside shapes that must not be rewritten: a set of
+// values read from the object, a negated test, an object in place of a set.
+const kindSetRego = `package armo_builtins
+
+deny[msga] {
+	kinds := {"Deployment", "Job"}
+	wl := input[_]
+	kinds[wl.kind]
+	msga := {"alertMessage": sprintf("%v %v", [wl.kind, wl.metadata.name]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+
+deny[msga] {
+	one := input[0]
+	same := {one.kind}
+	wl := input[_]
+	same[wl.kind]
+	not_job := {"Job"}
+	other := input[_]
+	not not_job[other.kind]
+	named := {"Deployment": false, "Job": true}
+	third := input[_]
+	named[third.kind]
+	msga := {"alertMessage": sprintf("%v %v %v", [wl.metadata.name, other.metadata.name, third.metadata.name]), "packagename": "armo_builtins",
+		"alertScore": 7, "failedPaths": [], "fixPaths": [], "alertObject": {"k8sApiObjects": [wl]}}
+}
+`
+
+// TestIndexKindSetIterations: an iteration over input followed by a test
+// of the kind against a set of strings iterates over the objects of those
+// kinds, and the responses are those of the rule as written.
+func TestIndexKindSetIterations(t *testing.T) {
+	m, err := parseRule("raw.rego", kindSetRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Copy()
+	indexKindIterations(h)
+	var lists []string
+	for _, r := range h.Rules {
+		if n := r.Head.Ref().String(); strings.HasPrefix(n, kindListPrefix) {
+			lists = append(lists, r.Head.Value.String())
+		}
+	}
+	if len(lists) != 1 || !strings.Contains(lists[0], `{"Deployment", "Job"}`) {
+		t.Fatalf("kind lists %q, want one for Deployments and Jobs", lists)
+	}
+	if s := h.Rules[1].Body.String(); strings.Contains(s, kindListPrefix) {
+		t.Errorf("second rule rewritten: %s", s)
+	}
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []any
+	for i, kind := range []string{"Deployment", "Pod", "Job", "ConfigMap", "Job"} {
+		objs = append(objs, map[string]any{"apiVersion": "v1", "kind": kind, "metadata": map[string]any{"name": fmt.Sprint("o", i)}})
+	}
+	_, want, got := asWrittenAndCompiled(t, m, helpers, objs)
+	// Three objects of the set; the one of the first object's kind x the three
+	// that are not Jobs x the two Jobs (the Deployment's value is false).
+	if len(want) != 3+1*3*2 {
+		t.Fatalf("%d responses as written, want %d: %v", len(want), 3+1*3*2, want)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
+	}
+}
+
 // deferRego iterates over configured names before walking each
 // workload's containers and environment (the shape of
 // rule-credentials-in-env-var), beside shapes that must stay where they
