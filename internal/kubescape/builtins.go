@@ -59,7 +59,7 @@ var (
 // f holds for args with some element of list in position n.
 var declAnyTest = &rego.Function{
 	Name: "portcullis.any_test",
-	Decl: types.NewFunction(types.Args(types.S, types.N, types.NewArray(nil, types.A), types.NewArray(nil, types.A)), types.B),
+	Decl: types.NewFunction(types.Args(types.S, types.N, types.A, types.NewArray(nil, types.A)), types.B),
 }
 
 // builtinDecls are the declarations for a compiler.

@@ -73,6 +73,14 @@ deny[msga] {
 }
 
 deny[msga] {
+	prefixes := {"p", "x"}
+	wl := input[_]
+	pre := prefixes[_]
+	startswith(wl.metadata.name, pre)
+	msga := resp(wl, sprintf("prefixed %v", [wl.metadata.name]))
+}
+
+deny[msga] {
 	wl := input[_]
 	limit := data.postureControlInputs.limits[_]
 	n := to_number(limit)
@@ -183,8 +191,8 @@ func TestHoistDataIterations(t *testing.T) {
 			}
 		}
 	}
-	// resp, deny x9, matches, from_arg, level and its else.
-	want := []bool{false, true, true, true, true, false, true, false, false, false, true, false, false, true}
+	// resp, deny x10, matches, from_arg, level and its else.
+	want := []bool{false, true, true, true, true, false, false, true, false, false, false, true, false, false, true}
 	if !slices.Equal(got, want) {
 		t.Errorf("bodies rewritten %v, want %v:\n%v", got, want, h)
 	}
@@ -219,7 +227,11 @@ func TestHoistDataIterations(t *testing.T) {
 	if s := h.Rules[5].Body.String(); !strings.Contains(s, `portcullis.any_test("contains", 1, names, [wl.metadata.name, null])`) {
 		t.Errorf("fifth deny rewritten to:\n%s", s)
 	}
-	for _, r := range h.Rules[6:] {
+	// The sixth iterates over a set of constants, one call too.
+	if s := h.Rules[6].Body.String(); !strings.Contains(s, `portcullis.any_test("startswith", 1, prefixes, [wl.metadata.name, null])`) {
+		t.Errorf("sixth deny rewritten to:\n%s", s)
+	}
+	for _, r := range h.Rules[7:] {
 		if strings.Contains(r.String(), "any_test") {
 			t.Errorf("rule rewritten to an any_test, where a value is read after the test or the test has a call: %v", r)
 		}
@@ -256,7 +268,7 @@ func TestHoistDataIterations(t *testing.T) {
 	// variable contains "" (one response per name: the containers are
 	// alike); no Pod's name starts with 4 of the 5 names.
 	if msgs["container"] != 4*3*4 || msgs["again"] != 4*3*4 || msgs["fewer"] != 4 || msgs["match"] != 4 || msgs["ends"] != 4 || msgs["others"] == 0 ||
-		msgs["any"] != 4*4 || msgs["not"] != 4 || msgs["direct"] != 4 {
+		msgs["any"] != 4*4 || msgs["not"] != 4 || msgs["direct"] != 4 || msgs["prefixed"] != 4 {
 		t.Fatalf("responses as written %v: %v", msgs, want2)
 	}
 	if fmt.Sprint(got2) != fmt.Sprint(want2) {
