@@ -28,7 +28,7 @@ type valueDecoder struct {
 	src     bytes.Buffer
 	strs    map[string]ast.Value
 	nums    map[string]ast.Value
-	terms   []*ast.Term    // the elements of the open arrays and objects
+	terms   []ast.Term     // the elements of the open arrays and objects
 	pairs   [][2]*ast.Term // scratch for one object's members
 	unquote []byte         // scratch for an escaped string
 }
@@ -110,7 +110,7 @@ func (d *valueDecoder) array() (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.terms = append(d.terms, &ast.Term{Value: v})
+		d.terms = append(d.terms, ast.Term{Value: v})
 	}
 	if _, err := d.dec.ReadToken(); err != nil {
 		return nil, err
@@ -137,7 +137,7 @@ func (d *valueDecoder) object() (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.terms = append(d.terms, &ast.Term{Value: k}, &ast.Term{Value: v})
+		d.terms = append(d.terms, ast.Term{Value: k}, ast.Term{Value: v})
 	}
 	if _, err := d.dec.ReadToken(); err != nil {
 		return nil, err
@@ -157,8 +157,8 @@ func (d *valueDecoder) popTerms(start int) []*ast.Term {
 	n := len(d.terms) - start
 	block := make([]ast.Term, n)
 	out := make([]*ast.Term, n)
-	for i, t := range d.terms[start:] {
-		block[i] = *t
+	copy(block, d.terms[start:])
+	for i := range block {
 		out[i] = &block[i]
 	}
 	clear(d.terms[start:])

@@ -31,9 +31,9 @@ func TestValueResponsesAsJSON(t *testing.T) {
 		"alertMessage": "m", "failedPaths": []any{"a.b", nil}, "reviewPaths": []any{}, "deletePaths": []any{"c"},
 		"fixPaths":   []any{map[string]any{"path": "spec.x", "value": "true", "other": 1}},
 		"fixCommand": "kubectl x", "ruleStatus": "", "packagename": "armo_builtins", "alertScore": ast.Number("7"),
-		"alertObject": map[string]any{"k8sApiObjects": []any{obj}, "externalObjects": map[string]any{"name": "s", "n": 1}},
+		"alertObject":    map[string]any{"k8sApiObjects": []any{obj}, "externalObjects": map[string]any{"name": "s", "n": 1}},
 		"relatedObjects": []any{map[string]any{"object": obj, "failedPaths": []any{"x"}, "fixPaths": nil}},
-		"context": []any{"c"}, "rulename": "r", "somethingElse": map[string]any{"x": []any{1, "y"}},
+		"context":        []any{"c"}, "rulename": "r", "somethingElse": map[string]any{"x": []any{1, "y"}},
 	}
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
