@@ -2,6 +2,7 @@ package kubescape
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -145,16 +146,45 @@ func (o *ruleOutcome) merge(p *ruleOutcome, seen map[string]bool) {
 		o.skip = p.skip
 	}
 	o.skipped = append(o.skipped, p.skipped...)
+	var key []byte
 	for i := range p.responses {
-		key := fmt.Sprint(p.responses[i].AlertMessage, p.responses[i].FailedPaths, p.responses[i].FixPaths, p.failed[i])
-		if seen[key] {
+		key = responseKey(key[:0], &p.responses[i], p.failed[i])
+		if seen[string(key)] {
 			continue
 		}
-		seen[key] = true
+		seen[string(key)] = true
 		o.responses = append(o.responses, p.responses[i])
 		o.failed = append(o.failed, p.failed[i])
 	}
 	o.passed = append(o.passed, p.passed...)
+}
+
+// responseKey appends to b what makes a response of a scope the same
+// as one of another scope: its message, failed and fix paths, and the
+// kind, namespace and name of the resources it fails (each string
+// length-prefixed).
+func responseKey(b []byte, r *Response, failed []engine.Resource) []byte {
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(r.AlertMessage)
+	b = binary.AppendUvarint(b, uint64(len(r.FailedPaths)))
+	for _, p := range r.FailedPaths {
+		str(p)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.FixPaths)))
+	for _, fp := range r.FixPaths {
+		str(fp.Path)
+		str(fp.Value)
+	}
+	b = binary.AppendUvarint(b, uint64(len(failed)))
+	for _, id := range failed {
+		str(id.Kind)
+		str(id.Namespace)
+		str(id.Name)
+	}
+	return b
 }
 
 // settle drops from the passes what failed or was skipped in any scope,
@@ -630,11 +660,7 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 			out = &ruleOutcome{skip: fmt.Sprintf("rule %s: evaluation failed: %v", r.Name, p)}
 		}
 	}()
-	external := false
-	for _, i := range idx {
-		external = external || isExternal(s.objs[i])
-	}
-	if r.external != "" && !external {
+	if r.external != "" && !slices.ContainsFunc(idx, func(i int) bool { return isExternal(s.objs[i]) }) {
 		out.skip = fmt.Sprintf("rule %s needs %s, which this scan does not have", r.Name, r.external)
 		return out
 	}
