@@ -717,7 +717,8 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 	}
 	dropObjects(rs)
 	out.responses = rs
-	passed := map[engine.Resource]bool{}
+	passed := make(map[engine.Resource]bool, len(judged))
+	out.passed = make([]engine.Resource, 0, len(judged))
 	for _, id := range judged {
 		if !passed[id] {
 			passed[id] = true
