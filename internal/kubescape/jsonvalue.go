@@ -179,9 +179,10 @@ func (d *valueDecoder) str(raw jsontext.Value) (ast.Value, error) {
 	if v, ok := d.strs[string(s)]; ok {
 		return v, nil
 	}
-	val := ast.Value(ast.String(s))
-	if len(s) <= maxSharedLen && len(d.strs) < maxShared {
-		d.strs[string(s)] = val
+	str := string(s)
+	val := ast.Value(ast.String(str))
+	if len(str) <= maxSharedLen && len(d.strs) < maxShared {
+		d.strs[str] = val // the key shares the value's bytes
 	}
 	return val, nil
 }
