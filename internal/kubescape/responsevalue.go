@@ -23,17 +23,6 @@ import (
 // errNotPlain stops a reading that leaves the value to decodeResponses.
 var errNotPlain = errors.New("not a plain response")
 
-// The JSON names of Response and of the types in it (encoding/json
-// matches a member to them without regard to case).
-var (
-	responseNames      = []string{"alertMessage", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand", "ruleStatus", "packagename", "alertScore", "alertObject", "relatedObjects", "context", "rulename"}
-	alertObjectNames   = []string{"k8sApiObjects", "externalObjects"}
-	relatedObjectNames = []string{"object", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand"}
-	fixPathNames       = []string{"path", "value"}
-	reportFieldsTop    = []string{"kind", "apiVersion"}
-	reportFieldsMeta   = []string{"name", "namespace", "labels"}
-)
-
 // valueResponses reads the responses of a rule's value v (a set or an
 // array of responses, or null), with the Kubernetes objects of each
 // response reduced to their report fields when strip is set (as
@@ -122,14 +111,15 @@ func readResponse(v ast.Value, strip bool, r *Response) bool {
 		case "rulename":
 			return readString(x, &r.RuleName)
 		}
-		return ignored(name, x, responseNames)
+		return ignored(name, x, "alertMessage", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand",
+			"ruleStatus", "packagename", "alertScore", "alertObject", "relatedObjects", "context", "rulename")
 	})
 }
 
-// ignored reports whether encoding/json would skip the member name: it
-// matches none of names, even without regard to case, and its value
-// encodes.
-func ignored(name string, x ast.Value, names []string) bool {
+// ignored reports whether encoding/json would skip the member name of a
+// type whose members are names: it matches none of them, even without
+// regard to case, and its value encodes.
+func ignored(name string, x ast.Value, names ...string) bool {
 	for _, n := range names {
 		if strings.EqualFold(name, n) {
 			return false
@@ -195,7 +185,7 @@ func readFixPaths(x ast.Value, dst *[]FixPath) bool {
 			case "value":
 				return readString(x, &fp.Value)
 			}
-			return ignored(name, x, fixPathNames)
+			return ignored(name, x, "path", "value")
 		})
 		if !ok {
 			return errNotPlain
@@ -272,7 +262,7 @@ func readAlertObject(x ast.Value, strip bool, dst *AlertObject) bool {
 			dst.ExternalObjects, ok = jsonObject(o, 0)
 			return ok
 		}
-		return ignored(name, x, alertObjectNames)
+		return ignored(name, x, "k8sApiObjects", "externalObjects")
 	})
 }
 
@@ -312,7 +302,7 @@ func readRelatedObjects(x ast.Value, dst *[]RelatedObject) bool {
 			case "fixCommand":
 				return readString(x, &ro.FixCommand)
 			}
-			return ignored(name, x, relatedObjectNames)
+			return ignored(name, x, "object", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand")
 		})
 		if !ok {
 			return errNotPlain
@@ -328,12 +318,12 @@ func readRelatedObjects(x ast.Value, dst *[]RelatedObject) bool {
 // encoding/json decodes it (see decodedJSON).
 func reportFieldsJSON(o ast.Object) (map[string]any, bool) {
 	kept := map[string]any{}
-	if !copyMembers(kept, o, reportFieldsTop) {
+	if !copyMembers(kept, o, "kind", "apiVersion") {
 		return nil, false
 	}
 	if md, ok := objectAt(o, "metadata"); ok {
 		m := map[string]any{}
-		if !copyMembers(m, md, reportFieldsMeta) {
+		if !copyMembers(m, md, "name", "namespace", "labels") {
 			return nil, false
 		}
 		kept["metadata"] = m
@@ -342,7 +332,7 @@ func reportFieldsJSON(o ast.Object) (map[string]any, bool) {
 }
 
 // copyMembers sets in dst the members keys of o that it has.
-func copyMembers(dst map[string]any, o ast.Object, keys []string) bool {
+func copyMembers(dst map[string]any, o ast.Object, keys ...string) bool {
 	for _, k := range keys {
 		t := o.Get(ast.InternedTerm(k))
 		if t == nil {

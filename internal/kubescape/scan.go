@@ -585,10 +585,11 @@ func (s *scanState) resource(i int) engine.Resource {
 	return resourceOf(s.objs[i])
 }
 
-// value is the Rego value of object i, converted on first use. A loaded
-// object (ScanOptions.Load) is then dropped unless a rule with an
-// aggregator, which reads objects decoded, matches it: the other rules
-// read its value only.
+// value is the Rego value of object i, converted on first use: built
+// from its JSON text when ScanOptions.LoadJSON has it and no rule with an
+// aggregator (which reads objects decoded) matches it, else converted
+// from the object. A loaded object (ScanOptions.Load) is then dropped
+// unless such a rule matches it: the other rules read its value only.
 func (s *scanState) value(i int) (ast.Value, error) {
 	s.mu[i].Lock()
 	defer s.mu[i].Unlock()
