@@ -737,7 +737,7 @@ func (c *Controller) flush(ctx context.Context) {
 		ns := dirty[i]
 		entries := make([]policyreport.Entry, len(work[i]))
 		for j, e := range work[i] {
-			entries[j] = policyreport.Entry{Resource: e.res, UID: e.uid, Each: each(e.results, e.res), Since: e.since}
+			entries[j] = policyreport.Entry{Resource: e.res, UID: e.uid, Results: each(e.results, e.res), Since: e.since}
 		}
 		st, err := c.writer.Sync(ctx, ns, policyreport.Build(ns, entries, c.opts.Reports))
 		c.metrics.writes.WithLabelValues("created").Add(float64(st.Created))

@@ -90,7 +90,7 @@ func unpack(ss []stored, res engine.Resource) []engine.Result {
 }
 
 // each gives ss as engine.Results about res, one at a time (a report
-// build reads them so: policyreport.Entry.Each).
+// build reads them so: policyreport.Entry.Results).
 func each(ss []stored, res engine.Resource) iter.Seq[engine.Result] {
 	return func(yield func(engine.Result) bool) {
 		for _, s := range ss {

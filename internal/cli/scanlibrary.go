@@ -183,12 +183,20 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		compacts[i] = nil
 		return c.Object()
 	}
+	// The scan builds most objects' Rego values from their compact
+	// JSON directly, and decodes them (load) only for the rules that
+	// read them decoded.
+	loadJSON := func(i int) []byte { // called at most once per object
+		c := compacts[i]
+		compacts[i] = nil
+		return c
+	}
 	// What start-up, loading the library and decoding touched of the
 	// executable is not needed again (see execpages): out of the resident
 	// set before the scan, the phase that holds the most memory.
 	_, _ = execpages.Release()
 	defer holdScanMemory(cmd.Context())() // until the report is written
-	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load})
+	findings, err := lib.Scan(cmd.Context(), objects, kubescape.ScanOptions{Controls: selected, ReleaseObjects: true, Load: load, LoadJSON: loadJSON})
 	if err != nil {
 		return withCode(ExitInvalid, err)
 	}

@@ -52,17 +52,15 @@ func (l *Library) prepare(ctx context.Context, c *ast.Compiler, d Data) (rego.Pr
 
 // evalPrepared runs a prepared rule on input (an ast array of objects).
 // Evaluation stops when ctx is done. With strip, the Kubernetes objects of
-// the responses keep only what reportFields keeps, before they are
-// decoded.
+// the responses keep only what reportFields keeps.
 func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Value, strip bool) ([]Response, error) {
-	opts := []rego.EvalOption{rego.EvalParsedInput(input)}
-	if strip {
-		// The objects are stripped before the package's value is turned
-		// into Go values, not after: that conversion of whole objects
-		// was a third of a scan's allocations.
-		opts = append(opts, rego.EvalGenerateJSON(strippedJSON))
-	}
-	rs, err := pq.Eval(ctx, opts...)
+	// The package's value is read into responses where OPA gives it,
+	// without its conversion into Go values: that conversion of whole
+	// objects was a third of a scan's allocations.
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(input), rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) {
+		rs, err := packageResponses(t.Value, strip)
+		return evaluated{rs, err}, nil
+	}))
 	if err != nil {
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr {
@@ -75,35 +73,57 @@ func evalPrepared(ctx context.Context, pq rego.PreparedEvalQuery, input ast.Valu
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil
 	}
-	return packageResponses(rs[0].Expressions[0].Value, false)
+	e, ok := rs[0].Expressions[0].Value.(evaluated)
+	if !ok {
+		return nil, fmt.Errorf("the query gave %T, not the package's responses", rs[0].Expressions[0].Value)
+	}
+	return e.responses, e.err
+}
+
+// evaluated is what a query's result is converted to: the package's
+// responses.
+type evaluated struct {
+	responses []Response
+	err       error
 }
 
 // packageResponses collects the responses of every rule of the package
-// value, in rule name order. A rule whose value is not a list of
-// responses is an error, as it is for Kubescape.
-func packageResponses(v any, strip bool) ([]Response, error) {
-	pkg, ok := v.(map[string]any)
+// value v, in rule name order, leaving out the rules the compiler added
+// (hoisted). A rule whose value is not a list of responses is an error,
+// as it is for Kubescape.
+func packageResponses(v ast.Value, strip bool) ([]Response, error) {
+	pkg, ok := v.(ast.Object)
 	if !ok {
 		return nil, nil
 	}
-	names := make([]string, 0, len(pkg))
-	for n := range pkg {
-		if hoisted(n) {
-			continue
-		}
-		names = append(names, n)
+	type rule struct {
+		name  string
+		value ast.Value
 	}
-	slices.Sort(names)
+	rules := make([]rule, 0, pkg.Len())
+	err := pkg.Iter(func(k, x *ast.Term) error {
+		name, ok := k.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("package value has a non-string key %v", k)
+		}
+		if !hoisted(string(name)) {
+			rules = append(rules, rule{string(name), x.Value})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("convert responses: %w", err)
+	}
+	slices.SortFunc(rules, func(a, b rule) int { return strings.Compare(a.name, b.name) })
 	var out []Response
 	var errs []error
-	for _, n := range names {
-		rule := pkg[n]
-		if strip {
-			rule = stripObjects(rule)
+	for _, r := range rules {
+		rs, ok := valueResponses(r.value, strip)
+		if !ok {
+			rs, err = jsonResponses(r.value, strip)
 		}
-		rs, err := decodeResponses(rule)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("rule %s: %w", n, err))
+			errs = append(errs, fmt.Errorf("rule %s: %w", r.name, err))
 			continue
 		}
 		out = append(out, rs...)
@@ -300,12 +320,20 @@ func envelopes(objs []map[string]any) []map[string]any {
 	return out
 }
 
+// isHostSensor reports whether o is an object of the host sensor (one
+// envelope reduces).
+func isHostSensor(o map[string]any) bool {
+	apiVersion, _ := o["apiVersion"].(string)
+	group, _, _ := strings.Cut(apiVersion, "/")
+	return group == hostSensorGroup
+}
+
 // envelope returns o as a rule sees it, and whether that differs from o.
 func envelope(o map[string]any) (map[string]any, bool) {
-	apiVersion, _ := o["apiVersion"].(string)
-	if group, _, _ := strings.Cut(apiVersion, "/"); group != hostSensorGroup {
+	if !isHostSensor(o) {
 		return o, false
 	}
+	apiVersion, _ := o["apiVersion"].(string)
 	kind, _ := o["kind"].(string)
 	md, _ := o["metadata"].(map[string]any)
 	name, _ := md["name"].(string)

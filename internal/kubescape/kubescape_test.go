@@ -635,29 +635,6 @@ func asWrittenAndCompiledWith(t *testing.T, m *ast.Module, helpers map[string]*a
 	return c, eval(plain), eval(c)
 }
 
-// TestStripObjects: a scan decodes only the fields reports keep of a
-// response's objects, without changing the rule's value, and leaves
-// values of another shape to decodeResponses.
-func TestStripObjects(t *testing.T) {
-	obj := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": map[string]any{"x": 1},
-		"metadata": map[string]any{"name": "p", "namespace": "ns", "labels": map[string]any{"a": "b"}, "uid": "u"}}
-	v := []any{map[string]any{"alertMessage": "m", "alertObject": map[string]any{"k8sApiObjects": []any{obj, "not an object"}}}}
-	got := stripObjects(v)
-	want := `[map[alertMessage:m alertObject:map[k8sApiObjects:[map[apiVersion:v1 kind:Pod metadata:map[labels:map[a:b] name:p namespace:ns]] not an object]]]]`
-	if fmt.Sprint(got) != want {
-		t.Errorf("stripObjects = %v\nwant %s", got, want)
-	}
-	if _, ok := obj["spec"]; !ok || fmt.Sprint(v[0].(map[string]any)["alertObject"]) == fmt.Sprint(got.([]any)[0].(map[string]any)["alertObject"]) {
-		t.Error("stripObjects changed the rule's value")
-	}
-	if _, err := decodeResponses(got); err == nil {
-		t.Error("a response object that is not an object decodes")
-	}
-	if s := stripObjects("x"); s != "x" {
-		t.Errorf("stripObjects(x) = %v", s)
-	}
-}
-
 // kindJoinRego looks up each workload's ServiceAccount by iterating over
 // input, the shape of automount-service-account, with shapes that must not
 // be rewritten beside it.
@@ -973,61 +950,6 @@ func TestSplitCalls(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("rewritten responses differ:\n got %v\nwant %v", got, want)
-	}
-}
-
-// TestStrippedJSON: the result of a scan's query is converted with its
-// responses' objects stripped, to the value stripObjects gives of the
-// whole conversion, without converting the rest of the objects.
-func TestStrippedJSON(t *testing.T) {
-	obj := map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": map[string]any{"x": 1},
-		"metadata": map[string]any{"name": "p", "namespace": "ns", "labels": map[string]any{"a": "b"}, "uid": "u"}}
-	noMeta := map[string]any{"kind": "Pod", "metadata": "not an object"}
-	pkg := map[string]any{
-		"deny": []any{
-			map[string]any{"alertMessage": "m", "alertScore": 7, "alertObject": map[string]any{"k8sApiObjects": []any{obj, "not an object", noMeta}}},
-			map[string]any{"alertMessage": "n", "alertObject": map[string]any{"externalObjects": map[string]any{"name": "x"}}},
-			map[string]any{"alertMessage": "o", "alertObject": "not an object"},
-			"not a response",
-		},
-		"other": map[string]any{"alertObject": map[string]any{"k8sApiObjects": []any{obj}}},
-		"flag":  true,
-	}
-	v, err := ast.InterfaceToValue(pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The deny set of a rule: two responses equal once stripped stay two.
-	set := ast.NewSet()
-	for _, uid := range []string{"u1", "u2"} {
-		o := map[string]any{"kind": "Pod", "metadata": map[string]any{"name": "p", "uid": uid}}
-		r, err := ast.InterfaceToValue(map[string]any{"alertObject": map[string]any{"k8sApiObjects": []any{o}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		set.Add(ast.NewTerm(r))
-	}
-	v.(ast.Object).Insert(ast.StringTerm("set"), ast.NewTerm(set))
-	whole, err := ast.JSON(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]any{}
-	for k, x := range whole.(map[string]any) {
-		want[k] = stripObjects(x)
-	}
-	// Rules the compiler added (lists of whole objects) are left out.
-	v.(ast.Object).Insert(ast.StringTerm(kindListPrefix+"0"), ast.ArrayTerm(ast.NewTerm(v)))
-	got, err := strippedJSON(ast.NewTerm(v), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("strippedJSON = %v\nwant %v", got, want)
-	}
-	g := got.(map[string]any)
-	if s := fmt.Sprint(g["deny"], g["set"]); strings.Contains(s, "uid") || strings.Contains(s, "spec") || len(g["set"].([]any)) != 2 {
-		t.Fatalf("strippedJSON kept whole objects or merged responses: %v", s)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // Response is one deny response of a rule, with the fields and JSON names
@@ -95,95 +94,27 @@ func decodeResponses(v any) ([]Response, error) {
 	return out, nil
 }
 
-// stripObjects returns the value of a rule (a list of responses) with the
-// Kubernetes objects of each response (alertObject.k8sApiObjects) reduced
-// to what reportFields keeps, so that whole objects are not encoded
-// and decoded again. Anything of another shape is left as it is, for
-// decodeResponses to judge.
-func stripObjects(v any) any {
-	list, ok := v.([]any)
-	if !ok {
-		return v
+// jsonResponses decodes the value of a rule's deny set as Kubescape
+// does: its Go value (ast.JSON; with strip, the Kubernetes objects of each
+// response reduced to their report fields first) through JSON into
+// responses (decodeResponses). valueResponses reads most values without
+// it.
+func jsonResponses(v ast.Value, strip bool) ([]Response, error) {
+	var x any
+	var err error
+	if n, iter := collection(v); strip && iter != nil {
+		x, err = strippedResponses(n, iter)
+	} else {
+		x, err = ast.JSON(v)
 	}
-	out := make([]any, len(list))
-	for i, e := range list {
-		out[i] = e
-		resp, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		ao, ok := resp["alertObject"].(map[string]any)
-		if !ok {
-			continue
-		}
-		objs, ok := ao["k8sApiObjects"].([]any)
-		if !ok {
-			continue
-		}
-		stripped := make([]any, len(objs))
-		for j, o := range objs {
-			stripped[j] = o
-			if m, ok := o.(map[string]any); ok {
-				stripped[j] = reportFields(m)
-			}
-		}
-		ao2 := make(map[string]any, len(ao))
-		for k, x := range ao {
-			ao2[k] = x
-		}
-		ao2["k8sApiObjects"] = stripped
-		resp2 := make(map[string]any, len(resp))
-		for k, x := range resp {
-			resp2[k] = x
-		}
-		resp2["alertObject"] = ao2
-		out[i] = resp2
-	}
-	return out
-}
-
-// strippedJSON is the Go value of a query's result (the package's value)
-// as ast.JSON gives it, with the Kubernetes objects of each response
-// reduced as stripObjects reduces them, without converting the rest of
-// those objects: the value of stripObjects(ast.JSON(t.Value)), without the
-// rules the compiler added (hoisted), which hold no responses.
-func strippedJSON(t *ast.Term, _ *rego.EvalContext) (any, error) {
-	pkg, ok := t.Value.(ast.Object)
-	if !ok {
-		return ast.JSON(t.Value)
-	}
-	out := make(map[string]any, pkg.Len())
-	err := pkg.Iter(func(k, v *ast.Term) error {
-		name, ok := k.Value.(ast.String)
-		if !ok {
-			return fmt.Errorf("package value has a non-string key %v", k)
-		}
-		if hoisted(string(name)) {
-			return nil // rules the compiler added, no responses (see packageResponses)
-		}
-		var (
-			x   any
-			err error
-		)
-		switch rule := v.Value.(type) {
-		case ast.Set:
-			x, err = strippedResponses(rule.Len(), rule.Iter)
-		case *ast.Array:
-			x, err = strippedResponses(rule.Len(), rule.Iter)
-		default:
-			x, err = ast.JSON(v.Value)
-		}
-		out[string(name)] = x
-		return err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("convert responses: %w", err)
 	}
-	return out, nil
+	return decodeResponses(x)
 }
 
 // strippedResponse is ast.JSON of one response with its Kubernetes objects
-// reduced to their report fields (see stripObjects).
+// reduced to their report fields (reportFieldsValue).
 func strippedResponse(v ast.Value) (any, error) {
 	resp, ok := v.(ast.Object)
 	if !ok {

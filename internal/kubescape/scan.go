@@ -2,6 +2,7 @@ package kubescape
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -55,6 +56,14 @@ type ScanOptions struct {
 	// once per object a rule matches; an error skips the rules' inputs
 	// it was needed for.
 	Load func(i int) (map[string]any, error)
+	// LoadJSON, when set with Load, returns object i of the scan as JSON
+	// text (encoding/json's encoding of the object Load would give), or
+	// nil when it has none. The scan then builds the object's Rego value
+	// from the text, without decoding it into Go values, and calls Load
+	// only for the objects a rule with an aggregator matches (it reads
+	// them decoded) or for which LoadJSON has no text. Like Load, it is
+	// called from several goroutines, at most once per object.
+	LoadJSON func(i int) []byte
 }
 
 // Finding is one result of a scan with the rule response behind it
@@ -137,16 +146,45 @@ func (o *ruleOutcome) merge(p *ruleOutcome, seen map[string]bool) {
 		o.skip = p.skip
 	}
 	o.skipped = append(o.skipped, p.skipped...)
+	var key []byte
 	for i := range p.responses {
-		key := fmt.Sprint(p.responses[i].AlertMessage, p.responses[i].FailedPaths, p.responses[i].FixPaths, p.failed[i])
-		if seen[key] {
+		key = responseKey(key[:0], &p.responses[i], p.failed[i])
+		if seen[string(key)] {
 			continue
 		}
-		seen[key] = true
+		seen[string(key)] = true
 		o.responses = append(o.responses, p.responses[i])
 		o.failed = append(o.failed, p.failed[i])
 	}
 	o.passed = append(o.passed, p.passed...)
+}
+
+// responseKey appends to b what makes a response of a scope the same
+// as one of another scope: its message, failed and fix paths, and the
+// kind, namespace and name of the resources it fails (each string
+// length-prefixed).
+func responseKey(b []byte, r *Response, failed []engine.Resource) []byte {
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	str(r.AlertMessage)
+	b = binary.AppendUvarint(b, uint64(len(r.FailedPaths)))
+	for _, p := range r.FailedPaths {
+		str(p)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.FixPaths)))
+	for _, fp := range r.FixPaths {
+		str(fp.Path)
+		str(fp.Value)
+	}
+	b = binary.AppendUvarint(b, uint64(len(failed)))
+	for _, id := range failed {
+		str(id.Kind)
+		str(id.Namespace)
+		str(id.Name)
+	}
+	return b
 }
 
 // settle drops from the passes what failed or was skipped in any scope,
@@ -204,7 +242,7 @@ func (l *Library) Scan(ctx context.Context, objects []map[string]any, o ScanOpti
 	slices.SortFunc(controls, func(a, b *Control) int { return strings.Compare(a.ID, b.ID) })
 	s := newScanState(l, envelopes(objects), o)
 	if o.Load != nil {
-		s.load, s.full = o.Load, make([]map[string]any, len(objects))
+		s.load, s.loadJSON, s.full = o.Load, o.LoadJSON, make([]map[string]any, len(objects))
 		s.keepFull, s.ids = make([]bool, len(objects)), make([]engine.Resource, len(objects))
 	}
 	// Each rule is evaluated on one or more scopes (tasks). The tasks run
@@ -360,6 +398,11 @@ type scanState struct {
 	// holds those loaded, guarded by mu, until released.
 	load func(int) (map[string]any, error)
 	full []map[string]any
+	// loadJSON, when set, gives the text of the loaded objects no rule
+	// with an aggregator matches (ScanOptions.LoadJSON), decoded by the
+	// decoders of values.
+	loadJSON func(int) []byte
+	decoders sync.Pool
 	// keepFull marks the loaded objects a rule with an aggregator
 	// matches, kept decoded with their value; ids identifies the loaded
 	// objects (resourceOf the whole object).
@@ -388,6 +431,7 @@ func newScanState(l *Library, objs []map[string]any, o ScanOptions) *scanState {
 	}
 	s := &scanState{l: l, objs: objs, timeout: t, mu: make([]sync.Mutex, len(objs)),
 		values: make([]ast.Value, len(objs)), errs: make([]error, len(objs)), refs: make([]int32, len(objs))}
+	s.decoders.New = func() any { return newValueDecoder() }
 	if len(objs) > LargeScan {
 		byNS := map[string][]int{}
 		for i, o := range objs {
@@ -541,14 +585,31 @@ func (s *scanState) resource(i int) engine.Resource {
 	return resourceOf(s.objs[i])
 }
 
-// value is the Rego value of object i, converted on first use. A loaded
-// object (ScanOptions.Load) is then dropped unless a rule with an
-// aggregator, which reads objects decoded, matches it: the other rules
-// read its value only.
+// value is the Rego value of object i, converted on first use: built
+// from its JSON text when ScanOptions.LoadJSON has it and no rule with an
+// aggregator (which reads objects decoded) matches it, else converted
+// from the object. A loaded object (ScanOptions.Load) is then dropped
+// unless such a rule matches it: the other rules read its value only.
 func (s *scanState) value(i int) (ast.Value, error) {
 	s.mu[i].Lock()
 	defer s.mu[i].Unlock()
 	if s.values[i] == nil && s.errs[i] == nil {
+		if s.loadJSON != nil && !s.keepFull[i] && !isHostSensor(s.objs[i]) {
+			if text := s.loadJSON(i); text != nil {
+				d := s.decoders.Get().(*valueDecoder)
+				v, err := d.decode(text)
+				s.decoders.Put(d)
+				if _, ok := v.(ast.Object); err == nil && !ok {
+					err = errors.New("the JSON text is not an object")
+				}
+				if err != nil {
+					s.errs[i] = &loadError{i: i, err: err}
+					return nil, s.errs[i]
+				}
+				s.values[i], s.ids[i] = v, resourceOfValue(v)
+				return v, nil
+			}
+		}
 		o := s.objs[i]
 		if s.load != nil {
 			if o, s.errs[i] = s.loadLocked(i); s.errs[i] != nil {
@@ -600,11 +661,7 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 			out = &ruleOutcome{skip: fmt.Sprintf("rule %s: evaluation failed: %v", r.Name, p)}
 		}
 	}()
-	external := false
-	for _, i := range idx {
-		external = external || isExternal(s.objs[i])
-	}
-	if r.external != "" && !external {
+	if r.external != "" && !slices.ContainsFunc(idx, func(i int) bool { return isExternal(s.objs[i]) }) {
 		out.skip = fmt.Sprintf("rule %s needs %s, which this scan does not have", r.Name, r.external)
 		return out
 	}
@@ -661,7 +718,8 @@ func (s *scanState) runRule(ctx context.Context, r *Rule, idx []int) (out *ruleO
 	}
 	dropObjects(rs)
 	out.responses = rs
-	passed := map[engine.Resource]bool{}
+	passed := make(map[engine.Resource]bool, len(judged))
+	out.passed = make([]engine.Resource, 0, len(judged))
 	for _, id := range judged {
 		if !passed[id] {
 			passed[id] = true
@@ -764,6 +822,30 @@ func resourceOf(o map[string]any) engine.Resource {
 	} else {
 		id.Name, _ = o["name"].(string)
 		id.Namespace, _ = o["namespace"].(string)
+	}
+	return id
+}
+
+// resourceOfValue is resourceOf the object whose Rego value is v.
+func resourceOfValue(v ast.Value) engine.Resource {
+	var id engine.Resource
+	o, ok := v.(ast.Object)
+	if !ok {
+		return id
+	}
+	str := func(o ast.Object, key string) string {
+		if t := o.Get(ast.InternedTerm(key)); t != nil {
+			if s, ok := t.Value.(ast.String); ok {
+				return string(s)
+			}
+		}
+		return ""
+	}
+	id.APIVersion, id.Kind = str(o, "apiVersion"), str(o, "kind")
+	if md, ok := objectAt(o, "metadata"); ok {
+		id.Name, id.Namespace = str(md, "name"), str(md, "namespace")
+	} else {
+		id.Name, id.Namespace = str(o, "name"), str(o, "namespace")
 	}
 	return id
 }

@@ -183,10 +183,8 @@ func (c *compiler) compileValidatingPolicy(d manifest.Document) (*ValidatingPoli
 	if msg, bad := badFailurePolicy(p.Spec.FailurePolicy); bad {
 		return nil, fail("spec.failurePolicy", msg, nil)
 	}
-	if wc := p.Spec.WebhookConfiguration; wc != nil {
-		if msg, bad := badTimeout(wc.TimeoutSeconds); bad {
-			return nil, fail("spec.webhookConfiguration.timeoutSeconds", msg, nil)
-		}
+	if e := checkWebhookTimeout(p.Spec.WebhookConfiguration); e != nil {
+		return nil, fail(e.Field, e.Msg, nil)
 	}
 	vp := &ValidatingPolicy{Spec: &p, File: d.Source, Actions: p.Spec.ValidationActions,
 		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory], Title: p.Annotations[AnnotationTitle],

@@ -89,6 +89,10 @@ func (c *compiler) compileGeneratingPolicy(d manifest.Document) (*GeneratingPoli
 	gp := &GeneratingPolicy{Spec: &p, File: d.Source,
 		Severity: p.Annotations[AnnotationSeverity], Category: p.Annotations[AnnotationCategory], Title: p.Annotations[AnnotationTitle]}
 	var errs Errors
+	if e := checkWebhookTimeout(p.Spec.WebhookConfiguration); e != nil {
+		e.Policy = name
+		errs = append(errs, e)
+	}
 	m, err := matchconstraints.Compile(p.Spec.MatchConstraints)
 	if err != nil {
 		errs = append(errs, &Error{Policy: name, Field: "spec.matchConstraints", Msg: "invalid matchConstraints", Err: err})

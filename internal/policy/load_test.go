@@ -708,6 +708,35 @@ spec:
 			want: []wantErr{{field: "spec.webhookConfiguration.timeoutSeconds", policy: "bad", msg: "timeout 31 is out of range"}},
 		},
 		{
+			name: "MutatingPolicy webhook timeout out of range",
+			doc: `apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: bad}
+spec:
+  webhookConfiguration: {timeoutSeconds: 0}
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}]
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration: {expression: "Object{metadata: Object.metadata{labels: {'a': 'b'}}}"}
+`,
+			want: []wantErr{{field: "spec.webhookConfiguration.timeoutSeconds", policy: "bad", msg: "timeout 0 is out of range"}},
+		},
+		{
+			name: "GeneratingPolicy webhook timeout out of range",
+			doc: `apiVersion: policies.kyverno.io/v1
+kind: GeneratingPolicy
+metadata: {name: bad}
+spec:
+  webhookConfiguration: {timeoutSeconds: 60}
+  matchConstraints:
+    resourceRules: [{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [namespaces]}]
+  generate:
+  - expression: 'generator.Apply(object.metadata.name, [{"kind": "ConfigMap"}])'
+`,
+			want: []wantErr{{field: "spec.webhookConfiguration.timeoutSeconds", policy: "bad", msg: "timeout 60 is out of range"}},
+		},
+		{
 			name: "unknown applyRules",
 			doc: `apiVersion: kyverno.io/v1
 kind: ClusterPolicy

@@ -189,6 +189,9 @@ func (c *compiler) compileMutatingPolicy(d manifest.Document) (*MutatingPolicy, 
 	if e := checkFailurePolicy(p.Spec.FailurePolicy); e != nil {
 		errs = append(errs, e)
 	}
+	if e := checkWebhookTimeout(p.Spec.WebhookConfiguration); e != nil {
+		errs = append(errs, e)
+	}
 	if e := checkReinvocation(p.Spec.ReinvocationPolicy, false); e != nil {
 		errs = append(errs, e)
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 
+	policiesv1 "github.com/portcullis/portcullis/api/kyverno/policies/v1"
 	kyvernov1 "github.com/portcullis/portcullis/api/kyverno/v1"
 	"github.com/portcullis/portcullis/internal/lang/cel"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -82,6 +83,19 @@ func badTimeout(t *int32) (msg string, bad bool) {
 		return "", false
 	}
 	return fmt.Sprintf("timeout %d is out of range (want %d to %d seconds)", *t, MinWebhookTimeout, MaxWebhookTimeout), true
+}
+
+// checkWebhookTimeout is the error of a CEL policy's
+// spec.webhookConfiguration.timeoutSeconds outside what the API server
+// accepts (nil when wc or its timeout is unset or within it).
+func checkWebhookTimeout(wc *policiesv1.WebhookConfiguration) *Error {
+	if wc == nil {
+		return nil
+	}
+	if msg, bad := badTimeout(wc.TimeoutSeconds); bad {
+		return &Error{Field: "spec.webhookConfiguration.timeoutSeconds", Msg: msg}
+	}
+	return nil
 }
 
 // compileWebhookMatch compiles spec.webhookConfiguration.matchConditions

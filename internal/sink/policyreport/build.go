@@ -42,13 +42,11 @@ const (
 type Entry struct {
 	Resource engine.Resource
 	UID      string
-	// Results are every result of the resource's latest evaluation.
-	Results []engine.Result
-	// Each, when set, gives the results instead of Results: a caller
-	// that keeps them in another form (the background controller's
-	// interned results) then need not unpack every entry of a namespace
-	// at once; Build reads one entry's results at a time.
-	Each iter.Seq[engine.Result]
+	// Results gives every result of the resource's latest evaluation
+	// (slices.Values of a slice, or a caller's own form: the background
+	// controller's interned results are unpacked one entry at a time, as
+	// Build reads them, not a namespace's at once).
+	Results iter.Seq[engine.Result]
 	// Since is when Results last changed: the timestamp of the listed
 	// results.
 	Since time.Time
@@ -158,10 +156,10 @@ func newReport(namespace string, index int) *v1alpha2.PolicyReport {
 
 // results returns e's results, appended to buf.
 func (e *Entry) results(buf []engine.Result) []engine.Result {
-	if e.Each == nil {
-		return append(buf, e.Results...)
+	if e.Results == nil {
+		return buf
 	}
-	for r := range e.Each {
+	for r := range e.Results {
 		buf = append(buf, r)
 	}
 	return buf

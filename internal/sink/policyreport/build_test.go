@@ -3,6 +3,7 @@ package policyreport
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,23 +12,46 @@ import (
 	"github.com/portcullis/portcullis/internal/engine"
 )
 
-func entry(name string, statuses ...engine.Status) Entry {
+// draft is an Entry under construction, its results a slice a test may
+// change before entry makes the Entry.
+type draft struct {
+	Entry
+	rs []engine.Result
+}
+
+func newEntry(name string, statuses ...engine.Status) *draft {
 	res := engine.Resource{APIVersion: "v1", Kind: "Pod", Namespace: "ns", Name: name}
-	e := Entry{Resource: res, UID: "uid-" + name, Since: time.Unix(1700000000, 0)}
+	d := &draft{Entry: Entry{Resource: res, UID: "uid-" + name, Since: time.Unix(1700000000, 0)}}
 	for i, s := range statuses {
-		e.Results = append(e.Results, engine.Result{Policy: "pss", PolicyKind: engine.KindClusterPolicy,
+		d.rs = append(d.rs, engine.Result{Policy: "pss", PolicyKind: engine.KindClusterPolicy,
 			Rule: "rule-" + string(rune('a'+i)), Resource: res, Status: s, Message: "m " + name, Path: "/spec/x",
 			Severity: "High", Category: "Pod Security"})
 	}
+	return d
+}
+
+// entry is the Entry of d, its results given by slices.Values.
+func (d *draft) entry() Entry {
+	e := d.Entry
+	e.Results = slices.Values(d.rs)
 	return e
+}
+
+// entries are the Entries of ds.
+func entries(ds ...*draft) []Entry {
+	out := make([]Entry, len(ds))
+	for i, d := range ds {
+		out[i] = d.entry()
+	}
+	return out
 }
 
 func TestBuildListsNonPassesAndCountsAll(t *testing.T) {
 	t.Parallel()
-	reports := Build("ns", []Entry{
-		entry("b", engine.StatusPass, engine.StatusFail),
-		entry("a", engine.StatusPass, engine.StatusWarn, engine.StatusSkip, engine.StatusError),
-	}, Options{})
+	reports := Build("ns", entries(
+		newEntry("b", engine.StatusPass, engine.StatusFail),
+		newEntry("a", engine.StatusPass, engine.StatusWarn, engine.StatusSkip, engine.StatusError),
+	), Options{})
 	if len(reports) != 1 {
 		t.Fatalf("%d reports, want 1", len(reports))
 	}
@@ -53,7 +77,7 @@ func TestBuildListsNonPassesAndCountsAll(t *testing.T) {
 		string(f.Resources[0].UID) != "uid-b" || f.Timestamp.Seconds != 1700000000 || f.Source != Source || !f.Scored {
 		t.Errorf("fail result = %+v", f)
 	}
-	if all := Build("ns", []Entry{entry("a", engine.StatusPass, engine.StatusSkip)}, Options{ReportPasses: true}); len(all[0].Results) != 2 {
+	if all := Build("ns", entries(newEntry("a", engine.StatusPass, engine.StatusSkip)), Options{ReportPasses: true}); len(all[0].Results) != 2 {
 		t.Errorf("ReportPasses did not list the pass: %+v", all[0].Results)
 	}
 }
@@ -63,9 +87,9 @@ func TestBuildClusterScopedAndEmpty(t *testing.T) {
 	if Build("", nil, Options{}) != nil {
 		t.Error("no entries must give no report")
 	}
-	e := entry("node-reader", engine.StatusFail)
+	e := newEntry("node-reader", engine.StatusFail)
 	e.Resource.Kind, e.Resource.Namespace = "ClusterRole", ""
-	r := Build("", []Entry{e}, Options{})
+	r := Build("", entries(e), Options{})
 	if len(r) != 1 || r[0].Kind != v1alpha2.KindClusterPolicyReport || r[0].Name != ClusterReportName || r[0].Namespace != "" {
 		t.Fatalf("cluster report = %+v", r)
 	}
@@ -73,9 +97,9 @@ func TestBuildClusterScopedAndEmpty(t *testing.T) {
 
 func TestBuildSeverityOutsideTheEnumGoesToProperties(t *testing.T) {
 	t.Parallel()
-	e := entry("a", engine.StatusFail)
-	e.Results[0].Severity = "catastrophic"
-	r := Build("ns", []Entry{e}, Options{})[0].Results[0]
+	e := newEntry("a", engine.StatusFail)
+	e.rs[0].Severity = "catastrophic"
+	r := Build("ns", entries(e), Options{})[0].Results[0]
 	// The CRD's enum would refuse the whole report otherwise.
 	if r.Severity != "" || r.Properties["severity"] != "catastrophic" {
 		t.Errorf("severity = %q, properties = %v", r.Severity, r.Properties)
@@ -84,13 +108,13 @@ func TestBuildSeverityOutsideTheEnumGoesToProperties(t *testing.T) {
 
 func TestBuildSplitsPastMaxBytes(t *testing.T) {
 	t.Parallel()
-	var entries []Entry
+	var es []Entry
 	for i := range 50 {
-		e := entry(strings.Repeat("x", 3)+string(rune('A'+i%26))+string(rune('a'+i/26)), engine.StatusFail, engine.StatusPass)
-		e.Results[0].Message = strings.Repeat("long message ", 20) + e.Resource.Name // distinct: not grouped
-		entries = append(entries, e)
+		e := newEntry(strings.Repeat("x", 3)+string(rune('A'+i%26))+string(rune('a'+i/26)), engine.StatusFail, engine.StatusPass)
+		e.rs[0].Message = strings.Repeat("long message ", 20) + e.Resource.Name // distinct: not grouped
+		es = append(es, e.entry())
 	}
-	reports := Build("ns", entries, Options{MaxBytes: 4096})
+	reports := Build("ns", es, Options{MaxBytes: 4096})
 	if len(reports) < 3 {
 		t.Fatalf("%d reports, want the namespace split", len(reports))
 	}
@@ -119,12 +143,12 @@ func TestBuildSplitsPastMaxBytes(t *testing.T) {
 
 func TestBuildIsStable(t *testing.T) {
 	t.Parallel()
-	a := Build("ns", []Entry{entry("a", engine.StatusFail), entry("b", engine.StatusWarn)}, Options{})
-	b := Build("ns", []Entry{entry("b", engine.StatusWarn), entry("a", engine.StatusFail)}, Options{})
+	a := Build("ns", entries(newEntry("a", engine.StatusFail), newEntry("b", engine.StatusWarn)), Options{})
+	b := Build("ns", entries(newEntry("b", engine.StatusWarn), newEntry("a", engine.StatusFail)), Options{})
 	if a[0].Annotations[HashAnnotation] != b[0].Annotations[HashAnnotation] {
 		t.Error("the same results in another order give another hash: reports would churn")
 	}
-	c := Build("ns", []Entry{entry("a", engine.StatusPass), entry("b", engine.StatusWarn)}, Options{})
+	c := Build("ns", entries(newEntry("a", engine.StatusPass), newEntry("b", engine.StatusWarn)), Options{})
 	if a[0].Annotations[HashAnnotation] == c[0].Annotations[HashAnnotation] {
 		t.Error("a changed result kept the hash: the report would not be rewritten")
 	}
@@ -132,17 +156,17 @@ func TestBuildIsStable(t *testing.T) {
 
 func TestBuildGroupsTheSameResultAcrossResources(t *testing.T) {
 	t.Parallel()
-	var entries []Entry
+	var es []Entry
 	for i := range 1000 {
-		e := entry(fmt.Sprintf("pod-%04d", i), engine.StatusFail, engine.StatusPass)
-		e.Results[0].Message = "privileged containers are not allowed"
+		e := newEntry(fmt.Sprintf("pod-%04d", i), engine.StatusFail, engine.StatusPass)
+		e.rs[0].Message = "privileged containers are not allowed"
 		e.Since = time.Unix(1700000000+int64(i), 0)
-		entries = append(entries, e)
+		es = append(es, e.entry())
 	}
-	odd := entry("odd", engine.StatusFail)
-	odd.Results[0].Message = "something else"
-	entries = append(entries, odd)
-	reports := Build("ns", entries, Options{})
+	odd := newEntry("odd", engine.StatusFail)
+	odd.rs[0].Message = "something else"
+	es = append(es, odd.entry())
+	reports := Build("ns", es, Options{})
 	if len(reports) != 1 {
 		t.Fatalf("%d reports", len(reports))
 	}
@@ -181,9 +205,9 @@ func TestBuildGroupsTheSameResultAcrossResources(t *testing.T) {
 // exceptions property, as Kyverno reports it.
 func TestBuildListsExemptedResults(t *testing.T) {
 	t.Parallel()
-	e := entry("a", engine.StatusSkip, engine.StatusSkip)
-	e.Results[0].Exceptions = "exceptions/allow-a, exceptions/allow-b"
-	r := Build("ns", []Entry{e}, Options{})[0]
+	e := newEntry("a", engine.StatusSkip, engine.StatusSkip)
+	e.rs[0].Exceptions = "exceptions/allow-a, exceptions/allow-b"
+	r := Build("ns", entries(e), Options{})[0]
 	if len(r.Results) != 1 || r.Results[0].Rule != "rule-a" || r.Results[0].Result != v1alpha2.StatusSkip {
 		t.Fatalf("listed = %+v, want the exempted skip only", r.Results)
 	}
@@ -195,27 +219,28 @@ func TestBuildListsExemptedResults(t *testing.T) {
 	}
 }
 
-// TestBuildFromEach: entries giving their results through Each build the
-// same reports as with Results; severities that differ in case only are
+// TestBuildFromSequence: entries whose results a generator gives one at a
+// time (as the background controller's interned results do) build the
+// same reports as from slices; severities that differ in case only are
 // one result, as the report writes them the same.
-func TestBuildFromEach(t *testing.T) {
+func TestBuildFromSequence(t *testing.T) {
 	t.Parallel()
 	var plain, seqs []Entry
 	for i := range 40 {
-		e := entry(fmt.Sprintf("pod-%02d", i), engine.StatusFail, engine.StatusPass, engine.StatusWarn)
-		e.Results[0].Message = "privileged"
+		e := newEntry(fmt.Sprintf("pod-%02d", i), engine.StatusFail, engine.StatusPass, engine.StatusWarn)
+		e.rs[0].Message = "privileged"
 		if i%2 == 0 {
-			e.Results[0].Severity = "high"
+			e.rs[0].Severity = "high"
 		}
 		if i%5 == 0 {
-			e.Results[2].Exceptions = "ns/allow-" + e.Resource.Name
+			e.rs[2].Exceptions = "ns/allow-" + e.Resource.Name
 		}
-		plain = append(plain, e)
-		s := e
-		s.Results = nil
-		s.Each = func(yield func(engine.Result) bool) {
-			for _, r := range e.Results {
-				if !yield(r) {
+		plain = append(plain, e.entry())
+		s := e.entry()
+		rs := slices.Clone(e.rs)
+		s.Results = func(yield func(engine.Result) bool) {
+			for i := range rs {
+				if !yield(rs[i]) {
 					return
 				}
 			}
@@ -226,7 +251,7 @@ func TestBuildFromEach(t *testing.T) {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) {
-		t.Fatalf("Each built\n%s\nResults built\n%s", jb, ja)
+		t.Fatalf("generator built\n%s\nslices built\n%s", jb, ja)
 	}
 	if len(a) < 2 {
 		t.Fatalf("%d reports, want the namespace split", len(a))

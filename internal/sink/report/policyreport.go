@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -42,7 +43,7 @@ func (p *PolicyReportWriter) Put(r *Resource) error {
 		return nil
 	}
 	res := r.Results[0].Resource
-	p.byNS[res.Namespace] = append(p.byNS[res.Namespace], policyreport.Entry{Resource: res, Results: r.Results, Since: p.now})
+	p.byNS[res.Namespace] = append(p.byNS[res.Namespace], policyreport.Entry{Resource: res, Results: slices.Values(r.Results), Since: p.now})
 	return nil
 }
 
