@@ -150,21 +150,7 @@ func BenchmarkRuleRewrites(b *testing.B) {
 			b.Fatalf("no rule %s", name)
 		}
 		file := filepath.Join(r.Dir, "raw.rego")
-		written := func() (*ast.Compiler, error) {
-			mods := map[string]*ast.Module{file: r.rawModule}
-			for k, v := range r.helpers {
-				mods[k] = v
-			}
-			caps := ast.CapabilitiesForThisVersion()
-			for _, bi := range builtinDecls() {
-				caps.Builtins = append(caps.Builtins, bi)
-			}
-			c := ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV0)
-			if c.Compile(mods); c.Failed() {
-				return nil, c.Errors
-			}
-			return c, nil
-		}
+		written := func() (*ast.Compiler, error) { return compileModule(file, r.rawModule, r.helpers) }
 		rewritten := func() (*ast.Compiler, error) { return compileRule(file, r.rawModule, r.helpers) }
 		for _, v := range []struct {
 			name    string

@@ -319,3 +319,41 @@ func TestAnyTestBuiltin(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileRewrittenFallsBack: a rule whose rewritten form does not
+// compile is compiled as written; when neither compiles, the error is the
+// one of the rule as written.
+func TestCompileRewrittenFallsBack(t *testing.T) {
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rewrite under test adds a test of a variable bound nowhere.
+	unsafe := func(m *ast.Module) *ast.Module {
+		h := m.Copy()
+		h.Rules[0].Body.Append(ast.MustParseExpr("rewritten_unbound == 1"))
+		return h
+	}
+	m, err := parseRule("raw.rego", dataIterRego)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compileModule("raw.rego", unsafe(m), helpers); err == nil || !strings.Contains(err.Error(), "rewritten_unbound") {
+		t.Fatalf("the broken rewrite compiles: %v", err)
+	}
+	c, err := compileRewritten("raw.rego", m, helpers, unsafe)
+	if err != nil {
+		t.Fatalf("no fallback to the rule as written: %v", err)
+	}
+	if s := c.Modules["raw.rego"].String(); strings.Contains(s, "rewritten_unbound") {
+		t.Fatalf("compiled the rewritten module:\n%s", s)
+	}
+	bad, err := parseRule("raw.rego", "package armo_builtins\n\ndeny[x] {\n\tx := written_unbound\n}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := compileRewritten("raw.rego", bad, helpers, unsafe); err == nil ||
+		!strings.Contains(err.Error(), "written_unbound") || strings.Contains(err.Error(), "rewritten_unbound") {
+		t.Fatalf("error of a rule that does not compile: %v", err)
+	}
+}

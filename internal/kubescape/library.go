@@ -504,16 +504,40 @@ func parseRule(file, src string) (*ast.Module, error) {
 // compileRule compiles a parsed rule module with the helper packages and
 // the custom builtins, as Kubescape compiles it.
 func compileRule(file string, m *ast.Module, helpers map[string]*ast.Module) (*ast.Compiler, error) {
-	modules := make(map[string]*ast.Module, len(helpers)+1)
-	for k, h := range helpers {
-		modules[k] = h
-	}
+	return compileRewritten(file, m, helpers, rewriteRule)
+}
+
+// rewriteRule returns a copy of m with compileRule's rewrites applied, in
+// order (hoist.go, hoistdata.go); m is not changed.
+func rewriteRule(m *ast.Module) *ast.Module {
 	h := hoistClosedComprehensions(m)
 	indexKindIterations(h)
 	splitCalls(h)
 	deferIterations(h)
 	hoistDataIterations(h)
-	modules[file] = h
+	return h
+}
+
+// compileRewritten compiles rewrite(m) with the helper packages and the
+// custom builtins. The rewrites are there for speed only: should the
+// rewritten module not compile, m is compiled as written, and when that
+// fails too, its error is returned (the one its author can read).
+func compileRewritten(file string, m *ast.Module, helpers map[string]*ast.Module, rewrite func(*ast.Module) *ast.Module) (*ast.Compiler, error) {
+	c, err := compileModule(file, rewrite(m), helpers)
+	if err == nil {
+		return c, nil
+	}
+	return compileModule(file, m, helpers)
+}
+
+// compileModule compiles m, named file, with helpers and the custom
+// builtins (compilers copy the modules they are given).
+func compileModule(file string, m *ast.Module, helpers map[string]*ast.Module) (*ast.Compiler, error) {
+	modules := make(map[string]*ast.Module, len(helpers)+1)
+	for k, h := range helpers {
+		modules[k] = h
+	}
+	modules[file] = m
 	caps := ast.CapabilitiesForThisVersion()
 	for _, b := range builtinDecls() {
 		caps.Builtins = append(caps.Builtins, b)
