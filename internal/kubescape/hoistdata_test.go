@@ -357,3 +357,35 @@ func TestCompileRewrittenFallsBack(t *testing.T) {
 		t.Fatalf("error of a rule that does not compile: %v", err)
 	}
 }
+
+// TestCompileRewrittenKeepsTypeErrors: a rule whose builtin test has a
+// type error is refused although anyTest would turn the test into a
+// portcullis.any_test call the type checker cannot see through.
+func TestCompileRewrittenKeepsTypeErrors(t *testing.T) {
+	t.Parallel()
+	helpers, err := parseHelpers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := parseRule("raw.rego", `package armo_builtins
+
+deny[msga] {
+	wl := input[_]
+	env := wl.spec.containers[_].env[_]
+	key := data.postureControlInputs.names[_]
+	n := count(env.name)
+	contains(n, key)
+	msga := {"alertMessage": env.name}
+}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rewriteRule(m).String(), declAnyTest.Name) {
+		t.Fatalf("the test is not rewritten into %s: the case no longer tests anything:\n%s", declAnyTest.Name, rewriteRule(m))
+	}
+	_, err = compileRule("raw.rego", m, helpers)
+	if err == nil || !strings.Contains(err.Error(), "rego_type_error: contains: invalid argument(s)") {
+		t.Fatalf("compile = %v, want the type error of contains", err)
+	}
+}

@@ -521,9 +521,19 @@ func rewriteRule(m *ast.Module) *ast.Module {
 // compileRewritten compiles rewrite(m) with the helper packages and the
 // custom builtins. The rewrites are there for speed only: should the
 // rewritten module not compile, m is compiled as written, and when that
-// fails too, its error is returned (the one its author can read).
+// fails too, its error is returned (the one its author can read). When
+// the rewrite replaced builtin calls with portcullis.any_test, whose
+// arguments the type checker cannot see through, m is compiled as written
+// first: a rule with a type error is refused, as Kubescape refuses it,
+// not run with the call failing at evaluation.
 func compileRewritten(file string, m *ast.Module, helpers map[string]*ast.Module, rewrite func(*ast.Module) *ast.Module) (*ast.Compiler, error) {
-	c, err := compileModule(file, rewrite(m), helpers)
+	r := rewrite(m)
+	if callsPrefix(r, declAnyTest.Name) && !callsPrefix(m, declAnyTest.Name) {
+		if _, err := compileModule(file, m, helpers); err != nil {
+			return nil, err
+		}
+	}
+	c, err := compileModule(file, r, helpers)
 	if err == nil {
 		return c, nil
 	}
