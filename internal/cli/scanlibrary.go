@@ -110,7 +110,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
-		if docs, compact, lineIndexes, err = decodeLean(chunks); err != nil {
+		stop := holdDecodeMemory(cmd.Context())
+		docs, compact, lineIndexes, err = decodeLean(chunks)
+		stop()
+		if err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
 	}
