@@ -24,6 +24,10 @@ const scanMemoryFloor = 350 << 20
 // peak of the process is the scan's.
 const decodeMemoryFloor = 300 << 20
 
+// decodeGCPercent is GOGC while scan --library decodes its manifests (see
+// holdDecodeMemory).
+const decodeGCPercent = 400
+
 // scanMemoryInterval is how often the scan's limit follows the live heap:
 // a scan's heap grows within seconds.
 const scanMemoryInterval = 50 * time.Millisecond
@@ -33,57 +37,46 @@ const scanMemoryInterval = 50 * time.Millisecond
 // ctx ends), which restores the previous limit. It does nothing when
 // GOMEMLIMIT or GOGC is set: the user's choice stands.
 func holdScanMemory(ctx context.Context) (stop func()) {
-	return holdMemory(ctx, scanMemoryFloor, false)
-}
-
-// holdDecodeMemory is holdScanMemory for decoding the manifests, with
-// decodeMemoryFloor and the collector's GOGC pacing off until stop: the
-// soft limit alone starts collections. Decoding makes several times more
-// garbage (yaml.v3's node trees) than it keeps, while the live heap is
-// still small; at GOGC=100 the collector would run every few tens of
-// megabytes, marking the same live heap each time (at 10,000 resources,
-// 9 collections during decoding where the limit needs 4). Garbage is
-// what holds the heap up to the limit, so a small input's decoding stays
-// as small as its garbage.
-func holdDecodeMemory(ctx context.Context) (stop func()) {
-	return holdMemory(ctx, decodeMemoryFloor, true)
-}
-
-// holdMemory makes the soft memory limit follow the live heap above
-// floor, with GOGC off when gcOff, until stop; stop restores both.
-func holdMemory(ctx context.Context, floor int64, gcOff bool) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
 		return func() {}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	started := make(chan struct{})
-	go func() {
-		defer close(done)
-		memlimit.Follow(ctx, floor, scanMemoryInterval, func(int64, int64) {
-			select {
-			case <-started:
-			default:
-				close(started)
-			}
-		})
-	}()
-	prevGC := 0
-	if gcOff {
-		// Only once the limit is set: GOGC off without a limit would let
-		// the heap grow without bound.
-		<-started
-		if prevGC = debug.SetGCPercent(-1); prevGC < 0 {
-			// Off without GOGC set: another hold of this process (scans
-			// run concurrently in tests). Whichever stops last must not
-			// leave the collector off: restore the default.
-			prevGC = 100
-		}
+	return followMemory(ctx, scanMemoryFloor)
+}
+
+// holdDecodeMemory is holdScanMemory for decoding the manifests, with
+// decodeMemoryFloor and GOGC at decodeGCPercent until stop. Decoding
+// makes several times more garbage (yaml.v3's node trees) than it keeps
+// while the live heap is still small: at GOGC=100 the collector would run
+// every few tens of megabytes, marking the same live heap each time (at
+// 10,000 resources, 9 collections during decoding where the limit needs
+// 4). The heap grows to five times the live heap at most (a small input's
+// decoding stays small), and never past the limit.
+func holdDecodeMemory(ctx context.Context) (stop func()) {
+	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	stopLimit := followMemory(ctx, decodeMemoryFloor)
+	prev := debug.SetGCPercent(decodeGCPercent)
+	if prev == decodeGCPercent {
+		// Another hold's (scans run concurrently in tests): whichever
+		// stops last must restore the default.
+		prev = 100
 	}
 	return func() {
-		if gcOff {
-			debug.SetGCPercent(prevGC)
-		}
+		debug.SetGCPercent(prev)
+		stopLimit()
+	}
+}
+
+// followMemory runs memlimit.Follow above floor until stop.
+func followMemory(ctx context.Context, floor int64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		memlimit.Follow(ctx, floor, scanMemoryInterval, nil)
+	}()
+	return func() {
 		cancel()
 		<-done
 	}
