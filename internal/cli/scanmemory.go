@@ -50,7 +50,10 @@ func holdScanMemory(ctx context.Context) (stop func()) {
 // every few tens of megabytes, marking the same live heap each time (at
 // 10,000 resources, 9 collections during decoding where the limit needs
 // 4). The heap grows to five times the live heap at most (a small input's
-// decoding stays small), and never past the limit.
+// decoding stays small), and never past the limit. stop also collects
+// and returns the free heap to the operating system (debug.FreeOSMemory):
+// the pages of the heap decoding grew would otherwise stay resident into
+// the scan and raise its peak RSS (by 9 MiB at 10,000 resources).
 func holdDecodeMemory(ctx context.Context) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || os.Getenv("GOGC") != "" {
 		return func() {}
@@ -65,6 +68,7 @@ func holdDecodeMemory(ctx context.Context) (stop func()) {
 	return func() {
 		debug.SetGCPercent(prev)
 		stopLimit()
+		debug.FreeOSMemory()
 	}
 }
 
