@@ -9,11 +9,12 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 )
 
-// Compact is a decoded object kept as JSON text (encoding/json), for a
-// caller that must drop the decoded object and have it again later: the
-// text is a fraction of the memory of the decoded maps, and decoding it
-// again (Object) costs a fraction of decoding the document's YAML again
-// (DecodeObject).
+// Compact is a decoded object kept as JSON text, for a caller that must
+// drop the decoded object and have it again later: the text is a fraction
+// of the memory of the decoded maps, and decoding it again (Object) costs
+// a fraction of decoding the document's YAML again (DecodeObject).
+// NewCompact encodes a decoded object; Chunk.DecodeLean writes the JSON
+// of a YAML document from its parsed tree, without the object.
 type Compact []byte
 
 // NewCompact encodes obj. ok is false when Object would not give back an
