@@ -110,7 +110,10 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 		if err != nil {
 			return withCode(ExitInvalid, err)
 		}
-		if docs, compact, lineIndexes, err = decodeLean(chunks); err != nil {
+		stop := holdDecodeMemory(cmd.Context())
+		docs, compact, lineIndexes, err = decodeLean(chunks)
+		stop()
+		if err != nil {
 			return withCode(ExitInvalid, fmt.Errorf("read manifests: %w", err))
 		}
 	}
@@ -141,7 +144,7 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 			continue
 		}
 		d = leanDocument(d)
-		id := reportObject(d.Object)
+		id := manifest.Identity(d.Object)
 		var c manifest.Compact
 		if compact != nil {
 			c = compact[i]
@@ -288,28 +291,6 @@ func runLibraryScan(cmd *cobra.Command, args []string, o scanOptions, dir string
 	return scanVerdict(scan, o, failRank)
 }
 
-// reportObject is what the report of a library scan reads of a
-// document's object: apiVersion, kind, and metadata name and namespace
-// (the resource's identity); the scan has the whole object.
-func reportObject(obj map[string]any) map[string]any {
-	kept := make(map[string]any, 3)
-	for _, k := range []string{"apiVersion", "kind"} {
-		if v, ok := obj[k]; ok {
-			kept[k] = v
-		}
-	}
-	if md, ok := obj["metadata"].(map[string]any); ok {
-		m := make(map[string]any, 2)
-		for _, k := range []string{"name", "namespace"} {
-			if v, ok := md[k]; ok {
-				m[k] = v
-			}
-		}
-		kept["metadata"] = m
-	}
-	return kept
-}
-
 // leanDocument is d without the parsed tree decoding kept: the report
 // locates findings with the document's text (Raw, Item), and the trees of
 // every document are larger than the objects.
@@ -321,42 +302,33 @@ func leanDocument(d manifest.Document) manifest.Document {
 
 // decodeLean decodes chunks as DecodeAll does (in parallel, in order,
 // the documents that decode returned with the errors joined), each
-// document made lean as soon as it is decoded, so that the parsed trees
-// of every document are never held at once. A document with text of its
-// own keeps only its identity (reportObject) and its object's compact
-// form (compact, the same index as the document): the scan decodes that
-// when a rule needs the object, so the decoded objects of every document
-// are never held at once either, and the YAML is parsed once. compact is
-// nil for a document kept whole (List items, and objects
-// manifest.NewCompact cannot give back exactly). lines holds, per
-// document, the line index of the tree decoding parsed (nil when it kept
-// none: the report then parses the document's text for its lines).
+// document made lean as it is decoded (manifest.Chunk.DecodeLean), so
+// that neither the parsed trees nor the decoded objects of every
+// document are held at once. A document with text of its own keeps only
+// its identity (manifest.Identity) and its object's compact form
+// (compact, the same index as the document): the scan decodes that when
+// a rule needs the object, and the YAML is parsed once. compact is nil
+// for a document kept whole (List items, and objects manifest.NewCompact
+// cannot give back exactly). lines holds, per document, its line index
+// (nil when decoding kept no tree: the report then parses the document's
+// text for its lines).
 func decodeLean(chunks files.Chunks) (docs []manifest.Document, compact []manifest.Compact, lines []*manifest.LineIndex, err error) {
-	out := make([][]manifest.Document, len(chunks))
-	outc := make([][]manifest.Compact, len(chunks))
-	outl := make([][]*manifest.LineIndex, len(chunks))
+	out := make([][]manifest.Lean, len(chunks))
 	errs := make([]error, len(chunks))
 	workpool.Run(len(chunks), 0, func(i int) {
-		docs, err := chunks[i].Decode()
-		cs := make([]manifest.Compact, len(docs))
-		ls := make([]*manifest.LineIndex, len(docs))
-		for j := range docs {
-			if docs[j].Item == nil {
-				ls[j] = docs[j].LineIndex()
-			}
-			docs[j] = leanDocument(docs[j])
-			if d := docs[j]; d.Raw != nil && d.Item == nil {
-				if c, ok := manifest.NewCompact(d.Object); ok {
-					docs[j].Object, cs[j] = reportObject(d.Object), c
-				}
-			}
-		}
-		out[i], outc[i], outl[i], errs[i] = docs, cs, ls, err
+		out[i], errs[i] = chunks[i].DecodeLean()
 	})
-	for i, d := range out {
-		docs = append(docs, d...)
-		compact = append(compact, outc[i]...)
-		lines = append(lines, outl[i]...)
+	n := 0
+	for _, ls := range out {
+		n += len(ls)
+	}
+	docs = make([]manifest.Document, 0, n)
+	compact = make([]manifest.Compact, 0, n)
+	lines = make([]*manifest.LineIndex, 0, n)
+	for _, ls := range out {
+		for _, l := range ls {
+			docs, compact, lines = append(docs, l.Document), append(compact, l.Compact), append(lines, l.Lines)
+		}
 	}
 	return docs, compact, lines, errors.Join(errs...)
 }

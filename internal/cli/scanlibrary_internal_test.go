@@ -3,7 +3,10 @@
 package cli
 
 import (
+	"context"
+	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/kubescape"
 	"github.com/portcullis/portcullis/internal/memlimit"
@@ -52,5 +55,56 @@ func TestScanMemoryLimit(t *testing.T) {
 		if got := memlimit.Limit(scanMemoryFloor, tc.live, 0); got != tc.want {
 			t.Errorf("memlimit.Limit(scanMemoryFloor, %d, 0) = %d, want %d", tc.live, got, tc.want)
 		}
+	}
+}
+
+// TestHoldDecodeMemory: while the manifests are decoded, GOGC is
+// decodeGCPercent and the soft memory limit at least the decode floor;
+// stop restores both. A GOGC or GOMEMLIMIT of the
+// environment is left alone.
+func TestHoldDecodeMemory(t *testing.T) {
+	gcPercent := func() int {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	prevGC, prevLimit := gcPercent(), debug.SetMemoryLimit(-1)
+	stop := holdDecodeMemory(context.Background())
+	gotGC := gcPercent()
+	gotLimit := debug.SetMemoryLimit(-1)
+	// The follower sets the limit on its first step, on its own goroutine.
+	for deadline := time.Now().Add(time.Minute); gotLimit == prevLimit && time.Now().Before(deadline); gotLimit = debug.SetMemoryLimit(-1) {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if gotGC != decodeGCPercent || gotLimit < decodeMemoryFloor || gotLimit == prevLimit {
+		t.Errorf("while decoding: GOGC %d, limit %d; want %d and at least %d", gotGC, gotLimit, decodeGCPercent, int64(decodeMemoryFloor))
+	}
+	if gcPercent() != prevGC || debug.SetMemoryLimit(-1) != prevLimit {
+		t.Errorf("after: GOGC %d, limit %d; want %d, %d restored", gcPercent(), debug.SetMemoryLimit(-1), prevGC, prevLimit)
+	}
+
+	t.Setenv("GOGC", "100")
+	stop = holdDecodeMemory(context.Background())
+	gotGC, gotLimit = gcPercent(), debug.SetMemoryLimit(-1)
+	stop()
+	if gotGC != prevGC || gotLimit != prevLimit {
+		t.Errorf("with GOGC set: GOGC %d, limit %d; want %d, %d unchanged", gotGC, gotLimit, prevGC, prevLimit)
+	}
+}
+
+// TestHoldDecodeMemoryOverlapping: holds of scans run at once (as tests
+// run them) leave GOGC at its default, whichever order they stop in.
+func TestHoldDecodeMemoryOverlapping(t *testing.T) {
+	prevGC := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prevGC)
+	prevLimit := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prevLimit)
+	stopA := holdDecodeMemory(context.Background())
+	stopB := holdDecodeMemory(context.Background())
+	stopA()
+	stopB()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("after overlapping holds: GOGC %d, want 100", p)
 	}
 }

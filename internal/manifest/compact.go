@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"math"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
-// Compact is a decoded object kept as JSON text (encoding/json), for a
-// caller that must drop the decoded object and have it again later: the
-// text is a fraction of the memory of the decoded maps, and decoding it
-// again (Object) costs a fraction of decoding the document's YAML again
-// (DecodeObject).
+// Compact is a decoded object kept as JSON text, for a caller that must
+// drop the decoded object and have it again later: the text is a fraction
+// of the memory of the decoded maps, and decoding it again (Object) costs
+// a fraction of decoding the document's YAML again (DecodeObject).
+// NewCompact encodes a decoded object; Chunk.DecodeLean writes the JSON
+// of a YAML document from its parsed tree, without the object.
 type Compact []byte
 
 // NewCompact encodes obj. ok is false when Object would not give back an
@@ -33,9 +36,12 @@ func NewCompact(obj map[string]any) (c Compact, ok bool) {
 }
 
 // Object decodes c again: an object equal to the one NewCompact was given.
+// It decodes with github.com/go-json-experiment/json, which gives the
+// values encoding/json gives (a compact form has no duplicate names and
+// no invalid UTF-8, where the two differ) in about half the time.
 func (c Compact) Object() (map[string]any, error) {
 	var obj map[string]any
-	if err := json.Unmarshal(c, &obj); err != nil {
+	if err := jsonv2.Unmarshal(c, &obj); err != nil {
 		return nil, fmt.Errorf("decode compact object: %w", err)
 	}
 	return obj, nil

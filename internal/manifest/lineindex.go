@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"go.yaml.in/yaml/v3"
@@ -31,11 +32,23 @@ func (d Document) LineIndex() *LineIndex {
 	if d.root == nil {
 		return nil
 	}
-	enc, ok := appendLineNode(nil, d.root, 0)
+	return newLineIndex(d.root, d.Line, len(d.Raw))
+}
+
+// newLineIndex is the line index of root, the tree of a document of size
+// bytes that starts on line start of its file; nil when the tree has
+// aliases.
+func newLineIndex(root *yaml.Node, start, size int) *LineIndex {
+	// The encoding holds the keys and a few bytes a node: about 57% of
+	// the text of a manifest.
+	enc, ok := appendLineNode(make([]byte, 0, size*5/8), root, 0)
 	if !ok {
 		return nil
 	}
-	return &LineIndex{enc: enc, start: max(d.Line, 1)}
+	if cap(enc)-len(enc) > len(enc)/8 {
+		enc = bytes.Clone(enc) // the index is kept: no more than 1/8 unused
+	}
+	return &LineIndex{enc: enc, start: max(start, 1)}
 }
 
 // appendLineNode encodes n: its kind, its line, then for a mapping the

@@ -164,6 +164,12 @@ func (c Chunk) Decode() ([]Document, error) {
 		return nil, &ParseError{Source: c.Source, Index: c.Index, Err: fmt.Errorf("document larger than %d bytes", MaxDocumentBytes)}
 	}
 	obj, root, err := decodeOne(c.Data)
+	return c.documents(obj, root, err)
+}
+
+// documents is the end of Decode: the documents of the chunk's decoded
+// object obj (root its tree, when decoding kept it).
+func (c Chunk) documents(obj map[string]any, root *yamlv3.Node, err error) ([]Document, error) {
 	if err != nil {
 		return nil, c.parseError(err)
 	}
@@ -305,7 +311,7 @@ func DecodeObject(raw []byte) (map[string]any, error) {
 }
 
 func isBlank(raw []byte) bool {
-	for _, line := range bytes.Split(raw, []byte("\n")) {
+	for line := range bytes.Lines(raw) {
 		t := bytes.TrimSpace(line)
 		if len(t) == 0 || t[0] == '#' || string(t) == "---" {
 			continue
@@ -318,15 +324,31 @@ func isBlank(raw []byte) bool {
 // decodeOne decodes one document into its JSON value; root is its
 // yaml.v3 node tree when the one-parse path (decodeNode) took it, else nil.
 func decodeOne(raw []byte) (obj map[string]any, root *yamlv3.Node, err error) {
+	if obj, ok := decodeJSON(raw); ok {
+		return obj, nil, nil
+	}
+	return decodeYAML(raw, parseNode(raw))
+}
+
+// decodeJSON is the JSON fast path of decodeOne: ok is false when raw is
+// no JSON object (YAML is a superset of JSON, so the YAML paths decide).
+func decodeJSON(raw []byte) (obj map[string]any, ok bool) {
 	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' {
-		// JSON fast path; YAML is a superset, so fall back on failure.
-		var obj map[string]any
 		if err := json.Unmarshal(t, &obj); err == nil {
-			return obj, nil, nil
+			return obj, true
 		}
 	}
-	if obj, root, ok := decodeNode(raw); ok {
-		return obj, root, nil
+	return nil, false
+}
+
+// decodeYAML is the rest of decodeOne, given raw's tree as parseNode
+// parsed it (nil when it declined): the one-parse path (decodeNode) when
+// it takes the tree, else yaml.v2.
+func decodeYAML(raw []byte, root *yamlv3.Node) (obj map[string]any, _ *yamlv3.Node, err error) {
+	if root != nil {
+		if v, ok := nodeValue(root, 0); ok {
+			return v.(map[string]any), root, nil
+		}
 	}
 	obj, err = decodeV2(raw)
 	return obj, nil, err

@@ -108,3 +108,19 @@ func TestDecodeObject(t *testing.T) {
 		}
 	}
 }
+
+// billionLaughs is a document of nine levels of aliases, each naming the
+// one before nine times: 9^9 strings expanded.
+const billionLaughs = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: laughs}
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+`

@@ -5,5 +5,5 @@
 // and one whose live heap grows past the floor is never held at a limit it
 // needs more than (where the collector would run constantly). serve follows
 // the live heap when it has no memory limit; scan --library does while it
-// scans.
+// decodes its manifests (with GOGC 400 then) and while it scans.
 package memlimit
