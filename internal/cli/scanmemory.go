@@ -15,7 +15,7 @@ import (
 // --library scans (see holdScanMemory): at 10,000 resources the live heap
 // peaks near 200 MB, and with the default GOGC the heap would grow to
 // twice that before a collection.
-const scanMemoryFloor = 350 << 20
+const scanMemoryFloor = 320 << 20
 
 // decodeMemoryFloor is the soft memory limit while scan --library decodes
 // its manifests (see holdDecodeMemory), below scanMemoryFloor: the
