@@ -663,22 +663,29 @@ deny[msga] {
 }
 `
 
-// TestIndexKindIterations: an iteration over input followed by a kind test
-// iterates over the objects of that kind, one list per kind, and the
-// responses are those of the rule as written; other shapes are left alone.
-func TestIndexKindIterations(t *testing.T) {
-	m, err := parseRule("raw.rego", kindJoinRego)
+// kindIndexed parses src and applies indexKindIterations to a copy, h,
+// whose kind lists it returns as "name := value".
+func kindIndexed(t *testing.T, src string) (m, h *ast.Module, lists []string) {
+	t.Helper()
+	m, err := parseRule("raw.rego", src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := m.Copy()
+	h = m.Copy()
 	indexKindIterations(h)
-	var lists []string
 	for _, r := range h.Rules {
 		if n := r.Head.Ref().String(); strings.HasPrefix(n, kindListPrefix) {
 			lists = append(lists, n+" := "+r.Head.Value.String())
 		}
 	}
+	return m, h, lists
+}
+
+// TestIndexKindIterations: an iteration over input followed by a kind test
+// iterates over the objects of that kind, one list per kind, and the
+// responses are those of the rule as written; other shapes are left alone.
+func TestIndexKindIterations(t *testing.T) {
+	m, h, lists := kindIndexed(t, kindJoinRego)
 	if len(lists) != 2 || !strings.Contains(lists[0], `"ServiceAccount"`) || !strings.Contains(lists[1], `"Deployment"`) {
 		t.Fatalf("kind lists %q, want one for ServiceAccount and one for Deployment", lists)
 	}
@@ -751,18 +758,7 @@ deny[msga] {
 // of the kind against a set of strings iterates over the objects of those
 // kinds, and the responses are those of the rule as written.
 func TestIndexKindSetIterations(t *testing.T) {
-	m, err := parseRule("raw.rego", kindSetRego)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := m.Copy()
-	indexKindIterations(h)
-	var lists []string
-	for _, r := range h.Rules {
-		if n := r.Head.Ref().String(); strings.HasPrefix(n, kindListPrefix) {
-			lists = append(lists, r.Head.Value.String())
-		}
-	}
+	m, h, lists := kindIndexed(t, kindSetRego)
 	if len(lists) != 1 || !strings.Contains(lists[0], `{"Deployment", "Job"}`) {
 		t.Fatalf("kind lists %q, want one for Deployments and Jobs", lists)
 	}
