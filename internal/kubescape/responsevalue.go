@@ -144,7 +144,9 @@ func readString(x ast.Value, dst *string) bool {
 	return false
 }
 
-func readStrings(x ast.Value, dst *[]string) bool {
+// readList reads a JSON array (null: nil) into dst, each element by
+// read; false when x or an element is of another shape.
+func readList[T any](x ast.Value, dst *[]T, read func(ast.Value, *T) bool) bool {
 	if isNull(x) {
 		*dst = nil
 		return true
@@ -153,48 +155,33 @@ func readStrings(x ast.Value, dst *[]string) bool {
 	if iter == nil {
 		return false
 	}
-	out := make([]string, 0, n)
+	out := make([]T, 0, n)
 	err := iter(func(t *ast.Term) error {
-		var s string
-		if !readString(t.Value, &s) {
+		var e T
+		if !read(t.Value, &e) {
 			return errNotPlain
 		}
-		out = append(out, s)
+		out = append(out, e)
 		return nil
 	})
 	*dst = out
 	return err == nil
 }
 
-func readFixPaths(x ast.Value, dst *[]FixPath) bool {
-	if isNull(x) {
-		*dst = nil
-		return true
-	}
-	n, iter := collection(x)
-	if iter == nil {
-		return false
-	}
-	out := make([]FixPath, 0, n)
-	err := iter(func(t *ast.Term) error {
-		var fp FixPath
-		ok := members(t.Value, func(name string, x ast.Value) bool {
-			switch name {
-			case "path":
-				return readString(x, &fp.Path)
-			case "value":
-				return readString(x, &fp.Value)
-			}
-			return ignored(name, x, "path", "value")
-		})
-		if !ok {
-			return errNotPlain
+func readStrings(x ast.Value, dst *[]string) bool { return readList(x, dst, readString) }
+
+func readFixPaths(x ast.Value, dst *[]FixPath) bool { return readList(x, dst, readFixPath) }
+
+func readFixPath(x ast.Value, fp *FixPath) bool {
+	return members(x, func(name string, x ast.Value) bool {
+		switch name {
+		case "path":
+			return readString(x, &fp.Path)
+		case "value":
+			return readString(x, &fp.Value)
 		}
-		out = append(out, fp)
-		return nil
+		return ignored(name, x, "path", "value")
 	})
-	*dst = out
-	return err == nil
 }
 
 func readScore(x ast.Value, dst *float32) bool {
@@ -267,51 +254,36 @@ func readAlertObject(x ast.Value, strip bool, dst *AlertObject) bool {
 }
 
 func readRelatedObjects(x ast.Value, dst *[]RelatedObject) bool {
-	if isNull(x) {
-		*dst = nil
-		return true
-	}
-	n, iter := collection(x)
-	if iter == nil {
-		return false
-	}
-	out := make([]RelatedObject, 0, n)
-	err := iter(func(t *ast.Term) error {
-		var ro RelatedObject
-		ok := members(t.Value, func(name string, x ast.Value) bool {
-			switch name {
-			case "object":
-				if isNull(x) {
-					ro.Object = nil
-					return true
-				}
-				o, ok := x.(ast.Object)
-				if !ok {
-					return false
-				}
-				ro.Object, ok = jsonObject(o, 0)
-				return ok
-			case "failedPaths":
-				return readStrings(x, &ro.FailedPaths)
-			case "reviewPaths":
-				return readStrings(x, &ro.ReviewPaths)
-			case "deletePaths":
-				return readStrings(x, &ro.DeletePaths)
-			case "fixPaths":
-				return readFixPaths(x, &ro.FixPaths)
-			case "fixCommand":
-				return readString(x, &ro.FixCommand)
+	return readList(x, dst, readRelatedObject)
+}
+
+func readRelatedObject(x ast.Value, ro *RelatedObject) bool {
+	return members(x, func(name string, x ast.Value) bool {
+		switch name {
+		case "object":
+			if isNull(x) {
+				ro.Object = nil
+				return true
 			}
-			return ignored(name, x, "object", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand")
-		})
-		if !ok {
-			return errNotPlain
+			o, ok := x.(ast.Object)
+			if !ok {
+				return false
+			}
+			ro.Object, ok = jsonObject(o, 0)
+			return ok
+		case "failedPaths":
+			return readStrings(x, &ro.FailedPaths)
+		case "reviewPaths":
+			return readStrings(x, &ro.ReviewPaths)
+		case "deletePaths":
+			return readStrings(x, &ro.DeletePaths)
+		case "fixPaths":
+			return readFixPaths(x, &ro.FixPaths)
+		case "fixCommand":
+			return readString(x, &ro.FixCommand)
 		}
-		out = append(out, ro)
-		return nil
+		return ignored(name, x, "object", "failedPaths", "reviewPaths", "deletePaths", "fixPaths", "fixCommand")
 	})
-	*dst = out
-	return err == nil
 }
 
 // reportFieldsJSON is reportFields of the object o as OPA holds it, as
