@@ -12,7 +12,7 @@ import (
 // Compact is a decoded object kept as JSON text, for a caller that must
 // drop the decoded object and have it again later: the text is a fraction
 // of the memory of the decoded maps, and decoding it again (Object) costs
-// a fraction of decoding the document's YAML again (DecodeObject).
+// a fraction of decoding the document's YAML again.
 // NewCompact encodes a decoded object; Chunk.DecodeLean writes the JSON
 // of a YAML document from its parsed tree, without the object.
 type Compact []byte

@@ -9,8 +9,8 @@ import (
 // compact form whenever NewCompact takes it, and reports whether it did.
 func checkCompact(t *testing.T, name string, raw []byte) (accepted bool) {
 	t.Helper()
-	obj, err := DecodeObject(raw)
-	if err != nil {
+	obj, _, err := decodeOne(raw)
+	if err != nil || obj == nil {
 		return false
 	}
 	c, ok := NewCompact(obj)

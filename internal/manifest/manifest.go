@@ -299,17 +299,6 @@ func DecodeChunks(chunks []Chunk) ([]Document, error) {
 	return docs, errors.Join(errs...)
 }
 
-// DecodeObject decodes the text of one document (Document.Raw) again:
-// the object Decode gave for it. It lets a caller that keeps the text
-// drop the decoded object and decode it when needed.
-func DecodeObject(raw []byte) (map[string]any, error) {
-	obj, _, err := decodeOne(raw)
-	if err == nil && obj == nil {
-		err = errors.New("empty document")
-	}
-	return obj, err
-}
-
 func isBlank(raw []byte) bool {
 	for line := range bytes.Lines(raw) {
 		t := bytes.TrimSpace(line)

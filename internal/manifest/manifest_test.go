@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -85,28 +84,6 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Decode("fuzz", data)
 	})
-}
-
-// DecodeObject gives again the object Decode gave for a document's text,
-// and an error for text that holds none or does not parse.
-func TestDecodeObject(t *testing.T) {
-	const text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers:\n  - {name: c, image: 'nginx:1', ports: [{containerPort: 80}]}\n  enableServiceLinks: yes\n"
-	docs, err := Decode("p.yaml", []byte(text))
-	if err != nil || len(docs) != 1 {
-		t.Fatalf("Decode: %v, %d documents", err, len(docs))
-	}
-	obj, err := DecodeObject(docs[0].Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(obj, docs[0].Object) {
-		t.Errorf("DecodeObject = %v, want Decode's %v", obj, docs[0].Object)
-	}
-	for _, bad := range []string{"# nothing\n", "a: [\n"} {
-		if obj, err := DecodeObject([]byte(bad)); err == nil {
-			t.Errorf("DecodeObject(%q) = %v, want an error", bad, obj)
-		}
-	}
 }
 
 // billionLaughs is a document of nine levels of aliases, each naming the
