@@ -94,7 +94,12 @@ func (h *Handler) apiTrends(w http.ResponseWriter, r *http.Request, p *Principal
 }
 
 func (h *Handler) apiImages(w http.ResponseWriter, r *http.Request, p *Principal) {
-	imgs, err := h.images(r.Context(), params(r.URL.Query()), p)
+	iq, err := imageQuery(params(r.URL.Query()), p)
+	if err != nil {
+		h.fail(w, true, p, err)
+		return
+	}
+	imgs, err := h.st.Images(r.Context(), iq)
 	if err != nil {
 		h.fail(w, true, p, err)
 		return

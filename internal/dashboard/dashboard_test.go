@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -308,6 +311,43 @@ func TestPages(t *testing.T) {
 	w = get(t, h, "/images?status=failed", adminToken)
 	if m := contains(w.Body.String(), "docker.io/evil/img:latest", "img-failed"); len(m) > 0 || strings.Contains(w.Body.String(), "ghcr.io/org/api") {
 		t.Errorf("failed images: lacks %q or lists a verified one", m)
+	}
+	// The images page is paged like the violations: every image is on
+	// one page, once.
+	imageRow := regexp.MustCompile(`<tr><td><code>([^<]*)</code></td><td class="muted"><code>([^<]*)</code>`)
+	seen := map[string]int{}
+	for offset := 0; offset < 10; offset++ {
+		w = get(t, h, fmt.Sprintf("/images?limit=1&offset=%d", offset), adminToken)
+		body := w.Body.String()
+		rows := imageRow.FindAllStringSubmatch(body, -1)
+		if len(rows) == 0 {
+			if offset < 2 {
+				t.Fatalf("images page at offset %d is empty", offset)
+			}
+			if !strings.Contains(body, "offset="+strconv.Itoa(offset-1)) || strings.Contains(body, "next &rarr;") {
+				t.Errorf("images past the end (offset %d): no link back, or a next link", offset)
+			}
+			break
+		}
+		if len(rows) != 1 {
+			t.Fatalf("images page at offset %d: %d rows, want 1", offset, len(rows))
+		}
+		seen[rows[0][1]+"@"+rows[0][2]]++
+		if !strings.Contains(body, "offset="+strconv.Itoa(offset+1)) || !strings.Contains(body, "next &rarr;") {
+			t.Errorf("images page at offset %d has no next link", offset)
+		}
+		if offset > 0 && !strings.Contains(body, "&larr; previous") {
+			t.Errorf("images page at offset %d has no link back", offset)
+		}
+	}
+	all := imageRow.FindAllStringSubmatch(get(t, h, "/images", adminToken).Body.String(), -1)
+	if len(all) < 2 || len(seen) != len(all) {
+		t.Errorf("paging saw %v, the whole list has %d images", seen, len(all))
+	}
+	for img, n := range seen {
+		if n != 1 {
+			t.Errorf("image %s on %d pages", img, n)
+		}
 	}
 	w = get(t, h, "/scans", adminToken)
 	if m := contains(w.Body.String(), "manifests/"); len(m) > 0 {

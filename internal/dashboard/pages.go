@@ -175,14 +175,21 @@ func (h *Handler) violationsPage(w http.ResponseWriter, r *http.Request, p *Prin
 		h.fail(w, false, p, err)
 		return
 	}
-	limit := vq.Limit
-	if vq.Offset > 0 {
-		d.PrevURL = withParam(q, "/violations", "offset", strconv.Itoa(max(vq.Offset-limit, 0)))
-	}
-	if len(d.Violations) == limit {
-		d.NextURL = withParam(q, "/violations", "offset", strconv.Itoa(vq.Offset+limit))
-	}
+	d.PrevURL, d.NextURL = pager(q, "/violations", vq.Offset, vq.Limit, len(d.Violations))
 	h.render(w, http.StatusOK, "violations", p, d)
+}
+
+// pager gives the links to the previous and next pages of a list at path
+// (empty when there is none): a page of n items at offset, limit a page.
+// A full page may be the last: the next one is then empty.
+func pager(q params, path string, offset, limit, n int) (prev, next string) {
+	if offset > 0 {
+		prev = withParam(q, path, "offset", strconv.Itoa(max(offset-limit, 0)))
+	}
+	if n == limit {
+		next = withParam(q, path, "offset", strconv.Itoa(offset+limit))
+	}
+	return prev, next
 }
 
 func (h *Handler) resourcePage(w http.ResponseWriter, r *http.Request, p *Principal) {
@@ -208,13 +215,20 @@ func (h *Handler) trendsPage(w http.ResponseWriter, r *http.Request, p *Principa
 }
 
 func (h *Handler) imagesPage(w http.ResponseWriter, r *http.Request, p *Principal) {
-	imgs, err := h.images(r.Context(), params(r.URL.Query()), p)
+	ctx, q := r.Context(), params(r.URL.Query())
+	iq, err := imageQuery(q, p)
 	if err != nil {
 		h.fail(w, false, p, err)
 		return
 	}
-	h.render(w, http.StatusOK, "images", p, pageData{Title: "Images", Query: r.URL.Query(), Images: imgs,
-		Statuses: []string{store.ImageFailed, store.ImageError, store.ImageUnverified, store.ImageVerified}})
+	d := pageData{Title: "Images", Query: r.URL.Query(), Offset: iq.Offset,
+		Statuses: []string{store.ImageFailed, store.ImageError, store.ImageUnverified, store.ImageVerified}}
+	if d.Images, err = h.st.Images(ctx, iq); err != nil {
+		h.fail(w, false, p, err)
+		return
+	}
+	d.PrevURL, d.NextURL = pager(q, "/images", iq.Offset, iq.Limit, len(d.Images))
+	h.render(w, http.StatusOK, "images", p, d)
 }
 
 func (h *Handler) scansPage(w http.ResponseWriter, r *http.Request, p *Principal) {

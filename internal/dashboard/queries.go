@@ -87,19 +87,23 @@ func (h *Handler) trends(ctx context.Context, q params, p *Principal) ([]store.D
 	return h.st.Trends(ctx, store.TrendQuery{Filter: p.filter(f), From: from, To: to})
 }
 
-func (h *Handler) images(ctx context.Context, q params, p *Principal) ([]store.ImageRow, error) {
+// imageQuery reads the image list's parameters.
+func imageQuery(q params, p *Principal) (store.ImageQuery, error) {
 	f, err := q.filter()
 	if err != nil {
-		return nil, err
+		return store.ImageQuery{}, err
 	}
 	iq := store.ImageQuery{Filter: p.filter(f)}
 	if iq.Status, err = q.one("status"); err != nil {
-		return nil, err
+		return store.ImageQuery{}, err
 	}
 	if iq.Limit, err = q.int("limit", 500, 1, store.MaxLimit); err != nil {
-		return nil, err
+		return store.ImageQuery{}, err
 	}
-	return h.st.Images(ctx, iq)
+	if iq.Offset, err = q.int("offset", 0, 0, maxOffset); err != nil {
+		return store.ImageQuery{}, err
+	}
+	return iq, nil
 }
 
 func (h *Handler) scans(ctx context.Context, q params, p *Principal) ([]store.ScanRow, error) {

@@ -599,6 +599,7 @@ func (s *db) Images(ctx context.Context, q ImageQuery) ([]ImageRow, error) {
 		}
 		return strings.Compare(a.Digest, b.Digest)
 	})
+	order = order[min(max(q.Offset, 0), len(order)):]
 	if n := limitOf(q.Limit, MaxLimit); len(order) > n {
 		order = order[:n]
 	}

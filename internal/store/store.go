@@ -366,7 +366,9 @@ type DayPoint struct {
 type ImageQuery struct {
 	Filter
 	Status string
-	Limit  int
+	// Limit (default and at most MaxLimit) and Offset page the list, in
+	// its order: worst status first, then most used, then by reference.
+	Limit, Offset int
 }
 
 // Image verification statuses of ImageRow.

@@ -856,6 +856,11 @@ func testImageUsage(t *testing.T, b backend) {
 	dev.Changed("uid-d", podObject(a, "uid-d", "ghcr.io/web:1"), pass(a), t0)
 	flush(t, w)
 	images(map[string]int64{"ghcr.io/web:1": 3, "ghcr.io/sidecar:1": 1, "ghcr.io/db:1": 1}, ImageQuery{})
+	// Paged: most used first, then by reference; past the end, nothing.
+	images(map[string]int64{"ghcr.io/web:1": 3, "ghcr.io/db:1": 1}, ImageQuery{Limit: 2})
+	images(map[string]int64{"ghcr.io/sidecar:1": 1}, ImageQuery{Limit: 2, Offset: 2})
+	images(map[string]int64{"ghcr.io/db:1": 1, "ghcr.io/sidecar:1": 1}, ImageQuery{Offset: 1})
+	images(map[string]int64{}, ImageQuery{Offset: 3})
 	images(map[string]int64{"ghcr.io/web:1": 1}, ImageQuery{Filter: Filter{Clusters: []string{"dev"}}})
 	images(map[string]int64{"ghcr.io/db:1": 1}, ImageQuery{Filter: Filter{Namespaces: []string{"data"}}})
 	images(map[string]int64{}, ImageQuery{Filter: Filter{Namespaces: []string{}}})
