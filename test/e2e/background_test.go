@@ -59,8 +59,23 @@ spec:
       pattern: {metadata: {labels: {tier: "?*"}}}`
 
 // reportResults returns "kind/name policy/rule result" for every result
-// listed in the namespace's Portcullis reports, and the summed summary.
+// listed in the namespace's Portcullis reports (its first resource: a
+// result common to several resources lists them all), and the summed
+// summary.
 func reportResults(ctx context.Context, t *testing.T, c client.Client, ns string) ([]string, map[string]int64) {
+	t.Helper()
+	return readReports(ctx, t, c, ns, false)
+}
+
+// reportEntries is reportResults with an entry for every resource of
+// each result.
+func reportEntries(ctx context.Context, t *testing.T, c client.Client, ns string) []string {
+	t.Helper()
+	out, _ := readReports(ctx, t, c, ns, true)
+	return out
+}
+
+func readReports(ctx context.Context, t *testing.T, c client.Client, ns string, every bool) ([]string, map[string]int64) {
 	t.Helper()
 	list := &unstructured.UnstructuredList{}
 	list.SetAPIVersion("wgpolicyk8s.io/v1alpha2")
@@ -81,8 +96,14 @@ func reportResults(ctx context.Context, t *testing.T, c client.Client, ns string
 		results, _, _ := unstructured.NestedSlice(r.Object, "results")
 		for _, x := range results {
 			m := x.(map[string]any)
-			res := m["resources"].([]any)[0].(map[string]any)
-			out = append(out, fmt.Sprintf("%s/%s %s/%s %s", res["kind"], res["name"], m["policy"], m["rule"], m["result"]))
+			resources := m["resources"].([]any)
+			if !every {
+				resources = resources[:1]
+			}
+			for _, r := range resources {
+				res := r.(map[string]any)
+				out = append(out, fmt.Sprintf("%s/%s %s/%s %s", res["kind"], res["name"], m["policy"], m["rule"], m["result"]))
+			}
 		}
 	}
 	return out, sum

@@ -11,6 +11,8 @@ import (
 	"github.com/portcullis/portcullis/internal/serve"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -139,6 +141,23 @@ func TestClusterContextAtAdmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDenied(ctx, t, env.Client, 10*time.Second, imagePodIn("ctx-cm", "ghcr-2", "ghcr.io/team/app:1"), "images must come from quay.io")
+	// An edit of the policy has the background controller evaluate the
+	// running Pods against it again (a ConfigMap change alone does not:
+	// the Pods' first evaluation may come before or after the update).
+	pol := &unstructured.Unstructured{}
+	pol.SetAPIVersion("portcullis.dev/v1")
+	pol.SetKind("ClusterPolicy")
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "cm-registry"}, pol); err != nil {
+		t.Fatal(err)
+	}
+	rules, _, _ := unstructured.NestedSlice(pol.Object, "spec", "rules")
+	rules[0].(map[string]any)["validate"].(map[string]any)["message"] = "images must come from {{ settings.data.registry }} (edited)"
+	if err := unstructured.SetNestedSlice(pol.Object, rules, "spec", "rules"); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Update(ctx, pol); err != nil {
+		t.Fatalf("edit the policy: %v", err)
+	}
 	if err := env.Client.Create(ctx, imagePodIn("ctx-cm", "quay", "quay.io/team/app:1")); err != nil {
 		t.Errorf("image from the changed registry: %v", err)
 	}
@@ -173,7 +192,7 @@ func TestClusterContextAtAdmission(t *testing.T) {
 	// `|| 'none'` default would fail it), the one admitted under ghcr.io
 	// fails now.
 	eventually(t, 60*time.Second, "background results from the ConfigMap", func() (bool, string) {
-		results, _ := reportResults(ctx, t, env.Client, "ctx-cm")
+		results := reportEntries(ctx, t, env.Client, "ctx-cm")
 		want := []string{"Pod/quay cm-registry/registry pass", "Pod/ghcr cm-registry/registry fail"}
 		for _, w := range want {
 			if !slices.Contains(results, w) {
