@@ -206,51 +206,47 @@ func readAlertObject(x ast.Value, strip bool, dst *AlertObject) bool {
 	if isNull(x) {
 		return true
 	}
+	readK8s := readObject
+	if strip {
+		readK8s = readReportFields
+	}
 	return members(x, func(name string, x ast.Value) bool {
 		switch name {
 		case "k8sApiObjects":
-			if isNull(x) {
-				dst.K8sAPIObjects = nil
-				return true
-			}
-			n, iter := collection(x)
-			if iter == nil {
-				return false
-			}
-			objs := make([]map[string]any, 0, n)
-			err := iter(func(t *ast.Term) error {
-				o, ok := t.Value.(ast.Object)
-				if !ok {
-					return errNotPlain
-				}
-				var m map[string]any
-				if strip {
-					m, ok = reportFieldsJSON(o)
-				} else {
-					m, ok = jsonObject(o, 0)
-				}
-				if !ok {
-					return errNotPlain
-				}
-				objs = append(objs, m)
-				return nil
+			return readList(x, &dst.K8sAPIObjects, func(x ast.Value, m *map[string]any) bool {
+				return !isNull(x) && readK8s(x, m)
 			})
-			dst.K8sAPIObjects = objs
-			return err == nil
 		case "externalObjects":
-			if isNull(x) {
-				dst.ExternalObjects = nil
-				return true
-			}
-			o, ok := x.(ast.Object)
-			if !ok {
-				return false
-			}
-			dst.ExternalObjects, ok = jsonObject(o, 0)
-			return ok
+			return readObject(x, &dst.ExternalObjects)
 		}
 		return ignored(name, x, "k8sApiObjects", "externalObjects")
 	})
+}
+
+// readObject reads a JSON object (null: nil) into dst as encoding/json
+// decodes it.
+func readObject(x ast.Value, dst *map[string]any) bool {
+	if isNull(x) {
+		*dst = nil
+		return true
+	}
+	o, ok := x.(ast.Object)
+	if !ok {
+		return false
+	}
+	*dst, ok = jsonObject(o, 0)
+	return ok
+}
+
+// readReportFields reads a Kubernetes object's report fields (see
+// reportFieldsJSON).
+func readReportFields(x ast.Value, dst *map[string]any) bool {
+	o, ok := x.(ast.Object)
+	if !ok {
+		return false
+	}
+	*dst, ok = reportFieldsJSON(o)
+	return ok
 }
 
 func readRelatedObjects(x ast.Value, dst *[]RelatedObject) bool {
@@ -261,16 +257,7 @@ func readRelatedObject(x ast.Value, ro *RelatedObject) bool {
 	return members(x, func(name string, x ast.Value) bool {
 		switch name {
 		case "object":
-			if isNull(x) {
-				ro.Object = nil
-				return true
-			}
-			o, ok := x.(ast.Object)
-			if !ok {
-				return false
-			}
-			ro.Object, ok = jsonObject(o, 0)
-			return ok
+			return readObject(x, &ro.Object)
 		case "failedPaths":
 			return readStrings(x, &ro.FailedPaths)
 		case "reviewPaths":
